@@ -1,0 +1,78 @@
+"""Versioned schema, one linear list of migrations per component.
+
+Each component module (``core``, and one per feature that owns tables) has a
+``MIGRATIONS`` list; entry *i* takes that component from version *i* to
+*i + 1*. The versions applied are kept in ``schema_version``. Entries are
+SQL scripts (str) or callables taking the sqlite3 connection. Never edit a
+released entry; append a new one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+
+COMPONENTS = ["core", "index", "thumbs", "schedule"]
+
+
+def _modules():
+    for name in COMPONENTS:
+        try:
+            yield name, importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+
+
+def target_versions() -> dict[str, int]:
+    return {name: len(mod.MIGRATIONS) for name, mod in _modules()}
+
+
+def current_versions(conn: sqlite3.Connection) -> dict[str, int]:
+    try:
+        rows = conn.execute("SELECT component, version FROM schema_version").fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    return dict(rows)
+
+
+def needs_migration(conn: sqlite3.Connection) -> bool:
+    current = current_versions(conn)
+    return any(current.get(name, 0) < v for name, v in target_versions().items())
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply what is missing, each migration in its own transaction."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    applied = []
+    for name, mod in _modules():
+        have = current_versions(conn).get(name, 0)
+        newer = max(have, len(mod.MIGRATIONS))
+        if have > len(mod.MIGRATIONS):
+            raise RuntimeError(f"library schema {name} v{have} is newer than this sdjobs (v{len(mod.MIGRATIONS)})")
+        for version in range(have, newer):
+            step = mod.MIGRATIONS[version]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if callable(step):
+                    step(conn)
+                else:
+                    for stmt in _statements(step):
+                        conn.execute(stmt)
+                conn.execute(
+                    "INSERT INTO schema_version(component, version) VALUES (?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                    (name, version + 1),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(f"{name}:{version + 1}")
+    return applied
+
+
+def _statements(script: str):
+    for stmt in script.split(";\n"):
+        if stmt.strip():
+            yield stmt

@@ -1,0 +1,3 @@
+from sdjobs.cli.main import run
+
+run()

@@ -1,0 +1,275 @@
+"""``sdjobs jobs``: list, inspect and control jobs from any terminal."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from ..core.errors import BadInput
+from ..core.status import FINISHED, Status
+from ..runner import control
+from ..runner.daemon import ensure_runner
+from . import output, state
+from .follow import POLL, exit_code, summary, wait_until
+
+jobs = typer.Typer(help="List, inspect and control jobs.", no_args_is_help=True)
+Ids = Annotated[list[int], typer.Argument(help="Job ids.", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(jobs, name="jobs")
+
+
+@jobs.command("ls")
+def ls(
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Include the whole history.")] = False,
+    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only this status (repeatable).")] = None,
+    type_: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Only this job type (repeatable).")] = None,
+    limit: Annotated[int, typer.Option("--recent", help="How many finished jobs to show without --all.")] = 20,
+    as_json: Json = False,
+) -> None:
+    """Active jobs and recent history.
+
+    Example: sdjobs jobs ls --status failed --json
+    """
+    for s in status or []:
+        if s not in {x.value for x in Status}:
+            raise BadInput(f"unknown status {s!r} (one of: {', '.join(x.value for x in Status)})")
+    store = state.store()
+    store.recover_orphans()
+    recs = store.list_jobs(statuses=status, types=type_, recent=None if all_ else limit)
+    if as_json:
+        output.print_json([_brief(r) for r in recs])
+        return
+    if not recs:
+        output.err("no jobs", style="dim")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("ID", "TYPE", "STATUS", "PRI", "PROGRESS", "PHASE", "RATE", "ETA", "AGE", "COMMAND"):
+        table.add_column(col, no_wrap=col != "COMMAND", justify="right" if col in ("ID", "PRI") else "left",
+                         overflow="ellipsis", max_width=60 if col == "COMMAND" else None)
+    for r in recs:
+        p = r.progress
+        frac = p.fraction()
+        prog = output.progress_text(p) if r.status not in FINISHED else ""
+        if frac is not None and r.status not in FINISHED:
+            prog = f"{frac * 100:3.0f}% {prog}"
+        table.add_row(str(r.id), r.type, f"[{output.STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+                      str(r.priority), prog, p.phase or "" if r.status not in FINISHED else "",
+                      output.human_rate(p.rate, p.rate_unit) if r.status == "running" else "",
+                      output.human_duration(p.eta) if r.status == "running" and p.eta is not None else "",
+                      output.human_age(r.created_at), output.what(r.context))
+    output.console().print(table)
+
+
+def _brief(r) -> dict:
+    return {"id": r.id, "type": r.type, "status": r.status, "priority": r.priority, "parent_id": r.parent_id,
+            "progress": r.progress.to_dict(), "bytes": r.bytes_done, "items": r.items_done,
+            "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
+            "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context)}
+
+
+@jobs.command("show")
+def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json = False,
+         events: Annotated[int, typer.Option("--events", help="How many warnings/errors to show.")] = 50) -> None:
+    """Everything in a job's record: config, progress, metrics, context, issues, output.
+
+    Example: sdjobs jobs show 12 --json | jq .output
+    """
+    store = state.store()
+    store.recover_orphans()
+    rec = store.get(job_id)
+    issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
+    if as_json:
+        d = rec.to_dict()
+        d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts} for e in issues]
+        output.print_json(d)
+        return
+    from rich.table import Table
+
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column()
+    p = rec.progress
+    rows = [
+        ("job", f"{rec.id} ({rec.type} v{rec.type_version})"),
+        ("status", f"[{output.STATUS_STYLE.get(rec.status, '')}]{rec.status}[/]"
+                   + (f" (requested: {rec.control})" if rec.control else "")),
+        ("priority", str(rec.priority)),
+        ("command", output.what(rec.context)),
+        ("started by", f"{rec.context.get('user', '?')} in {rec.context.get('cwd', '?')}"),
+        ("created", _ts(rec.created_at)), ("started", _ts(rec.started_at)),
+        ("paused", _ts(rec.paused_at)), ("finished", _ts(rec.finished_at)),
+        ("phase", p.phase or ""), ("progress", output.progress_text(p)),
+        ("rate", output.human_rate(p.rate, p.rate_unit)), ("eta", output.human_duration(p.eta)),
+        ("current", output.shorten(p.path or p.message or "", 100)),
+        ("metrics", f"{output.human_bytes(rec.bytes_done)}, {rec.items_done:,} items,"
+                    f" {output.human_duration(rec.run_seconds)} running"),
+        ("attempts", f"{rec.attempts} of {rec.max_attempts}"),
+        ("warnings", str(rec.warnings)), ("errors", str(rec.errors)),
+        ("parent", str(rec.parent_id or "")), ("children", ", ".join(map(str, rec.children))),
+        ("after", ", ".join(map(str, rec.depends_on))),
+        ("settings", ", ".join(f"{k}={v}" for k, v in rec.settings.items())),
+        ("config", ", ".join(f"{k}={v!r}" for k, v in rec.config.items())),
+        ("error", rec.error or ""),
+    ]
+    for k, v in p.fields.items():
+        rows.append((k, str(v)))
+    if rec.output is not None:
+        rows.append(("output", summary(rec).split(": ", 1)[-1] if rec.status in FINISHED else ""))
+    for k, v in rows:
+        if v:
+            t.add_row(k, v)
+    con = output.console()
+    con.print(t)
+    for e in issues:
+        con.print(f"  [{'red' if e.kind == 'error' else 'yellow'}]{e.kind}[/] "
+                  f"{output.shorten(e.path or '', 70)} {e.message}", markup=True, highlight=False)
+
+
+def _ts(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def _each(ids: list[int], verb) -> None:
+    store = state.store()
+    failed = False
+    for job_id in ids:
+        try:
+            print(f"{job_id}: {verb(store, job_id)}")
+        except BadInput as exc:
+            output.err(f"sdjobs: error: {exc}")
+            failed = True
+    if failed:
+        raise typer.Exit(2)
+
+
+@jobs.command("pause")
+def pause(ids: Ids) -> None:
+    """Pause jobs: they checkpoint at their next check and free their worker."""
+    _each(ids, control.pause)
+
+
+@jobs.command("resume")
+def resume(ids: Ids) -> None:
+    """Resume paused or interrupted jobs from their last checkpoint."""
+    _each(ids, control.resume)
+    ensure_runner(state.store())
+
+
+@jobs.command("cancel")
+def cancel(ids: Ids) -> None:
+    """Cancel jobs: they stop, clean up, and stay in the history as cancelled."""
+    _each(ids, control.cancel)
+
+
+@jobs.command("retry")
+def retry(ids: Ids, from_scratch: Annotated[bool, typer.Option(
+        "--from-scratch", help="Forget the checkpoint and start from the beginning.")] = False) -> None:
+    """Run failed jobs again, from their last checkpoint."""
+    _each(ids, lambda s, i: control.retry(s, i, from_scratch=from_scratch))
+    ensure_runner(state.store())
+
+
+@jobs.command("wait")
+def wait(ids: Ids, timeout: Annotated[Optional[float], typer.Option(help="Give up after SECONDS (exit 1).")] = None,
+         as_json: Json = False) -> None:
+    """Wait until jobs finish; exit 0 only if all completed.
+
+    Example: sdjobs jobs wait 12 13 && echo all done
+    """
+    store = state.store()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    recs = []
+    for job_id in ids:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        recs.append(wait_until(store, job_id, lambda r: r.status in FINISHED, timeout=left))
+    if as_json:
+        output.print_json([_brief(r) for r in recs])
+    else:
+        for r in recs:
+            output.err(summary(r), style="green" if r.status == "completed" else "red")
+    raise typer.Exit(max(int(exit_code(r)) if r.status in FINISHED else 1 for r in recs))
+
+
+@jobs.command("logs")
+def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
+         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job stops.")] = False,
+         as_json: Json = False) -> None:
+    """A job's log: phases, warnings, errors, and progress lines while following."""
+    store = state.store()
+    rec = store.get(job_id)
+    last, last_progress = 0, None
+    while True:
+        for e in store.events(job_id, after_id=last):
+            last = e.id
+            if as_json:
+                output.print_jsonl([{"ts": e.ts, "kind": e.kind, "path": e.path, "message": e.message}])
+            else:
+                where = f"{output.shorten(e.path, 80)}: " if e.path else ""
+                print(f"{_ts(e.ts)} {e.kind:<7} {where}{e.message}")
+        if not follow or rec.status in FINISHED or rec.status == "paused":
+            break
+        time.sleep(POLL * 5)
+        rec = store.get(job_id)
+        line = f"{rec.progress.phase or ''} {output.progress_text(rec.progress)}".strip()
+        if line and line != last_progress and rec.status == "running":
+            last_progress = line
+            if as_json:
+                output.print_jsonl([{"ts": time.time(), "kind": "progress", "progress": rec.progress.to_dict()}])
+            else:
+                print(f"{_ts(time.time())} progress {line}")
+        sys.stdout.flush()
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_age(text: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhdw])", text.strip())
+    if not m:
+        raise BadInput(f"bad age {text!r}: use a number and a unit, e.g. 30d, 12h, 90m")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+@jobs.command("prune")
+def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such as 30d, 12h.")] = "30d",
+          as_json: Json = False) -> None:
+    """Delete finished jobs older than an age from the history.
+
+    Example: sdjobs jobs prune --older-than 30d
+    """
+    n = state.store().prune(parse_age(older_than))
+    if as_json:
+        output.print_json({"pruned": n})
+    else:
+        print(f"pruned {n} jobs")
+
+
+@jobs.command("set")
+def set_(job_id: Annotated[int, typer.Argument(help="Job id.")],
+         priority: Annotated[Optional[int], typer.Option(help="New priority.")] = None,
+         max_workers: Annotated[Optional[int], typer.Option("--max-workers", min=1, help="Cap fan-out workers.")] = None,
+         bwlimit: Annotated[Optional[str], typer.Option("--bwlimit", help="Bytes per second, e.g. 50M (copy).")] = None) -> None:
+    """Change a job's priority or limits, even while it runs."""
+    store = state.store()
+    store.get(job_id)
+    if priority is not None:
+        store.set_priority(job_id, priority)
+    changes = {}
+    if max_workers is not None:
+        changes["max_workers"] = max_workers
+    if bwlimit is not None:
+        from .units import parse_size
+
+        changes["bwlimit"] = parse_size(bwlimit)
+    if changes:
+        store.set_settings(job_id, **changes)
+    print(f"{job_id}: updated")

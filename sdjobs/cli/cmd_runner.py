@@ -1,0 +1,63 @@
+"""``sdjobs runner``: run jobs in the foreground, or see and stop runners."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Optional
+
+import typer
+
+from ..runner import daemon
+from . import output, state
+
+runner = typer.Typer(help="Run jobs: in the foreground (for a service manager), or manage background runners.",
+                     invoke_without_command=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runner, name="runner")
+
+
+@runner.callback()
+def run(
+    ctx: typer.Context,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1,
+                                                   help="Jobs at once and fan-out workers [default: cores].")] = None,
+    exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="Exit when no job is left to run.")] = False,
+    idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", metavar="SECONDS",
+                                                       help="Exit after this long with nothing to do.")] = None,
+    background: Annotated[bool, typer.Option("--background", hidden=True)] = False,
+) -> None:
+    """Run queued jobs until stopped (SIGTERM/SIGINT pause running jobs with a checkpoint first).
+
+    Example: sdjobs runner --workers 4
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..runner.supervisor import Supervisor
+
+    sup = Supervisor(state.library(), workers, exit_when_idle=exit_when_idle, idle_exit=idle_exit,
+                     mode="background" if background else "foreground")
+    raise typer.Exit(sup.run())
+
+
+@runner.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
+    """Show live runners (exit 1 when none is alive)."""
+    store = state.store()
+    runners = daemon.live_runners(store)
+    if as_json:
+        output.print_json([r.__dict__ for r in runners])
+    elif not runners:
+        output.err("no runner is alive", style="yellow")
+    for r in runners if not as_json else []:
+        print(f"runner {r.id}: pid {r.pid} on {r.host}, {r.mode}, {r.busy}/{r.workers} busy,"
+              f" up {output.human_duration(time.time() - r.started_at)}")
+    raise typer.Exit(0 if runners else 1)
+
+
+@runner.command("stop")
+def stop() -> None:
+    """Stop every live runner; their running jobs checkpoint and resume on the next start."""
+    pids = daemon.stop_runners(state.store())
+    print(f"stopped {len(pids)} runner(s)" if pids else "no runner was alive")

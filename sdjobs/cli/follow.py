@@ -1,0 +1,122 @@
+"""Following a job: a live progress display on stderr, then a one-line summary."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ..core import registry
+from ..core.status import FINISHED
+from ..runner import control
+from ..store.api import Store
+from ..store.records import JobRecord
+from . import output
+from .exitcodes import Exit, for_status
+
+POLL = 0.1
+
+
+def wait_until(store: Store, job_id: int, done, timeout: float | None = None) -> JobRecord:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        rec = store.get(job_id)
+        if done(rec) or (deadline is not None and time.monotonic() > deadline):
+            return rec
+        time.sleep(POLL)
+
+
+def follow(store: Store, job_id: int, *, live: bool | None = None) -> JobRecord:
+    """Follow until the job finishes or pauses. Ctrl-C pauses it and exits 130."""
+    if live is None:
+        live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    try:
+        if live:
+            return _follow_live(store, job_id)
+        return wait_until(store, job_id, _stopped)
+    except KeyboardInterrupt:
+        control.pause(store, job_id)
+        rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
+        output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
+                   f" resume it with: sdjobs jobs resume {job_id}", style="yellow")
+        raise SystemExit(Exit.INTERRUPTED)
+
+
+def _stopped(rec: JobRecord) -> bool:
+    return rec.status in FINISHED or rec.status == "paused"
+
+
+def _follow_live(store: Store, job_id: int) -> JobRecord:
+    from rich.live import Live
+
+    console = output.console(stderr=True)
+    rec = store.get(job_id)
+    with Live(_render(rec), console=console, refresh_per_second=8, transient=True) as live:
+        while not _stopped(rec):
+            time.sleep(POLL)
+            rec = store.get(job_id)
+            live.update(_render(rec))
+    return rec
+
+
+def _render(rec: JobRecord):
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    p = rec.progress
+    frac = p.fraction()
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(width=30)
+    grid.add_column(no_wrap=True)
+    head = Text.assemble((f"{rec.type} #{rec.id} ", "bold"), (rec.status, output.STATUS_STYLE.get(rec.status, "")))
+    if p.phase:
+        head.append(f" {p.phase}")
+    bar = ProgressBar(total=100, completed=(frac or 0) * 100, pulse=frac is None and rec.status == "running",
+                      width=30)
+    bits = [output.progress_text(p)]
+    if frac is not None:
+        bits.insert(0, f"{frac * 100:.0f}%")
+    if p.rate:
+        bits.append(output.human_rate(p.rate, p.rate_unit))
+    if p.eta is not None:
+        bits.append(f"ETA {output.human_duration(p.eta)}")
+    if rec.warnings or rec.errors:
+        bits.append(f"{rec.warnings} warnings, {rec.errors} errors")
+    grid.add_row(head, bar, Text(" · ".join(b for b in bits if b)))
+    detail = p.path or p.message
+    if detail:
+        grid.add_row(Text(""), Text(output.shorten(detail, 90), style="dim"), Text(""))
+    return grid
+
+
+def summary(rec: JobRecord) -> str:
+    cls = registry.find(rec.type)
+    took = output.human_duration(rec.run_seconds)
+    text = f"{rec.type} job {rec.id} {rec.status}"
+    if rec.status in FINISHED:
+        text += f" in {took}"
+    detail = rec.error if rec.status == "failed" else (cls.summarize(rec.output) if cls and rec.output else "")
+    if detail:
+        text += f": {detail}"
+    if rec.warnings or rec.errors:
+        text += f" ({rec.warnings} warnings, {rec.errors} errors; see `sdjobs jobs show {rec.id}`)"
+    return text
+
+
+def report(store: Store, rec: JobRecord, *, as_json: bool) -> None:
+    """Print the outcome: summary and first errors on stderr, the record as JSON on stdout."""
+    style = {"completed": "green", "paused": "yellow"}.get(rec.status, "red")
+    output.err(summary(rec), style=style)
+    if rec.errors:
+        for ev in store.events(rec.id, kinds=["error"], limit=10):
+            output.err(f"  error: {output.shorten(ev.path or '', 80)}: {ev.message}", style="red")
+    if as_json:
+        output.print_json(rec.to_dict())
+
+
+def exit_code(rec: JobRecord) -> Exit:
+    if rec.status == "paused":
+        return Exit.INTERRUPTED
+    return for_status(rec.status)

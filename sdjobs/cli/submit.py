@@ -1,0 +1,74 @@
+"""What every job command shares: options, validation, submission, following."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+import time
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..core import registry
+from ..core.fields import build_config
+from ..runner.daemon import ensure_runner
+from . import output, state
+from .follow import exit_code, follow, report
+
+Detach = Annotated[bool, typer.Option("--detach", "-d", help="Only enqueue the job and print its id.")]
+Priority = Annotated[int, typer.Option("--priority", "-p", help="Higher runs first (default 0).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the final job record as JSON on stdout.")]
+After = Annotated[Optional[list[int]], typer.Option("--after", help="Wait until job ID finishes (repeatable).")]
+MaxWorkers = Annotated[Optional[int], typer.Option("--max-workers", min=1,
+                                                   help="Cap the worker processes this job fans out to.")]
+
+
+def action_context(inputs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = str(os.getuid())
+    return {"argv": ["sdjobs", *sys.argv[1:]], "inputs": inputs, "user": user, "cwd": os.getcwd(),
+            "host": socket.gethostname(), "time": time.time()}
+
+
+def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | None = None,
+           settings: dict | None = None, inputs: dict | None = None) -> int:
+    """Validate and enqueue; raises BadInput (exit 2) before anything is written."""
+    cls = registry.get(job_type)
+    if isinstance(config, dict):
+        config = build_config(cls.Config, config)
+    config = cls.prepare(config)
+    cls.validate(config)
+    store = state.store()
+    return store.submit(job_type, cls.version, config, priority=priority, after=after or [],
+                        settings=settings, context=action_context(inputs if inputs is not None else _asdict(config)))
+
+
+def run_job(job_type: str, config: Any, *, detach: bool, priority: int, as_json: bool,
+            after: list[int] | None = None, max_workers: int | None = None, settings: dict | None = None,
+            inputs: dict | None = None) -> None:
+    """Submit, start a runner if none is alive, then follow (or print the id)."""
+    settings = dict(settings or {})
+    if max_workers:
+        settings["max_workers"] = max_workers
+    job_id = submit(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs)
+    store = state.store()
+    ensure_runner(store)
+    if detach:
+        if as_json:
+            output.print_json({"id": job_id, "status": "queued"})
+        else:
+            print(job_id)
+        raise typer.Exit(0)
+    rec = follow(store, job_id)
+    report(store, rec, as_json=as_json)
+    raise typer.Exit(int(exit_code(rec)))
+
+
+def _asdict(config: Any) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)

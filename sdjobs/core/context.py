@@ -1,0 +1,214 @@
+"""JobContext: everything a running job can ask of the engine.
+
+The context is storage-agnostic: it talks to a ``Backend`` (implemented by the
+runner over the store), buffers and throttles what it writes, and derives rate
+and ETA. Jobs call it as often as they like; writes happen a few times a
+second at most.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any, Callable, Iterable, Iterator, Protocol
+
+from . import codec
+from .errors import INTERRUPTS, WaitForChildren
+from .progress import Progress, RateEstimator, derive
+
+MAX_STORED_ISSUES = 10_000  # warnings + errors kept per job; the rest are only counted
+
+
+class Backend(Protocol):
+    """What the engine must provide to a running job (see runner.backend)."""
+
+    def write(self, progress: dict | None, metrics: dict, events: list, checkpoint: tuple | None) -> None: ...
+    def read_checkpoint(self) -> tuple[bytes | None, int | None]: ...
+    def read_control(self) -> str | None: ...
+    def settings(self) -> dict[str, Any]: ...
+    def spawn_child(self, job_type: str, config: dict, priority: int | None) -> int: ...
+    def children(self) -> list[tuple[int, str]]: ...
+    def map(self, fn: Callable, items: Iterable, chunksize: int, ordered: bool) -> Iterator: ...
+
+
+class JobContext:
+    progress_interval = 0.25
+    checkpoint_interval = 2.0
+    control_interval = 0.2
+
+    def __init__(self, job_id: int, version: int, backend: Backend) -> None:
+        self.job_id = job_id
+        self.version = version
+        self._backend = backend
+        self._progress = Progress()
+        self._estimator = RateEstimator()
+        self._metrics = {"bytes": 0, "items": 0, "warnings": 0, "errors": 0}
+        self._events: list[tuple[float, str, str | None, str]] = []
+        self._pending_state: bytes | None = None
+        self._last_write = 0.0
+        self._last_checkpoint = time.monotonic()
+        self._last_control = 0.0
+        self._dirty = False
+
+    # -- progress -------------------------------------------------------------
+    def progress(self, **fields: Any) -> None:
+        """Update progress: phase, message, path, done, total, unit, bytes_done,
+        bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
+        their value. Written at most a few times a second."""
+        p = self._progress
+        for key, value in fields.items():
+            if not hasattr(p, key) or key in ("rate", "eta", "updated_at", "rate_unit"):
+                raise TypeError(f"unknown progress field {key!r}")
+            setattr(p, key, value)
+        self._dirty = True
+        self._maybe_write()
+
+    def phase(self, name: str, *, message: str | None = None, total: int | None = None,
+              unit: str = "items", bytes_total: int | None = None) -> None:
+        """Start a phase: counters restart from zero and the rate window resets."""
+        self._progress = Progress(phase=name, message=message, total=total, unit=unit,
+                                  done=0 if total is not None else None,
+                                  bytes_total=bytes_total, bytes_done=0 if bytes_total else None,
+                                  fields=self._progress.fields)
+        self._estimator.reset()
+        self._dirty = True
+        self._maybe_write(force=True)
+
+    def count(self, done: int, total: int | None = None, unit: str | None = None) -> None:
+        self.progress(done=done, **({"total": total} if total is not None else {}),
+                      **({"unit": unit} if unit else {}))
+
+    def percent(self, value: float, message: str | None = None) -> None:
+        self.progress(percent=value, **({"message": message} if message else {}))
+
+    def bytes(self, done: int, total: int | None = None) -> None:
+        self.progress(bytes_done=done, **({"bytes_total": total} if total is not None else {}))
+
+    def indeterminate(self, message: str) -> None:
+        self.progress(message=message, done=None, total=None, percent=None)
+
+    @property
+    def current(self) -> Progress:
+        return self._progress
+
+    # -- metrics and diagnostics -------------------------------------------
+    def add_bytes(self, n: int) -> None:
+        self._metrics["bytes"] += n
+
+    def add_items(self, n: int = 1) -> None:
+        self._metrics["items"] += n
+
+    def log(self, message: str) -> None:
+        self._events.append((time.time(), "log", None, message))
+        self._maybe_write()
+
+    def warn(self, message: str, path: str | None = None) -> None:
+        self._metrics["warnings"] += 1
+        if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
+            self._events.append((time.time(), "warning", path, message))
+        self._maybe_write()
+
+    def error(self, path: str | None, exc: BaseException | str) -> None:
+        """A non-critical error: recorded with its path; the job goes on."""
+        self._metrics["errors"] += 1
+        if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
+            self._events.append((time.time(), "error", path, describe_error(exc)))
+        self._maybe_write()
+
+    @property
+    def warnings(self) -> int:
+        return self._metrics["warnings"]
+
+    @property
+    def errors(self) -> int:
+        return self._metrics["errors"]
+
+    # -- control, state ----------------------------------------------------
+    def check_interrupt(self) -> None:
+        """Raise PauseRequested / CancelRequested / ShutdownRequested when asked."""
+        now = time.monotonic()
+        if now - self._last_control < self.control_interval:
+            return
+        self._last_control = now
+        request = self._backend.read_control()
+        if request in INTERRUPTS:
+            raise INTERRUPTS[request]()
+
+    def checkpoint(self, state: Any, force: bool = False) -> None:
+        """Record resumable state; persisted every few seconds and on every stop."""
+        self._pending_state = codec.pack(state)
+        if force or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+            self._maybe_write(force=True)
+
+    def load_state(self) -> Any:
+        """The state of the last checkpoint, or None on a fresh start."""
+        data, _version = self._backend.read_checkpoint()
+        return codec.unpack(data)
+
+    def settings(self) -> dict[str, Any]:
+        """Settings that may change while the job runs (max_workers, bwlimit)."""
+        return self._backend.settings()
+
+    # -- children and fan-out ---------------------------------------------
+    def spawn_child(self, job_type: str, config: Any, priority: int | None = None) -> int:
+        self.flush()
+        return self._backend.spawn_child(job_type, config, priority)
+
+    def children(self) -> list[tuple[int, str]]:
+        return self._backend.children()
+
+    def wait_for_children(self) -> list[tuple[int, str]]:
+        """Return the children's (id, status) once all have finished; until then
+        the job is suspended without holding a worker and ``run`` starts again
+        from its last checkpoint when they are done."""
+        from .status import FINISHED
+
+        kids = self._backend.children()
+        if all(status in FINISHED for _, status in kids):
+            return kids
+        self.flush()
+        raise WaitForChildren()
+
+    def map(self, fn: Callable, items: Iterable, chunksize: int = 64, ordered: bool = True) -> Iterator:
+        """Run ``fn(item)`` over the runner's worker processes; yields results.
+
+        ``fn`` must be a module-level function (it is pickled)."""
+        return self._backend.map(fn, items, chunksize, ordered)
+
+    # -- writing -------------------------------------------------------------
+    def _maybe_write(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_write >= self.progress_interval:
+            self.flush(now)
+
+    def flush(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        progress = None
+        if self._dirty:
+            derive(self._progress, self._estimator, now)
+            self._progress.updated_at = time.time()
+            progress = self._progress.to_dict()
+            self._dirty = False
+        checkpoint = None
+        if self._pending_state is not None:
+            checkpoint = (self._pending_state, self.version)
+            self._pending_state = None
+            self._last_checkpoint = now
+        events, self._events = self._events, []
+        self._backend.write(progress, dict(self._metrics), events, checkpoint)
+        self._last_write = now
+
+
+def describe_error(exc: BaseException | str) -> str:
+    if isinstance(exc, str):
+        return exc
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc) or type(exc).__name__
+    if not isinstance(exc, (OSError, ValueError)):
+        text = f"{type(exc).__name__}: {text}"
+    return text
+
+
+def format_exception(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()

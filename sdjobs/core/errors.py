@@ -1,0 +1,65 @@
+"""The one error vocabulary of sdjobs.
+
+Every error a user can see is an ``SdjobsError`` whose message is one line.
+The CLI maps the classes to exit codes; nothing here knows about the CLI.
+"""
+
+from __future__ import annotations
+
+
+class SdjobsError(Exception):
+    """Base class: a failure with a one-line, user-facing message."""
+
+
+class BadInput(SdjobsError):
+    """The user asked for something that cannot be done (exit code 2)."""
+
+
+class NotFound(BadInput):
+    """A job, location or path named by the user does not exist."""
+
+
+class JobTypeError(SdjobsError):
+    """A job type is unknown, or two job types claim the same name."""
+
+
+class IncompatibleState(SdjobsError):
+    """A checkpoint was written by a job version this code cannot resume."""
+
+
+class JobFailed(SdjobsError):
+    """Raised by a job to fail with a clear message (for example a full disk)."""
+
+
+class Interrupt(BaseException):
+    """Raised by ``ctx.check_interrupt()``.
+
+    A BaseException so that a job's ``except Exception`` does not swallow it.
+    """
+
+    reason = "interrupt"
+
+
+class PauseRequested(Interrupt):
+    reason = "pause"
+
+
+class CancelRequested(Interrupt):
+    reason = "cancel"
+
+
+class ShutdownRequested(Interrupt):
+    """The runner is stopping: checkpoint and leave the job resumable."""
+
+    reason = "shutdown"
+
+
+class WaitForChildren(Interrupt):
+    """The job waits for its children without holding a worker."""
+
+    reason = "wait"
+
+
+INTERRUPTS: dict[str, type[Interrupt]] = {
+    cls.reason: cls for cls in (PauseRequested, CancelRequested, ShutdownRequested)
+}

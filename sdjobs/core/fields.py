@@ -1,0 +1,157 @@
+"""Typed job configuration: dataclass fields checked and coerced from plain data.
+
+A job's ``Config`` is a dataclass. ``build_config`` turns user input (a dict
+from the CLI, ``--set key=value`` strings, a JSON file) into an instance and
+names the bad field when something does not fit. ``load_config`` is lenient:
+it is used for records already in the store, so unknown keys are ignored and
+missing keys take their defaults (old checkpoints keep loading).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, Union
+
+from .errors import BadInput
+
+_MISSING = dataclasses.MISSING
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    type: Any
+    required: bool
+    default: Any
+    help: str
+
+    @property
+    def type_name(self) -> str:
+        return _type_name(self.type)
+
+
+def fields_of(cls: type) -> list[FieldInfo]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if f.default is not _MISSING:
+            default, required = f.default, False
+        elif f.default_factory is not _MISSING:
+            default, required = f.default_factory(), False
+        else:
+            default, required = None, True
+        out.append(FieldInfo(f.name, hints[f.name], required, default, f.metadata.get("help", "")))
+    return out
+
+
+def build_config(cls: type, data: dict[str, Any]) -> Any:
+    """Check and coerce ``data`` into ``cls``; raise BadInput naming the field."""
+    known = {f.name: f for f in fields_of(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise BadInput(f"unknown field {unknown[0]!r} (fields: {', '.join(known) or 'none'})")
+    values = {}
+    for name, info in known.items():
+        if name in data:
+            try:
+                values[name] = coerce(info.type, data[name])
+            except (TypeError, ValueError) as exc:
+                raise BadInput(f"field {name!r}: {exc}") from None
+        elif info.required:
+            raise BadInput(f"missing required field {name!r} ({info.type_name})")
+    return cls(**values)
+
+
+def load_config(cls: type, data: dict[str, Any] | None) -> Any:
+    """Build from stored data, ignoring unknown keys and defaulting missing ones."""
+    data = data or {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def coerce(tp: Any, value: Any) -> Any:
+    """Coerce ``value`` (possibly a string from the command line) to type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(arg, value)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise ValueError("; ".join(errors) or f"expected {_type_name(tp)}")
+    if origin is Literal:
+        if value in args:
+            return value
+        raise ValueError(f"expected one of {', '.join(map(str, args))}, got {value!r}")
+    if origin in (list, tuple, set):
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v != ""]
+        if not isinstance(value, (list, tuple, set)):
+            raise ValueError(f"expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return [coerce(inner, v) for v in value]
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ValueError(f"expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ValueError(f"expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ValueError(f"expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"expected a string, got {value!r}")
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return build_config(tp, value)
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ValueError(f"expected {_type_name(tp)}, got {value!r}")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " | ".join(names) + (" | None" if type(None) in args else "")
+    if origin is Literal:
+        return "|".join(map(str, args))
+    if origin in (list, tuple, set):
+        return f"list[{_type_name(args[0]) if args else 'any'}]"
+    return getattr(tp, "__name__", str(tp))

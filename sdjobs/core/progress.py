@@ -1,0 +1,108 @@
+"""Structured progress: what a job reports and what the engine derives.
+
+A job reports any of: a count (``done``/``total`` in its own ``unit``), bytes
+(``bytes_done``/``bytes_total``), a ``percent``, or nothing but a message
+(indeterminate), always with optional ``phase``, ``message``, ``path`` and
+job-specific ``fields``. The engine adds ``rate`` and ``eta`` from a sliding
+window of samples, so every job gets them for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import deque
+from typing import Any
+
+
+@dataclasses.dataclass
+class Progress:
+    phase: str | None = None
+    message: str | None = None
+    path: str | None = None
+    done: int | None = None
+    total: int | None = None
+    unit: str = "items"
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    percent: float | None = None
+    fields: dict[str, Any] = dataclasses.field(default_factory=dict)
+    rate: float | None = None
+    rate_unit: str | None = None
+    eta: float | None = None
+    updated_at: float = 0.0
+
+    @property
+    def kind(self) -> str:
+        if self.bytes_total:
+            return "bytes"
+        if self.total:
+            return "count"
+        if self.percent is not None:
+            return "percent"
+        if self.fields:
+            return "custom"
+        return "indeterminate"
+
+    def fraction(self) -> float | None:
+        """Overall completion in [0, 1], or None when it cannot be known."""
+        if self.percent is not None:
+            return max(0.0, min(1.0, self.percent / 100.0))
+        if self.bytes_total:
+            return min(1.0, (self.bytes_done or 0) / self.bytes_total)
+        if self.total:
+            return min(1.0, (self.done or 0) / self.total)
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["kind"] = self.kind
+        return {k: v for k, v in d.items() if v is not None and v != {}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "Progress":
+        if not data:
+            return cls()
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class RateEstimator:
+    """Rate over a sliding window of (time, amount) samples, and an ETA from it."""
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._samples: deque[tuple[float, float]] = deque()
+
+    def reset(self) -> None:
+        self._samples.clear()
+
+    def update(self, amount: float, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        samples = self._samples
+        if samples and amount < samples[-1][1]:
+            samples.clear()  # a new phase started counting from zero
+        samples.append((now, amount))
+        while len(samples) > 2 and now - samples[0][0] > self.window:
+            samples.popleft()
+        t0, a0 = samples[0]
+        if now - t0 < 0.2:
+            return None
+        return (amount - a0) / (now - t0)
+
+
+def derive(progress: Progress, estimator: RateEstimator, now: float | None = None) -> Progress:
+    """Fill in ``rate``, ``rate_unit`` and ``eta`` from the reported amounts."""
+    if progress.bytes_done is not None:
+        amount, total, unit = progress.bytes_done, progress.bytes_total, "bytes"
+    elif progress.done is not None:
+        amount, total, unit = progress.done, progress.total, progress.unit
+    elif progress.percent is not None:
+        amount, total, unit = progress.percent, 100.0, "%"
+    else:
+        progress.rate = progress.eta = None
+        return progress
+    rate = estimator.update(amount, now)
+    progress.rate, progress.rate_unit = rate, unit
+    progress.eta = (total - amount) / rate if rate and total and total >= amount else None
+    return progress

@@ -1,0 +1,86 @@
+"""Job type registry: built-in job modules, plus the ``sdjobs.jobs`` entry points.
+
+Built-in modules under ``sdjobs.jobs`` and plugins are imported lazily, the
+first time a type is looked up, so that commands that never run a job (such
+as ``sdjobs jobs ls``) start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import TYPE_CHECKING
+
+from .errors import JobTypeError
+
+if TYPE_CHECKING:
+    from .job import Job
+
+ENTRY_POINT_GROUP = "sdjobs.jobs"
+
+_types: dict[str, type["Job"]] = {}
+_loaded = False
+plugin_errors: list[str] = []
+
+
+def register(cls: type["Job"]) -> None:
+    name = cls.__dict__["name"]
+    if not isinstance(name, str) or not name:
+        raise JobTypeError(f"{cls.__qualname__}: job name must be a non-empty string")
+    old = _types.get(name)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise JobTypeError(
+            f"job type {name!r} is defined twice: {old.__module__}.{old.__qualname__} "
+            f"and {cls.__module__}.{cls.__qualname__}"
+        )
+    _types[name] = cls
+
+
+def load_all() -> None:
+    """Import every built-in job module and every installed plugin, once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import sdjobs.jobs as builtin
+
+    for mod in pkgutil.iter_modules(builtin.__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"sdjobs.jobs.{mod.name}")
+    import os
+
+    for module in filter(None, os.environ.get("SDJOBS_PLUGINS", "").split(",")):
+        importlib.import_module(module.strip())  # extra job modules, e.g. while developing one
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except JobTypeError:
+            raise
+        except Exception as exc:  # a broken plugin must not break the tool
+            plugin_errors.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
+            print(f"sdjobs: warning: {plugin_errors[-1]}", file=sys.stderr)
+
+
+def get(name: str) -> type["Job"]:
+    if name not in _types:
+        load_all()
+    try:
+        return _types[name]
+    except KeyError:
+        raise JobTypeError(f"unknown job type {name!r} (known: {', '.join(sorted(_types))})") from None
+
+
+def find(name: str) -> type["Job"] | None:
+    """Like ``get`` but returns None for a type that is not installed here."""
+    try:
+        return get(name)
+    except JobTypeError:
+        return None
+
+
+def all_types() -> dict[str, type["Job"]]:
+    load_all()
+    return dict(sorted(_types.items()))

@@ -1,0 +1,24 @@
+"""Job statuses and the sets the rest of the code reasons with."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Status(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed-with-errors"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINISHED = frozenset({Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED, Status.CANCELLED})
+ACTIVE = frozenset({Status.QUEUED, Status.RUNNING, Status.PAUSED, Status.INTERRUPTED})
+SUCCESS = frozenset({Status.COMPLETED})

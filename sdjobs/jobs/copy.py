@@ -1,0 +1,414 @@
+"""copy: cp -a as a durable job.
+
+Phases: plan (walk the sources, count, find conflicts before anything is
+written), copy (directories first, small files fanned out over the worker
+pool, large files in checkpointed chunks), finish (directory modes and times,
+deepest first; with --move, remove what was moved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import stat
+from typing import Iterator, Literal
+
+from ..core.errors import BadInput, JobFailed, NotFound
+from ..core.job import Job
+from ..fs import copyfile as cf
+
+SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
+Policy = Literal["fail", "skip", "overwrite", "rename"]
+
+
+@dataclasses.dataclass
+class CopyConfig:
+    sources: list[str]
+    dest: str
+    move: bool = False
+    verify: bool = False
+    on_conflict: Policy = "fail"
+    targets: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(slots=True)
+class Entry:
+    src: str
+    dst: str
+    st: os.stat_result
+    top: int  # index of the source this entry comes from
+
+
+class Copy(Job):
+    name = "copy"
+    version = 1
+    description = "Copy or move files and trees like cp -a: atomic, verified, resumable"
+    Config = CopyConfig
+
+    @classmethod
+    def prepare(cls, c: CopyConfig) -> CopyConfig:
+        c.sources = [os.path.abspath(s) for s in c.sources]
+        c.dest = os.path.abspath(c.dest)
+        into = os.path.isdir(c.dest)
+        c.targets = [os.path.join(c.dest, os.path.basename(s.rstrip("/")) or s) if into else c.dest
+                     for s in c.sources]
+        return c
+
+    @classmethod
+    def validate(cls, c: CopyConfig) -> None:
+        if not c.sources:
+            raise BadInput("copy needs at least one source")
+        if len(c.sources) > 1 and not os.path.isdir(c.dest):
+            raise BadInput(f"target {c.dest!r} is not a directory (several sources need one)")
+        if not os.path.isdir(os.path.dirname(c.dest) or "/"):
+            raise NotFound(f"cannot create {c.dest!r}: its parent directory does not exist")
+        for src, target in zip(c.sources, c.targets or [c.dest] * len(c.sources)):
+            try:
+                st = os.lstat(src)
+            except FileNotFoundError:
+                raise NotFound(f"cannot copy {src!r}: no such file or directory") from None
+            except OSError as exc:
+                raise BadInput(f"cannot copy {src!r}: {exc.strerror}") from None
+            real_src, real_dst = os.path.realpath(src), os.path.realpath(target)
+            if real_src == real_dst:
+                raise BadInput(f"{src!r} and {target!r} are the same file")
+            if stat.S_ISDIR(st.st_mode) and real_dst.startswith(real_src.rstrip("/") + "/"):
+                raise BadInput(f"cannot copy a directory, {src!r}, into itself, {target!r}")
+
+    @classmethod
+    def summarize(cls, out: dict) -> str:
+        verb = "moved" if out.get("moved") else "copied"
+        text = f"{verb} {out['files']:,} files ({_size(out['bytes'])}), {out['dirs']:,} dirs, {out['links']:,} symlinks"
+        if out.get("skipped"):
+            text += f", skipped {out['skipped']:,}"
+        if out.get("renamed"):
+            text += f", renamed {out['renamed']:,}"
+        if out.get("verified"):
+            text += ", verified"
+        return text
+
+    # -- run ------------------------------------------------------------------
+    def run(self, ctx):
+        c = self.config
+        self.ctx = ctx
+        self.verify = c.verify or c.move  # a move across filesystems verifies before removing
+        state = ctx.load_state() or {"planned": False}
+        self.resumed = bool(state.get("planned"))
+        self.out = {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0, "renamed": 0,
+                    "verified": self.verify, "moved": c.move}
+        self.renamed_tops: set[int] = set()
+        if c.move:
+            for top, (src, target) in enumerate(zip(c.sources, c.targets)):
+                if self._try_rename(src, target):
+                    self.renamed_tops.add(top)
+
+        ctx.phase("plan", message="scanning sources")
+        files, size, conflicts = self._plan()
+        if conflicts and c.on_conflict == "fail" and not self.resumed:
+            shown = ", ".join(repr(p) for p in conflicts[:5])
+            more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+            raise JobFailed(f"{len(conflicts)} destination(s) exist: {shown}{more};"
+                            " nothing was written (use --on-conflict skip|overwrite|rename)")
+        state["planned"] = True
+        ctx.checkpoint(state, force=True)
+
+        ctx.phase("copy", total=files, unit="files", bytes_total=size)
+        self.state = state
+        self.dirs: list[tuple[str, os.stat_result]] = []
+        for result in ctx.map(_copy_small, self._work(state), chunksize=32):
+            self._record(result)
+            ctx.check_interrupt()
+
+        ctx.phase("finish", message="setting directory times and modes")
+        self._finish_dirs()
+        if self.resumed:
+            self._sweep_temps()
+        return self.out
+
+    # -- plan ---------------------------------------------------------------------
+    def _plan(self) -> tuple[int, int, list[str]]:
+        files = size = 0
+        conflicts: list[str] = []
+        for e in self._walk():
+            mode = e.st.st_mode
+            if not stat.S_ISDIR(mode):
+                files += 1
+                size += e.st.st_size if stat.S_ISREG(mode) else 0
+            try:
+                dst_st = os.lstat(e.dst)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                self.ctx.error(e.dst, exc)
+                continue
+            if stat.S_ISDIR(mode) and stat.S_ISDIR(dst_st.st_mode):
+                continue  # directories merge, as with cp -a
+            if not cf.same_quick(e.st, e.dst) or not self.resumed:
+                conflicts.append(e.dst)
+            if len(conflicts) % 1000 == 0:
+                self.ctx.check_interrupt()
+        return files, size, conflicts
+
+    def _walk(self) -> Iterator[Entry]:
+        """Pre-order, names sorted; symlinks are entries, never followed."""
+        c = self.config
+        for top, (src, target) in enumerate(zip(c.sources, c.targets)):
+            if top in self.renamed_tops:
+                continue
+            try:
+                st = os.lstat(src)
+            except OSError as exc:
+                self.ctx.error(src, exc)
+                continue
+            stack = [Entry(src, target, st, top)]
+            while stack:
+                e = stack.pop()
+                yield e
+                if stat.S_ISDIR(e.st.st_mode):
+                    try:
+                        with os.scandir(e.src) as it:
+                            children = sorted(it, key=lambda d: d.name, reverse=True)
+                    except OSError as exc:
+                        self.ctx.error(e.src, exc)
+                        continue
+                    for d in children:
+                        try:
+                            st = d.stat(follow_symlinks=False)
+                        except OSError as exc:
+                            self.ctx.error(d.path, exc)
+                            continue
+                        stack.append(Entry(d.path, os.path.join(e.dst, d.name), st, top))
+
+    # -- copy -----------------------------------------------------------------------
+    def _work(self, state: dict) -> Iterator[tuple]:
+        """Does directories, links and large files here; yields small files for the pool."""
+        c = self.config
+        links: dict[tuple[int, int], str] = {}
+        current = state.get("current")
+        for e in self._walk():
+            mode = e.st.st_mode
+            dst = self._destination(e)
+            if dst is None:
+                continue
+            try:
+                if stat.S_ISDIR(mode):
+                    if not os.path.isdir(dst):
+                        os.mkdir(dst, 0o700)
+                    self.dirs.append((dst, e.st))
+                    self.out["dirs"] += 1
+                elif stat.S_ISREG(mode) and e.st.st_nlink > 1 and (e.st.st_dev, e.st.st_ino) in links:
+                    self._link(links[(e.st.st_dev, e.st.st_ino)], dst, e)
+                elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 \
+                        and not self.ctx.settings().get("bwlimit"):
+                    yield (e.src, dst, e.st, self.ctx.job_id, self.verify, c.move)
+                elif stat.S_ISREG(mode):
+                    offset = current["offset"] if current and current.get("dst") == dst else 0
+                    self._record(self._copy_large(e, dst, offset))
+                    if e.st.st_nlink > 1:
+                        links[(e.st.st_dev, e.st.st_ino)] = dst
+                elif stat.S_ISLNK(mode):
+                    cf.copy_symlink(e.src, dst, e.st, self.ctx.job_id)
+                    self._done(e, 0, links=1)
+                elif cf.copy_special(e.src, dst, e.st, self.ctx.job_id):
+                    self._done(e, 0)
+                else:
+                    self.ctx.warn("sockets cannot be copied; skipped", e.src)
+            except OSError as exc:
+                self._failed(e.src, dst, exc)
+            self.ctx.check_interrupt()
+
+    def _destination(self, e: Entry) -> str | None:
+        """Where ``e`` goes given the conflict policy, or None to skip it."""
+        dst = e.dst
+        if stat.S_ISDIR(e.st.st_mode) or not os.path.lexists(dst):
+            return dst
+        if cf.same_quick(e.st, dst):
+            self._done(e, 0, skipped=True)  # done by an earlier run of this job, or identical
+            return None
+        policy = self.config.on_conflict
+        if policy == "skip":
+            self._done(e, 0, skipped=True)
+            return None
+        if policy == "rename":
+            return self._free_name(e)
+        if policy == "overwrite":
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                self.ctx.error(dst, "a directory is in the way; not overwritten")
+                return None
+            return dst
+        self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
+        return None
+
+    def _free_name(self, e: Entry) -> str | None:
+        base, ext = os.path.splitext(e.dst) if not stat.S_ISDIR(e.st.st_mode) else (e.dst, "")
+        for n in range(1, 10_000):
+            cand = f"{base} ({n}){ext}"
+            if not os.path.lexists(cand):
+                self.out["renamed"] += 1
+                return cand
+            if cf.same_quick(e.st, cand):
+                self._done(e, 0, skipped=True)
+                return None
+        self.ctx.error(e.dst, "no free name for a renamed copy")
+        return None
+
+    def _copy_large(self, e: Entry, dst: str, offset: int) -> tuple:
+        ctx = self.ctx
+        limit = ctx.settings().get("bwlimit")
+        chunk = max(256 * 1024, int(limit)) if limit else cf.CHUNK
+        started = [_now()]
+
+        def on_chunk(pos: int, n: int) -> None:
+            ctx.progress(path=e.src, bytes_done=self.out["bytes"] + pos)
+            self.state["current"] = {"dst": dst, "offset": pos}
+            ctx.checkpoint(self.state)
+            bw = ctx.settings().get("bwlimit")
+            if bw:
+                _throttle(started, n, bw)
+            ctx.check_interrupt()
+
+        ctx.progress(path=e.src)
+        try:
+            n, _ = cf.copy_file(e.src, dst, e.st, ctx.job_id, verify=self.verify, resume_offset=offset,
+                                on_chunk=on_chunk, chunk=chunk)
+        except OSError as exc:
+            return (e.src, dst, 0, _errinfo(exc))
+        self.state["current"] = None
+        if self.config.move:
+            os.unlink(e.src)
+        return (e.src, dst, n, None)
+
+    def _link(self, first: str, dst: str, e: Entry) -> None:
+        tmp = cf.temp_name(dst, self.ctx.job_id)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.link(first, tmp)
+        os.rename(tmp, dst)
+        if self.config.move:
+            os.unlink(e.src)
+        self._done(e, 0)
+
+    def _try_rename(self, src: str, target: str) -> bool:
+        """--move on one filesystem: a rename of the whole source, if nothing is in the way."""
+        if not os.path.lexists(src) and os.path.lexists(target):
+            return True  # renamed by an earlier run of this job
+        if os.path.lexists(target):
+            return False
+        try:
+            os.rename(src, target)
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise
+        self.ctx.log(f"renamed {src} to {target}")
+        self.out["files"] += 1
+        return True
+
+    # -- bookkeeping ---------------------------------------------------------------
+    def _record(self, result: tuple) -> None:
+        src, dst, n, err = result
+        if err is not None:
+            self._failed(src, dst, OSError(err[0], err[1]))
+            return
+        self.out["files"] += 1
+        self.out["bytes"] += n
+        self.ctx.add_items(1)
+        self.ctx.add_bytes(n)
+        p = self.ctx.current
+        self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=src)
+        self.ctx.checkpoint(self.state)
+
+    def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0) -> None:
+        if skipped:
+            self.out["skipped"] += 1
+        self.out["links"] += links
+        p = self.ctx.current
+        self.ctx.progress(done=(p.done or 0) + 1, path=e.src)
+
+    def _failed(self, src: str, dst: str, exc: OSError) -> None:
+        if exc.errno in cf.NO_SPACE:
+            raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
+                            f" free space, then `sdjobs jobs retry {self.ctx.job_id}` resumes")
+        if exc.errno == errno.ENOENT:
+            self.ctx.error(src, "vanished before it could be copied")
+        else:
+            self.ctx.error(src, exc)
+        self.ctx.progress(done=(self.ctx.current.done or 0) + 1)
+
+    def _finish_dirs(self) -> None:
+        for dst, st in reversed(self.dirs):
+            try:
+                cf.apply_meta(dst, st)
+            except OSError as exc:
+                self.ctx.error(dst, exc)
+        if self.config.move:
+            for src in sorted({e for e in self._moved_dirs()}, reverse=True):
+                try:
+                    os.rmdir(src)
+                except OSError as exc:
+                    self.ctx.warn(f"source directory not removed: {exc.strerror}", src)
+
+    def _moved_dirs(self) -> Iterator[str]:
+        c = self.config
+        for top, src in enumerate(c.sources):
+            if top in self.renamed_tops or not os.path.isdir(src) or os.path.islink(src):
+                continue
+            for root, dirs, _files in os.walk(src):
+                yield root
+
+    def _sweep_temps(self) -> None:
+        for target in self.config.targets:
+            if os.path.isdir(target) and not os.path.islink(target):
+                for root, _dirs, names in os.walk(target):
+                    for name in names:
+                        if cf.is_temp_of(name, self.ctx.job_id):
+                            os.unlink(os.path.join(root, name))
+            else:
+                tmp = cf.temp_name(target, self.ctx.job_id)
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+
+    def on_cancel(self, ctx) -> None:
+        self.ctx = ctx
+        self._sweep_temps()
+
+
+def _copy_small(task: tuple) -> tuple:
+    """Runs in a worker process: copy one small file."""
+    src, dst, st, job_id, verify, move = task
+    try:
+        n, _ = cf.copy_file(src, dst, st, job_id, verify=verify)
+        if move:
+            os.unlink(src)
+    except OSError as exc:
+        return (src, dst, 0, _errinfo(exc))
+    return (src, dst, n, None)
+
+
+def _errinfo(exc: OSError) -> tuple[int, str]:
+    return (exc.errno or 0, exc.strerror or str(exc))
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _throttle(started: list[float], n: int, rate: float) -> None:
+    import time
+
+    elapsed = time.monotonic() - started[0]
+    wait = n / rate - elapsed
+    if wait > 0:
+        time.sleep(wait)
+    started[0] = time.monotonic()
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"

@@ -1,0 +1,59 @@
+"""The engine side of ``JobContext``: a job's reads and writes go to the store."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from ..core import registry
+from ..core.fields import build_config
+from ..store.api import Store
+from .fanout import FanOut
+
+
+class StoreBackend:
+    settings_interval = 1.0
+
+    def __init__(self, store: Store, job_id: int, priority: int, fanout: FanOut) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.priority = priority
+        self.fanout = fanout
+        self._settings: dict[str, Any] = {}
+        self._settings_at = 0.0
+        fanout.limit = lambda: self.settings().get("max_workers")
+
+    def write(self, progress, metrics, events, checkpoint) -> None:
+        self.store.write(self.job_id, progress, metrics, events, checkpoint)
+
+    def read_checkpoint(self):
+        return self.store.read_checkpoint(self.job_id)
+
+    def read_control(self) -> str | None:
+        return self.store.read_control(self.job_id)
+
+    def settings(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if now - self._settings_at >= self.settings_interval:
+            self._settings = self.store.read_settings(self.job_id)
+            self._settings_at = now
+        return self._settings
+
+    def spawn_child(self, job_type: str, config: Any, priority: int | None) -> int:
+        cls = registry.get(job_type)
+        if isinstance(config, dict):
+            config = build_config(cls.Config, config)
+        config = cls.prepare(config)
+        cls.validate(config)
+        return self.store.submit(
+            job_type, cls.version, config, parent_id=self.job_id,
+            priority=self.priority if priority is None else priority,
+            context={"parent": self.job_id, "argv": [f"(child of job {self.job_id})"],
+                     "user": os.environ.get("USER", ""), "time": time.time()})
+
+    def children(self) -> list[tuple[int, str]]:
+        return self.store.children_status(self.job_id)
+
+    def map(self, fn: Callable, items: Iterable, chunksize: int, ordered: bool) -> Iterator:
+        return self.fanout.map(fn, items, chunksize, ordered)

@@ -1,0 +1,90 @@
+"""Pause, resume, cancel and retry: the same verbs for the CLI and the dashboard.
+
+They only change the store. A running job sees a request at its next
+``check_interrupt()``; a job that is not running changes state at once. A
+parent's pause and cancel reach its children too.
+"""
+
+from __future__ import annotations
+
+from ..core import registry
+from ..core.context import JobContext
+from ..core.errors import BadInput
+from ..core.fields import load_config
+from ..core.status import FINISHED, Status
+from ..store.api import Store
+from .backend import StoreBackend
+from .fanout import FanOut
+
+_IDLE = ("queued", "paused", "interrupted")
+
+
+def pause(store: Store, job_id: int) -> str:
+    rec = store.get(job_id)
+    for child in rec.children:
+        pause(store, child)
+    if rec.status == "running":
+        store.set_control(job_id, "pause")
+        return "pausing"
+    if store.set_status(job_id, Status.PAUSED, only_from=("queued", "interrupted")):
+        return "paused"
+    return f"not paused: it is {rec.status}"
+
+
+def resume(store: Store, job_id: int) -> str:
+    rec = store.get(job_id)
+    for child in rec.children:
+        if store.get(child).status in ("paused", "interrupted"):
+            resume(store, child)
+    if rec.status == "running":
+        if rec.control == "pause":
+            store.set_control(job_id, None)
+            return "pause withdrawn"
+        return "already running"
+    if rec.status in ("paused", "interrupted"):
+        store.set_status(job_id, Status.QUEUED, only_from=("paused", "interrupted"))
+        return "queued to resume"
+    if rec.status == "queued":
+        return "already queued"
+    raise BadInput(f"job {job_id} is {rec.status}; use `sdjobs jobs retry {job_id}` to run it again")
+
+
+def cancel(store: Store, job_id: int) -> str:
+    rec = store.get(job_id)
+    for child in rec.children:
+        if store.get(child).status not in FINISHED:
+            cancel(store, child)
+    if rec.status in FINISHED:
+        return f"not cancelled: it is {rec.status}"
+    if rec.status == "running":
+        store.set_control(job_id, "cancel")
+        return "cancelling"
+    if rec.state_version is not None:
+        cleanup(store, job_id, rec.type, rec.config)
+    if store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
+        return "cancelled"
+    return cancel(store, job_id)  # it started meanwhile: ask the running job instead
+
+
+def cleanup(store: Store, job_id: int, job_type: str, config: dict) -> None:
+    """Run the job's ``on_cancel`` here, for a job that is not running anywhere."""
+    cls = registry.find(job_type)
+    if cls is None:
+        store.log(job_id, f"job type {job_type!r} is not installed here: no cleanup was run", "warning")
+        return
+    ctx = JobContext(job_id, cls.version, StoreBackend(store, job_id, 0, FanOut(1)))
+    try:
+        cls(load_config(cls.Config, config)).on_cancel(ctx)
+    except Exception as exc:
+        ctx.warn(f"cleanup failed: {exc}")
+    ctx.flush()
+
+
+def retry(store: Store, job_id: int, *, from_scratch: bool = False) -> str:
+    rec = store.get(job_id)
+    if rec.status not in ("failed", "cancelled", "completed-with-errors"):
+        raise BadInput(f"job {job_id} is {rec.status}; only failed, cancelled or completed-with-errors jobs are retried")
+    if from_scratch:
+        store.sql("UPDATE job SET state=NULL, state_version=NULL WHERE id=?", (job_id,))
+    store.set_status(job_id, Status.QUEUED, only_from=(rec.status,), reset_attempts=True)
+    return "queued again" + ("" if from_scratch or rec.state_version is None else " from its last checkpoint")

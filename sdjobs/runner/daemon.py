@@ -1,0 +1,66 @@
+"""The background runner: started on demand, found, stopped."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from ..store.api import Store
+from ..store.records import RunnerRecord
+
+DEFAULT_IDLE_EXIT = 600.0
+
+
+def live_runners(store: Store) -> list[RunnerRecord]:
+    return store.runners(live_only=True)
+
+
+def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | None:
+    """Start a background runner unless one is alive; returns the new one, if any."""
+    if live_runners(store):
+        return None
+    lib = store.library
+    lib.ensure_dirs()
+    with open(lib.data_dir / "autostart.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if live_runners(store):
+            return None
+        idle = os.environ.get("SDJOBS_RUNNER_IDLE_EXIT", str(DEFAULT_IDLE_EXIT))
+        cmd = [sys.executable, "-m", "sdjobs", "--library", str(lib.db_path), "runner", "--background",
+               "--idle-exit", idle]
+        if workers:
+            cmd += ["--workers", str(workers)]
+        fd = os.open(lib.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
+                                    start_new_session=True, close_fds=True)
+        finally:
+            os.close(fd)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for r in live_runners(store):
+                if r.pid == proc.pid:
+                    return r
+            if proc.poll() is not None:
+                raise RuntimeError(f"the background runner exited at once; see {lib.runner_log}")
+            time.sleep(0.02)
+        raise RuntimeError(f"the background runner did not start within 10 s; see {lib.runner_log}")
+
+
+def stop_runners(store: Store, wait: float = 40.0) -> list[int]:
+    """Ask every live runner to stop (its jobs checkpoint first); wait for them."""
+    runners = live_runners(store)
+    for r in runners:
+        store.request_runner_stop(r.id)
+        try:
+            os.kill(r.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(x.id in {r.id for r in runners} for x in live_runners(store)):
+        time.sleep(0.05)
+    return [r.pid for r in runners]

@@ -1,0 +1,98 @@
+"""Running one claimed job to its end (or its pause) inside a job process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from ..core import registry
+from ..core.context import JobContext, describe_error, format_exception
+from ..core.errors import (CancelRequested, IncompatibleState, PauseRequested, SdjobsError,
+                           ShutdownRequested, WaitForChildren)
+from ..core.fields import load_config
+from ..core.status import Status
+from ..store.api import Store
+from ..store.library import Library
+from ..store.records import JobRecord
+from .backend import StoreBackend
+from .fanout import FanOut, GateClient
+
+
+def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut) -> Status:
+    """Run ``rec`` and record how it ended. Never raises for the job's own failures."""
+    started = time.monotonic()
+    ctx: JobContext | None = None
+    job = None
+
+    def end(status: Status, **kw) -> Status:
+        if ctx is not None:
+            ctx.flush()
+        store.finish(rec.id, status, runner_id=runner_id, run_seconds=time.monotonic() - started, **kw)
+        return status
+
+    try:
+        cls = registry.get(rec.type)
+        ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, rec.priority, fanout))
+        job = cls(load_config(cls.Config, rec.config))
+        if rec.control == "cancel":
+            raise CancelRequested()
+        data, version = store.read_checkpoint(rec.id)
+        if data is not None:
+            if not cls.resumable:
+                store.write(rec.id, None, _metrics(rec), [], (None, None))
+                ctx.log("this job type cannot resume; starting again from the beginning")
+            elif version != cls.version and not cls.accepts_state(version or 0):
+                raise IncompatibleState(
+                    f"its checkpoint was written by {rec.type} v{version}, and this sdjobs has v{cls.version},"
+                    f" which cannot resume it; `sdjobs jobs retry {rec.id} --from-scratch` starts it again")
+            else:
+                job.on_resume(ctx)
+        output = job.run(ctx)
+        ctx.flush()
+        status = Status.COMPLETED_WITH_ERRORS if ctx.errors else Status.COMPLETED
+        return end(status, output=output)
+    except PauseRequested:
+        _hook(job, "on_pause", ctx)
+        return end(Status.PAUSED)
+    except ShutdownRequested:
+        _hook(job, "on_pause", ctx)
+        return end(Status.INTERRUPTED)
+    except CancelRequested:
+        _hook(job, "on_cancel", ctx)
+        return end(Status.CANCELLED)
+    except WaitForChildren:
+        return end(Status.QUEUED, wait_children=True)
+    except SdjobsError as exc:
+        return end(Status.FAILED, error=str(exc))
+    except Exception as exc:
+        if ctx is not None:
+            ctx.log(format_exception(exc))
+        return end(Status.FAILED, error=describe_error(exc))
+    finally:
+        fanout.close()
+
+
+def _hook(job, name: str, ctx) -> None:
+    if job is None or ctx is None:
+        return
+    try:
+        getattr(job, name)(ctx)
+    except Exception as exc:
+        ctx.warn(f"{name} failed: {describe_error(exc)}")
+
+
+def _metrics(rec: JobRecord) -> dict:
+    return {"bytes": rec.bytes_done, "items": rec.items_done, "warnings": rec.warnings, "errors": rec.errors}
+
+
+def process_main(db_path: str, job_id: int, runner_id: int, conn, workers: int) -> None:
+    """Entry point of a job process forked by the supervisor."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    store = Store(Library(Path(db_path)))
+    rec = store.get(job_id)
+    store.set_pid(job_id, os.getpid())
+    execute(store, rec, runner_id, FanOut(workers, GateClient(conn)))
+    store.close()

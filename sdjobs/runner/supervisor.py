@@ -1,0 +1,152 @@
+"""The runner's supervisor loop.
+
+It claims queued jobs (priority, then age), forks one process per running job,
+grants fan-out tokens, heartbeats, reaps, recovers jobs whose runner died, and
+on SIGTERM/SIGINT asks every running job to checkpoint and stop before it
+exits. The loop sleeps in ``connection.wait`` on the job processes' pipes and
+sentinels, so it wakes as soon as there is something to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.connection import wait
+from typing import Any
+
+from ..core.status import Status
+from ..store.api import Store
+from ..store.library import Library
+from . import host
+from .gate import Gate
+
+HEARTBEAT_EVERY = 1.0
+RECOVER_EVERY = 5.0
+CLAIM_EVERY = 1.0
+SHUTDOWN_GRACE = 30.0
+
+
+@dataclasses.dataclass
+class Running:
+    job_id: int
+    process: Any
+    conn: Any
+    priority: int
+
+
+class Supervisor:
+    def __init__(self, library: Library, workers: int | None = None, *, exit_when_idle: bool = False,
+                 idle_exit: float | None = None, mode: str = "foreground") -> None:
+        self.library = library
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.exit_when_idle = exit_when_idle
+        self.idle_exit = idle_exit
+        self.mode = mode
+        self.running: dict[int, Running] = {}
+        self.gate = Gate(self.workers)
+        self._stop = False
+        self._mp = multiprocessing.get_context("fork")
+
+    def _on_signal(self, signum, _frame) -> None:
+        self._stop = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.store = store = Store(self.library)
+        self.runner_id = store.register_runner(self.workers, self.mode)
+        try:
+            store.recover_orphans()
+            store.requeue_interrupted()
+            self._loop()
+        finally:
+            self._shutdown()
+            store.unregister_runner(self.runner_id)
+            store.close()
+        return 0
+
+    def _loop(self) -> None:
+        store = self.store
+        last_hb = last_recover = last_claim = 0.0
+        last_version = None
+        idle_since = time.monotonic()
+        while not self._stop:
+            now = time.monotonic()
+            if now - last_hb >= HEARTBEAT_EVERY:
+                if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \
+                        or store.runner_stopping(self.runner_id):
+                    break
+                last_hb = now
+            if now - last_recover >= RECOVER_EVERY:
+                store.recover_orphans()
+                store.requeue_interrupted()
+                store.fail_dependents()
+                self._sync_priorities()
+                last_recover = now
+            version = store.data_version()
+            free = self.workers - len(self.running)
+            if free > 0 and (version != last_version or now - last_claim >= CLAIM_EVERY):
+                last_version, last_claim = version, now
+                for rec in store.claim(self.runner_id, free):
+                    self._start(rec)
+            if self.running:
+                idle_since = now
+            elif self.exit_when_idle and not store.has_runnable():
+                break
+            elif self.idle_exit is not None and now - idle_since >= self.idle_exit and not store.has_runnable():
+                break
+            self._wait(0.05)
+
+    def _start(self, rec) -> None:
+        parent_end, child_end = self._mp.Pipe()
+        proc = self._mp.Process(target=host.process_main, name=f"sdjobs-job-{rec.id}",
+                                args=(str(self.library.db_path), rec.id, self.runner_id, child_end, self.workers))
+        proc.start()
+        child_end.close()
+        self.running[rec.id] = Running(rec.id, proc, parent_end, rec.priority)
+        self.gate.join(rec.id, parent_end, rec.priority)
+
+    def _wait(self, timeout: float) -> None:
+        by_conn = {r.conn: r for r in self.running.values()}
+        by_sentinel = {r.process.sentinel: r for r in self.running.values()}
+        ready = wait(list(by_conn) + list(by_sentinel), timeout)
+        for obj in ready:
+            if obj in by_conn:
+                job = by_conn[obj]
+                if not self.gate.handle(job.job_id):
+                    by_sentinel.setdefault(job.process.sentinel, job)
+        for obj in ready:
+            if obj in by_sentinel and not by_sentinel[obj].process.is_alive():
+                self._reap(by_sentinel[obj])
+
+    def _reap(self, job: Running) -> None:
+        job.process.join()
+        self.running.pop(job.job_id, None)
+        self.gate.leave(job.job_id)
+        self.gate.grant()
+        job.conn.close()
+        code = job.process.exitcode
+        if code != 0:
+            why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            self.store.crashed(job.job_id, self.runner_id, f"its process died ({why})")
+
+    def _sync_priorities(self) -> None:
+        if self.running:
+            for rec in self.store.list_jobs(ids=list(self.running)):
+                self.gate.set_priority(rec.id, rec.priority)
+
+    def _shutdown(self) -> None:
+        """Ask every running job to checkpoint and stop; wait for them."""
+        self.store.request_shutdown(self.runner_id)
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self.running and time.monotonic() < deadline:
+            self.gate.tokens = max(self.gate.tokens, len(self.running) * 4)
+            self._wait(0.1)
+        for job in list(self.running.values()):
+            job.process.kill()
+            self._reap(job)
+        for job_id in self.store.owned_by(self.runner_id):
+            self.store.finish(job_id, Status.INTERRUPTED, runner_id=self.runner_id)
