@@ -1,0 +1,123 @@
+"""Shared fixtures: a fresh library per test, the real CLI in subprocesses, real runners."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+
+
+@pytest.fixture
+def lib(tmp_path, monkeypatch):
+    """A fresh library; the environment points every sdjobs process at it."""
+    path = tmp_path / "lib" / "library.db"
+    monkeypatch.setenv("SDJOBS_LIBRARY", str(path))
+    monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "3")
+    monkeypatch.setenv("SDJOBS_PLUGINS", "testjobs")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    yield path
+    _stop_all(path)
+
+
+def _stop_all(path: Path) -> None:
+    if not path.exists():
+        return
+    from sdjobs.runner.daemon import stop_runners
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    store = Store(Library(path))
+    try:
+        stop_runners(store, wait=20)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def store(lib):
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    s = Store(Library(lib))
+    yield s
+    s.close()
+
+
+class Cli:
+    def __call__(self, *args: str, check: bool | None = None, timeout: float = 120, input: str | None = None,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "sdjobs", *map(str, args)], capture_output=True, text=True,
+                              timeout=timeout, input=input, env={**os.environ, **(env or {})},
+                              errors="surrogateescape")
+        if check and proc.returncode != 0:
+            raise AssertionError(f"sdjobs {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str, **kw):
+        proc = self(*args, "--json", check=True, **kw)
+        return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def cli(lib) -> Cli:
+    return Cli()
+
+
+class Runner:
+    """A foreground runner in its own session (process group), as a service manager would start it."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "sdjobs", "runner", *args], start_new_session=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.pgid = self.proc.pid
+
+    def kill_group(self) -> None:
+        """SIGKILL the runner and everything it started: a crash or power loss."""
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 40) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def start_runner(lib):
+    runners: list[Runner] = []
+
+    def start(*args: str) -> Runner:
+        r = Runner(*args)
+        runners.append(r)
+        return r
+
+    yield start
+    for r in runners:
+        if r.proc.poll() is None:
+            r.kill_group()
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,73 @@
+"""Job types used by the engine tests (loaded through SDJOBS_PLUGINS=testjobs)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from sdjobs.core.errors import JobFailed
+from sdjobs.core.job import Job
+
+
+@dataclasses.dataclass
+class StepsConfig:
+    steps: int = 20
+    delay: float = 0.05
+    fail_at: int = -1
+    warn_every: int = 0
+    marker: str = ""  # a file each step appends its number to (to see steps run twice)
+
+
+class Steps(Job):
+    """Counts steps with a checkpoint after each; resumes at the next step."""
+
+    name = "test-steps"
+    description = "Test job: count steps slowly"
+    Config = StepsConfig
+
+    def run(self, ctx):
+        c = self.config
+        state = ctx.load_state() or {"step": 0}
+        ctx.phase("counting", total=c.steps, unit="steps")
+        for step in range(state["step"], c.steps):
+            ctx.check_interrupt()
+            if step == c.fail_at:
+                raise JobFailed(f"failed at step {step} as asked")
+            time.sleep(c.delay)
+            if c.marker:
+                with open(c.marker, "a") as f:
+                    f.write(f"{step}\n")
+            if c.warn_every and step % c.warn_every == 0:
+                ctx.error(f"/fake/{step}", "planted error")
+            state["step"] = step + 1
+            ctx.checkpoint(state, force=True)
+            ctx.progress(done=step + 1, path=f"step-{step}")
+        return {"steps": c.steps, "pid": os.getpid()}
+
+    def on_cancel(self, ctx):
+        if self.config.marker:
+            with open(self.config.marker, "a") as f:
+                f.write("cancelled\n")
+
+
+def square(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+@dataclasses.dataclass
+class FanConfig:
+    n: int = 1000
+
+
+class Fan(Job):
+    name = "test-fan"
+    description = "Test job: square numbers over the worker pool"
+    Config = FanConfig
+
+    def run(self, ctx):
+        total, pids = 0, set()
+        for value, pid in ctx.map(square, range(self.config.n), chunksize=50):
+            total += value
+            pids.add(pid)
+        return {"sum": total, "workers": len(pids)}
