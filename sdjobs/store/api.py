@@ -360,8 +360,9 @@ class Store:
         runners = self.runners(live_only=False)
         dead = [r.id for r in runners if not runner_alive(r)]
         live = [r.id for r in runners if r.id not in dead]
-        marks = ",".join("?" * len(live)) or "NULL"
-        cond = f"status='running' AND (runner_id IS NULL OR runner_id NOT IN ({marks}))"
+        cond = "status='running'"
+        if live:  # (NOT IN over an empty or NULL list would match nothing)
+            cond += f" AND (runner_id IS NULL OR runner_id NOT IN ({','.join('?' * len(live))}))"
         if not dead and not self.sql(f"SELECT 1 FROM job WHERE {cond} LIMIT 1", live).fetchone():
             return []
         now = time.time()
