@@ -1,0 +1,144 @@
+"""The runner with real processes: control from other processes, crashes, shutdown, priorities, fan-out."""
+
+import json
+import os
+import time
+
+import pytest
+from conftest import wait_for
+
+from sdjobs.cli import submit as submitting
+
+
+def submit(store, job_type, config, priority=0):
+    return store.submit(job_type, 1, config, priority=priority, context={"argv": ["test"]})
+
+
+def steps_done(marker):
+    try:
+        return [int(x) for x in open(marker).read().split() if x.isdigit()]
+    except FileNotFoundError:
+        return []
+
+
+def test_pause_and_resume_from_another_process(store, cli, start_runner, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 40, "delay": 0.03, "marker": str(marker)})
+    start_runner()
+    wait_for(lambda: (store.get(job).progress.done or 0) >= 5, what="progress")
+    t0 = time.monotonic()
+    assert cli("jobs", "pause", job, check=True).stdout.strip() == f"{job}: pausing"
+    rec = wait_for(lambda: (r := store.get(job)).status == "paused" and r, what="paused")
+    assert time.monotonic() - t0 < 1.5
+    assert rec.state_version == 1
+    done_at_pause = len(steps_done(marker))
+    time.sleep(0.5)
+    assert len(steps_done(marker)) == done_at_pause, "a paused job made progress"
+    cli("jobs", "resume", job, check=True)
+    assert cli("jobs", "wait", job, timeout=60).returncode == 0
+    assert steps_done(marker) == list(range(40)), "steps were skipped or run twice"
+
+
+def test_cancel_runs_cleanup_and_keeps_the_record(store, cli, start_runner, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 200, "delay": 0.02, "marker": str(marker)})
+    start_runner()
+    wait_for(lambda: store.get(job).status == "running", what="running")
+    cli("jobs", "cancel", job, check=True)
+    rec = wait_for(lambda: (r := store.get(job)).status == "cancelled" and r, what="cancelled")
+    assert "cancelled" in open(marker).read()
+    assert rec.finished_at is not None
+    assert cli("jobs", "wait", job).returncode == 1
+
+
+def test_cancel_of_a_paused_job_runs_its_cleanup_without_a_runner(store, cli, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 5, "marker": str(marker)})
+    store.sql("UPDATE job SET status='paused', state=?, state_version=1 WHERE id=?", (b"\x81\xa4step\x02", job))
+    cli("jobs", "cancel", job, check=True)
+    assert store.get(job).status == "cancelled"
+    assert open(marker).read() == "cancelled\n"
+
+
+def test_priority_decides_what_runs_first(store, start_runner):
+    low = submit(store, "test-steps", {"steps": 2, "delay": 0.01}, priority=0)
+    high = submit(store, "test-steps", {"steps": 2, "delay": 0.01}, priority=10)
+    mid = submit(store, "test-steps", {"steps": 2, "delay": 0.01}, priority=5)
+    runner = start_runner("--workers", "1", "--exit-when-idle")
+    assert runner.proc.wait(60) == 0
+    started = sorted((store.get(j).started_at, j) for j in (low, high, mid))
+    assert [j for _, j in started] == [high, mid, low]
+
+
+def test_sigkill_of_the_whole_runner_resumes_from_the_checkpoint(store, cli, start_runner, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 40, "delay": 0.03, "marker": str(marker)})
+    runner = start_runner()
+    wait_for(lambda: len(steps_done(marker)) >= 10, what="progress")
+    runner.kill_group()
+    assert store.get(job).status == "running"  # nobody has noticed yet
+    assert "interrupted" in cli("jobs", "ls").stdout  # the next look does
+    start_runner("--exit-when-idle")
+    assert cli("jobs", "wait", job, timeout=60).returncode == 0
+    done = steps_done(marker)
+    assert sorted(set(done)) == list(range(40))
+    assert len(done) - 40 <= 1, "more than the step in flight ran twice"
+    rec = store.get(job)
+    assert rec.attempts == 2 and rec.status == "completed"
+
+
+def test_sigterm_pauses_running_jobs_with_a_checkpoint_and_the_next_runner_resumes(store, cli, start_runner, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 60, "delay": 0.03, "marker": str(marker)})
+    runner = start_runner()
+    wait_for(lambda: len(steps_done(marker)) >= 5, what="progress")
+    assert runner.terminate() == 0
+    rec = store.get(job)
+    assert rec.status == "interrupted" and rec.state_version == 1
+    start_runner("--exit-when-idle")
+    assert cli("jobs", "wait", job, timeout=60).returncode == 0
+    assert steps_done(marker) == list(range(60))
+
+
+def test_a_failed_job_retries_from_its_checkpoint(store, cli, start_runner, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 10, "delay": 0.0, "fail_at": 6, "marker": str(marker)})
+    start_runner()
+    assert cli("jobs", "wait", job, timeout=60).returncode == 1
+    rec = store.get(job)
+    assert rec.status == "failed" and "failed at step 6" in rec.error
+    store.sql("UPDATE job SET config=? WHERE id=?",
+              (__import__("sdjobs.core.codec", fromlist=["pack"]).pack({"steps": 10, "delay": 0.0,
+                                                                          "marker": str(marker)}), job))
+    assert "from its last checkpoint" in cli("jobs", "retry", job, check=True).stdout
+    assert cli("jobs", "wait", job, timeout=60).returncode == 0
+    assert steps_done(marker) == list(range(10))
+
+
+def test_incompatible_checkpoint_fails_with_a_clear_message(store, cli, start_runner):
+    job = submit(store, "test-steps", {"steps": 3})
+    store.sql("UPDATE job SET state=?, state_version=99 WHERE id=?", (b"\x80", job))
+    start_runner("--exit-when-idle")
+    cli("jobs", "wait", job, timeout=60)
+    rec = store.get(job)
+    assert rec.status == "failed" and "v99" in rec.error and "retry" in rec.error
+
+
+def test_fan_out_uses_every_worker(store, cli, start_runner):
+    job = submit(store, "test-fan", {"n": 20000})
+    start_runner("--workers", "2", "--exit-when-idle")
+    assert cli("jobs", "wait", job, timeout=60).returncode == 0
+    out = store.get(job).output
+    assert out["sum"] == sum(i * i for i in range(20000))
+    assert out["workers"] == 2
+
+
+def test_errors_are_kept_and_shown(store, cli, start_runner):
+    job = submit(store, "test-steps", {"steps": 6, "delay": 0, "warn_every": 2})
+    start_runner("--exit-when-idle")
+    assert cli("jobs", "wait", job, timeout=60).returncode == 1
+    shown = cli.json("jobs", "show", str(job))
+    assert shown["status"] == "completed-with-errors" and shown["errors"] == 3
+    assert [i["path"] for i in shown["issues"]] == ["/fake/0", "/fake/2", "/fake/4"]
+    logs = cli("jobs", "logs", job).stdout
+    assert "/fake/2: planted error" in logs
