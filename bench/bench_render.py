@@ -1,0 +1,108 @@
+"""Time render_variants over a Pool(2) against vipsthumbnail.
+
+    python bench/gen_images.py /tmp/photos --count 30
+    python bench/bench_render.py /tmp/photos [--runs 5] [--fmt webp]
+
+Each case is timed as wall time for the whole directory, median of ``--runs``
+runs, cases interleaved run by run so drift hits them all alike. Both sides
+write their thumbnails to files; our side includes creating and joining the
+pool. The vips command is ``vipsthumbnail -s 256 -o OUT/%s.webp FILES``
+(``-o`` points into a scratch dir instead of next to the sources; same work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sdjobs.imaging import render
+from sdjobs.imaging.render import OutputFormat, render_variants
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp"}
+
+
+def _render_one(job: tuple[str, list[int], OutputFormat, int, str]) -> int:
+    path, sizes, fmt, quality, out_dir = job
+    written = 0
+    for r in render_variants(path, sizes, fmt, quality):
+        out = Path(out_dir) / f"{Path(path).stem}_{r.size}.{fmt}"
+        out.write_bytes(r.data)
+        written += len(r.data)
+    return written
+
+
+def time_pool(files: list[Path], sizes: list[int], fmt: OutputFormat, quality: int, out: Path) -> float:
+    jobs = [(str(f), sizes, fmt, quality, str(out)) for f in files]
+    start = time.perf_counter()
+    with mp.get_context("fork").Pool(2) as pool:
+        for _ in pool.imap_unordered(_render_one, jobs, chunksize=1):
+            pass
+    return time.perf_counter() - start
+
+
+def time_vips(files: list[Path], out: Path) -> float:
+    cmd = ["vipsthumbnail", "-s", "256", "-o", f"{out}/%s.webp", *map(str, files)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--fmt", default="webp", choices=["webp", "jpeg", "png"])
+    parser.add_argument("--quality", type=int, default=80)
+    parser.add_argument("--resample", help="override render.RESAMPLE (e.g. LANCZOS, HAMMING, BOX)")
+    parser.add_argument("--webp-method", type=int, help="override render.WEBP_METHOD (0-6)")
+    args = parser.parse_args(argv)
+    # Workers are forked, so overriding the module's tuning knobs here reaches them.
+    if args.resample:
+        render.RESAMPLE = Image.Resampling[args.resample.upper()]
+    if args.webp_method is not None:
+        render.WEBP_METHOD = args.webp_method
+    files = sorted(p for p in args.dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        parser.error(f"no images in {args.dir}")
+    vips = shutil.which("vipsthumbnail")
+    fmt: OutputFormat = args.fmt
+    q = args.quality
+    cases: dict[str, Callable[[Path], float]] = {}
+    if vips:
+        cases["vipsthumbnail -s 256 (webp)"] = lambda out: time_vips(files, out)
+    cases[f"render_variants [256] {fmt}"] = lambda out: time_pool(files, [256], fmt, q, out)
+    cases[f"render_variants [1024] {fmt}"] = lambda out: time_pool(files, [1024], fmt, q, out)
+    cases[f"render_variants [256,512,1024] {fmt}"] = lambda out: time_pool(files, [256, 512, 1024], fmt, q, out)
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.runs):
+        for name, fn in cases.items():
+            with tempfile.TemporaryDirectory(prefix="sdjobs-bench-") as tmp:
+                times[name].append(fn(Path(tmp)))
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    one = med[f"render_variants [256] {fmt}"]
+    base = med.get("vipsthumbnail -s 256 (webp)")
+    print(f"{len(files)} files in {args.dir}, median of {args.runs} runs, Pool(2), quality {q}, "
+          f"resample {render.RESAMPLE.name}, webp method {render.WEBP_METHOD}")
+    print(f"{'case':40s} {'median s':>9s} {'ms/file':>8s} {'vs vips':>8s} {'vs [256]':>9s}")
+    for name, m in med.items():
+        vs_vips = f"{m / base:.2f}x" if base else "n/a"
+        print(f"{name:40s} {m:9.3f} {m * 1000 / len(files):8.1f} {vs_vips:>8s} {m / one:8.2f}x")
+    if not vips:
+        print("vipsthumbnail not found: install libvips-tools for the reference column", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
