@@ -22,6 +22,7 @@ usage in `$trash/directorysizes`, rewritten through a temp file + rename.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -146,19 +147,23 @@ def _ensure_trash(trash: str) -> tuple[str, str]:
 
 
 def _disk_usage(path: str) -> int:
-    """Bytes of blocks used by a tree, like `du -B1`; unreadable parts are skipped."""
-    total = 0
+    """Bytes of blocks used by a tree, like `du -B1` (hard links counted
+    once); unreadable parts are skipped."""
+    total = os.lstat(path).st_blocks * 512
+    seen: set[tuple[int, int]] = set()
     stack = [path]
     while stack:
-        d = stack.pop()
         try:
-            total += os.lstat(d).st_blocks * 512
-            with os.scandir(d) as it:
+            with os.scandir(stack.pop()) as it:
                 for e in it:
-                    if e.is_dir(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                        if (st.st_dev, st.st_ino) in seen:
+                            continue
+                        seen.add((st.st_dev, st.st_ino))
+                    total += st.st_blocks * 512
+                    if stat.S_ISDIR(st.st_mode):
                         stack.append(e.path)
-                    else:
-                        total += e.stat(follow_symlinks=False).st_blocks * 512
         except OSError:
             continue
     return total
@@ -204,8 +209,11 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
     base = os.path.basename(absolute)
     if not base or base in (".", ".."):
         raise ValueError(f"cannot trash {p!r}")
-    original = os.path.join(os.path.realpath(os.path.dirname(absolute)), base)
+    parent = os.path.realpath(os.path.dirname(absolute))
+    original = os.path.join(parent, base)
     st = os.lstat(original)
+    if st.st_dev != os.stat(parent).st_dev:
+        raise OSError(errno.EBUSY, "cannot trash a mount point", original)
     trash, topdir = trash_dir_for(original)
     files, info = _ensure_trash(trash)
     body = _trashinfo(original, topdir)
@@ -239,5 +247,9 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
         os.unlink(info_path)
         raise
     if stat.S_ISDIR(st.st_mode):
-        _update_directorysizes(trash, name, _disk_usage(target), int(os.stat(info_path).st_mtime))
+        try:
+            mtime = int(os.stat(info_path).st_mtime)
+            _update_directorysizes(trash, name, _disk_usage(target), mtime)
+        except OSError:
+            pass  # only a cache; the item is in the trash either way
     return TrashedItem(original, target, info_path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
+import subprocess
 import time
 import uuid
 from datetime import datetime
@@ -118,13 +120,18 @@ def test_trash_directory_updates_directorysizes(tmp_path, home):
         return d
 
     def du(path: str) -> int:
+        if shutil.which("du"):
+            return int(subprocess.run(["du", "-s", "-B1", path], check=True,
+                                      capture_output=True, text=True).stdout.split()[0])
         total = os.lstat(path).st_blocks * 512
         for dirpath, dirs, files in os.walk(path):
             for n in dirs + files:
                 total += os.lstat(os.path.join(dirpath, n)).st_blocks * 512
         return total
 
-    first = trash_path(str(make_dir("my dir", 3)))
+    d = make_dir("my dir", 3)
+    os.link(d / "sub" / "f0", d / "hardlink")  # du counts it once
+    first = trash_path(str(d))
     second = trash_path(str(make_dir("other", 1)))
     lines = (home / "directorysizes").read_text().splitlines()
     expected = [
@@ -185,6 +192,18 @@ def test_failed_rename_removes_trashinfo(tmp_path, monkeypatch):
         trash_path(str(data))
     assert os.listdir(data / "Trash" / "info") == []
     assert os.listdir(data / "Trash" / "files") == []
+
+
+def test_mount_point_is_refused(tmp_path, home):
+    for cand in ("/dev/shm", "/proc", "/sys"):
+        if os.path.ismount(cand) and os.stat(cand).st_dev != os.stat(os.path.dirname(cand)).st_dev:
+            break
+    else:
+        pytest.skip("no mount point to try")
+    with pytest.raises(OSError) as info:
+        trash_path(cand)
+    assert info.value.errno == errno.EBUSY
+    assert not home.exists()
 
 
 def test_missing_file_raises(tmp_path, home):

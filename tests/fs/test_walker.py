@@ -423,3 +423,39 @@ def test_gitignore_agrees_with_git(tmp_path, monkeypatch):
     assert errors == []
     ours = sorted(r for r, e in zip(rels(repo, entries), entries) if e.kind == "file")
     assert ours == git_files
+
+
+def test_unreadable_gitignore_is_reported_and_walk_goes_on(tmp_path):
+    make(tmp_path, ".gitignore/oops", "a.txt", "sub/b.txt")
+    entries, errors = collect(tmp_path, WalkRules())
+    assert rels(tmp_path, entries) == [".gitignore", ".gitignore/oops", "a.txt", "sub", "sub/b.txt"]
+    assert [os.path.relpath(p, tmp_path) for p, _ in errors] == [".gitignore"]
+    assert isinstance(errors[0][1], IsADirectoryError)
+
+
+def test_errors_are_silent_without_callback(tmp_path):
+    assert list(walk(tmp_path / "missing")) == []
+
+
+def test_root_given_as_symlink(tmp_path):
+    make(tmp_path, "real/a", "real/sub/b")
+    os.symlink(tmp_path / "real", tmp_path / "alias")
+    entries, errors = collect(tmp_path / "alias")
+    assert errors == []
+    assert [e.path for e in entries] == [
+        str(tmp_path / "alias" / "a"), str(tmp_path / "alias" / "sub"),
+        str(tmp_path / "alias" / "sub" / "b")]
+
+
+def test_start_after_inside_a_now_excluded_directory(tmp_path):
+    make(tmp_path, "a", "node_modules/x/y", "z")
+    rules = WalkRules(skip_deps=True)
+    rest, _ = collect(tmp_path, rules, start_after=str(tmp_path / "node_modules" / "x" / "y"))
+    assert rels(tmp_path, rest) == ["z"]
+
+
+def test_filesystem_root(tmp_path):
+    entries, _ = collect("/", WalkRules(), max_depth=0)
+    assert entries and all(e.path == "/" + e.name and e.parent == "/" for e in entries)
+    first = entries[0]
+    assert collect("/", WalkRules(), max_depth=0, start_after=first.path)[0] == entries[1:]
