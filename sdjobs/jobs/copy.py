@@ -197,7 +197,8 @@ class Copy(Job):
                         os.mkdir(dst, 0o700)
                     self.dirs.append((dst, e.st))
                     self.out["dirs"] += 1
-                elif stat.S_ISREG(mode) and e.st.st_nlink > 1 and (e.st.st_dev, e.st.st_ino) in links:
+                elif stat.S_ISREG(mode) and (e.st.st_dev, e.st.st_ino) in links:  # (a move may have
+                    # unlinked the first name already, so nlink is no guide here)
                     self._link(links[(e.st.st_dev, e.st.st_ino)], dst, e)
                 elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 \
                         and not self.ctx.settings().get("bwlimit"):
@@ -210,8 +211,10 @@ class Copy(Job):
                 elif stat.S_ISLNK(mode):
                     cf.copy_symlink(e.src, dst, e.st, self.ctx.job_id)
                     self._done(e, 0, links=1)
+                    self._unlink_moved(e.src)
                 elif cf.copy_special(e.src, dst, e.st, self.ctx.job_id):
                     self._done(e, 0)
+                    self._unlink_moved(e.src)
                 else:
                     self.ctx.warn("sockets cannot be copied; skipped", e.src)
             except OSError as exc:
@@ -225,6 +228,8 @@ class Copy(Job):
             return dst
         if cf.same_quick(e.st, dst):
             self._done(e, 0, skipped=True)  # done by an earlier run of this job, or identical
+            if self.config.move and (not stat.S_ISREG(e.st.st_mode) or cf.same_content(e.src, dst)):
+                self._unlink_moved(e.src)  # copied before an interruption, not yet removed
             return None
         policy = self.config.on_conflict
         if policy == "skip":
@@ -256,7 +261,7 @@ class Copy(Job):
     def _copy_large(self, e: Entry, dst: str, offset: int) -> tuple:
         ctx = self.ctx
         limit = ctx.settings().get("bwlimit")
-        chunk = max(256 * 1024, int(limit)) if limit else cf.CHUNK
+        chunk = max(64 * 1024, int(limit) // 8) if limit else cf.CHUNK  # limited: 8 steps a second
         started = [_now()]
 
         def on_chunk(pos: int, n: int) -> None:
@@ -269,6 +274,8 @@ class Copy(Job):
             ctx.check_interrupt()
 
         ctx.progress(path=e.src)
+        if offset:
+            ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
         try:
             n, _ = cf.copy_file(e.src, dst, e.st, ctx.job_id, verify=self.verify, resume_offset=offset,
                                 on_chunk=on_chunk, chunk=chunk)
@@ -279,14 +286,17 @@ class Copy(Job):
             os.unlink(e.src)
         return (e.src, dst, n, None)
 
+    def _unlink_moved(self, src: str) -> None:
+        if self.config.move:
+            os.unlink(src)
+
     def _link(self, first: str, dst: str, e: Entry) -> None:
         tmp = cf.temp_name(dst, self.ctx.job_id)
         if os.path.lexists(tmp):
             os.unlink(tmp)
         os.link(first, tmp)
         os.rename(tmp, dst)
-        if self.config.move:
-            os.unlink(e.src)
+        self._unlink_moved(e.src)
         self._done(e, 0)
 
     def _try_rename(self, src: str, target: str) -> bool:
