@@ -1,0 +1,169 @@
+"""End-to-end benchmark of `sdjobs thumbs` against vipsthumbnail.
+
+    python bench/bench_thumbs.py [--dir /tmp/sdjobs-bench-thumbs] [--count 30] [--runs 5]
+
+Generates ~30 photo-like JPEGs (bench/gen_images.py: 4000x3000 and
+1920x1080, some with EXIF orientation) once, warms the page cache, then times
+whole commands as a user runs them (CLI wall time, from exec to exit), every
+case once per round, rounds interleaved so drift hits all cases alike; each
+figure is the median of --runs rounds.
+
+- vipsthumbnail: `vipsthumbnail -s 256 -o OUT/%s.webp FILES` (Debian's
+  libvips-tools; -o into a scratch folder instead of next to the sources,
+  same work).
+- sdjobs, runner auto-started: a fresh library each round, no runner alive,
+  so the time includes starting the background runner.
+- sdjobs, runner running: a fresh library each round with `sdjobs runner`
+  already started on it (what a user with a runner service sees).
+- the same with three variants (256, 512, 1024).
+- a re-run over the unchanged tree (nothing to render).
+
+Prints a markdown table; --save writes it to bench/results/thumbs.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SDJOBS = [sys.executable, "-m", "sdjobs"]
+
+
+def ensure_images(folder: Path, count: int) -> list[Path]:
+    files = sorted(folder.glob("*.jpg")) if folder.is_dir() else []
+    if len(files) != count:
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run([sys.executable, str(HERE / "gen_images.py"), str(folder), "--count", str(count)],
+                       check=True, stderr=subprocess.DEVNULL)
+        files = sorted(folder.glob("*.jpg"))
+    for f in files:  # warm the page cache
+        f.read_bytes()
+    return files
+
+
+def env_for(lib: Path) -> dict:
+    env = dict(os.environ)
+    env.update(SDJOBS_LIBRARY=str(lib), SDJOBS_RUNNER_IDLE_EXIT="60", NO_COLOR="1",
+               XDG_CACHE_HOME=str(lib.parent / "cache"))
+    return env
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
+    return took
+
+
+def stop_runners(env: dict) -> None:
+    subprocess.run([*SDJOBS, "runner", "stop"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_runner(env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([*SDJOBS, "runner"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        out = subprocess.run([*SDJOBS, "runner", "status", "--json"], env=env, capture_output=True, text=True)
+        if out.returncode == 0 and str(proc.pid) in out.stdout:
+            return proc
+        time.sleep(0.05)
+    raise SystemExit("the runner did not start")
+
+
+def case_vips(files: list[Path], scratch: Path) -> float:
+    out = scratch / "vips"
+    out.mkdir()
+    return timed(["vipsthumbnail", "-s", "256", "-o", f"{out}/%s.webp", *map(str, files)])
+
+
+def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, rerun: bool = False) -> float:
+    lib = scratch / "lib" / "library.db"
+    env = env_for(lib)
+    args = [*SDJOBS, "thumbs", str(folder), "--format", "webp"]
+    for s in sizes:
+        args += ["--size", s]
+    proc = start_runner(env) if runner else None
+    try:
+        if rerun:
+            timed(args, env)
+        took = timed(args, env)
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+        stop_runners(env)
+    return took
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "sdjobs-bench-thumbs")
+    parser.add_argument("--count", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--save", action="store_true", help="write the table to bench/results/thumbs.md")
+    args = parser.parse_args(argv)
+    folder = args.dir / "photos"
+    files = ensure_images(folder, args.count)
+    vips = shutil.which("vipsthumbnail")
+    cases = {}
+    if vips:
+        cases["vipsthumbnail -s 256 -o %s.webp"] = lambda s: case_vips(files, s)
+    cases["sdjobs thumbs --size 256 (runner auto-started)"] = lambda s: case_sdjobs(folder, s, ["256"], runner=False)
+    cases["sdjobs thumbs --size 256 (runner running)"] = lambda s: case_sdjobs(folder, s, ["256"], runner=True)
+    cases["sdjobs thumbs --size 256,512,1024 (auto-started)"] = lambda s: case_sdjobs(
+        folder, s, ["256", "512", "1024"], runner=False)
+    cases["sdjobs thumbs --size 256,512,1024 (runner running)"] = lambda s: case_sdjobs(
+        folder, s, ["256", "512", "1024"], runner=True)
+    cases["sdjobs thumbs re-run, unchanged (runner running)"] = lambda s: case_sdjobs(
+        folder, s, ["256"], runner=True, rerun=True)
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(args.runs):
+        for name, fn in cases.items():
+            with tempfile.TemporaryDirectory(prefix="sdjobs-bench-thumbs-") as tmp:
+                times[name].append(fn(Path(tmp)))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base = med.get("vipsthumbnail -s 256 -o %s.webp")
+    one = {"auto": med["sdjobs thumbs --size 256 (runner auto-started)"],
+           "running": med["sdjobs thumbs --size 256 (runner running)"]}
+    mb = sum(f.stat().st_size for f in files) / 1e6
+    big = sum(1 for f in files if "4000x3000" in f.name)
+    lines = [
+        f"`sdjobs thumbs` vs vipsthumbnail: {len(files)} JPEGs ({big} of 4000x3000, {len(files) - big} of 1920x1080,"
+        f" {mb:.0f} MB), warm cache, {os.cpu_count()} cores, median of {args.runs} rounds, CLI wall time.",
+        "",
+        "| case | median s | min s | vs vipsthumbnail | vs one variant |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, m in med.items():
+        vs = f"{m / base:.2f}x" if base else "n/a"
+        ref = one["running"] if "running" in name else one["auto"]
+        vs_one = f"{m / ref:.2f}x" if name.startswith("sdjobs") and "re-run" not in name else ""
+        lines.append(f"| {name} | {m:.3f} | {min(times[name]):.3f} | {vs} | {vs_one} |")
+    if not vips:
+        lines.append("")
+        lines.append("vipsthumbnail not found (install libvips-tools): no reference column.")
+    table = "\n".join(lines)
+    print(table)
+    if args.save:
+        out = HERE / "results" / "thumbs.md"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(table + "\n")
+        print(f"saved to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,383 @@
+"""thumbs: thumbnails of every image under some paths, as sidecars in the library.
+
+Phases: discovery (walk the paths, count the images), render (walk again;
+skip what is up to date, fan the rest out over the worker pool, one task per
+image, see ``_thumbs_worker``), done.
+
+Sidecars live in the library's data folder, sharded by content identity
+(``thumbs/ab/<cas_id>-<variant>.<fmt>``), so identical images share them.
+``thumb_source`` remembers each file's (mtime, size, content id): a re-run
+of an unchanged tree does no image work, and with ``--regenerate`` a resumed
+job still skips what it already rendered itself.
+
+Resume: results come back in walk order; the checkpoint holds the walk
+position of the last result whose rows are committed, so a paused or killed
+job redoes at most the images that were in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+from collections import deque
+from typing import Iterator, Literal
+
+from ..core.errors import BadInput, NotFound
+from ..core.job import Job
+
+Format = Literal["webp", "jpeg", "png"]
+NAMED_VARIANTS = {"small": 128, "grid": 256, "grid@2x": 512, "detail": 1024}
+MAX_PX = 8192
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,63}")
+# Extensions that say "image": content that turns out not to be one is an
+# error (mislabelled). Other files are thumbnailed when their first bytes are
+# an image format Pillow reads, and skipped silently otherwise.
+IMAGE_EXTS = frozenset(
+    "jpg jpeg jpe jfif png apng gif webp bmp dib tif tiff ico ppm pgm pbm pnm pam tga qoi psd dds icns"
+    " jp2 j2k jpx avif pcx sgi rgb rgba ras xbm".split())
+SNIFFED_OK = frozenset({"JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM", "PSD", "QOI", "DDS", "ICNS"})
+COMMIT_EVERY = 0.5  # seconds between commits of rows for images that needed no work
+
+
+def parse_variant(text: str) -> tuple[str, int]:
+    """'256' -> ('256', 256); 'grid' -> ('grid', 256); 'hero=1600' -> ('hero', 1600)."""
+    text = text.strip()
+    name, _, px = text.partition("=")
+    if not px:
+        if text in NAMED_VARIANTS:
+            return text, NAMED_VARIANTS[text]
+        name, px = text, text
+    if not px.isdigit() or not 1 <= int(px) <= MAX_PX:
+        raise BadInput(f"bad --size {text!r}: use pixels (1..{MAX_PX}), one of "
+                       f"{', '.join(f'{k} ({v})' for k, v in NAMED_VARIANTS.items())}, or NAME=PIXELS")
+    if not _NAME_RE.fullmatch(name):
+        raise BadInput(f"bad variant name {name!r}: letters, digits and @._+- only")
+    return name, int(px)
+
+
+@dataclasses.dataclass
+class ThumbsConfig:
+    paths: list[str]
+    sizes: list[str] = dataclasses.field(default_factory=lambda: ["256"])
+    format: Format = "webp"
+    quality: int = 80
+    regenerate: bool = False
+    freedesktop: bool = False
+
+
+class Thumbs(Job):
+    name = "thumbs"
+    version = 1
+    description = "Thumbnails of every image under some paths, stored as sidecars in the library"
+    Config = ThumbsConfig
+
+    @classmethod
+    def prepare(cls, c: ThumbsConfig) -> ThumbsConfig:
+        c.paths = [os.path.abspath(p) for p in c.paths]
+        variants = dict(parse_variant(s) for s in (c.sizes or ["256"]))
+        c.sizes = [f"{name}={px}" for name, px in variants.items()]
+        return c
+
+    @classmethod
+    def validate(cls, c: ThumbsConfig) -> None:
+        if not c.paths:
+            raise BadInput("thumbs needs at least one path")
+        for p in c.paths:
+            if not os.path.lexists(p):
+                raise NotFound(f"cannot thumbnail {p!r}: no such file or directory")
+        if not 1 <= c.quality <= 100:
+            raise BadInput(f"--quality must be 1..100, not {c.quality}")
+        for s in c.sizes:
+            parse_variant(s)
+
+    @classmethod
+    def summarize(cls, out: dict) -> str:
+        text = f"{out['rendered']:,} images rendered ({out['thumbnails']:,} {out['format']} thumbnails)"
+        for key, label in (("up_to_date", "up to date"), ("shared", "shared with identical images"),
+                           ("failed", "failed"), ("not_images", "non-images skipped"),
+                           ("freedesktop", "freedesktop files")):
+            if out.get(key):
+                text += f", {out[key]:,} {label}"
+        return text
+
+    # -- run ---------------------------------------------------------------------
+    def run(self, ctx):
+        from ..store import thumbs_store as ts
+        from . import _thumbs_worker as worker  # Pillow, loaded before the pool forks
+
+        c = self.config
+        self.ctx, self.ts, self.worker = ctx, ts, worker
+        self.store = _store_of(ctx)
+        self.data_dir = str(self.store.library.data_dir)
+        self.variants = tuple(parse_variant(s) for s in c.sizes)
+        self.fd_dirs = _freedesktop_dirs(self.variants) if c.freedesktop else ()
+        state = ctx.load_state()
+        if state is None:
+            state = {"root": 0, "after": None, "out": self._empty_out()}
+            ctx.phase("discovery", message="looking for images")
+            state["total"], state["bytes_total"] = self._discover()
+            state["done"] = state["bytes_done"] = 0
+            ctx.checkpoint(state, force=True)
+        else:
+            worker.sweep_temps(self.data_dir)
+        self.state, self.out = state, state["out"]
+        ctx.phase("render", total=state["total"], unit="images", bytes_total=state["bytes_total"] or None)
+        ctx.progress(done=state["done"], bytes_done=state["bytes_done"])
+        self.pending: deque = deque()  # [(root, path) of a task in the pool, (root, path) of the last skip after it]
+        self.position = (state["root"], state["after"])
+        self.rows_src: list[tuple] = []
+        self.rows_thumb: list[tuple] = []
+        self.last_commit = time.monotonic()
+        try:
+            for outcome in ctx.map(worker.run, self._tasks(), chunksize=1):
+                self._record(outcome)
+                where = self.pending.popleft()
+                self.position = where[1] or where[0]
+                self._commit()
+                ctx.check_interrupt()
+        except BaseException:
+            self._commit()
+            raise
+        self.position = (len(c.paths), None)
+        self._commit()
+        ctx.phase("done", message="finished")
+        if self.out["failed"] and not ctx.errors:
+            # Reported before a pause or crash; this run's counters started again.
+            ctx.error(None, f"{self.out['failed']} image(s) could not be thumbnailed (reported before the job resumed)")
+        return self.out
+
+    def _empty_out(self) -> dict:
+        return {"images": 0, "rendered": 0, "up_to_date": 0, "shared": 0, "failed": 0, "not_images": 0,
+                "thumbnails": 0, "freedesktop": 0, "format": self.config.format,
+                "variants": [s for s in self.config.sizes]}
+
+    # -- walking -----------------------------------------------------------------
+    def _entries(self, start_root: int = 0, after: str | None = None) -> Iterator[tuple[int, str, int, int]]:
+        """(root index, path, size, mtime_ns) of every regular file, in walk order."""
+        from ..fs.walker import walk
+
+        skip = (os.path.join(self.data_dir, ""), os.path.join(_fd_root(), ""))
+        for i in range(start_root, len(self.config.paths)):
+            root = self.config.paths[i]
+            start = after if i == start_root else None
+            try:
+                st = os.stat(root)
+            except OSError as exc:
+                self.ctx.error(root, exc)
+                continue
+            if not os.path.isdir(root):
+                if start is None and os.path.isfile(root):
+                    yield i, root, st.st_size, st.st_mtime_ns
+                continue
+            for e in walk(root, start_after=start, on_error=self._walk_error):
+                if e.kind == "file" and not e.path.startswith(skip):
+                    yield i, e.path, e.size, e.mtime_ns
+
+    def _walk_error(self, path: str, exc: BaseException) -> None:
+        self.ctx.error(path, exc)
+
+    def _classify(self, path: str) -> str | None:
+        """'named' (extension says image), 'sniffed' (content says image) or None."""
+        ext = os.path.splitext(path)[1][1:].lower()
+        if ext in IMAGE_EXTS:
+            return "named"
+        from ..imaging.probe import sniff_format
+
+        try:
+            with open(path, "rb") as f:
+                head = f.read(32)
+        except OSError:
+            return None
+        return "sniffed" if sniff_format(head) in SNIFFED_OK else None
+
+    def _discover(self) -> tuple[int, int]:
+        n = size = 0
+        for _i, path, fsize, _m in self._entries():
+            if self._classify(path):
+                n += 1
+                size += fsize
+                if n % 500 == 0:
+                    self.ctx.progress(message=f"found {n:,} images")
+                    self.ctx.check_interrupt()
+        return n, size
+
+    # -- deciding what needs work ----------------------------------------------------
+    def _tasks(self) -> Iterator:
+        c, ctx, worker = self.config, self.ctx, self.worker
+        indexed = _IndexLookup(self.store)
+        root, after = self.state["root"], self.state["after"]
+        for i, path, size, mtime_ns in self._entries(root, after):
+            kind = self._classify(path)
+            if kind is None:
+                self.out["not_images"] += 1
+                continue
+            self.out["images"] += 1
+            cas = self._without_work(path, size, mtime_ns)
+            if cas is True:
+                self._skipped((i, path), size)
+                continue
+            if cas is None:
+                cas = indexed.cas_id(path, size, mtime_ns)
+                if cas and self._shared(path, cas, size, mtime_ns):
+                    self._skipped((i, path), size)
+                    continue
+            self.pending.append([(i, path), None])
+            yield worker.Task(path, mtime_ns, size, cas, self.variants, c.format, c.quality, self.data_dir,
+                              c.regenerate, self.fd_dirs, _version(), kind == "named")
+            ctx.check_interrupt()
+
+    def _without_work(self, path: str, size: int, mtime_ns: int) -> bool | str | None:
+        """True when the file needs nothing (recorded as such); else its known
+        content id, or None."""
+        c = self.config
+        row = self.ts.source(self.store, path)
+        if row is None or (row.mtime_ns, row.size) != (mtime_ns, size):
+            return None
+        if c.regenerate and row.job_id != self.ctx.job_id:
+            return row.cas_id
+        if row.status == "not-image":
+            self.out["not_images"] += 1
+            self.out["images"] -= 1
+            return True
+        if row.status == "failed":
+            if row.job_id != self.ctx.job_id:  # this job reported it already before it resumed
+                self.ctx.error(path, f"{row.error} (unchanged since it failed in job {row.job_id})")
+                self.out["failed"] += 1
+            if self.fd_dirs and not self._fd.has_current_failure(path, _version()):
+                self._fd.write_failure(path, os.stat(path).st_mtime, _version())
+                self.out["freedesktop"] += 1
+            return True
+        if row.cas_id and self._have_thumbs(row.cas_id) and self._fd_current(path):
+            if row.job_id != self.ctx.job_id:
+                self.out["up_to_date"] += 1
+            return True
+        return row.cas_id
+
+    def _shared(self, path: str, cas: str, size: int, mtime_ns: int) -> bool:
+        """Identical content already has its thumbnails: just remember the name."""
+        if self.config.regenerate or not self._have_thumbs(cas) or not self._fd_current(path):
+            return False
+        self.rows_src.append((path, cas, mtime_ns, size, "ok", None, self.ctx.job_id))
+        self.out["shared"] += 1
+        return True
+
+    def _have_thumbs(self, cas: str) -> bool:
+        have = self.ts.thumbs_of(self.store, cas, self.config.format)
+        for name, _px in self.variants:
+            row = have.get(name)
+            if row is None or not os.path.exists(os.path.join(self.data_dir, row.path)):
+                return False
+        return True
+
+    def _fd_current(self, path: str) -> bool:
+        return all(self._fd.is_up_to_date(path, d) for d in self.fd_dirs)
+
+    @property
+    def _fd(self):
+        from ..imaging import freedesktop
+
+        return freedesktop
+
+    # -- recording --------------------------------------------------------------------
+    def _skipped(self, where: tuple[int, str], size: int) -> None:
+        if self.pending:
+            self.pending[-1][1] = where
+        else:
+            self.position = where
+        self._advance(size)
+        if time.monotonic() - self.last_commit >= COMMIT_EVERY:
+            self._commit()
+            self.ctx.check_interrupt()
+
+    def _advance(self, size: int, path: str | None = None) -> None:
+        s = self.state
+        s["done"] += 1
+        s["bytes_done"] += size
+        self.ctx.progress(done=s["done"], bytes_done=s["bytes_done"], **({"path": path} if path else {}))
+
+    def _record(self, o) -> None:
+        job_id, out = self.ctx.job_id, self.out
+        self._advance(o.size, o.path)
+        out["freedesktop"] += o.fd_written
+        if o.kind in ("rendered", "existed"):
+            self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "ok", None, job_id))
+            self.rows_thumb += [(o.cas_id, name, px, self.config.format, w, h, rel)
+                                for name, px, w, h, rel in o.thumbs]
+            if o.kind == "rendered":
+                out["rendered"] += 1
+                out["thumbnails"] += len(o.thumbs)
+                self.ctx.add_items(1)
+                self.ctx.add_bytes(o.size)
+            else:
+                out["shared"] += 1
+        elif o.kind == "not-image":
+            out["images"] -= 1
+            out["not_images"] += 1
+            self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "not-image", o.reason, job_id))
+        elif o.kind == "failed":
+            out["failed"] += 1
+            self.ctx.error(o.path, o.reason)
+            self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "failed", o.reason, job_id))
+        else:  # unreadable or vanished: nothing to remember, try again next time
+            out["failed"] += 1
+            self.ctx.error(o.path, o.reason)
+
+    def _commit(self) -> None:
+        """Rows first, then the position that covers them."""
+        self.ts.record(self.store, self.rows_src, self.rows_thumb)
+        self.rows_src, self.rows_thumb = [], []
+        self.state["root"], self.state["after"] = self.position
+        self.ctx.checkpoint(self.state)
+        self.last_commit = time.monotonic()
+
+
+class _IndexLookup:
+    """The indexer's content id for a file it saw with the same size and mtime."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        try:
+            from ..store import index_store
+
+            self.index = index_store
+            self.any = store.sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
+        except Exception:  # no index in this sdjobs or library
+            self.index, self.any = None, False
+
+    def cas_id(self, path: str, size: int, mtime_ns: int) -> str | None:
+        if not self.any:
+            return None
+        e = self.index.entry_at(self.store, path)
+        if e is None or e.cas_id is None or (e.size, e.mtime_ns) != (size, mtime_ns):
+            return None
+        return e.cas_id
+
+
+def _freedesktop_dirs(variants) -> tuple[str, ...]:
+    """normal (128) and large (256) always; x-large and xx-large when a
+    requested size reaches 512 / 1024."""
+    largest = max(px for _, px in variants)
+    return tuple(d for d, px in (("normal", 128), ("large", 256), ("x-large", 512), ("xx-large", 1024))
+                 if px <= max(largest, 256))
+
+
+def _fd_root() -> str:
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = cache if cache and os.path.isabs(cache) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "thumbnails")
+
+
+def _store_of(ctx):
+    """The library store of the running job (the runner's backend holds it)."""
+    store = getattr(getattr(ctx, "_backend", None), "store", None)
+    if store is None:
+        raise RuntimeError("the thumbs job needs the library store (run it through the runner)")
+    return store
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
