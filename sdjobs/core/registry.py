@@ -64,7 +64,19 @@ def load_all() -> None:
             print(f"sdjobs: warning: {plugin_errors[-1]}", file=sys.stderr)
 
 
+def _load_own_module(name: str) -> None:
+    """A built-in type lives in sdjobs.jobs.<name>: import just that one first."""
+    module = f"sdjobs.jobs.{name.replace('-', '_')}"
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+
+
 def get(name: str) -> type["Job"]:
+    if name not in _types:
+        _load_own_module(name)
     if name not in _types:
         load_all()
     try:
