@@ -76,6 +76,14 @@ class EntryRow(NamedTuple):
     location_id: int
     id: int
 
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def parent(self) -> str:
+        return os.path.dirname(self.path)
+
 
 _ENTRY_COLS = ("path, kind, size, inode, device, mtime_ns, cas_id, full_hash, mode, kind_class, width, height,"
                " taken_at, subtree_size, subtree_files, location_id, id")
@@ -202,3 +210,95 @@ def update_location(store, location_id: int, **fields: Any) -> None:
             fields[key] = codec.pack(fields[key])
     sets = ", ".join(f"{k}=?" for k in fields)
     store.sql(f"UPDATE location SET {sets} WHERE id=?", [*fields.values(), location_id])
+
+
+def active_runs(store, location_id: int) -> list[int]:
+    """Ids of index jobs that have started on the location and not finished."""
+    return [r[0] for r in store.sql(
+        "SELECT r.job_id FROM index_run r JOIN job j ON j.id = r.job_id WHERE r.location_id=?"
+        " AND j.status IN ('queued', 'running', 'paused', 'interrupted')", (location_id,))]
+
+
+# -- the indexer's own writes (jobs/index.py) -----------------------------------------
+# A walked entry as stored: (path, name, kind, size, inode, device, mode, mtime_ns), paths as bytes.
+ROW_COLS = "path, name, kind, size, inode, device, mode, mtime_ns"
+_ROW_SET = ", ".join(f"{c}=excluded.{c}" for c in ROW_COLS.split(", ")[1:])
+
+
+def load_run(store, job_id: int) -> tuple[int, str, str, str | None, dict] | None:
+    """(location_id, root, phase, cursor, state) of a started run, or None."""
+    row = store.sql("SELECT location_id, root, phase, cursor, state FROM index_run WHERE job_id=?",
+                    (job_id,)).fetchone()
+    if row is None:
+        return None
+    loc, root, phase, cursor, state = row
+    return loc, _fsdecode(root), phase, None if cursor is None else _fsdecode(cursor), codec.unpack(state)
+
+
+def start_run(store, job_id: int, location_id: int, root: str, state: dict, now: float) -> None:
+    store.sql("INSERT OR REPLACE INTO index_run (job_id, location_id, root, phase, cursor, state, started_at)"
+              " VALUES (?,?,?,?,?,?,?)", (job_id, location_id, _fsencode(root), "discovery", None,
+                                          codec.pack(state), now))
+
+
+def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: dict) -> None:
+    """Record progress; call inside the transaction that wrote what it describes."""
+    if isinstance(cursor, str):
+        cursor = _fsencode(cursor)
+    store.sql("UPDATE index_run SET phase=?, cursor=?, state=? WHERE job_id=?",
+              (phase, cursor, codec.pack(state), job_id))
+
+
+def drop_run(store, job_id: int) -> None:
+    store.sql("DELETE FROM index_scan WHERE job_id=?", (job_id,))
+    store.sql("DELETE FROM index_run WHERE job_id=?", (job_id,))
+
+
+def drop_stale_runs(store) -> int:
+    """Forget runs whose job finished (failed, cancelled) or was pruned."""
+    stale = [r[0] for r in store.sql(
+        "SELECT r.job_id FROM index_run r LEFT JOIN job j ON j.id = r.job_id"
+        " WHERE j.id IS NULL OR j.status IN ('completed', 'completed-with-errors', 'failed', 'cancelled')")]
+    if stale:
+        with store.transaction():
+            for job_id in stale:
+                drop_run(store, job_id)
+    return len(stale)
+
+
+def has_entries(store, location_id: int) -> bool:
+    return store.sql("SELECT 1 FROM entry WHERE location_id=? LIMIT 1", (location_id,)).fetchone() is not None
+
+
+def write_entries(store, location_id: int, rows: list[tuple]) -> None:
+    """Insert walked rows straight into ``entry`` (a location's first run)."""
+    store.db.cursor().executemany(
+        f"INSERT INTO entry (location_id, {ROW_COLS}) VALUES ({location_id},?,?,?,?,?,?,?,?)"
+        f" ON CONFLICT(location_id, path) DO UPDATE SET {_ROW_SET}", rows)
+
+
+def stage_entries(store, job_id: int, rows: list[tuple]) -> None:
+    """Keep walked rows in ``index_scan`` for the diff of a re-index."""
+    store.db.cursor().executemany(
+        f"INSERT OR REPLACE INTO index_scan (job_id, {ROW_COLS}) VALUES ({job_id},?,?,?,?,?,?,?,?)", rows)
+
+
+def write_totals(store, location_id: int, totals: list[tuple[int, int, bytes]]) -> None:
+    """(subtree_size, subtree_files, path) of finished directories, into ``entry``."""
+    store.db.cursor().executemany(
+        f"UPDATE entry SET subtree_size=?, subtree_files=? WHERE location_id={location_id} AND path=?", totals)
+
+
+def stage_totals(store, job_id: int, totals: list[tuple[int, int, bytes]]) -> None:
+    store.db.cursor().executemany(
+        f"UPDATE index_scan SET subtree_size=?, subtree_files=? WHERE job_id={job_id} AND path=?", totals)
+
+
+def absorb_locations(store, into_id: int, path: str) -> list[str]:
+    """Move the entries of locations nested in ``path`` into location ``into_id``
+    (their content ids are kept) and forget those locations."""
+    nested = nested_locations(store, path)
+    for loc in nested:
+        store.sql("UPDATE entry SET location_id=? WHERE location_id=?", (into_id, loc.id))
+        store.sql("DELETE FROM location WHERE id=?", (loc.id,))
+    return [loc.path for loc in nested]

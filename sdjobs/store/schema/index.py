@@ -7,8 +7,10 @@ Paths are BLOBs (``os.fsencode``), byte-exact for names that are not UTF-8.
   ``full_hash`` is 1 only after a completed run that stored the xxh3-128 of
   every readable file; ``last_changes`` is msgpack {new, modified, moved, deleted}.
 - ``entry``: one row per file, directory, symlink or other entry, the root
-  of the location excluded. ``parent`` is the directory path, ``name`` the
-  last component. ``cas_id`` (16 hex) for non-empty files in content/deep
+  of the location excluded. ``name`` is the last component; the parent is
+  ``path`` without it (not stored twice: every byte per row costs insert
+  time). Only ``(location_id, path)`` and ``cas_id`` are indexed, for the
+  same reason; moves are found by joining the scan, not by an inode index. ``cas_id`` (16 hex) for non-empty files in content/deep
   mode; ``full_hash`` (32 hex) only with --full-hash; ``kind_class``, ``width``,
   ``height``, ``taken_at`` (ISO 8601, no zone: EXIF has none) in deep mode;
   ``subtree_size``/``subtree_files`` for directories (all files below).
@@ -38,7 +40,6 @@ CREATE TABLE entry (
     id INTEGER PRIMARY KEY,
     location_id INTEGER NOT NULL REFERENCES location(id) ON DELETE CASCADE,
     path BLOB NOT NULL,
-    parent BLOB NOT NULL,
     name BLOB NOT NULL,
     kind TEXT NOT NULL,
     size INTEGER NOT NULL,
@@ -56,9 +57,7 @@ CREATE TABLE entry (
     subtree_files INTEGER,
     UNIQUE (location_id, path)
 );
-CREATE INDEX entry_inode ON entry(device, inode);
 CREATE INDEX entry_cas ON entry(cas_id) WHERE cas_id IS NOT NULL;
-CREATE INDEX entry_size ON entry(location_id, size) WHERE kind = 'file';
 CREATE TABLE index_run (
     job_id INTEGER PRIMARY KEY,
     location_id INTEGER NOT NULL REFERENCES location(id) ON DELETE CASCADE,
@@ -71,7 +70,6 @@ CREATE TABLE index_run (
 CREATE TABLE index_scan (
     job_id INTEGER NOT NULL,
     path BLOB NOT NULL,
-    parent BLOB NOT NULL,
     name BLOB NOT NULL,
     kind TEXT NOT NULL,
     size INTEGER NOT NULL,

@@ -1,0 +1,424 @@
+"""index: record a tree as a location in the library, fast, exact and resumable.
+
+Phases, each checkpointed in ``index_run`` in the same transaction as the
+rows it wrote (see ``index_walk``, ``index_diff``):
+
+1. discovery: walk (the shared walker, rules recorded with the location),
+   writing batches straight into ``entry`` on a location's first run, or
+   into ``index_scan`` on a re-index; directory subtree sums on the way.
+2. processing (re-index only): moves, changes and new entries, deletions.
+3. aggregation: location totals; for a subtree refresh, its ancestors too.
+4. content: content ids (``--mode content``), full hashes (``--full-hash``)
+   and kind / image facts (``--mode deep``) for the files that lack them,
+   fanned out over the runner's workers.
+5. done: the location's summary; the run's scratch rows go.
+
+A path inside an indexed location refreshes that subtree of the location
+(``watch`` does this, with ``only`` listing the changed paths). Indexing a
+directory that contains indexed locations absorbs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Literal
+
+from ..core.errors import BadInput, JobFailed, NotFound
+from ..core.job import Job
+from ..fs.rules import WalkRules
+from ..store import index_store as ixs
+from . import index_diff as diff
+from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL, identify
+from .index_walk import Discovery
+
+Mode = Literal["shallow", "content", "deep"]
+CHUNK = 5000
+COMMIT_SECONDS = 1.0
+WEIGHTS = {
+    False: {"discovery": 0.7, "processing": 0.2, "aggregation": 0.1, "content": 0.0},
+    True: {"discovery": 0.25, "processing": 0.1, "aggregation": 0.05, "content": 0.6},
+}
+_ORDER = ("discovery", "processing", "aggregation", "content")
+
+
+@dataclasses.dataclass
+class IndexConfig:
+    path: str
+    mode: Mode | None = None          # None: what the location recorded (content for a new one)
+    full_hash: bool | None = None     # None: what the location recorded
+    depth: int | None = None          # None: recorded; -1: unlimited
+    recurse: bool | None = None
+    rules: dict = dataclasses.field(default_factory=dict)   # WalkRules fields to override
+    only: list[str] = dataclasses.field(default_factory=list)  # refresh just these paths (watch)
+    missing_ok: bool = False          # a path that vanished is a deletion to record, not an error
+
+
+def _real(path: str) -> str:
+    """Absolute, with the directories resolved but not the last component."""
+    path = os.path.abspath(os.path.expanduser(path))
+    head, tail = os.path.split(path)
+    return os.path.join(os.path.realpath(head), tail) if tail else os.path.realpath(path)
+
+
+def collapse(paths: list[str]) -> list[str]:
+    """Sorted, without duplicates and without paths inside another one."""
+    out: list[str] = []
+    for p in sorted(set(paths), key=os.fsencode):
+        if not out or not (p == out[-1] or p.startswith(out[-1].rstrip("/") + "/")):
+            out.append(p)
+    return out
+
+
+def _store(ctx: Any) -> Any:
+    store = getattr(ctx, "store", None) or getattr(getattr(ctx, "_backend", None), "store", None)
+    if store is None:
+        raise JobFailed("the index job needs the library store")
+    return store
+
+
+class Index(Job):
+    name = "index"
+    version = 1
+    description = "Index a tree into the library: entries, content ids, change detection (resumable)"
+    Config = IndexConfig
+
+    @classmethod
+    def prepare(cls, c: IndexConfig) -> IndexConfig:
+        c.path = os.path.realpath(os.path.abspath(os.path.expanduser(c.path)))
+        c.only = collapse([_real(p) for p in c.only])
+        return c
+
+    @classmethod
+    def validate(cls, c: IndexConfig) -> None:
+        if c.depth is not None and c.depth < -1:
+            raise BadInput("--depth must be 0 or more (or -1 for unlimited)")
+        unknown = set(c.rules) - {f.name for f in dataclasses.fields(WalkRules)}
+        if unknown:
+            raise BadInput(f"unknown rule {sorted(unknown)[0]!r}")
+        for p in c.only:
+            if not (p == c.path or p.startswith(c.path.rstrip("/") + "/")):
+                raise BadInput(f"{p!r} is not inside {c.path!r}")
+        if c.missing_ok:
+            return
+        try:
+            is_dir = os.path.isdir(c.path) and os.listdir(c.path) is not None
+        except PermissionError:
+            raise BadInput(f"cannot read {c.path!r}: permission denied") from None
+        except OSError as exc:
+            raise BadInput(f"cannot read {c.path!r}: {exc.strerror}") from None
+        if not os.path.lexists(c.path):
+            raise NotFound(f"cannot index {c.path!r}: no such file or directory")
+        if not is_dir:
+            raise BadInput(f"cannot index {c.path!r}: not a directory")
+
+    @classmethod
+    def summarize(cls, out: dict) -> str:
+        if not isinstance(out, dict) or "location" not in out:
+            return super().summarize(out)
+        what = "indexed" if out["path"] == out["location"] else f"refreshed {out['path']} in"
+        text = (f"{what} {out['location']}: {out['entries']:,} entries, {out['files']:,} files,"
+                f" {_size(out['bytes'])}")
+        changes = ", ".join(f"{out[k]:,} {k}" for k in ("new", "modified", "moved", "deleted"))
+        text += f"; {changes}"
+        if out.get("identified"):
+            n = out["identified"]
+            text += f"; read {n:,} file{'' if n == 1 else 's'}"
+        return text
+
+    # -- run ------------------------------------------------------------------------
+    def run(self, ctx):
+        self.ctx = ctx
+        self.store = store = _store(ctx)
+        ixs.drop_stale_runs(store)
+        if ixs.load_run(store, ctx.job_id) is None:
+            self._begin()
+        loc_id, root, phase, cursor, st = ixs.load_run(store, ctx.job_id)
+        self.loc = ixs.get_location(store, loc_id)
+        if self.loc is None:
+            raise JobFailed("the location was removed while this job was stopped")
+        self.st, self.phase_name = st, phase
+        self.full_run = st["targets"] == [self.loc.path]
+        self.want = (WANT_CAS if st["mode"] in ("content", "deep") else 0) | (WANT_FULL if st["full_hash"] else 0) \
+            | (WANT_DEEP if st["mode"] == "deep" else 0)
+
+        if phase == "discovery":
+            self._phase("discovery", total=st.get("estimate"), unit="entries")
+            rules = WalkRules.from_dict(st["rules"])
+            depth = st["max_depth"]
+            Discovery(ctx, store, ctx.job_id, loc_id, self.loc.path, rules, depth, st["recurse"], st,
+                      self._discovery_progress).run(cursor)
+            self._next("aggregation" if st["fresh"] else "processing")
+        if self.phase_name == "processing":
+            self._process()
+        if self.phase_name == "aggregation":
+            self._aggregate()
+        if self.phase_name == "content":
+            self._identify()
+        return self._finish()
+
+    def _begin(self) -> None:
+        """Find or create the location and record the run (one transaction)."""
+        c, store = self.config, self.store
+        now = time.time()
+        with store.transaction():
+            loc = ixs.find_location(store, c.path)
+            overrides = dict(c.rules)
+            if loc is None:
+                rules = WalkRules.from_dict(overrides).to_dict()
+                depth = None if c.depth in (None, -1) else c.depth
+                recurse = True if c.recurse is None else c.recurse
+                mode, full = c.mode or "content", bool(c.full_hash)
+                loc_id = ixs.create_location(store, c.path, rules=rules, mode=mode, max_depth=depth,
+                                             recurse=recurse, now=now)
+                absorbed = ixs.absorb_locations(store, loc_id, c.path)
+                created, root = True, c.path
+            else:
+                loc_id, root, absorbed, created = loc.id, loc.path, [], False
+                whole = c.path == loc.path and not c.only
+                rules = {**loc.rules, **overrides} if whole else loc.rules
+                depth = loc.max_depth if c.depth is None or not whole else (None if c.depth == -1 else c.depth)
+                recurse = loc.recurse if c.recurse is None or not whole else c.recurse
+                mode = c.mode or loc.mode
+                full = loc.full_hash if c.full_hash is None else c.full_hash
+            targets = c.only or [c.path]
+            busy = [j for j in ixs.active_runs(store, loc_id) if j != self.ctx.job_id]
+            running = [j for j in busy if store.sql("SELECT status FROM job WHERE id=?", (j,)).fetchone()[0]
+                       == "running"]
+            if running:
+                raise JobFailed(f"job {running[0]} is indexing this location now; run this again after it")
+            fresh = (created and not absorbed) or (targets == [root] and not ixs.has_entries(store, loc_id))
+            state = {
+                "created": created, "fresh": fresh, "targets": targets, "ti": 0, "stack": None, "found": 0,
+                "keep": [], "rules": rules, "max_depth": depth, "recurse": recurse, "mode": mode,
+                "full_hash": full, "estimate": None if created or targets != [root] else (loc.entries or None),
+                "new": 0, "modified": 0, "moved": 0, "deleted": 0, "identified": 0, "step": None,
+                "pcursor": None, "dti": 0, "old": {}, "root_total": None, "ccursor": 0, "totals": None,
+                "absorbed": absorbed,
+            }
+            ixs.start_run(store, self.ctx.job_id, loc_id, root, state, now)
+        if absorbed:
+            self.ctx.log(f"absorbed {len(absorbed)} location(s) inside it: {', '.join(absorbed)}")
+
+    # -- progress --------------------------------------------------------------------
+    def _phase(self, name: str, **kw: Any) -> None:
+        self.phase_name = name
+        self.ctx.phase(name, **kw)
+        self._percent(0.0)
+
+    def _percent(self, frac: float | None) -> None:
+        weights = WEIGHTS[bool(self.want)]
+        before = sum(weights[p] for p in _ORDER[:_ORDER.index(self.phase_name)])
+        total = sum(weights.values())
+        if frac is None:
+            self.ctx.progress(percent=None)
+        else:
+            self.ctx.progress(percent=100.0 * (before + weights[self.phase_name] * min(frac, 1.0)) / total)
+
+    def _discovery_progress(self, cursor: str | None) -> None:
+        st = self.st
+        est = st.get("estimate")
+        self.ctx.progress(done=st["found"], path=cursor, fields={"found": st["found"]})
+        self._percent(min(st["found"] / est, 0.99) if est else None)
+        self.ctx.checkpoint({"phase": "discovery", "found": st["found"]})
+
+    def _next(self, phase: str, **changes: Any) -> None:
+        """Move to ``phase`` (inside the caller's transaction when there is one)."""
+        self.st.update(changes)
+        ixs.save_run(self.store, self.ctx.job_id, phase, None, self.st)
+        self.phase_name = phase
+        self.ctx.checkpoint({"phase": phase}, force=True)
+
+    # -- processing --------------------------------------------------------------------
+    def _process(self) -> None:
+        ctx, store, st, job_id, loc_id = self.ctx, self.store, self.st, self.ctx.job_id, self.loc.id
+        self._phase("processing", total=st["found"], unit="entries")
+        keep = [os.fsencode(p) for p in st["keep"]]
+        if st["step"] is None:
+            with store.transaction():
+                if not self.full_run:
+                    st["old"] = {t: diff.totals_under(store, loc_id, t) for t in st["targets"]}
+                st["moved"] += diff.apply_moves(store, job_id, loc_id, st["targets"], keep)
+                st["step"], st["pcursor"], st["done"] = "chunks", b"", 0
+                ixs.save_run(store, job_id, "processing", None, st)
+        while st["step"] == "chunks":
+            ctx.check_interrupt()
+            after = st["pcursor"]
+            upto = diff.chunk_end(store, job_id, after, CHUNK)
+            with store.transaction():
+                modified, new = diff.apply_chunk(store, job_id, loc_id, after, upto)
+                st["modified"] += modified
+                st["new"] += new
+                st["done"] = min(st["found"], st["done"] + CHUNK)
+                st["pcursor"] = upto
+                if upto is None:
+                    st["step"], st["done"] = "delete", st["found"]
+                ixs.save_run(store, job_id, "processing", None, st)
+            ctx.progress(done=st["done"], fields=self._changes())
+            self._percent(0.8 * st["done"] / max(1, st["found"]))
+        while st["step"] == "delete":
+            ctx.check_interrupt()
+            with store.transaction():
+                target = st["targets"][st["dti"]]
+                deleted, cursor = diff.delete_gone(store, job_id, loc_id, target, st["pcursor"], keep, CHUNK)
+                st["deleted"] += deleted
+                st["pcursor"] = cursor
+                if cursor is None:
+                    st["dti"] += 1
+                if st["dti"] >= len(st["targets"]):
+                    st["step"] = "done"
+                    self._next("aggregation")
+                else:
+                    ixs.save_run(store, job_id, "processing", None, st)
+            ctx.progress(fields=self._changes())
+
+    def _changes(self) -> dict:
+        return {k: self.st[k] for k in ("new", "modified", "moved", "deleted")}
+
+    # -- aggregation -----------------------------------------------------------------
+    def _aggregate(self) -> None:
+        store, st, loc = self.store, self.st, self.loc
+        self._phase("aggregation", message="summing subtrees")
+        with store.transaction():
+            if self.full_run:
+                size, files, entries = diff.totals_under(store, loc.id, loc.path)
+            else:
+                size, files, entries = loc.total_size, None, loc.entries
+                deltas = {}
+                for t in st["targets"]:
+                    now_t = diff.totals_under(store, loc.id, t)
+                    old_t = st["old"].get(t, (0, 0, 0))
+                    deltas[t] = (now_t[0] - old_t[0], now_t[1] - old_t[1])
+                    size += now_t[0] - old_t[0]
+                    entries += now_t[2] - old_t[2]
+                diff.shift_ancestors(store, loc.id, loc.path, deltas)
+            ixs.update_location(store, loc.id, entries=entries, total_size=size)
+            if st["fresh"]:
+                st["new"] = st["found"]
+            self._next("content" if self.want else "done", totals=[size, files, entries])
+
+    # -- content ---------------------------------------------------------------------
+    def _selection(self) -> tuple[str, list]:
+        need = []
+        if self.want & WANT_CAS:
+            need.append("(e.size > 0 AND e.cas_id IS NULL)")
+        if self.want & WANT_FULL:
+            need.append("e.full_hash IS NULL")
+        if self.want & WANT_DEEP:
+            need.append("e.kind_class IS NULL")
+        cond, params = f"e.location_id=? AND e.kind='file' AND ({' OR '.join(need)})", [self.loc.id]
+        if not self.full_run:
+            scopes = [diff._scope("e", t) for t in self.st["targets"]]
+            cond += " AND (" + " OR ".join(s for s, _ in scopes) + ")"
+            params += [p for _, ps in scopes for p in ps]
+        return cond, params
+
+    def _items(self, cond: str, params: list, after: int):
+        want = self.want
+        fsd = os.fsdecode
+        while True:
+            rows = self.store.sql(
+                f"SELECT e.id, e.path, e.size, e.cas_id IS NULL, e.full_hash IS NULL, e.kind_class IS NULL"
+                f" FROM entry e WHERE {cond} AND e.id > ? ORDER BY e.id LIMIT {CHUNK}", [*params, after]).fetchall()
+            if not rows:
+                return
+            for entry_id, path, size, no_cas, no_full, no_kind in rows:
+                flags = ((WANT_CAS if no_cas and size > 0 else 0) | (WANT_FULL if no_full else 0)
+                         | (WANT_DEEP if no_kind else 0)) & want
+                yield (entry_id, fsd(path), size, flags)
+            after = rows[-1][0]
+
+    def _identify(self) -> None:
+        ctx, store, st = self.ctx, self.store, self.st
+        cond, params = self._selection()
+        total, nbytes = store.sql(f"SELECT count(*), coalesce(sum(e.size), 0) FROM entry e WHERE {cond} AND e.id > ?",
+                                  [*params, st["ccursor"]]).fetchone()
+        full = bool(self.want & WANT_FULL)
+        self._phase("content", total=total, unit="files", bytes_total=nbytes if full else None)
+        done = done_bytes = 0
+        pending: list[tuple] = []
+        deadline = time.monotonic() + COMMIT_SECONDS
+
+        def commit(last_id: int) -> None:
+            with store.transaction():
+                store.db.cursor().executemany(
+                    "UPDATE entry SET cas_id=coalesce(?, cas_id), full_hash=coalesce(?, full_hash),"
+                    " kind_class=coalesce(?, kind_class), width=coalesce(?, width), height=coalesce(?, height),"
+                    " taken_at=coalesce(?, taken_at) WHERE id=?", pending)
+                st["ccursor"] = last_id
+                ixs.save_run(store, ctx.job_id, "content", None, st)
+            pending.clear()
+
+        sizes: dict[int, tuple[str, int]] = {}
+        items = self._items(cond, params, st["ccursor"])
+
+        def feed():
+            for item in items:
+                sizes[item[0]] = (item[1], item[2])
+                yield item
+
+        last = st["ccursor"]
+        for res in ctx.map(identify, feed(), chunksize=256):
+            path, size = sizes.pop(res.id)
+            last = res.id
+            done += 1
+            done_bytes += size
+            if res.error is not None:
+                ctx.error(path, res.error)
+            else:
+                st["identified"] += 1
+                ctx.add_bytes(size)
+            pending.append((res.cas_id, res.full_hash, res.kind_class, res.width, res.height, res.taken_at, res.id))
+            if len(pending) >= 2000 or (done & 255 == 0 and time.monotonic() >= deadline):
+                commit(last)
+                ctx.check_interrupt()
+                ctx.progress(done=done, path=path, **({"bytes_done": done_bytes} if full else {}))
+                self._percent(done / max(1, total))
+                deadline = time.monotonic() + COMMIT_SECONDS
+        commit(last)
+        ctx.progress(done=done, **({"bytes_done": done_bytes} if full else {}))
+        self.phase_name = "done"
+
+    # -- done ------------------------------------------------------------------------
+    def _finish(self) -> dict:
+        store, st, loc = self.store, self.st, self.loc
+        self.ctx.phase("done")
+        full_ok = bool(st["full_hash"]) and (self.full_run or loc.full_hash)
+        changes = self._changes()
+        with store.transaction():
+            fields: dict[str, Any] = dict(indexed_at=time.time(), last_changes=changes, last_job_id=self.ctx.job_id,
+                                          full_hash=int(full_ok))
+            if self.full_run:
+                fields.update(rules=st["rules"], mode=st["mode"], max_depth=st["max_depth"],
+                              recurse=int(st["recurse"]))
+            ixs.update_location(store, loc.id, **fields)
+            ixs.drop_run(store, self.ctx.job_id)
+        size, files, entries = st["totals"]
+        if files is None:
+            files = store.sql("SELECT count(*) FROM entry WHERE location_id=? AND kind='file'",
+                              (loc.id,)).fetchone()[0]
+        self.ctx.add_items(st["found"])
+        return {"location": loc.path, "path": self.config.path, "mode": st["mode"], "entries": entries,
+                "files": files, "bytes": size, "walked": st["found"], **changes,
+                "identified": st["identified"], "full_hash": bool(st["full_hash"]), "errors": self.ctx.errors}
+
+    def on_cancel(self, ctx) -> None:
+        store = _store(ctx)
+        run = ixs.load_run(store, ctx.job_id)
+        if run is None:
+            return
+        loc_id, _root, _phase, _cursor, st = run
+        if st.get("created") and not st.get("absorbed"):
+            ixs.remove_location(store, loc_id)  # a first index that never finished leaves nothing
+        else:
+            with store.transaction():
+                ixs.drop_run(store, ctx.job_id)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"

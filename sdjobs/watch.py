@@ -1,0 +1,145 @@
+"""``sdjobs watch``: keep indexed locations fresh from file system events.
+
+watchfiles gathers events (debounced); each batch is mapped to the location
+it belongs to and reduced to a few target paths (the changed paths, nested
+ones dropped, coarsened to parent directories when there are very many).
+One incremental index job per location and batch refreshes exactly those
+targets (``only``); jobs of one location run one after the other
+(``after``), so a move within a batch is seen as a move. A path that is
+not indexed yet gets a full index job first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from .core.errors import BadInput, NotFound
+from .fs.rules import WalkRules
+
+MAX_TARGETS = 200
+_LOSSY = "\ufffd"  # watchfiles decodes non-UTF-8 names lossily: refresh the parent instead
+
+
+class Watcher:
+    def __init__(self, paths: list[str], *, debounce_ms: int = 500, mode: str | None = None,
+                 full_hash: bool | None = None, rules: dict | None = None, priority: int = 0) -> None:
+        self.paths = paths
+        self.debounce_ms = debounce_ms
+        self.mode, self.full_hash, self.rules, self.priority = mode, full_hash, dict(rules or {}), priority
+        self.roots: dict[str, str] = {}          # watched dir -> its location root
+        self.last_job: dict[str, int] = {}       # location root -> last job queued for it
+
+    # -- setting up ----------------------------------------------------------------
+    def _resolve(self) -> None:
+        from .store import index_store as ixs
+
+        for p in self.paths:
+            real = os.path.realpath(os.path.abspath(os.path.expanduser(p)))
+            if not os.path.lexists(real):
+                raise NotFound(f"cannot watch {p!r}: no such file or directory")
+            if not os.path.isdir(real):
+                raise BadInput(f"cannot watch {p!r}: not a directory")
+            loc = ixs.find_location(self.store, real)
+            if loc is None:
+                job = self._submit({"path": real, "mode": self.mode, "full_hash": self.full_hash,
+                                    "rules": self.rules}, real)
+                self._say(f"{real} is not indexed yet: indexing it first (job {job})")
+                self.roots[real] = real
+            else:
+                self.roots[real] = loc.path
+
+    def _submit(self, config: dict, root: str) -> int:
+        from .cli.cmd_index import active_index_jobs
+        from .cli.submit import submit
+        from .runner.daemon import ensure_runner
+
+        after = set(active_index_jobs(self.store, root))
+        job_id = submit("index", config, priority=self.priority, after=sorted(after),
+                        inputs={"watch": root, **config})
+        self.last_job[root] = job_id
+        ensure_runner(self.store)
+        return job_id
+
+    # -- the loop -------------------------------------------------------------------
+    def run(self) -> None:
+        import watchfiles
+
+        from .cli import state
+
+        self.store = state.store()
+        lib = state.library()
+        self.ignored = (str(lib.db_path), str(lib.data_dir))
+        self._resolve()
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        ready = False
+        try:
+            for changes in watchfiles.watch(*self.roots, watch_filter=self._keep, debounce=self.debounce_ms,
+                                            step=min(200, self.debounce_ms), rust_timeout=500,
+                                            yield_on_timeout=True, ignore_permission_denied=True,
+                                            raise_interrupt=True):
+                if not ready:
+                    ready = True
+                    self._say(f"watching {', '.join(self.roots)} (Ctrl-C stops)")
+                if changes:
+                    self._batch([p for _change, p in changes])
+        except KeyboardInterrupt:
+            pass
+        self._say("stopped watching")
+
+    def _keep(self, _change, path: str) -> bool:
+        return not any(path == i or path.startswith(i) for i in self.ignored)
+
+    def _batch(self, paths: list[str]) -> None:
+        self._rules: dict[str, object] = {}
+        by_root: dict[str, list[str]] = {}
+        for p in paths:
+            watched = self._watched_root(p)
+            if watched is None:
+                continue
+            loc_root = self.roots[watched]
+            if _LOSSY in p and not os.path.lexists(p):
+                p = os.path.dirname(p)
+            if not self._passes(loc_root, p):
+                continue
+            by_root.setdefault(loc_root, []).append(p)
+        from .jobs.index import collapse
+
+        for loc_root, targets in by_root.items():
+            targets = collapse(targets)
+            while len(targets) > MAX_TARGETS:
+                targets = collapse([os.path.dirname(t) if t != loc_root else t for t in targets])
+            config = {"path": loc_root, "only": [] if targets == [loc_root] else targets, "missing_ok": True}
+            job = self._submit(config, loc_root)
+            shown = targets[0] if len(targets) == 1 else f"{len(targets)} paths"
+            self._say(f"job {job}: refreshing {shown} in {loc_root}")
+
+    def _watched_root(self, path: str) -> str | None:
+        for root in self.roots:
+            if path == root or path.startswith(root.rstrip("/") + "/"):
+                return root
+        return None
+
+    def _passes(self, loc_root: str, path: str) -> bool:
+        """Cheap name rules (the job applies .gitignore): skip .git, clutter, ..."""
+        from .store import index_store as ixs
+
+        rules = self._rules.get(loc_root)
+        if rules is None:
+            loc = ixs.find_location(self.store, loc_root)
+            rules = self._rules[loc_root] = WalkRules.from_dict(loc.rules if loc else self.rules).compile()
+        rel = os.path.relpath(path, loc_root)
+        if rel == ".":
+            return True
+        comps = rel.split("/")
+        for i, name in enumerate(comps):
+            if not rules.filter_names([name]):
+                return False
+            if i < len(comps) - 1 and name in rules.dir_names:
+                return False
+        return True
+
+    @staticmethod
+    def _say(message: str) -> None:
+        print(f"sdjobs watch: {message}", file=sys.stderr, flush=True)
