@@ -1,0 +1,116 @@
+"""Worker-side functions of the dupes job: module level, so they pickle.
+
+Each takes one *batch* (a chunk of files), so that a ``ctx.map`` item is a
+big unit of work and the per-item cost of the pool is paid once per batch.
+Errors are caught per file and returned as text; they never sink a batch.
+
+Digests are strings: ``F`` + the xxh3-128 hex of the whole content (the same
+value ``fs.hashing.full_hash`` gives and the index stores), ``H``/``T`` +
+xxh3-64 of the first/last 4 KiB, ``C`` + the sampled cas id.
+"""
+
+from __future__ import annotations
+
+import os
+
+import xxhash
+
+from ..fs.hashing import cas_id, full_hash, head_hash, tail_hash
+
+# Files up to this size are read whole in the first pass: one open and one
+# read give the final xxh3-128, where head + tail + full would open it three times.
+WHOLE = 32 * 1024
+EDGE = 4096
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOATIME", 0)
+
+
+class Changed(OSError):
+    """The file's size is not what the scan saw: it changed under us."""
+
+
+def read_whole(path: str, size: int) -> str:
+    """``F`` digest of a small file, read in one go; raises Changed if its size moved."""
+    try:
+        fd = os.open(path, _O_FLAGS)
+    except PermissionError:
+        fd = os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0))  # O_NOATIME needs ownership
+    try:
+        data = os.read(fd, size + 1)
+        while len(data) < size + 1:
+            more = os.read(fd, size + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise Changed(f"size changed from {size} to {len(data)}{'+' if len(data) > size else ''} bytes")
+    return "F" + xxhash.xxh3_128_hexdigest(data)
+
+
+def digest(kind: str, path: str, size: int) -> str:
+    """One file's digest of the given kind: F (whole), H (head), T (tail), C (cas id)."""
+    if kind == "F":
+        return read_whole(path, size) if size <= WHOLE else "F" + full_hash(path)
+    if kind == "H":
+        return "H" + head_hash(path, EDGE)
+    if kind == "T":
+        return "T" + tail_hash(path, size, EDGE)
+    if kind == "C":
+        return "C" + cas_id(path, size)
+    raise ValueError(f"unknown digest kind {kind!r}")
+
+
+def hash_batch(batch: tuple[list[str], list[str], list[int]]) -> list[tuple[str | None, str | None]]:
+    """(digest, None) or (None, error text) for each (kind, path, size) of the batch."""
+    kinds, paths, sizes = batch
+    out: list[tuple[str | None, str | None]] = []
+    append = out.append
+    for kind, path, size in zip(kinds, paths, sizes):
+        try:
+            append((digest(kind, path, size), None))
+        except OSError as exc:
+            append((None, _describe(exc)))
+    return out
+
+
+def compare_group(paths: list[str], size: int) -> tuple[list[list[int]], list[tuple[int, str]]]:
+    """Byte-for-byte partition of files believed identical (``--mode deep``):
+    lists of positions in ``paths`` whose bytes are equal, and (position,
+    error) for files that could not be read."""
+    classes: list[list[int]] = []
+    errors: list[tuple[int, str]] = []
+    for pos, path in enumerate(paths):
+        try:
+            for members in classes:
+                if _same_bytes(paths[members[0]], path):
+                    members.append(pos)
+                    break
+            else:
+                os.close(os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0)))
+                classes.append([pos])
+        except OSError as exc:
+            errors.append((pos, _describe(exc)))
+    return classes, errors
+
+
+def compare_groups(batch: list[tuple[list[str], int]]) -> list[tuple[list[list[int]], list[tuple[int, str]]]]:
+    """``compare_group`` over a batch of groups."""
+    return [compare_group(paths, size) for paths, size in batch]
+
+
+def _same_bytes(a: str, b: str, chunk: int = 1 << 20) -> bool:
+    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+        while True:
+            x = fa.read(chunk)
+            y = fb.read(chunk)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def _describe(exc: OSError) -> str:
+    if isinstance(exc, Changed):
+        return str(exc)
+    return exc.strerror or str(exc) or type(exc).__name__

@@ -1,0 +1,87 @@
+"""Results of dupes and validate: sidecar files, the keep rule, the action plan.
+
+A finished dupes or validate job can have hundreds of thousands of paths in
+its result. They go to a msgpack file in the library's data folder
+(``results/<type>-<job id>.msgpack``) and the job's output names that file,
+so listing jobs never unpacks them. Without a library path in the config
+(a job submitted by hand) they are kept inline in the output instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..core import codec
+
+KEEP_RULES = ("first-arg", "oldest", "newest", "shortest-path")
+
+
+def results_dir(library_db: str) -> Path:
+    db = Path(library_db)
+    return db.with_name(db.stem + "-data") / "results"
+
+
+def write_results(library_db: str, name: str, data: Any) -> str:
+    """Write ``data`` atomically to the library's results folder; returns the path."""
+    d = results_dir(library_db)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = d / f"{name}.msgpack"
+    tmp = d / f".{name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(codec.pack(data))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def read_results(path: str) -> Any:
+    with open(path, "rb") as f:
+        return codec.unpack(f.read())
+
+
+def results_of(output: dict | None) -> Any:
+    """The full result of a finished job: from its sidecar file or inline."""
+    if not output:
+        return None
+    if output.get("results_file"):
+        try:
+            return read_results(output["results_file"])
+        except FileNotFoundError:
+            return None
+    return output.get("results")
+
+
+def keeper(group: dict, rule: str) -> int:
+    """Position in ``group["paths"]`` of the file to keep.
+
+    Paths are in argument order, then path order, so ``first-arg`` is the
+    first; the other rules fall back on that order for ties."""
+    n = len(group["paths"])
+    if rule == "oldest":
+        return min(range(n), key=lambda i: (group["mtimes"][i], i))
+    if rule == "newest":
+        return min(range(n), key=lambda i: (-group["mtimes"][i], i))
+    if rule == "shortest-path":
+        return min(range(n), key=lambda i: (len(os.fsencode(group["paths"][i])), i))
+    return 0
+
+
+def plan(groups: list[dict], rule: str) -> None:
+    """Mark each group's ``keep`` path and the ``act`` paths (in place)."""
+    for g in groups:
+        k = keeper(g, rule)
+        g["keep"] = g["paths"][k]
+        g["act"] = [p for i, p in enumerate(g["paths"]) if i != k]
+
+
+def act_rows(groups: list[dict]) -> list[list]:
+    """``[path, size, mtime_ns, keep, keep_size, keep_mtime_ns]`` for every file
+    to act on: what the delete job re-checks just before it acts."""
+    rows = []
+    for g in groups:
+        k = g["paths"].index(g["keep"])
+        for i, p in enumerate(g["paths"]):
+            if i != k:
+                rows.append([p, g["size"], g["mtimes"][i], g["keep"], g["size"], g["mtimes"][k]])
+    return rows

@@ -1,0 +1,431 @@
+"""dupes: groups of files with identical content, reading as little as possible.
+
+Phases: scan (the walker, spread over the workers), group (by size, hard
+links collapsed to one file), then reading passes over what still collides:
+the first 4 KiB (small files are read whole at once), the last 4 KiB, the
+full xxh3-128, and for ``--mode deep`` a byte-for-byte comparison. Files of
+an indexed location that are unchanged since the index (same size, inode and
+mtime) are not read: their stored full hash (or cas id) stands in.
+
+With ``--then trash|delete`` and ``yes``, the files to go are handed to a
+child ``delete`` job; ``--then hardlink`` replaces them with hard links to
+the kept copy here. Every file is re-checked (size and mtime) just before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Literal
+
+from ..core.errors import BadInput, NotFound
+from ..core.job import Job
+from ..fs.rules import WalkRules
+from . import _dupes_act as act
+from ._dupes_hash import WHOLE, compare_groups, hash_batch
+from ._dupes_index import stored_digests
+from ._dupes_results import KEEP_RULES, plan, write_results
+from ._dupes_scan import Files, Filters, scan
+
+BATCH_FILES = 2000
+BATCH_BYTES = 32 << 20
+CHECKPOINT_EVERY = 3.0
+EDGE_BYTES = 4096
+PHASE_NAMES = {1: "compare first 4 KiB", 2: "compare last 4 KiB", 3: "compare full hashes"}
+
+
+@dataclasses.dataclass
+class DupesConfig:
+    paths: list[str] = dataclasses.field(default_factory=list)
+    mode: Literal["hash", "deep", "size", "name-size"] = "hash"
+    min_size: int = 1                  # empty files are not duplicates unless asked (as jdupes)
+    max_size: int | None = None
+    ext: list[str] = dataclasses.field(default_factory=list)
+    rules: dict = dataclasses.field(default_factory=dict)   # WalkRules fields
+    hardlinks: bool = False            # report hard links to one file as duplicates of each other
+    use_index: bool = True
+    then: Literal["none", "trash", "delete", "hardlink"] = "none"
+    keep: Literal["first-arg", "oldest", "newest", "shortest-path"] = "first-arg"
+    yes: bool = False                  # act; otherwise the action is a dry run
+    plan_file: str = ""                # act on the results of an earlier dry run instead of scanning
+    library: str = ""
+
+
+class Dupes(Job):
+    name = "dupes"
+    version = 1
+    description = "Find duplicate files (size, then first/last 4 KiB, then xxh3-128); optionally act on them"
+    Config = DupesConfig
+
+    @classmethod
+    def prepare(cls, c: DupesConfig) -> DupesConfig:
+        c.paths = [os.path.abspath(p) for p in c.paths]
+        c.ext = sorted({e.lower().lstrip(".") for e in c.ext if e.strip(".")})
+        if c.plan_file:
+            c.plan_file = os.path.abspath(c.plan_file)
+        return c
+
+    @classmethod
+    def validate(cls, c: DupesConfig) -> None:
+        if c.plan_file:
+            if not os.path.isfile(c.plan_file):
+                raise NotFound(f"no dupes results at {c.plan_file!r}")
+            if c.then == "none":
+                raise BadInput("acting on earlier results needs --then trash|delete|hardlink")
+        elif not c.paths:
+            raise BadInput("dupes needs at least one path")
+        for p in c.paths:
+            if not os.path.exists(p):
+                raise NotFound(f"cannot search {p!r}: no such file or directory")
+        if c.min_size < 0 or (c.max_size is not None and c.max_size < c.min_size):
+            raise BadInput("--max-size must be at least --min-size, and sizes not negative")
+        if c.keep not in KEEP_RULES:
+            raise BadInput(f"--keep must be one of {', '.join(KEEP_RULES)}")
+        if c.then != "none" and c.mode in ("size", "name-size"):
+            raise BadInput(f"--then needs identical content: not with --mode {c.mode}")
+        if c.then != "none" and c.yes and not c.library:
+            raise BadInput("--then needs the library path in the configuration")
+        WalkRules.from_dict(c.rules)
+
+    @classmethod
+    def summarize(cls, out: dict) -> str:
+        from .delete import _size
+
+        text = (f"{out['groups']:,} groups of duplicates, {out['duplicates']:,} extra copies,"
+                f" {_size(out['wasted'])} wasted ({out['scanned']:,} files scanned")
+        if out.get("from_index"):
+            text += f", {out['from_index']:,} answered from the index"
+        text += f", {_size(out['read_bytes'])} read)"
+        a = out.get("action")
+        if a:
+            text += "; " + act.describe(a)
+        return text
+
+    # -- run ------------------------------------------------------------------
+    def run(self, ctx):
+        c = self.config
+        self.ctx = ctx
+        state = ctx.load_state() or {"stage": "scan"}
+        if state["stage"] in ("act", "spawn", "wait"):
+            return act.resume(self, state)
+        if c.plan_file:
+            from ._dupes_results import read_results
+
+            groups = read_results(c.plan_file)["groups"]
+            plan(groups, c.keep)
+            out = {"mode": c.mode, "scanned": 0, "candidates": 0, "from_index": 0, "read_bytes": 0,
+                   **_totals(groups), "plan_file": c.plan_file}
+            return act.start(self, groups, out)
+        self.read_bytes = state.get("read_bytes", 0)
+        if state["stage"] == "scan":
+            state = self._scan_and_group()
+        out = self._report(state, self._compare(state))
+        groups = self.groups
+        if c.then != "none":
+            plan(groups, c.keep)
+            out["action"] = {"then": c.then, "keep": c.keep, "applied": False, **act.planned(groups)}
+            if c.yes:
+                self._store_results(out, groups)
+                return act.start(self, groups, out)
+        self._store_results(out, groups)
+        return out
+
+    # -- scan and group by size -------------------------------------------------
+    def _scan_and_group(self) -> dict:
+        c, ctx = self.config, self.ctx
+        ctx.phase("scan", message="walking " + ", ".join(c.paths))
+        filters = Filters(c.min_size, c.max_size, tuple(c.ext))
+        workers = os.cpu_count() or 1
+        files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters,
+                            lambda fn, items: ctx.map(fn, items, chunksize=1), workers,
+                            ctx.error, ctx.check_interrupt)
+        if _overlapping(c.paths):
+            files = _dedupe(files)
+        scanned = len(files)
+        ctx.phase("group", message=f"grouping {len(files):,} files by size")
+        groups, links = _size_groups(files, c.hardlinks, by_name=c.mode == "name-size")
+        cand = sorted({i for g in groups for i in g} | {j for i in links for j in [i, *links[i]]})
+        remap = {old: new for new, old in enumerate(cand)}
+        files = files.take(cand)
+        groups = [[remap[i] for i in g] for g in groups]
+        links = {remap[i]: [remap[j] for j in js] for i, js in links.items() if i in remap}
+        known, from_index = {}, 0
+        if c.use_index and c.library and c.mode not in ("size", "name-size"):
+            known = stored_digests(c.library, c.paths, files, {i for g in groups for i in g})
+            from_index = sum(1 for k in known.values() if k[0] == "F")
+        return {"stage": "compare", "files": files.to_state(), "links": links, "groups": groups,
+                "known": known, "scanned": scanned, "candidates": sum(len(g) for g in groups), "from_index": from_index,
+                "final": [], "keys": {}, "todo": None, "done": 0, "read_bytes": 0}
+
+    # -- reading passes ---------------------------------------------------------
+    def _compare(self, state: dict) -> list[list[int]]:
+        c, ctx = self.config, self.ctx
+        self.files = files = Files.from_state(state["files"])
+        self.state = state
+        if c.mode in ("size", "name-size"):
+            return _with_link_groups(state["groups"], state["links"], c.hardlinks)
+        keys: dict[int, str] = state["keys"]
+        known: dict[int, str] = state["known"]
+        self._last_cp = time.monotonic()
+        while state["groups"] or state["todo"]:
+            if state["todo"] is None:
+                state["todo"] = _next_pass(state["groups"], keys, known, files.sizes)
+                state["done"] = 0
+            todo = state["todo"]
+            self._read(todo, keys)
+            still, final = _regroup(state["groups"], keys)
+            state["final"] += final
+            state["groups"], state["todo"], state["done"] = still, None, 0
+        groups = state["final"]
+        if c.mode == "deep":
+            groups = self._deep(groups)
+        return _with_link_groups(groups, state["links"], c.hardlinks)
+
+    def _read(self, todo: dict, keys: dict[int, str]) -> None:
+        ctx, files, state = self.ctx, self.files, self.state
+        idx, kinds = todo["idx"], todo["kinds"]
+        cost = [_cost(k, files.sizes[i]) for i, k in zip(idx, kinds)]
+        ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=sum(cost) or None)
+        start = state["done"]
+        ctx.progress(done=start, bytes_done=sum(cost[:start]))
+        bounds = _bounds(cost, start)
+        paths, sizes = files.paths, files.sizes
+        batches = ((kinds[a:b], [paths[i] for i in idx[a:b]], [sizes[i] for i in idx[a:b]]) for a, b in bounds)
+        started = time.monotonic()
+        done_bytes = sum(cost[:start])
+        for (a, b), results in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
+            for i, (digest, err) in zip(idx[a:b], results):
+                if digest is None:
+                    ctx.error(paths[i], err)
+                else:
+                    keys[i] = digest
+            n = sum(cost[a:b])
+            done_bytes += n
+            self.read_bytes += n
+            state["done"] = b
+            ctx.add_items(b - a)
+            ctx.add_bytes(n)
+            ctx.progress(done=b, bytes_done=done_bytes, path=paths[idx[b - 1]])
+            _throttle(ctx, started, done_bytes - sum(cost[:start]))
+            ctx.check_interrupt()
+            self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cp >= CHECKPOINT_EVERY:
+            self.state["read_bytes"] = self.read_bytes
+            self.ctx.checkpoint(self.state, force=True)
+            self._last_cp = time.monotonic()
+
+    def _deep(self, groups: list[list[int]]) -> list[list[int]]:
+        ctx, files = self.ctx, self.files
+        sizes = files.sizes
+        ctx.phase("compare bytes", total=len(groups), unit="groups",
+                  bytes_total=sum(sizes[g[0]] * len(g) for g in groups) or None)
+        batches: list[list[list[int]]] = []
+        cur, acc = [], 0
+        for g in groups:
+            cur.append(g)
+            acc += sizes[g[0]] * len(g)
+            if len(cur) >= 256 or acc >= BATCH_BYTES:
+                batches.append(cur)
+                cur, acc = [], 0
+        if cur:
+            batches.append(cur)
+        work = ([([files.paths[i] for i in g], sizes[g[0]]) for g in b] for b in batches)
+        out: list[list[int]] = []
+        done = done_bytes = 0
+        for batch, results in zip(batches, ctx.map(compare_groups, work, chunksize=1)):
+            for g, (classes, errors) in zip(batch, results):
+                for pos, err in errors:
+                    ctx.error(files.paths[g[pos]], err)
+                out += [[g[p] for p in cls] for cls in classes if len(cls) > 1]
+                done += 1
+                done_bytes += sizes[g[0]] * len(g)
+                self.read_bytes += sizes[g[0]] * len(g)
+            ctx.progress(done=done, bytes_done=done_bytes)
+            ctx.check_interrupt()
+        return out
+
+    # -- report -----------------------------------------------------------------
+    def _report(self, state: dict, groups: list[list[int]]) -> dict:
+        c, files = self.config, self.files
+        links: dict[int, list[int]] = state["links"]
+        keys: dict[int, str] = {**state["known"], **state["keys"]}
+        out_groups = []
+        for g in groups:
+            members = sorted(g, key=lambda i: (files.args[i], os.fsencode(files.paths[i])))
+            size = files.sizes[members[0]]
+            inodes = len({(files.devs[i], files.inos[i]) for i in members})
+            paths, mtimes = [], []
+            for i in members:
+                paths.append(files.paths[i])
+                mtimes.append(files.mtimes[i])
+                if c.hardlinks:
+                    for j in links.get(i, ()):
+                        paths.append(files.paths[j])
+                        mtimes.append(files.mtimes[j])
+            key = keys.get(members[0], "")
+            out_groups.append({"size": size, "hash": key[1:] if key.startswith("F") else None,
+                               "wasted": size * (inodes - 1), "paths": paths, "mtimes": mtimes})
+        out_groups.sort(key=lambda g: (-g["wasted"], -len(g["paths"]), os.fsencode(g["paths"][0])))
+        self.groups = out_groups
+        return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"],
+                "from_index": state["from_index"], "read_bytes": self.read_bytes, **_totals(out_groups)}
+
+    def _store_results(self, out: dict, groups: list[dict]) -> None:
+        data = {"groups": groups, "mode": self.config.mode, "paths": self.config.paths}
+        if self.config.library:
+            out["results_file"] = write_results(self.config.library, f"dupes-{self.ctx.job_id}", data)
+        else:
+            out["results"] = data
+
+
+# -- helpers (pure) ---------------------------------------------------------------
+def _totals(groups: list[dict]) -> dict:
+    return {"groups": len(groups), "duplicates": sum(len(g["paths"]) - 1 for g in groups),
+            "wasted": sum(g["wasted"] for g in groups)}
+
+
+def _overlapping(paths: list[str]) -> bool:
+    real = [os.path.realpath(p).rstrip("/") + "/" for p in paths]
+    return any(i != j and a.startswith(b) for i, a in enumerate(real) for j, b in enumerate(real))
+
+
+def _dedupe(files: Files) -> Files:
+    seen: set[tuple[int, int, str]] = set()
+    keep = []
+    for i, p in enumerate(files.paths):
+        key = (files.devs[i], files.inos[i], os.path.realpath(p))
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return files.take(keep)
+
+
+def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list[int]], dict[int, list[int]]]:
+    """Groups of 2+ distinct files of one size (and name); hard links collapsed
+    to their first path, the other paths kept in ``links``."""
+    by_size: dict = {}
+    sizes = files.sizes
+    if by_name:
+        names = [os.path.basename(p) for p in files.paths]
+        for i, s in enumerate(sizes):
+            by_size.setdefault((s, names[i]), []).append(i)
+    else:
+        for i, s in enumerate(sizes):
+            by_size.setdefault(s, []).append(i)
+    groups: list[list[int]] = []
+    links: dict[int, list[int]] = {}
+    devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
+    for g in by_size.values():
+        if len(g) < 2:
+            continue
+        first: dict[tuple[int, int], int] = {}
+        prim: list[int] = []
+        for i in g:
+            k = (devs[i], inos[i])
+            p = first.get(k)
+            if p is None:
+                first[k] = i
+                prim.append(i)
+                continue
+            if (args[i], os.fsencode(paths[i])) < (args[p], os.fsencode(paths[p])):
+                first[k] = i  # the first path in argument and path order stands for the file
+                prim[prim.index(p)] = i
+                links[i] = links.pop(p, []) + [p]
+            else:
+                links.setdefault(p, []).append(i)
+        if len(prim) > 1:
+            groups.append(prim)
+    if not hardlinks:
+        grouped = {i for g in groups for i in g}
+        links = {i: js for i, js in links.items() if i in grouped}
+    return groups, links
+
+
+def _with_link_groups(groups: list[list[int]], links: dict[int, list[int]], hardlinks: bool) -> list[list[int]]:
+    """With ``hardlinks``, a file with several names is a group even without another copy."""
+    if not hardlinks:
+        return groups
+    grouped = {i for g in groups for i in g}
+    return groups + [[i] for i in links if i not in grouped]
+
+
+def _next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, str],
+               sizes: list[int]) -> dict:
+    """What to read next for each colliding group, from what its keys are now."""
+    idx: list[int] = []
+    kinds: list[str] = []
+    level = 0
+    for g in groups:
+        k0 = keys.get(g[0])
+        if k0 is None:
+            have = [known.get(i) for i in g]
+            if any(h and h[0] == "F" for h in have):
+                need = "F"
+            elif sizes[g[0]] > WHOLE and any(h and h[0] == "C" for h in have):
+                need = "C"
+            else:
+                need = "F" if sizes[g[0]] <= WHOLE else "H"
+            for i, h in zip(g, have):
+                if h and h[0] == need:
+                    keys[i] = h
+                else:
+                    idx.append(i)
+                    kinds.append(need)
+            level = max(level, 1)
+        else:
+            need = {"H": "T", "T": "F", "C": "F"}[k0[0]]
+            level = max(level, 2 if need == "T" else 3)
+            idx += g
+            kinds += [need] * len(g)
+    return {"idx": idx, "kinds": kinds, "name": PHASE_NAMES.get(level, "compare")}
+
+
+def _regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[int]], list[list[int]]]:
+    """Split each group by its members' keys; (still colliding, final) groups of 2+."""
+    still, final = [], []
+    for g in groups:
+        sub: dict[str, list[int]] = {}
+        for i in g:
+            k = keys.get(i)
+            if k is not None:  # unreadable files drop out
+                sub.setdefault(k, []).append(i)
+        for k, members in sub.items():
+            if len(members) > 1:
+                (final if k[0] == "F" else still).append(members)
+    return still, final
+
+
+def _cost(kind: str, size: int) -> int:
+    if kind in ("H", "T"):
+        return min(size, EDGE_BYTES)
+    if kind == "C":
+        return size if size <= 100 * 1024 else 57344
+    return size
+
+
+def _bounds(cost: list[int], start: int) -> list[tuple[int, int]]:
+    """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes, and
+    at least ~8 per worker so that both cores stay busy to the end."""
+    n = len(cost) - start
+    per = max(16, min(BATCH_FILES, n // (8 * (os.cpu_count() or 1)) or 16))
+    out, a, acc = [], start, 0
+    for b in range(start, len(cost)):
+        acc += cost[b]
+        if b + 1 - a >= per or acc >= BATCH_BYTES:
+            out.append((a, b + 1))
+            a, acc = b + 1, 0
+    if a < len(cost):
+        out.append((a, len(cost)))
+    return out
+
+
+def _throttle(ctx, started: float, nbytes: int) -> None:
+    limit = ctx.settings().get("bwlimit")
+    if limit:
+        wait = nbytes / float(limit) - (time.monotonic() - started)
+        if wait > 0:
+            time.sleep(min(wait, 5.0))
