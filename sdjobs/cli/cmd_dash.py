@@ -1,0 +1,48 @@
+"""``sdjobs dash``: the live dashboard (Textual is imported only when it runs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import state
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dash")(dash)
+
+
+def dash(
+    job: Annotated[Optional[int], typer.Option("--job", "-j", metavar="ID",
+                                               help="Open the details of this job first.")] = None,
+    theme: Annotated[str, typer.Option("--theme", metavar="NAME",
+                                       help="A Textual theme; the default uses the terminal's own colours.")]
+    = "ansi-dark",
+) -> None:
+    """A live dashboard of every job: progress, details, logs; pause, resume, cancel, retry.
+
+    Keys: p pause, r resume, c cancel, R retry, +/- priority, enter details, / filter,
+    s status filter, h history, ? help, q quit. Jobs run in a runner, not in the dashboard.
+
+    Example: sdjobs dash --job 12
+    """
+    from ..core import registry
+
+    try:
+        registry.load_all()  # plugin warnings go to the terminal before the screen takes it over
+    except Exception as exc:
+        from . import output
+
+        output.err(f"sdjobs: warning: loading job types: {exc}", style="yellow")
+    from textual.theme import BUILTIN_THEMES
+
+    from ..core.errors import BadInput
+    from ..tui.app import DashApp
+
+    if theme not in BUILTIN_THEMES:
+        raise BadInput(f"unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
+    store = state.store()
+    if job is not None:
+        store.get(job)  # an unknown id is bad input (exit 2 via NotFound), not an empty screen
+    DashApp(store, job=job, theme=theme).run()

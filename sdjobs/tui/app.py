@@ -1,0 +1,300 @@
+"""`sdjobs dash`: a live view of every job in a library, and the verbs to steer them.
+
+Data flows one way. A single watcher worker (a thread with its own SQLite
+connection) checks ``PRAGMA data_version`` every ``interval`` seconds; only
+when another connection has committed does it re-read what changed, and it
+posts immutable snapshots as messages. Actions (pause, resume, cancel, retry,
+priority) run in their own short workers through ``sdjobs.runner.control``,
+the same verbs as the CLI. No widget is touched from a thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Callable
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input
+from textual.worker import get_current_worker
+
+from ..core.errors import SdjobsError
+from ..runner import control
+from ..store.api import Store
+from .messages import ActionDone, DetailLoaded, JobsLoaded
+from .model import FINISHED_NAMES, DetailLoader, JobsLoader, JobTypes, JobView, Lookup, Snapshot
+from .screens.confirm import ConfirmScreen
+from .screens.detail import DetailScreen
+from .screens.help import HelpScreen
+from .widgets.empty_notice import EmptyNotice
+from .widgets.filter_bar import FilterBar
+from .widgets.job_table import JobTable
+from .widgets.status_bar import StatusBar
+
+STATUS_CYCLE = (None, "running", "queued", "paused", "interrupted", "failed", "completed-with-errors",
+                "completed", "cancelled")
+JOB_ACTIONS = {"pause", "resume", "cancel", "retry", "priority"}
+MAIN_ONLY = {"filter", "cycle_status", "toggle_history"}
+RECHECK_RUNNERS = 2.0    # seconds: a runner that dies writes nothing, so look again now and then
+RECOVER_EVERY = 10.0     # seconds: jobs of dead runners become interrupted, as `jobs ls` does
+
+
+class DashApp(App):
+    """The dashboard over ``store``.
+
+    ``now`` freezes the clock (a number) or replaces it (a callable); ``lookup``
+    maps a job type name to its class (default: the registry). Both exist so
+    that snapshot tests draw the same screen on every machine."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "sdjobs dash"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("p", "pause", "Pause"),
+        Binding("r", "resume", "Resume"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("R", "retry", "Retry", show=False),
+        Binding("plus", "priority(1)", "Priority +", show=False),
+        Binding("minus", "priority(-1)", "Priority -", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "cycle_status", "Status"),
+        Binding("h", "toggle_history", "History"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, store: Store, *, now: float | Callable[[], float] | None = None, interval: float = 0.1,
+                 job: int | None = None, theme: str | None = "ansi-dark", lookup: Lookup | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.now: Callable[[], float] = (lambda: float(now)) if isinstance(now, (int, float)) else (now or time.time)
+        self.interval = interval
+        self.open_job = job
+        self.types = JobTypes(lookup)   # used by the watcher thread only
+        if theme:
+            self.theme = theme
+        self.snapshot: Snapshot | None = None
+        self.loaded = False            # the first snapshot arrived (tests wait for it)
+        self.text_filter = ""
+        self.status_filter: str | None = None
+        self.show_history = True
+        self._follow: tuple[int, int] | None = None   # (generation, job id) the detail screen wants
+        self._generation = itertools.count(1)
+        self._wake = threading.Event()
+        self._action_lock = threading.Lock()   # one action at a time: `+ + +` must add 3
+
+    # -- layout ------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield FilterBar(id="filter")
+        yield JobTable(id="jobs")
+        yield EmptyNotice(id="empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusBar).show(None, shown=0)
+        self.query_one(JobTable).focus()
+        self.watch_library()
+        self.set_interval(1.0, self._tick)
+        if self.open_job is not None:
+            self.push_screen(DetailScreen(self.open_job))
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one("#jobs", JobTable)
+
+    # -- the watcher (a thread) ---------------------------------------------
+    @work(thread=True, exclusive=True, group="watch", name="watch library")
+    def watch_library(self) -> None:
+        worker = get_current_worker()
+        store = self.store
+        jobs = JobsLoader(store, self.types)
+        detail: DetailLoader | None = None
+        following: tuple[int, int] | None = None
+        last_version = last_snapshot = None
+        last_runners = last_recover = 0.0
+        try:
+            while not worker.is_cancelled:
+                now = time.monotonic()
+                try:
+                    if now - last_recover >= RECOVER_EVERY:
+                        last_recover = now
+                        store.recover_orphans()
+                    version = store.data_version()
+                    changed = version != last_version
+                    last_version = version
+                    if changed or now - last_runners >= RECHECK_RUNNERS or last_snapshot is None:
+                        last_runners = now
+                        snapshot = jobs.load()
+                        if snapshot != last_snapshot:
+                            last_snapshot = snapshot
+                            self.post_message(JobsLoaded(snapshot))
+                    wanted = self._follow
+                    if wanted != following:
+                        following = wanted
+                        detail = DetailLoader(store, wanted[1], self.types) if wanted else None
+                        changed = True
+                    if detail is not None and changed:
+                        self.post_message(DetailLoaded(detail.load()))
+                except Exception as exc:  # a library being rewritten, a disk hiccup: say so, try again
+                    if last_snapshot is None or last_snapshot.error is None:
+                        last_snapshot = Snapshot((), {}, (), 0, error=f"{type(exc).__name__}: {exc}")
+                        self.post_message(JobsLoaded(last_snapshot))
+                    last_version = None
+                    self._wake.wait(1.0)
+                self._wake.wait(self.interval)
+                self._wake.clear()
+        finally:
+            store.db.close()  # this thread's connection
+
+    def follow_job(self, job_id: int | None) -> None:
+        """Ask the watcher to load this job in full on every change (None: stop)."""
+        self._follow = None if job_id is None else (next(self._generation), job_id)
+        self._wake.set()
+
+    # -- applying data ------------------------------------------------------
+    def on_jobs_loaded(self, message: JobsLoaded) -> None:
+        self.snapshot = message.snapshot
+        self.loaded = True
+        self.refresh_view()
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen) and screen.job_id == message.data.job_id:
+                screen.apply(message.data)
+
+    def visible_jobs(self) -> list[JobView]:
+        if self.snapshot is None:
+            return []
+        text, status = self.text_filter.lower().strip(), self.status_filter
+        history = self.show_history or status in FINISHED_NAMES
+        return [v for v in self.snapshot.jobs
+                if (history or v.active) and (status is None or v.status == status)
+                and (not text or text in v.search_text)]
+
+    def refresh_view(self) -> None:
+        jobs = self.visible_jobs()
+        self.table.show(jobs, self.now())
+        self.query_one(StatusBar).show(self.snapshot, shown=len(jobs), text_filter=self.text_filter,
+                                       status_filter=self.status_filter, history=self.show_history)
+        empty = self.query_one(EmptyNotice)
+        empty.display = not jobs and self.snapshot is not None and not self.snapshot.error
+        if empty.display:
+            empty.explain(library_empty=not self.snapshot.jobs, filtered=bool(self.snapshot.jobs))
+
+    def _tick(self) -> None:
+        self.table.refresh_ages(self.now())
+
+    # -- keys ---------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if isinstance(self.screen, ModalScreen) and (action in JOB_ACTIONS or action in MAIN_ONLY):
+            return False
+        if action in MAIN_ONLY and isinstance(self.screen, DetailScreen):
+            return False
+        return True
+
+    def current_job(self) -> int | None:
+        """The job the keys act on: the detail screen's, or the table's highlighted row."""
+        if isinstance(self.screen, DetailScreen):
+            return self.screen.job_id
+        return self.table.selected_id
+
+    def _act(self, verb: str, delta: int = 0) -> None:
+        job_id = self.current_job()
+        if job_id is None:
+            self.notify("no job selected", severity="warning", timeout=2)
+            return
+        self.act_on(verb, job_id, delta)
+
+    def action_pause(self) -> None:
+        self._act("pause")
+
+    def action_resume(self) -> None:
+        self._act("resume")
+
+    def action_retry(self) -> None:
+        self._act("retry")
+
+    def action_priority(self, delta: int) -> None:
+        self._act("priority", delta)
+
+    def action_cancel(self) -> None:
+        job_id = self.current_job()
+        if job_id is None:
+            self.notify("no job selected", severity="warning", timeout=2)
+            return
+        view = self.table.view(job_id)
+        if view is not None and not view.active:
+            self.notify(f"job {job_id} is {view.status}: nothing to cancel", title="cancel", timeout=3)
+            return
+        what = f"job {job_id}" + (f" ({view.type}, {view.status})" if view else "")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act_on("cancel", job_id)
+
+        self.push_screen(ConfirmScreen(f"Cancel {what}?\n\nIt stops at its next check, cleans up, and stays"
+                                       " in the history as cancelled.", yes="Cancel job", no="Keep it"), answered)
+
+    def action_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.value = self.text_filter
+        bar.open()
+
+    def action_cycle_status(self) -> None:
+        i = STATUS_CYCLE.index(self.status_filter) if self.status_filter in STATUS_CYCLE else 0
+        self.status_filter = STATUS_CYCLE[(i + 1) % len(STATUS_CYCLE)]
+        self.refresh_view()
+
+    def action_toggle_history(self) -> None:
+        self.show_history = not self.show_history
+        self.refresh_view()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.text_filter = event.value
+        self.refresh_view()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one(FilterBar).close()
+        self.table.focus()
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _open_detail(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.push_screen(DetailScreen(int(event.row_key.value)))
+
+    # -- actions (threads) ---------------------------------------------------
+    @work(thread=True, group="actions")
+    def act_on(self, verb: str, job_id: int, delta: int = 0) -> None:
+        store = self.store
+        try:
+            self._action_lock.acquire()
+            if verb == "priority":
+                priority = store.get(job_id).priority + delta
+                store.set_priority(job_id, priority)
+                result = f"priority {priority}"
+            else:
+                result = getattr(control, verb)(store, job_id)
+                if verb in ("resume", "retry") and not store.runners():
+                    result += " (no runner is alive: start one with `sdjobs runner`)"
+            self.post_message(ActionDone(job_id, verb, result))
+        except SdjobsError as exc:
+            self.post_message(ActionDone(job_id, verb, str(exc), ok=False))
+        except Exception as exc:
+            self.post_message(ActionDone(job_id, verb, f"{type(exc).__name__}: {exc}", ok=False))
+        finally:
+            self._action_lock.release()
+            store.db.close()
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self.notify(f"job {message.job_id}: {message.result}", title=message.verb,
+                    severity="information" if message.ok else "error", timeout=4)

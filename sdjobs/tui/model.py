@@ -1,0 +1,300 @@
+"""What the dashboard shows, read from the store in a worker thread.
+
+``JobsLoader`` keeps one decoded ``JobView`` per job and, on each change of
+the library, re-reads only the jobs whose ``updated_at`` moved, so that a
+progress write costs one row, not the whole history. Nothing here touches a
+widget: the loaders return plain, immutable data that the app posts as
+messages.
+
+A record that cannot be decoded (a malformed blob, a job type that is not
+installed here) still gets a view: it says what could not be read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable
+
+from ..core import registry
+from ..core.errors import NotFound
+from ..core.status import FINISHED
+from ..store.api import Store
+from ..store.records import Event, JobRecord, RunnerRecord
+from . import format as fmt
+
+FINISHED_NAMES = frozenset(str(s) for s in FINISHED)
+_FINISHED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(FINISHED_NAMES)) + ")"
+HISTORY_LIMIT = 1000      # finished jobs kept in the table, newest first
+FULL_RELOAD_EVERY = 5.0   # seconds: re-read everything now and then, in case a write left updated_at alone
+
+
+@dataclasses.dataclass(frozen=True)
+class JobView:
+    """One row of the job table, already formatted (except what depends on the clock)."""
+
+    id: int
+    type: str
+    status: str
+    priority: int = 0
+    known: bool = True
+    parent_id: int | None = None
+    fraction: float | None = None
+    done: str = ""
+    rate: str = ""
+    eta: str = ""
+    phase: str = ""
+    started_by: str = ""
+    created_at: float | None = None
+    control: str | None = None
+    warnings: int = 0
+    errors: int = 0
+    problem: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status not in FINISHED_NAMES
+
+    @property
+    def search_text(self) -> str:
+        return " ".join((str(self.id), self.type, self.status, self.phase, self.started_by)).lower()
+
+    def sort_key(self) -> tuple:
+        """Active jobs first (running, then by priority), then history newest first."""
+        if self.active:
+            return (0, self.status != "running", -self.priority, self.id)
+        return (1, 0, 0, -self.id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Everything the main view shows at one moment."""
+
+    jobs: tuple[JobView, ...]
+    counts: dict[str, int]
+    runners: tuple[RunnerRecord, ...]
+    history_total: int          # finished jobs in the library (the table keeps the newest HISTORY_LIMIT)
+    error: str | None = None    # the library could not be read at all this time
+
+
+@dataclasses.dataclass(frozen=True)
+class Relative:
+    id: int
+    type: str
+    status: str
+    fraction: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DetailData:
+    """One job in full, plus the events that are new since the last load."""
+
+    job_id: int
+    record: JobRecord | None
+    view: JobView | None
+    events: tuple[Event, ...] = ()
+    issues: tuple[Event, ...] = ()
+    reset: bool = False                  # events/issues replace what is shown instead of adding to it
+    parent: Relative | None = None
+    children: tuple[Relative, ...] = ()
+    description: str | None = None       # the job type's description; None when it is not installed here
+    summary: str | None = None           # the job type's one-line summary of its output
+    gone: bool = False                   # the job was pruned
+    problem: str | None = None
+
+
+Lookup = Callable[[str], Any]   # job type name -> its class, or None when it is not installed here
+
+
+class JobTypes:
+    """What the dashboard knows of job types, asked once per name (plugins may be slow or broken)."""
+
+    def __init__(self, lookup: Lookup | None = None) -> None:
+        self.lookup = lookup or registry.find
+        self._cache: dict[str, Any] = {}
+
+    def find(self, name: str) -> Any:
+        if name not in self._cache:
+            try:
+                self._cache[name] = self.lookup(name)
+            except Exception:  # a broken plugin is the plugin's problem, not the dashboard's
+                self._cache[name] = None
+        return self._cache[name]
+
+    def known(self, name: str) -> bool:
+        return self.find(name) is not None
+
+    def description(self, name: str) -> str | None:
+        cls = self.find(name)
+        return None if cls is None else str(getattr(cls, "description", "") or "")
+
+    def summarize(self, rec: JobRecord | None) -> str | None:
+        if rec is None or rec.status not in FINISHED_NAMES or rec.output is None:
+            return None
+        cls = self.find(rec.type)
+        try:
+            return None if cls is None else str(cls.summarize(rec.output) or "") or None
+        except Exception:
+            return None
+
+
+def view_of(rec: JobRecord, types: JobTypes) -> JobView:
+    """Format one record; parts that do not decode are left out and named in ``problem``."""
+    problems = []
+    done = rate = eta = phase = ""
+    fraction: float | None = None
+    try:
+        p = rec.progress
+        fraction = p.fraction()
+        done = fmt.done_text(p)
+        phase = str(p.phase or "")
+        if rec.status == "running":
+            rate = fmt.human_rate(p.rate, p.rate_unit)
+            eta = fmt.human_duration(p.eta) if p.eta is not None else ""
+    except Exception as exc:
+        problems.append(f"progress: {exc}")
+    if rec.status in ("completed", "completed-with-errors") and fraction is None:
+        fraction = 1.0
+    try:
+        by = fmt.started_by(rec.context, rec.parent_id)
+    except Exception as exc:
+        by = ""
+        problems.append(f"context: {exc}")
+    return JobView(
+        id=rec.id, type=str(rec.type), status=str(rec.status), priority=_int(rec.priority),
+        known=types.known(str(rec.type)), parent_id=rec.parent_id, fraction=fraction, done=done,
+        rate=rate, eta=eta, phase=phase, started_by=by, created_at=rec.created_at, control=rec.control,
+        warnings=_int(rec.warnings), errors=_int(rec.errors), problem="; ".join(problems) or None)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def broken_view(store: Store, job_id: int, problem: str, types: JobTypes) -> JobView | None:
+    """What can be shown of a record whose blobs do not decode."""
+    row = store.sql("SELECT id, type, status, priority, parent_id, created_at, control FROM job WHERE id=?",
+                    (job_id,)).fetchone()
+    if row is None:
+        return None
+    id_, type_, status, priority, parent_id, created_at, control = row
+    return JobView(id=id_, type=str(type_), status=str(status), priority=_int(priority),
+                   known=types.known(str(type_)), parent_id=parent_id, created_at=created_at,
+                   control=control, problem=f"unreadable record: {problem}")
+
+
+def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobView]:
+    """Views of these jobs; one malformed record does not hide the others."""
+    views: dict[int, JobView] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        try:
+            records = store.list_jobs(ids=chunk)
+        except NotFound:
+            continue
+        except Exception:
+            records = None
+        if records is not None:
+            for rec in records:
+                views[rec.id] = view_of(rec, types)
+            continue
+        for job_id in chunk:  # find the bad one(s)
+            try:
+                for rec in store.list_jobs(ids=[job_id]):
+                    views[rec.id] = view_of(rec, types)
+            except Exception as exc:
+                view = broken_view(store, job_id, str(exc) or type(exc).__name__, types)
+                if view is not None:
+                    views[job_id] = view
+    return views
+
+
+class JobsLoader:
+    """Keeps the decoded views between loads; call ``load`` when the library changed."""
+
+    def __init__(self, store: Store, types: JobTypes, history_limit: int = HISTORY_LIMIT) -> None:
+        self.store = store
+        self.types = types
+        self.history_limit = history_limit
+        self._stamps: dict[int, Any] = {}
+        self._views: dict[int, JobView] = {}
+        self._last_full = 0.0
+
+    def load(self) -> Snapshot:
+        store = self.store
+        if time.monotonic() - self._last_full > FULL_RELOAD_EVERY:
+            self._stamps.clear()
+            self._last_full = time.monotonic()
+        stamps = dict(store.sql(
+            f"SELECT id, updated_at FROM job WHERE status NOT IN {_FINISHED_SQL}"
+            f" UNION ALL SELECT * FROM (SELECT id, updated_at FROM job WHERE status IN {_FINISHED_SQL}"
+            " ORDER BY id DESC LIMIT ?)", (self.history_limit,)).fetchall())
+        changed = [i for i, stamp in stamps.items() if self._stamps.get(i, ()) != stamp or i not in self._views]
+        fresh = read_views(store, changed, self.types) if changed else {}
+        views = {i: fresh.get(i) or self._views.get(i) for i in stamps}
+        self._views = {i: v for i, v in views.items() if v is not None}
+        self._stamps = {i: s for i, s in stamps.items() if i in self._views}
+        counts = store.counts()
+        jobs = tuple(sorted(self._views.values(), key=JobView.sort_key))
+        return Snapshot(jobs=jobs, counts=counts, runners=tuple(store.runners()),
+                        history_total=sum(n for s, n in counts.items() if s in FINISHED_NAMES))
+
+
+class DetailLoader:
+    """One job in full; events are read incrementally after the first load."""
+
+    first_events = 500
+    first_issues = 1000
+
+    def __init__(self, store: Store, job_id: int, types: JobTypes) -> None:
+        self.store = store
+        self.types = types
+        self.job_id = job_id
+        self._last_event: int | None = None
+
+    def load(self) -> DetailData:
+        store, job_id = self.store, self.job_id
+        rec, view, problem = None, None, None
+        try:
+            rec = store.get(job_id)
+            view = view_of(rec, self.types)
+        except NotFound:
+            return DetailData(job_id, None, None, gone=True, reset=self._last_event is None)
+        except Exception as exc:
+            problem = f"unreadable record: {exc}"
+            view = broken_view(store, job_id, str(exc), self.types)
+            if view is None:
+                return DetailData(job_id, None, None, gone=True)
+        reset = self._last_event is None
+        try:
+            if reset:
+                events = store.events(job_id, limit=self.first_events, newest=True)
+                issues = store.events(job_id, kinds=("warning", "error"), limit=self.first_issues, newest=True)
+            else:
+                events = store.events(job_id, after_id=self._last_event, limit=2000, newest=True)
+                issues = [e for e in events if e.kind in ("warning", "error")]
+            last = max([e.id for e in events] + [e.id for e in issues] + [self._last_event or 0])
+            self._last_event = last
+        except Exception as exc:
+            events, issues = [], []
+            problem = (problem + "; " if problem else "") + f"events: {exc}"
+            self._last_event = self._last_event or 0
+        parent = children = None
+        if rec is not None:
+            rel_ids = ([rec.parent_id] if rec.parent_id else []) + list(rec.children)
+            rels = read_views(store, rel_ids, self.types) if rel_ids else {}
+            parent = _relative(rels.get(rec.parent_id)) if rec.parent_id else None
+            children = tuple(r for r in (_relative(rels.get(c)) for c in rec.children) if r is not None)
+        return DetailData(job_id, rec, view, events=tuple(events), issues=tuple(issues), reset=reset,
+                          parent=parent, children=children or (), problem=problem,
+                          description=self.types.description(view.type) if view else None,
+                          summary=self.types.summarize(rec))
+
+
+def _relative(view: JobView | None) -> Relative | None:
+    if view is None:
+        return None
+    return Relative(view.id, view.type, view.status, view.fraction)

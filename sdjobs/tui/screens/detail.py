@@ -1,0 +1,108 @@
+"""One job in full: progress, metrics, context, issues, the live log and the output."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from .. import format as fmt
+from ..model import DetailData
+from ..sections import sections
+from ..widgets.info_panel import InfoPanel
+from ..widgets.issue_list import IssueList
+from ..widgets.log_tail import LogTail
+from ..widgets.output_view import OutputView
+
+TABS = ("overview", "issues", "log", "output")
+
+
+class DetailScreen(Screen):
+    """Follows one job; the app's watcher feeds it ``DetailData`` while it is open."""
+
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back"),
+        Binding("1", "tab('overview')", "Overview", show=False),
+        Binding("2", "tab('issues')", "Issues", show=False),
+        Binding("3", "tab('log')", "Log", show=False),
+        Binding("4", "tab('output')", "Output", show=False),
+    ]
+
+    def __init__(self, job_id: int, tab: str = "overview") -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.initial_tab = tab
+        self.data: DetailData | None = None
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"job {self.job_id}", style="bold"), id="detail-title")
+        with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
+            with TabPane("Overview", id="overview"):
+                with VerticalScroll():
+                    yield InfoPanel(id="info")
+            with TabPane("Issues", id="issues"):
+                yield Static("", id="issues-note")
+                yield IssueList(id="issue-list")
+            with TabPane("Log", id="log"):
+                yield LogTail(id="log-tail")
+            with TabPane("Output", id="output"):
+                with VerticalScroll():
+                    yield OutputView(id="output-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.follow_job(self.job_id)
+
+    def on_unmount(self) -> None:
+        self.app.follow_job(None)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def apply(self, d: DetailData) -> None:
+        """Show a load; events in it are new ones unless ``d.reset``."""
+        if d.job_id != self.job_id:
+            return
+        self.data = d
+        self.loaded = True
+        title = self.query_one("#detail-title", Static)
+        if d.gone:
+            title.update(Text(f"job {self.job_id} is no longer in the library (pruned?)", style="bold red"))
+            return
+        v = d.view
+        head = Text(f"job {d.job_id}", style="bold")
+        if v is not None:
+            head.append(f" · {v.type} · ")
+            head.append_text(fmt.status_text(v.status, v.control))
+            if v.fraction is not None and v.active:
+                head.append(f" · {v.fraction * 100:.0f}%")
+            if v.phase and v.active:
+                head.append(f" · {v.phase}")
+        title.update(head)
+        self.query_one("#info", InfoPanel).show(sections(d, self.app.now()))
+        issues = self.query_one("#issue-list", IssueList)
+        issues.add(d.issues, reset=d.reset)
+        self.query_one("#log-tail", LogTail).add(d.events, reset=d.reset)
+        rec = d.record
+        if rec is not None:
+            total = rec.warnings + rec.errors
+            note = Text(f"{_count(rec.warnings, 'warning')}, {_count(rec.errors, 'error')}", style="bold")
+            if total > issues.count:
+                note.append(f" · the newest {issues.count:,} are listed;"
+                            f" all of them: sdjobs jobs show {rec.id} --json", style="dim")
+            self.query_one("#issues-note", Static).update(note)
+            tabs = self.query_one(TabbedContent)
+            tabs.get_tab("issues").label = f"Issues ({total})" if total else "Issues"
+            self.query_one("#output-view", OutputView).show(rec.id, rec.type, rec.status, rec.output, rec.error,
+                                                            d.summary)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
