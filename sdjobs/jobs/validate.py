@@ -1,0 +1,234 @@
+"""validate: report what is wrong with files, each issue with a severity and a fix.
+
+Phases: list (the index's entries for an indexed path, else a walk with the
+indexer's rules), check (per-file checks over the worker pool in batches,
+checkpointed by batch), report (issues sorted by severity into the results).
+
+Modes: basic (missing files, size/mtime drift against the index, empty
+files), integrity (full xxh3-128 against the stored one; a change without a
+size or mtime change is critical), corruption (images that do not decode,
+truncated JPEG/PNG, magic bytes that contradict the extension, zero-length
+files with a content extension), complete (all of these, plus permissions
+and problematic names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+from ..core.errors import BadInput, NotFound
+from ..core.job import Job
+from ..fs.rules import WalkRules
+from ..fs.walker import walk
+from ._dupes_results import write_results
+from ._validate_checks import SEVERITIES, check_batch, issue
+
+BATCH_FILES = 512
+BATCH_BYTES = 64 << 20
+CHECKPOINT_EVERY = 3.0
+Mode = Literal["basic", "integrity", "corruption", "complete"]
+
+
+@dataclasses.dataclass
+class ValidateConfig:
+    paths: list[str] = dataclasses.field(default_factory=list)
+    mode: Mode = "basic"
+    permissions: bool = False
+    rules: dict = dataclasses.field(default_factory=dict)
+    library: str = ""
+
+
+class Validate(Job):
+    name = "validate"
+    version = 1
+    description = "Check files: drift and missing files, integrity against stored hashes, corruption, names"
+    Config = ValidateConfig
+
+    @classmethod
+    def prepare(cls, c: ValidateConfig) -> ValidateConfig:
+        c.paths = [os.path.abspath(p) for p in c.paths]
+        return c
+
+    @classmethod
+    def validate(cls, c: ValidateConfig) -> None:
+        if not c.paths:
+            raise BadInput("validate needs at least one path")
+        for p in c.paths:
+            if not os.path.lexists(p):
+                raise NotFound(f"cannot validate {p!r}: no such file or directory")
+        WalkRules.from_dict(c.rules)
+        if c.mode == "integrity":
+            for p in c.paths:
+                why = _no_hashes(c.library, p)
+                if why:
+                    raise BadInput(why)
+
+    @classmethod
+    def summarize(cls, out: dict) -> str:
+        counts = out["counts"]
+        found = ", ".join(f"{counts[s]:,} {s}" for s in SEVERITIES if counts.get(s)) or "no issues"
+        text = f"{out['checked']:,} files checked ({out['mode']}): {found}"
+        if out.get("hashed"):
+            from .delete import _size
+
+            text += f"; {_size(out['hashed'])} hashed"
+        return text
+
+    # -- run ------------------------------------------------------------------
+    def run(self, ctx):
+        c = self.config
+        self.ctx = ctx
+        flags = _flags(c)
+        state = ctx.load_state()
+        if state is None:
+            ctx.phase("list", message="listing " + ", ".join(c.paths))
+            items, notes = self._list(flags)
+            state = {"items": items, "notes": notes, "done": 0, "issues": [], "hashed": 0}
+            ctx.checkpoint(state, force=True)
+        items, found = state["items"], state["issues"]
+        sizes = [it[3] for it in items]
+        ctx.phase("check", total=len(items), unit="files",
+                  bytes_total=sum(sizes) if flags.get("integrity") else None)
+        bounds = _bounds(sizes, state["done"], flags.get("integrity"))
+        work = ((flags, [(p, k, st) for p, k, st, _ in items[a:b]]) for a, b in bounds)
+        last_cp = time.monotonic()
+        for (a, b), (issues, hashed) in zip(bounds, ctx.map(check_batch, work, chunksize=1)):
+            found += [list(i) for i in issues]
+            state["done"], state["hashed"] = b, state["hashed"] + hashed
+            ctx.add_items(b - a)
+            ctx.add_bytes(hashed)
+            ctx.progress(done=b, bytes_done=state["hashed"] if flags.get("integrity") else None,
+                         path=items[b - 1][0])
+            ctx.check_interrupt()
+            if time.monotonic() - last_cp >= CHECKPOINT_EVERY:
+                ctx.checkpoint(state, force=True)
+                last_cp = time.monotonic()
+        ctx.phase("report")
+        return self._report(state)
+
+    def _list(self, flags: dict) -> tuple[list[tuple], list[list]]:
+        """(path, kind, stored, size) of everything to check, and notes about the paths."""
+        c = self.config
+        items: list[tuple] = []
+        notes: list[list] = []
+        needs_walk = flags.get("corruption") or flags.get("names") or flags.get("permissions")
+        for root in c.paths:
+            rows = _index_rows(c.library, root)
+            if rows is None:
+                if flags.get("drift") or flags.get("integrity"):
+                    notes.append(list(issue(
+                        "info", "not-indexed", root, "not indexed: missing files, drift"
+                        + (" and integrity are" if flags.get("integrity") else " are") + " not checked",
+                        f"sdjobs index {root!r}" + (" --full-hash" if flags.get("integrity") else ""))))
+                rows = {}
+            elif flags.get("integrity") and not rows.pop(None, True):
+                notes.append(list(issue("info", "no-hashes", root, "indexed without full hashes: integrity"
+                                        " not checked", f"sdjobs index {root!r} --full-hash")))
+            rows.pop(None, None)
+            if needs_walk or not rows:
+                seen = set()
+                for path, kind, size in self._walk(root):
+                    seen.add(path)
+                    items.append((path, kind, rows.get(path), size))
+                items += [(p, "file", st, st[0]) for p, st in rows.items() if p not in seen]  # missing ones
+            else:
+                items += [(p, "file", st, st[0]) for p, st in rows.items()]
+            self.ctx.check_interrupt()
+        return items, notes
+
+    def _walk(self, root: str):
+        if not os.path.isdir(root) or os.path.islink(root):
+            st = os.lstat(root)
+            yield root, "file", st.st_size
+            return
+        rules = WalkRules.from_dict(self.config.rules)
+        for e in walk(root, rules, on_error=self.ctx.error):
+            yield e.path, e.kind, e.size if e.kind == "file" else 0
+
+    def _report(self, state: dict) -> dict:
+        c = self.config
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        issues = sorted(state["notes"] + state["issues"], key=lambda i: (order[i[0]], i[1], os.fsencode(i[2])))
+        counts = {s: 0 for s in SEVERITIES}
+        for i in issues:
+            counts[i[0]] += 1
+        out = {"mode": c.mode, "checked": len(state["items"]), "hashed": state["hashed"], "counts": counts}
+        rows = [dict(zip(("severity", "kind", "path", "message", "action"), i)) for i in issues]
+        if c.library:
+            out["results_file"] = write_results(c.library, f"validate-{self.ctx.job_id}", {"issues": rows})
+        else:
+            out["results"] = {"issues": rows}
+        return out
+
+
+def _flags(c: ValidateConfig) -> dict:
+    every = c.mode == "complete"
+    return {"drift": c.mode in ("basic", "complete"), "empty": c.mode in ("basic", "complete"),
+            "integrity": c.mode in ("integrity", "complete"), "corruption": c.mode in ("corruption", "complete"),
+            "names": every, "permissions": every or c.permissions}
+
+
+def _open_store(library: str):
+    if not library or not os.path.exists(library):
+        return None
+    from ..store.api import Store
+    from ..store.library import Library
+
+    return Store(Library(Path(library)), create=False)
+
+
+def _no_hashes(library: str, path: str) -> str | None:
+    """Why integrity cannot be checked under ``path``, or None."""
+    from ..store import index_store
+
+    how = f"run `sdjobs index {path} --full-hash` first, then validate again"
+    store = _open_store(library)
+    if store is None:
+        return f"{path} is not indexed, so there are no stored hashes to compare with: {how}"
+    try:
+        loc = index_store.find_location(store, path)
+        if loc is None:
+            return f"{path} is not indexed, so there are no stored hashes to compare with: {how}"
+        if not index_store.full_hashes_stored(store, loc.id):
+            return f"{loc.path} was indexed without full hashes: {how}"
+    finally:
+        store.close()
+    return None
+
+
+def _index_rows(library: str, root: str) -> dict | None:
+    """{path: (size, mtime_ns, inode, full_hash)} of the indexed files under
+    ``root`` (key None: whether full hashes are stored), or None if not indexed."""
+    store = _open_store(library)
+    if store is None:
+        return None
+    from ..store import index_store
+
+    try:
+        loc = index_store.find_location(store, root)
+        if loc is None:
+            return None
+        rows: dict = {None: index_store.full_hashes_stored(store, loc.id)}
+        for r in index_store.entries_under(store, root, kind="file"):
+            rows[r.path] = (r.size, r.mtime_ns, r.inode, r.full_hash)
+        return rows
+    finally:
+        store.close()
+
+
+def _bounds(sizes: list[int], start: int, by_bytes: bool) -> list[tuple[int, int]]:
+    n = len(sizes) - start
+    per = max(8, min(BATCH_FILES, n // (8 * (os.cpu_count() or 1)) or 8))
+    out, a, acc = [], start, 0
+    for b in range(start, len(sizes)):
+        acc += sizes[b] if by_bytes else 0
+        if b + 1 - a >= per or acc >= BATCH_BYTES:
+            out.append((a, b + 1))
+            a, acc = b + 1, 0
+    if a < len(sizes):
+        out.append((a, len(sizes)))
+    return out
