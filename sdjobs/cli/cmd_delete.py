@@ -24,6 +24,8 @@ def delete(
                                            " permanent: remove; secure: overwrite, then remove.")] = "trash",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before a permanent or secure deletion.")] = False,
     passes: Annotated[int, typer.Option("--passes", min=1, max=35, help="Overwrite passes for --mode secure.")] = 1,
+    bwlimit: Annotated[str, typer.Option("--bwlimit", metavar="RATE",
+                                         help="At most RATE bytes/s deleted or overwritten, e.g. 20M.")] = "",
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
     max_workers: MaxWorkers = None,
 ) -> None:
@@ -56,8 +58,13 @@ def delete(
         output.err(f"note: {SECURE_NOTE}", style="yellow")
     if mode != "trash" and not yes:
         _confirm(paths, mode)
+    settings = {}
+    if bwlimit:
+        from .units import parse_size
+
+        settings["bwlimit"] = parse_size(bwlimit)
     run_job("delete", config, detach=detach, priority=priority, as_json=as_json, after=after,
-            max_workers=max_workers)
+            max_workers=max_workers, settings=settings)
 
 
 def _check(config: dict) -> None:

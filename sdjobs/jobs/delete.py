@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import time
 from typing import Literal
 
 from ..core import codec
@@ -101,6 +102,7 @@ class Delete(Job):
         remover = Remover(c.mode == "secure", c.passes, self._file_done, ctx.error, self._warn,
                           ctx.check_interrupt)
         sizes = plan["dirs"]
+        self._started, self._bytes_at_start = time.monotonic(), out["bytes"]
         for i in range(state["i"], len(targets)):
             ctx.check_interrupt()
             path, expect = targets[i]
@@ -187,6 +189,11 @@ class Delete(Job):
         self.ctx.add_items(files)
         self.ctx.add_bytes(nbytes)
         self.ctx.progress(done=out["files"], bytes_done=out["bytes"])
+        limit = self.ctx.settings().get("bwlimit")  # bytes/s, e.g. to keep secure overwrites gentle
+        if limit:
+            wait = (out["bytes"] - self._bytes_at_start) / float(limit) - (time.monotonic() - self._started)
+            if wait > 0:
+                time.sleep(min(wait, 5.0))
 
     def _warn(self, path: str, message: str) -> None:
         self.ctx.warn(message, path)
