@@ -47,7 +47,7 @@ def make(
              "[default: 256]")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", metavar="webp|jpeg|png", help="Sidecar format.")] = "webp",
     quality: Annotated[int, typer.Option("--quality", "-q", min=1, max=100, help="Encoder quality (webp, jpeg).")] = 80,
-    regenerate: Annotated[bool, typer.Option("--regenerate", help="Render again even when up to date.")] = False,
+    regenerate: Annotated[bool, typer.Option("--regenerate", help="Render again even when up to date (e.g. after changing --quality).")] = False,
     freedesktop: Annotated[bool, typer.Option(
         "--freedesktop", help="Also write freedesktop.org thumbnails ($XDG_CACHE_HOME/thumbnails: normal and large, "
                               "x-large/xx-large when a size reaches 512/1024) and fail entries, "

@@ -75,7 +75,7 @@ class Thumbs(Job):
 
     @classmethod
     def prepare(cls, c: ThumbsConfig) -> ThumbsConfig:
-        c.paths = [os.path.abspath(p) for p in c.paths]
+        c.paths = _outermost([os.path.abspath(p) for p in c.paths])
         variants = dict(parse_variant(s) for s in (c.sizes or ["256"]))
         c.sizes = [f"{name}={px}" for name, px in variants.items()]
         return c
@@ -246,8 +246,11 @@ class Thumbs(Job):
                 self.ctx.error(path, f"{row.error} (unchanged since it failed in job {row.job_id})")
                 self.out["failed"] += 1
             if self.fd_dirs and not self._fd.has_current_failure(path, _version()):
-                self._fd.write_failure(path, os.stat(path).st_mtime, _version())
-                self.out["freedesktop"] += 1
+                try:
+                    self._fd.write_failure(path, mtime_ns / 1e9, _version())
+                    self.out["freedesktop"] += 1
+                except (OSError, ValueError) as exc:
+                    self.ctx.warn(f"freedesktop fail entry not written: {exc}", path)
             return True
         if row.cas_id and self._have_thumbs(row.cas_id) and self._fd_current(path):
             if row.job_id != self.ctx.job_id:
@@ -333,6 +336,12 @@ class Thumbs(Job):
         self.last_commit = time.monotonic()
 
 
+    def on_cancel(self, ctx) -> None:
+        from . import _thumbs_worker as worker
+
+        worker.sweep_temps(str(_store_of(ctx).library.data_dir))
+
+
 class _IndexLookup:
     """The indexer's content id for a file it saw with the same size and mtime."""
 
@@ -361,6 +370,15 @@ def _freedesktop_dirs(variants) -> tuple[str, ...]:
     largest = max(px for _, px in variants)
     return tuple(d for d, px in (("normal", 128), ("large", 256), ("x-large", 512), ("xx-large", 1024))
                  if px <= max(largest, 256))
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop repeated paths and paths inside another one (walked once)."""
+    out: list[str] = []
+    for p in paths:
+        if p not in out and not any(p.startswith(q.rstrip("/") + "/") for q in paths if q != p):
+            out.append(p)
+    return out
 
 
 def _fd_root() -> str:

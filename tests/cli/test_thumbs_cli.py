@@ -55,6 +55,10 @@ def test_a_folder_named_ls_and_the_ls_command(cli, lib, tmp_path):
     assert made.stdout == ""  # stdout is for data; the summary goes to stderr
     made = run("thumbs", "make", "other", "--size", "64")  # the explicit spelling
     assert made.returncode == 0, made.stderr
+    again = run("thumbs", "other/b.jpg", "ls", "ls/inside-ls.jpg", "--size", "64", "--json")  # nested: once
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["output"]["up_to_date"] == 2
+    assert json.loads(again.stdout)["config"]["paths"] == [str(tmp_path / "other" / "b.jpg"), str(tmp_path / "ls")]
 
     everything = json.loads(run("thumbs", "ls", "--json").stdout)
     assert [Path(i["path"]).name for i in everything] == ["inside-ls.jpg", "b.jpg"]

@@ -54,6 +54,7 @@ def make_tree(root: Path) -> Path:
     jpeg(root / "sub" / "no-extension", (300, 600), seed=2)     # an image, found by its content
     frames = [photo((160, 120), seed=k).convert("P") for k in range(2)]
     frames[0].save(root / "sub" / "anim.gif", save_all=True, append_images=frames[1:], loop=0)
+    jpeg(Path(os.fsdecode(os.path.join(os.fsencode(root), b"caf\xe9 (latin-1).jpg"))), (640, 640), seed=4)
     (root / "notes.txt").write_text("not an image\n")
     (root / "sub" / "data.bin").write_bytes(os.urandom(2000))
     return root
@@ -64,10 +65,10 @@ def test_records_sharing_and_ls(cli, lib, tmp_path):
     rec = run(cli, tree, "--size", "256", "--size", "grid@2x")
     out = rec["output"]
     assert rec["status"] == "completed"
-    assert out["images"] == 5 and out["not_images"] == 2 and out["failed"] == 0
-    assert out["rendered"] + out["shared"] == 5 and out["rendered"] >= 4
+    assert out["images"] == 6 and out["not_images"] == 2 and out["failed"] == 0
+    assert out["rendered"] + out["shared"] == 6 and out["rendered"] >= 5
     rows = db(lib, "SELECT cas_id, variant, size, format, width, height, path FROM thumbnail ORDER BY path")
-    assert len(rows) == 4 * 2  # four distinct contents, two variants each
+    assert len(rows) == 5 * 2  # five distinct contents, two variants each
     files = sidecars(lib)
     assert sorted(files) == sorted(r[6].removeprefix("thumbs/") for r in rows)
     for cas, variant, size, fmt, w, h, rel in rows:
@@ -80,8 +81,11 @@ def test_records_sharing_and_ls(cli, lib, tmp_path):
 
     listed = cli.json("thumbs", "ls", tree)
     by_path = {item["path"]: item for item in listed}
-    assert sorted(by_path) == sorted(str(tree / p) for p in
-                                     ("a.jpg", "copy of a.jpg", "sub/alpha.png", "sub/no-extension", "sub/anim.gif"))
+    latin1 = os.fsdecode(os.path.join(os.fsencode(tree), b"caf\xe9 (latin-1).jpg"))
+    assert sorted(by_path) == sorted([latin1] + [str(tree / p) for p in (
+        "a.jpg", "copy of a.jpg", "sub/alpha.png", "sub/no-extension", "sub/anim.gif")])
+    assert [(t["width"], t["height"]) for t in by_path[latin1]["thumbnails"]] == [(256, 256), (512, 512)]
+    assert db(lib, "SELECT status FROM thumb_source WHERE path=?", (os.fsencode(latin1),)) == [("ok",)]
     dims = {t["variant"]: (t["width"], t["height"]) for t in by_path[a]["thumbnails"]}
     assert dims == {"256": (256, 192), "grid@2x": (512, 384)}
     assert by_path[a]["thumbnails"] == by_path[str(tree / "copy of a.jpg")]["thumbnails"]
@@ -100,18 +104,18 @@ def test_rerun_does_no_image_work_and_regenerate_redoes_it(cli, lib, tmp_path):
     run(cli, tree)
     before = sidecars(lib)
     again = run(cli, tree)["output"]
-    assert again["rendered"] == 0 and again["up_to_date"] == 5 and again["thumbnails"] == 0
+    assert again["rendered"] == 0 and again["up_to_date"] == 6 and again["thumbnails"] == 0
     assert sidecars(lib) == before  # not one sidecar rewritten
 
     jpeg(tree / "sub" / "no-extension", (300, 600), seed=9)  # new content under the same name
     changed = run(cli, tree)["output"]
-    assert changed["rendered"] == 1 and changed["up_to_date"] == 4
+    assert changed["rendered"] == 1 and changed["up_to_date"] == 5
     assert len(sidecars(lib)) == len(before) + 1  # the old content's sidecar stays, shared by nobody now
 
     time.sleep(0.01)
     current = sidecars(lib)
     regen = run(cli, tree, "--regenerate")["output"]
-    assert regen["rendered"] + regen["shared"] == 5 and regen["up_to_date"] == 0
+    assert regen["rendered"] + regen["shared"] == 6 and regen["up_to_date"] == 0
     after = sidecars(lib)
     live = {r[0].removeprefix("thumbs/") for r in db(lib, "SELECT t.path FROM thumbnail t JOIN thumb_source s"
                                                           " ON s.cas_id = t.cas_id")}
