@@ -11,10 +11,7 @@ import typer
 
 from ..core.errors import BadInput
 from ..core.status import FINISHED, Status
-from ..runner import control
-from ..runner.daemon import ensure_runner
 from . import output, state
-from .follow import POLL, exit_code, summary, wait_until
 
 jobs = typer.Typer(help="List, inspect and control jobs.", no_args_is_help=True)
 Ids = Annotated[list[int], typer.Argument(help="Job ids.", show_default=False)]
@@ -123,6 +120,8 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     for k, v in p.fields.items():
         rows.append((k, str(v)))
     if rec.output is not None:
+        from .follow import summary
+
         rows.append(("output", summary(rec).split(": ", 1)[-1] if rec.status in FINISHED else ""))
     for k, v in rows:
         if v:
@@ -132,6 +131,12 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     for e in issues:
         con.print(f"  [{'red' if e.kind == 'error' else 'yellow'}]{e.kind}[/] "
                   f"{output.shorten(e.path or '', 70)} {e.message}", markup=True, highlight=False)
+
+
+def _ensure_runner() -> None:
+    from ..runner.daemon import ensure_runner
+
+    ensure_runner(state.store())
 
 
 def _ts(ts: float | None) -> str:
@@ -154,19 +159,25 @@ def _each(ids: list[int], verb) -> None:
 @jobs.command("pause")
 def pause(ids: Ids) -> None:
     """Pause jobs: they checkpoint at their next check and free their worker."""
+    from ..runner import control
+
     _each(ids, control.pause)
 
 
 @jobs.command("resume")
 def resume(ids: Ids) -> None:
     """Resume paused or interrupted jobs from their last checkpoint."""
+    from ..runner import control
+
     _each(ids, control.resume)
-    ensure_runner(state.store())
+    _ensure_runner()
 
 
 @jobs.command("cancel")
 def cancel(ids: Ids) -> None:
     """Cancel jobs: they stop, clean up, and stay in the history as cancelled."""
+    from ..runner import control
+
     _each(ids, control.cancel)
 
 
@@ -174,8 +185,10 @@ def cancel(ids: Ids) -> None:
 def retry(ids: Ids, from_scratch: Annotated[bool, typer.Option(
         "--from-scratch", help="Forget the checkpoint and start from the beginning.")] = False) -> None:
     """Run failed jobs again, from their last checkpoint."""
+    from ..runner import control
+
     _each(ids, lambda s, i: control.retry(s, i, from_scratch=from_scratch))
-    ensure_runner(state.store())
+    _ensure_runner()
 
 
 @jobs.command("wait")
@@ -185,6 +198,8 @@ def wait(ids: Ids, timeout: Annotated[Optional[float], typer.Option(help="Give u
 
     Example: sdjobs jobs wait 12 13 && echo all done
     """
+    from .follow import exit_code, summary, wait_until
+
     store = state.store()
     deadline = None if timeout is None else time.monotonic() + timeout
     recs = []
@@ -204,6 +219,8 @@ def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
          follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job stops.")] = False,
          as_json: Json = False) -> None:
     """A job's log: phases, warnings, errors, and progress lines while following."""
+    from .follow import POLL
+
     store = state.store()
     rec = store.get(job_id)
     last, last_progress = 0, None

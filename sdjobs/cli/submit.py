@@ -11,11 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..core import registry
-from ..core.fields import build_config
-from ..runner.daemon import ensure_runner
 from . import output, state
-from .follow import exit_code, follow, report
 
 Detach = Annotated[bool, typer.Option("--detach", "-d", help="Only enqueue the job and print its id.")]
 Priority = Annotated[int, typer.Option("--priority", "-p", help="Higher runs first (default 0).")]
@@ -37,6 +33,9 @@ def action_context(inputs: dict[str, Any]) -> dict[str, Any]:
 def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | None = None,
            settings: dict | None = None, inputs: dict | None = None) -> int:
     """Validate and enqueue; raises BadInput (exit 2) before anything is written."""
+    from ..core import registry
+    from ..core.fields import build_config
+
     cls = registry.get(job_type)
     if isinstance(config, dict):
         config = build_config(cls.Config, config)
@@ -51,6 +50,9 @@ def run_job(job_type: str, config: Any, *, detach: bool, priority: int, as_json:
             after: list[int] | None = None, max_workers: int | None = None, settings: dict | None = None,
             inputs: dict | None = None) -> None:
     """Submit, start a runner if none is alive, then follow (or print the id)."""
+    from ..runner.daemon import ensure_runner
+    from .follow import exit_code, follow, report
+
     settings = dict(settings or {})
     if max_workers:
         settings["max_workers"] = max_workers

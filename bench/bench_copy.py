@@ -1,0 +1,111 @@
+"""Copy benchmark: sdjobs copy vs cp -a and rsync -a on a generated tree; and `jobs ls` with 10,000 jobs.
+
+    python bench/bench_copy.py [--runs 5] [--small 20000]
+
+Warm cache: every tool copies the same tree once before timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from common import BENCH_DIR, SDJOBS, drop_runner, have, machine, rm, table, timed
+
+
+def make_tree(root: Path, small: int, big_mb: list[int]) -> None:
+    stamp = root / ".complete"
+    if stamp.exists() and stamp.read_text() == f"{small} {big_mb}":
+        return
+    rm(root)
+    rng = random.Random(42)
+    for i in range(small):
+        d = root / f"dir{i // 100:03}"
+        if i % 100 == 0:
+            d.mkdir(parents=True)
+        (d / f"file{i:05}.dat").write_bytes(rng.randbytes(rng.randint(512, 16384)))
+    for n, mb in enumerate(big_mb):
+        with open(root / f"large{n}.bin", "wb") as f:
+            for _ in range(mb):
+                f.write(rng.randbytes(1024 * 1024))
+    stamp.write_text(f"{small} {big_mb}")
+
+
+def jobs_ls_bench(runs: int) -> list[float]:
+    lib = BENCH_DIR / "ls-lib" / "library.db"
+    if not lib.exists():
+        from sdjobs.core import codec
+        from sdjobs.store.api import Store
+        from sdjobs.store.library import Library
+
+        store = Store(Library(lib))
+        now = time.time()
+        rows = [("copy", 1, "completed", 0, codec.pack({"sources": [f"/src/{i}"], "dest": "/dst"}), now - i, now - i,
+                 now - i + 1, codec.pack({"argv": ["sdjobs", "copy", f"/src/{i}", "/dst"]}),
+                 codec.pack({"files": i, "bytes": i * 1000, "dirs": 1, "links": 0}))
+                for i in range(10_000)]
+        with store.transaction():
+            store.db.cursor().executemany(
+                "INSERT INTO job (type, type_version, status, priority, config, created_at, updated_at, finished_at,"
+                " context, output) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        store.close()
+    return timed(SDJOBS + ["--library", str(lib), "jobs", "ls"], runs=runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--small", type=int, default=20_000)
+    ap.add_argument("--big", default="64,96,128", help="sizes in MB of the large files")
+    args = ap.parse_args()
+    src = BENCH_DIR / "copy-src"
+    dst = BENCH_DIR / "copy-dst"
+    lib = BENCH_DIR / "copy-lib" / "library.db"
+    big = [int(x) for x in args.big.split(",") if x]
+    make_tree(src, args.small, big)
+    total = sum(f.stat().st_size for f in src.rglob("*") if f.is_file())
+    subprocess.run(["cat"] + [str(p) for p in src.glob("large*")], stdout=subprocess.DEVNULL)
+
+    def clean():
+        rm(dst)
+        subprocess.run(["sync"])
+
+    env = {**os.environ, "SDJOBS_LIBRARY": str(lib)}
+
+    def fresh_lib_cold():
+        clean()
+        drop_runner(lib)
+
+    rows = [("cp -a", timed(["cp", "-a", str(src), str(dst)], before=clean, runs=args.runs))]
+    if have("rsync"):
+        rows.append(("rsync -a", timed(["rsync", "-a", str(src) + "/", str(dst)], before=clean, runs=args.runs)))
+    sd = "sdjobs copy"
+    rows.append((sd + " (runner auto-started)",
+                 timed(SDJOBS + ["copy", str(src), str(dst)], before=fresh_lib_cold, env=env, runs=args.runs)))
+    subprocess.Popen(SDJOBS + ["--library", str(lib), "runner"], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    rows.append((sd + " (runner running)", timed(SDJOBS + ["copy", str(src), str(dst)], before=clean, env=env,
+                                                 runs=args.runs)))
+    rows.append((sd + " --verify", timed(SDJOBS + ["copy", "--verify", str(src), str(dst)], before=clean, env=env,
+                                         runs=args.runs)))
+    drop_runner(lib)
+    clean()
+    note = (f"Tree: {args.small:,} files of 0.5-16 kB in {args.small // 100} directories plus files of {args.big} MB"
+            f" ({total / 1e6:,.0f} MB in all); warm cache; {machine()}.")
+    out = table("copy", rows, "cp -a", note)
+    ls_times = jobs_ls_bench(max(args.runs, 7))
+    out += (f"\n### jobs ls\n\n`sdjobs jobs ls` with 10,000 jobs in the history: median"
+            f" {statistics.median(ls_times):.3f} s over {len(ls_times)} runs (target < 0.15 s).\n")
+    print(out)
+    (Path(__file__).parent / "results").mkdir(exist_ok=True)
+    (Path(__file__).parent / "results" / "copy.md").write_text(out)
+
+
+if __name__ == "__main__":
+    main()
