@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -43,20 +45,34 @@ def _render_one(job: tuple[str, list[int], OutputFormat, int, str]) -> int:
     return written
 
 
-def time_pool(files: list[Path], sizes: list[int], fmt: OutputFormat, quality: int, out: Path) -> float:
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of reaped child processes (robust to a busy box)."""
+    cpu0, start = _children_cpu(), time.perf_counter()
+    run()
+    return time.perf_counter() - start, _children_cpu() - cpu0
+
+
+def time_pool(files: list[Path], sizes: list[int], fmt: OutputFormat, quality: int, out: Path) -> tuple[float, float]:
     jobs = [(str(f), sizes, fmt, quality, str(out)) for f in files]
-    start = time.perf_counter()
-    with mp.get_context("fork").Pool(2) as pool:
-        for _ in pool.imap_unordered(_render_one, jobs, chunksize=1):
-            pass
-    return time.perf_counter() - start
+
+    def run() -> None:
+        with mp.get_context("fork").Pool(2) as pool:
+            for _ in pool.imap_unordered(_render_one, jobs, chunksize=1):
+                pass
+            pool.close()
+            pool.join()  # reap the workers so their CPU time is counted
+
+    return _timed(run)
 
 
-def time_vips(files: list[Path], out: Path) -> float:
+def time_vips(files: list[Path], out: Path) -> tuple[float, float]:
     cmd = ["vipsthumbnail", "-s", "256", "-o", f"{out}/%s.webp", *map(str, files)]
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return time.perf_counter() - start
+    return _timed(lambda: subprocess.run(cmd, check=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,26 +95,35 @@ def main(argv: list[str] | None = None) -> int:
     vips = shutil.which("vipsthumbnail")
     fmt: OutputFormat = args.fmt
     q = args.quality
-    cases: dict[str, Callable[[Path], float]] = {}
+    cases: dict[str, Callable[[Path], tuple[float, float]]] = {}
+    vips_case, one_case, big_case = "vipsthumbnail -s 256 (webp)", f"[256] {fmt}", f"[1024] {fmt}"
     if vips:
-        cases["vipsthumbnail -s 256 (webp)"] = lambda out: time_vips(files, out)
-    cases[f"render_variants [256] {fmt}"] = lambda out: time_pool(files, [256], fmt, q, out)
-    cases[f"render_variants [1024] {fmt}"] = lambda out: time_pool(files, [1024], fmt, q, out)
-    cases[f"render_variants [256,512,1024] {fmt}"] = lambda out: time_pool(files, [256, 512, 1024], fmt, q, out)
-    times: dict[str, list[float]] = {name: [] for name in cases}
+        cases[vips_case] = lambda out: time_vips(files, out)
+    cases[one_case] = lambda out: time_pool(files, [256], fmt, q, out)
+    cases[big_case] = lambda out: time_pool(files, [1024], fmt, q, out)
+    cases[f"[256,512,1024] {fmt}"] = lambda out: time_pool(files, [256, 512, 1024], fmt, q, out)
+    walls: dict[str, list[float]] = {name: [] for name in cases}
+    cpus: dict[str, list[float]] = {name: [] for name in cases}
+    load_before = os.getloadavg()[0]
     for _ in range(args.runs):
         for name, fn in cases.items():
             with tempfile.TemporaryDirectory(prefix="sdjobs-bench-") as tmp:
-                times[name].append(fn(Path(tmp)))
-    med = {name: statistics.median(ts) for name, ts in times.items()}
-    one = med[f"render_variants [256] {fmt}"]
-    base = med.get("vipsthumbnail -s 256 (webp)")
-    print(f"{len(files)} files in {args.dir}, median of {args.runs} runs, Pool(2), quality {q}, "
-          f"resample {render.RESAMPLE.name}, webp method {render.WEBP_METHOD}")
-    print(f"{'case':40s} {'median s':>9s} {'ms/file':>8s} {'vs vips':>8s} {'vs [256]':>9s}")
-    for name, m in med.items():
-        vs_vips = f"{m / base:.2f}x" if base else "n/a"
-        print(f"{name:40s} {m:9.3f} {m * 1000 / len(files):8.1f} {vs_vips:>8s} {m / one:8.2f}x")
+                w_s, c_s = fn(Path(tmp))
+            walls[name].append(w_s)
+            cpus[name].append(c_s)
+    wall = {name: statistics.median(ts) for name, ts in walls.items()}
+    cpu = {name: statistics.median(ts) for name, ts in cpus.items()}
+    base = wall.get(vips_case)
+    print(f"{len(files)} files in {args.dir}; median of {args.runs} interleaved runs; ours = render_variants "
+          f"over Pool(2), quality {q}, resample {render.RESAMPLE.name}, webp method {render.WEBP_METHOD}; "
+          f"load avg {load_before:.2f} -> {os.getloadavg()[0]:.2f}")
+    print(f"{'case':28s} {'wall s':>7s} {'ms/file':>8s} {'cpu s':>7s} {'vs vips':>8s} {'vs [256]':>9s} "
+          f"{'vs [1024]':>10s}")
+    for name in cases:
+        w = wall[name]
+        vs_vips = f"{w / base:.2f}x" if base else "n/a"
+        print(f"{name:28s} {w:7.3f} {w * 1000 / len(files):8.1f} {cpu[name]:7.2f} {vs_vips:>8s} "
+              f"{w / wall[one_case]:8.2f}x {w / wall[big_case]:9.2f}x")
     if not vips:
         print("vipsthumbnail not found: install libvips-tools for the reference column", file=sys.stderr)
     return 0

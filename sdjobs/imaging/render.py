@@ -12,8 +12,9 @@ no database, no UI, safe to run in a worker process. The pipeline is
    orientation to that small image (cheaper than rotating the source);
 5. derive every smaller variant from the largest one and encode each.
 
-Only one full-size raster is alive at a time, and it is released as soon as
-the largest variant exists.
+One full-size raster is held per call (plus Pillow's short-lived working
+copies while converting modes or premultiplying alpha), and it is released as
+soon as the largest variant exists.
 """
 
 from __future__ import annotations
