@@ -154,8 +154,10 @@ class Thumbs(Job):
                 "variants": [s for s in self.config.sizes]}
 
     # -- walking -----------------------------------------------------------------
-    def _entries(self, start_root: int = 0, after: str | None = None) -> Iterator[tuple[int, str, int, int]]:
-        """(root index, path, size, mtime_ns) of every regular file, in walk order."""
+    def _entries(self, start_root: int = 0, after: str | None = None, *,
+                 report: bool = True) -> Iterator[tuple[int, str, int, int]]:
+        """(root index, path, size, mtime_ns) of every regular file, in walk order.
+        Errors (unreadable folders) are reported by the render walk only."""
         from ..fs.walker import walk
 
         skip = (os.path.join(self.data_dir, ""), os.path.join(_fd_root(), ""))
@@ -165,13 +167,14 @@ class Thumbs(Job):
             try:
                 st = os.stat(root)
             except OSError as exc:
-                self.ctx.error(root, exc)
+                if report:
+                    self.ctx.error(root, exc)
                 continue
             if not os.path.isdir(root):
                 if start is None and os.path.isfile(root):
                     yield i, root, st.st_size, st.st_mtime_ns
                 continue
-            for e in walk(root, start_after=start, on_error=self._walk_error):
+            for e in walk(root, start_after=start, on_error=self._walk_error if report else None):
                 if e.kind == "file" and not e.path.startswith(skip):
                     yield i, e.path, e.size, e.mtime_ns
 
@@ -194,7 +197,7 @@ class Thumbs(Job):
 
     def _discover(self) -> tuple[int, int]:
         n = size = 0
-        for _i, path, fsize, _m in self._entries():
+        for _i, path, fsize, _m in self._entries(report=False):
             if self._classify(path):
                 n += 1
                 size += fsize
