@@ -83,7 +83,7 @@ def make(
 @thumbs.command("ls")
 def ls(
     paths: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[PATH]...", help="Images or folders [default: everything in the library].")] = None,
+        metavar="PATH...", help="Images or folders [default: everything in the library].")] = None,
     failed: Annotated[bool, typer.Option("--failed/--no-failed", help="Include images that failed.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
