@@ -118,6 +118,9 @@ class Dupes(Job):
                    **_totals(groups), "plan_file": c.plan_file}
             return act.start(self, groups, out)
         self.read_bytes = state.get("read_bytes", 0)
+        if state["stage"] == "compare" and state["todo"]:
+            ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['todo']['idx']):,} files"
+                    f" of the current pass were already read")
         if state["stage"] == "scan":
             state = self._scan_and_group()
         out = self._report(state, self._compare(state))

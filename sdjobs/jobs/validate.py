@@ -25,6 +25,7 @@ from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..fs.walker import walk
 from ._dupes_results import write_results
+from .dupes import _throttle
 from ._validate_checks import SEVERITIES, check_batch, issue
 
 BATCH_FILES = 512
@@ -89,13 +90,16 @@ class Validate(Job):
             items, notes = self._list(flags)
             state = {"items": items, "notes": notes, "done": 0, "issues": [], "hashed": 0}
             ctx.checkpoint(state, force=True)
+        elif state["done"]:
+            ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['items']):,} files already checked")
         items, found = state["items"], state["issues"]
         sizes = [it[3] for it in items]
         ctx.phase("check", total=len(items), unit="files",
                   bytes_total=sum(sizes) if flags.get("integrity") else None)
         bounds = _bounds(sizes, state["done"], flags.get("integrity"))
         work = ((flags, [(p, k, st) for p, k, st, _ in items[a:b]]) for a, b in bounds)
-        last_cp = time.monotonic()
+        last_cp = started = time.monotonic()
+        hashed_before = state["hashed"]
         for (a, b), (issues, hashed) in zip(bounds, ctx.map(check_batch, work, chunksize=1)):
             found += [list(i) for i in issues]
             state["done"], state["hashed"] = b, state["hashed"] + hashed
@@ -103,6 +107,7 @@ class Validate(Job):
             ctx.add_bytes(hashed)
             ctx.progress(done=b, bytes_done=state["hashed"] if flags.get("integrity") else None,
                          path=items[b - 1][0])
+            _throttle(ctx, started, state["hashed"] - hashed_before)
             ctx.check_interrupt()
             if time.monotonic() - last_cp >= CHECKPOINT_EVERY:
                 ctx.checkpoint(state, force=True)
