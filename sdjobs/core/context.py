@@ -115,6 +115,11 @@ class JobContext:
             self._events.append((time.time(), "error", path, describe_error(exc)))
         self._maybe_write()
 
+    def restore_metrics(self, metrics: dict[str, int]) -> None:
+        """Continue counting from a resumed run's totals (set by the engine)."""
+        for key in self._metrics:
+            self._metrics[key] = int(metrics.get(key) or 0)
+
     @property
     def warnings(self) -> int:
         return self._metrics["warnings"]

@@ -62,6 +62,7 @@ def cancel(store: Store, job_id: int) -> str:
     if rec.state_version is not None:
         cleanup(store, job_id, rec.type, rec.config)
     if store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
+        store.fail_dependents()  # jobs waiting --after it fail now, even with no runner alive
         return "cancelled"
     return cancel(store, job_id)  # it started meanwhile: ask the running job instead
 

@@ -66,8 +66,15 @@ class FanOut:
         it = iter(items)
         pending: deque = deque()
         exhausted = False
+        # Chunks running in the pool right now; the per-job cap (max_workers) bounds this,
+        # not merely the queue, so a cap of 1 really means one worker at a time.
+        inflight = [0]
+        finished = threading.Condition()
 
-        def release(_result: Any) -> None:
+        def done(_result: Any) -> None:
+            with finished:
+                inflight[0] -= 1
+                finished.notify()
             if self.gate is not None:
                 self.gate.release()
 
@@ -75,18 +82,23 @@ class FanOut:
             cap = self.workers
             if self.limit is not None:
                 cap = max(1, min(cap, self.limit() or cap))
-            while not exhausted and len(pending) < cap * 2:
+            while not exhausted and inflight[0] < cap and len(pending) < cap * 4:
                 chunk = list(islice(it, chunksize))
                 if not chunk:
                     exhausted = True
                     break
                 if self.gate is not None:
                     self.gate.acquire()
-                pending.append(pool.apply_async(_run_chunk, (fn, chunk), callback=release,
-                                                error_callback=release))
+                with finished:
+                    inflight[0] += 1
+                pending.append(pool.apply_async(_run_chunk, (fn, chunk), callback=done, error_callback=done))
             if not pending:
                 return
-            yield from pending.popleft().get()
+            if pending[0].ready():
+                yield from pending.popleft().get()
+            else:
+                with finished:  # until a chunk ends: the head's results, or room for another chunk
+                    finished.wait(0.05)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -48,6 +48,7 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
                     f"its checkpoint was written by {rec.type} v{version}, and this sdjobs has v{cls.version},"
                     f" which cannot resume it; `sdjobs jobs retry {rec.id} --from-scratch` starts it again")
             else:
+                ctx.restore_metrics(_metrics(rec))  # warnings, errors, bytes, items of earlier runs count
                 job.on_resume(ctx)
         output = job.run(ctx)
         ctx.flush()

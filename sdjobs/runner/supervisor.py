@@ -22,6 +22,7 @@ from ..store.api import Store
 from ..store.library import Library
 from . import host
 from .gate import Gate
+from .scheduler import Scheduler
 
 HEARTBEAT_EVERY = 1.0
 RECOVER_EVERY = 5.0
@@ -73,8 +74,10 @@ class Supervisor:
         last_hb = last_recover = last_claim = 0.0
         last_version = None
         idle_since = time.monotonic()
+        scheduler = Scheduler(store)
         while not self._stop:
             now = time.monotonic()
+            scheduler.tick()  # due schedules submit their job commands (at most once a second)
             if now - last_hb >= HEARTBEAT_EVERY:
                 if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \
                         or store.runner_stopping(self.runner_id):
@@ -132,6 +135,7 @@ class Supervisor:
         if code != 0:
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             self.store.crashed(job.job_id, self.runner_id, f"its process died ({why})")
+        self.store.fail_dependents()  # jobs waiting --after a job that just failed fail now, not in 5 s
 
     def _sync_priorities(self) -> None:
         if self.running:

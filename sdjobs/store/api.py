@@ -20,7 +20,7 @@ import peewee as pw
 from ..core import codec
 from ..core.errors import NotFound, SdjobsError
 from ..core.status import FINISHED, Status
-from . import schema
+from . import family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
 from .library import Library
 from .records import JOB_COLUMNS, Event, JobRecord, RunnerRecord
@@ -32,7 +32,7 @@ _COLS = ", ".join(JOB_COLUMNS)
 
 _RUNNABLE = f"""status='queued'
     AND NOT EXISTS (SELECT 1 FROM job_dep d JOIN job j2 ON j2.id = d.depends_on
-                    WHERE d.job_id = job.id AND j2.status NOT IN {_FINISHED_SQL})
+                    WHERE d.job_id = job.id AND j2.status NOT IN ('completed', 'completed-with-errors'))
     AND (wait_children = 0 OR NOT EXISTS (
         SELECT 1 FROM job c WHERE c.parent_id = job.id AND c.status NOT IN {_FINISHED_SQL}))"""
 
@@ -108,6 +108,8 @@ class Store:
             if after:
                 self.db.cursor().executemany(
                     "INSERT INTO job_dep (job_id, depends_on) VALUES (?, ?)", [(job_id, a) for a in after])
+        if after:
+            self.fail_dependents()  # after a job that already failed: dependency-failed now, never run
         return job_id
 
     # -- reading -------------------------------------------------------------
@@ -118,6 +120,8 @@ class Store:
         rec = JobRecord.from_row(row)
         rec.depends_on = [r[0] for r in self.sql("SELECT depends_on FROM job_dep WHERE job_id=? ORDER BY 1", (job_id,))]
         rec.children = [r[0] for r in self.sql("SELECT id FROM job WHERE parent_id=? ORDER BY id", (job_id,))]
+        if rec.children:
+            family.attach(self, [rec])  # the parent's progress includes its children's
         return rec
 
     def list_jobs(self, *, statuses: Iterable[str] | None = None, types: Iterable[str] | None = None,
@@ -139,7 +143,9 @@ class Store:
         done = self.sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_FINISHED_SQL} ORDER BY id DESC{limit}",
             params).fetchall()
-        return [JobRecord.from_row(r) for r in active + done]
+        recs = [JobRecord.from_row(r) for r in active + done]
+        family.attach(self, recs)  # the parents' progress includes their children's
+        return recs
 
     def counts(self) -> dict[str, int]:
         return dict(self.sql("SELECT status, COUNT(*) FROM job GROUP BY status").fetchall())
@@ -289,16 +295,26 @@ class Store:
                      (job_id, now, "warning", reason))
 
     def fail_dependents(self) -> list[int]:
-        """Queued jobs one of whose dependencies failed or was cancelled fail without running."""
-        rows = self.sql("""SELECT d.job_id, d.depends_on, j2.status FROM job_dep d
-                           JOIN job j ON j.id = d.job_id JOIN job j2 ON j2.id = d.depends_on
-                           WHERE j.status IN ('queued', 'paused') AND j2.status IN ('failed', 'cancelled')""").fetchall()
-        now = time.time()
-        for job_id, dep, status in rows:
-            self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, error=? WHERE id=?"
-                     " AND status IN ('queued', 'paused')",
-                     (now, now, f"dependency-failed: job {dep} {status}", job_id))
-        return [r[0] for r in rows]
+        """Waiting jobs one of whose dependencies failed or was cancelled fail without running
+        (and so do the jobs that wait for those, transitively)."""
+        failed: list[int] = []
+        while True:
+            rows = self.sql("""SELECT d.job_id, d.depends_on, j2.status FROM job_dep d
+                               JOIN job j ON j.id = d.job_id JOIN job j2 ON j2.id = d.depends_on
+                               WHERE j.status IN ('queued', 'paused', 'interrupted')
+                               AND j2.status IN ('failed', 'cancelled')""").fetchall()
+            if not rows:
+                return failed
+            now = time.time()
+            with self.transaction():
+                for job_id, dep, status in rows:
+                    why = f"dependency-failed: job {dep} {status}"
+                    if self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, error=? WHERE id=?"
+                                " AND status IN ('queued', 'paused', 'interrupted')",
+                                (now, now, why, job_id)).rowcount:
+                        self.sql("INSERT INTO job_event (job_id, ts, kind, message) VALUES (?,?,?,?)",
+                                 (job_id, now, "log", f"{why}; not run"))
+                        failed.append(job_id)
 
     def set_pid(self, job_id: int, pid: int) -> None:
         self.sql("UPDATE job SET pid=? WHERE id=?", (pid, job_id))
