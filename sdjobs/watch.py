@@ -14,11 +14,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 from .core.errors import BadInput, NotFound
 from .fs.rules import WalkRules
 
 MAX_TARGETS = 200
+FALLBACK_SECONDS = 2.0
 _LOSSY = "\ufffd"  # watchfiles decodes non-UTF-8 names lossily: refresh the parent instead
 
 
@@ -30,6 +32,8 @@ class Watcher:
         self.mode, self.full_hash, self.rules, self.priority = mode, full_hash, dict(rules or {}), priority
         self.roots: dict[str, str] = {}          # watched dir -> its location root
         self.last_job: dict[str, int] = {}       # location root -> last job queued for it
+        self.last_fallback = -FALLBACK_SECONDS
+        self.fallback_due = False
 
     # -- setting up ----------------------------------------------------------------
     def _resolve(self) -> None:
@@ -73,20 +77,44 @@ class Watcher:
         self.ignored = (str(lib.db_path), str(lib.data_dir))
         self._resolve()
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        ready = False
+        self.ready = False
+        try:
+            while not self._watch(watchfiles):
+                pass
+        except KeyboardInterrupt:
+            pass
+        self._say("stopped watching")
+
+    def _watch(self, watchfiles) -> bool:
+        """Watch until Ctrl-C (True), or until watchfiles gives up on a name (False)."""
         try:
             for changes in watchfiles.watch(*self.roots, watch_filter=self._keep, debounce=self.debounce_ms,
                                             step=min(200, self.debounce_ms), rust_timeout=500,
                                             yield_on_timeout=True, ignore_permission_denied=True,
                                             raise_interrupt=True):
-                if not ready:
-                    ready = True
+                if not self.ready:
+                    self.ready = True
                     self._say(f"watching {', '.join(self.roots)} (Ctrl-C stops)")
                 if changes:
                     self._batch([p for _change, p in changes])
-        except KeyboardInterrupt:
-            pass
-        self._say("stopped watching")
+                self._fallback()
+        except RuntimeError as exc:
+            # watchfiles cannot pass on a change to a name that is not UTF-8, and drops the
+            # rest of that batch with it: refresh every location (cheap: unchanged files are
+            # not read), no more than once a few seconds, then watch again.
+            if "decode" not in str(exc):
+                raise
+            self.fallback_due = True
+            self._fallback()
+            return False
+        return True
+
+    def _fallback(self) -> None:
+        now = time.monotonic()
+        if self.fallback_due and now - self.last_fallback >= FALLBACK_SECONDS:
+            self.fallback_due, self.last_fallback = False, now
+            self._say("a name that is not UTF-8 changed (watchfiles cannot say which): refreshing everything")
+            self._batch(list(self.roots))
 
     def _keep(self, _change, path: str) -> bool:
         return not any(path == i or path.startswith(i) for i in self.ignored)

@@ -44,10 +44,11 @@ def _check_mode(mode: Optional[str]) -> None:
 
 
 def index(
-    path: Annotated[str, typer.Argument(help="A directory; or a path inside an indexed location to refresh it.")],
+    path: Annotated[str, typer.Argument(metavar="PATH",
+                                        help="A directory; or a path inside an indexed location to refresh it.")],
     mode: ModeOpt = None,
     full_hash: FullHash = None,
-    depth: Annotated[Optional[int], typer.Option("--depth", min=-1, metavar="N",
+    depth: Annotated[Optional[int], typer.Option("--depth", metavar="N",
                                                  help="Descend at most N levels below PATH (-1: no limit).")] = None,
     recurse: Annotated[Optional[bool], typer.Option("--recurse/--no-recurse",
                                                     help="--no-recurse: this directory only.")] = None,
@@ -177,7 +178,8 @@ def ls(as_json: Json = False) -> None:
 
 
 @locations.command("rm")
-def rm(path: Annotated[str, typer.Argument(help="The root of an indexed location.")], as_json: Json = False) -> None:
+def rm(path: Annotated[str, typer.Argument(metavar="PATH", help="The root of an indexed location.")],
+       as_json: Json = False) -> None:
     """Forget an indexed location and its entries (the files are not touched).
 
     Example: sdjobs locations rm ~/old-disk
@@ -206,7 +208,7 @@ def rm(path: Annotated[str, typer.Argument(help="The root of an indexed location
 
 
 def watch(
-    paths: Annotated[list[str], typer.Argument(help="Directories to keep indexed.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Directories to keep indexed.")],
     debounce: Annotated[int, typer.Option("--debounce", metavar="MS", min=10,
                                           help="Gather changes for this long before refreshing.")] = 500,
     mode: ModeOpt = None, full_hash: FullHash = None,

@@ -31,10 +31,10 @@ from ..fs.rules import WalkRules
 from ..store import index_store as ixs
 from . import index_diff as diff
 from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL, identify
-from .index_walk import Discovery
+from .index_walk import BATCH, TEST_DELAY, Discovery
 
 Mode = Literal["shallow", "content", "deep"]
-CHUNK = 5000
+CHUNK = BATCH
 COMMIT_SECONDS = 1.0
 WEIGHTS = {
     False: {"discovery": 0.7, "processing": 0.2, "aggregation": 0.1, "content": 0.0},
@@ -93,7 +93,7 @@ class Index(Job):
     @classmethod
     def validate(cls, c: IndexConfig) -> None:
         if c.depth is not None and c.depth < -1:
-            raise BadInput("--depth must be 0 or more (or -1 for unlimited)")
+            raise BadInput(f"--depth must be 0 or more (or -1 for no limit), not {c.depth}")
         unknown = set(c.rules) - {f.name for f in dataclasses.fields(WalkRules)}
         if unknown:
             raise BadInput(f"unknown rule {sorted(unknown)[0]!r}")
@@ -242,6 +242,7 @@ class Index(Job):
                 st["moved"] += diff.apply_moves(store, job_id, loc_id, st["targets"], keep)
                 st["step"], st["pcursor"], st["done"] = "chunks", b"", 0
                 ixs.save_run(store, job_id, "processing", None, st)
+            self._test_delay()
         while st["step"] == "chunks":
             ctx.check_interrupt()
             after = st["pcursor"]
@@ -257,6 +258,7 @@ class Index(Job):
                 ixs.save_run(store, job_id, "processing", None, st)
             ctx.progress(done=st["done"], fields=self._changes())
             self._percent(0.8 * st["done"] / max(1, st["found"]))
+            self._test_delay()
         while st["step"] == "delete":
             ctx.check_interrupt()
             with store.transaction():
@@ -272,6 +274,12 @@ class Index(Job):
                 else:
                     ixs.save_run(store, job_id, "processing", None, st)
             ctx.progress(fields=self._changes())
+            self._test_delay()
+
+    @staticmethod
+    def _test_delay() -> None:
+        if TEST_DELAY:
+            time.sleep(TEST_DELAY)
 
     def _changes(self) -> dict:
         return {k: self.st[k] for k in ("new", "modified", "moved", "deleted")}
@@ -297,6 +305,7 @@ class Index(Job):
             if st["fresh"]:
                 st["new"] = st["found"]
             self._next("content" if self.want else "done", totals=[size, files, entries])
+        self._test_delay()
 
     # -- content ---------------------------------------------------------------------
     def _selection(self) -> tuple[str, list]:
@@ -349,6 +358,7 @@ class Index(Job):
                 st["ccursor"] = last_id
                 ixs.save_run(store, ctx.job_id, "content", None, st)
             pending.clear()
+            self._test_delay()
 
         sizes: dict[int, tuple[str, int]] = {}
         items = self._items(cond, params, st["ccursor"])
@@ -370,7 +380,7 @@ class Index(Job):
                 st["identified"] += 1
                 ctx.add_bytes(size)
             pending.append((res.cas_id, res.full_hash, res.kind_class, res.width, res.height, res.taken_at, res.id))
-            if len(pending) >= 2000 or (done & 255 == 0 and time.monotonic() >= deadline):
+            if len(pending) >= CHUNK or (done & 255 == 0 and time.monotonic() >= deadline):
                 commit(last)
                 ctx.check_interrupt()
                 ctx.progress(done=done, path=path, **({"bytes_done": done_bytes} if full else {}))

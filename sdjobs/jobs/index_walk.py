@@ -28,8 +28,10 @@ from ..fs.rules import GitIgnore, WalkRules
 from ..fs.walker import walk
 from ..store import index_store as ixs
 
-BATCH = 5000
+BATCH = int(os.environ.get("SDJOBS_INDEX_BATCH") or 5000)
 FLUSH_SECONDS = 1.0
+# Seconds to sleep after each commit: lets tests stop a run in any phase of a tiny tree.
+TEST_DELAY = float(os.environ.get("SDJOBS_INDEX_TEST_DELAY") or 0)
 _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
 
 
@@ -115,6 +117,8 @@ class Discovery:
         self.rows.clear()
         self.totals.clear()
         self.on_progress(cursor)
+        if TEST_DELAY:
+            time.sleep(TEST_DELAY)
 
     def on_error(self, path: str, exc: BaseException) -> None:
         if isinstance(exc, FileNotFoundError):
@@ -214,8 +218,7 @@ class Discovery:
                 top_path = path
                 stack.append(top)
             n += 1
-            if n & 255 == 0:
+            if len(rows) >= BATCH or (n & 255 == 0 and time.monotonic() >= deadline):
                 check()
-                if len(rows) >= BATCH or time.monotonic() >= deadline:
-                    self.flush(path)
-                    deadline = time.monotonic() + FLUSH_SECONDS
+                self.flush(path)
+                deadline = time.monotonic() + FLUSH_SECONDS
