@@ -15,8 +15,11 @@ figure is the median of --runs rounds.
   so the time includes starting the background runner.
 - sdjobs, runner running: a fresh library each round with `sdjobs runner`
   already started on it (what a user with a runner service sees).
-- the same with three variants (256, 512, 1024).
+- the same with --size 1024 alone and with three variants (256, 512, 1024).
 - a re-run over the unchanged tree (nothing to render).
+
+A second table splits the --size 256 runs into CLI start-up, claim, the job
+itself and the CLI's exit, from the job record's timestamps.
 
 Prints a markdown table; --save writes it to bench/results/thumbs.md.
 """
@@ -24,6 +27,7 @@ Prints a markdown table; --save writes it to bench/results/thumbs.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -60,11 +64,28 @@ def env_for(lib: Path) -> dict:
 
 def timed(cmd: list[str], env: dict | None = None) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     took = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
     return took
+
+
+def job_timeline(cmd: list[str], env: dict) -> tuple[float, dict[str, float]]:
+    """Run a job command with --json; split its wall time using the job record."""
+    t0 = time.time()
+    start = time.perf_counter()
+    proc = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr}")
+    rec = json.loads(proc.stdout)
+    return took, {
+        "CLI start-up to job submitted": rec["created_at"] - t0,
+        "submitted to claimed by the runner": rec["started_at"] - rec["created_at"],
+        "job running (import, walk, pool fork, render)": rec["finished_at"] - rec["started_at"],
+        "job finished to CLI exit": t0 + took - rec["finished_at"],
+    }
 
 
 def stop_runners(env: dict) -> None:
@@ -83,13 +104,22 @@ def start_runner(env: dict) -> subprocess.Popen:
     raise SystemExit("the runner did not start")
 
 
+def vips_version() -> str:
+    try:
+        out = subprocess.run(["vipsthumbnail", "--vips-version"], capture_output=True, text=True).stdout
+    except OSError:
+        return "not installed"
+    return out.strip() or "libvips"
+
+
 def case_vips(files: list[Path], scratch: Path) -> float:
     out = scratch / "vips"
     out.mkdir()
     return timed(["vipsthumbnail", "-s", "256", "-o", f"{out}/%s.webp", *map(str, files)])
 
 
-def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, rerun: bool = False) -> float:
+def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, rerun: bool = False,
+                phases: dict | None = None) -> float:
     lib = scratch / "lib" / "library.db"
     env = env_for(lib)
     args = [*SDJOBS, "thumbs", str(folder), "--format", "webp"]
@@ -99,7 +129,10 @@ def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, 
     try:
         if rerun:
             timed(args, env)
-        took = timed(args, env)
+        took, split = job_timeline(args, env)
+        if phases is not None:
+            for k, v in split.items():
+                phases.setdefault(k, []).append(v)
     finally:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -119,39 +152,48 @@ def main(argv: list[str] | None = None) -> int:
     files = ensure_images(folder, args.count)
     vips = shutil.which("vipsthumbnail")
     cases = {}
+    VIPS, AUTO, RUN = "vipsthumbnail -s 256 -o %s.webp", "runner auto-started", "runner running"
+    split: dict[str, dict[str, list[float]]] = {AUTO: {}, RUN: {}}
     if vips:
-        cases["vipsthumbnail -s 256 -o %s.webp"] = lambda s: case_vips(files, s)
-    cases["sdjobs thumbs --size 256 (runner auto-started)"] = lambda s: case_sdjobs(folder, s, ["256"], runner=False)
-    cases["sdjobs thumbs --size 256 (runner running)"] = lambda s: case_sdjobs(folder, s, ["256"], runner=True)
-    cases["sdjobs thumbs --size 256,512,1024 (auto-started)"] = lambda s: case_sdjobs(
-        folder, s, ["256", "512", "1024"], runner=False)
-    cases["sdjobs thumbs --size 256,512,1024 (runner running)"] = lambda s: case_sdjobs(
-        folder, s, ["256", "512", "1024"], runner=True)
-    cases["sdjobs thumbs re-run, unchanged (runner running)"] = lambda s: case_sdjobs(
-        folder, s, ["256"], runner=True, rerun=True)
+        cases[VIPS] = lambda s: case_vips(files, s)
+    for mode, running in ((AUTO, False), (RUN, True)):
+        for sizes in (["256"], ["1024"], ["256", "512", "1024"]):
+            name = f"sdjobs thumbs --size {','.join(sizes)} ({mode})"
+            cases[name] = (lambda s, sizes=sizes, running=running, mode=mode: case_sdjobs(
+                folder, s, sizes, runner=running, phases=split[mode] if sizes == ["256"] else None))
+    cases[f"sdjobs thumbs re-run, unchanged ({RUN})"] = lambda s: case_sdjobs(folder, s, ["256"], runner=True,
+                                                                               rerun=True)
     times: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(args.runs):
         for name, fn in cases.items():
             with tempfile.TemporaryDirectory(prefix="sdjobs-bench-thumbs-") as tmp:
                 times[name].append(fn(Path(tmp)))
     med = {k: statistics.median(v) for k, v in times.items()}
-    base = med.get("vipsthumbnail -s 256 -o %s.webp")
-    one = {"auto": med["sdjobs thumbs --size 256 (runner auto-started)"],
-           "running": med["sdjobs thumbs --size 256 (runner running)"]}
+    base = med.get(VIPS)
     mb = sum(f.stat().st_size for f in files) / 1e6
     big = sum(1 for f in files if "4000x3000" in f.name)
+    load = os.getloadavg()[0]
     lines = [
-        f"`sdjobs thumbs` vs vipsthumbnail: {len(files)} JPEGs ({big} of 4000x3000, {len(files) - big} of 1920x1080,"
-        f" {mb:.0f} MB), warm cache, {os.cpu_count()} cores, median of {args.runs} rounds, CLI wall time.",
+        f"`sdjobs thumbs` vs vipsthumbnail ({vips_version()}): {len(files)} JPEGs ({big} of 4000x3000,"
+        f" {len(files) - big} of 1920x1080, {mb:.0f} MB), webp, warm cache, {os.cpu_count()} cores,"
+        f" median of {args.runs} rounds, CLI wall time (exec to exit); load average {load:.1f} at the end.",
         "",
-        "| case | median s | min s | vs vipsthumbnail | vs one variant |",
-        "|---|---:|---:|---:|---:|",
+        "| case | median s | min s | vs vipsthumbnail | vs --size 256 | vs --size 1024 |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, m in med.items():
         vs = f"{m / base:.2f}x" if base else "n/a"
-        ref = one["running"] if "running" in name else one["auto"]
-        vs_one = f"{m / ref:.2f}x" if name.startswith("sdjobs") and "re-run" not in name else ""
-        lines.append(f"| {name} | {m:.3f} | {min(times[name]):.3f} | {vs} | {vs_one} |")
+        vs256 = vs1024 = ""
+        if name.startswith("sdjobs") and "re-run" not in name:
+            mode = RUN if RUN in name else AUTO
+            vs256 = f"{m / med[f'sdjobs thumbs --size 256 ({mode})']:.2f}x"
+            vs1024 = f"{m / med[f'sdjobs thumbs --size 1024 ({mode})']:.2f}x"
+        lines.append(f"| {name} | {m:.3f} | {min(times[name]):.3f} | {vs} | {vs256} | {vs1024} |")
+    lines += ["", "Where the time of `sdjobs thumbs --size 256` goes (medians, from the job record's timestamps):",
+              "", f"| step | {AUTO} s | {RUN} s |", "|---|---:|---:|"]
+    for step in split[RUN]:
+        lines.append(f"| {step} | {statistics.median(split[AUTO][step]):.3f} |"
+                     f" {statistics.median(split[RUN][step]):.3f} |")
     if not vips:
         lines.append("")
         lines.append("vipsthumbnail not found (install libvips-tools): no reference column.")

@@ -15,13 +15,13 @@ is a plain tuple the job records.
 from __future__ import annotations
 
 import fcntl
+import importlib
 import io
 import os
 import warnings
 from typing import NamedTuple
 
-from PIL import BmpImagePlugin, GifImagePlugin, Image, JpegImagePlugin, PngImagePlugin  # noqa: F401
-from PIL import TiffImagePlugin, WebPImagePlugin  # noqa: F401  (loaded before the fork, see above)
+from PIL import Image
 
 from ..fs.hashing import cas_id as compute_cas_id
 from ..imaging import freedesktop as fd
@@ -29,7 +29,9 @@ from ..imaging import render
 from ..imaging.render import ImageRejected, NotAnImage, fit_within, render_variants
 from ..store.thumbs_store import THUMBS_DIR, sidecar_relpath
 
-Image.preinit()
+Image.preinit()  # BMP, GIF, JPEG, PPM, PNG: loaded before the fork (see above)
+for _plugin in ("WebPImagePlugin", "TiffImagePlugin"):
+    importlib.import_module(f"PIL.{_plugin}")
 
 # Above this many decoded pixels an image is "huge": at most one huge image is
 # decoded at a time per library (a lock file), so two workers never hold two
