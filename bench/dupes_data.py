@@ -87,7 +87,7 @@ def make_tree(root: str, *, files: int, sizes: list[int], dup_rate: float, per_d
 
 def mixed(root: str) -> dict:
     sizes = sorted({int(1024 * 1.15 ** k) for k in range(50)})  # 1 KiB .. ~1 MiB
-    sizes = [s for s in sizes if s <= 1 << 20]
+    sizes = [s for s in sizes if s <= 256 << 10]
     M = 1 << 20
     large = [("big-a.bin", 128 * M, ""), ("big-a-copy.bin", 0, "=big-a.bin"),
              ("big-a-lastbyte.bin", 0, "~big-a.bin"), ("big-b.bin", 64 * M, "")]

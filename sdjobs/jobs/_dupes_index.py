@@ -34,18 +34,37 @@ def stored_digests(library_db: str, roots: list[str], files: Files, wanted: Iter
     store = Store(Library(Path(library_db)), create=False)
     try:
         for root in roots:
-            if index_store.find_location(store, root) is None:
-                continue
-            for row in index_store.entries_under(store, root, kind="file"):
-                i = by_path.get(row.path)
+            for path, size, inode, device, mtime_ns, full, cas in _rows(store, index_store, root):
+                i = by_path.get(path)
                 if i is None or i in known:
                     continue
-                if (row.size == sizes[i] and row.mtime_ns == mtimes[i] and row.inode == inos[i]
-                        and row.device == devs[i]):
-                    if row.full_hash:
-                        known[i] = "F" + row.full_hash
-                    elif row.cas_id:
-                        known[i] = "C" + row.cas_id
+                if size == sizes[i] and mtime_ns == mtimes[i] and inode == inos[i] and device == devs[i]:
+                    known[i] = "F" + full if full else "C" + cas
     finally:
         store.close()
     return known
+
+
+def _rows(store, index_store, root: str):
+    """(path, size, inode, device, mtime_ns, full_hash, cas_id) of the files
+    under ``root`` that have a stored digest.
+
+    ``index_store.entries_under`` builds a named tuple per row; this hot path
+    asks SQLite for the seven columns it needs, over the same location and
+    path range (``find_location``, ``canonical``, ``subtree_range``)."""
+    given = os.path.abspath(root)
+    real = index_store.canonical(given)
+    loc = index_store.find_location(store, real)
+    if loc is None:
+        return
+    lo, hi = index_store.subtree_range(real)
+    cur = store.sql("SELECT path, size, inode, device, mtime_ns, full_hash, cas_id FROM entry"
+                    " WHERE location_id=? AND ((path >= ? AND path < ?) OR path = ?) AND kind='file'"
+                    " AND (full_hash IS NOT NULL OR cas_id IS NOT NULL)",
+                    (loc.id, lo, hi, os.fsencode(real)))
+    cut = len(real.rstrip("/"))
+    base = given.rstrip("/") if given != real else None
+    while rows := cur.fetchmany(5000):
+        for raw, *rest in rows:
+            p = raw.decode("utf-8", "surrogateescape")
+            yield (base + p[cut:] if base is not None else p, *rest)

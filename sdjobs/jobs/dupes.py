@@ -30,7 +30,7 @@ from ._dupes_scan import Files, Filters, scan
 
 BATCH_FILES = 2000
 BATCH_BYTES = 32 << 20
-CHECKPOINT_EVERY = 3.0
+CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 EDGE_BYTES = 4096
 PHASE_NAMES = {1: "compare first 4 KiB", 2: "compare last 4 KiB", 3: "compare full hashes"}
 
@@ -170,7 +170,7 @@ class Dupes(Job):
             return _with_link_groups(state["groups"], state["links"], c.hardlinks)
         keys: dict[int, str] = state["keys"]
         known: dict[int, str] = state["known"]
-        self._last_cp = time.monotonic()
+        self._last_cp, self._cp_cost = time.monotonic(), 0.0
         while state["groups"] or state["todo"]:
             if state["todo"] is None:
                 state["todo"] = _next_pass(state["groups"], keys, known, files.sizes)
@@ -194,15 +194,15 @@ class Dupes(Job):
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
         bounds = _bounds(cost, start)
         paths, sizes = files.paths, files.sizes
-        batches = ((kinds[a:b], [paths[i] for i in idx[a:b]], [sizes[i] for i in idx[a:b]]) for a, b in bounds)
+        batches = (("".join(kinds[a:b]), "\0".join([paths[i] for i in idx[a:b]]), [sizes[i] for i in idx[a:b]])
+                   for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
-        for (a, b), results in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
-            for i, (digest, err) in zip(idx[a:b], results):
-                if digest is None:
-                    ctx.error(paths[i], err)
-                else:
-                    keys[i] = digest
+        for (a, b), (digests, errors) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
+            keys.update(zip(idx[a:b], digests))
+            for pos, err in errors:
+                keys.pop(idx[a + pos], None)
+                ctx.error(paths[idx[a + pos]], err)
             n = sum(cost[a:b])
             done_bytes += n
             self.read_bytes += n
@@ -216,10 +216,11 @@ class Dupes(Job):
 
     def _maybe_checkpoint(self) -> None:
         now = time.monotonic()
-        if now - self._last_cp >= CHECKPOINT_EVERY:
+        if now - self._last_cp >= max(CHECKPOINT_EVERY, 25 * self._cp_cost):
             self.state["read_bytes"] = self.read_bytes
             self.ctx.checkpoint(self.state, force=True)
             self._last_cp = time.monotonic()
+            self._cp_cost = self._last_cp - now
 
     def _deep(self, groups: list[list[int]]) -> list[list[int]]:
         ctx, files = self.ctx, self.files
@@ -257,10 +258,12 @@ class Dupes(Job):
         links: dict[int, list[int]] = state["links"]
         keys: dict[int, str] = {**state["known"], **state["keys"]}
         out_groups = []
+        one_root = len(set(files.args)) <= 1
+        by_path, args = files.paths.__getitem__, files.args
         for g in groups:
-            members = sorted(g, key=lambda i: (files.args[i], os.fsencode(files.paths[i])))
+            members = sorted(g, key=by_path if one_root else lambda i: (args[i], by_path(i)))
             size = files.sizes[members[0]]
-            inodes = len({(files.devs[i], files.inos[i]) for i in members})
+            inodes = len({(files.devs[i], files.inos[i]) for i in members}) if links else len(members)
             paths, mtimes = [], []
             for i in members:
                 paths.append(files.paths[i])
@@ -272,7 +275,7 @@ class Dupes(Job):
             key = keys.get(members[0], "")
             out_groups.append({"size": size, "hash": key[1:] if key.startswith("F") else None,
                                "wasted": size * (inodes - 1), "paths": paths, "mtimes": mtimes})
-        out_groups.sort(key=lambda g: (-g["wasted"], -len(g["paths"]), os.fsencode(g["paths"][0])))
+        out_groups.sort(key=lambda g: (-g["wasted"], -len(g["paths"]), g["paths"][0]))
         self.groups = out_groups
         return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"],
                 "from_index": state["from_index"], "read_bytes": self.read_bytes, **_totals(out_groups)}
@@ -310,38 +313,44 @@ def _dedupe(files: Files) -> Files:
 def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list[int]], dict[int, list[int]]]:
     """Groups of 2+ distinct files of one size (and name); hard links collapsed
     to their first path, the other paths kept in ``links``."""
-    by_size: dict = {}
     sizes = files.sizes
-    if by_name:
-        names = [os.path.basename(p) for p in files.paths]
-        for i, s in enumerate(sizes):
-            by_size.setdefault((s, names[i]), []).append(i)
-    else:
-        for i, s in enumerate(sizes):
-            by_size.setdefault(s, []).append(i)
-    groups: list[list[int]] = []
+    keys: list = list(zip(sizes, map(os.path.basename, files.paths))) if by_name else sizes
+    by_key: dict = {}
+    for i, k in enumerate(keys):
+        g = by_key.get(k)
+        if g is None:
+            by_key[k] = [i]
+        else:
+            g.append(i)
+    groups = [g for g in by_key.values() if len(g) > 1]
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
-    for g in by_size.values():
-        if len(g) < 2:
-            continue
-        first: dict[tuple[int, int], int] = {}
-        prim: list[int] = []
-        for i in g:
-            k = (devs[i], inos[i])
-            p = first.get(k)
-            if p is None:
-                first[k] = i
-                prim.append(i)
+    first: dict[tuple[int, int], int] = {}
+    linked: set[int] = set()
+    for i, ident in enumerate(zip(devs, inos)):
+        j = first.setdefault(ident, i)
+        if j != i:
+            linked.add(i)
+            linked.add(j)
+    if linked:  # some files have several names: keep one per inode
+        rank = lambda i: (args[i], paths[i])  # noqa: E731
+        collapsed = []
+        for g in groups:
+            if linked.isdisjoint(g):
+                collapsed.append(g)
                 continue
-            if (args[i], os.fsencode(paths[i])) < (args[p], os.fsencode(paths[p])):
-                first[k] = i  # the first path in argument and path order stands for the file
-                prim[prim.index(p)] = i
-                links[i] = links.pop(p, []) + [p]
-            else:
-                links.setdefault(p, []).append(i)
-        if len(prim) > 1:
-            groups.append(prim)
+            prim = [i for i in g if i not in linked]
+            by_inode: dict[tuple[int, int], list[int]] = {}
+            for i in linked.intersection(g):
+                by_inode.setdefault((devs[i], inos[i]), []).append(i)
+            for same in by_inode.values():
+                if len(same) > 1:
+                    same.sort(key=rank)
+                    links[same[0]] = same[1:]
+                prim.append(same[0])
+            if len(prim) > 1:
+                collapsed.append(prim)
+        groups = collapsed
     if not hardlinks:
         grouped = {i for g in groups for i in g}
         links = {i: js for i, js in links.items() if i in grouped}

@@ -30,7 +30,7 @@ from ._validate_checks import SEVERITIES, check_batch, issue
 
 BATCH_FILES = 512
 BATCH_BYTES = 64 << 20
-CHECKPOINT_EVERY = 3.0
+CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 Mode = Literal["basic", "integrity", "corruption", "complete"]
 
 
@@ -99,6 +99,7 @@ class Validate(Job):
         bounds = _bounds(sizes, state["done"], flags.get("integrity"))
         work = ((flags, [(p, k, st) for p, k, st, _ in items[a:b]]) for a, b in bounds)
         last_cp = started = time.monotonic()
+        cp_cost = 0.0
         hashed_before = state["hashed"]
         for (a, b), (issues, hashed) in zip(bounds, ctx.map(check_batch, work, chunksize=1)):
             found += [list(i) for i in issues]
@@ -109,9 +110,11 @@ class Validate(Job):
                          path=items[b - 1][0])
             _throttle(ctx, started, state["hashed"] - hashed_before)
             ctx.check_interrupt()
-            if time.monotonic() - last_cp >= CHECKPOINT_EVERY:
+            now = time.monotonic()
+            if now - last_cp >= max(CHECKPOINT_EVERY, 25 * cp_cost):
                 ctx.checkpoint(state, force=True)
                 last_cp = time.monotonic()
+                cp_cost = last_cp - now
         ctx.phase("report")
         return self._report(state)
 

@@ -43,7 +43,7 @@ def test_dupes_resumes_after_sigkill(cli, store, start_runner, tmp_path):
         data = rng.randbytes(MB)
         write(root / f"d{i % 3}" / f"f{i}", data)
         write(root / "copies" / f"f{i}", data)
-    job = kill_midway(cli, store, start_runner, ["dupes", root, "--bwlimit", "8M"],
+    job = kill_midway(cli, store, start_runner, ["dupes", root, "--bwlimit", "4M"],
                       lambda rec, st: st and st.get("stage") == "compare" and st["done"] > 0
                       and rec.progress.phase == "compare full hashes", "a checkpoint in the full pass")
     data = json.loads(cli("jobs", "show", job, "--json", check=True).stdout)
@@ -66,7 +66,7 @@ def test_validate_resumes_after_sigkill(cli, store, start_runner, tmp_path, lib)
     blob[5] ^= 1
     victim.write_bytes(bytes(blob))
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
-    job = kill_midway(cli, store, start_runner, ["validate", root, "--mode", "integrity", "--bwlimit", "8M"],
+    job = kill_midway(cli, store, start_runner, ["validate", root, "--mode", "integrity", "--bwlimit", "4M"],
                       lambda rec, st: st and 0 < st["done"] < 30, "a checkpoint mid-check")
     out = store.get(job).output
     assert out["checked"] == 40 and out["counts"]["critical"] == 1

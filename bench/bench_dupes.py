@@ -1,0 +1,167 @@
+"""dupes against jdupes, rdfind and fdupes, end to end, warm cache.
+
+    python bench/bench_dupes.py [--root /tmp/sdjobs-bench] [--runs 3] [--trees mixed,small]
+
+Generates (once) the two trees of bench/dupes_data.py: ``mixed`` (~20,000
+files of 1 KiB-1 MiB plus four of 64-128 MiB) and ``small`` (~200,000 files
+of 64 B-8 KiB, 127 distinct sizes, so nearly every file shares its size
+with a thousand others). Each case is the wall time of the whole command,
+median of ``--runs`` runs, cases interleaved run by run:
+
+- ``sdjobs dupes PATH --json --no-index``: a runner already started;
+- ``... cold``: no runner alive, the command starts one (then it is stopped);
+- ``sdjobs dupes PATH --json`` after ``sdjobs index PATH --full-hash``: the
+  indexed, unchanged tree (small tree only).
+
+The groups are checked against ``jdupes -r`` (hard links aside: compared as
+sets of inodes). Prints a markdown table; --save writes it to bench/results/dupes.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import dupes_data  # noqa: E402
+
+SDJOBS = [sys.executable, "-m", "sdjobs"]
+
+
+def env(root: Path) -> dict:
+    return {**os.environ, "SDJOBS_LIBRARY": str(root / "lib" / "library.db"),
+            "XDG_DATA_HOME": str(root / "xdg"), "SDJOBS_RUNNER_IDLE_EXIT": "600"}
+
+
+def run(cmd: list, e: dict, out=subprocess.DEVNULL) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, env=e, stdout=out, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+
+
+def stop_runner(e: dict) -> None:
+    subprocess.run(SDJOBS + ["runner", "stop"], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_runner(e: dict) -> subprocess.Popen:
+    p = subprocess.Popen(SDJOBS + ["runner"], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    for _ in range(100):
+        if "alive" in subprocess.run(SDJOBS + ["runner", "status"], env=e, capture_output=True, text=True).stdout:
+            break
+        time.sleep(0.1)
+    return p
+
+
+def inode_groups(groups) -> set:
+    out = set()
+    for g in groups:
+        key = []
+        for p in g:
+            st = os.lstat(p)
+            key.append((st.st_dev, st.st_ino))
+        out.add(frozenset(key))
+    return out
+
+
+def fdupes_groups(text: bytes) -> list[list[bytes]]:
+    return [b.split(b"\n") for b in text.strip(b"\n").split(b"\n\n") if b]
+
+
+def check_same(tree: Path, e: dict) -> str:
+    ours = json.loads(subprocess.run(SDJOBS + ["dupes", str(tree), "--json", "--no-index"], env=e,
+                                     capture_output=True, check=True).stdout)
+    theirs = subprocess.run(["jdupes", "-r", "-q", str(tree)], capture_output=True, check=True).stdout
+    same = inode_groups(g["paths"] for g in ours["groups"]) == inode_groups(fdupes_groups(theirs))
+    return f"{len(ours['groups']):,} groups, {'same' if same else 'NOT the same'} as jdupes -r"
+
+
+def bench_tree(name: str, tree: Path, root: Path, runs: int, indexed: bool) -> tuple[list[tuple], str]:
+    e = env(root)
+    peers = {
+        "jdupes -r": ["jdupes", "-r", "-q", str(tree)],
+        "rdfind": ["rdfind", "-dryrun", "true", "-outputname", str(root / "rdfind.txt"), str(tree)],
+        "fdupes -r": ["fdupes", "-r", "-q", str(tree)],
+    }
+    cases = {k: v for k, v in peers.items() if shutil.which(v[0])}
+    missing = [k for k in peers if k not in cases]
+    ours = SDJOBS + ["dupes", str(tree), "--json", "--no-index"]
+    cases["sdjobs dupes (runner started)"] = ours
+    cases["sdjobs dupes (cold: starts a runner)"] = ours
+    if indexed:
+        cases["sdjobs dupes, indexed unchanged tree"] = SDJOBS + ["dupes", str(tree), "--json"]
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    stop_runner(e)
+    if indexed:
+        subprocess.run(SDJOBS + ["index", str(tree), "--full-hash"], env=e, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runner = start_runner(e)
+    try:
+        note = check_same(tree, e) if shutil.which("jdupes") else "jdupes missing: groups not compared"
+        for cmd in cases.values():  # warm the page cache and the runner
+            run(cmd, e)
+        for _ in range(runs):
+            for label, cmd in cases.items():
+                if "cold" in label:
+                    stop_runner(e)
+                    times[label].append(run(cmd, e))
+                    runner = start_runner(e)
+                else:
+                    times[label].append(run(cmd, e))
+    finally:
+        stop_runner(e)
+        if runner.poll() is None:
+            runner.wait(30)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    fastest_peer = min((med[k] for k in peers if k in med), default=None)
+    rows = []
+    for label in cases:
+        ratio = f"{fastest_peer / med[label]:.2f}x" if fastest_peer else ""
+        rows.append((name, label, med[label], min(times[label]), ratio))
+    if missing:
+        note += f"; not installed, skipped: {', '.join(missing)}"
+    return rows, note
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default="/tmp/sdjobs-bench")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--trees", default="mixed,small")
+    ap.add_argument("--save", action="store_true", help="write the table to bench/results/dupes.md")
+    a = ap.parse_args(argv)
+    root = Path(a.root)
+    root.mkdir(parents=True, exist_ok=True)
+    all_rows, notes = [], []
+    for name in a.trees.split(","):
+        tree = root / name
+        if not tree.exists():
+            print(f"generating {tree} ...", file=sys.stderr)
+            getattr(dupes_data, name)(str(tree))
+        rows, note = bench_tree(name, tree, root, a.runs, indexed=name == "small")
+        all_rows += rows
+        notes.append(f"- {name}: {note}")
+    load = os.getloadavg()[0]
+    lines = [f"dupes, wall time of the whole command, median of {a.runs} runs (warm cache, {os.cpu_count()} cores,"
+             f" load average {load:.1f} at the end)", "",
+             "| tree | command | median s | best s | fastest peer / this |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {t} | {c} | {m:.2f} | {b:.2f} | {r} |" for t, c, m, b, r in all_rows]
+    lines += ["", *notes]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.save:
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / "dupes.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
