@@ -17,6 +17,8 @@ figure is the median of --runs rounds.
   already started on it (what a user with a runner service sees).
 - the same with --size 1024 alone and with three variants (256, 512, 1024).
 - a re-run over the unchanged tree (nothing to render).
+- a floor: the job's per-image worker over a fork Pool(2) in one plain Python
+  process (no CLI, store or runner), i.e. what the rendering itself costs.
 
 A second table splits the --size 256 runs into CLI start-up, claim, the job
 itself and the CLI's exit, from the job record's timestamps.
@@ -118,6 +120,23 @@ def case_vips(files: list[Path], scratch: Path) -> float:
     return timed(["vipsthumbnail", "-s", "256", "-o", f"{out}/%s.webp", *map(str, files)])
 
 
+FLOOR = """
+import multiprocessing as mp, os, sys
+from sdjobs.jobs import _thumbs_worker as w
+out, files = sys.argv[1], sys.argv[2:]
+def task(f):
+    st = os.stat(f)
+    return w.Task(f, st.st_mtime_ns, st.st_size, None, (("256", 256),), "webp", 80, out, True, (), "0", True)
+with mp.get_context("fork").Pool(2) as pool:
+    assert all(o.kind == "rendered" for o in pool.imap(w.run, map(task, files)))
+"""
+
+
+def case_floor(files: list[Path], scratch: Path) -> float:
+    """The same work with no CLI, store or runner: one Python process and a fork Pool(2)."""
+    return timed([sys.executable, "-c", FLOOR, str(scratch), *map(str, files)])
+
+
 def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, rerun: bool = False,
                 phases: dict | None = None) -> float:
     lib = scratch / "lib" / "library.db"
@@ -156,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     split: dict[str, dict[str, list[float]]] = {AUTO: {}, RUN: {}}
     if vips:
         cases[VIPS] = lambda s: case_vips(files, s)
+    FLOOR_NAME = "floor: the job's worker over a fork Pool(2), no CLI/runner/store"
+    cases[FLOOR_NAME] = lambda s: case_floor(files, s)
     for mode, running in ((AUTO, False), (RUN, True)):
         for sizes in (["256"], ["1024"], ["256", "512", "1024"]):
             name = f"sdjobs thumbs --size {','.join(sizes)} ({mode})"
