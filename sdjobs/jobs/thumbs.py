@@ -244,10 +244,10 @@ class Thumbs(Job):
             self.out["not_images"] += 1
             self.out["images"] -= 1
             return True
+        mine = row.job_id == self.ctx.job_id  # done by this job just before a crash (see _commit)
         if row.status == "failed":
-            if row.job_id != self.ctx.job_id:  # this job reported it already before it resumed
-                self.ctx.error(path, f"{row.error} (unchanged since it failed in job {row.job_id})")
-                self.out["failed"] += 1
+            self.ctx.error(path, row.error if mine else f"{row.error} (unchanged since it failed in job {row.job_id})")
+            self.out["failed"] += 1
             if self.fd_dirs and not self._fd.has_current_failure(path, _version()):
                 try:
                     self._fd.write_failure(path, mtime_ns / 1e9, _version())
@@ -256,7 +256,10 @@ class Thumbs(Job):
                     self.ctx.warn(f"freedesktop fail entry not written: {exc}", path)
             return True
         if row.cas_id and self._have_thumbs(row.cas_id) and self._fd_current(path):
-            if row.job_id != self.ctx.job_id:
+            if mine:
+                self.out["rendered"] += 1
+                self.out["thumbnails"] += len(self.variants)
+            else:
                 self.out["up_to_date"] += 1
             return True
         return row.cas_id
@@ -331,13 +334,14 @@ class Thumbs(Job):
             self.ctx.error(o.path, o.reason)
 
     def _commit(self) -> None:
-        """Rows first, then the position that covers them."""
+        """Rows first, then at once the position that covers them: a crash
+        between the two leaves at most the last result recorded but not
+        checkpointed (``mine`` in ``_without_work`` handles it)."""
         self.ts.record(self.store, self.rows_src, self.rows_thumb)
         self.rows_src, self.rows_thumb = [], []
         self.state["root"], self.state["after"] = self.position
-        self.ctx.checkpoint(self.state)
+        self.ctx.checkpoint(self.state, force=True)
         self.last_commit = time.monotonic()
-
 
     def on_cancel(self, ctx) -> None:
         from . import _thumbs_worker as worker
