@@ -125,16 +125,20 @@ class Thumbs(Job):
         self.state, self.out = state, state["out"]
         ctx.phase("render", total=state["total"], unit="images", bytes_total=state["bytes_total"] or None)
         ctx.progress(done=state["done"], bytes_done=state["bytes_done"])
-        self.pending: deque = deque()  # [(root, path) of a task in the pool, (root, path) of the last skip after it]
+        # One entry per task in the pool, in walk order: [its (root, path), then what was decided
+        # without the pool after it: last (root, path), counters, rows, errors]. Those count only
+        # once the task before them is recorded, so the checkpoint never covers more than it says.
+        self.pending: deque = deque()
         self.position = (state["root"], state["after"])
         self.rows_src: list[tuple] = []
         self.rows_thumb: list[tuple] = []
         self.last_commit = time.monotonic()
         try:
             for outcome in ctx.map(worker.run, self._tasks(), chunksize=1):
-                self._record(outcome)
-                where = self.pending.popleft()
-                self.position = where[1] or where[0]
+                where, *after = self.pending.popleft()
+                self._record(outcome, where)
+                if after[0] is not None:
+                    self._apply(*after)
                 self._commit()
                 ctx.check_interrupt()
         except BaseException:
@@ -212,64 +216,59 @@ class Thumbs(Job):
         indexed = _IndexLookup(self.store)
         root, after = self.state["root"], self.state["after"]
         for i, path, size, mtime_ns in self._entries(root, after):
+            where = (i, path)
             kind = self._classify(path)
             if kind is None:
-                self.out["not_images"] += 1
+                self._done(where, {"not_images": 1})
                 continue
-            self.out["images"] += 1
-            cas = self._without_work(path, size, mtime_ns)
+            cas = self._without_work(where, size, mtime_ns)
             if cas is True:
-                self._skipped((i, path), size)
                 continue
             if cas is None:
                 cas = indexed.cas_id(path, size, mtime_ns)
-                if cas and self._shared(path, cas, size, mtime_ns):
-                    self._skipped((i, path), size)
+                if cas and self._shared(where, cas, size, mtime_ns):
                     continue
-            self.pending.append([(i, path), None])
+            self.pending.append([where, None, {}, [], []])
             yield worker.Task(path, mtime_ns, size, cas, self.variants, c.format, c.quality, self.data_dir,
                               c.regenerate, self.fd_dirs, _version(), kind == "named")
             ctx.check_interrupt()
 
-    def _without_work(self, path: str, size: int, mtime_ns: int) -> bool | str | None:
-        """True when the file needs nothing (recorded as such); else its known
+    def _without_work(self, where: tuple[int, str], size: int, mtime_ns: int) -> bool | str | None:
+        """True when the image needs nothing (and is counted); else its known
         content id, or None."""
-        c = self.config
+        path = where[1]
         row = self.ts.source(self.store, path)
         if row is None or (row.mtime_ns, row.size) != (mtime_ns, size):
             return None
-        if c.regenerate and row.job_id != self.ctx.job_id:
+        mine = row.job_id == self.ctx.job_id  # recorded by this job just before a crash (see _commit)
+        if self.config.regenerate and not mine:
             return row.cas_id
+        seen = {"images": 1, "done": 1, "bytes_done": size}
         if row.status == "not-image":
-            self.out["not_images"] += 1
-            self.out["images"] -= 1
+            self._done(where, {"not_images": 1, "done": 1, "bytes_done": size})
             return True
-        mine = row.job_id == self.ctx.job_id  # done by this job just before a crash (see _commit)
         if row.status == "failed":
-            self.ctx.error(path, row.error if mine else f"{row.error} (unchanged since it failed in job {row.job_id})")
-            self.out["failed"] += 1
+            why = row.error if mine else f"{row.error} (unchanged since it failed in job {row.job_id})"
+            self._done(where, {**seen, "failed": 1}, errors=[(path, why)])
             if self.fd_dirs and not self._fd.has_current_failure(path, _version()):
                 try:
                     self._fd.write_failure(path, mtime_ns / 1e9, _version())
-                    self.out["freedesktop"] += 1
+                    self._done(where, {"freedesktop": 1})
                 except (OSError, ValueError) as exc:
                     self.ctx.warn(f"freedesktop fail entry not written: {exc}", path)
             return True
         if row.cas_id and self._have_thumbs(row.cas_id) and self._fd_current(path):
-            if mine:
-                self.out["rendered"] += 1
-                self.out["thumbnails"] += len(self.variants)
-            else:
-                self.out["up_to_date"] += 1
+            self._done(where, {**seen, "rendered": 1, "thumbnails": len(self.variants)} if mine
+                       else {**seen, "up_to_date": 1})
             return True
         return row.cas_id
 
-    def _shared(self, path: str, cas: str, size: int, mtime_ns: int) -> bool:
+    def _shared(self, where: tuple[int, str], cas: str, size: int, mtime_ns: int) -> bool:
         """Identical content already has its thumbnails: just remember the name."""
-        if self.config.regenerate or not self._have_thumbs(cas) or not self._fd_current(path):
+        if self.config.regenerate or not self._have_thumbs(cas) or not self._fd_current(where[1]):
             return False
-        self.rows_src.append((path, cas, mtime_ns, size, "ok", None, self.ctx.job_id))
-        self.out["shared"] += 1
+        self._done(where, {"images": 1, "shared": 1, "done": 1, "bytes_done": size},
+                   rows=[(where[1], cas, mtime_ns, size, "ok", None, self.ctx.job_id)])
         return True
 
     def _have_thumbs(self, cas: str) -> bool:
@@ -290,48 +289,54 @@ class Thumbs(Job):
         return freedesktop
 
     # -- recording --------------------------------------------------------------------
-    def _skipped(self, where: tuple[int, str], size: int) -> None:
+    def _done(self, where: tuple[int, str], counts: dict, rows: list | None = None,
+              errors: list | None = None) -> None:
+        """A file dealt with here, without the pool: it counts now, or, if a
+        task before it is still in the pool, once that task is recorded."""
         if self.pending:
-            self.pending[-1][1] = where
-        else:
-            self.position = where
-        self._advance(size)
+            entry = self.pending[-1]
+            entry[1] = where
+            for key, n in counts.items():
+                entry[2][key] = entry[2].get(key, 0) + n
+            entry[3] += rows or []
+            entry[4] += errors or []
+            return
+        self._apply(where, counts, rows or [], errors or [])
         if time.monotonic() - self.last_commit >= COMMIT_EVERY:
             self._commit()
             self.ctx.check_interrupt()
 
-    def _advance(self, size: int, path: str | None = None) -> None:
-        s = self.state
-        s["done"] += 1
-        s["bytes_done"] += size
-        self.ctx.progress(done=s["done"], bytes_done=s["bytes_done"], **({"path": path} if path else {}))
+    def _apply(self, where: tuple[int, str], counts: dict, rows: list, errors: list) -> None:
+        for key, n in counts.items():
+            (self.state if key in ("done", "bytes_done") else self.out)[key] += n
+        for path, why in errors:
+            self.ctx.error(path, why)
+        self.rows_src += rows
+        self.position = where
+        self.ctx.progress(done=self.state["done"], bytes_done=self.state["bytes_done"])
 
-    def _record(self, o) -> None:
-        job_id, out = self.ctx.job_id, self.out
-        self._advance(o.size, o.path)
-        out["freedesktop"] += o.fd_written
+    def _record(self, o, where: tuple[int, str]) -> None:
+        job_id = self.ctx.job_id
+        counts = {"images": 1, "done": 1, "bytes_done": o.size, "freedesktop": o.fd_written}
         if o.kind in ("rendered", "existed"):
             self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "ok", None, job_id))
             self.rows_thumb += [(o.cas_id, name, px, self.config.format, w, h, rel)
                                 for name, px, w, h, rel in o.thumbs]
             if o.kind == "rendered":
-                out["rendered"] += 1
-                out["thumbnails"] += len(o.thumbs)
+                counts.update(rendered=1, thumbnails=len(o.thumbs))
                 self.ctx.add_items(1)
                 self.ctx.add_bytes(o.size)
             else:
-                out["shared"] += 1
+                counts["shared"] = 1
         elif o.kind == "not-image":
-            out["images"] -= 1
-            out["not_images"] += 1
+            counts.update(images=0, not_images=1)
             self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "not-image", o.reason, job_id))
-        elif o.kind == "failed":
-            out["failed"] += 1
-            self.ctx.error(o.path, o.reason)
-            self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "failed", o.reason, job_id))
-        else:  # unreadable or vanished: nothing to remember, try again next time
-            out["failed"] += 1
-            self.ctx.error(o.path, o.reason)
+        else:
+            counts["failed"] = 1
+            if o.kind == "failed":  # unreadable or vanished files are not remembered: tried again next time
+                self.rows_src.append((o.path, o.cas_id, o.mtime_ns, o.size, "failed", o.reason, job_id))
+        self._apply(where, counts, [], [(o.path, o.reason)] if counts.get("failed") else [])
+        self.ctx.progress(path=o.path)
 
     def _commit(self) -> None:
         """Rows first, then at once the position that covers them: a crash

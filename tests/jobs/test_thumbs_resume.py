@@ -77,7 +77,8 @@ def test_sigkill_mid_job_then_resume_redoes_only_the_images_in_flight(cli, lib, 
     after = sidecars(lib)
     redone = {p.rsplit("-", 1)[0] for p, m in at_kill.items() if after[p] != m}
     assert len(redone) <= IN_FLIGHT_MAX, f"{len(redone)} images rendered twice"
-    assert rec.output["rendered"] + rec.output["shared"] + rec.output["up_to_date"] <= N
+    out = rec.output
+    assert out["images"] == N and out["rendered"] + out["shared"] == N and out["up_to_date"] == 0, out
     assert store.sql("SELECT COUNT(*) FROM thumb_source WHERE status='ok'").fetchone()[0] == N
     assert store.sql("SELECT COUNT(*) FROM thumbnail").fetchone()[0] == 3 * N
     assert not [p for p in (data_dir(lib) / "thumbs").rglob("*.tmp")], "temporary files left behind"
@@ -90,9 +91,11 @@ def test_sigkill_mid_job_then_resume_redoes_only_the_images_in_flight(cli, lib, 
 @pytest.mark.parametrize("regenerate", [True])
 def test_pause_and_resume_with_regenerate(cli, lib, store, start_runner, tmp_path, regenerate):
     tree = make_sources(tmp_path / "photos")
+    for k in (4, 30):  # broken images early and late in walk order: reported once each
+        (tree / f"img-{k:03d}-broken.jpg").write_bytes((tree / "img-000.jpg").read_bytes()[:30_000])
     start_runner("--workers", "2")
     first = submit(cli, tree)
-    assert cli("jobs", "wait", first, timeout=120).returncode == 0
+    assert cli("jobs", "wait", first, timeout=120).returncode == 1  # completed with errors
     before = sidecars(lib)
 
     job = submit(cli, tree, "--regenerate")
@@ -103,7 +106,13 @@ def test_pause_and_resume_with_regenerate(cli, lib, store, start_runner, tmp_pat
     rewritten = {p for p in before if at_pause[p] != before[p]}
     assert 3 * 8 <= len(rewritten) < 3 * N
     cli("jobs", "resume", job, check=True)
-    assert cli("jobs", "wait", job, timeout=120).returncode == 0
+    assert cli("jobs", "wait", job, timeout=120).returncode == 1
+    rec = store.get(job)
+    assert rec.status == "completed-with-errors" and rec.errors == 2
+    assert rec.output["images"] == N + 2 and rec.output["rendered"] == N and rec.output["failed"] == 2, rec.output
+    events = store.sql("SELECT path FROM job_event WHERE job_id=? AND kind='error'", (job,)).fetchall()
+    assert sorted(os.path.basename(os.fsdecode(p)) for (p,) in events) == [
+        "img-004-broken.jpg", "img-030-broken.jpg"]
     after = sidecars(lib)
     assert all(after[p] != before[p] for p in before), "--regenerate left images out after the resume"
     redone = {p.rsplit("-", 1)[0] for p in rewritten if after[p] != at_pause[p]}
