@@ -10,9 +10,14 @@ Sidecars live in the library's data folder, sharded by content identity
 of an unchanged tree does no image work, and with ``--regenerate`` a resumed
 job still skips what it already rendered itself.
 
-Resume: results come back in walk order; the checkpoint holds the walk
-position of the last result whose rows are committed, so a paused or killed
-job redoes at most the images that were in flight.
+Resume: results come back in walk order; after each one its rows are
+committed and the checkpoint (walk position and counters) is written, so a
+paused or killed job redoes at most the images that were in flight. Files
+settled without the pool (up to date, shared, known failures) count only
+once the tasks before them are recorded, so nothing is counted or reported
+twice. Memory: one task is one image, decoded once; images that decode to
+more than 25 Mpx take a library-wide lock, so two of them never decode at
+the same time (``_thumbs_worker``).
 """
 
 from __future__ import annotations
