@@ -168,6 +168,8 @@ class JobContext:
         from its last checkpoint when they are done."""
         from .status import FINISHED
 
+        self._last_control = 0.0
+        self.check_interrupt()  # a cancel of the parent also ends its children: do not mistake that for done
         kids = self._backend.children()
         if all(status in FINISHED for _, status in kids):
             return kids

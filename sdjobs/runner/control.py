@@ -51,20 +51,24 @@ def resume(store: Store, job_id: int) -> str:
 
 def cancel(store: Store, job_id: int) -> str:
     rec = store.get(job_id)
+    # The parent first: once its children are cancelled (finished), a parent still queued
+    # would be runnable again and could be claimed before this reaches it.
+    if rec.status in FINISHED:
+        result = f"not cancelled: it is {rec.status}"
+    elif rec.status == "running":
+        store.set_control(job_id, "cancel")
+        result = "cancelling"
+    else:
+        if rec.state_version is not None:
+            cleanup(store, job_id, rec.type, rec.config)
+        if not store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
+            return cancel(store, job_id)  # it started meanwhile: ask the running job instead
+        store.fail_dependents()  # jobs waiting --after it fail now, even with no runner alive
+        result = "cancelled"
     for child in rec.children:
         if store.get(child).status not in FINISHED:
             cancel(store, child)
-    if rec.status in FINISHED:
-        return f"not cancelled: it is {rec.status}"
-    if rec.status == "running":
-        store.set_control(job_id, "cancel")
-        return "cancelling"
-    if rec.state_version is not None:
-        cleanup(store, job_id, rec.type, rec.config)
-    if store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
-        store.fail_dependents()  # jobs waiting --after it fail now, even with no runner alive
-        return "cancelled"
-    return cancel(store, job_id)  # it started meanwhile: ask the running job instead
+    return result
 
 
 def cleanup(store: Store, job_id: int, job_type: str, config: dict) -> None:
