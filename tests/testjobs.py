@@ -17,6 +17,7 @@ class StepsConfig:
     fail_at: int = -1
     warn_every: int = 0
     marker: str = ""  # a file each step appends its number to (to see steps run twice)
+    die_at: int = -1  # SIGKILL its own process at this step (a crash the job cannot catch)
 
 
 class Steps(Job):
@@ -32,6 +33,8 @@ class Steps(Job):
         ctx.phase("counting", total=c.steps, unit="steps")
         for step in range(state["step"], c.steps):
             ctx.check_interrupt()
+            if step == c.die_at:
+                os.kill(os.getpid(), 9)
             if step == c.fail_at:
                 raise JobFailed(f"failed at step {step} as asked")
             time.sleep(c.delay)
@@ -51,13 +54,18 @@ class Steps(Job):
                 f.write("cancelled\n")
 
 
-def square(x: int) -> tuple[int, int]:
+def square(x) -> tuple[int, int]:
+    if isinstance(x, tuple):
+        x, delay = x
+        time.sleep(delay)
     return x * x, os.getpid()
 
 
 @dataclasses.dataclass
 class FanConfig:
     n: int = 1000
+    delay: float = 0.0  # seconds per item
+    chunk: int = 50
 
 
 class Fan(Job):
@@ -67,7 +75,9 @@ class Fan(Job):
 
     def run(self, ctx):
         total, pids = 0, set()
-        for value, pid in ctx.map(square, range(self.config.n), chunksize=50):
+        c = self.config
+        items = ((i, c.delay) for i in range(c.n)) if c.delay else range(c.n)
+        for value, pid in ctx.map(square, items, chunksize=c.chunk):
             total += value
             pids.add(pid)
         return {"sum": total, "workers": len(pids)}

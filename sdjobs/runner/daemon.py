@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 
+from ..core.errors import SdjobsError
 from ..store.api import Store
+from ..store.leases import HOST
 from ..store.records import RunnerRecord
 
 DEFAULT_IDLE_EXIT = 600.0
@@ -25,7 +27,8 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         return None
     lib = store.library
     lib.ensure_dirs()
-    with open(lib.data_dir / "autostart.lock", "a") as lock:
+    lock = os.open(lib.data_dir / "autostart.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if live_runners(store):
             return None
@@ -40,26 +43,29 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
                                     start_new_session=True, close_fds=True)
         finally:
             os.close(fd)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             for r in live_runners(store):
                 if r.pid == proc.pid:
                     return r
             if proc.poll() is not None:
-                raise RuntimeError(f"the background runner exited at once; see {lib.runner_log}")
+                raise SdjobsError(f"the background runner exited at once; see {lib.runner_log}")
             time.sleep(0.02)
-        raise RuntimeError(f"the background runner did not start within 10 s; see {lib.runner_log}")
+        raise SdjobsError(f"the background runner did not start within 30 s; see {lib.runner_log}")
+    finally:
+        os.close(lock)
 
 
 def stop_runners(store: Store, wait: float = 40.0) -> list[int]:
     """Ask every live runner to stop (its jobs checkpoint first); wait for them."""
     runners = live_runners(store)
     for r in runners:
-        store.request_runner_stop(r.id)
-        try:
-            os.kill(r.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
+        store.request_runner_stop(r.id)  # runners on other hosts see this flag
+        if r.host == HOST:
+            try:
+                os.kill(r.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and any(x.id in {r.id for r in runners} for x in live_runners(store)):
         time.sleep(0.05)

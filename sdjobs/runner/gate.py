@@ -11,7 +11,7 @@ class Seat:
     conn: Any
     priority: int
     held: int = 0
-    waiting: int = 0
+    want: int = 0  # chunks it could run at once now
 
 
 class Gate:
@@ -39,26 +39,26 @@ class Gate:
             msg = seat.conn.recv()
         except (EOFError, OSError):
             return False
-        if msg[0] == "acquire":
-            seat.waiting += 1
+        if msg[0] == "hungry":
+            seat.want = int(msg[1])
         elif msg[0] == "release":
-            seat.held = max(0, seat.held - 1)
+            seat.held = max(0, seat.held - msg[1])
         self.grant()
         return True
 
     def grant(self) -> None:
         free = self.tokens - sum(s.held for s in self.seats.values())
         while free > 0:
-            waiting = [(s.priority, -s.held, job_id) for job_id, s in self.seats.items() if s.waiting]
-            if not waiting:
+            hungry = [(s.priority, -s.held, -job_id) for job_id, s in self.seats.items()
+                      if s.held < min(s.want, self.tokens)]
+            if not hungry:
                 return
-            _, _, job_id = max(waiting)
+            job_id = -max(hungry)[2]  # highest priority, then fewest held, then oldest
             seat = self.seats[job_id]
             try:
                 seat.conn.send(("grant",))
             except OSError:
-                seat.waiting = 0
+                seat.want = 0
                 continue
-            seat.waiting -= 1
             seat.held += 1
             free -= 1

@@ -61,9 +61,12 @@ class Store:
         try:
             conn = self.db.connection()
             if schema.needs_migration(conn):
-                with open(library.lock_path, "a") as lock:
-                    fcntl.flock(lock, fcntl.LOCK_EX)
+                fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
                     schema.migrate(conn)
+                finally:
+                    os.close(fd)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open library {library.db_path}: {exc}") from None
 

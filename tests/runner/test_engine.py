@@ -142,3 +142,25 @@ def test_errors_are_kept_and_shown(store, cli, start_runner):
     assert [i["path"] for i in shown["issues"]] == ["/fake/0", "/fake/2", "/fake/4"]
     logs = cli("jobs", "logs", job).stdout
     assert "/fake/2: planted error" in logs
+
+
+def test_a_job_whose_process_keeps_dying_is_failed_after_bounded_attempts(store, cli, start_runner):
+    job = submit(store, "test-steps", {"steps": 5, "delay": 0, "die_at": 2})
+    start_runner("--exit-when-idle")
+    assert cli("jobs", "wait", job, timeout=60).returncode == 1
+    rec = store.get(job)
+    assert rec.status == "failed" and rec.attempts == 3
+    assert "died (signal 9)" in rec.error
+    assert len([e for e in store.events(job) if "died" in e.message]) == 3
+
+
+def test_fanned_out_work_goes_to_the_higher_priority_job_first(store, cli, start_runner):
+    low = submit(store, "test-fan", {"n": 24, "delay": 0.1, "chunk": 2}, priority=0)
+    high = submit(store, "test-fan", {"n": 24, "delay": 0.1, "chunk": 2}, priority=10)
+    start_runner("--workers", "2", "--exit-when-idle")
+    assert cli("jobs", "wait", low, high, timeout=90).returncode == 0
+    lo, hi = store.get(low), store.get(high)
+    assert abs(lo.started_at - hi.started_at) < 1.0, "both should run at once"
+    # 12 chunks of 0.2 s each over 2 shared workers: the high one should be done near
+    # 1.2 s and the low one near 2.4 s; an even share would end both near 2.4 s
+    assert hi.finished_at + 0.6 < lo.finished_at

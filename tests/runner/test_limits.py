@@ -22,7 +22,8 @@ def spans(store, job) -> list:
 
 def test_max_workers_caps_how_many_workers_run_a_jobs_chunks(store, cli, start_runner):
     capped = store.submit("test-overlap", 1, {"n": 12, "seconds": 0.1}, settings={"max_workers": 1})
-    free = store.submit("test-overlap", 1, {"n": 12, "seconds": 0.1})
+    # higher priority, so that the shared tokens go to it first and it can use both workers
+    free = store.submit("test-overlap", 1, {"n": 12, "seconds": 0.1}, priority=1)
     start_runner("--workers", "2", "--exit-when-idle")
     assert cli("jobs", "wait", capped, free, timeout=60).returncode == 0
     assert max_overlap(spans(store, capped)) == 1
