@@ -102,9 +102,19 @@ class Runner:
 def start_runner(lib):
     runners: list[Runner] = []
 
-    def start(*args: str) -> Runner:
+    def start(*args: str, wait: bool = True) -> Runner:
         r = Runner(*args)
         runners.append(r)
+        if wait:  # registered, so that a job command does not start a second, background runner
+            from sdjobs.store.api import Store
+            from sdjobs.store.library import Library
+
+            store = Store(Library(lib))
+            try:
+                wait_for(lambda: r.proc.poll() is not None or any(x.pid == r.proc.pid for x in store.runners()),
+                         what="the runner to register")
+            finally:
+                store.close()
         return r
 
     yield start
