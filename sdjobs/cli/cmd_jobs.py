@@ -145,6 +145,7 @@ def _ts(ts: float | None) -> str:
 
 def _each(ids: list[int], verb) -> None:
     store = state.store()
+    store.recover_orphans()  # a job whose runner died is interrupted, not running
     failed = False
     for job_id in ids:
         try:

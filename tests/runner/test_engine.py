@@ -164,3 +164,14 @@ def test_fanned_out_work_goes_to_the_higher_priority_job_first(store, cli, start
     # 12 chunks of 0.2 s each over 2 shared workers: the high one should be done near
     # 1.2 s and the low one near 2.4 s; an even share would end both near 2.4 s
     assert hi.finished_at + 0.6 < lo.finished_at
+
+
+def test_jobs_resume_finds_a_job_whose_runner_died_and_resumes_it(store, cli, start_runner, tmp_path):
+    marker = tmp_path / "marker"
+    job = submit(store, "test-steps", {"steps": 30, "delay": 0.03, "marker": str(marker)})
+    runner = start_runner()
+    wait_for(lambda: len(steps_done(marker)) >= 5, what="progress")
+    runner.kill_group()
+    assert cli("jobs", "resume", job, check=True).stdout.strip() == f"{job}: queued to resume"
+    assert cli("jobs", "wait", job, timeout=60).returncode == 0  # a background runner was started for it
+    assert sorted(set(steps_done(marker))) == list(range(30))
