@@ -2,7 +2,7 @@
 # Install: copy to ~/.local/share/bash-completion/completions/sdjobs (or source it from ~/.bashrc).
 
 declare -gA _sdjobs_commands=() _sdjobs_options=() _sdjobs_valued=() _sdjobs_choices=() _sdjobs_files=() _sdjobs_argfiles=()
-_sdjobs_commands['sdjobs']='copy dash delete dupes index jobs locations run runner schedule thumbs types watch'
+_sdjobs_commands['sdjobs']='copy dash delete dupes index jobs locations run runner schedule thumbs types validate watch'
 _sdjobs_options['sdjobs']='--library -L --version --install-completion --show-completion --help'
 _sdjobs_valued['sdjobs']='--library -L'
 _sdjobs_files['sdjobs|--library']=1
@@ -13,8 +13,8 @@ _sdjobs_choices['sdjobs copy|--on-conflict']='fail skip overwrite rename'
 _sdjobs_argfiles['sdjobs copy']=1
 _sdjobs_options['sdjobs dash']='--job -j --theme --help'
 _sdjobs_valued['sdjobs dash']='--job -j --theme'
-_sdjobs_options['sdjobs delete']='--mode -m --yes -y --passes --detach -d --priority -p --json --after --max-workers --help'
-_sdjobs_valued['sdjobs delete']='--mode -m --passes --priority -p --after --max-workers'
+_sdjobs_options['sdjobs delete']='--mode -m --yes -y --passes --bwlimit --detach -d --priority -p --json --after --max-workers --help'
+_sdjobs_valued['sdjobs delete']='--mode -m --passes --bwlimit --priority -p --after --max-workers'
 _sdjobs_choices['sdjobs delete|--mode']='trash permanent secure'
 _sdjobs_choices['sdjobs delete|-m']='trash permanent secure'
 _sdjobs_argfiles['sdjobs delete']=1
@@ -78,6 +78,11 @@ _sdjobs_choices['sdjobs thumbs make|--format']='webp jpeg png'
 _sdjobs_choices['sdjobs thumbs make|-f']='webp jpeg png'
 _sdjobs_argfiles['sdjobs thumbs make']=1
 _sdjobs_options['sdjobs types']='--json --help'
+_sdjobs_options['sdjobs validate']='--mode -m --permissions --gitignore --no-gitignore --skip-system --no-skip-system --skip-git --no-skip-git --skip-hidden --no-skip-hidden --skip-deps --no-skip-deps --bwlimit --detach -d --priority -p --json --after --max-workers --help'
+_sdjobs_valued['sdjobs validate']='--mode -m --bwlimit --priority -p --after --max-workers'
+_sdjobs_choices['sdjobs validate|--mode']='basic integrity corruption complete'
+_sdjobs_choices['sdjobs validate|-m']='basic integrity corruption complete'
+_sdjobs_argfiles['sdjobs validate']=1
 _sdjobs_options['sdjobs watch']='--debounce --mode -m --full-hash --no-full-hash --skip-system --no-skip-system --skip-git --no-skip-git --gitignore --no-gitignore --skip-hidden --no-skip-hidden --skip-deps --no-skip-deps --priority -p --help'
 _sdjobs_valued['sdjobs watch']='--debounce --mode -m --priority -p'
 _sdjobs_choices['sdjobs watch|--mode']='shallow content deep'

@@ -99,17 +99,14 @@ class Cmd:
 
 def read_tree() -> Cmd:
     import typer.main
-    from typer import _click as click
 
     from sdjobs.cli.main import app
 
     root = typer.main.get_command(app)
-    return _read(root, [PROG], click.Context(root, info_name=PROG))
+    return _read(root, [PROG], root.context_class(root, info_name=PROG))
 
 
 def _read(cmd, path: list[str], ctx) -> Cmd:
-    from typer import _click as click
-
     options, args = [], []
     for p in cmd.params:
         if getattr(p, "hidden", False):
@@ -126,7 +123,7 @@ def _read(cmd, path: list[str], ctx) -> Cmd:
         sub = cmd.commands[name]
         if sub.hidden:
             continue
-        children.append(_read(sub, path + [name], click.Context(sub, info_name=name, parent=ctx)))
+        children.append(_read(sub, path + [name], sub.context_class(sub, info_name=name, parent=ctx)))
     return Cmd(path=path, help=inspect.cleandoc(cmd.help or ""), epilog=inspect.cleandoc(cmd.epilog or ""),
                short=_short(cmd),
                usage=_usage(path, options, args, bool(children)), options=options, args=args, children=children)
@@ -138,18 +135,36 @@ def _short(cmd) -> str:
 
 
 def _metavar(raw: str, name: str) -> str:
-    """Typer shows a type where there is no metavar ("<int range>"): name it as a man page would."""
-    if not raw.startswith("<"):
-        return raw
-    for word, metavar in (("float", "NUMBER"), ("int", "N"), ("path", "PATH"), ("file", "FILE")):
-        if word in raw:
-            return metavar
-    return (name or "value").strip("_").upper().replace("_", "-")
+    """Where there is no metavar, typer/click show a type ("<int range>", "INTEGER RANGE", "[a|b]"):
+    name it the way a man page would."""
+    raw = raw.strip()
+    if raw[:1] in "<[" and raw[-1:] in ">]":
+        raw = raw[1:-1]
+    types = {"INT": "N", "INTEGER": "N", "FLOAT": "NUMBER", "PATH": "PATH", "FILENAME": "FILE",
+             "DIRECTORY": "DIR", "TEXT": "", "STR": ""}
+    word = raw.upper().replace(" RANGE", "").replace("LIST[", "").rstrip("]")
+    if word in types and (raw.upper() == raw or raw.lower() == raw):
+        raw = types[word]
+    return raw or (name or "value").strip("_").upper().replace("_", "-")
+
+
+def _choices(p) -> tuple:
+    """The allowed values of a parameter (click's Choice type, or typer's own descriptor)."""
+    desc = getattr(p, "type_descriptor", None)
+    if desc is not None:
+        return tuple(desc.choices or ())
+    return tuple(getattr(getattr(p, "type", None), "choices", None) or ())
+
+
+def _is_path(p) -> bool:
+    desc = getattr(p, "type_descriptor", None)
+    if desc is not None:
+        return bool(desc.is_path or desc.is_file)
+    return type(getattr(p, "type", None)).__name__ in ("Path", "File")
 
 
 def _option(p, ctx) -> Opt:
     label, help_raw = p.get_help_record(ctx) or (", ".join(p.opts), p.help or "")
-    desc = getattr(p, "type_descriptor", None)
     takes_value = not getattr(p, "is_flag", False) and not getattr(p, "count", False)
     names = list(p.opts) + list(p.secondary_opts)
     metavar = ""
@@ -157,10 +172,12 @@ def _option(p, ctx) -> Opt:
         m = re.match(r"^((?:-{1,2}[\w-]+(?:, )?)+)\s*(.*)$", label.split(" / ")[0])
         metavar = _metavar(m.group(2) if m else "", p.name or "")
         label = ", ".join(p.opts) + (f" {metavar}" if metavar else "")
-    choices = [str(c.value if hasattr(c, "value") else c) for c in (desc.choices or ())] if desc else []
+    else:
+        label = ", ".join(p.opts) + (" / " + ", ".join(p.secondary_opts) if p.secondary_opts else "")
+    choices = [str(getattr(c, "value", c)) for c in _choices(p)]
     if not choices and re.fullmatch(r"[a-z0-9@._-]+(\|[a-z0-9@._-]+)+", metavar):
         choices = metavar.split("|")
-    is_path = bool(desc and (desc.is_path or desc.is_file))
+    is_path = _is_path(p)
     files = takes_value and not choices and (is_path or bool(PATHISH.search(metavar)) or p.name == "library")
     return Opt(names=names, help=" ".join(help_raw.split()), desc=" ".join(help_raw.split("  [")[0].split()),
                label=label, metavar=metavar, takes_value=takes_value,
@@ -169,8 +186,7 @@ def _option(p, ctx) -> Opt:
 
 def _argument(p) -> Arg:
     name = (p.metavar or p.name or "ARG").strip("[]").rstrip(".").upper()
-    desc = getattr(p, "type_descriptor", None)
-    is_path = bool(desc and (desc.is_path or desc.is_file)) or bool(PATHISH.search(name))
+    is_path = _is_path(p) or bool(PATHISH.search(name))
     return Arg(name=name, variadic=p.nargs == -1, required=bool(p.required), files=is_path)
 
 
@@ -423,14 +439,15 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _label(label: str) -> str:
-    parts = []
-    for chunk in label.split(", "):
-        name, _, metavar = chunk.partition(" ")
-        piece = f"\\fB{_roff(name)}\\fR"
-        if metavar:
-            piece += f" \\fI{_roff(metavar)}\\fR"
-        parts.append(piece)
-    return ", ".join(parts)
+    """'-L, --library PATH' or '--gitignore / --no-gitignore' in man page fonts."""
+    out = []
+    for alternative in label.split(" / "):
+        parts = []
+        for chunk in alternative.split(", "):
+            name, _, metavar = chunk.partition(" ")
+            parts.append(f"\\fB{_roff(name)}\\fR" + (f" \\fI{_roff(metavar)}\\fR" if metavar else ""))
+        out.append(", ".join(parts))
+    return " / ".join(out)
 
 
 def _options(opts: list[Opt]) -> list[str]:

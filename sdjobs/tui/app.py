@@ -13,13 +13,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from ..core.errors import SdjobsError
@@ -50,7 +51,7 @@ class DashApp(App):
     maps a job type name to its class (default: the registry). Both exist so
     that snapshot tests draw the same screen on every machine."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "sdjobs dash"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
@@ -93,11 +94,14 @@ class DashApp(App):
         yield FilterBar(id="filter")
         yield JobTable(id="jobs")
         yield EmptyNotice(id="empty")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(StatusBar).show(None, shown=0)
-        self.query_one(JobTable).focus()
+        self._table = self.query_one("#jobs", JobTable)
+        self._status = self.query_one("#status", StatusBar)
+        self._empty = self.query_one("#empty", EmptyNotice)
+        self._status.show(None, shown=0)
+        self._table.focus()
         self.watch_library()
         self.set_interval(1.0, self._tick)
         if self.open_job is not None:
@@ -105,7 +109,7 @@ class DashApp(App):
 
     @property
     def table(self) -> JobTable:
-        return self.query_one("#jobs", JobTable)
+        return self._table
 
     # -- the watcher (a thread) ---------------------------------------------
     @work(thread=True, exclusive=True, group="watch", name="watch library")
@@ -129,7 +133,7 @@ class DashApp(App):
                     last_version = version
                     if changed or now - last_runners >= RECHECK_RUNNERS or last_snapshot is None:
                         last_runners = now
-                        snapshot = jobs.load()
+                        snapshot = jobs.load(changed or last_snapshot is None)
                         if snapshot != last_snapshot:
                             last_snapshot = snapshot
                             self.post_message(JobsLoaded(snapshot))
@@ -177,17 +181,20 @@ class DashApp(App):
                 and (not text or text in v.search_text)]
 
     def refresh_view(self) -> None:
+        if not self._table.is_attached:  # a message that arrived while the app closes
+            return
         jobs = self.visible_jobs()
-        self.table.show(jobs, self.now())
-        self.query_one(StatusBar).show(self.snapshot, shown=len(jobs), text_filter=self.text_filter,
-                                       status_filter=self.status_filter, history=self.show_history)
-        empty = self.query_one(EmptyNotice)
+        self._table.show(jobs, self.now())
+        self._status.show(self.snapshot, shown=len(jobs), text_filter=self.text_filter,
+                          status_filter=self.status_filter, history=self.show_history)
+        empty = self._empty
         empty.display = not jobs and self.snapshot is not None and not self.snapshot.error
         if empty.display:
             empty.explain(library_empty=not self.snapshot.jobs, filtered=bool(self.snapshot.jobs))
 
     def _tick(self) -> None:
-        self.table.refresh_ages(self.now())
+        if self._table.is_attached:
+            self._table.refresh_ages(self.now())
 
     # -- keys ---------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -267,10 +274,8 @@ class DashApp(App):
         self.query_one(FilterBar).close()
         self.table.focus()
 
-    @on(DataTable.RowSelected, "#jobs")
-    def _open_detail(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.push_screen(DetailScreen(int(event.row_key.value)))
+    def on_job_table_selected(self, event: JobTable.Selected) -> None:
+        self.push_screen(DetailScreen(event.job_id))
 
     # -- actions (threads) ---------------------------------------------------
     @work(thread=True, group="actions")

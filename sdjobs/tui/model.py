@@ -26,7 +26,7 @@ from . import format as fmt
 FINISHED_NAMES = frozenset(str(s) for s in FINISHED)
 _FINISHED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(FINISHED_NAMES)) + ")"
 HISTORY_LIMIT = 1000      # finished jobs kept in the table, newest first
-FULL_RELOAD_EVERY = 5.0   # seconds: re-read everything now and then, in case a write left updated_at alone
+FULL_RELOAD_EVERY = 30.0  # seconds: on a change, re-read everything this often (a write may leave updated_at alone)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,9 +221,19 @@ class JobsLoader:
         self.history_limit = history_limit
         self._stamps: dict[int, Any] = {}
         self._views: dict[int, JobView] = {}
+        self._jobs: tuple[JobView, ...] = ()
+        self._counts: dict[str, int] | None = None
         self._last_full = 0.0
 
-    def load(self) -> Snapshot:
+    def load(self, changed: bool = True) -> Snapshot:
+        """Re-read what changed; with ``changed=False`` only the runners (their liveness is a matter of time)."""
+        store = self.store
+        if changed or self._counts is None:
+            self._read_jobs()
+        return Snapshot(jobs=self._jobs, counts=self._counts, runners=tuple(store.runners()),
+                        history_total=sum(n for s, n in self._counts.items() if s in FINISHED_NAMES))
+
+    def _read_jobs(self) -> None:
         store = self.store
         if time.monotonic() - self._last_full > FULL_RELOAD_EVERY:
             self._stamps.clear()
@@ -237,10 +247,9 @@ class JobsLoader:
         views = {i: fresh.get(i) or self._views.get(i) for i in stamps}
         self._views = {i: v for i, v in views.items() if v is not None}
         self._stamps = {i: s for i, s in stamps.items() if i in self._views}
-        counts = store.counts()
-        jobs = tuple(sorted(self._views.values(), key=JobView.sort_key))
-        return Snapshot(jobs=jobs, counts=counts, runners=tuple(store.runners()),
-                        history_total=sum(n for s, n in counts.items() if s in FINISHED_NAMES))
+        if changed or len(self._jobs) != len(self._views):
+            self._jobs = tuple(sorted(self._views.values(), key=JobView.sort_key))
+        self._counts = store.counts()
 
 
 class DetailLoader:

@@ -52,7 +52,7 @@ class DetailScreen(Screen):
             with TabPane("Output", id="output"):
                 with VerticalScroll():
                     yield OutputView(id="output-view")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.follow_job(self.job_id)
