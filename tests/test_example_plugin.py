@@ -51,6 +51,13 @@ def plugin(lib, plugin_site, monkeypatch) -> Path:
     return plugin_site
 
 
+def live_runner(start_runner, store, *args: str):
+    """A runner that has registered, so that submitting does not start a second (background) one."""
+    runner = start_runner(*args)
+    wait_for(lambda: any(r.pid == runner.proc.pid for r in store.runners()), what="the runner")
+    return runner
+
+
 def make_tree(root: Path, n: int = 200) -> dict[str, int]:
     """Source files of several languages (plus noise), and the line counts expected."""
     expected: dict[str, int] = {}
@@ -81,11 +88,11 @@ def test_the_plugin_is_found_only_through_its_entry_point(lib, cli, plugin_site,
     assert cli.json("jobs", "ls") == []
 
 
-def test_submit_pause_sigkill_resume_finish(plugin, cli, start_runner, tmp_path):
+def test_submit_pause_sigkill_resume_finish(plugin, store, cli, start_runner, tmp_path):
     tree = tmp_path / "src"
     expected = make_tree(tree)
     (tree / "pkg0" / "000-gone.py").symlink_to(tmp_path / "missing.py")  # an unreadable file: an error
-    runner = start_runner("--workers", "2")
+    runner = live_runner(start_runner, store, "--workers", "2")
     job = int(cli("run", "linecount", "--set", f"paths={tree}", "--set", "pace=0.02", "--detach",
                   check=True).stdout)
 
@@ -121,10 +128,10 @@ def test_submit_pause_sigkill_resume_finish(plugin, cli, start_runner, tmp_path)
     assert "lines in 201 files" in again.stderr
 
 
-def test_cancel_and_fan_out_limits_apply_to_a_plugin_job(plugin, cli, start_runner, tmp_path):
+def test_cancel_and_fan_out_limits_apply_to_a_plugin_job(plugin, store, cli, start_runner, tmp_path):
     tree = tmp_path / "src"
     make_tree(tree, 100)
-    start_runner("--workers", "2")
+    live_runner(start_runner, store, "--workers", "2")
     job = int(cli("run", "linecount", "--set", f"paths={tree}", "--set", "pace=0.05", "--max-workers", "1",
                   "--detach", check=True).stdout)
     wait_for(lambda: (cli.json("jobs", "show", str(job))["progress"].get("done") or 0) >= 5, what="progress")

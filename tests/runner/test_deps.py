@@ -6,21 +6,18 @@ from __future__ import annotations
 from conftest import wait_for
 
 
-def live_runner(start_runner, store, *args: str):
-    """A runner that has registered, so that submitting does not start a second one."""
-    runner = start_runner(*args)
-    wait_for(lambda: any(r.pid == runner.proc.pid for r in store.runners()), what="the runner")
-    return runner
-
-
 def run_detached(cli, *args: str) -> int:
     return int(cli("run", "test-steps", *args, "--detach", check=True).stdout)
 
 
-def test_a_job_after_another_starts_only_when_it_finished(store, cli, start_runner):
-    live_runner(start_runner, store, "--workers", "2")
-    first = run_detached(cli, "--set", "steps=60", "--set", "delay=0.04")
-    other = run_detached(cli, "--set", "steps=5", "--set", "delay=0.02")
+def submit(store, after=(), **config) -> int:
+    return store.submit("test-steps", 1, config, after=after, context={"argv": ["sdjobs", "run", "test-steps"]})
+
+
+def test_a_job_after_another_starts_only_when_it_finished(store, cli):
+    first = submit(store, steps=60, delay=0.04)
+    other = submit(store, steps=5, delay=0.02)
+    # The CLI path: --after is repeatable; the submission starts a background runner.
     then = run_detached(cli, "--set", "steps=2", "--set", "delay=0", "--after", str(first), "--after", str(other))
     assert wait_for(lambda: (s := store.get(first).status) != "queued" and s, what="the first job started") == "running"
     assert store.get(then).status == "queued"
@@ -31,10 +28,9 @@ def test_a_job_after_another_starts_only_when_it_finished(store, cli, start_runn
     assert "after" in cli("jobs", "show", then, check=True).stdout
 
 
-def test_a_failed_dependency_fails_its_dependents_without_running_them(store, cli, start_runner):
-    live_runner(start_runner, store, "--workers", "2")
-    first = run_detached(cli, "--set", "steps=80", "--set", "delay=0.05", "--set", "fail_at=50")
-    second = run_detached(cli, "--after", str(first))
+def test_a_failed_dependency_fails_its_dependents_without_running_them(store, cli):
+    first = submit(store, steps=80, delay=0.04, fail_at=40)
+    second = run_detached(cli, "--after", str(first))  # starts a background runner
     third = run_detached(cli, "--after", str(second))  # transitively
     assert store.get(first).status in ("queued", "running"), "the test needs them submitted before the failure"
     unrelated = run_detached(cli, "--set", "steps=2", "--set", "delay=0")
@@ -71,13 +67,13 @@ def test_after_an_unknown_job_is_bad_input_and_enqueues_nothing(store, cli):
 
 def test_dependencies_hold_across_a_sigkill_of_the_runner(store, cli, start_runner, tmp_path):
     marker = tmp_path / "first"
-    runner = live_runner(start_runner, store, "--workers", "2")
-    first = run_detached(cli, "--set", "steps=80", "--set", "delay=0.04", "--set", f"marker={marker}")
-    then = run_detached(cli, "--set", "steps=2", "--set", "delay=0", "--after", str(first))
+    first = submit(store, steps=60, delay=0.04, marker=str(marker))
+    then = submit(store, after=[first], steps=2, delay=0.0)
+    runner = start_runner("--workers", "2")
     wait_for(lambda: marker.exists() and len(marker.read_text().split()) >= 10, what="progress")
     runner.kill_group()
     assert store.get(then).status == "queued"
-    live_runner(start_runner, store, "--workers", "2")
+    start_runner("--workers", "2")
     assert cli("jobs", "wait", first, then, timeout=60).returncode == 0
     assert store.get(then).started_at >= store.get(first).finished_at
     assert store.get(first).attempts == 2 and store.get(then).attempts == 1
