@@ -60,10 +60,10 @@ def validate(
 
     issues = (results_of(rec.output) or {}).get("issues", [])
     if as_json:
-        from . import output
+        from .dupes_output import print_compact_json
 
         summary = {k: v for k, v in rec.output.items() if k != "results"}
-        output.print_json({"job": rec.id, "status": rec.status, "summary": summary, "issues": issues})
+        print_compact_json({"job": rec.id, "status": rec.status, "summary": summary, "issues": issues})
     else:
         _table(issues)
     counts = rec.output["counts"]

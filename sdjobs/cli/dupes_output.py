@@ -21,11 +21,19 @@ def public_group(g: dict) -> dict:
     return out
 
 
+def print_compact_json(data) -> None:
+    """One line of JSON: json's C encoder only runs without ``indent``, and a
+    result can hold hundreds of thousands of paths (indent=2 is ~6x slower)."""
+    import json
+
+    sys.stdout.write(json.dumps(data, ensure_ascii=True, default=output._json_default) + "\n")
+
+
 def print_groups(rec, groups: list[dict], fmt: str) -> None:
     summary = {k: v for k, v in (rec.output or {}).items() if k not in ("results",)}
     if fmt == "json":
-        output.print_json({"job": rec.id, "status": rec.status, "summary": summary,
-                           "groups": [public_group(g) for g in groups]})
+        print_compact_json({"job": rec.id, "status": rec.status, "summary": summary,
+                            "groups": [public_group(g) for g in groups]})
         return
     if fmt == "fdupes":
         write = sys.stdout.buffer.write

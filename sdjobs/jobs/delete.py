@@ -74,7 +74,9 @@ class Delete(Job):
     @classmethod
     def summarize(cls, out: dict) -> str:
         verb = {"trash": "moved to the trash", "permanent": "deleted", "secure": "securely deleted"}[out["mode"]]
-        text = f"{verb} {out['targets']:,} items ({out['files']:,} files, {_size(out['bytes'])})"
+        n, files = out["targets"], out["files"]
+        text = (f"{verb} {n:,} item{'s' * (n != 1)} ({files:,} file{'s' * (files != 1)},"
+                f" {_size(out['bytes'])})")
         if out.get("gone"):
             text += f", {out['gone']:,} already gone"
         if out.get("skipped"):

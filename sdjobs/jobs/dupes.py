@@ -171,6 +171,8 @@ class Dupes(Job):
         keys: dict[int, str] = state["keys"]
         known: dict[int, str] = state["known"]
         self._last_cp, self._cp_cost = time.monotonic(), 0.0
+        if known and not keys and state["todo"] is None:
+            state["groups"] = _settle_known(state["groups"], known, state["final"])
         while state["groups"] or state["todo"]:
             if state["todo"] is None:
                 state["todo"] = _next_pass(state["groups"], keys, known, files.sizes)
@@ -363,6 +365,22 @@ def _with_link_groups(groups: list[list[int]], links: dict[int, list[int]], hard
         return groups
     grouped = {i for g in groups for i in g}
     return groups + [[i] for i in links if i not in grouped]
+
+
+def _settle_known(groups: list[list[int]], known: dict[int, str], final: list[list[int]]) -> list[list[int]]:
+    """Split the groups whose every file has a stored full hash (nothing to
+    read); returns the groups that still need reading."""
+    rest = []
+    for g in groups:
+        ks = [known.get(i) for i in g]
+        if all(k is not None and k[0] == "F" for k in ks):
+            sub: dict[str, list[int]] = {}
+            for i, k in zip(g, ks):
+                sub.setdefault(k, []).append(i)
+            final += [m for m in sub.values() if len(m) > 1]
+        else:
+            rest.append(g)
+    return rest
 
 
 def _next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, str],

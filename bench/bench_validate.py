@@ -1,0 +1,90 @@
+"""validate --mode integrity against xxhsum -H2 over the same files, warm cache.
+
+    python bench/bench_validate.py [--root /tmp/sdjobs-bench] [--runs 3] [--save]
+
+Uses the ``mixed`` tree of bench/dupes_data.py (~20,000 files of 1 KiB-256
+KiB plus four of 64-128 MiB, about 1.4 GB), indexed once with --full-hash.
+Cases, interleaved run by run, median of ``--runs``:
+
+- ``xxhsum -H2`` (xxh3-128, one core) over the indexed files, the list
+  prepared beforehand so that only hashing is timed;
+- ``sdjobs validate PATH --mode integrity --json`` with a runner already
+  started: the whole command; and the job's own run time (what the job spends
+  listing, stat-ing and hashing, both cores) from its record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import dupes_data  # noqa: E402
+from bench_dupes import SDJOBS, env, start_runner, stop_runner  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", default="/tmp/sdjobs-bench")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--save", action="store_true", help="write the table to bench/results/validate.md")
+    a = ap.parse_args(argv)
+    root = Path(a.root)
+    tree = root / "mixed"
+    if not tree.exists():
+        dupes_data.mixed(str(tree))
+    e = env(root / "validate")
+    stop_runner(e)
+    subprocess.run(SDJOBS + ["index", str(tree), "--full-hash"], env=e, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    files = [os.path.join(d, f) for d, _, names in os.walk(tree) for f in names
+             if os.path.isfile(os.path.join(d, f)) and not os.path.islink(os.path.join(d, f))]
+    listing = root / "validate" / "files.nul"
+    listing.write_bytes(b"".join(os.fsencode(f) + b"\0" for f in files))
+    total = sum(os.path.getsize(f) for f in files)
+    xxh = ["xargs", "-0", "-a", str(listing), "xxhsum", "-H2"]
+    ours = SDJOBS + ["validate", str(tree), "--mode", "integrity", "--json"]
+    runner = start_runner(e)
+    times: dict[str, list[float]] = {"xxhsum -H2 (1 core)": [], "sdjobs validate --mode integrity": [],
+                                     "  of which the job itself": []}
+    try:
+        subprocess.run(xxh, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(ours, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(a.runs):
+            t = time.perf_counter()
+            subprocess.run(xxh, stdout=subprocess.DEVNULL, check=True)
+            times["xxhsum -H2 (1 core)"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            proc = subprocess.run(ours, env=e, capture_output=True)
+            times["sdjobs validate --mode integrity"].append(time.perf_counter() - t)
+            job = json.loads(proc.stdout)["job"]
+            rec = json.loads(subprocess.run(SDJOBS + ["jobs", "show", str(job), "--json"], env=e,
+                                            capture_output=True, check=True).stdout)
+            times["  of which the job itself"].append(rec["run_seconds"])
+            assert json.loads(proc.stdout)["summary"]["hashed"] == total, "not the same bytes"
+    finally:
+        stop_runner(e)
+        runner.wait(30)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    base = med["xxhsum -H2 (1 core)"]
+    lines = [f"validate --mode integrity vs xxhsum -H2: {len(files):,} files, {total / 1e9:.2f} GB, warm cache,"
+             f" median of {a.runs} runs ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end)",
+             "", "| command | median s | best s | this / xxhsum |", "|---|---:|---:|---:|"]
+    lines += [f"| {k} | {med[k]:.2f} | {min(v):.2f} | {med[k] / base:.2f} |" for k, v in times.items()]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.save:
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / "validate.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
