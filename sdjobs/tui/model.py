@@ -155,6 +155,9 @@ def view_of(rec: JobRecord, types: JobTypes) -> JobView:
         problems.append(f"progress: {exc}")
     if rec.status in ("completed", "completed-with-errors") and fraction is None:
         fraction = 1.0
+    if not done and rec.status in FINISHED_NAMES:  # the last phase may count nothing: say what was done
+        done = fmt.human_bytes(rec.bytes_done) if rec.bytes_done else (
+            f"{fmt.compact_number(rec.items_done)} items" if rec.items_done else "")
     try:
         by = fmt.started_by(rec.context, rec.parent_id)
     except Exception as exc:

@@ -46,11 +46,11 @@ def render_output(job_type: str, output: Any, job_id: int | None = None) -> Rend
     elif output is None:
         parts.append(Text("no output", style="dim"))
     else:
-        parts.append(Text(_scalar(output)))
+        parts.append(Text(scalar(output)))
     return Group(*parts)
 
 
-def _scalar(value: Any, key: str = "") -> str:
+def scalar(value: Any, key: str = "") -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
     if isinstance(value, str):
@@ -71,7 +71,7 @@ def _value(value: Any, key: str, more: str) -> RenderableType:
         return mapping_table(value)
     if isinstance(value, list):
         return _list(value, more, key=key)
-    return Text(_scalar(value, key))
+    return Text(scalar(value, key))
 
 
 def mapping_table(d: dict) -> Table:
@@ -89,7 +89,7 @@ def _list(items: list, more: str, key: str = "") -> RenderableType:
     if all(isinstance(i, dict) for i in items):
         return _records(items, more)
     if all(not isinstance(i, (dict, list)) for i in items):
-        shown = [_scalar(i, key) for i in items[:MAX_ROWS]]
+        shown = [scalar(i, key) for i in items[:MAX_ROWS]]
         text = Text("\n".join(shown) if any(len(s) > 30 for s in shown) else ", ".join(shown))
         return Group(text, *_cut(len(items), MAX_ROWS, more))
     return Group(*[_value(i, key, more) for i in items[:MAX_ROWS]], *_cut(len(items), MAX_ROWS, more))
@@ -110,8 +110,8 @@ def _records(items: list[dict], more: str) -> RenderableType:
 
 def _cell(value: Any, key: str) -> str:
     if isinstance(value, (dict, list)):
-        return ", ".join(_scalar(v, key) for v in (value.values() if isinstance(value, dict) else value))
-    return "" if value is None else _scalar(value, key)
+        return ", ".join(scalar(v, key) for v in (value.values() if isinstance(value, dict) else value))
+    return "" if value is None else scalar(value, key)
 
 
 def _cut(total: int, shown: int, more: str) -> list[Text]:
@@ -151,7 +151,7 @@ def _groups(groups: list, more: str) -> RenderableType:
         parts.append(head)
         for m in members[:MAX_PATHS_PER_GROUP]:
             path = m.get("path") if isinstance(m, dict) else m
-            parts.append(Text("  " + _scalar(path, "path")))
+            parts.append(Text("  " + scalar(path, "path")))
         if len(members) > MAX_PATHS_PER_GROUP:
             parts.append(Text(f"  … and {len(members) - MAX_PATHS_PER_GROUP} more", style="dim"))
     for group in groups:
@@ -185,7 +185,7 @@ def _issues(issues: list, more: str) -> RenderableType:
         table.add_column(col, overflow="fold", no_wrap=col in ("SEVERITY", "KIND"))
     for issue in ordered[:MAX_ROWS]:
         if not isinstance(issue, dict):
-            table.add_row("", "", "", _scalar(issue))
+            table.add_row("", "", "", scalar(issue))
             continue
         sev = str(issue.get("severity", ""))
         detail = [str(issue[k]) for k in ("message", "detail") if issue.get(k)]
@@ -196,5 +196,5 @@ def _issues(issues: list, more: str) -> RenderableType:
                                                               "action", "suggested_action", "suggestion")}
         detail += [f"{k}: {_cell(v, k)}" for k, v in others.items()]
         table.add_row(Text(sev, style=SEVERITY_STYLE.get(sev, "")), str(issue.get("kind", "")),
-                      _scalar(issue.get("path", ""), "path"), " ".join(detail))
+                      scalar(issue.get("path", ""), "path"), " ".join(detail))
     return Group(title, table, *_cut(len(issues), MAX_ROWS, more))

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from . import format as fmt
 from .model import DetailData, FINISHED_NAMES, Relative
-from .outputs import mapping_table
+from .outputs import mapping_table, scalar
 
 
 def _relative(r: Relative) -> Text:
@@ -21,12 +21,12 @@ def _relative(r: Relative) -> Text:
     return text
 
 
-def _kv(value: Any) -> RenderableType:
+def _kv(value: Any, key: str = "") -> RenderableType:
     if isinstance(value, dict):
         return mapping_table(value) if value else ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
-    return "" if value is None else str(value)
+        return ", ".join(scalar(v, key) for v in value)
+    return "" if value is None else scalar(value, key)
 
 
 def sections(d: DetailData, now: float) -> list:
@@ -78,7 +78,7 @@ def _progress(d: DetailData, now: float) -> list:
         ("message", str(p.message or "")),
     ]
     for key, value in (p.fields or {}).items():
-        prog.append((str(key), _kv(value)))
+        prog.append((str(key), _kv(value, str(key))))
     if p.updated_at:
         prog.append(("updated", f"{fmt.human_age(p.updated_at, now)} ago"))
     return prog

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,20 @@ def chatty(lib, monkeypatch):
     import dashjobs  # noqa: F401  (registered here too, so the dashboard knows the type)
 
     return lib
+
+
+@pytest.fixture
+def fixed(tmp_path, monkeypatch):
+    """The fixed library of tests/tui/fixed_library.py, in UTC, with colours."""
+    import fixed_library
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    store = fixed_library.build(tmp_path / "library.db")
+    yield store
+    for runner in store.runners(live_only=False):
+        store.unregister_runner(runner.id)
+    store.close()
+    monkeypatch.undo()
+    time.tzset()

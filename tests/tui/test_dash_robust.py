@@ -137,6 +137,30 @@ def test_detail_of_a_job_pruned_while_open(store):
     run(app, scenario)
 
 
+def test_detail_shows_context_fields_parent_and_children(fixed):
+    import fixed_library
+
+    app = DashApp(fixed, now=fixed_library.NOW, lookup=fixed_library.lookup, job=6)
+
+    async def scenario(pilot):
+        screen = await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded
+                             and app.screen, what="details")
+        info = _plain(screen.query_one("#info").content)
+        for needle in ("walking", "52,000 files", "dirs", "4,100", "/home/ana/src/linux/fs",  # progress, fields
+                       "index /home/ana --thumbs", "ana on desk", "2023-11-14 21:13:20",    # action context
+                       "7 thumbs queued", "Index a tree"):                                  # child, type
+            assert needle in info, needle
+        await pilot.press("escape")
+        app.table.select(7)
+        await pilot.press("enter")
+        screen = await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job_id == 7
+                             and app.screen.loaded and app.screen, what="the child")
+        info = _plain(screen.query_one("#info").content)
+        assert "6 index running" in info and "child of job 6" in info
+
+    run(app, scenario, size=(120, 40))
+
+
 def _plain(renderable) -> str:
     import io
 

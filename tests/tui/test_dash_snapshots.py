@@ -8,8 +8,6 @@ change of the layout: pytest tests/tui --snapshot-update, and look at the SVGs.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from waiting import until
 
@@ -19,20 +17,6 @@ from sdjobs.tui.screens.detail import DetailScreen
 
 SIZES = [(80, 24), (120, 40)]
 RUNNING_COPY = 8  # the running copy job of the fixed library: progress, warnings, errors, a log
-
-
-@pytest.fixture
-def fixed(tmp_path, monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    store = fixed_library.build(tmp_path / "library.db")
-    yield store
-    for runner in store.runners(live_only=False):
-        store.unregister_runner(runner.id)
-    store.close()
-    monkeypatch.undo()
-    time.tzset()
 
 
 def app_for(store, job=None) -> DashApp:
