@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {"xxhsum -H2 (1 core)": [], "sdjobs validate --mode integrity": [],
                                      "  of which the job itself": []}
     try:
-        subprocess.run(xxh, stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(xxh, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         subprocess.run(ours, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(a.runs):
             t = time.perf_counter()
-            subprocess.run(xxh, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(xxh, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
             times["xxhsum -H2 (1 core)"].append(time.perf_counter() - t)
             t = time.perf_counter()
             proc = subprocess.run(ours, env=e, capture_output=True)

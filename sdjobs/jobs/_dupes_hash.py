@@ -15,7 +15,7 @@ import os
 
 import xxhash
 
-from ..fs.hashing import cas_id, full_hash, head_hash, tail_hash
+from ..fs.hashing import FULL_CHUNK, cas_id, head_hash, tail_hash
 
 # Files up to this size are read whole in the first pass: one open and one
 # read give the final xxh3-128, where head + tail + full would open it three times.
@@ -48,10 +48,31 @@ def read_whole(path: str, size: int) -> str:
     return "F" + xxhash.xxh3_128_hexdigest(data)
 
 
+_buffer: bytearray | None = None
+
+
+def full_hex(path: str) -> str:
+    """``fs.hashing.full_hash`` with one read buffer per process, reused: that
+    function allocates (and the kernel zero-fills) 1 MiB per call, which costs
+    more than hashing the typical 50 KiB file (measured: 2.7x the CPU)."""
+    global _buffer
+    if _buffer is None:
+        _buffer = bytearray(FULL_CHUNK)
+    buf, view = _buffer, memoryview(_buffer)
+    h = xxhash.xxh3_128()
+    fd = os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0))
+    try:
+        while n := os.readv(fd, [buf]):
+            h.update(view[:n])
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
 def digest(kind: str, path: str, size: int) -> str:
     """One file's digest of the given kind: F (whole), H (head), T (tail), C (cas id)."""
     if kind == "F":
-        return read_whole(path, size) if size <= WHOLE else "F" + full_hash(path)
+        return read_whole(path, size) if size <= WHOLE else "F" + full_hex(path)
     if kind == "H":
         return "H" + head_hash(path, EDGE)
     if kind == "T":
