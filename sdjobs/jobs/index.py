@@ -30,8 +30,9 @@ from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..store import index_store as ixs
 from . import index_diff as diff
-from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL, identify
-from .index_walk import BATCH, TEST_DELAY, Discovery
+from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL, identify_row
+from .index_verify import VerifyDiscovery
+from .index_walk import BATCH, PRAGMAS, TEST_DELAY, Discovery
 
 Mode = Literal["shallow", "content", "deep"]
 CHUNK = BATCH
@@ -131,6 +132,8 @@ class Index(Job):
     def run(self, ctx):
         self.ctx = ctx
         self.store = store = _store(ctx)
+        for pragma in PRAGMAS:
+            store.sql(pragma)
         ixs.drop_stale_runs(store)
         if ixs.load_run(store, ctx.job_id) is None:
             self._begin()
@@ -145,11 +148,13 @@ class Index(Job):
 
         if phase == "discovery":
             self._phase("discovery", total=st.get("estimate"), unit="entries")
-            rules = WalkRules.from_dict(st["rules"])
-            depth = st["max_depth"]
-            Discovery(ctx, store, ctx.job_id, loc_id, self.loc.path, rules, depth, st["recurse"], st,
-                      self._discovery_progress).run(cursor)
-            self._next("aggregation" if st["fresh"] else "processing")
+            if st["kind"] == "verify":
+                VerifyDiscovery(ctx, store, ctx.job_id, self.loc, st, self._verify_progress).run()
+            else:
+                rules = WalkRules.from_dict(st["rules"])
+                Discovery(ctx, store, ctx.job_id, loc_id, self.loc.path, rules, st["max_depth"], st["recurse"], st,
+                          self._discovery_progress).run(cursor)
+            self._next("aggregation" if st["kind"] == "fresh" else "processing")
         if self.phase_name == "processing":
             self._process()
         if self.phase_name == "aggregation":
@@ -189,8 +194,9 @@ class Index(Job):
             if running:
                 raise JobFailed(f"job {running[0]} is indexing this location now; run this again after it")
             fresh = (created and not absorbed) or (targets == [root] and not ixs.has_entries(store, loc_id))
+            kind = "fresh" if fresh else "verify" if targets == [root] else "targets"
             state = {
-                "created": created, "fresh": fresh, "targets": targets, "ti": 0, "stack": None, "found": 0,
+                "kind": kind, "created": created, "fresh": fresh, "targets": targets, "ti": 0, "stack": None, "found": 0,
                 "keep": [], "rules": rules, "max_depth": depth, "recurse": recurse, "mode": mode,
                 "full_hash": full, "estimate": None if created or targets != [root] else (loc.entries or None),
                 "new": 0, "modified": 0, "moved": 0, "deleted": 0, "identified": 0, "step": None,
@@ -203,9 +209,18 @@ class Index(Job):
 
     # -- progress --------------------------------------------------------------------
     def _phase(self, name: str, **kw: Any) -> None:
-        self.phase_name = name
+        self._log_phase_end()
+        self.phase_name = self.timed_phase = name
+        self.phase_started = time.monotonic()
         self.ctx.phase(name, **kw)
         self._percent(0.0)
+
+    def _log_phase_end(self) -> None:
+        """One log line per phase with its duration (``sdjobs jobs logs ID``)."""
+        started = getattr(self, "phase_started", None)
+        if started is not None:
+            self.ctx.log(f"{self.timed_phase}: {time.monotonic() - started:.2f} s")
+            self.phase_started = None
 
     def _percent(self, frac: float | None) -> None:
         weights = WEIGHTS[bool(self.want)]
@@ -215,6 +230,12 @@ class Index(Job):
             self.ctx.progress(percent=None)
         else:
             self.ctx.progress(percent=100.0 * (before + weights[self.phase_name] * min(frac, 1.0)) / total)
+
+    def _verify_progress(self, unit: str, frac: float) -> None:
+        st = self.st
+        self.ctx.progress(done=st["found"], path=unit, fields={"found": st["found"]})
+        self._percent(frac)
+        self.ctx.checkpoint({"phase": "discovery", "found": st["found"]})
 
     def _discovery_progress(self, cursor: str | None) -> None:
         st = self.st
@@ -235,11 +256,19 @@ class Index(Job):
         ctx, store, st, job_id, loc_id = self.ctx, self.store, self.st, self.ctx.job_id, self.loc.id
         self._phase("processing", total=st["found"], unit="entries")
         keep = [os.fsencode(p) for p in st["keep"]]
+        verify = st["kind"] == "verify"
+        # what was listed: the targets (each with all below it), or the directories whose digest changed
+        scopes = self._changed_dirs() if verify else st["targets"]
         if st["step"] is None:
             with store.transaction():
                 if not self.full_run:
                     st["old"] = {t: diff.totals_under(store, loc_id, t) for t in st["targets"]}
-                st["moved"] += diff.apply_moves(store, job_id, loc_id, st["targets"], keep)
+                if verify:
+                    moved, deleted = diff.apply_moves_in(store, job_id, loc_id, scopes)
+                else:
+                    moved, deleted = diff.apply_moves(store, job_id, loc_id, scopes, keep)
+                st["moved"] += moved
+                st["deleted"] += deleted
                 st["step"], st["pcursor"], st["done"] = "chunks", b"", 0
                 ixs.save_run(store, job_id, "processing", None, st)
             self._test_delay()
@@ -262,19 +291,27 @@ class Index(Job):
         while st["step"] == "delete":
             ctx.check_interrupt()
             with store.transaction():
-                target = st["targets"][st["dti"]]
-                deleted, cursor = diff.delete_gone(store, job_id, loc_id, target, st["pcursor"], keep, CHUNK)
-                st["deleted"] += deleted
-                st["pcursor"] = cursor
-                if cursor is None:
-                    st["dti"] += 1
-                if st["dti"] >= len(st["targets"]):
+                if st["dti"] < len(scopes):
+                    scope = scopes[st["dti"]]
+                    if verify:
+                        deleted, cursor = diff.delete_gone_in(store, job_id, loc_id, scope), None
+                    else:
+                        deleted, cursor = diff.delete_gone(store, job_id, loc_id, scope, st["pcursor"], keep, CHUNK)
+                    st["deleted"] += deleted
+                    st["pcursor"] = cursor
+                    if cursor is None:
+                        st["dti"] += 1
+                if st["dti"] >= len(scopes):
                     st["step"] = "done"
                     self._next("aggregation")
                 else:
                     ixs.save_run(store, job_id, "processing", None, st)
             ctx.progress(fields=self._changes())
             self._test_delay()
+
+    def _changed_dirs(self) -> list[str]:
+        return [os.fsdecode(r[0]) for r in self.store.sql(
+            "SELECT path FROM index_dirs WHERE job_id=? AND changed=1 ORDER BY path", (self.ctx.job_id,))]
 
     @staticmethod
     def _test_delay() -> None:
@@ -302,8 +339,14 @@ class Index(Job):
                     entries += now_t[2] - old_t[2]
                 diff.shift_ancestors(store, loc.id, loc.path, deltas)
             ixs.update_location(store, loc.id, entries=entries, total_size=size)
-            if st["fresh"]:
+            if st["kind"] == "fresh":
                 st["new"] = st["found"]
+                ixs.update_location(store, loc.id, digest=(st["root_total"] or [0, 0, None])[2])
+            elif st["kind"] == "verify":
+                ixs.apply_dir_changes(store, self.ctx.job_id, loc.id, loc.path)
+            else:
+                for t in st["targets"]:
+                    ixs.invalidate_digests(store, loc.id, loc.path, t)
             self._next("content" if self.want else "done", totals=[size, files, entries])
         self._test_delay()
 
@@ -316,7 +359,8 @@ class Index(Job):
             need.append("e.full_hash IS NULL")
         if self.want & WANT_DEEP:
             need.append("e.kind_class IS NULL")
-        cond, params = f"e.location_id=? AND e.kind='file' AND ({' OR '.join(need)})", [self.loc.id]
+        # "+e.location_id": walk the rows by id from the cursor, not the (location, path) index
+        cond, params = f"+e.location_id=? AND e.kind='file' AND ({' OR '.join(need)})", [self.loc.id]
         if not self.full_run:
             scopes = [diff._scope("e", t) for t in self.st["targets"]]
             cond += " AND (" + " OR ".join(s for s, _ in scopes) + ")"
@@ -325,7 +369,6 @@ class Index(Job):
 
     def _items(self, cond: str, params: list, after: int):
         want = self.want
-        fsd = os.fsdecode
         while True:
             rows = self.store.sql(
                 f"SELECT e.id, e.path, e.size, e.cas_id IS NULL, e.full_hash IS NULL, e.kind_class IS NULL"
@@ -335,7 +378,7 @@ class Index(Job):
             for entry_id, path, size, no_cas, no_full, no_kind in rows:
                 flags = ((WANT_CAS if no_cas and size > 0 else 0) | (WANT_FULL if no_full else 0)
                          | (WANT_DEEP if no_kind else 0)) & want
-                yield (entry_id, fsd(path), size, flags)
+                yield (entry_id, path.decode("utf-8", "surrogateescape"), size, flags)
             after = rows[-1][0]
 
     def _identify(self) -> None:
@@ -345,54 +388,56 @@ class Index(Job):
                                   [*params, st["ccursor"]]).fetchone()
         full = bool(self.want & WANT_FULL)
         self._phase("content", total=total, unit="files", bytes_total=nbytes if full else None)
+        if self.want == WANT_CAS:  # the common case: one column to set
+            update = "UPDATE entry SET cas_id=? WHERE id=?"
+            pick = _cas_only
+        else:
+            update = ("UPDATE entry SET cas_id=coalesce(?, cas_id), full_hash=coalesce(?, full_hash),"
+                      " kind_class=coalesce(?, kind_class), width=coalesce(?, width), height=coalesce(?, height),"
+                      " taken_at=coalesce(?, taken_at) WHERE id=?")
+            pick = _all_columns
+        sizes: dict[int, int] = {}
+        items = self._items(cond, params, st["ccursor"])
+        if full:  # bytes progress needs each file's size back
+            items = _remember_sizes(items, sizes)
         done = done_bytes = 0
         pending: list[tuple] = []
         deadline = time.monotonic() + COMMIT_SECONDS
+        last = st["ccursor"]
 
-        def commit(last_id: int) -> None:
+        def commit() -> None:
             with store.transaction():
-                store.db.cursor().executemany(
-                    "UPDATE entry SET cas_id=coalesce(?, cas_id), full_hash=coalesce(?, full_hash),"
-                    " kind_class=coalesce(?, kind_class), width=coalesce(?, width), height=coalesce(?, height),"
-                    " taken_at=coalesce(?, taken_at) WHERE id=?", pending)
-                st["ccursor"] = last_id
+                store.db.cursor().executemany(update, pending)
+                st["ccursor"] = last
                 ixs.save_run(store, ctx.job_id, "content", None, st)
             pending.clear()
             self._test_delay()
 
-        sizes: dict[int, tuple[str, int]] = {}
-        items = self._items(cond, params, st["ccursor"])
-
-        def feed():
-            for item in items:
-                sizes[item[0]] = (item[1], item[2])
-                yield item
-
-        last = st["ccursor"]
-        for res in ctx.map(identify, feed(), chunksize=256):
-            path, size = sizes.pop(res.id)
-            last = res.id
+        for res in ctx.map(identify_row, items, chunksize=256):
+            last = res[0]
             done += 1
-            done_bytes += size
-            if res.error is not None:
-                ctx.error(path, res.error)
+            if res[7] is not None:
+                row = store.sql("SELECT path FROM entry WHERE id=?", (last,)).fetchone()
+                ctx.error(os.fsdecode(row[0]) if row else None, res[7])
             else:
                 st["identified"] += 1
-                ctx.add_bytes(size)
-            pending.append((res.cas_id, res.full_hash, res.kind_class, res.width, res.height, res.taken_at, res.id))
+            if full:
+                done_bytes += sizes.pop(last, 0)
+            pending.append(pick(res))
             if len(pending) >= CHUNK or (done & 255 == 0 and time.monotonic() >= deadline):
-                commit(last)
+                commit()
                 ctx.check_interrupt()
-                ctx.progress(done=done, path=path, **({"bytes_done": done_bytes} if full else {}))
+                ctx.progress(done=done, **({"bytes_done": done_bytes} if full else {}))
                 self._percent(done / max(1, total))
                 deadline = time.monotonic() + COMMIT_SECONDS
-        commit(last)
+        commit()
         ctx.progress(done=done, **({"bytes_done": done_bytes} if full else {}))
-        self.phase_name = "done"
+        ctx.add_bytes(done_bytes)
 
     # -- done ------------------------------------------------------------------------
     def _finish(self) -> dict:
         store, st, loc = self.store, self.st, self.loc
+        self._log_phase_end()
         self.ctx.phase("done")
         full_ok = bool(st["full_hash"]) and (self.full_run or loc.full_hash)
         changes = self._changes()
@@ -424,6 +469,20 @@ class Index(Job):
         else:
             with store.transaction():
                 ixs.drop_run(store, ctx.job_id)
+
+
+def _remember_sizes(items, sizes: dict[int, int]):
+    for item in items:
+        sizes[item[0]] = item[2]
+        yield item
+
+
+def _cas_only(res: tuple) -> tuple:
+    return (res[1], res[0])
+
+
+def _all_columns(res: tuple) -> tuple:
+    return (*res[1:7], res[0])
 
 
 def _size(n: int) -> str:

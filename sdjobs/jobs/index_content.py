@@ -104,6 +104,11 @@ def _deep(path: str, name: str) -> tuple[str, int | None, int | None, str | None
 
 def identify(item: tuple[int, str, int, int]) -> Identity:
     """(entry id, path, size, WANT_* flags) -> Identity. Errors are returned."""
+    return Identity._make(identify_row(item))
+
+
+def identify_row(item: tuple[int, str, int, int]) -> tuple:
+    """``identify`` as a plain tuple (cheaper to send between processes)."""
     entry_id, path, size, want = item
     cas = full = kind = taken = None
     width = height = None
@@ -115,5 +120,5 @@ def identify(item: tuple[int, str, int, int]) -> Identity:
         if want & WANT_DEEP:
             kind, width, height, taken = _deep(path, os.path.basename(path))
     except OSError as exc:
-        return Identity(entry_id, cas, full, kind, width, height, taken, exc.strerror or str(exc))
-    return Identity(entry_id, cas, full, kind, width, height, taken, None)
+        return (entry_id, cas, full, kind, width, height, taken, exc.strerror or str(exc))
+    return (entry_id, cas, full, kind, width, height, taken, None)

@@ -56,43 +56,102 @@ def totals_under(store, location_id: int, target: str) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def apply_moves(store, job_id: int, location_id: int, targets: Iterable[str], keep: Sequence[bytes]) -> int:
-    """Give moved entries their new path; returns how many moved."""
+def _direct(alias: str, directory: str) -> tuple[str, list]:
+    """Entries directly inside ``directory`` (no '/' after its prefix)."""
+    lo, hi = subtree_range(directory)
+    return (f"({alias}.path >= ? AND {alias}.path < ? AND instr(substr({alias}.path, {len(lo) + 1}), x'2f') = 0)",
+            [lo, hi])
+
+
+def _gone_table(store) -> None:
     store.sql("CREATE TEMP TABLE IF NOT EXISTS ix_gone (id INTEGER PRIMARY KEY, device INTEGER, inode INTEGER,"
               " kind TEXT, path BLOB, size INTEGER, mtime_ns INTEGER)")
     store.sql("DELETE FROM temp.ix_gone")
-    for target in targets:
-        cond, params = _scope("e", target)
-        store.sql(f"INSERT OR IGNORE INTO temp.ix_gone SELECT e.id, e.device, e.inode, e.kind, e.path, e.size,"
-                  f" e.mtime_ns FROM entry e"
-                  f" WHERE e.location_id=? AND {cond} AND NOT EXISTS"
-                  f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
-                  [location_id, *params, job_id])
-    gone = store.sql("SELECT id, path FROM temp.ix_gone").fetchall()
-    if keep:
-        store.db.cursor().executemany("DELETE FROM temp.ix_gone WHERE id=?",
-                                      [(i,) for i, p in gone if _kept(p, keep)])
-    if not gone:
-        return 0
+
+
+def _collect_gone(store, job_id: int, location_id: int, cond: str, params: list) -> None:
+    store.sql(f"INSERT OR IGNORE INTO temp.ix_gone SELECT e.id, e.device, e.inode, e.kind, e.path, e.size,"
+              f" e.mtime_ns FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
+              f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
+              [location_id, *params, job_id])
+
+
+def _move_gone(store, job_id: int, location_id: int) -> tuple[int, int]:
+    """Pair what is gone with what is new by (device, inode, kind); give the old
+    rows their new paths. Returns (moved, deleted): what stayed below a moved
+    directory's old path is gone for good."""
+    if not store.sql("SELECT 1 FROM temp.ix_gone LIMIT 1").fetchone():
+        return 0, 0
     store.sql("CREATE INDEX IF NOT EXISTS temp.ix_gone_ino ON ix_gone(device, inode, kind)")
     pairs = store.sql(
-        "SELECT s.path, s.name, g.id FROM index_scan s CROSS JOIN temp.ix_gone g"
+        "SELECT s.path, s.name, g.id, g.kind, g.path FROM index_scan s CROSS JOIN temp.ix_gone g"
         " ON g.device = s.device AND g.inode = s.inode AND g.kind = s.kind"
         " AND (s.kind = 'dir' OR (g.size = s.size AND g.mtime_ns = s.mtime_ns))"
         " WHERE s.job_id=? AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.location_id=? AND e.path=s.path)"
         " ORDER BY s.path", (job_id, location_id)).fetchall()
     used_ids: set[int] = set()
     used_paths: set[bytes] = set()
-    moves = []
-    for path, name, entry_id in pairs:
+    moves, old_dirs = [], []
+    for path, name, entry_id, kind, old in pairs:
         if entry_id in used_ids or path in used_paths:
             continue  # hard links: one old row per new path
         used_ids.add(entry_id)
         used_paths.add(path)
         moves.append((path, name, entry_id))
+        if kind == "dir":
+            old_dirs.append(old)
     store.db.cursor().executemany("UPDATE entry SET path=?, name=? WHERE id=?", moves)
+    orphans = 0
+    for old in old_dirs:
+        lo, hi = subtree_range(os.fsdecode(old))
+        orphans += store.sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
+                             (location_id, lo, hi)).rowcount
     store.sql("DELETE FROM temp.ix_gone")
-    return len(moves)
+    return len(moves), orphans
+
+
+def apply_moves(store, job_id: int, location_id: int, targets: Iterable[str],
+                keep: Sequence[bytes]) -> tuple[int, int]:
+    """Moves within the scopes of ``targets`` (each: itself and all below)."""
+    _gone_table(store)
+    for target in targets:
+        cond, params = _scope("e", target)
+        _collect_gone(store, job_id, location_id, cond, params)
+    if keep:
+        gone = store.sql("SELECT id, path FROM temp.ix_gone").fetchall()
+        store.db.cursor().executemany("DELETE FROM temp.ix_gone WHERE id=?",
+                                      [(i,) for i, p in gone if _kept(p, keep)])
+    return _move_gone(store, job_id, location_id)
+
+
+def apply_moves_in(store, job_id: int, location_id: int, dirs: Iterable[str]) -> tuple[int, int]:
+    """Moves out of the directories whose direct children were listed again
+    (what was below a vanished child directory counts as gone too)."""
+    _gone_table(store)
+    for d in dirs:
+        cond, params = _direct("e", d)
+        _collect_gone(store, job_id, location_id, cond, params)
+    for (old,) in store.sql("SELECT path FROM temp.ix_gone WHERE kind='dir'").fetchall():
+        lo, hi = subtree_range(os.fsdecode(old))
+        _collect_gone(store, job_id, location_id, "(e.path >= ? AND e.path < ?)", [lo, hi])
+    return _move_gone(store, job_id, location_id)
+
+
+def delete_gone_in(store, job_id: int, location_id: int, directory: str) -> int:
+    """Delete the direct children of ``directory`` that were not listed again, with
+    everything below them."""
+    cond, params = _direct("e", directory)
+    gone = store.sql(f"SELECT e.id, e.path, e.kind FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
+                     f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
+                     [location_id, *params, job_id]).fetchall()
+    store.db.cursor().executemany("DELETE FROM entry WHERE id=?", [(i,) for i, _p, _k in gone])
+    deleted = len(gone)
+    for _i, path, kind in gone:
+        if kind == "dir":
+            lo, hi = subtree_range(os.fsdecode(path))
+            deleted += store.sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
+                                 (location_id, lo, hi)).rowcount
+    return deleted
 
 
 def chunk_end(store, job_id: int, after: bytes, size: int) -> bytes | None:

@@ -19,20 +19,37 @@ stops at the first entry outside the target.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import stat
+import struct
 import time
 from typing import Any
 
+from xxhash import xxh3_64_intdigest
+
+from ..core import codec
+from ..core.errors import JobFailed
 from ..fs.rules import GitIgnore, WalkRules
 from ..fs.walker import walk
 from ..store import index_store as ixs
 
 BATCH = int(os.environ.get("SDJOBS_INDEX_BATCH") or 5000)
+# For the indexer's connections: a page cache that holds the indexes being updated,
+# fewer WAL checkpoints (each one syncs), temp tables in memory.
+PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=8192", "PRAGMA temp_store=MEMORY")
 FLUSH_SECONDS = 1.0
 # Seconds to sleep after each commit: lets tests stop a run in any phase of a tiny tree.
 TEST_DELAY = float(os.environ.get("SDJOBS_INDEX_TEST_DELAY") or 0)
 _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
+DIGEST_MASK = (1 << 63) - 1  # digests are stored as SQLite (signed) integers
+_PACK = struct.Struct("<QQQQq").pack
+
+
+def child_key(name: bytes, size: int, inode: int, device: int, mode: int, mtime_ns: int) -> int:
+    """What one direct child adds to its directory's digest (see schema/index.py)."""
+    return xxh3_64_intdigest(name + _PACK(size, inode, device, mode, mtime_ns))
 
 
 def row_of(path: str, st: os.stat_result) -> tuple:
@@ -84,6 +101,80 @@ def is_included(root: str, path: str, rules: WalkRules, max_depth: int | None, r
     return True
 
 
+class BatchWriter:
+    """Writes batches in a process of its own (forked, with its own SQLite
+    connection), so the walk goes on while SQLite works -- on the other core.
+    (A thread does not do it: the walk's many short system calls and the
+    writer's row binding fight over the GIL.) Batches are written in order,
+    each in one transaction with its cursor; at most two are in flight, so
+    memory stays bounded. An error in the writer fails the job at the next
+    ``put`` or at ``close``. ``SDJOBS_INDEX_SYNC_WRITES=1`` writes in-process."""
+
+    IN_FLIGHT = 2
+
+    def __init__(self, write: Any, store: Any) -> None:
+        self._write, self._store = write, store
+        self._inflight = 0
+        self._proc = None
+        if os.environ.get("SDJOBS_INDEX_SYNC_WRITES"):
+            return
+        mp = multiprocessing.get_context("fork")
+        self._conn, child = mp.Pipe()
+        self._proc = mp.Process(target=self._child, args=(child,), name="sdjobs-index-writer", daemon=True)
+        self._proc.start()
+        child.close()
+
+    def _child(self, conn: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self._store.reopen()  # never touch the parent's connection
+        try:
+            for pragma in PRAGMAS:
+                self._store.sql(pragma)
+            while (batch := conn.recv()) is not None:
+                self._write(batch)
+                conn.send(None)
+        except EOFError:
+            return  # the job process is gone
+        except BaseException as exc:
+            conn.send(f"{type(exc).__name__}: {exc}")
+
+    def _ack(self) -> None:
+        try:
+            error = self._conn.recv()
+        except EOFError:
+            error = "the writer process died"
+        self._inflight -= 1
+        if error is not None:
+            self._inflight = 0
+            raise JobFailed(f"writing the index failed: {error}")
+
+    def put(self, batch: tuple) -> None:
+        if self._proc is None:
+            self._write(batch)
+            return
+        while self._inflight >= self.IN_FLIGHT:
+            self._ack()
+        self._conn.send(batch)
+        self._inflight += 1
+
+    def close(self) -> None:
+        """Wait until every batch sent is written, then stop the writer."""
+        if self._proc is None:
+            return
+        try:
+            while self._inflight:
+                self._ack()
+        finally:
+            try:
+                self._conn.send(None)
+            except OSError:
+                pass
+            self._proc.join(30)
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._conn.close()
+
+
 class Discovery:
     """Walks the targets of one run and writes what it finds.
 
@@ -97,28 +188,35 @@ class Discovery:
         self.state = state
         self.on_progress = on_progress
         self.rows: list[tuple] = []
-        self.totals: list[tuple[int, int, bytes]] = []
+        self.totals: list[tuple[int, int, int, bytes]] = []
         self.stack: list[list] = []
         self.unreadable: set[str] = set(state["keep"])
 
     # -- writing ----------------------------------------------------------------
     def flush(self, cursor: str | None) -> None:
-        store, st = self.store, self.state
-        with store.transaction():
-            if st["fresh"]:
-                ixs.write_entries(store, self.location_id, self.rows)
-                ixs.write_totals(store, self.location_id, self.totals)
-            else:
-                ixs.stage_entries(store, self.job_id, self.rows)
-                ixs.stage_totals(store, self.job_id, self.totals)
-            st["found"] += len(self.rows)
-            st["stack"] = self.stack if self.stack else None
-            ixs.save_run(store, self.job_id, "discovery", cursor, st)
-        self.rows.clear()
-        self.totals.clear()
+        """Hand a batch, with the cursor and state that describe it, to the writer."""
+        st = self.state
+        st["found"] += len(self.rows)
+        st["stack"] = self.stack if self.stack else None
+        self.writer.put((self.rows, self.totals, None if cursor is None else os.fsencode(cursor), codec.pack(st)))
+        self.rows, self.totals = [], []
         self.on_progress(cursor)
         if TEST_DELAY:
             time.sleep(TEST_DELAY)
+
+    def _write(self, batch: tuple) -> None:
+        """In the writer thread: one batch, its cursor and state, one transaction."""
+        rows, totals, cursor, state = batch
+        store = self.store
+        with store.transaction():
+            if self.state["fresh"]:
+                ixs.write_entries(store, self.location_id, rows)
+                ixs.write_totals(store, self.location_id, totals)
+            else:
+                ixs.stage_entries(store, self.job_id, rows)
+                ixs.stage_totals(store, self.job_id, totals)
+            store.sql("UPDATE index_run SET phase='discovery', cursor=?, state=? WHERE job_id=?",
+                      (cursor, state, self.job_id))
 
     def on_error(self, path: str, exc: BaseException) -> None:
         if isinstance(exc, FileNotFoundError):
@@ -131,6 +229,13 @@ class Discovery:
 
     # -- walking ------------------------------------------------------------------
     def run(self, cursor: str | None) -> None:
+        self.writer = BatchWriter(self._write, self.store)
+        try:
+            self._run(cursor)
+        finally:
+            self.writer.close()
+
+    def _run(self, cursor: str | None) -> None:
         st = self.state
         targets = st["targets"]
         while st["ti"] < len(targets):
@@ -148,7 +253,7 @@ class Discovery:
     def _start(self, target: str) -> bool:
         """Stage the target's own entry; True if there is a tree below it to walk."""
         if target == self.root:
-            self.stack = [[target, 0, 0]]
+            self.stack = [[target, 0, 0, 0]]
             return True
         try:
             lst = os.lstat(target)
@@ -165,7 +270,7 @@ class Discovery:
             return False
         depth = len(os.path.relpath(target, self.root).split("/")) - 1
         limit = 0 if not self.recurse else self.max_depth
-        self.stack = [[target, 0, 0]]
+        self.stack = [[target, 0, 0, 0]]
         return limit is None or depth < limit
 
     def _end_target(self) -> None:
@@ -179,21 +284,21 @@ class Discovery:
         self.flush(None)
 
     def _pop(self) -> None:
-        path, size, files = self.stack.pop()
+        path, size, files, digest = self.stack.pop()
         if self.stack:
             parent = self.stack[-1]
             parent[1] += size
             parent[2] += files
         if path == self.root:
-            self.state["root_total"] = [size, files]
+            self.state["root_total"] = [size, files, None if path in self.unreadable else digest]
         elif path not in self.unreadable:
-            self.totals.append((size, files, os.fsencode(path)))
+            self.totals.append((size, files, digest, os.fsencode(path)))
 
     def _walk(self, target: str, cursor: str | None) -> None:
         start_after = cursor if cursor is not None else (None if target == self.root else target)
         walker = walk(self.root, self.rules, max_depth=self.max_depth, recurse=self.recurse,
                       start_after=start_after, on_error=self.on_error)
-        fse = os.fsencode
+        enc, key, mask = str.encode, child_key, DIGEST_MASK
         rows, stack, pop = self.rows, self.stack, self._pop
         top = stack[-1]
         top_path = top[0]
@@ -212,13 +317,16 @@ class Discovery:
             if kind == "file":
                 top[1] += size
                 top[2] += 1
-            rows.append((fse(path), fse(name), kind, size, e[5], e[6], e[7], e[8]))
+            name_b = enc(name, "utf-8", "surrogateescape")
+            top[3] = (top[3] + key(name_b, size, e[5], e[6], e[7], e[8])) & mask
+            rows.append((enc(path, "utf-8", "surrogateescape"), name_b, kind, size, e[5], e[6], e[7], e[8]))
             if kind == "dir":
-                top = [path, 0, 0]
+                top = [path, 0, 0, 0]
                 top_path = path
                 stack.append(top)
             n += 1
             if len(rows) >= BATCH or (n & 255 == 0 and time.monotonic() >= deadline):
                 check()
                 self.flush(path)
+                rows = self.rows  # the full list went to the writer
                 deadline = time.monotonic() + FLUSH_SECONDS

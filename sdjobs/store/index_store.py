@@ -197,8 +197,9 @@ def remove_location(store, location_id: int) -> int:
     """Forget a location and its entries; returns how many entries went."""
     with store.transaction():
         n = store.sql("DELETE FROM entry WHERE location_id=?", (location_id,)).rowcount
-        store.sql("DELETE FROM index_scan WHERE job_id IN (SELECT job_id FROM index_run WHERE location_id=?)",
-                  (location_id,))
+        for table in ("index_scan", "index_dirs"):
+            store.sql(f"DELETE FROM {table} WHERE job_id IN (SELECT job_id FROM index_run WHERE location_id=?)",
+                      (location_id,))
         store.sql("DELETE FROM index_run WHERE location_id=?", (location_id,))
         store.sql("DELETE FROM location WHERE id=?", (location_id,))
     return n
@@ -251,6 +252,7 @@ def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: 
 
 def drop_run(store, job_id: int) -> None:
     store.sql("DELETE FROM index_scan WHERE job_id=?", (job_id,))
+    store.sql("DELETE FROM index_dirs WHERE job_id=?", (job_id,))
     store.sql("DELETE FROM index_run WHERE job_id=?", (job_id,))
 
 
@@ -283,15 +285,19 @@ def stage_entries(store, job_id: int, rows: list[tuple]) -> None:
         f"INSERT OR REPLACE INTO index_scan (job_id, {ROW_COLS}) VALUES ({job_id},?,?,?,?,?,?,?,?)", rows)
 
 
-def write_totals(store, location_id: int, totals: list[tuple[int, int, bytes]]) -> None:
-    """(subtree_size, subtree_files, path) of finished directories, into ``entry``."""
+def write_totals(store, location_id: int, totals: list[tuple[int, int, int, bytes]]) -> None:
+    """(subtree_size, subtree_files, digest, path) of finished directories, into ``entry``."""
     store.db.cursor().executemany(
-        f"UPDATE entry SET subtree_size=?, subtree_files=? WHERE location_id={location_id} AND path=?", totals)
+        f"UPDATE entry SET subtree_size=?, subtree_files=?, digest=? WHERE location_id={location_id} AND path=?",
+        totals)
 
 
-def stage_totals(store, job_id: int, totals: list[tuple[int, int, bytes]]) -> None:
+def stage_totals(store, job_id: int, totals: list[tuple[int, int, int, bytes]]) -> None:
+    """Subtree totals of staged directories (their digests are not kept: see
+    ``invalidate_digests``)."""
     store.db.cursor().executemany(
-        f"UPDATE index_scan SET subtree_size=?, subtree_files=? WHERE job_id={job_id} AND path=?", totals)
+        f"UPDATE index_scan SET subtree_size=?, subtree_files=? WHERE job_id={job_id} AND path=?",
+        [(t[0], t[1], t[3]) for t in totals])
 
 
 def absorb_locations(store, into_id: int, path: str) -> list[str]:
@@ -302,3 +308,29 @@ def absorb_locations(store, into_id: int, path: str) -> list[str]:
         store.sql("UPDATE entry SET location_id=? WHERE location_id=?", (into_id, loc.id))
         store.sql("DELETE FROM location WHERE id=?", (loc.id,))
     return [loc.path for loc in nested]
+
+
+def apply_dir_changes(store, job_id: int, location_id: int, root: str) -> None:
+    """New digests and subtree totals found by a verifying re-index (``index_dirs``)."""
+    store.sql("UPDATE entry SET digest = CASE WHEN d.changed = 1 THEN d.digest ELSE entry.digest END,"
+              " subtree_size = coalesce(d.subtree_size, entry.subtree_size),"
+              " subtree_files = coalesce(d.subtree_files, entry.subtree_files)"
+              " FROM index_dirs d WHERE d.job_id=? AND entry.location_id=? AND entry.path = d.path",
+              (job_id, location_id))
+    row = store.sql("SELECT digest FROM index_dirs WHERE job_id=? AND path=? AND changed=1",
+                    (job_id, _fsencode(root))).fetchone()
+    if row is not None:
+        store.sql("UPDATE location SET digest=? WHERE id=?", (row[0], location_id))
+
+
+def invalidate_digests(store, location_id: int, root: str, target: str) -> None:
+    """After a refresh of ``target`` only, the digests of the directories at and
+    below it and of its parent no longer describe what is stored: forget them,
+    so the next full re-index lists those directories again."""
+    lo, hi = subtree_range(target)
+    parent = os.path.dirname(target)
+    store.sql("UPDATE entry SET digest=NULL WHERE location_id=? AND kind='dir'"
+              " AND (path IN (?, ?) OR (path >= ? AND path < ?))",
+              (location_id, _fsencode(target), _fsencode(parent), lo, hi))
+    if target == root or parent == root:
+        store.sql("UPDATE location SET digest=NULL WHERE id=?", (location_id,))
