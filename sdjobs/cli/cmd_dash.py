@@ -27,22 +27,23 @@ def dash(
 
     Example: sdjobs dash --job 12
     """
+    from ..core.errors import BadInput
+
+    store = state.store()
+    if job is not None:
+        store.get(job)  # an unknown id is bad input (exit 2), not an empty screen
+    from textual.theme import BUILTIN_THEMES
+
+    if theme not in BUILTIN_THEMES:
+        raise BadInput(f"unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
     from ..core import registry
 
     try:
-        registry.load_all()  # plugin warnings go to the terminal before the screen takes it over
+        registry.load_all()  # plugin warnings reach the terminal before the screen takes it over
     except Exception as exc:
         from . import output
 
         output.err(f"sdjobs: warning: loading job types: {exc}", style="yellow")
-    from textual.theme import BUILTIN_THEMES
-
-    from ..core.errors import BadInput
     from ..tui.app import DashApp
 
-    if theme not in BUILTIN_THEMES:
-        raise BadInput(f"unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
-    store = state.store()
-    if job is not None:
-        store.get(job)  # an unknown id is bad input (exit 2 via NotFound), not an empty screen
     DashApp(store, job=job, theme=theme).run()

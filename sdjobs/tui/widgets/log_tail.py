@@ -24,7 +24,7 @@ def event_line(e: Event) -> Text:
 
 
 class LogTail(RichLog):
-    """Appends new events and keeps the newest ``max_lines`` on screen; scrolls with them."""
+    """Appends new events and keeps the newest ``max_lines``; follows them unless scrolled back."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=2000, wrap=True, highlight=False, markup=False, auto_scroll=True, **kwargs)
@@ -34,8 +34,9 @@ class LogTail(RichLog):
         if reset:
             self.clear()
             self.texts = []
+        follow = self.scroll_y >= self.max_scroll_y - 1  # at the end: keep following; scrolled back: stay put
         for e in events:
             line = event_line(e)
             self.texts.append(line.plain)
-            self.write(line)
+            self.write(line, scroll_end=follow)
         del self.texts[:-2000]

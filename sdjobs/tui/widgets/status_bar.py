@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from .. import format as fmt
-from ..model import Snapshot
+from ..model import HISTORY_LIMIT, Snapshot
 
 ORDER = ("running", "queued", "paused", "interrupted", "failed", "completed-with-errors", "completed", "cancelled")
 LABEL = {"completed": "done", "completed-with-errors": "w/errors"}
@@ -62,6 +62,8 @@ class StatusBar(Static):
             filters.append(f"status {status_filter}")
         if not history:
             filters.append("history hidden")
+        elif snapshot is not None and snapshot.history_total > HISTORY_LIMIT:
+            filters.append(f"the newest {HISTORY_LIMIT:,} of {snapshot.history_total:,} finished jobs")
         if filters and snapshot is not None:
             grid.add_row(Text(f"{shown} shown · " + " · ".join(filters), style="italic"), "")
         self.update(grid)
