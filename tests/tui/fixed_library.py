@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdjobs.core import codec, registry
+from sdjobs.core import codec
 from sdjobs.store.api import Store
 from sdjobs.store.library import Library
 
@@ -27,6 +27,7 @@ class Installed:
 
 
 TYPES = {
+    "copy": Installed("Copy files and trees like cp -a, as a resumable job"),
     "dupes": Installed("Find groups of files with identical content"),
     "validate": Installed("Check files for drift and corruption"),
     "index": Installed("Index a tree"),
@@ -35,9 +36,8 @@ TYPES = {
 
 
 def lookup(name: str):
-    """Job types as installed for the snapshots: copy is real, photo-sort is a plugin not installed."""
-    if name == "copy":
-        return registry.find("copy")
+    """Job types as installed for the snapshots (photo-sort is a plugin that is not): fixed here, so
+    that the screens do not change when a job module's description does."""
     return TYPES.get(name)
 
 
