@@ -69,8 +69,12 @@ def add(
         output.err(f"schedule {sid}: `sdjobs {_show(command)}` at {cron.strip()!r}; next run {_when(nxt)}",
                    style="green")
     if not live_runners(store):
-        output.err("note: schedules run while a runner is alive; start one with `sdjobs runner`"
-                   " (for example as a systemd user service)", style="yellow")
+        from ..runner.daemon import ensure_runner
+
+        ensure_runner(store)  # a background runner stays up while schedules exist
+        output.err("note: schedules run while a runner is alive; a background runner was started, and"
+                   " `sdjobs runner` runs one in the foreground (for example as a systemd user service)",
+                   style="yellow")
 
 
 def _check_job_command(ctx: typer.Context, argv: list[str]) -> None:

@@ -99,7 +99,8 @@ class Supervisor:
                 idle_since = now
             elif self.exit_when_idle and not store.has_runnable():
                 break
-            elif self.idle_exit is not None and now - idle_since >= self.idle_exit and not store.has_runnable():
+            elif self.idle_exit is not None and now - idle_since >= self.idle_exit and not store.has_runnable() \
+                    and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
                 break
             self._wait(0.05)
 
