@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from dash_fixtures import chatty  # noqa: F401  (a fixture)
 from waiting import until
 
 from sdjobs.tui.app import DashApp

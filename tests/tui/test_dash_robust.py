@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from dash_fixtures import fixed  # noqa: F401  (a fixture)
 from waiting import until
 
 from sdjobs.core import codec

@@ -9,6 +9,7 @@ change of the layout: pytest tests/tui --snapshot-update, and look at the SVGs.
 from __future__ import annotations
 
 import pytest
+from dash_fixtures import fixed  # noqa: F401  (a fixture)
 from waiting import until
 
 import fixed_library

@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard tests."""
+"""Fixtures for the dashboard tests (imported by the test modules: a conftest.py here would
+shadow tests/conftest.py for modules that do `from conftest import ...`)."""
 
 from __future__ import annotations
 
