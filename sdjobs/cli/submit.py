@@ -46,12 +46,13 @@ def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | 
                         settings=settings, context=action_context(inputs if inputs is not None else _asdict(config)))
 
 
-def run_job(job_type: str, config: Any, *, detach: bool, priority: int, as_json: bool,
-            after: list[int] | None = None, max_workers: int | None = None, settings: dict | None = None,
-            inputs: dict | None = None) -> None:
-    """Submit, start a runner if none is alive, then follow (or print the id)."""
+def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_json: bool = False,
+           after: list[int] | None = None, max_workers: int | None = None, settings: dict | None = None,
+           inputs: dict | None = None):
+    """Submit, start a runner if none is alive, then follow until the job stops and return its
+    record; with ``detach``, print the id (or JSON) and exit 0 instead."""
     from ..runner.daemon import ensure_runner
-    from .follow import exit_code, follow, report
+    from .follow import follow
 
     settings = dict(settings or {})
     if max_workers:
@@ -65,8 +66,18 @@ def run_job(job_type: str, config: Any, *, detach: bool, priority: int, as_json:
         else:
             print(job_id)
         raise typer.Exit(0)
-    rec = follow(store, job_id)
-    report(store, rec, as_json=as_json)
+    return follow(store, job_id)
+
+
+def run_job(job_type: str, config: Any, *, detach: bool, priority: int, as_json: bool,
+            after: list[int] | None = None, max_workers: int | None = None, settings: dict | None = None,
+            inputs: dict | None = None) -> None:
+    """``launch``, then print the outcome and exit with the job's exit code."""
+    from .follow import exit_code, report
+
+    rec = launch(job_type, config, detach=detach, priority=priority, as_json=as_json, after=after,
+                 max_workers=max_workers, settings=settings, inputs=inputs)
+    report(state.store(), rec, as_json=as_json)
     raise typer.Exit(int(exit_code(rec)))
 
 
