@@ -50,9 +50,9 @@ def test_table_follows_a_job_and_p_r_c_steer_it(store, start_runner):
 
             # c asks first; "n" keeps the job; "c" then "y" cancels it
             await pilot.press("c")
-            assert isinstance(app.screen, ConfirmScreen)
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation")
             await pilot.press("n")
-            assert not isinstance(app.screen, ConfirmScreen)
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="no confirmation")
             await pilot.pause(0.3)
             assert store.get(job).status == "running"
             await pilot.press("c")
