@@ -47,6 +47,7 @@ class Files:
     devs: list[int] = dataclasses.field(default_factory=list)
     mtimes: list[int] = dataclasses.field(default_factory=list)
     args: list[int] = dataclasses.field(default_factory=list)   # which PATH argument it came from
+    known: list[str] = dataclasses.field(default_factory=list)  # digest the index vouches for, or ""
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -62,6 +63,7 @@ class Files:
         self.devs.append(dev)
         self.mtimes.append(mtime)
         self.args.append(arg)
+        self.known.append("")
 
     def take(self, idx: Iterable[int]) -> "Files":
         idx = list(idx)
@@ -95,21 +97,28 @@ class ScanStats:
         self.errors.extend(other.errors)
 
 
-def walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[tuple, ScanStats]:
+def walk_subtree(task: tuple) -> tuple[tuple, ScanStats]:
     """Worker: every regular file under one directory that passes the filters,
-    packed (see ``pack``)."""
-    files, st = _walk_subtree(task)
+    with what the index knows of each when ``index_db`` is given; packed (see
+    ``pack``)."""
+    root, arg, rules, filters, recurse, index_db = task
+    files, st = _walk_subtree((root, arg, rules, filters, recurse))
+    if index_db and len(files):
+        from ._dupes_index import lookup
+
+        files.known = lookup(index_db, files, subtree=root)
     return pack(files), st
 
 
 def pack(files: Files) -> tuple:
     """Files as a NUL-joined string and int64 arrays: pickles ~5x faster than lists."""
     return ("\0".join(files.paths), *(array("q", col).tobytes() for col in
-                                      (files.sizes, files.inos, files.devs, files.mtimes)), files.args[:1], len(files))
+                                      (files.sizes, files.inos, files.devs, files.mtimes)), files.args[:1], len(files),
+            "\0".join(files.known) if any(files.known) else "")
 
 
 def unpack(packed: tuple) -> Files:
-    joined, sizes, inos, devs, mtimes, arg, n = packed
+    joined, sizes, inos, devs, mtimes, arg, n, known = packed
     if not n:
         return Files()
     cols = []
@@ -117,7 +126,7 @@ def unpack(packed: tuple) -> Files:
         a = array("q")
         a.frombytes(raw)
         cols.append(a.tolist())
-    return Files(joined.split("\0"), *cols, arg * n)
+    return Files(joined.split("\0"), *cols, arg * n, known.split("\0") if known else [""] * n)
 
 
 def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, ScanStats]:
@@ -148,6 +157,7 @@ def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, Sc
         else:
             st.other += 1
     files.args = [arg] * len(paths)
+    files.known = [""] * len(paths)
     return files, st
 
 
@@ -183,7 +193,8 @@ def split(root: str, arg: int, rules: WalkRules, filters: Filters, want: int,
 
 
 def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: int,
-         on_error: Callable[[str, str], None], check: Callable[[], None]) -> tuple[Files, ScanStats]:
+         on_error: Callable[[str, str], None], check: Callable[[], None],
+         index_db: str = "") -> tuple[Files, ScanStats]:
     """All regular files under ``roots`` (files named directly count too).
 
     ``mapper(fn, items)`` is the job's ``ctx.map``; ``check`` its interrupt check."""
@@ -210,8 +221,12 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
         top, top_stats, subtrees = split(root, arg, rules, filters, workers * TASKS_PER_WORKER, report)
         files.extend(top)
         stats.merge(top_stats)
-        tasks += [(d, arg, rd, filters, True) for d in subtrees]
+        tasks += [(d, arg, rd, filters, True, index_db) for d in subtrees]
         check()
+    if index_db and len(files):  # the files met while splitting, looked up one by one
+        from ._dupes_index import lookup
+
+        files.known = lookup(index_db, files, subtree=None)
     for sub_files, sub_stats in mapper(walk_subtree, tasks):
         files.extend(unpack(sub_files))
         stats.merge(sub_stats)

@@ -24,7 +24,6 @@ from ..core.job import Job
 from ..fs.rules import WalkRules
 from . import _dupes_act as act
 from ._dupes_hash import WHOLE, compare_groups, hash_batch
-from ._dupes_index import stored_digests
 from ._dupes_results import KEEP_RULES, plan, write_results
 from ._dupes_scan import Files, Filters, scan
 
@@ -140,9 +139,10 @@ class Dupes(Job):
         ctx.phase("scan", message="walking " + ", ".join(c.paths))
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
         workers = os.cpu_count() or 1
+        index_db = c.library if c.use_index and c.mode not in ("size", "name-size") else ""
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters,
                             lambda fn, items: ctx.map(fn, items, chunksize=1), workers,
-                            ctx.error, ctx.check_interrupt)
+                            ctx.error, ctx.check_interrupt, index_db=index_db)
         if _overlapping(c.paths):
             files = _dedupe(files)
         scanned = len(files)
@@ -153,12 +153,13 @@ class Dupes(Job):
         files = files.take(cand)
         groups = [[remap[i] for i in g] for g in groups]
         links = {remap[i]: [remap[j] for j in js] for i, js in links.items() if i in remap}
-        known, from_index = {}, 0
-        if c.use_index and c.library and c.mode not in ("size", "name-size"):
-            known = stored_digests(c.library, c.paths, files, {i for g in groups for i in g})
-            from_index = sum(1 for k in known.values() if k[0] == "F")
+        members = {i for g in groups for i in g}
+        known = {i: k for i, k in enumerate(files.known) if k and i in members}
+        files.known = []
+        from_index = sum(1 for k in known.values() if k[0] == "F")
         return {"stage": "compare", "files": files.to_state(), "links": links, "groups": groups,
-                "known": known, "scanned": scanned, "candidates": sum(len(g) for g in groups), "from_index": from_index,
+                "known": known, "scanned": scanned, "candidates": len(members),
+                "from_index": from_index,
                 "final": [], "keys": {}, "todo": None, "done": 0, "read_bytes": 0}
 
     # -- reading passes ---------------------------------------------------------
@@ -261,22 +262,25 @@ class Dupes(Job):
         keys: dict[int, str] = {**state["known"], **state["keys"]}
         out_groups = []
         one_root = len(set(files.args)) <= 1
-        by_path, args = files.paths.__getitem__, files.args
+        paths, sizes, mtimes, args, devs, inos = (files.paths, files.sizes, files.mtimes, files.args, files.devs,
+                                                  files.inos)
+        order = paths.__getitem__ if one_root else (lambda i: (args[i], paths[i]))
+        with_mtimes = c.then != "none"  # the keep rules and the re-checks need them
         for g in groups:
-            members = sorted(g, key=by_path if one_root else lambda i: (args[i], by_path(i)))
-            size = files.sizes[members[0]]
-            inodes = len({(files.devs[i], files.inos[i]) for i in members}) if links else len(members)
-            paths, mtimes = [], []
-            for i in members:
-                paths.append(files.paths[i])
-                mtimes.append(files.mtimes[i])
+            members = sorted(g, key=order)
+            size = sizes[members[0]]
+            if links:
+                inodes = len({(devs[i], inos[i]) for i in members})
                 if c.hardlinks:
-                    for j in links.get(i, ()):
-                        paths.append(files.paths[j])
-                        mtimes.append(files.mtimes[j])
+                    members = [j for i in members for j in (i, *links.get(i, ()))]
+            else:
+                inodes = len(members)
             key = keys.get(members[0], "")
-            out_groups.append({"size": size, "hash": key[1:] if key.startswith("F") else None,
-                               "wasted": size * (inodes - 1), "paths": paths, "mtimes": mtimes})
+            group = {"size": size, "hash": key[1:] if key[:1] == "F" else None, "wasted": size * (inodes - 1),
+                     "paths": [paths[i] for i in members]}
+            if with_mtimes:
+                group["mtimes"] = [mtimes[i] for i in members]
+            out_groups.append(group)
         out_groups.sort(key=lambda g: (-g["wasted"], -len(g["paths"]), g["paths"][0]))
         self.groups = out_groups
         return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"],
@@ -370,16 +374,17 @@ def _with_link_groups(groups: list[list[int]], links: dict[int, list[int]], hard
 def _settle_known(groups: list[list[int]], known: dict[int, str], final: list[list[int]]) -> list[list[int]]:
     """Split the groups whose every file has a stored full hash (nothing to
     read); returns the groups that still need reading."""
+    full = {i: k for i, k in known.items() if k[0] == "F"}.get
     rest = []
     for g in groups:
-        ks = [known.get(i) for i in g]
-        if all(k is not None and k[0] == "F" for k in ks):
-            sub: dict[str, list[int]] = {}
-            for i, k in zip(g, ks):
-                sub.setdefault(k, []).append(i)
-            final += [m for m in sub.values() if len(m) > 1]
-        else:
+        ks = list(map(full, g))
+        if None in ks:
             rest.append(g)
+            continue
+        sub: dict[str, list[int]] = {}
+        for i, k in zip(g, ks):
+            sub.setdefault(k, []).append(i)
+        final += [m for m in sub.values() if len(m) > 1]
     return rest
 
 

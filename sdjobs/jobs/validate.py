@@ -89,7 +89,6 @@ class Validate(Job):
             ctx.phase("list", message="listing " + ", ".join(c.paths))
             items, notes = self._list(flags)
             state = {"items": items, "notes": notes, "done": 0, "issues": [], "hashed": 0}
-            ctx.checkpoint(state, force=True)
         elif state["done"]:
             ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['items']):,} files already checked")
         items, found = state["items"], state["issues"]
