@@ -10,6 +10,7 @@ the same verbs as the CLI. No widget is touched from a thread.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -127,7 +128,8 @@ class DashApp(App):
                 try:
                     if now - last_recover >= RECOVER_EVERY:
                         last_recover = now
-                        store.recover_orphans()
+                        if store.recover_orphans():
+                            last_version = None  # our own commit does not move our data_version
                     version = store.data_version()
                     changed = version != last_version
                     last_version = version
@@ -144,9 +146,10 @@ class DashApp(App):
                         changed = True
                     if detail is not None and changed:
                         self.post_message(DetailLoaded(detail.load()))
-                except Exception as exc:  # a library being rewritten, a disk hiccup: say so, try again
-                    if last_snapshot is None or last_snapshot.error is None:
-                        last_snapshot = Snapshot((), {}, (), 0, error=f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # a library being rewritten, a disk hiccup: say so, keep the rows, retry
+                    error = f"{type(exc).__name__}: {exc}"
+                    if last_snapshot is None or last_snapshot.error != error:
+                        last_snapshot = dataclasses.replace(last_snapshot or Snapshot((), {}, (), 0), error=error)
                         self.post_message(JobsLoaded(last_snapshot))
                     last_version = None
                     self._wake.wait(1.0)

@@ -122,6 +122,28 @@ def test_filters_history_priority_and_retry(store):
     run(app, scenario)
 
 
+def test_a_job_whose_runner_dies_shows_as_interrupted(store, monkeypatch):
+    """The dashboard recovers orphans as `jobs ls` does, and shows its own change at once."""
+    import sdjobs.tui.app as dash
+
+    monkeypatch.setattr(dash, "RECOVER_EVERY", 0.3)
+    job = store.submit("copy", 1, {})
+    runner = store.register_runner(1, "foreground")  # this process: alive
+    store.sql("UPDATE job SET status='running', runner_id=? WHERE id=?", (runner, job))
+    app = DashApp(store)
+
+    async def scenario(pilot):
+        await until(pilot, lambda: app.table.view(job) and app.table.view(job).status == "running", what="running")
+        store.sql("UPDATE runner SET pid=?, pid_start=NULL WHERE id=?", (2**22 + 12345, runner))  # it died
+        await until(pilot, lambda: app.table.view(job).status == "interrupted", timeout=5, what="interrupted")
+        assert store.get(job).status == "interrupted"
+
+    try:
+        run(app, scenario)
+    finally:  # never leave this process registered as a runner: teardown would stop it
+        store.unregister_runner(runner)
+
+
 def test_detail_of_a_job_pruned_while_open(store):
     job = store.submit("copy", 1, {})
     store.sql("UPDATE job SET status='completed', finished_at=1 WHERE id=?", (job,))
