@@ -285,23 +285,27 @@ class DashApp(App):
     def act_on(self, verb: str, job_id: int, delta: int = 0) -> None:
         store = self.store
         try:
-            self._action_lock.acquire()
-            if verb == "priority":
-                priority = store.get(job_id).priority + delta
-                store.set_priority(job_id, priority)
-                result = f"priority {priority}"
-            else:
-                result = getattr(control, verb)(store, job_id)
-                if verb in ("resume", "retry") and not store.runners():
-                    result += " (no runner is alive: start one with `sdjobs runner`)"
-            self.post_message(ActionDone(job_id, verb, result))
+            with self._action_lock:
+                message = ActionDone(job_id, verb, self._perform(verb, job_id, delta))
         except SdjobsError as exc:
-            self.post_message(ActionDone(job_id, verb, str(exc), ok=False))
+            message = ActionDone(job_id, verb, str(exc), ok=False)
         except Exception as exc:
-            self.post_message(ActionDone(job_id, verb, f"{type(exc).__name__}: {exc}", ok=False))
+            message = ActionDone(job_id, verb, f"{type(exc).__name__}: {exc}", ok=False)
         finally:
-            self._action_lock.release()
-            store.db.close()
+            store.db.close()  # this thread's connection
+        self.post_message(message)
+
+    def _perform(self, verb: str, job_id: int, delta: int) -> str:
+        """The verb itself, as `sdjobs jobs VERB` does it (runs in an action worker)."""
+        store = self.store
+        if verb == "priority":
+            priority = store.get(job_id).priority + delta
+            store.set_priority(job_id, priority)
+            return f"priority {priority}"
+        result = getattr(control, verb)(store, job_id)
+        if verb in ("resume", "retry") and not store.runners():
+            result += " (no runner is alive: start one with `sdjobs runner`)"
+        return result
 
     def on_action_done(self, message: ActionDone) -> None:
         self.notify(f"job {message.job_id}: {message.result}", title=message.verb,
