@@ -8,6 +8,7 @@ bytes) and, for images, the size and EXIF date from the header.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import NamedTuple
 
@@ -110,15 +111,44 @@ def identify(item: tuple[int, str, int, int]) -> Identity:
 def identify_row(item: tuple[int, str, int, int]) -> tuple:
     """``identify`` as a plain tuple (cheaper to send between processes)."""
     entry_id, path, size, want = item
+    try:
+        return _identify(entry_id, path, os.path.basename(path), size, want)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            return (entry_id, None, None, None, None, None, None, exc.strerror or str(exc))
+    try:  # deeper than PATH_MAX: open it step by step, read it through /proc/self/fd
+        fd = _open_long(path)
+    except OSError as exc:
+        return (entry_id, None, None, None, None, None, None, exc.strerror or str(exc))
+    try:
+        return _identify(entry_id, f"/proc/self/fd/{fd}", os.path.basename(path), size, want)
+    except OSError as exc:
+        return (entry_id, None, None, None, None, None, None, exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+
+
+def _identify(entry_id: int, path: str, name: str, size: int, want: int) -> tuple:
     cas = full = kind = taken = None
     width = height = None
-    try:
-        if want & WANT_CAS and size > 0:
-            cas = cas_id(path, size)
-        if want & WANT_FULL:
-            full = full_hash(path)
-        if want & WANT_DEEP:
-            kind, width, height, taken = _deep(path, os.path.basename(path))
-    except OSError as exc:
-        return (entry_id, cas, full, kind, width, height, taken, exc.strerror or str(exc))
+    if want & WANT_CAS and size > 0:
+        cas = cas_id(path, size)
+    if want & WANT_FULL:
+        full = full_hash(path)
+    if want & WANT_DEEP:
+        kind, width, height, taken = _deep(path, name)
     return (entry_id, cas, full, kind, width, height, taken, None)
+
+
+def _open_long(path: str) -> int:
+    """A read-only descriptor of a file whose path is longer than PATH_MAX."""
+    parts = [p for p in path.split("/") if p]
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in parts[:-1]:
+            nxt = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    finally:
+        os.close(fd)

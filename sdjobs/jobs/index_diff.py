@@ -128,13 +128,24 @@ def apply_moves_in(store, job_id: int, location_id: int, dirs: Iterable[str]) ->
     """Moves out of the directories whose direct children were listed again
     (what was below a vanished child directory counts as gone too)."""
     _gone_table(store)
+    replaced = []  # directories that are something else now: what was below them is gone
     for d in dirs:
         cond, params = _direct("e", d)
         _collect_gone(store, job_id, location_id, cond, params)
-    for (old,) in store.sql("SELECT path FROM temp.ix_gone WHERE kind='dir'").fetchall():
+        replaced += [r[0] for r in store.sql(
+            f"SELECT e.path FROM entry e JOIN index_scan s ON s.job_id=? AND s.path=e.path"
+            f" WHERE e.location_id=? AND {cond} AND e.kind='dir' AND s.kind<>'dir'",
+            [job_id, location_id, *params])]
+    below = [r[0] for r in store.sql("SELECT path FROM temp.ix_gone WHERE kind='dir'")] + replaced
+    for old in below:
         lo, hi = subtree_range(os.fsdecode(old))
         _collect_gone(store, job_id, location_id, "(e.path >= ? AND e.path < ?)", [lo, hi])
-    return _move_gone(store, job_id, location_id)
+    moved, deleted = _move_gone(store, job_id, location_id)
+    for old in replaced:
+        lo, hi = subtree_range(os.fsdecode(old))
+        deleted += store.sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
+                             (location_id, lo, hi)).rowcount
+    return moved, deleted
 
 
 def delete_gone_in(store, job_id: int, location_id: int, directory: str) -> int:

@@ -283,3 +283,33 @@ def test_cancelled_first_index_leaves_no_location(cli, lib, tmp_path, monkeypatc
     cli("jobs", "cancel", job, check=True)
     wait_for(lambda: cli.json("jobs", "show", job)["status"] == "cancelled", what="cancelled")
     assert location(lib, root) is None and entries(lib, root) == {}
+
+
+def test_a_tree_deeper_than_path_max_and_symlink_loops(cli, lib, tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    os.symlink(".", root / "loop")                  # a link to its own directory
+    os.symlink("loop-b", root / "loop-a")           # two links pointing at each other
+    os.symlink("loop-a", root / "loop-b")
+    level = "d" * 40                                # 120 x 41 bytes: longer than PATH_MAX (4096),
+    fd = os.open(root, os.O_RDONLY)                 # shallow enough for shutil.rmtree's recursion
+    for _ in range(120):
+        os.mkdir(level, dir_fd=fd)
+        nxt = os.open(level, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+    leaf = os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(leaf, b"at the bottom")
+    os.close(leaf)
+    os.close(fd)
+    rec = index(cli, root)
+    assert rec["status"] == "completed", rec
+    got = entries(lib, root)
+    deep = "/".join([level] * 120) + "/leaf.txt"
+    assert len(str(root / deep)) > 4096
+    assert len(got) == 3 + 120 + 1 and got[deep][:2] == ("file", 13)
+    same = tmp_path / "same-content"
+    same.write_bytes(b"at the bottom")
+    assert got[deep][2] == cas_id(str(same), 13)  # read although its path is too long to open
+    assert got[level][4:] == (13, 1)                # subtree totals reach the top
+    assert {got[k][0] for k in ("loop", "loop-a", "loop-b")} == {"symlink"}
