@@ -97,8 +97,14 @@ def dupes(
     from ..jobs._dupes_results import results_of
     from .dupes_output import print_groups
 
-    res = results_of(rec.output) or {"groups": []}
-    print_groups(rec, res["groups"], fmt)
+    results_file = (rec.output or {}).get("results_file", "")
+    if fmt == "json" and results_file.endswith(".json"):
+        from .dupes_output import pass_through_json
+
+        pass_through_json(rec, results_file)  # the groups are already JSON: no parsing
+    else:
+        res = results_of(rec.output) or {"groups": []}
+        print_groups(rec, res["groups"], fmt)
     _maybe_confirm(rec, config, fmt, max_workers=max_workers)
 
 

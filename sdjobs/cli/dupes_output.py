@@ -29,6 +29,22 @@ def print_compact_json(data) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=True, default=output._json_default) + "\n")
 
 
+def pass_through_json(rec, results_file: str) -> None:
+    """The same document as ``print_groups(..., "json")``, with the groups
+    copied as the job wrote them (then ``keep``/``act``/``mtimes`` with --then)."""
+    import json
+
+    summary = {k: v for k, v in (rec.output or {}).items() if k != "results"}
+    head = json.dumps({"job": rec.id, "status": rec.status, "summary": summary}, ensure_ascii=True,
+                      default=output._json_default)
+    out = sys.stdout
+    out.write(head[:-1] + ', "groups": ')
+    with open(results_file, encoding="ascii") as f:
+        while chunk := f.read(1 << 20):
+            out.write(chunk)
+    out.write("}\n")
+
+
 def print_groups(rec, groups: list[dict], fmt: str) -> None:
     summary = {k: v for k, v in (rec.output or {}).items() if k not in ("results",)}
     if fmt == "json":

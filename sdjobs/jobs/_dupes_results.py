@@ -35,7 +35,28 @@ def write_results(library_db: str, name: str, data: Any) -> str:
     return str(path)
 
 
+def write_json_list(library_db: str, name: str, items: list) -> str:
+    """Write a list as compact JSON (``<name>.json``): a CLI can pass the text
+    through to stdout without parsing it; returns the path."""
+    import json
+
+    d = results_dir(library_db)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = d / f"{name}.json"
+    tmp = d / f".{name}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(json.dumps(items, ensure_ascii=True, separators=(",", ":")))
+    os.replace(tmp, path)
+    return str(path)
+
+
 def read_results(path: str) -> Any:
+    """A results file; a JSON list of dupes groups comes back as {"groups": [...]}."""
+    if path.endswith(".json"):
+        import json
+
+        with open(path, encoding="ascii") as f:
+            return {"groups": json.load(f)}
     with open(path, "rb") as f:
         return codec.unpack(f.read())
 

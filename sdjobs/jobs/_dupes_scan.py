@@ -19,7 +19,8 @@ from ..fs.rules import WalkRules
 from ..fs.walker import walk
 
 SPLIT_DEPTH = 3          # levels the main process may expand to find enough subtrees
-TASKS_PER_WORKER = 8
+TASKS_PER_WORKER = 8     # subtrees wanted per worker, for balance
+CHUNKS_PER_WORKER = 4    # ctx.map chunks per worker: each costs a fan-out token round trip
 
 
 @dataclasses.dataclass
@@ -197,7 +198,10 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
          index_db: str = "") -> tuple[Files, ScanStats]:
     """All regular files under ``roots`` (files named directly count too).
 
-    ``mapper(fn, items)`` is the job's ``ctx.map``; ``check`` its interrupt check."""
+    ``mapper(fn, items, chunksize)`` is the job's ``ctx.map``; ``check`` its
+    interrupt check. Subtrees go out several to a chunk, about
+    CHUNKS_PER_WORKER chunks per worker: each chunk costs a round trip to the
+    runner for a fan-out token, and leaves its worker idle meanwhile."""
     files, stats = Files(), ScanStats()
     tasks: list[tuple] = []
     rd = rules.to_dict()
@@ -227,7 +231,8 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
         from ._dupes_index import lookup
 
         files.known = lookup(index_db, files, subtree=None)
-    for sub_files, sub_stats in mapper(walk_subtree, tasks):
+    per = max(1, len(tasks) // (workers * CHUNKS_PER_WORKER))
+    for sub_files, sub_stats in mapper(walk_subtree, tasks, per):
         files.extend(unpack(sub_files))
         stats.merge(sub_stats)
         check()

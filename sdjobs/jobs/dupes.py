@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections import Counter
 from typing import Literal
 
 from ..core.errors import BadInput, NotFound
@@ -24,11 +25,14 @@ from ..core.job import Job
 from ..fs.rules import WalkRules
 from . import _dupes_act as act
 from ._dupes_hash import WHOLE, compare_groups, hash_batch
-from ._dupes_results import KEEP_RULES, plan, write_results
+from ._dupes_results import KEEP_RULES, plan, write_json_list
 from ._dupes_scan import Files, Filters, scan
 
-BATCH_FILES = 2000
-BATCH_BYTES = 32 << 20
+# A batch is one ctx.map chunk: each costs a fan-out token round trip to the
+# runner (its worker idles meanwhile), so few and big: ~4 per worker.
+BATCH_FILES = 25_000
+BATCH_BYTES = 96 << 20
+BATCHES_PER_WORKER = 4
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 EDGE_BYTES = 4096
 PHASE_NAMES = {1: "compare first 4 KiB", 2: "compare last 4 KiB", 3: "compare full hashes"}
@@ -141,7 +145,7 @@ class Dupes(Job):
         workers = os.cpu_count() or 1
         index_db = c.library if c.use_index and c.mode not in ("size", "name-size") else ""
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters,
-                            lambda fn, items: ctx.map(fn, items, chunksize=1), workers,
+                            lambda fn, items, per: ctx.map(fn, items, chunksize=per), workers,
                             ctx.error, ctx.check_interrupt, index_db=index_db)
         if _overlapping(c.paths):
             files = _dedupe(files)
@@ -191,7 +195,9 @@ class Dupes(Job):
     def _read(self, todo: dict, keys: dict[int, str]) -> None:
         ctx, files, state = self.ctx, self.files, self.state
         idx, kinds = todo["idx"], todo["kinds"]
-        cost = [_cost(k, files.sizes[i]) for i, k in zip(idx, kinds)]
+        sizes = files.sizes
+        cost = [_cost(k, sizes[i]) for i, k in zip(idx, kinds)] if "C" in kinds else \
+            [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds)]
         ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=sum(cost) or None)
         start = state["done"]
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
@@ -269,12 +275,9 @@ class Dupes(Job):
         for g in groups:
             members = sorted(g, key=order)
             size = sizes[members[0]]
-            if links:
-                inodes = len({(devs[i], inos[i]) for i in members})
-                if c.hardlinks:
-                    members = [j for i in members for j in (i, *links.get(i, ()))]
-            else:
-                inodes = len(members)
+            inodes = len(members)  # one path per inode so far: links were collapsed
+            if links and c.hardlinks:
+                members = [j for i in members for j in (i, *links.get(i, ()))]
             key = keys.get(members[0], "")
             group = {"size": size, "hash": key[1:] if key[:1] == "F" else None, "wasted": size * (inodes - 1),
                      "paths": [paths[i] for i in members]}
@@ -287,11 +290,10 @@ class Dupes(Job):
                 "from_index": state["from_index"], "read_bytes": self.read_bytes, **_totals(out_groups)}
 
     def _store_results(self, out: dict, groups: list[dict]) -> None:
-        data = {"groups": groups, "mode": self.config.mode, "paths": self.config.paths}
         if self.config.library:
-            out["results_file"] = write_results(self.config.library, f"dupes-{self.ctx.job_id}", data)
+            out["results_file"] = write_json_list(self.config.library, f"dupes-{self.ctx.job_id}", groups)
         else:
-            out["results"] = data
+            out["results"] = {"groups": groups}
 
 
 # -- helpers (pure) ---------------------------------------------------------------
@@ -331,13 +333,11 @@ def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[lis
     groups = [g for g in by_key.values() if len(g) > 1]
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
-    first: dict[tuple[int, int], int] = {}
+    idents = list(zip(devs, inos))
     linked: set[int] = set()
-    for i, ident in enumerate(zip(devs, inos)):
-        j = first.setdefault(ident, i)
-        if j != i:
-            linked.add(i)
-            linked.add(j)
+    if len(set(idents)) < len(idents):
+        shared = {x for x, n in Counter(idents).items() if n > 1}
+        linked = {i for i, x in enumerate(idents) if x in shared}
     if linked:  # some files have several names: keep one per inode
         rank = lambda i: (args[i], paths[i])  # noqa: E731
         collapsed = []
@@ -422,15 +422,18 @@ def _next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, s
 def _regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[int]], list[list[int]]]:
     """Split each group by its members' keys; (still colliding, final) groups of 2+."""
     still, final = [], []
+    get = keys.get
     for g in groups:
+        ks = list(map(get, g))
+        repeated = {k for k, n in Counter(ks).items() if n > 1 and k is not None}  # unreadable files drop out
+        if not repeated:
+            continue
         sub: dict[str, list[int]] = {}
-        for i in g:
-            k = keys.get(i)
-            if k is not None:  # unreadable files drop out
+        for k, i in zip(ks, g):
+            if k in repeated:
                 sub.setdefault(k, []).append(i)
         for k, members in sub.items():
-            if len(members) > 1:
-                (final if k[0] == "F" else still).append(members)
+            (final if k[0] == "F" else still).append(members)
     return still, final
 
 
@@ -444,9 +447,9 @@ def _cost(kind: str, size: int) -> int:
 
 def _bounds(cost: list[int], start: int) -> list[tuple[int, int]]:
     """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes, and
-    at least ~8 per worker so that both cores stay busy to the end."""
+    at least ~BATCHES_PER_WORKER per worker so that both cores stay busy to the end."""
     n = len(cost) - start
-    per = max(16, min(BATCH_FILES, n // (8 * (os.cpu_count() or 1)) or 16))
+    per = max(16, min(BATCH_FILES, n // (BATCHES_PER_WORKER * (os.cpu_count() or 1)) or 16))
     out, a, acc = [], start, 0
     for b in range(start, len(cost)):
         acc += cost[b]

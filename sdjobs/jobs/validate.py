@@ -28,8 +28,8 @@ from ._dupes_results import write_results
 from .dupes import _throttle
 from ._validate_checks import SEVERITIES, check_batch, issue
 
-BATCH_FILES = 512
-BATCH_BYTES = 64 << 20
+BATCH_FILES = 5000       # one ctx.map chunk each: few and big (see dupes.BATCH_FILES)
+BATCH_BYTES = 96 << 20
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 Mode = Literal["basic", "integrity", "corruption", "complete"]
 
@@ -229,7 +229,7 @@ def _index_rows(library: str, root: str) -> dict | None:
 
 def _bounds(sizes: list[int], start: int, by_bytes: bool) -> list[tuple[int, int]]:
     n = len(sizes) - start
-    per = max(8, min(BATCH_FILES, n // (8 * (os.cpu_count() or 1)) or 8))
+    per = max(8, min(BATCH_FILES, n // (4 * (os.cpu_count() or 1)) or 8))
     out, a, acc = [], start, 0
     for b in range(start, len(sizes)):
         acc += sizes[b] if by_bytes else 0
