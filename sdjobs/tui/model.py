@@ -67,12 +67,28 @@ class JobView:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunnerView:
+    """A live runner as the header shows it (no heartbeat time: a heartbeat alone changes nothing on screen)."""
+
+    id: int
+    pid: int
+    host: str
+    workers: int
+    busy: int
+    stopping: bool
+
+    @classmethod
+    def of(cls, r: RunnerRecord) -> "RunnerView":
+        return cls(r.id, r.pid, r.host, r.workers, r.busy, bool(r.stopping))
+
+
+@dataclasses.dataclass(frozen=True)
 class Snapshot:
     """Everything the main view shows at one moment."""
 
     jobs: tuple[JobView, ...]
     counts: dict[str, int]
-    runners: tuple[RunnerRecord, ...]
+    runners: tuple[RunnerView, ...]
     history_total: int          # finished jobs in the library (the table keeps the newest HISTORY_LIMIT)
     error: str | None = None    # the library could not be read at all this time
 
@@ -233,7 +249,7 @@ class JobsLoader:
         store = self.store
         if changed or self._counts is None:
             self._read_jobs()
-        return Snapshot(jobs=self._jobs, counts=self._counts, runners=tuple(store.runners()),
+        return Snapshot(jobs=self._jobs, counts=self._counts, runners=tuple(map(RunnerView.of, store.runners())),
                         history_total=sum(n for s, n in self._counts.items() if s in FINISHED_NAMES))
 
     def _read_jobs(self) -> None:
