@@ -14,7 +14,7 @@ from ..store.records import JobRecord
 from . import output
 from .exitcodes import Exit, for_status
 
-POLL = 0.1
+POLL = 0.05
 
 
 def wait_until(store: Store, job_id: int, done, timeout: float | None = None) -> JobRecord:

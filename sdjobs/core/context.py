@@ -154,6 +154,11 @@ class JobContext:
         """Settings that may change while the job runs (max_workers, bwlimit)."""
         return self._backend.settings()
 
+    @property
+    def store(self) -> Any:
+        """The library's store, for jobs that keep tables of their own (index, thumbs)."""
+        return getattr(self._backend, "store", None)
+
     # -- children and fan-out ---------------------------------------------
     def spawn_child(self, job_type: str, config: Any, priority: int | None = None) -> int:
         self.flush()

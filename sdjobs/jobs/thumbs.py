@@ -406,7 +406,7 @@ def _fd_root() -> str:
 
 def _store_of(ctx):
     """The library store of the running job (the runner's backend holds it)."""
-    store = getattr(getattr(ctx, "_backend", None), "store", None)
+    store = ctx.store
     if store is None:
         raise RuntimeError("the thumbs job needs the library store (run it through the runner)")
     return store

@@ -75,6 +75,7 @@ class Supervisor:
         last_version = None
         idle_since = time.monotonic()
         scheduler = Scheduler(store)
+        warm = False
         while not self._stop:
             now = time.monotonic()
             scheduler.tick()  # due schedules submit their job commands (at most once a second)
@@ -95,6 +96,9 @@ class Supervisor:
                 last_version, last_claim = version, now
                 for rec in store.claim(self.runner_id, free):
                     self._start(rec)
+            if not warm and not self.running:
+                warm = True  # idle: import the job modules now, so that forked jobs start warm
+                _warm_up()
             if self.running:
                 idle_since = now
             elif self.exit_when_idle and not store.has_runnable():
@@ -155,3 +159,12 @@ class Supervisor:
             self._reap(job)
         for job_id in self.store.owned_by(self.runner_id):
             self.store.finish(job_id, Status.INTERRUPTED, runner_id=self.runner_id)
+
+
+def _warm_up() -> None:
+    from ..core import registry
+
+    try:
+        registry.load_all()
+    except Exception:  # a broken plugin is reported when a job of its type runs
+        pass
