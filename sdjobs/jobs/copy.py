@@ -17,6 +17,7 @@ from typing import Iterator, Literal
 from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
+from ..core.humanize import human_bytes
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 Policy = Literal["fail", "skip", "overwrite", "rename"]
@@ -79,7 +80,7 @@ class Copy(Job):
     @classmethod
     def summarize(cls, out: dict) -> str:
         verb = "moved" if out.get("moved") else "copied"
-        text = f"{verb} {out['files']:,} files ({_size(out['bytes'])}), {out['dirs']:,} dirs, {out['links']:,} symlinks"
+        text = f"{verb} {out['files']:,} files ({human_bytes(out['bytes'])}), {out['dirs']:,} dirs, {out['links']:,} symlinks"
         if out.get("skipped"):
             text += f", skipped {out['skipped']:,}"
         if out.get("renamed"):
@@ -415,10 +416,3 @@ def _throttle(started: list[float], n: int, rate: float) -> None:
         time.sleep(wait)
     started[0] = time.monotonic()
 
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from rich.text import Text
+from ..core.humanize import human_bytes, human_duration  # noqa: F401  (re-exported)
 
 # ANSI colour names only, so that the terminal's own palette decides the colours.
 STATUS_STYLE = {
@@ -39,26 +40,8 @@ def compact_number(n: float) -> str:
     return f"{n:,.0f}"
 
 
-def human_bytes(n: float | None) -> str:
-    if n is None:
-        return ""
-    n = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"
 
 
-def human_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    if h >= 48:
-        return f"{h // 24}d{h % 24}h"
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def human_age(ts: float | None, now: float) -> str:
