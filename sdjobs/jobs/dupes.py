@@ -153,10 +153,11 @@ class Dupes(Job):
         ctx.phase("group", message=f"grouping {len(files):,} files by size")
         groups, links = _size_groups(files, c.hardlinks, by_name=c.mode == "name-size")
         cand = sorted({i for g in groups for i in g} | {j for i in links for j in [i, *links[i]]})
-        remap = {old: new for new, old in enumerate(cand)}
-        files = files.take(cand)
-        groups = [[remap[i] for i in g] for g in groups]
-        links = {remap[i]: [remap[j] for j in js] for i, js in links.items() if i in remap}
+        if len(cand) < len(files):  # keep only what can still be a duplicate
+            remap = {old: new for new, old in enumerate(cand)}
+            files = files.take(cand)
+            groups = [[remap[i] for i in g] for g in groups]
+            links = {remap[i]: [remap[j] for j in js] for i, js in links.items() if i in remap}
         members = {i for g in groups for i in g}
         known = {i: k for i, k in enumerate(files.known) if k and i in members}
         files.known = []
@@ -396,7 +397,12 @@ def _next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, s
     level = 0
     for g in groups:
         k0 = keys.get(g[0])
-        if k0 is None:
+        if k0 is None and not known:
+            need = "F" if sizes[g[0]] <= WHOLE else "H"
+            idx += g
+            kinds += [need] * len(g)
+            level = max(level, 1)
+        elif k0 is None:
             have = [known.get(i) for i in g]
             if any(h and h[0] == "F" for h in have):
                 need = "F"
