@@ -78,7 +78,8 @@ def _table(groups: list[dict], summary: dict) -> None:
                 mark = "keep     " if p == keep else (f"{verb:<9}" if applied else f"{'(' + verb + ')':<9}")
             lines.append(f"  {mark}{display_path(p)}")
         lines.append("")
-    total = (f"{len(groups):,} groups, {sum(len(g['paths']) - 1 for g in groups):,} extra copies,"
+    n, extra = len(groups), sum(len(g["paths"]) - 1 for g in groups)
+    total = (f"{n:,} group{'s' * (n != 1)}, {extra:,} extra cop{'ies' if extra != 1 else 'y'},"
              f" {output.human_bytes(sum(g['wasted'] for g in groups))} wasted")
     lines.append(total if groups else "no duplicates found")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -95,7 +95,8 @@ class Dupes(Job):
     def summarize(cls, out: dict) -> str:
         from .delete import _size
 
-        text = (f"{out['groups']:,} groups of duplicates, {out['duplicates']:,} extra copies,"
+        n, extra = out["groups"], out["duplicates"]
+        text = (f"{n:,} group{'s' * (n != 1)} of duplicates, {extra:,} extra cop{'ies' if extra != 1 else 'y'},"
                 f" {_size(out['wasted'])} wasted ({out['scanned']:,} files scanned")
         if out.get("from_index"):
             text += f", {out['from_index']:,} answered from the index"
