@@ -35,7 +35,9 @@ def err(message: str, style: str = "red") -> None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=_json_default, ensure_ascii=True) + "\n")
+    """Indented for a terminal; compact for a pipe (indent makes json use its slow encoder)."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, default=_json_default, ensure_ascii=True) + "\n")
 
 
 def print_jsonl(rows: Iterable[Any]) -> None:

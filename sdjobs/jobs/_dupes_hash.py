@@ -15,7 +15,7 @@ import os
 
 import xxhash
 
-from ..fs.hashing import cas_id, head_hash, tail_hash
+from ..fs.hashing import cas_id, full_hash, head_hash, tail_hash
 
 # Files up to this size are read whole in the first pass: one open and one
 # read give the final xxh3-128, where head + tail + full would open it three times.
@@ -51,27 +51,10 @@ def read_whole(path: str, size: int) -> str:
 # Measured here (2 cores, 1 MiB L2 each) on a cached 128 MiB file: 64-128 KiB
 # buffers hash at ~5 GB/s, 256 KiB-1 MiB at 1.4-2 GB/s: the buffer must stay
 # in L2 between the copy from the page cache and the hashing.
-BUFFER = 128 * 1024
-_buffer: bytearray | None = None
 
 
 def full_hex(path: str) -> str:
-    """``fs.hashing.full_hash`` with a small read buffer, one per process and
-    reused: that function allocates (and the kernel zero-fills) 1 MiB per call,
-    which costs more than hashing the typical 50 KiB file (2.7x the CPU), and a
-    1 MiB buffer falls out of L2 (2.5x slower on large files)."""
-    global _buffer
-    if _buffer is None:
-        _buffer = bytearray(BUFFER)
-    buf, view = _buffer, memoryview(_buffer)
-    h = xxhash.xxh3_128()
-    fd = os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0))
-    try:
-        while n := os.readv(fd, [buf]):
-            h.update(view[:n])
-    finally:
-        os.close(fd)
-    return h.hexdigest()
+    return full_hash(path)
 
 
 def digest(kind: str, path: str, size: int) -> str:
