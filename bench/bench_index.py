@@ -38,7 +38,7 @@ from common import BENCH_DIR, SDJOBS, have, machine, rm  # noqa: E402
 
 def generate(root: Path) -> tuple[int, int]:
     """Build the tree unless it is there; returns (files, entries)."""
-    marker = root / ".complete"
+    marker = root.with_name(root.name + ".complete")  # beside the tree: not an entry of it
     if marker.exists():
         files, entries = map(int, marker.read_text().split())
         return files, entries

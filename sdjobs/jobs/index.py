@@ -30,13 +30,13 @@ from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..store import index_store as ixs
 from . import index_diff as diff
-from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL, identify_row
+from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL
+from .index_identify import identify_files, lacking_any
 from .index_verify import VerifyDiscovery
 from .index_walk import BATCH, PRAGMAS, TEST_DELAY, Discovery
 
 Mode = Literal["shallow", "content", "deep"]
 CHUNK = BATCH
-COMMIT_SECONDS = 1.0
 WEIGHTS = {
     False: {"discovery": 0.7, "processing": 0.2, "aggregation": 0.1, "content": 0.0},
     True: {"discovery": 0.25, "processing": 0.1, "aggregation": 0.05, "content": 0.6},
@@ -73,7 +73,7 @@ def collapse(paths: list[str]) -> list[str]:
 
 
 def _store(ctx: Any) -> Any:
-    store = getattr(ctx, "store", None) or getattr(getattr(ctx, "_backend", None), "store", None)
+    store = ctx.store
     if store is None:
         raise JobFailed("the index job needs the library store")
     return store
@@ -326,7 +326,10 @@ class Index(Job):
         store, st, loc = self.store, self.st, self.loc
         self._phase("aggregation", message="summing subtrees")
         with store.transaction():
-            if self.full_run:
+            if st["kind"] in ("fresh", "verify") and st["root_total"] and not st.get("walk_errors") \
+                    and not st["keep"]:  # what was walked is what is stored: no need to sum it again
+                size, files, entries = st["root_total"][0], st["root_total"][1], st["found"]
+            elif self.full_run:
                 size, files, entries = diff.totals_under(store, loc.id, loc.path)
             else:
                 size, files, entries = loc.total_size, None, loc.entries
@@ -351,88 +354,8 @@ class Index(Job):
         self._test_delay()
 
     # -- content ---------------------------------------------------------------------
-    def _selection(self) -> tuple[str, list]:
-        need = []
-        if self.want & WANT_CAS:
-            need.append("(e.size > 0 AND e.cas_id IS NULL)")
-        if self.want & WANT_FULL:
-            need.append("e.full_hash IS NULL")
-        if self.want & WANT_DEEP:
-            need.append("e.kind_class IS NULL")
-        # "+e.location_id": walk the rows by id from the cursor, not the (location, path) index
-        cond, params = f"+e.location_id=? AND e.kind='file' AND ({' OR '.join(need)})", [self.loc.id]
-        if not self.full_run:
-            scopes = [diff._scope("e", t) for t in self.st["targets"]]
-            cond += " AND (" + " OR ".join(s for s, _ in scopes) + ")"
-            params += [p for _, ps in scopes for p in ps]
-        return cond, params
-
-    def _items(self, cond: str, params: list, after: int):
-        want = self.want
-        while True:
-            rows = self.store.sql(
-                f"SELECT e.id, e.path, e.size, e.cas_id IS NULL, e.full_hash IS NULL, e.kind_class IS NULL"
-                f" FROM entry e WHERE {cond} AND e.id > ? ORDER BY e.id LIMIT {CHUNK}", [*params, after]).fetchall()
-            if not rows:
-                return
-            for entry_id, path, size, no_cas, no_full, no_kind in rows:
-                flags = ((WANT_CAS if no_cas and size > 0 else 0) | (WANT_FULL if no_full else 0)
-                         | (WANT_DEEP if no_kind else 0)) & want
-                yield (entry_id, path.decode("utf-8", "surrogateescape"), size, flags)
-            after = rows[-1][0]
-
     def _identify(self) -> None:
-        ctx, store, st = self.ctx, self.store, self.st
-        cond, params = self._selection()
-        total, nbytes = store.sql(f"SELECT count(*), coalesce(sum(e.size), 0) FROM entry e WHERE {cond} AND e.id > ?",
-                                  [*params, st["ccursor"]]).fetchone()
-        full = bool(self.want & WANT_FULL)
-        self._phase("content", total=total, unit="files", bytes_total=nbytes if full else None)
-        if self.want == WANT_CAS:  # the common case: one column to set
-            update = "UPDATE entry SET cas_id=? WHERE id=?"
-            pick = _cas_only
-        else:
-            update = ("UPDATE entry SET cas_id=coalesce(?, cas_id), full_hash=coalesce(?, full_hash),"
-                      " kind_class=coalesce(?, kind_class), width=coalesce(?, width), height=coalesce(?, height),"
-                      " taken_at=coalesce(?, taken_at) WHERE id=?")
-            pick = _all_columns
-        sizes: dict[int, int] = {}
-        items = self._items(cond, params, st["ccursor"])
-        if full:  # bytes progress needs each file's size back
-            items = _remember_sizes(items, sizes)
-        done = done_bytes = 0
-        pending: list[tuple] = []
-        deadline = time.monotonic() + COMMIT_SECONDS
-        last = st["ccursor"]
-
-        def commit() -> None:
-            with store.transaction():
-                store.db.cursor().executemany(update, pending)
-                st["ccursor"] = last
-                ixs.save_run(store, ctx.job_id, "content", None, st)
-            pending.clear()
-            self._test_delay()
-
-        for res in ctx.map(identify_row, items, chunksize=256):
-            last = res[0]
-            done += 1
-            if res[7] is not None:
-                row = store.sql("SELECT path FROM entry WHERE id=?", (last,)).fetchone()
-                ctx.error(os.fsdecode(row[0]) if row else None, res[7])
-            else:
-                st["identified"] += 1
-            if full:
-                done_bytes += sizes.pop(last, 0)
-            pending.append(pick(res))
-            if len(pending) >= CHUNK or (done & 255 == 0 and time.monotonic() >= deadline):
-                commit()
-                ctx.check_interrupt()
-                ctx.progress(done=done, **({"bytes_done": done_bytes} if full else {}))
-                self._percent(done / max(1, total))
-                deadline = time.monotonic() + COMMIT_SECONDS
-        commit()
-        ctx.progress(done=done, **({"bytes_done": done_bytes} if full else {}))
-        ctx.add_bytes(done_bytes)
+        identify_files(self)
 
     # -- done ------------------------------------------------------------------------
     def _finish(self) -> dict:
@@ -444,11 +367,15 @@ class Index(Job):
         with store.transaction():
             fields: dict[str, Any] = dict(indexed_at=time.time(), last_changes=changes, last_job_id=self.ctx.job_id,
                                           full_hash=int(full_ok))
+            fields["identified_want"] = self._identified_want()
             if self.full_run:
                 fields.update(rules=st["rules"], mode=st["mode"], max_depth=st["max_depth"],
                               recurse=int(st["recurse"]))
             ixs.update_location(store, loc.id, **fields)
             ixs.drop_run(store, self.ctx.job_id)
+        # Settle this run's writes into the database file now (not at the next writer's
+        # commit, and not for every later reader to look up in the WAL).
+        store.sql("PRAGMA wal_checkpoint(PASSIVE)")
         size, files, entries = st["totals"]
         if files is None:
             files = store.sql("SELECT count(*) FROM entry WHERE location_id=? AND kind='file'",
@@ -457,6 +384,19 @@ class Index(Job):
         return {"location": loc.path, "path": self.config.path, "mode": st["mode"], "entries": entries,
                 "files": files, "bytes": size, "walked": st["found"], **changes,
                 "identified": st["identified"], "full_hash": bool(st["full_hash"]), "errors": self.ctx.errors}
+
+    def _identified_want(self) -> int:
+        """What every file of the location has after this run (WANT_* bits); an
+        unchanged re-index that asks for no more skips the content phase."""
+        st, before = self.st, loc_identified(self.store, self.loc.id)
+        changed = st["new"] or st["modified"] or st["moved"]
+        if st.get("content_skipped") or not (self.want or changed):
+            return before
+        if not self.want:
+            return 0  # new or changed files have no content identity yet
+        if self.full_run:
+            return 0 if lacking_any(self) else self.want
+        return 0 if self.ctx.errors else before & self.want
 
     def on_cancel(self, ctx) -> None:
         store = _store(ctx)
@@ -471,18 +411,8 @@ class Index(Job):
                 ixs.drop_run(store, ctx.job_id)
 
 
-def _remember_sizes(items, sizes: dict[int, int]):
-    for item in items:
-        sizes[item[0]] = item[2]
-        yield item
-
-
-def _cas_only(res: tuple) -> tuple:
-    return (res[1], res[0])
-
-
-def _all_columns(res: tuple) -> tuple:
-    return (*res[1:7], res[0])
+def loc_identified(store, location_id: int) -> int:
+    return store.sql("SELECT identified_want FROM location WHERE id=?", (location_id,)).fetchone()[0]
 
 
 def _size(n: int) -> str:

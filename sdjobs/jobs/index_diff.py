@@ -38,7 +38,7 @@ _KEEP_IF_SAME = ", ".join(f"{c} = CASE WHEN {_CONTENT_SAME} THEN entry.{c} END"
                           for c in ("cas_id", "full_hash", "kind_class", "width", "height", "taken_at"))
 
 
-def _scope(alias: str, target: str) -> tuple[str, list]:
+def scope(alias: str, target: str) -> tuple[str, list]:
     lo, hi = subtree_range(target)
     return f"({alias}.path = ? OR ({alias}.path >= ? AND {alias}.path < ?))", [_fsencode(target), lo, hi]
 
@@ -49,7 +49,7 @@ def _kept(path: bytes, keep: Sequence[bytes]) -> bool:
 
 def totals_under(store, location_id: int, target: str) -> tuple[int, int, int]:
     """(bytes in files, files, entries) at and below ``target``."""
-    cond, params = _scope("e", target)
+    cond, params = scope("e", target)
     row = store.sql(f"SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0),"
                     f" count(CASE WHEN kind='file' THEN 1 END), count(*) FROM entry e"
                     f" WHERE e.location_id=? AND {cond}", [location_id, *params]).fetchone()
@@ -115,7 +115,7 @@ def apply_moves(store, job_id: int, location_id: int, targets: Iterable[str],
     """Moves within the scopes of ``targets`` (each: itself and all below)."""
     _gone_table(store)
     for target in targets:
-        cond, params = _scope("e", target)
+        cond, params = scope("e", target)
         _collect_gone(store, job_id, location_id, cond, params)
     if keep:
         gone = store.sql("SELECT id, path FROM temp.ix_gone").fetchall()
@@ -177,14 +177,17 @@ def apply_chunk(store, job_id: int, location_id: int, after: bytes, upto: bytes 
     Returns (modified entries that are not directories, new entries)."""
     rng = "s.job_id=? AND s.path > ?" + ("" if upto is None else " AND s.path <= ?")
     rp = [job_id, after] + ([] if upto is None else [upto])
+    # "LIMIT -1" keeps the subquery from being flattened: the chunk drives the join
+    # (one index lookup per scanned row), not a scan of every entry of the location.
+    chunk = f"(SELECT * FROM index_scan s WHERE {rng} LIMIT -1) AS s"
     changed = store.sql(
         f"UPDATE entry SET kind=s.kind, size=s.size, inode=s.inode, device=s.device, mode=s.mode,"
-        f" mtime_ns=s.mtime_ns, name=s.name, {_KEEP_IF_SAME} FROM index_scan s"
-        f" WHERE {rng} AND entry.location_id=? AND entry.path=s.path AND {_CHANGED} RETURNING entry.kind",
+        f" mtime_ns=s.mtime_ns, name=s.name, {_KEEP_IF_SAME} FROM {chunk}"
+        f" WHERE entry.location_id=? AND entry.path=s.path AND {_CHANGED} RETURNING entry.kind",
         [*rp, location_id]).fetchall()
     store.sql(
-        f"UPDATE entry SET subtree_size=s.subtree_size, subtree_files=s.subtree_files FROM index_scan s"
-        f" WHERE {rng} AND s.kind='dir' AND s.subtree_size IS NOT NULL AND entry.location_id=?"
+        f"UPDATE entry SET subtree_size=s.subtree_size, subtree_files=s.subtree_files FROM {chunk}"
+        f" WHERE s.kind='dir' AND s.subtree_size IS NOT NULL AND entry.location_id=?"
         f" AND entry.path=s.path AND (entry.subtree_size IS NOT s.subtree_size"
         f" OR entry.subtree_files IS NOT s.subtree_files)", [*rp, location_id])
     new = store.sql(

@@ -217,6 +217,8 @@ class VerifyDiscovery:
     def _commit(self, res: dict, unit: str, direct: bool) -> None:
         store, job_id = self.store, self.job_id
         rows, dirs = [], []
+        if any(not vanished for _p, _m, vanished in res["errors"]):
+            self.state["walk_errors"] = True  # the location's totals then come from SQL
         for path_b, digest, children_rows in res["dirs"]:
             if children_rows is None:
                 dirs.append((job_id, path_b, 2, None))  # too many to send: listed again later
@@ -238,18 +240,15 @@ class VerifyDiscovery:
     def _combine(self) -> None:
         """Subtree totals of the directories cut into a direct-only unit and subtrees."""
         bases = self.state["bases"]
-        totals: dict[str, list[int]] = {}
-        for unit, (size, files, direct, *_stored) in bases.items():
-            if direct:
-                acc = totals.setdefault(unit, [0, 0])
-                acc[0] += size
-                acc[1] += files
-        for unit, (size, files, direct, *_stored) in bases.items():
-            if not direct:
-                parent = os.path.dirname(unit)
-                if parent in totals and parent != unit:
-                    totals[parent][0] += size
-                    totals[parent][1] += files
+        totals: dict[str, list[int]] = {u: [b[0], b[1]] for u, b in bases.items()}
+        # deepest first: a unit's (complete) totals go to the direct-only unit of its parent
+        for unit in sorted(bases, key=lambda u: -depth_of(self.loc.path, u)):
+            parent = os.path.dirname(unit)
+            if unit != self.loc.path and parent in bases and bases[parent][2]:
+                totals[parent][0] += totals[unit][0]
+                totals[parent][1] += totals[unit][1]
+        totals = {u: t for u, t in totals.items() if bases[u][2]}
+        self.state["root_total"] = totals.get(self.loc.path)
         changed = [(s, f, os.fsencode(u)) for u, (s, f) in totals.items()
                    if u != self.loc.path and (bases[u][3], bases[u][4]) != (s, f)]
         self.store.db.cursor().executemany(

@@ -315,7 +315,8 @@ def apply_dir_changes(store, job_id: int, location_id: int, root: str) -> None:
     store.sql("UPDATE entry SET digest = CASE WHEN d.changed = 1 THEN d.digest ELSE entry.digest END,"
               " subtree_size = coalesce(d.subtree_size, entry.subtree_size),"
               " subtree_files = coalesce(d.subtree_files, entry.subtree_files)"
-              " FROM index_dirs d WHERE d.job_id=? AND entry.location_id=? AND entry.path = d.path",
+              " FROM (SELECT * FROM index_dirs WHERE job_id=? LIMIT -1) AS d"  # the few rows drive the join
+              " WHERE entry.location_id=? AND entry.path = d.path",
               (job_id, location_id))
     row = store.sql("SELECT digest FROM index_dirs WHERE job_id=? AND path=? AND changed=1",
                     (job_id, _fsencode(root))).fetchone()

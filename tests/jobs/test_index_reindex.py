@@ -141,3 +141,28 @@ def test_reindex_after_a_directory_vanishes_and_comes_back_as_a_file(cli, lib, t
     assert got["src"][0] == "file"
     if mode == "content":
         assert got["src"][2] is not None
+
+
+def test_an_unchanged_reindex_still_reads_what_a_new_mode_asks_for(cli, lib, tmp_path):
+    root = tmp_path / "tree"
+    root.mkdir()
+    make_tree(root)
+    files = [r for r, v in expected_entries(cli, lib, root, "--mode", "shallow").items() if v[0] == "file"]
+    non_empty = [r for r in files if os.path.getsize(root / r)]
+    assert all(entries(lib, root)[r][2] is None for r in files)
+    out = index(cli, root, "--mode", "content")  # same tree, more asked for
+    assert out["identified"] == len(non_empty)
+    assert all(entries(lib, root)[r][2] for r in non_empty)
+    assert index(cli, root)["identified"] == 0  # nothing changed, nothing lacks: not even looked for
+    out = index(cli, root, "--full-hash")
+    assert out["identified"] == len(files) and all(entries(lib, root)[r][3] for r in files)
+    (root / "docs" / "a.txt").write_text("changed")
+    out = index(cli, root, "--mode", "shallow")  # the change drops the content id...
+    assert entries(lib, root)["docs/a.txt"][2] is None
+    out = index(cli, root, "--mode", "content")  # ...which the next content run puts back
+    assert out["identified"] == 1 and entries(lib, root)["docs/a.txt"][2]
+
+
+def expected_entries(cli, lib, root, *args):
+    index(cli, root, *args)
+    return entries(lib, root)

@@ -122,4 +122,12 @@ CREATE TABLE index_scan (
 ) WITHOUT ROWID
 """,
     _v2_lean_rows,
+    # 3: index_run.identified: files read by the content phase, counted by the workers in
+    # the transaction that writes their results (exact across a SIGKILL);
+    # location.identified_want: what the content phase (WANT_* bits) left complete for
+    # every file of the location at the last run, so an unchanged re-index skips the scan
+    """
+ALTER TABLE index_run ADD COLUMN identified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE location ADD COLUMN identified_want INTEGER NOT NULL DEFAULT 0
+""",
 ]
