@@ -118,8 +118,11 @@ class Index(Job):
     def summarize(cls, out: dict) -> str:
         if not isinstance(out, dict) or "location" not in out:
             return super().summarize(out)
-        what = "indexed" if out["path"] == out["location"] else f"refreshed {out['path']} in"
-        text = (f"{what} {out['location']}: {out['entries']:,} entries, {out['files']:,} files,"
+        from ..fs.names import display_path
+
+        where = display_path(out["location"])
+        what = "indexed" if out["path"] == out["location"] else f"refreshed {display_path(out['path'])} in"
+        text = (f"{what} {where}: {out['entries']:,} entries, {out['files']:,} files,"
                 f" {_size(out['bytes'])}")
         changes = ", ".join(f"{out[k]:,} {k}" for k in ("new", "modified", "moved", "deleted"))
         text += f"; {changes}"

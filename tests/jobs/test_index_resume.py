@@ -115,3 +115,36 @@ def test_sigkill_in_each_phase_resumes_to_the_same_index(cli, lib, tmp_path, mon
         assert out["new"] == out["entries"]
         assert out["identified"] == n_files  # each file counted once
     assert run_state(lib) is None  # scratch rows are gone
+
+
+def test_pause_then_resume_from_another_process(cli, lib, tmp_path, monkeypatch):
+    monkeypatch.setenv("SDJOBS_INDEX_BATCH", "8")
+    monkeypatch.setenv("SDJOBS_INDEX_TEST_DELAY", "0.1")
+    root = tmp_path / "tree"
+    root.mkdir()
+    make_tree(root)
+    grow(root)
+    job = cli("index", str(root), "--detach", check=True).stdout.strip()
+    wait_for(lambda: mid("discovery")(lib), timeout=60, interval=0.02, what="the middle of discovery")
+    cli("jobs", "pause", job, check=True)
+    wait_for(lambda: cli.json("jobs", "show", job)["status"] == "paused", what="paused")
+    found = run_state(lib)[2]["found"]
+    assert 0 < found < len(expected(root))
+    cli("jobs", "resume", job, check=True)
+    cli("jobs", "wait", job, timeout=120)
+    out = cli.json("jobs", "show", job)["output"]
+    check_index(lib, root, out)
+
+
+def test_a_second_index_of_the_same_location_waits_for_the_first(cli, lib, tmp_path, monkeypatch):
+    monkeypatch.setenv("SDJOBS_INDEX_BATCH", "8")
+    monkeypatch.setenv("SDJOBS_INDEX_TEST_DELAY", "0.05")
+    root = tmp_path / "tree"
+    root.mkdir()
+    make_tree(root)
+    first = cli("index", str(root), "--detach", check=True).stdout.strip()
+    second = cli("index", str(root / "docs"), "--detach", check=True).stdout.strip()
+    assert cli.json("jobs", "show", second)["depends_on"] == [int(first)]
+    cli("jobs", "wait", second, timeout=120)
+    assert cli.json("jobs", "show", second)["status"] == "completed"
+    assert set(entries(lib, root)) == expected(root)
