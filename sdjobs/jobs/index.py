@@ -1,21 +1,28 @@
 """index: record a tree as a location in the library, fast, exact and resumable.
 
-Phases, each checkpointed in ``index_run`` in the same transaction as the
-rows it wrote (see ``index_walk``, ``index_diff``):
+Three kinds of run, by what the library already knows:
 
-1. discovery: walk (the shared walker, rules recorded with the location),
-   writing batches straight into ``entry`` on a location's first run, or
-   into ``index_scan`` on a re-index; directory subtree sums on the way.
-2. processing (re-index only): moves, changes and new entries, deletions.
-3. aggregation: location totals; for a subtree refresh, its ancestors too.
+- fresh (a location's first run): the walk streams batches straight into
+  ``entry``, each committed with the walk cursor (``index_walk``);
+- verify (a re-index of the whole location): the tree is walked in units on
+  all cores, and only directories whose digest changed have their children
+  staged in ``index_scan`` for the diff (``index_verify``);
+- targets (a path inside a location, or ``watch``'s changed paths): those
+  subtrees are walked and staged whole.
+
+Phases, each checkpointed in ``index_run`` in the same transaction as the
+rows it wrote:
+
+1. discovery: the walk, with subtree sums and directory digests on the way.
+2. processing (re-index only): moves, changed and new entries, deletions
+   (``index_diff``).
+3. aggregation: location totals, new digests; for targets, their ancestors.
 4. content: content ids (``--mode content``), full hashes (``--full-hash``)
    and kind / image facts (``--mode deep``) for the files that lack them,
-   fanned out over the runner's workers.
+   fanned out over the runner's workers (``index_identify``).
 5. done: the location's summary; the run's scratch rows go.
 
-A path inside an indexed location refreshes that subtree of the location
-(``watch`` does this, with ``only`` listing the changed paths). Indexing a
-directory that contains indexed locations absorbs them.
+Indexing a directory that contains indexed locations absorbs them.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..store import index_store as ixs
 from . import index_diff as diff
+from .index_diff import process
 from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL
 from .index_identify import identify_files, lacking_any
 from .index_verify import VerifyDiscovery
@@ -256,65 +264,7 @@ class Index(Job):
 
     # -- processing --------------------------------------------------------------------
     def _process(self) -> None:
-        ctx, store, st, job_id, loc_id = self.ctx, self.store, self.st, self.ctx.job_id, self.loc.id
-        self._phase("processing", total=st["found"], unit="entries")
-        keep = [os.fsencode(p) for p in st["keep"]]
-        verify = st["kind"] == "verify"
-        # what was listed: the targets (each with all below it), or the directories whose digest changed
-        scopes = self._changed_dirs() if verify else st["targets"]
-        if st["step"] is None:
-            with store.transaction():
-                if not self.full_run:
-                    st["old"] = {t: diff.totals_under(store, loc_id, t) for t in st["targets"]}
-                if verify:
-                    moved, deleted = diff.apply_moves_in(store, job_id, loc_id, scopes)
-                else:
-                    moved, deleted = diff.apply_moves(store, job_id, loc_id, scopes, keep)
-                st["moved"] += moved
-                st["deleted"] += deleted
-                st["step"], st["pcursor"], st["done"] = "chunks", b"", 0
-                ixs.save_run(store, job_id, "processing", None, st)
-            self._test_delay()
-        while st["step"] == "chunks":
-            ctx.check_interrupt()
-            after = st["pcursor"]
-            upto = diff.chunk_end(store, job_id, after, CHUNK)
-            with store.transaction():
-                modified, new = diff.apply_chunk(store, job_id, loc_id, after, upto)
-                st["modified"] += modified
-                st["new"] += new
-                st["done"] = min(st["found"], st["done"] + CHUNK)
-                st["pcursor"] = upto
-                if upto is None:
-                    st["step"], st["done"] = "delete", st["found"]
-                ixs.save_run(store, job_id, "processing", None, st)
-            ctx.progress(done=st["done"], fields=self._changes())
-            self._percent(0.8 * st["done"] / max(1, st["found"]))
-            self._test_delay()
-        while st["step"] == "delete":
-            ctx.check_interrupt()
-            with store.transaction():
-                if st["dti"] < len(scopes):
-                    scope = scopes[st["dti"]]
-                    if verify:
-                        deleted, cursor = diff.delete_gone_in(store, job_id, loc_id, scope), None
-                    else:
-                        deleted, cursor = diff.delete_gone(store, job_id, loc_id, scope, st["pcursor"], keep, CHUNK)
-                    st["deleted"] += deleted
-                    st["pcursor"] = cursor
-                    if cursor is None:
-                        st["dti"] += 1
-                if st["dti"] >= len(scopes):
-                    st["step"] = "done"
-                    self._next("aggregation")
-                else:
-                    ixs.save_run(store, job_id, "processing", None, st)
-            ctx.progress(fields=self._changes())
-            self._test_delay()
-
-    def _changed_dirs(self) -> list[str]:
-        return [os.fsdecode(r[0]) for r in self.store.sql(
-            "SELECT path FROM index_dirs WHERE job_id=? AND changed=1 ORDER BY path", (self.ctx.job_id,))]
+        process(self)
 
     @staticmethod
     def _test_delay() -> None:

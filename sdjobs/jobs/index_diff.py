@@ -15,6 +15,8 @@ most one of them:
 - ``delete_gone``: entries in scope that the walk did not see, in path
   order from a cursor.
 
+``process`` runs them in order as the processing phase of a job.
+
 A *target* is a path inside the location whose subtree was walked (the
 location root for a full re-index); its scope is the target itself and
 everything below it. ``keep`` lists directories that could not be read: what
@@ -26,7 +28,9 @@ from __future__ import annotations
 import os
 from typing import Iterable, Sequence
 
+from ..store import index_store as ixs
 from ..store.index_store import subtree_range
+from .index_walk import BATCH as CHUNK
 
 _fsencode = os.fsencode
 
@@ -239,3 +243,71 @@ def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[
         "UPDATE entry SET subtree_size=coalesce(subtree_size, 0)+?, subtree_files=coalesce(subtree_files, 0)+?"
         " WHERE location_id=? AND path=?",
         [(s, f, location_id, _fsencode(d)) for d, (s, f) in per_dir.items()])
+
+
+# -- the phase ------------------------------------------------------------------------------
+def process(job) -> None:
+    """The processing phase of ``job`` (an Index job after a re-index's discovery):
+    moves, then changed and new entries by chunks of scanned paths, then deletions
+    by scope; every step commits with where it got to."""
+    ctx, store, st, job_id, loc_id = job.ctx, job.store, job.st, job.ctx.job_id, job.loc.id
+    job._phase("processing", total=st["found"], unit="entries")
+    keep = [os.fsencode(p) for p in st["keep"]]
+    verify = st["kind"] == "verify"
+    # what was listed: the targets (each with all below it), or the directories whose digest changed
+    scopes = changed_dirs(store, job_id) if verify else st["targets"]
+    if st["step"] is None:
+        with store.transaction():
+            if not job.full_run:
+                st["old"] = {t: totals_under(store, loc_id, t) for t in st["targets"]}
+            if verify:
+                moved, deleted = apply_moves_in(store, job_id, loc_id, scopes)
+            else:
+                moved, deleted = apply_moves(store, job_id, loc_id, scopes, keep)
+            st["moved"] += moved
+            st["deleted"] += deleted
+            st["step"], st["pcursor"], st["done"] = "chunks", b"", 0
+            ixs.save_run(store, job_id, "processing", None, st)
+        job._test_delay()
+    while st["step"] == "chunks":
+        ctx.check_interrupt()
+        after = st["pcursor"]
+        upto = chunk_end(store, job_id, after, CHUNK)
+        with store.transaction():
+            modified, new = apply_chunk(store, job_id, loc_id, after, upto)
+            st["modified"] += modified
+            st["new"] += new
+            st["done"] = min(st["found"], st["done"] + CHUNK)
+            st["pcursor"] = upto
+            if upto is None:
+                st["step"], st["done"] = "delete", st["found"]
+            ixs.save_run(store, job_id, "processing", None, st)
+        ctx.progress(done=st["done"], fields=job._changes())
+        job._percent(0.8 * st["done"] / max(1, st["found"]))
+        job._test_delay()
+    while st["step"] == "delete":
+        ctx.check_interrupt()
+        with store.transaction():
+            if st["dti"] < len(scopes):
+                where = scopes[st["dti"]]
+                if verify:
+                    deleted, cursor = delete_gone_in(store, job_id, loc_id, where), None
+                else:
+                    deleted, cursor = delete_gone(store, job_id, loc_id, where, st["pcursor"], keep, CHUNK)
+                st["deleted"] += deleted
+                st["pcursor"] = cursor
+                if cursor is None:
+                    st["dti"] += 1
+            if st["dti"] >= len(scopes):
+                st["step"] = "done"
+                job._next("aggregation")
+            else:
+                ixs.save_run(store, job_id, "processing", None, st)
+        ctx.progress(fields=job._changes())
+        job._test_delay()
+
+
+def changed_dirs(store, job_id: int) -> list[str]:
+    """The directories a verifying re-index listed again (their children are staged)."""
+    return [os.fsdecode(r[0]) for r in store.sql(
+        "SELECT path FROM index_dirs WHERE job_id=? AND changed=1 ORDER BY path", (job_id,))]
