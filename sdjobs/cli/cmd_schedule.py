@@ -88,8 +88,12 @@ def _check_job_command(ctx: typer.Context, argv: list[str]) -> None:
 
     if not argv:
         raise BadInput('schedule add needs a job command: sdjobs schedule add "CRON" -- COMMAND...')
-    root_ctx = ctx.find_root()
-    root = root_ctx.command
+    import typer.main
+
+    from .main import build_app
+
+    root = typer.main.get_command(build_app())  # every command: the running app holds just `schedule`
+    root_ctx = root.make_context("sdjobs", [], resilient_parsing=True)
     names = [n for n in root.list_commands(root_ctx) if _is_job_command(root.get_command(root_ctx, n))]
     cmd = root.get_command(root_ctx, argv[0])
     if not _is_job_command(cmd):

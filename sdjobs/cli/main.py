@@ -14,20 +14,13 @@ from ..core.errors import BadInput, SdjobsError
 from . import state
 from .exitcodes import Exit
 
-app = typer.Typer(
-    name="sdjobs",
-    help="File operations as durable jobs: they report progress, pause, resume and survive crashes.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Examples:\n\n  sdjobs copy ~/Photos /mnt/backup --verify\n\n  sdjobs jobs ls\n\n"
-           "  sdjobs jobs pause 12\n\nDocs: man sdjobs",
-)
-
-# One module per command or group; each has register(app).
-COMMAND_MODULES = ["copy", "index", "dupes", "validate", "delete", "thumbs", "jobs", "runner",
-                   "dash", "run", "schedule"]
+# The module of each command; each module has register(app). Only the invoked command's module is
+# loaded and registered (typer inspects every registered function at each start), except for
+# top-level help, unknown commands and docs generation, which get them all.
+COMMANDS = {"copy": "copy", "index": "index", "watch": "index", "locations": "index", "dupes": "dupes",
+            "validate": "validate", "delete": "delete", "thumbs": "thumbs", "jobs": "jobs", "runner": "runner",
+            "dash": "dash", "run": "run", "types": "run", "schedule": "schedule"}
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
 
 def _version(value: bool) -> None:
@@ -36,7 +29,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     library: Annotated[Optional[str], typer.Option(
         "--library", "-L", envvar="SDJOBS_LIBRARY", metavar="PATH",
@@ -47,19 +39,49 @@ def main(
     state.set_library(library)
 
 
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"{__package__}.cmd_{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__package__}.cmd_{_name}":
-            raise
-        continue
-    _mod.register(app)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The typer app with every command, or with just the one named ``only``."""
+    app = typer.Typer(
+        name="sdjobs",
+        help="File operations as durable jobs: they report progress, pause, resume and survive crashes.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        epilog="Examples:\n\n  sdjobs copy ~/Photos /mnt/backup --verify\n\n  sdjobs jobs ls\n\n"
+               "  sdjobs jobs pause 12\n\nDocs: man sdjobs",
+    )
+    app.callback()(main)
+    for name in [COMMANDS[only]] if only in COMMANDS else COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.cmd_{name}").register(app)
+    return app
+
+
+def invoked_command(argv: list[str]) -> str | None:
+    """The command word of a command line, skipping the global options; None when there is none."""
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--library", "-L"):
+            next(args, None)
+        elif arg.startswith("--library=") or (arg.startswith("-L") and len(arg) > 2):
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg
+    return None
+
+
+def __getattr__(name: str):
+    if name == "app":  # the whole command tree, for docs generation and introspection
+        return build_app()
+    raise AttributeError(name)
 
 
 def run() -> None:
     try:
-        app(prog_name="sdjobs")
+        only = None if any(k.endswith("_COMPLETE") for k in os.environ) else invoked_command(sys.argv[1:])
+        build_app(only)(prog_name="sdjobs")
     except BadInput as exc:
         _fail(exc, Exit.BAD_INPUT)
     except SdjobsError as exc:
