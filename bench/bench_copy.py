@@ -97,7 +97,7 @@ def main() -> None:
     drop_runner(lib)
     clean()
     note = (f"Tree: {args.small:,} files of 0.5-16 kB in {args.small // 100} directories plus files of {args.big} MB"
-            f" ({total / 1e6:,.0f} MB in all); warm cache; {machine()}.")
+            f" ({total / 1e6:,.0f} MB in all) under {BENCH_DIR}; warm cache; {machine()}.")
     out = table("copy", rows, "cp -a", note)
     ls_times = jobs_ls_bench(max(args.runs, 7))
     out += (f"\n### jobs ls\n\n`sdjobs jobs ls` with 10,000 jobs in the history: median"

@@ -113,23 +113,13 @@ def run(job_type: str, config: dict, *, detach: bool, priority: int, after, max_
     """Submit, start a runner if none is alive, follow; returns the finished record.
 
     Exits early for --detach (prints the id), a pause (130) and a failed job (1)."""
-    from ..runner.daemon import ensure_runner
     from . import output, state
-    from .follow import exit_code, follow, report
-    from .submit import submit
+    from .follow import exit_code, report
+    from .submit import launch
 
-    if max_workers:
-        settings = {**settings, "max_workers": max_workers}
-    job_id = submit(job_type, config, priority=priority, after=after, settings=settings)
+    rec = launch(job_type, config, detach=detach, priority=priority, as_json=as_json, after=after,
+                 max_workers=max_workers, settings=settings)
     store = state.store()
-    ensure_runner(store)
-    if detach:
-        if as_json:
-            output.print_json({"id": job_id, "status": "queued"})
-        else:
-            print(job_id)
-        raise typer.Exit(0)
-    rec = follow(store, job_id)
     report(store, rec, as_json=False)
     if rec.status not in ("completed", "completed-with-errors"):
         if as_json:
