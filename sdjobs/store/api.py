@@ -254,8 +254,8 @@ class Store:
         """Atomically take up to ``n`` runnable jobs, highest priority, then oldest."""
         if n <= 0:
             return []
-        now = time.time()
         with self.transaction():
+            now = time.time()  # once the write lock is held: after whatever finished before this claim
             ids = [r[0] for r in self.sql(
                 f"SELECT id FROM job WHERE {_RUNNABLE} ORDER BY priority DESC, id LIMIT ?", (n,))]
             if not ids:
