@@ -103,6 +103,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l skip-git -l no-skip-git -d
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l gitignore -l no-gitignore -d 'Honour .gitignore files [on].'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l skip-hidden -l no-skip-hidden -d 'Skip dot files [off].'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l skip-deps -l no-skip-deps -d 'Skip node_modules, __pycache__, .venv, target, build, dist... [off].'
+complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l thumbs -d 'Then make thumbnails of its images, as a child `thumbs` job (with --mode deep: `sdjobs ind'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l json -d 'Print the final job record as JSON on stdout.'

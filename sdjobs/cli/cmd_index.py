@@ -56,6 +56,8 @@ def index(
                                             " with --json, a stream of entries (JSON lines).")] = False,
     skip_system: SkipSystem = None, skip_git: SkipGit = None, gitignore: GitignoreOpt = None,
     skip_hidden: SkipHidden = None, skip_deps: SkipDeps = None,
+    thumbs: Annotated[bool, typer.Option("--thumbs", help="Then make thumbnails of its images, as a child"
+                                         " `thumbs` job (with --mode deep: `sdjobs index ~/Photos --mode deep --thumbs`).")] = False,
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
     max_workers: MaxWorkers = None,
 ) -> None:
@@ -86,7 +88,7 @@ def index(
     from ..jobs.index import Index, IndexConfig
 
     config = Index.prepare(IndexConfig(path=path, mode=mode, full_hash=full_hash, depth=depth, recurse=recurse,
-                                       rules=rules))
+                                       rules=rules, thumbs=thumbs))
     Index.validate(config)
     after = list(after or []) + _conflicting(config, depth=depth, recurse=recurse)
     run_job("index", config, detach=detach, priority=priority, as_json=as_json, after=after,

@@ -62,6 +62,7 @@ class IndexConfig:
     rules: dict = dataclasses.field(default_factory=dict)   # WalkRules fields to override
     only: list[str] = dataclasses.field(default_factory=list)  # refresh just these paths (watch)
     missing_ok: bool = False          # a path that vanished is a deletion to record, not an error
+    thumbs: bool = False              # then a child `thumbs` job for the images under path
 
 
 def _real(path: str) -> str:
@@ -142,6 +143,9 @@ class Index(Job):
     # -- run ------------------------------------------------------------------------
     def run(self, ctx):
         self.ctx = ctx
+        done = ctx.load_state()
+        if isinstance(done, dict) and "indexed" in done:  # back after waiting for the thumbs child
+            return self._with_thumbs(done["indexed"])
         self.store = store = _store(ctx)
         for pragma in PRAGMAS:
             store.sql(pragma)
@@ -172,7 +176,18 @@ class Index(Job):
             self._aggregate()
         if self.phase_name == "content":
             self._identify()
-        return self._finish()
+        return self._with_thumbs(self._finish())
+
+    def _with_thumbs(self, out: dict) -> dict:
+        """With --thumbs: a child thumbs job over what was indexed; the index is done and
+        checkpointed first, so the wait (which frees the worker) never indexes twice."""
+        if not self.config.thumbs:
+            return out
+        self.ctx.checkpoint({"indexed": out}, force=True)
+        if not self.ctx.children():
+            self.ctx.spawn_child("thumbs", {"paths": [out["path"]]})
+        (child, status), *_ = self.ctx.wait_for_children()
+        return {**out, "thumbs_job": child, "thumbs_status": status}
 
     def _begin(self) -> None:
         """Find or create the location and record the run (one transaction)."""
