@@ -28,7 +28,7 @@ class Backend(Protocol):
     def settings(self) -> dict[str, Any]: ...
     def spawn_child(self, job_type: str, config: dict, priority: int | None) -> int: ...
     def children(self) -> list[tuple[int, str]]: ...
-    def map(self, fn: Callable, items: Iterable, chunksize: int, ordered: bool) -> Iterator: ...
+    def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator: ...
 
 
 class JobContext:
@@ -181,11 +181,11 @@ class JobContext:
         self.flush()
         raise WaitForChildren()
 
-    def map(self, fn: Callable, items: Iterable, chunksize: int = 64, ordered: bool = True) -> Iterator:
-        """Run ``fn(item)`` over the runner's worker processes; yields results.
+    def map(self, fn: Callable, items: Iterable, chunksize: int = 64) -> Iterator:
+        """Run ``fn(item)`` over the runner's worker processes; yields results in the items' order.
 
         ``fn`` must be a module-level function (it is pickled)."""
-        return self._backend.map(fn, items, chunksize, ordered)
+        return self._backend.map(fn, items, chunksize)
 
     # -- writing -------------------------------------------------------------
     def _maybe_write(self, force: bool = False) -> None:

@@ -25,7 +25,7 @@ def planned(groups: list[dict]) -> dict:
 
 
 def describe(a: dict) -> str:
-    from .delete import _size
+    from ..core.humanize import human_bytes as _size
 
     what = f"{a['files']:,} files ({_size(a['bytes'])}), keeping the {a['keep']} of each group"
     if not a.get("applied"):

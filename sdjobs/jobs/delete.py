@@ -24,6 +24,7 @@ from ..core import codec
 from ..core.errors import BadInput, NotFound
 from ..core.job import Job
 from ..fs import trash
+from ..core.humanize import human_bytes
 from ._delete_fs import Remover, count, refusal
 
 SECURE_NOTE = ("secure deletion overwrites file contents in place; on SSDs and on copy-on-write or journaling"
@@ -76,7 +77,7 @@ class Delete(Job):
         verb = {"trash": "moved to the trash", "permanent": "deleted", "secure": "securely deleted"}[out["mode"]]
         n, files = out["targets"], out["files"]
         text = (f"{verb} {n:,} item{'s' * (n != 1)} ({files:,} file{'s' * (files != 1)},"
-                f" {_size(out['bytes'])})")
+                f" {human_bytes(out['bytes'])})")
         if out.get("gone"):
             text += f", {out['gone']:,} already gone"
         if out.get("skipped"):
@@ -217,11 +218,3 @@ def _keeper_changed(keep: str, size: int, mtime_ns: int) -> str | None:
     if _changed(keep, st, size, mtime_ns):
         return f"the copy to keep, {keep}, changed since it was found"
     return None
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"

@@ -93,7 +93,7 @@ class Dupes(Job):
 
     @classmethod
     def summarize(cls, out: dict) -> str:
-        from .delete import _size
+        from ..core.humanize import human_bytes as _size
 
         n, extra = out["groups"], out["duplicates"]
         text = (f"{n:,} group{'s' * (n != 1)} of duplicates, {extra:,} extra cop{'ies' if extra != 1 else 'y'},"
@@ -170,7 +170,7 @@ class Dupes(Job):
 
     # -- reading passes ---------------------------------------------------------
     def _compare(self, state: dict) -> list[list[int]]:
-        c, ctx = self.config, self.ctx
+        c = self.config
         self.files = files = Files.from_state(state["files"])
         self.state = state
         if c.mode in ("size", "name-size"):
@@ -270,8 +270,7 @@ class Dupes(Job):
         keys: dict[int, str] = {**state["known"], **state["keys"]}
         out_groups = []
         one_root = len(set(files.args)) <= 1
-        paths, sizes, mtimes, args, devs, inos = (files.paths, files.sizes, files.mtimes, files.args, files.devs,
-                                                  files.inos)
+        paths, sizes, mtimes, args = files.paths, files.sizes, files.mtimes, files.args
         order = paths.__getitem__ if one_root else (lambda i: (args[i], paths[i]))
         with_mtimes = c.then != "none"  # the keep rules and the re-checks need them
         for g in groups:

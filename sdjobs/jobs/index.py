@@ -36,6 +36,7 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..store import index_store as ixs
+from ..core.humanize import human_bytes
 from . import index_diff as diff
 from .index_diff import process
 from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL
@@ -132,7 +133,7 @@ class Index(Job):
         where = display_path(out["location"])
         what = "indexed" if out["path"] == out["location"] else f"refreshed {display_path(out['path'])} in"
         text = (f"{what} {where}: {out['entries']:,} entries, {out['files']:,} files,"
-                f" {_size(out['bytes'])}")
+                f" {human_bytes(out['bytes'])}")
         changes = ", ".join(f"{out[k]:,} {k}" for k in ("new", "modified", "moved", "deleted"))
         text += f"; {changes}"
         if out.get("identified"):
@@ -381,11 +382,3 @@ class Index(Job):
 
 def loc_identified(store, location_id: int) -> int:
     return store.sql("SELECT identified_want FROM location WHERE id=?", (location_id,)).fetchone()[0]
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"

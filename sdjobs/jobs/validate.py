@@ -74,7 +74,7 @@ class Validate(Job):
         found = ", ".join(f"{counts[s]:,} {s}" for s in SEVERITIES if counts.get(s)) or "no issues"
         text = f"{out['checked']:,} files checked ({out['mode']}): {found}"
         if out.get("hashed"):
-            from .delete import _size
+            from ..core.humanize import human_bytes as _size
 
             text += f"; {_size(out['hashed'])} hashed"
         return text

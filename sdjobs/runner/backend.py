@@ -55,5 +55,5 @@ class StoreBackend:
     def children(self) -> list[tuple[int, str]]:
         return self.store.children_status(self.job_id)
 
-    def map(self, fn: Callable, items: Iterable, chunksize: int, ordered: bool) -> Iterator:
-        return self.fanout.map(fn, items, chunksize, ordered)
+    def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
+        return self.fanout.map(fn, items, chunksize)

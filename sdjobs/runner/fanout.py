@@ -82,7 +82,7 @@ class FanOut:
             cap = max(1, min(cap, self.limit() or cap))
         return cap
 
-    def map(self, fn: Callable, items: Iterable, chunksize: int = 64, ordered: bool = True) -> Iterator:
+    def map(self, fn: Callable, items: Iterable, chunksize: int = 64) -> Iterator:
         if self.workers == 1 and self.gate is None:
             for item in items:
                 yield fn(item)
