@@ -13,6 +13,13 @@ from pathlib import Path
 BENCH_DIR = Path(os.environ.get("SDJOBS_BENCH_DIR", "/tmp/sdjobs-bench"))
 SDJOBS = [sys.executable, "-m", "sdjobs"]
 
+# Measure sdjobs as installed: `pip install .` leaves compiled bytecode, so every command and
+# the auto-started runner load .pyc files. With PYTHONDONTWRITEBYTECODE set (some shells and
+# CI images do), an editable install would compile its modules from source at every start.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(__file__).resolve().parent.parent / "sdjobs")],
+               stdout=subprocess.DEVNULL, check=False)
+
 
 def have(tool: str) -> bool:
     ok = shutil.which(tool) is not None

@@ -46,24 +46,21 @@ def ls(
     if not recs:
         output.err("no jobs", style="dim")
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("ID", "TYPE", "STATUS", "PRI", "PROGRESS", "PHASE", "RATE", "ETA", "AGE", "COMMAND"):
-        table.add_column(col, no_wrap=col != "COMMAND", justify="right" if col in ("ID", "PRI") else "left",
-                         overflow="ellipsis", max_width=60 if col == "COMMAND" else None)
+    rows, styles = [], []
     for r in recs:
-        p = r.progress
+        p, active = r.progress, r.status not in FINISHED
         frac = p.fraction()
-        prog = output.progress_text(p) if r.status not in FINISHED else ""
-        if frac is not None and r.status not in FINISHED:
+        prog = output.progress_text(p) if active else ""
+        if frac is not None and active:
             prog = f"{frac * 100:3.0f}% {prog}"
-        table.add_row(str(r.id), r.type, f"[{output.STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
-                      str(r.priority), prog, p.phase or "" if r.status not in FINISHED else "",
-                      output.human_rate(p.rate, p.rate_unit) if r.status == "running" else "",
-                      output.human_duration(p.eta) if r.status == "running" and p.eta is not None else "",
-                      output.human_age(r.created_at), output.what(r.context))
-    output.console().print(table)
+        running = r.status == "running"
+        rows.append((str(r.id), r.type, r.status, str(r.priority), prog, (p.phase or "") if active else "",
+                     output.human_rate(p.rate, p.rate_unit) if running else "",
+                     output.human_duration(p.eta) if running and p.eta is not None else "",
+                     output.human_age(r.created_at), output.what(r.context)))
+        styles.append((None, None, output.STATUS_STYLE.get(r.status)) + (None,) * 7)
+    output.columns(("ID", "TYPE", "STATUS", "PRI", "PROGRESS", "PHASE", "RATE", "ETA", "AGE", "COMMAND"), rows,
+                   right=("ID", "PRI"), styles=styles, squeeze="COMMAND", max_width={"COMMAND": 60})
 
 
 def _brief(r) -> dict:

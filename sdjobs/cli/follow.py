@@ -15,15 +15,21 @@ from . import output
 from .exitcodes import Exit, for_status
 
 POLL = 0.05
+QUICK_POLL, QUICK_FOR = 0.01, 1.0  # many jobs are done within a second: look more often at first
+
+
+def poll_interval(started: float) -> float:
+    return QUICK_POLL if time.monotonic() - started < QUICK_FOR else POLL
 
 
 def wait_until(store: Store, job_id: int, done, timeout: float | None = None) -> JobRecord:
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     while True:
         rec = store.get(job_id)
         if done(rec) or (deadline is not None and time.monotonic() > deadline):
             return rec
-        time.sleep(POLL)
+        time.sleep(poll_interval(started))
 
 
 def follow(store: Store, job_id: int, *, live: bool | None = None) -> JobRecord:
@@ -51,9 +57,10 @@ def _follow_live(store: Store, job_id: int) -> JobRecord:
 
     console = output.console(stderr=True)
     rec = store.get(job_id)
+    started = time.monotonic()
     with Live(_render(rec), console=console, refresh_per_second=8, transient=True) as live:
         while not _stopped(rec):
-            time.sleep(POLL)
+            time.sleep(poll_interval(started))
             rec = store.get(job_id)
             live.update(_render(rec))
     return rec

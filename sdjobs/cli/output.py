@@ -1,15 +1,19 @@
-"""Rendering: plain data in, JSON on stdout or rich tables for humans.
+"""Rendering: plain data in, JSON on stdout, or text for humans.
 
-JSON never passes through rich. Colour follows NO_COLOR and the terminal.
+JSON never passes through rich, and neither do the list tables (`columns`):
+importing and laying out a rich Table costs more than the rest of `jobs ls`.
+Colour follows NO_COLOR and the terminal.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
-from typing import Any, Iterable
+import unicodedata
+from typing import Any, Iterable, Sequence
 from ..core.humanize import human_bytes, human_duration  # noqa: F401  (re-exported)
 
 STATUS_STYLE = {
@@ -57,7 +61,79 @@ def _json_default(obj: Any) -> Any:
 
 
 
+# ANSI SGR codes of the few rich style words the tables use.
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
+        "cyan": "36", "dark_orange": "38;5;208"}
 
+
+def colour(stream=sys.stdout) -> bool:
+    return "NO_COLOR" not in os.environ and stream.isatty()
+
+
+def paint(text: str, style: str | None, enabled: bool = True) -> str:
+    if not enabled or not style or not text:
+        return text
+    return f"\x1b[{';'.join(_SGR[w] for w in style.split() if w in _SGR)}m{text}\x1b[0m"
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells of a string: wide (East Asian) characters take two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells with an ellipsis."""
+    if cell_width(text) <= width:
+        return text
+    out, used = [], 0
+    for c in text:
+        w = cell_width(c)
+        if used + w > width - 1:
+            break
+        out.append(c)
+        used += w
+    return "".join(out) + "…"
+
+
+def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Iterable[str] = (),
+            styles: Sequence[Sequence[str | None]] | None = None, squeeze: str | None = None,
+            max_width: dict[str, int] | None = None) -> None:
+    """Print an aligned table to stdout, two spaces between columns, headers in bold.
+
+    ``styles[i][j]`` styles cell j of row i. The ``squeeze`` column is cut with an
+    ellipsis so that lines fit a terminal; on a pipe nothing is cut but ``max_width``."""
+    rows = [[str(c) for c in r] for r in rows]
+    right, max_width = set(right), max_width or {}
+    widths = [max([cell_width(h)] + [cell_width(r[j]) for r in rows]) for j, h in enumerate(headers)]
+    for j, h in enumerate(headers):
+        if h in max_width:
+            widths[j] = min(widths[j], max(max_width[h], cell_width(h)))
+    tty = sys.stdout.isatty()
+    if squeeze in headers and tty:
+        j = list(headers).index(squeeze)
+        spare = shutil.get_terminal_size().columns - (sum(widths) + 2 * (len(widths) - 1))
+        if spare < 0:
+            widths[j] = max(cell_width(squeeze), widths[j] + spare)
+    on = colour()
+
+    def line(cells: Sequence[str], cell_styles: Sequence[str | None]) -> str:
+        out = []
+        for j, (text, width) in enumerate(zip(cells, widths)):
+            text = _fit(text, width)
+            pad = " " * (width - cell_width(text))
+            last = j == len(widths) - 1
+            if headers[j] in right:
+                out.append(pad + paint(text, cell_styles[j], on))
+            else:
+                out.append(paint(text, cell_styles[j], on) + ("" if last else pad))
+        return "  ".join(out).rstrip() + "\n"
+
+    write = sys.stdout.write
+    write(line(headers, ["bold"] * len(headers)))
+    for i, r in enumerate(rows):
+        write(line(r, styles[i] if styles else [None] * len(r)))
 
 
 def human_age(ts: float | None) -> str:

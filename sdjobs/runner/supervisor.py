@@ -28,6 +28,7 @@ HEARTBEAT_EVERY = 1.0
 RECOVER_EVERY = 5.0
 CLAIM_EVERY = 1.0
 SHUTDOWN_GRACE = 30.0
+IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds)
 
 
 @dataclasses.dataclass
@@ -106,7 +107,7 @@ class Supervisor:
             elif self.idle_exit is not None and now - idle_since >= self.idle_exit and not store.has_runnable() \
                     and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
                 break
-            self._wait(0.05)
+            self._wait(IDLE_WAIT)
 
     def _start(self, rec) -> None:
         parent_end, child_end = self._mp.Pipe()

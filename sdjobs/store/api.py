@@ -19,7 +19,7 @@ import peewee as pw
 
 from ..core import codec
 from ..core.errors import NotFound, SdjobsError
-from ..core.status import FINISHED, Status
+from ..core.status import ACTIVE, FINISHED, Status
 from . import family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
 from .library import Library
@@ -27,6 +27,7 @@ from .records import JOB_COLUMNS, Event, JobRecord, RunnerRecord
 
 BUSY_TIMEOUT = 60.0
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
+_ACTIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in ACTIVE) + ")"
 _COLS = ", ".join(JOB_COLUMNS)
 
 
@@ -140,11 +141,13 @@ class Store:
                 params += values
         cond = " AND ".join(where) or "1"
         active = self.sql(
-            f"SELECT {_COLS} FROM job WHERE {cond} AND status NOT IN {_FINISHED_SQL}"
+            f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_ACTIVE_SQL}"
             " ORDER BY status='running' DESC, priority DESC, id", params).fetchall()
         limit = "" if recent is None else f" LIMIT {int(recent)}"
+        # "+status": walk the ids newest first and stop at the limit, rather than sort every
+        # finished job of the history through the status index to keep the newest few.
         done = self.sql(
-            f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_FINISHED_SQL} ORDER BY id DESC{limit}",
+            f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{limit}",
             params).fetchall()
         recs = [JobRecord.from_row(r) for r in active + done]
         family.attach(self, recs)  # the parents' progress includes their children's
