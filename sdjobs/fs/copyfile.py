@@ -8,6 +8,7 @@ chunk and continue from an offset after the part already written is checked.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -19,6 +20,38 @@ CHUNK = 64 * 1024 * 1024  # kernel copy step between checks for interrupts
 READ_CHUNK = 1024 * 1024
 IS_ROOT = os.geteuid() == 0
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_buffer: memoryview | None = None  # one read buffer per process
+_umask: int | None = None
+
+
+def _get_buffer() -> memoryview:
+    global _buffer
+    if _buffer is None:
+        _buffer = memoryview(bytearray(READ_CHUNK))
+    return _buffer
+
+
+def _process_umask() -> int:
+    global _umask
+    if _umask is None:
+        _umask = os.umask(0)
+        os.umask(_umask)
+    return _umask
+
+
+def _load_renameat2():
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2 = _load_renameat2()
 
 
 class VerifyError(OSError):
@@ -83,19 +116,16 @@ def kernel_copy(src_fd: int, dst_fd: int, offset: int, count: int) -> int:
 
 def hashed_copy(src_fd: int, dst_fd: int, offset: int, count: int, hasher) -> int:
     """Copy through user space, feeding ``hasher`` with every byte read."""
-    buf = bytearray(READ_CHUNK)
-    view = memoryview(buf)
-    os.lseek(src_fd, offset, os.SEEK_SET)
-    os.lseek(dst_fd, offset, os.SEEK_SET)
+    view = _get_buffer()
     done = 0
     while done < count:
-        n = os.readv(src_fd, [view[:min(READ_CHUNK, count - done)]])
+        n = os.preadv(src_fd, [view[:min(READ_CHUNK, count - done)]], offset + done)
         if n == 0:
             break
         hasher.update(view[:n])
         written = 0
         while written < n:
-            written += os.write(dst_fd, view[written:n])
+            written += os.pwrite(dst_fd, view[written:n], offset + done + written)
         done += n
     return done
 
@@ -103,8 +133,7 @@ def hashed_copy(src_fd: int, dst_fd: int, offset: int, count: int, hasher) -> in
 def hash_prefix(fd: int, length: int, hasher=None):
     """Feed the first ``length`` bytes of ``fd`` into ``hasher`` (a new xxh3-128 by default)."""
     hasher = hasher or xxhash.xxh3_128()
-    buf = bytearray(READ_CHUNK)
-    view = memoryview(buf)
+    view = _get_buffer()
     done = 0
     while done < length:
         n = os.preadv(fd, [view[:min(READ_CHUNK, length - done)]], done)
@@ -117,12 +146,13 @@ def hash_prefix(fd: int, length: int, hasher=None):
 
 def copy_file(src: str, dst: str, st: os.stat_result, job_id: int, *, verify: bool = False,
               resume_offset: int = 0, on_chunk: Callable[[int, int], None] | None = None,
-              chunk: int = CHUNK) -> tuple[int, str | None]:
+              chunk: int = CHUNK, replace: bool = True) -> tuple[int, str | None]:
     """Copy a regular file to ``dst`` atomically. Returns (bytes, xxh3-128 hex or None).
 
     ``on_chunk(offset, written)`` is called after each chunk (with the data
     flushed to the temp file) so the caller can checkpoint ``offset`` or raise
-    an interrupt; the temp file is then kept for a later ``resume_offset``."""
+    an interrupt; the temp file is then kept for a later ``resume_offset``.
+    ``replace=False``: see ``rename_into``."""
     tmp = temp_name(dst, job_id)
     src_fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
     try:
@@ -157,8 +187,87 @@ def copy_file(src: str, dst: str, st: os.stat_result, job_id: int, *, verify: bo
         raise
     finally:
         os.close(src_fd)
-    os.rename(tmp, dst)
+    try:
+        rename_into(tmp, dst, replace=replace)
+    except OSError:
+        _unlink_quiet(tmp)
+        raise
     return offset, digest
+
+
+def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace: bool = True) -> int:
+    """Copy a small regular file in one go; returns the bytes copied.
+
+    The fast path for many small files, and just as safe as ``copy_file``: the
+    data goes to a new temp file created with the source's mode, gets the times
+    (and owner, set-id bits) the source had when it was opened, and is renamed
+    into place. Metadata comes from ``fstat`` of the open source, so it
+    describes the bytes copied. With ``replace=False`` an existing ``dst`` is
+    never replaced: FileExistsError, and the temp file is removed. A failure
+    leaves no temp file behind (small files are not resumed part-way)."""
+    src_fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(src_fd)
+        mode = stat.S_IMODE(st.st_mode)
+        tmp = temp_name(dst, job_id)
+        dst_fd = _create_temp(tmp, mode, os.O_RDWR if verify else os.O_WRONLY)
+        try:
+            try:
+                if verify:
+                    n = _verified_copy(src_fd, dst_fd, st.st_size)
+                else:
+                    n = kernel_copy(src_fd, dst_fd, 0, st.st_size)
+                chowned = IS_ROOT and (st.st_uid != os.geteuid() or st.st_gid != os.getegid())
+                if chowned:
+                    os.fchown(dst_fd, st.st_uid, st.st_gid)
+                if chowned or mode & 0o7000 or mode & _process_umask():
+                    os.fchmod(dst_fd, mode)  # set-id bits go on writes and chown; the umask took some
+                os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(dst_fd)
+            rename_into(tmp, dst, replace=replace)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+    finally:
+        os.close(src_fd)
+    return n
+
+
+def _create_temp(tmp: str, mode: int, access: int) -> int:
+    flags = access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        return os.open(tmp, flags, mode)
+    except FileExistsError:
+        os.unlink(tmp)  # left by an interrupted run of this job
+        return os.open(tmp, flags, mode)
+
+
+def _verified_copy(src_fd: int, dst_fd: int, size: int) -> int:
+    hasher = xxhash.xxh3_128()
+    n = hashed_copy(src_fd, dst_fd, 0, size, hasher)
+    digest = hasher.hexdigest()
+    again = hash_prefix(dst_fd, n).hexdigest()
+    if again != digest:
+        raise VerifyError(errno.EIO, f"verification failed: source xxh3 {digest}, copy {again}")
+    return n
+
+
+def rename_into(tmp: str, dst: str, *, replace: bool = True) -> None:
+    """Rename ``tmp`` to ``dst``; without ``replace``, atomically refuse an existing
+    ``dst`` (renameat2 RENAME_NOREPLACE) with FileExistsError."""
+    if replace:
+        os.rename(tmp, dst)
+        return
+    if _renameat2 is not None:
+        if _renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), dst)
+    if os.path.lexists(dst):  # a filesystem without RENAME_NOREPLACE: check, then rename
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(tmp, dst)
 
 
 def same_content(a: str, b: str) -> bool:

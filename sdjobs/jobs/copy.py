@@ -2,8 +2,14 @@
 
 Phases: plan (walk the sources, count, find conflicts before anything is
 written), copy (directories first, small files fanned out over the worker
-pool, large files in checkpointed chunks), finish (directory modes and times,
-deepest first; with --move, remove what was moved).
+pool in batches, large files in checkpointed chunks), finish (directory modes
+and times, deepest first; with --move, remove what was moved).
+
+The plan keeps what it walked (up to KEEP_ENTRIES) so the copy phase does not
+walk again, and it does not look for conflicts under destination directories
+that do not exist. Nor does the copy phase, in directories it created itself:
+there, small files are renamed into place with RENAME_NOREPLACE, so one that
+appears meanwhile is still never replaced.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
+BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
+BATCH_BYTES = 32 * 1024 * 1024
+KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
 Policy = Literal["fail", "skip", "overwrite", "rename"]
 
 
@@ -99,6 +108,9 @@ class Copy(Job):
         self.out = {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0, "renamed": 0,
                     "verified": self.verify, "moved": c.move}
         self.renamed_tops: set[int] = set()
+        self.entries: list[Entry] | None = None
+        self.made: set[str] = set()  # destination directories this run created (empty but for us)
+        self.full: tuple[str, OSError] | None = None  # the destination filled up
         if c.move:
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
                 if self._try_rename(src, target):
@@ -117,9 +129,13 @@ class Copy(Job):
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
         self.dirs: list[tuple[str, os.stat_result]] = []
-        for result in ctx.map(_copy_small, self._work(state), chunksize=32):
-            self._record(result)
+        for result in ctx.map(_copy_batch, self._work(state), chunksize=1):
+            self._record_batch(result)
             ctx.check_interrupt()
+        if self.full is not None:
+            dst, exc = self.full
+            raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
+                            f" free space, then `sdjobs jobs retry {self.ctx.job_id}` resumes")
 
         ctx.phase("finish", message="setting directory times and modes")
         self._finish_dirs()
@@ -131,24 +147,38 @@ class Copy(Job):
     def _plan(self) -> tuple[int, int, list[str]]:
         files = size = 0
         conflicts: list[str] = []
+        kept: list[Entry] | None = []
+        absent: set[str] = set()  # destination directories that do not exist: nothing in them can
         for e in self._walk():
+            if kept is not None:
+                kept.append(e)
+                if len(kept) > KEEP_ENTRIES:
+                    kept = None  # a huge tree: walk again rather than hold it all
             mode = e.st.st_mode
-            if not stat.S_ISDIR(mode):
+            is_dir = stat.S_ISDIR(mode)
+            if not is_dir:
                 files += 1
                 size += e.st.st_size if stat.S_ISREG(mode) else 0
+            if files % 1000 == 0:
+                self.ctx.check_interrupt()
+            if os.path.dirname(e.dst) in absent:
+                if is_dir:
+                    absent.add(e.dst)
+                continue
             try:
                 dst_st = os.lstat(e.dst)
             except FileNotFoundError:
+                if is_dir:
+                    absent.add(e.dst)
                 continue
             except OSError as exc:
                 self.ctx.error(e.dst, exc)
                 continue
-            if stat.S_ISDIR(mode) and stat.S_ISDIR(dst_st.st_mode):
+            if is_dir and stat.S_ISDIR(dst_st.st_mode):
                 continue  # directories merge, as with cp -a
             if not cf.same_quick(e.st, e.dst) or not self.resumed:
                 conflicts.append(e.dst)
-            if len(conflicts) % 1000 == 0:
-                self.ctx.check_interrupt()
+        self.entries = kept
         return files, size, conflicts
 
     def _walk(self) -> Iterator[Entry]:
@@ -183,19 +213,31 @@ class Copy(Job):
 
     # -- copy -----------------------------------------------------------------------
     def _work(self, state: dict) -> Iterator[tuple]:
-        """Does directories, links and large files here; yields small files for the pool."""
+        """Does directories, links and large files here; yields batches of small files for the pool."""
         c = self.config
         links: dict[tuple[int, int], str] = {}
         current = state.get("current")
-        for e in self._walk():
+        batch: list[tuple[str, str]] = []
+        batch_bytes = 0
+        replace = c.on_conflict == "overwrite"
+        for e in self._walk() if self.entries is None else self.entries:
+            if self.full is not None:
+                return
             mode = e.st.st_mode
-            dst = self._destination(e)
-            if dst is None:
-                continue
+            if os.path.dirname(e.dst) in self.made and not stat.S_ISDIR(mode):
+                dst = e.dst  # in a directory this run created: nothing there to conflict with
+            else:
+                dst = self._destination(e)
+                if dst is None:
+                    continue
             try:
                 if stat.S_ISDIR(mode):
-                    if not os.path.isdir(dst):
+                    try:
                         os.mkdir(dst, 0o700)
+                        self.made.add(dst)
+                    except FileExistsError:
+                        if not os.path.isdir(dst):
+                            raise
                     self.dirs.append((dst, e.st))
                     self.out["dirs"] += 1
                 elif stat.S_ISREG(mode) and (e.st.st_dev, e.st.st_ino) in links:  # (a move may have
@@ -203,7 +245,11 @@ class Copy(Job):
                     self._link(links[(e.st.st_dev, e.st.st_ino)], dst, e)
                 elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 \
                         and not self.ctx.settings().get("bwlimit"):
-                    yield (e.src, dst, e.st, self.ctx.job_id, self.verify, c.move)
+                    batch.append((e.src, dst))
+                    batch_bytes += e.st.st_size
+                    if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                        yield (self.ctx.job_id, self.verify, c.move, replace, batch)
+                        batch, batch_bytes = [], 0
                 elif stat.S_ISREG(mode):
                     offset = current["offset"] if current and current.get("dst") == dst else 0
                     self._record(self._copy_large(e, dst, offset))
@@ -221,6 +267,8 @@ class Copy(Job):
             except OSError as exc:
                 self._failed(e.src, dst, exc)
             self.ctx.check_interrupt()
+        if batch and self.full is None:
+            yield (self.ctx.job_id, self.verify, c.move, replace, batch)
 
     def _destination(self, e: Entry) -> str | None:
         """Where ``e`` goes given the conflict policy, or None to skip it."""
@@ -279,7 +327,7 @@ class Copy(Job):
             ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
         try:
             n, _ = cf.copy_file(e.src, dst, e.st, ctx.job_id, verify=self.verify, resume_offset=offset,
-                                on_chunk=on_chunk, chunk=chunk)
+                                on_chunk=on_chunk, chunk=chunk, replace=self.config.on_conflict == "overwrite")
         except OSError as exc:
             return (e.src, dst, 0, _errinfo(exc))
         self.state["current"] = None
@@ -330,6 +378,19 @@ class Copy(Job):
         self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=src)
         self.ctx.checkpoint(self.state)
 
+    def _record_batch(self, result: tuple) -> None:
+        done, nbytes, last, problems = result
+        if done:
+            self.out["files"] += done
+            self.out["bytes"] += nbytes
+            self.ctx.add_items(done)
+            self.ctx.add_bytes(nbytes)
+            p = self.ctx.current
+            self.ctx.progress(done=(p.done or 0) + done, bytes_done=self.out["bytes"], path=last)
+            self.ctx.checkpoint(self.state)
+        for src, dst, err in problems:
+            self._failed(src, dst, OSError(err[0], err[1]))
+
     def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0) -> None:
         if skipped:
             self.out["skipped"] += 1
@@ -339,9 +400,14 @@ class Copy(Job):
 
     def _failed(self, src: str, dst: str, exc: OSError) -> None:
         if exc.errno in cf.NO_SPACE:
-            raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
-                            f" free space, then `sdjobs jobs retry {self.ctx.job_id}` resumes")
-        if exc.errno == errno.ENOENT:
+            if self.full is None:
+                self.full = (dst, exc)  # the copy stops; run() fails once the batches out there are back
+            return
+        if exc.errno == errno.EEXIST and self.config.on_conflict == "skip":
+            self.out["skipped"] += 1
+        elif exc.errno == errno.EEXIST:
+            self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
+        elif exc.errno == errno.ENOENT:
             self.ctx.error(src, "vanished before it could be copied")
         else:
             self.ctx.error(src, exc)
@@ -385,16 +451,30 @@ class Copy(Job):
         self._sweep_temps()
 
 
-def _copy_small(task: tuple) -> tuple:
-    """Runs in a worker process: copy one small file."""
-    src, dst, st, job_id, verify, move = task
-    try:
-        n, _ = cf.copy_file(src, dst, st, job_id, verify=verify)
-        if move:
-            os.unlink(src)
-    except OSError as exc:
-        return (src, dst, 0, _errinfo(exc))
-    return (src, dst, n, None)
+def _copy_batch(task: tuple) -> tuple:
+    """Runs in a worker process: copy a batch of small files.
+
+    Returns (files copied, bytes, last source, [(src, dst, (errno, message))]).
+    A full destination ends the batch: the rest would fail the same way."""
+    job_id, verify, move, replace, files = task
+    done = nbytes = 0
+    last = None
+    problems = []
+    copy = cf.copy_whole
+    for src, dst in files:
+        try:
+            n = copy(src, dst, job_id, verify=verify, replace=replace)
+            if move:
+                os.unlink(src)
+        except OSError as exc:
+            problems.append((src, dst, _errinfo(exc)))
+            if exc.errno in cf.NO_SPACE:
+                break
+            continue
+        done += 1
+        nbytes += n
+        last = src
+    return (done, nbytes, last, problems)
 
 
 def _errinfo(exc: OSError) -> tuple[int, str]:
