@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 
+from ..fs.hashing import full_hash_if_size
 from ..fs.names import name_problems
 from ._dupes_hash import digest
 
@@ -50,12 +51,40 @@ def check_batch(batch: tuple[dict, list[tuple]]) -> tuple[list[tuple], int]:
     issues: list[tuple] = []
     hashed = 0
     for path, kind, stored in items:
-        try:
-            hashed += _check(path, kind, stored, flags, issues)
-        except OSError as exc:
-            issues.append(issue("error", "unreadable", path, f"cannot be read: {exc.strerror or exc}",
-                                "check its permissions and the disk"))
+        hashed += _check_one(path, kind, stored, flags, issues)
     return issues, hashed
+
+
+def check_hashes(batch: tuple[dict, str, list[int], list[int], list[str | None]]) -> tuple[list[tuple], int]:
+    """``check_batch`` for integrity alone, over indexed files given as columns:
+    (flags, NUL-joined paths, sizes, mtimes, stored hashes). A file still of
+    its indexed size whose content hashes to the stored value costs one open
+    and its reads (no stat); anything else (no stored hash, missing, another
+    size, a different hash, not a regular file) goes through the full checks,
+    which say what is wrong. Columns pickle much faster than tuples."""
+    flags, joined, sizes, mtimes, hashes = batch
+    issues: list[tuple] = []
+    hashed = 0
+    for path, size, mtime_ns, stored_hash in zip(joined.split("\0"), sizes, mtimes, hashes):
+        if stored_hash:
+            try:
+                if full_hash_if_size(path, size) == stored_hash:
+                    hashed += size
+                    continue
+            except OSError:
+                pass
+        hashed += _check_one(path, "file", (size, mtime_ns, None, stored_hash), flags, issues)
+    return issues, hashed
+
+
+def _check_one(path: str, kind: str, stored, flags: dict, out: list) -> int:
+    """``_check``, with a read error reported as an issue of the file."""
+    try:
+        return _check(path, kind, stored, flags, out)
+    except OSError as exc:
+        out.append(issue("error", "unreadable", path, f"cannot be read: {exc.strerror or exc}",
+                         "check its permissions and the disk"))
+        return 0
 
 
 def _check(path: str, kind: str, stored, flags: dict, out: list) -> int:

@@ -137,6 +137,32 @@ def test_full_hash_with_small_chunks(tmp_path, monkeypatch):
     assert full_hash(p) == xxhash.xxh3_128_hexdigest(data)
 
 
+@pytest.mark.parametrize("size", [0, 1, hashing.FULL_CHUNK - 1, hashing.FULL_CHUNK, hashing.FULL_CHUNK + 1,
+                                  3 * hashing.FULL_CHUNK, 3 * hashing.FULL_CHUNK + 7])
+def test_full_hash_if_size(tmp_path, size):
+    data = rand(size, seed=size)
+    p = write(tmp_path / "f", data)
+    assert hashing.full_hash_if_size(p, size) == full_hash(p) == xxhash.xxh3_128_hexdigest(data)
+    # Any other expected size: None, whether the file is longer or shorter than that.
+    for other in {size - 1, size + 1, size - hashing.FULL_CHUNK, size + hashing.FULL_CHUNK, 0} - {size}:
+        if other >= 0:
+            assert hashing.full_hash_if_size(p, other) is None, other
+
+
+def test_full_hash_if_size_odd_files(tmp_path):
+    target = write(tmp_path / "target", b"abc")
+    os.symlink(target, tmp_path / "link")
+    with pytest.raises(OSError):  # not followed
+        hashing.full_hash_if_size(str(tmp_path / "link"), 3)
+    with pytest.raises(FileNotFoundError):
+        hashing.full_hash_if_size(str(tmp_path / "missing"), 3)
+    os.mkdir(tmp_path / "dir")
+    with pytest.raises(IsADirectoryError):
+        hashing.full_hash_if_size(str(tmp_path / "dir"), 0)
+    os.mkfifo(tmp_path / "fifo")  # no writer: must not block
+    assert hashing.full_hash_if_size(str(tmp_path / "fifo"), 10) is None
+
+
 def test_head_and_tail_hash(tmp_path):
     data = rand(10_000)
     p = write(tmp_path / "f", data)

@@ -149,3 +149,74 @@ def test_complete_adds_permissions_and_names(store, lib, tmp_path):
     assert len(found) == 4
     _, found = check(store, lib, "basic", root, permissions=True)
     assert {k[0] for k in found} == {"world-writable", "unreadable"}
+
+
+def test_integrity_fast_path_says_what_the_full_checks_say(store, lib, tmp_path, monkeypatch):
+    """check_hashes (integrity alone, no stat for a file that matches) reports
+    exactly what check_batch reports, over every kind of change; in the job,
+    big files go first and batches of several sizes all get checked."""
+    from sdjobs.jobs import _validate_checks as checks
+    from sdjobs.jobs import validate
+
+    root = tmp_path / "t"
+    clean_tree(root)
+    for i in range(40):
+        write(root / "many" / f"f{i:02d}", os.urandom(1000 * i))
+    write(root / "huge.bin", os.urandom(600_000))
+    write(root / "grows.bin", b"x" * 1000)
+    write(root / "becomes-link", b"same")
+    write(root / "becomes-dir", b"gone")
+    write(root / "exact-chunk", os.urandom(128 * 1024))
+    index(store, root)
+
+    def corrupt(path, at):  # same size and mtime
+        st = path.stat()
+        data = bytearray(path.read_bytes())
+        data[at] ^= 0x40
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    corrupt(root / "huge.bin", 599_999)
+    corrupt(root / "many" / "f07", 0)
+    corrupt(root / "exact-chunk", 128 * 1024 - 1)
+    st = (root / "grows.bin").stat()
+    with open(root / "grows.bin", "ab") as f:
+        f.write(b"more")
+    os.utime(root / "grows.bin", ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.unlink(root / "many" / "f03")
+    os.unlink(root / "becomes-link")
+    os.symlink("notes.txt", root / "becomes-link")
+    os.unlink(root / "becomes-dir")
+    os.mkdir(root / "becomes-dir")
+
+    rows = validate._index_rows(str(lib), str(root))
+    rows.pop(None)
+    items = [(p, "file", st, st[0]) for p, st in rows.items()]
+    flags = validate._flags(validate.ValidateConfig(mode="integrity"))
+    fast = checks.check_hashes(validate._columns(flags, items))
+    full = checks.check_batch((flags, [(p, k, st) for p, k, st, _ in items]))
+    assert sorted(fast[0]) == sorted(full[0]) and fast[1] == full[1]
+    kinds = {(i[1], os.path.relpath(i[2], root)) for i in fast[0]}
+    assert kinds == {("silent-corruption", "huge.bin"), ("silent-corruption", "many/f07"),
+                     ("silent-corruption", "exact-chunk"), ("modified", "grows.bin"), ("missing", "many/f03")}
+
+    monkeypatch.setattr(validate, "BIG_FILE", 300_000)
+    monkeypatch.setattr(validate, "MIN_BATCH", 100_000)
+    out, found = check(store, lib, "integrity", root)
+    assert {k for k in found} == kinds
+    assert out["hashed"] == fast[1]
+    assert found[("silent-corruption", "huge.bin")]["severity"] == "critical"
+
+
+def test_integrity_batches_put_big_files_first_and_shrink(monkeypatch):
+    from sdjobs.jobs import validate
+
+    monkeypatch.setattr(validate, "MIN_BATCH", 1 << 20)
+    sizes = [300 << 20, 200 << 20] + [100_000] * 20_000
+    bounds = validate._bounds(sizes, 0, True)
+    assert bounds[0] == (0, 1) and bounds[1] == (1, 2)  # over BATCH_BYTES: alone
+    assert [a for a, _ in bounds[1:]] == [b for _, b in bounds[:-1]] and bounds[-1][1] == len(sizes)
+    counts = [b - a for a, b in bounds[2:]]
+    assert counts[0] > counts[-2] > 0  # shrinking towards the end
+    assert validate._bounds(sizes, 15_000, True)[0][0] == 15_000
+    assert validate._bounds(sizes, len(sizes), True) == []
