@@ -50,6 +50,31 @@ def write_json_list(library_db: str, name: str, items: list) -> str:
     return str(path)
 
 
+def merge_rendered(groups: list[dict], rendered: list) -> list[str]:
+    """Groups as JSON texts in the results' order (most space wasted first):
+    ``groups`` as dicts, ``rendered`` as (-wasted, -count, first path, size,
+    hash, JSON text), already rendered by the workers."""
+    import json
+
+    keyed = [(-g["wasted"], -len(g["paths"]), g["paths"][0],
+              json.dumps(g, ensure_ascii=True, separators=(",", ":"))) for g in groups]
+    keyed += [(r[0], r[1], r[2], r[5]) for r in rendered]
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
+
+
+def write_json_texts(library_db: str, name: str, texts: list[str]) -> str:
+    """``write_json_list`` for items already rendered as JSON (ASCII) texts."""
+    d = results_dir(library_db)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = d / f"{name}.json"
+    tmp = d / f".{name}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write("[" + ",".join(texts) + "]")
+    os.replace(tmp, path)
+    return str(path)
+
+
 def read_results(path: str) -> Any:
     """A results file; a JSON list of dupes groups comes back as {"groups": [...]}."""
     if path.endswith(".json"):

@@ -24,8 +24,9 @@ from ..core.errors import BadInput, NotFound
 from ..core.job import Job
 from ..fs.rules import WalkRules
 from . import _dupes_act as act
+from . import _dupes_indexed as indexed
 from ._dupes_hash import WHOLE, compare_groups, hash_batch
-from ._dupes_results import KEEP_RULES, plan, write_json_list
+from ._dupes_results import KEEP_RULES, merge_rendered, plan, write_json_list, write_json_texts
 from ._dupes_scan import Files, Filters, scan
 
 # A batch is one ctx.map chunk: each costs a fan-out token round trip to the
@@ -141,17 +142,33 @@ class Dupes(Job):
     # -- scan and group by size -------------------------------------------------
     def _scan_and_group(self) -> dict:
         c, ctx = self.config, self.ctx
+        workers = os.cpu_count() or 1
+        mapper = lambda fn, items, per: ctx.map(fn, items, chunksize=per)  # noqa: E731
+        index_db = c.library if c.use_index and c.mode not in ("size", "name-size") else ""
+        fast = indexed.plan(c, index_db) if index_db else None
+        if fast is not None:
+            ctx.phase("scan", message=f"checking {fast.given} against the index")
+            ans = indexed.answer(fast, mapper, workers, ctx.check_interrupt)
+            for path, msg in ans.errors:
+                ctx.error(path, msg)
+            files = Files()
+            for path, size, ino, dev, mtime, known in ans.files:
+                files.add(path, size, ino, dev, mtime, 0)
+                files.known[-1] = known
+            return self._group(files, ans.scanned, rendered=ans.groups, in_groups=ans.in_groups)
         ctx.phase("scan", message="walking " + ", ".join(c.paths))
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
-        workers = os.cpu_count() or 1
-        index_db = c.library if c.use_index and c.mode not in ("size", "name-size") else ""
-        files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters,
-                            lambda fn, items, per: ctx.map(fn, items, chunksize=per), workers,
+        files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters, mapper, workers,
                             ctx.error, ctx.check_interrupt, index_db=index_db)
         if _overlapping(c.paths):
             files = _dedupe(files)
-        scanned = len(files)
-        ctx.phase("group", message=f"grouping {len(files):,} files by size")
+        return self._group(files, len(files))
+
+    def _group(self, files: Files, scanned: int, rendered: list | None = None, in_groups: int = 0) -> dict:
+        """The compare stage's state: size groups (hard links collapsed) of the
+        files still to settle; ``rendered`` groups (from the index) are final."""
+        c = self.config
+        self.ctx.phase("group", message=f"grouping {len(files):,} files by size")
         groups, links = _size_groups(files, c.hardlinks, by_name=c.mode == "name-size")
         cand = sorted({i for g in groups for i in g} | {j for i in links for j in [i, *links[i]]})
         if len(cand) < len(files):  # keep only what can still be a duplicate
@@ -162,10 +179,10 @@ class Dupes(Job):
         members = {i for g in groups for i in g}
         known = {i: k for i, k in enumerate(files.known) if k and i in members}
         files.known = []
-        from_index = sum(1 for k in known.values() if k[0] == "F")
+        from_index = sum(1 for k in known.values() if k[0] == "F") + in_groups
         return {"stage": "compare", "files": files.to_state(), "links": links, "groups": groups,
-                "known": known, "scanned": scanned, "candidates": len(members),
-                "from_index": from_index,
+                "known": known, "scanned": scanned, "candidates": len(members) + in_groups,
+                "from_index": from_index, "rendered": rendered or [],
                 "final": [], "keys": {}, "todo": None, "done": 0, "read_bytes": 0}
 
     # -- reading passes ---------------------------------------------------------
@@ -285,14 +302,29 @@ class Dupes(Job):
             if with_mtimes:
                 group["mtimes"] = [mtimes[i] for i in members]
             out_groups.append(group)
+        rendered = state.get("rendered") or []
+        if rendered and (c.then != "none" or not c.library):  # the plan and inline results need dicts
+            import json
+
+            out_groups += json.loads("[" + ",".join(r[5] for r in rendered) + "]")
+            rendered = []
         out_groups.sort(key=lambda g: (-g["wasted"], -len(g["paths"]), g["paths"][0]))
-        self.groups = out_groups
+        self.groups, self.rendered = out_groups, rendered
+        totals = _totals(out_groups)
+        if rendered:
+            totals["groups"] += len(rendered)
+            totals["duplicates"] += sum(-r[1] - 1 for r in rendered)
+            totals["wasted"] -= sum(r[0] for r in rendered)
         return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"],
-                "from_index": state["from_index"], "read_bytes": self.read_bytes, **_totals(out_groups)}
+                "from_index": state["from_index"], "read_bytes": self.read_bytes, **totals}
 
     def _store_results(self, out: dict, groups: list[dict]) -> None:
-        if self.config.library:
-            out["results_file"] = write_json_list(self.config.library, f"dupes-{self.ctx.job_id}", groups)
+        c = self.config
+        name = f"dupes-{self.ctx.job_id}"
+        if c.library and self.rendered:
+            out["results_file"] = write_json_texts(c.library, name, merge_rendered(groups, self.rendered))
+        elif c.library:
+            out["results_file"] = write_json_list(c.library, name, groups)
         else:
             out["results"] = {"groups": groups}
 

@@ -1,0 +1,247 @@
+"""dupes over an indexed location: groups from the stored full hashes, after
+checking that the tree still is what the index describes.
+
+Checking costs one lstat per entry, whatever is done: the workers walk the
+tree with the location's rules and add up each directory's digest exactly
+as the indexer does (``index_walk.child_key``: name, size, inode, device,
+mode and mtime of every direct child). A directory whose digest matches the
+stored one has its files vouched for as they are stored; only the children
+of one that does not are compared one by one with their rows: a file that
+differs (or is new) is *fresh* and will be read, and the stored files that
+are not on disk any more (or differ) are *untrusted* and left out.
+
+Meanwhile other workers group the stored hashes, each for a share of the
+hash space (a group never spans two shares), and send back finished groups
+already rendered as JSON. With no fresh or untrusted file that is the
+answer. Otherwise the groups that a change can touch (the sizes of the fresh
+files, the hashes of the untrusted ones) are dropped and worked out again by
+the job's usual passes, with the stored hashes of their other files.
+
+Used for one directory inside a location that was indexed with its full
+hashes, recursively, with the same walk rules, in ``--mode hash`` without
+``--hardlinks`` or ``--ext``; anything else takes the general path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import Counter
+from itertools import compress
+from json.encoder import encode_basestring_ascii as _js
+
+from ..core import codec
+from ..fs.rules import WalkRules
+from ..store import dupes_queries as q
+from . import _dupes_verify as verify
+
+HASH_SHARES = ("0", "8", "g")   # boundaries of the hash-space shares (lower-case hex digests)
+TASKS_PER_WORKER = 4    # walk tasks per worker: each costs a fan-out token round trip
+
+
+@dataclasses.dataclass
+class Plan:
+    db: str
+    location_id: int
+    loc_root: str        # real path of the location's root
+    real: str            # real path of the searched directory
+    given: str           # the same directory as the user spelled it
+    rules: dict
+    min_size: int
+    max_size: int | None
+    with_mtimes: bool
+
+    def to_given(self, real_path: str) -> str:
+        return real_path if self.given == self.real else self.given + real_path[len(self.real):]
+
+
+def plan(c, index_db: str) -> Plan | None:
+    """The fast path's plan for this configuration, or None when it does not apply."""
+    if (c.mode != "hash" or c.hardlinks or c.ext or len(c.paths) != 1 or not index_db
+            or not os.path.exists(index_db)):
+        return None
+    given = c.paths[0].rstrip("/") or "/"
+    real = os.path.realpath(given)
+    if not os.path.isdir(real):
+        return None
+    keys, p = [], real
+    while True:
+        keys.append(os.fsencode(p))
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    try:
+        conn = q.connect_ro(index_db)
+    except Exception:
+        return None
+    try:
+        row = q.location_of(conn, keys)
+        if row is None:
+            return None
+        loc_id, loc_path, rules, full_hash, max_depth, recurse = row
+        if not full_hash or max_depth is not None or not recurse or q.indexing(conn, loc_id):
+            return None
+    except Exception:  # no index tables, or a library being migrated
+        return None
+    finally:
+        conn.close()
+    mine = WalkRules.from_dict(c.rules).to_dict()
+    if WalkRules.from_dict(codec.unpack(rules) or {}).to_dict() != mine:
+        return None
+    return Plan(index_db, loc_id, os.fsdecode(loc_path), real, given, mine, c.min_size, c.max_size,
+                c.then != "none")
+
+
+# -- worker: groups of stored hashes -------------------------------------------------------
+def group_share(task: tuple) -> tuple[list[tuple], int]:
+    """Groups of 2+ distinct files (one path per inode, the first in path order)
+    among the stored files whose full hash falls in one share of the hash
+    space: [(-wasted, -count, first path, size, hash, JSON text)], and the
+    number of files of the share. The per-file steps are C iterators over the
+    concatenated columns; Python loops only over the files that collide."""
+    p, hash_lo, hash_hi = task
+    lo, hi = _range(p.real)
+    conn = q.connect_ro(p.db)
+    try:
+        got = q.hashed_concat(conn, p.location_id, lo, hi, p.min_size, p.max_size, hash_lo, hash_hi,
+                              p.with_mtimes)
+    finally:
+        conn.close()
+    if got is None:
+        return [], 0
+    keys = got[0].split(b",")
+    counts = Counter(keys)
+    collide = list(map((1).__lt__, map(counts.__getitem__, keys)))
+    idents = list(compress(got[1].split(b","), collide))
+    paths = list(compress(got[2].decode("utf-8", "surrogateescape").split("\0"), collide))
+    mtimes = list(compress(got[3].split(b","), collide)) if p.with_mtimes else None
+    by_key: dict[bytes, list[int]] = {}
+    for i, k in enumerate(compress(keys, collide)):
+        g = by_key.get(k)
+        if g is None:
+            by_key[k] = [i]
+        else:
+            g.append(i)
+    out = []
+    given = p.given if p.given != p.real else None
+    cut = len(p.real)
+    for k, members in by_key.items():
+        if len({idents[i] for i in members}) < len(members):  # hard links: the first name of each inode
+            first: dict[bytes, int] = {}
+            for i in members:
+                first.setdefault(idents[i], i)
+            members = sorted(first.values())
+            if len(members) < 2:
+                continue
+        names = [paths[i] for i in members]
+        if given is not None:
+            names = [given + n[cut:] for n in names]
+        n = len(names)
+        size = int(k[32:])
+        digest = k[:32].decode()
+        text = render(size, digest, size * (n - 1), names,
+                      [int(mtimes[i]) for i in members] if mtimes is not None else None)
+        out.append((-size * (n - 1), -n, names[0], size, digest, text))
+    return out, len(keys)
+
+
+def render(size: int, digest: str | None, wasted: int, paths: list[str], mtimes: list[int] | None) -> str:
+    """One group as ``json.dumps(..., ensure_ascii=True, separators=(",", ":"))`` writes it."""
+    text = (f'{{"size":{size},"hash":{_js(digest) if digest else "null"},"wasted":{wasted},'
+            f'"paths":[{",".join(map(_js, paths))}]')
+    if mtimes is not None:
+        text += f',"mtimes":[{",".join(map(str, mtimes))}]'
+    return text + "}"
+
+
+def run_task(task: tuple):
+    """The one function of the fan-out: groupings of stored hashes, and walks."""
+    if task[0] == "group":
+        return group_share(task[1:])
+    return verify.verify_units(*task[1:])
+
+
+def _range(real: str) -> tuple[bytes, bytes]:
+    prefix = os.fsencode(real.rstrip("/")) + b"/"
+    return prefix, prefix[:-1] + b"0"  # '0' is the byte after '/'
+
+
+# -- the job's side -------------------------------------------------------------------------
+@dataclasses.dataclass
+class Answer:
+    groups: list[tuple]            # rendered groups no change can touch
+    files: list[tuple]             # (path, size, inode, device, mtime_ns, known digest) to group again
+    scanned: int
+    in_groups: int                 # files of the rendered groups
+    errors: list[tuple[str, str]]
+
+
+def answer(p: Plan, mapper, workers: int, check) -> Answer:
+    """Verify the tree and group the stored hashes, all in the workers."""
+    tasks: list[tuple] = [("group", p, a, b) for a, b in zip(HASH_SHARES, HASH_SHARES[1:])]
+    todo, lean = verify.units(p, workers)
+    per = -(-len(todo) // (workers * TASKS_PER_WORKER))
+    tasks += [("walk", p, todo[i:i + per], lean) for i in range(0, len(todo), per)]
+    groups: list[tuple] = []
+    scanned, fresh, untrusted, trees, errors = 0, [], [], [], []
+    for (kind, *_), res in zip(tasks, mapper(run_task, tasks, 1)):
+        if kind == "group":
+            groups += res[0]
+        else:
+            scanned += res["files"]
+            fresh += res["fresh"]
+            untrusted += res["untrusted"]
+            trees += res["untrusted_trees"]
+            errors += res["errors"]
+        check()
+    fresh += _unhashed(p, fresh, untrusted, trees)
+    files: list[tuple] = []
+    if fresh or untrusted or trees:
+        groups, files = _regroup_changed(p, groups, fresh, untrusted, trees)
+    return Answer(groups, files, scanned, sum(-g[1] for g in groups), errors)
+
+
+def _unhashed(p: Plan, fresh: list[tuple], untrusted: list[bytes], trees: list[bytes]) -> list[tuple]:
+    """Stored files without a full hash (unreadable when indexed), still as
+    stored: fresh too, to be read."""
+    lo, hi = _range(p.real)
+    conn = q.connect_ro(p.db)
+    try:
+        rows = q.unhashed(conn, p.location_id, lo, hi, p.min_size, p.max_size)
+    finally:
+        conn.close()
+    if not rows:
+        return []
+    have = {os.fsencode(f[0]) for f in fresh} | set(untrusted)
+    cut = [(t.rstrip(b"/") + b"/", t.rstrip(b"/") + b"0") for t in trees]
+    return [(os.fsdecode(path_b), *rest) for path_b, *rest in rows
+            if path_b not in have and not any(a <= path_b < b for a, b in cut)]
+
+
+def _regroup_changed(p: Plan, groups: list[tuple], fresh: list[tuple], untrusted: list[bytes],
+                     trees: list[bytes]) -> tuple[list[tuple], list[tuple]]:
+    """Drop the groups a change can touch; the files to group again instead:
+    the fresh ones, and the trusted stored ones of the same sizes."""
+    lo, hi = _range(p.real)
+    tree_ranges = [(t.rstrip(b"/") + b"/", t.rstrip(b"/") + b"0") for t in trees]
+    conn = q.connect_ro(p.db)
+    try:
+        touched = q.keys_of(conn, p.location_id, untrusted, tree_ranges)
+        sizes = {f[1] for f in fresh} | {s for s, _ in touched}
+        rows = q.hashed_of_sizes(conn, p.location_id, lo, hi, sizes) if sizes else []
+    finally:
+        conn.close()
+    bad = set(untrusted)
+    fresh_sizes = {f[1] for f in fresh}
+    kept = [g for g in groups if g[3] not in fresh_sizes and (g[3], g[4]) not in touched]
+    lo_size, hi_size = p.min_size, p.max_size
+    files = [(p.to_given(path), size, ino, dev, mtime, "") for path, size, ino, dev, mtime in fresh]
+    for path_b, size, ino, dev, mtime, digest in rows:
+        if path_b in bad or any(a <= path_b < b for a, b in tree_ranges):
+            continue
+        if size < lo_size or (hi_size is not None and size > hi_size):
+            continue
+        if size in fresh_sizes or (size, digest) in touched:
+            files.append((p.to_given(os.fsdecode(path_b)), size, ino, dev, mtime, "F" + digest))
+    return kept, files

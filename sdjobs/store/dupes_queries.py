@@ -1,0 +1,122 @@
+"""Read-only queries of the index for dupes (the schema is in schema/index.py).
+
+Each function takes a plain ``sqlite3`` connection from ``connect_ro``: they
+run in worker processes as well as in the job's. Paths are the stored BLOBs.
+
+The bulk queries return what SQLite can assemble in C as one string per
+column (``group_concat``) instead of one Python tuple per row: on 200,000
+entries that is ~0.2 s instead of ~0.6 s, most of a re-run's budget.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from urllib.parse import quote
+
+_HASHED = "kind='file' AND full_hash IS NOT NULL"
+
+
+def connect_ro(db: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{quote(db)}?mode=ro", uri=True, timeout=30)
+    # pages through the page cache's mapping, not one pread per page
+    conn.execute("PRAGMA mmap_size=1073741824")
+    return conn
+
+
+def _size_clause(min_size: int, max_size: int | None) -> tuple[str, tuple]:
+    if max_size is None:
+        return "size >= ?", (min_size,)
+    return "size BETWEEN ? AND ?", (min_size, max_size)
+
+
+def location_of(conn: sqlite3.Connection, keys: list[bytes]) -> tuple | None:
+    """(id, path, rules, full_hash, max_depth, recurse) of the location whose root
+    is one of ``keys`` (a real path and its ancestors), the deepest one."""
+    return conn.execute(
+        f"SELECT id, path, rules, full_hash, max_depth, recurse FROM location WHERE path IN"
+        f" ({','.join('?' * len(keys))}) ORDER BY length(path) DESC LIMIT 1", keys).fetchone()
+
+
+def indexing(conn: sqlite3.Connection, location_id: int) -> bool:
+    """Whether an index run of the location is under way (its rows are in flux)."""
+    return conn.execute("SELECT 1 FROM index_run WHERE location_id=? LIMIT 1", (location_id,)).fetchone() is not None
+
+
+def dir_digest(conn: sqlite3.Connection, location_id: int, path: bytes, is_root: bool) -> int | None:
+    """The stored digest of a directory's direct children (None: unknown)."""
+    if is_root:
+        row = conn.execute("SELECT digest FROM location WHERE id=?", (location_id,)).fetchone()
+    else:
+        row = conn.execute("SELECT digest FROM entry WHERE location_id=? AND path=? AND kind='dir'",
+                           (location_id, path)).fetchone()
+    return row[0] if row else None
+
+
+def children(conn: sqlite3.Connection, location_id: int, dir_path: bytes) -> list[tuple]:
+    """(path, kind, size, inode, device, mtime_ns, full_hash) of the stored direct children of a directory."""
+    lo = dir_path.rstrip(b"/") + b"/"
+    return conn.execute(
+        "SELECT path, kind, size, inode, device, mtime_ns, full_hash FROM entry WHERE location_id=?"
+        " AND path >= ? AND path < ? AND instr(substr(path, ?), x'2f') = 0",
+        (location_id, lo, lo[:-1] + b"0", len(lo) + 1)).fetchall()
+
+
+def hashed_concat(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes, min_size: int,
+                  max_size: int | None, hash_lo: str, hash_hi: str, mtimes: bool) -> tuple | None:
+    """Files of [lo, hi) with a stored full hash in [hash_lo, hash_hi), in path
+    order, as one bytes string per column: ``hash + size`` and
+    ``inode:device`` joined by ',', the paths (as stored) joined by NUL, and
+    with ``mtimes`` the mtime_ns joined by ','."""
+    size_sql, size_args = _size_clause(min_size, max_size)
+    mtime_col = "group_concat(mtime_ns, ',')" if mtimes else "NULL"
+    old = conn.text_factory
+    conn.text_factory = bytes
+    try:
+        row = conn.execute(
+            "SELECT group_concat(full_hash || size, ','), group_concat(inode || ':' || device, ','),"
+            f" group_concat(path, x'00'), {mtime_col}"
+            f" FROM entry WHERE location_id=? AND path >= ? AND path < ? AND {_HASHED} AND {size_sql}"
+            " AND full_hash >= ? AND full_hash < ?",
+            (location_id, lo, hi, *size_args, hash_lo, hash_hi)).fetchone()
+    finally:
+        conn.text_factory = old
+    return None if row is None or row[0] is None else row
+
+
+def unhashed(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes, min_size: int,
+             max_size: int | None) -> list[tuple]:
+    """(path, size, inode, device, mtime_ns) of files of [lo, hi) without a stored full hash."""
+    size_sql, size_args = _size_clause(min_size, max_size)
+    return conn.execute(
+        f"SELECT path, size, inode, device, mtime_ns FROM entry WHERE location_id=? AND path >= ? AND path < ?"
+        f" AND kind='file' AND full_hash IS NULL AND {size_sql}", (location_id, lo, hi, *size_args)).fetchall()
+
+
+def keys_of(conn: sqlite3.Connection, location_id: int, paths: list[bytes],
+            ranges: list[tuple[bytes, bytes]]) -> set[tuple[int, str]]:
+    """(size, full_hash) of the stored files at ``paths`` and in the ``ranges``."""
+    out: set[tuple[int, str]] = set()
+    for p in paths:
+        row = conn.execute(f"SELECT size, full_hash FROM entry WHERE location_id=? AND path=? AND {_HASHED}",
+                           (location_id, p)).fetchone()
+        if row:
+            out.add(row)
+    for lo, hi in ranges:
+        out.update(conn.execute(f"SELECT size, full_hash FROM entry WHERE location_id=? AND path >= ?"
+                                f" AND path < ? AND {_HASHED}", (location_id, lo, hi)))
+    return out
+
+
+def hashed_of_sizes(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes,
+                    sizes: set[int]) -> list[tuple]:
+    """(path, size, inode, device, mtime_ns, full_hash) of the files of [lo, hi)
+    with a stored full hash whose size is one of ``sizes``."""
+    out: list[tuple] = []
+    sizes_l = sorted(sizes)
+    for i in range(0, len(sizes_l), 500):
+        part = sizes_l[i:i + 500]
+        out += conn.execute(
+            f"SELECT path, size, inode, device, mtime_ns, full_hash FROM entry WHERE location_id=? AND path >= ?"
+            f" AND path < ? AND {_HASHED} AND size IN ({','.join('?' * len(part))})",
+            (location_id, lo, hi, *part)).fetchall()
+    return out
