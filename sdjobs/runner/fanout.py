@@ -14,6 +14,7 @@ import signal
 import threading
 from collections import deque
 from itertools import islice
+from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
 
@@ -29,13 +30,17 @@ class GateClient:
     """The job process's end of the token protocol with the supervisor.
 
     The job says whether it is hungry (has chunks to run); the supervisor
-    grants tokens to the hungry job of highest priority; each chunk gives its
-    token back when it ends. Because demand is standing, a token freed by a
-    high-priority job goes back to it, not to whoever asked last.
+    grants tokens to the hungry job of highest priority. A job keeps a token
+    from one chunk to its next while it has work, and gives it back when it
+    runs out of work or when the supervisor reclaims it for a job of higher
+    priority (or for one of equal priority holding fewer). Because demand is
+    standing, a token freed by a high-priority job goes back to it, not to
+    whoever asked last.
     """
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self.reclaim = 0  # tokens the supervisor asked back, not yet released
         self._send_lock = threading.Lock()
 
     def _send(self, msg: tuple) -> None:
@@ -47,16 +52,22 @@ class GateClient:
         self._send(("hungry", want))
 
     def release(self, n: int = 1) -> None:
+        self.reclaim = max(0, self.reclaim - n)
         self._send(("release", n))
 
     def grants(self, timeout: float = 0.0) -> int:
-        """Tokens granted since the last call (waits up to ``timeout`` for one)."""
+        """Tokens granted since the last call (waits up to ``timeout`` for a message);
+        requests to give tokens back are added up in ``reclaim``."""
         n = 0
         if self.conn.poll(timeout):
             while True:
                 msg = self.conn.recv()
-                assert msg[0] == "grant", msg
-                n += 1
+                if msg[0] == "grant":
+                    n += 1
+                elif msg[0] == "reclaim":
+                    self.reclaim += msg[1]
+                else:
+                    raise AssertionError(msg)
                 if not self.conn.poll():
                     break
         return n
@@ -105,53 +116,96 @@ class FanOut:
             yield from pending.popleft().get()
 
     def _map_gated(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
-        pool, it, pending, gate = self._get_pool(), iter(items), deque(), self.gate
-        running = [0]  # chunks holding a token (released by the pool's result thread)
+        """Each chunk runs on a token; a token is kept for the next chunk (no round trip
+        to the supervisor per chunk) until the work runs out or the supervisor reclaims it.
+        The next chunk is taken from ``items`` ahead of time, so a worker that ends a
+        chunk gets another as soon as this thread wakes, which a pipe makes immediate."""
+        pool, it, gate = self._get_pool(), iter(items), self.gate
+        pending: deque[list] = deque()  # per chunk in order: [None] until [(ok, result or exception)]
+        ended = [0]  # chunks ended since this thread last looked (counted by the pool's result thread)
+        closed = [False]  # this map is over: chunks still out give their token back when they end
         lock = threading.Lock()
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
 
-        def done(_result: Any) -> None:
-            with lock:
-                running[0] -= 1
-            gate.release()
+        def submit(chunk: list) -> None:
+            slot: list = [None]
 
-        tokens, exhausted = 0, False
+            def finished(ok: bool, value: Any) -> None:
+                slot[0] = (ok, value)
+                with lock:
+                    if closed[0]:
+                        gate.release(1)
+                        return
+                    ended[0] += 1
+                    try:
+                        os.write(wake_w, b"x")
+                    except BlockingIOError:
+                        pass  # full of wake-ups already
+
+            pool.apply_async(_run_chunk, (fn, chunk), callback=lambda r: finished(True, r),
+                             error_callback=lambda e: finished(False, e))
+            pending.append(slot)
+
+        held = running = 0
+        upcoming: list | None = None  # the next chunk, taken before its token is there
+        exhausted = False
         want = self._cap()
         gate.hungry(want)
         try:
             while True:
-                if not exhausted and self._cap() != want:
-                    want = self._cap()  # max_workers changed while running
+                with lock:
+                    running -= ended[0]
+                    ended[0] = 0
+                held += gate.grants(0.0)
+                cap = self._cap()
+                if not exhausted and cap != want:
+                    want = cap  # max_workers changed while running
                     gate.hungry(want)
-                tokens += gate.grants(0.0)
-                while tokens and not exhausted and len(pending) < self._cap() * 4:
-                    with lock:
-                        if running[0] >= self._cap():
-                            break
-                    chunk = list(islice(it, chunksize))
-                    if not chunk:
-                        exhausted = True
-                        gate.hungry(0)
+                if gate.reclaim and held > running:  # asked back: before this job reuses it
+                    give = min(held - running, gate.reclaim)
+                    gate.release(give)
+                    held -= give
+                while held > running and running < cap:
+                    if upcoming is None and not exhausted:
+                        upcoming = list(islice(it, chunksize)) or None
+                        exhausted = upcoming is None
+                    if upcoming is None:
                         break
-                    with lock:
-                        running[0] += 1
-                    tokens -= 1
-                    pending.append(pool.apply_async(_run_chunk, (fn, chunk), callback=done, error_callback=done))
-                if exhausted and tokens:
-                    gate.release(tokens)
-                    tokens = 0
-                if pending and pending[0].ready():
-                    yield from pending.popleft().get()
+                    submit(upcoming)
+                    upcoming = None
+                    running += 1
+                if upcoming is None and not exhausted:
+                    upcoming = list(islice(it, chunksize)) or None
+                    exhausted = upcoming is None
+                if exhausted and want:
+                    want = 0
+                    gate.hungry(0)
+                keep = running if upcoming is None and exhausted else max(running, cap)
+                if held > keep:  # no work for them, or more than max_workers now allows
+                    gate.release(held - keep)
+                    held = keep
+                if pending and pending[0][0] is not None:
+                    ok, value = pending.popleft()[0]
+                    if not ok:
+                        raise value
+                    yield from value
                     continue
-                if not pending and exhausted:
+                if not pending and exhausted and upcoming is None:
                     return
-                if pending:
-                    pending[0].wait(0.005)
-                tokens += gate.grants(0.005 if not exhausted else 0.0)
+                ready = wait([gate.conn, wake_r], 0.05)
+                if wake_r in ready:
+                    os.read(wake_r, 4096)
         finally:
-            if not exhausted:
+            with lock:
+                closed[0] = True
+                running -= ended[0]
+                os.close(wake_r)
+                os.close(wake_w)
+            if want:
                 gate.hungry(0)
-            if tokens:
-                gate.release(tokens)
+            if held > running:
+                gate.release(held - running)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -1,4 +1,11 @@
-"""The supervisor's side of fan-out tokens: N tokens, granted by job priority."""
+"""The supervisor's side of fan-out tokens: N tokens, granted by job priority.
+
+A job keeps its tokens from chunk to chunk while it has work (see
+``fanout.GateClient``), so when none is free and a job waits that should have
+one (a higher priority, or the same with two fewer held), the gate reclaims a
+token from the job that should give it up: that job releases it when its
+current chunk ends, and the grant goes to the best waiting job, as ever.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ class Seat:
     priority: int
     held: int = 0
     want: int = 0  # chunks it could run at once now
+    reclaimed: int = 0  # tokens asked back from it, not yet released
 
 
 class Gate:
@@ -43,6 +51,7 @@ class Gate:
             seat.want = int(msg[1])
         elif msg[0] == "release":
             seat.held = max(0, seat.held - msg[1])
+            seat.reclaimed = max(0, seat.reclaimed - msg[1])
         self.grant()
         return True
 
@@ -62,3 +71,25 @@ class Gate:
                 continue
             seat.held += 1
             free -= 1
+        self._reclaim()
+
+    def _reclaim(self) -> None:
+        """No token is free: ask one back for each waiting job that should have one."""
+        coming = sum(s.reclaimed for s in self.seats.values())  # each goes to the best waiting job
+        waiting = sorted(((s.priority, -s.held, -job_id) for job_id, s in self.seats.items()
+                          if s.held < min(s.want, self.tokens)), reverse=True)
+        for priority, minus_held, minus_id in waiting:
+            if coming:
+                coming -= 1
+                continue
+            donors = [(s.priority, -(s.held - s.reclaimed), job_id) for job_id, s in self.seats.items()
+                      if job_id != -minus_id and s.held > s.reclaimed
+                      and (s.priority < priority or (s.priority == priority and s.held - s.reclaimed > 1 - minus_held))]
+            if not donors:
+                continue
+            donor = self.seats[min(donors)[2]]  # lowest priority, then holding the most
+            try:
+                donor.conn.send(("reclaim", 1))
+            except OSError:
+                continue
+            donor.reclaimed += 1

@@ -239,3 +239,64 @@ def test_unreadable_file_is_a_non_critical_error(cli, tmp_path):
     assert proc.returncode == 1
     assert "completed-with-errors" in proc.stderr and "secret" in proc.stderr
     assert (tmp_path / "dst" / "ok").read_text() == "ok"
+
+
+def many_small(root, dirs=3, per_dir=250):
+    """More files than one fan-out batch holds, with varied modes and times."""
+    for d in range(dirs):
+        (root / f"d{d}").mkdir(parents=True)
+        for i in range(per_dir):
+            p = root / f"d{d}" / f"f{i:03}"
+            p.write_bytes(os.urandom(100 + (i * 37) % 3000))
+            os.chmod(p, (0o644, 0o600, 0o755, 0o444)[i % 4])
+            os.utime(p, ns=(1_000_000_000, 1_500_000_000_000_000_000 + i * 1_000_003))
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_many_small_files_in_batches(cli, tmp_path, verify):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    many_small(src)
+    proc = cli("copy", src, dst, "--json", *(["--verify"] if verify else []))
+    assert proc.returncode == 0, proc.stderr
+    import json
+    assert json.loads(proc.stdout)["output"]["files"] == 750
+    assert snapshot(dst) == snapshot(src)
+    assert temps(dst) == []
+
+
+def test_many_small_files_merge_into_an_existing_tree_by_policy(cli, tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    many_small(src, dirs=2, per_dir=200)
+    (out / "src" / "d1").mkdir(parents=True)  # copied into out/ as out/src, which partly exists
+    (out / "src" / "d1" / "f007").write_text("mine")
+    assert cli("copy", src, out).returncode == 1  # the default policy: fail, and write nothing
+    assert os.listdir(out / "src" / "d1") == ["f007"]
+    assert cli("copy", src, out, "--on-conflict", "skip").returncode == 0
+    assert (out / "src" / "d1" / "f007").read_text() == "mine"
+    files = lambda root: {k: v for k, v in snapshot(root).items() if v[0] != stat.S_IFDIR}
+    assert files(out / "src") == {k: v for k, v in files(src).items() if k != b"d1/f007"} | \
+        {b"d1/f007": files(out / "src")[b"d1/f007"]}
+    assert temps(out) == []
+
+
+def test_full_disk_with_many_small_files_fails_with_no_partial_file(cli, store, tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        src = tmp_path / "src"
+        many_small(src, dirs=2, per_dir=400)  # about 2.4 MB
+        proc = cli("copy", src, mnt / "dst")
+        assert proc.returncode == 1
+        assert "destination is full" in proc.stderr
+        assert temps(mnt) == []
+        for dirpath, _, files in os.walk(mnt / "dst"):
+            for name in files:
+                p = os.path.join(dirpath, name)
+                rel = os.path.relpath(p, mnt / "dst")
+                assert open(p, "rb").read() == open(src / rel, "rb").read(), f"{rel} is incomplete"
+        assert store.list_jobs()[0].status == "failed"
+    finally:
+        subprocess.run(["umount", str(mnt)])
