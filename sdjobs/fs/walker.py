@@ -27,6 +27,11 @@ back up re-opens the parent as `..` of the child, checked by (dev, inode).
 
 Errors never escape the walk: they go to `on_error(path, exc)` and the walk
 goes on. If the callback raises, that exception propagates (a way to abort).
+
+`walk_segments` is the same walk in bulk, for indexers that store every
+entry: runs of consecutive entries of one directory, each as flat storage
+values (paths as bytes) with the run's file sizes and metadata digest summed
+in the same pass, so a consumer does per-run, not per-entry, Python work.
 """
 
 from __future__ import annotations
@@ -34,8 +39,11 @@ from __future__ import annotations
 import bisect
 import errno
 import os
+import struct
 import sys
 from typing import Callable, Iterator, Literal, NamedTuple
+
+from xxhash import xxh3_64_intdigest
 
 from sdjobs.fs.rules import GitIgnore, NameFilter, WalkRules
 
@@ -61,6 +69,36 @@ class WalkEntry(NamedTuple):
     depth: int
 
 
+class Segment(NamedTuple):
+    """A run of consecutive entries of directory `parent`, from `walk_segments`.
+
+    `values` holds 8 values per entry, in walk order: path and name as bytes
+    (`os.fsencode`), kind, size, inode, device, mode, mtime_ns. `file_bytes`
+    and `files` sum the regular files of the run, `digest` the `entry_key` of
+    every entry of it (not reduced modulo anything). `dirs` are the paths of
+    the run's directories the walk does not enter (below the depth limit).
+    `enter` is the path of the run's last entry when it is a directory the
+    walk enters next: what follows are its entries (or, if it cannot be
+    read, the rest of `parent`)."""
+
+    parent: str
+    values: list
+    dirs: list[str]
+    file_bytes: int
+    files: int
+    digest: int
+    enter: str | None
+
+
+_PACK_KEY = struct.Struct("<QQQQq").pack
+
+
+def entry_key(name: bytes, size: int, inode: int, device: int, mode: int, mtime_ns: int) -> int:
+    """A 64-bit hash of one entry's name and metadata; a directory's digest is
+    the sum of its children's keys (equal sums: unchanged children)."""
+    return xxh3_64_intdigest(name + _PACK_KEY(size, inode, device, mode, mtime_ns))
+
+
 class DirectoryCycleError(OSError):
     """A directory is its own ancestor (e.g. a bind mount of a parent)."""
 
@@ -68,6 +106,7 @@ class DirectoryCycleError(OSError):
 _KINDS: dict[int, Kind] = {0o100000: "file", 0o040000: "dir", 0o120000: "symlink"}
 _S_IFMT = 0o170000
 _S_IFDIR = 0o040000
+_S_IFREG = 0o100000
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _new_entry = tuple.__new__
@@ -126,6 +165,30 @@ def walk(
     (same spelling); only entries after it in walk order are yielded.
     Raises ValueError at once for a `start_after` outside `root`; after that,
     errors go to `on_error` (default: ignored)."""
+    walker, top, limit, comps = _setup(root, rules, max_depth, recurse, start_after, on_error)
+    return walker.run(top, limit, comps, walker._loop)
+
+
+def walk_segments(
+    root: str | os.PathLike[str],
+    rules: WalkRules | None = None,
+    *,
+    max_depth: int | None = None,
+    recurse: bool = True,
+    start_after: str | None = None,
+    on_error: OnError | None = None,
+    chunk: int = 2048,
+) -> Iterator[Segment]:
+    """The entries of `walk` (same arguments, same order, same errors) as
+    `Segment`s of at most `chunk` entries. A segment ends at the end of a
+    directory's listing, after `chunk` entries, and after a directory the walk
+    enters (which it opens only when the consumer asks for the next segment).
+    Empty segments are not yielded."""
+    walker, top, limit, comps = _setup(root, rules, max_depth, recurse, start_after, on_error)
+    return walker.run(top, limit, comps, lambda stack, limit: walker._segments(stack, limit, max(1, chunk)))
+
+
+def _setup(root, rules, max_depth, recurse, start_after, on_error) -> tuple["_Walker", str, int, list[str]]:
     top = os.fsdecode(os.fspath(root))
     if not top:
         raise ValueError("empty root")
@@ -134,8 +197,7 @@ def walk(
     limit = sys.maxsize if max_depth is None else max_depth
     if not recurse:
         limit = 0
-    walker = _Walker((rules or WalkRules()).compile(), on_error or _ignore_error)
-    return walker.run(top, limit, comps)
+    return _Walker((rules or WalkRules()).compile(), on_error or _ignore_error), top, limit, comps
 
 
 def _resume_components(top: str, start_after: str | None) -> list[str]:
@@ -259,7 +321,7 @@ class _Walker:
             stack.append(cur)
         return stack
 
-    def run(self, top: str, limit: int, comps: list[str]) -> Iterator[WalkEntry]:
+    def run(self, top: str, limit: int, comps: list[str], loop: Callable) -> Iterator:
         report = self.report
         try:
             fd = os.open(top, _DIR_FLAGS)
@@ -277,7 +339,7 @@ class _Walker:
                 report(top, exc)
                 return
             stack = self._resume((top, names, 0, 0, ignores, key), comps, limit)
-            yield from self._loop(stack, limit)
+            yield from loop(stack, limit)
         finally:
             self._switch(None, (-1, -1))
 
@@ -319,3 +381,68 @@ class _Walker:
                         break
             else:
                 ancestors.discard(key)
+
+    def _segments(self, stack: list[_Frame], limit: int, chunk: int) -> Iterator[Segment]:
+        """`_loop` in bulk (see `Segment`): one pass per entry builds its values,
+        sums and digest; keep the two loops in step."""
+        report, ancestors = self.report, self.ancestors
+        dir_names = self.nf.dir_names
+        lstat, kinds, key = os.lstat, _KINDS, xxh3_64_intdigest
+        pack, enc = _PACK_KEY, str.encode
+        while stack:
+            dirpath, names, i, depth, ignores, dkey = stack.pop()
+            if dkey != self.fd_key and not self._reopen(dirpath, dkey):
+                ancestors.discard(dkey)
+                continue
+            fd = self.fd
+            prefix = dirpath if dirpath.endswith("/") else dirpath + "/"
+            prefix_b = enc(prefix, "utf-8", "surrogateescape")
+            deeper = depth < limit
+            n = len(names)
+            values: list = []
+            dirs: list[str] = []
+            file_bytes = files = digest = count = 0
+            while i < n:
+                name = names[i]
+                i += 1
+                try:
+                    st = lstat(name, dir_fd=fd)
+                except OSError as exc:
+                    report(prefix + name, exc)
+                    continue
+                mode = st.st_mode
+                fmt = mode & _S_IFMT
+                if fmt == _S_IFDIR:
+                    if name in dir_names or (ignores and _ignored(ignores, name, True)):
+                        continue
+                elif ignores and _ignored(ignores, name, False):
+                    continue
+                name_b = enc(name, "utf-8", "surrogateescape")
+                size, inode, device, mtime = st.st_size, st.st_ino, st.st_dev, st.st_mtime_ns
+                values += (prefix_b + name_b, name_b, kinds.get(fmt, "other"), size, inode, device, mode, mtime)
+                digest += key(name_b + pack(size, inode, device, mode, mtime))
+                count += 1
+                if fmt == _S_IFREG:
+                    file_bytes += size
+                    files += 1
+                elif fmt == _S_IFDIR:
+                    path = prefix + name
+                    if deeper:
+                        yield Segment(dirpath, values, dirs, file_bytes, files, digest, path)
+                        values, dirs = [], []
+                        file_bytes = files = digest = count = 0
+                        child = self._enter(name, path, depth + 1, ignores)
+                        if child is not None:
+                            stack.append((dirpath, names, i, depth, ignores, dkey))
+                            stack.append(child)
+                            break
+                        continue
+                    dirs.append(path)
+                if count >= chunk:
+                    yield Segment(dirpath, values, dirs, file_bytes, files, digest, None)
+                    values, dirs = [], []
+                    file_bytes = files = digest = count = 0
+            else:
+                if count:
+                    yield Segment(dirpath, values, dirs, file_bytes, files, digest, None)
+                ancestors.discard(dkey)

@@ -6,10 +6,13 @@ batch, that cursor and the running subtree sums are committed in one
 transaction, and a resumed run walks on from there (``start_after``)
 without rewalking or rewriting anything.
 
-Subtree sums use a stack of the open directories (pre-order walk: an entry's
-parent is always on the stack); a directory's total is known when the walk
-leaves it, and goes out with the batch of that moment. Memory is the batch
-plus the depth of the tree.
+The walk comes in segments (``walk_segments``: runs of one directory's
+entries as flat values, with their file sizes and digest already summed),
+so the Python work here is per run of entries, not per entry; the batch is
+the flat list of their values. Subtree sums use a stack of the open
+directories (pre-order walk: an entry's parent is always on the stack); a
+directory's total is known when the walk leaves it, and goes out with the
+batch of that moment. Memory is the batch plus the depth of the tree.
 
 A *target* below the location root (``sdjobs index SUBDIR``, ``watch``) is
 walked from the location root with ``start_after=target``: the walker then
@@ -19,20 +22,20 @@ stops at the first entry outside the target.
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import signal
 import stat
-import struct
 import time
 from typing import Any
 
-from xxhash import xxh3_64_intdigest
+import msgpack
 
 from ..core import codec
 from ..core.errors import JobFailed
 from ..fs.rules import GitIgnore, WalkRules
-from ..fs.walker import walk
+from ..fs.walker import entry_key, walk_segments
 from ..store import index_store as ixs
 
 BATCH = int(os.environ.get("SDJOBS_INDEX_BATCH") or 5000)
@@ -44,12 +47,9 @@ FLUSH_SECONDS = 1.0
 TEST_DELAY = float(os.environ.get("SDJOBS_INDEX_TEST_DELAY") or 0)
 _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
 DIGEST_MASK = (1 << 63) - 1  # digests are stored as SQLite (signed) integers
-_PACK = struct.Struct("<QQQQq").pack
-
-
-def child_key(name: bytes, size: int, inode: int, device: int, mode: int, mtime_ns: int) -> int:
-    """What one direct child adds to its directory's digest (see schema/index.py)."""
-    return xxh3_64_intdigest(name + _PACK(size, inode, device, mode, mtime_ns))
+# What one direct child adds to its directory's digest (see schema/index.py); the
+# walker sums it for each segment (``Segment.digest``).
+child_key = entry_key
 
 
 def row_of(path: str, st: os.stat_result) -> tuple:
@@ -107,10 +107,14 @@ class BatchWriter:
     (A thread does not do it: the walk's many short system calls and the
     writer's row binding fight over the GIL.) Batches are written in order,
     each in one transaction with its cursor; at most two are in flight, so
-    memory stays bounded. An error in the writer fails the job at the next
-    ``put`` or at ``close``. ``SDJOBS_INDEX_SYNC_WRITES=1`` writes in-process."""
+    memory stays bounded. A batch crosses a pipe as msgpack (flat lists of
+    bytes and ints: a third of the cost of pickling rows); the pipe is made
+    big enough for a whole batch, so sending one does not wait for the writer
+    to read it. An error in the writer fails the job at the next ``put`` or
+    at ``close``. ``SDJOBS_INDEX_SYNC_WRITES=1`` writes in-process."""
 
     IN_FLIGHT = 2
+    PIPE_BYTES = 1 << 20
 
     def __init__(self, write: Any, store: Any) -> None:
         self._write, self._store = write, store
@@ -119,28 +123,38 @@ class BatchWriter:
         if os.environ.get("SDJOBS_INDEX_SYNC_WRITES"):
             return
         mp = multiprocessing.get_context("fork")
-        self._conn, child = mp.Pipe()
-        self._proc = mp.Process(target=self._child, args=(child,), name="sdjobs-index-writer", daemon=True)
+        batches_in, self._batches = mp.Pipe(duplex=False)
+        self._acks, acks_out = mp.Pipe(duplex=False)
+        try:
+            fcntl.fcntl(self._batches.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)
+        except (OSError, AttributeError):
+            pass  # above the system's limit, or not Linux: the default size works, more slowly
+        self._proc = mp.Process(target=self._child, args=(batches_in, acks_out), name="sdjobs-index-writer",
+                                daemon=True)
         self._proc.start()
-        child.close()
+        batches_in.close()
+        acks_out.close()
 
-    def _child(self, conn: Any) -> None:
+    def _child(self, batches: Any, acks: Any) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self._batches.close()
+        self._acks.close()
         self._store.reopen()  # never touch the parent's connection
         try:
             for pragma in PRAGMAS:
                 self._store.sql(pragma)
-            while (batch := conn.recv()) is not None:
-                self._write(batch)
-                conn.send(None)
+            ixs.bulk_connection(self._store)
+            while data := batches.recv_bytes():
+                self._write(msgpack.unpackb(data, raw=False))
+                acks.send(None)
         except EOFError:
             return  # the job process is gone
         except BaseException as exc:
-            conn.send(f"{type(exc).__name__}: {exc}")
+            acks.send(f"{type(exc).__name__}: {exc}")
 
     def _ack(self) -> None:
         try:
-            error = self._conn.recv()
+            error = self._acks.recv()
         except EOFError:
             error = "the writer process died"
         self._inflight -= 1
@@ -148,13 +162,20 @@ class BatchWriter:
             self._inflight = 0
             raise JobFailed(f"writing the index failed: {error}")
 
+    def drain(self) -> None:
+        """Wait until every batch sent is written: the writer is then idle, and a
+        write of the job process (progress) gets the database lock at once
+        instead of sleeping in SQLite's busy handler while batches go in."""
+        while self._inflight:
+            self._ack()
+
     def put(self, batch: tuple) -> None:
         if self._proc is None:
             self._write(batch)
             return
         while self._inflight >= self.IN_FLIGHT:
             self._ack()
-        self._conn.send(batch)
+        self._batches.send_bytes(msgpack.packb(batch, use_bin_type=True))
         self._inflight += 1
 
     def close(self) -> None:
@@ -162,17 +183,17 @@ class BatchWriter:
         if self._proc is None:
             return
         try:
-            while self._inflight:
-                self._ack()
+            self.drain()
         finally:
             try:
-                self._conn.send(None)
+                self._batches.send_bytes(b"")
             except OSError:
                 pass
             self._proc.join(30)
             if self._proc.is_alive():
                 self._proc.kill()
-            self._conn.close()
+            self._batches.close()
+            self._acks.close()
 
 
 class Discovery:
@@ -187,25 +208,28 @@ class Discovery:
         self.root, self.rules, self.max_depth, self.recurse = root, rules, max_depth, recurse
         self.state = state
         self.on_progress = on_progress
-        self.rows: list[tuple] = []
+        self.rows: list = []  # flat: 8 values per entry (``Segment.values``)
         self.totals: list[tuple[int, int, int, bytes]] = []
         self.stack: list[list] = []
         self.unreadable: set[str] = set(state["keep"])
 
     # -- writing ----------------------------------------------------------------
-    def flush(self, cursor: str | None) -> None:
-        """Hand a batch, with the cursor and state that describe it, to the writer."""
+    def flush(self, cursor: bytes | None) -> None:
+        """Hand a batch, with the cursor (the path of its last entry) and the
+        state that describe it, to the writer."""
         st = self.state
-        st["found"] += len(self.rows)
+        st["found"] += len(self.rows) // 8
         st["stack"] = self.stack if self.stack else None
-        self.writer.put((self.rows, self.totals, None if cursor is None else os.fsencode(cursor), codec.pack(st)))
+        batch = (self.rows, self.totals, cursor, codec.pack(st))
         self.rows, self.totals = [], []
-        self.on_progress(cursor)
+        self.writer.drain()
+        self.on_progress(None if cursor is None else os.fsdecode(cursor))
+        self.writer.put(batch)
         if TEST_DELAY:
             time.sleep(TEST_DELAY)
 
     def _write(self, batch: tuple) -> None:
-        """In the writer thread: one batch, its cursor and state, one transaction."""
+        """In the writer process: one batch, its cursor and state, one transaction."""
         rows, totals, cursor, state = batch
         store = self.store
         with store.transaction():
@@ -213,7 +237,7 @@ class Discovery:
                 ixs.write_entries(store, self.location_id, rows)
                 ixs.write_totals(store, self.location_id, totals)
             else:
-                ixs.stage_entries(store, self.job_id, rows)
+                ixs.stage_values(store, self.job_id, rows)
                 ixs.stage_totals(store, self.job_id, totals)
             store.sql("UPDATE index_run SET phase='discovery', cursor=?, state=? WHERE job_id=?",
                       (cursor, state, self.job_id))
@@ -265,7 +289,7 @@ class Discovery:
             return False
         if not is_included(self.root, target, self.rules, self.max_depth, self.recurse):
             return False
-        self.rows.append(row_of(target, lst))
+        self.rows += row_of(target, lst)
         if not stat.S_ISDIR(lst.st_mode):
             return False
         depth = len(os.path.relpath(target, self.root).split("/")) - 1
@@ -296,17 +320,15 @@ class Discovery:
 
     def _walk(self, target: str, cursor: str | None) -> None:
         start_after = cursor if cursor is not None else (None if target == self.root else target)
-        walker = walk(self.root, self.rules, max_depth=self.max_depth, recurse=self.recurse,
-                      start_after=start_after, on_error=self.on_error)
-        enc, key, mask = str.encode, child_key, DIGEST_MASK
-        rows, stack, pop = self.rows, self.stack, self._pop
+        segments = walk_segments(self.root, self.rules, max_depth=self.max_depth, recurse=self.recurse,
+                                 start_after=start_after, on_error=self.on_error, chunk=min(BATCH, 2048))
+        mask, fse, full = DIGEST_MASK, os.fsencode, 8 * BATCH
+        stack, pop, totals = self.stack, self._pop, self.totals
         top = stack[-1]
         top_path = top[0]
-        check = self.ctx.check_interrupt
-        deadline = time.monotonic() + FLUSH_SECONDS
-        n = 0
-        for e in walker:
-            path, name, parent, kind, size = e[0], e[1], e[2], e[3], e[4]
+        check, monotonic = self.ctx.check_interrupt, time.monotonic
+        deadline = monotonic() + FLUSH_SECONDS
+        for parent, values, dirs, file_bytes, files, digest, enter in segments:
             if parent != top_path:
                 while len(stack) > 1 and stack[-1][0] != parent:
                     pop()
@@ -314,19 +336,18 @@ class Discovery:
                 top_path = top[0]
                 if top_path != parent:
                     return  # left the target
-            if kind == "file":
-                top[1] += size
-                top[2] += 1
-            name_b = enc(name, "utf-8", "surrogateescape")
-            top[3] = (top[3] + key(name_b, size, e[5], e[6], e[7], e[8])) & mask
-            rows.append((enc(path, "utf-8", "surrogateescape"), name_b, kind, size, e[5], e[6], e[7], e[8]))
-            if kind == "dir":
-                top = [path, 0, 0, 0]
-                top_path = path
+            self.rows += values
+            top[1] += file_bytes
+            top[2] += files
+            top[3] = (top[3] + digest) & mask
+            for d in dirs:  # not entered (depth limit): nothing below them
+                totals.append((0, 0, 0, fse(d)))
+            if enter is not None:
+                top = [enter, 0, 0, 0]
+                top_path = enter
                 stack.append(top)
-            n += 1
-            if len(rows) >= BATCH or (n & 255 == 0 and time.monotonic() >= deadline):
+            if len(self.rows) >= full or monotonic() >= deadline:
                 check()
-                self.flush(path)
-                rows = self.rows  # the full list went to the writer
-                deadline = time.monotonic() + FLUSH_SECONDS
+                self.flush(values[-8])
+                totals = self.totals  # the full list went to the writer
+                deadline = monotonic() + FLUSH_SECONDS

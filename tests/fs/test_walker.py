@@ -11,7 +11,8 @@ import subprocess
 import pytest
 
 from sdjobs.fs.rules import WalkRules
-from sdjobs.fs.walker import DirectoryCycleError, WalkEntry, path_order_key, sort_names, walk
+from sdjobs.fs.walker import (DirectoryCycleError, WalkEntry, entry_key, path_order_key, sort_names, walk,
+                               walk_segments)
 
 NO_RULES = WalkRules(skip_system=False, skip_git=False, gitignore=False)
 IS_ROOT = os.geteuid() == 0
@@ -459,3 +460,67 @@ def test_filesystem_root(tmp_path):
     assert entries and all(e.path == "/" + e.name and e.parent == "/" for e in entries)
     first = entries[0]
     assert collect("/", WalkRules(), max_depth=0, start_after=first.path)[0] == entries[1:]
+
+
+# --- walk_segments: the same walk in bulk ---------------------------------------------
+
+def _flat(entry) -> tuple:
+    return (os.fsencode(entry.path), os.fsencode(entry.name), entry.kind, entry.size, entry.inode, entry.device,
+            entry.mode, entry.mtime_ns)
+
+
+def _check_segments(root, rules, chunk, **kw) -> list:
+    """walk_segments agrees with walk entry for entry, and each segment with its entries."""
+    full, errors = collect(root, rules, **kw)
+    seg_errors: list = []
+    segments = list(walk_segments(root, rules, chunk=chunk, on_error=lambda p, e: seg_errors.append((p, e)), **kw))
+    assert [(p, type(e)) for p, e in seg_errors] == [(p, type(e)) for p, e in errors]
+    values = [v for s in segments for v in s.values]
+    assert values == [v for e in full for v in _flat(e)]
+    limit = 0 if kw.get("recurse") is False else kw.get("max_depth")
+    at = 0
+    for s in segments:
+        mine = full[at:at + len(s.values) // 8]
+        at += len(mine)
+        assert 0 < len(mine) <= chunk
+        assert {e.parent for e in mine} == {s.parent}
+        assert s.file_bytes == sum(e.size for e in mine if e.kind == "file")
+        assert s.files == sum(1 for e in mine if e.kind == "file")
+        assert s.digest == sum(entry_key(os.fsencode(e.name), e.size, e.inode, e.device, e.mode, e.mtime_ns)
+                               for e in mine)
+        entered = [e.path for e in mine if e.kind == "dir" and (limit is None or e.depth < limit)]
+        assert entered == ([s.enter] if s.enter else [])
+        assert s.enter is None or s.enter == mine[-1].path  # only the last one is entered
+        assert s.dirs == [e.path for e in mine if e.kind == "dir" and e.path != s.enter]
+    return segments
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1000])
+@pytest.mark.parametrize("rules,kw", [
+    (NO_RULES, {}), (WalkRules(), {}), (WalkRules(), {"max_depth": 1}), (WalkRules(), {"recurse": False}),
+])
+def test_segments_are_the_walk_in_bulk(tmp_path, chunk, rules, kw):
+    _resume_tree(tmp_path)
+    os.symlink("a", tmp_path / "link")
+    _check_segments(tmp_path, rules, chunk, **kw)
+
+
+def test_segments_from_every_start_after(tmp_path):
+    _resume_tree(tmp_path)
+    full, _ = collect(tmp_path, WalkRules())
+    for entry in full:
+        segments = _check_segments(tmp_path, WalkRules(), 2, start_after=entry.path)
+        assert sum(len(s.values) for s in segments) // 8 == len(full) - full.index(entry) - 1
+
+
+def test_segment_is_handed_over_before_its_directory_is_opened(tmp_path):
+    """A directory that vanishes after its segment was yielded is reported then, as by walk."""
+    make(tmp_path, "d/x", "z")
+    seen, errors = [], []
+    for s in walk_segments(tmp_path, NO_RULES, on_error=lambda p, x: errors.append((p, x))):
+        seen.append([os.path.basename(v) for v in s.values[1::8]])
+        if s.enter:
+            assert s.enter == str(tmp_path / "d") and errors == []
+            shutil.rmtree(tmp_path / "d")
+    assert seen == [[b"d"], [b"z"]]
+    assert [os.path.basename(p) for p, _ in errors] == ["d"]
