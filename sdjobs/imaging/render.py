@@ -10,7 +10,7 @@ no database, no UI, safe to run in a worker process. The pipeline is
 3. normalise the pixel mode (alpha kept as RGBA, everything else RGB);
 4. resize to the largest variant in *stored* orientation, then apply the EXIF
    orientation to that small image (cheaper than rotating the source);
-5. derive every smaller variant from the largest one and encode each.
+5. make each smaller variant from the one before it and encode each.
 
 One full-size raster is held per call (plus Pillow's short-lived working
 copies while converting modes or premultiplying alpha), and it is released as
@@ -19,11 +19,12 @@ soon as the largest variant exists.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from dataclasses import dataclass
 from os import PathLike
-from typing import Literal, cast
+from typing import Callable, ContextManager, Literal, cast
 
 from PIL import Image, ImageFile
 
@@ -165,20 +166,21 @@ def _encode(im: Image.Image, fmt: OutputFormat, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def _decode(im: Image.Image, largest: int) -> None:
-    """Decode once, at reduced DCT scale when the format supports it."""
+def _draft(im: Image.Image, largest: int) -> None:
+    """Ask for a reduced DCT-scale decode when the format supports it."""
     if im.format == "JPEG" or im.format == "MPO":
         # Draft works in stored orientation; the longest side is the same
         # either way, so the stored-orientation fit is the right request.
         want = fit_within(im.width, im.height, largest)
         if want != im.size:
             im.draft("RGB", want)
-    # Image.open leaves multi-frame files (GIF, APNG, TIFF) on frame 0.
-    im.load()
+
+
+Hold = Callable[[int], ContextManager[object]]
 
 
 def render_variants(
-    path: str | PathLike[str], sizes: list[int], fmt: OutputFormat, quality: int
+    path: str | PathLike[str], sizes: list[int], fmt: OutputFormat, quality: int, *, hold: Hold | None = None
 ) -> list[Rendered]:
     """Decode ``path`` once and return one encoded thumbnail per size.
 
@@ -187,6 +189,10 @@ def render_variants(
     orientation applied and aspect ratio kept. Alpha is kept for webp and png
     and flattened onto white for jpeg. Animated sources use their first frame.
     Results follow the order of ``sizes`` (duplicates dropped).
+
+    ``hold(pixels)``, if given, is entered with the number of pixels about to
+    be decoded and left once the decoded raster is gone (the caller's memory
+    bound: it may wait for a lock); the file is opened only once either way.
 
     Raises ``NotAnImage`` when the content is not an image, ``ImageRejected``
     when it is one that cannot or must not be decoded (corrupt, truncated,
@@ -202,25 +208,10 @@ def render_variants(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             src = _open(path)
             with src:
-                try:
-                    stored = src.size  # full resolution; draft() will shrink src.size
-                    _decode(src, largest)
-                    # After the decode: PNG's getexif() may load() itself, and a
-                    # failure swallowed there would leave blank pixels behind.
-                    orientation = _orientation(src)
-                    work = _normalise(src)
-                    if work is not src:
-                        src.close()  # keep one full-size raster: drop the unconverted one
-                    # Resize in stored orientation, then orient the small result.
-                    target = fit_within(*stored, largest)
-                    if target != work.size:
-                        work = work.resize(target, RESAMPLE, reducing_gap=REDUCING_GAP)
-                    elif work is src:
-                        work = work.copy()  # closing src destroys its pixels
-                except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                    raise ImageRejected(f"decompression bomb: {exc}") from exc
-                except Exception as exc:  # truncated, corrupt, or a plugin bug on bad data
-                    raise ImageRejected(f"cannot decode {src.format or 'image'}: {exc}") from exc
+                stored = src.size  # full resolution; draft() will shrink src.size
+                _draft(src, largest)
+                with hold(src.width * src.height) if hold else contextlib.nullcontext():
+                    work, orientation = _load(src, stored, largest)
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = saved_truncated
     if orientation in _TRANSPOSE:
@@ -230,20 +221,48 @@ def render_variants(
     return _variants(work, stored, wanted, fmt, quality)
 
 
+def _load(src: Image.Image, stored: tuple[int, int], largest: int) -> tuple[Image.Image, int]:
+    """Decode ``src`` (drafted) and resize it to the largest variant, in stored
+    orientation; return that and the EXIF orientation to apply to it."""
+    try:
+        # Image.open leaves multi-frame files (GIF, APNG, TIFF) on frame 0.
+        src.load()
+        # After the decode: PNG's getexif() may load() itself, and a
+        # failure swallowed there would leave blank pixels behind.
+        orientation = _orientation(src)
+        work = _normalise(src)
+        if work is not src:
+            src.close()  # keep one full-size raster: drop the unconverted one
+        # Resize in stored orientation, then orient the small result.
+        target = fit_within(*stored, largest)
+        if target != work.size:
+            work = work.resize(target, RESAMPLE, reducing_gap=REDUCING_GAP)
+        elif work is src:
+            work = work.copy()  # closing src destroys its pixels
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"decompression bomb: {exc}") from exc
+    except Exception as exc:  # truncated, corrupt, or a plugin bug on bad data
+        raise ImageRejected(f"cannot decode {src.format or 'image'}: {exc}") from exc
+    return work, orientation
+
+
 def _variants(
     top: Image.Image, source: tuple[int, int], wanted: list[int], fmt: OutputFormat, quality: int
 ) -> list[Rendered]:
-    """Encode ``top`` and every smaller variant derived from it.
+    """Encode ``top`` and every smaller variant, each made from the one
+    before it (the largest first): the fewest pixels to resample.
 
     Dimensions come from the full-resolution ``source`` size so rounding is
     the same as if each variant had been scaled from the original.
     """
     by_size: dict[int, Rendered] = {}
     encoded: dict[tuple[int, int], bytes] = {}
+    im = top
     for size in sorted(wanted, reverse=True):
         dims = fit_within(*source, size)
         if dims not in encoded:
-            im = top if dims == top.size else top.resize(dims, RESAMPLE, reducing_gap=REDUCING_GAP)
+            if dims != im.size:
+                im = im.resize(dims, RESAMPLE, reducing_gap=REDUCING_GAP)
             encoded[dims] = _encode(im, fmt, quality)
         by_size[size] = Rendered(size, encoded[dims], dims[0], dims[1], fmt)
     return [by_size[s] for s in wanted]

@@ -14,11 +14,11 @@ is a plain tuple the job records.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib
 import io
 import os
-import warnings
 from typing import NamedTuple
 
 from PIL import Image
@@ -26,7 +26,7 @@ from PIL import Image
 from ..fs.hashing import cas_id as compute_cas_id
 from ..imaging import freedesktop as fd
 from ..imaging import render
-from ..imaging.render import ImageRejected, NotAnImage, fit_within, render_variants
+from ..imaging.render import ImageRejected, NotAnImage, render_variants
 from ..store.thumbs_store import THUMBS_DIR, sidecar_relpath
 
 Image.preinit()  # BMP, GIF, JPEG, PPM, PNG: loaded before the fork (see above)
@@ -94,8 +94,7 @@ def _run(task: Task, st: os.stat_result, cas: str) -> Outcome:
         if thumbs is not None:  # same content thumbnailed before (another name, or an earlier run)
             return Outcome(path, cas, st.st_mtime_ns, st.st_size, "existed", thumbs, None, 0)
     try:
-        with _huge_guard(path, data_dir, max(px for _, px in task.variants)):
-            rendered, fd_pngs = _render(task)
+        rendered, fd_pngs = _render(task, _HugeGuard(data_dir))
     except NotAnImage as exc:
         if not task.named_as_image:
             return Outcome(path, cas, st.st_mtime_ns, st.st_size, "not-image", (), exc.reason, 0)
@@ -119,17 +118,17 @@ def _run(task: Task, st: os.stat_result, cas: str) -> Outcome:
     return Outcome(path, cas, st.st_mtime_ns, st.st_size, "rendered", tuple(thumbs), None, written)
 
 
-def _render(task: Task) -> tuple[dict, list]:
+def _render(task: Task, hold) -> tuple[dict, list]:
     """Decode once; return {px: Rendered} in the task's format and the
     freedesktop PNGs [(size_dir, bytes)]."""
     pxs = sorted({px for _, px in task.variants}, reverse=True)
     if not task.fd_dirs:
-        return {r.size: r for r in render_variants(task.path, pxs, task.fmt, task.quality)}, []
+        return {r.size: r for r in render_variants(task.path, pxs, task.fmt, task.quality, hold=hold)}, []
     # One decode for both: render every bound as (lossless) PNG, then encode
     # the sidecars in their own format from those pixels.
     fd_px = {d: fd.SIZE_DIRS[d] for d in task.fd_dirs}
     pngs = {r.size: r for r in render_variants(task.path, sorted(set(pxs) | set(fd_px.values()), reverse=True),
-                                               "png", task.quality)}
+                                               "png", task.quality, hold=hold)}
     if task.fmt == "png":
         out = {px: pngs[px] for px in pxs}
     else:
@@ -178,42 +177,26 @@ def _existing(data_dir: str, rels: list) -> tuple | None:
     return tuple(out)
 
 
-class _huge_guard:
-    """Hold the library's huge-image lock while decoding a huge image."""
+class _HugeGuard:
+    """``hold`` for ``render_variants``: called with the pixels about to be
+    decoded, it holds the library's huge-image lock while a huge raster exists."""
 
-    def __init__(self, path: str, data_dir: str, largest: int) -> None:
-        self.fd: int | None = None
-        if _decoded_pixels(path, largest) > HUGE_PIXELS:
-            lock = os.path.join(data_dir, THUMBS_DIR, HUGE_LOCK)
-            os.makedirs(os.path.dirname(lock), mode=0o700, exist_ok=True)
-            self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
 
-    def __enter__(self) -> "_huge_guard":
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # releases the lock
-
-
-def _decoded_pixels(path: str, largest: int) -> int:
-    """Pixels of the raster ``render_variants`` will decode (header only);
-    JPEGs decode at 1/2, 1/4 or 1/8 scale when that still covers ``largest``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as im:
-                w, h, jpeg = im.width, im.height, im.format in ("JPEG", "MPO")
-    except Exception:
-        return 0  # not an image, or one the renderer will reject itself
-    scale = 1
-    if jpeg:
-        target = max(fit_within(w, h, largest))
-        while scale < 8 and max(w, h) // (scale * 2) >= target:
-            scale *= 2
-    return (w // scale) * (h // scale)
+    @contextlib.contextmanager
+    def __call__(self, pixels: int):
+        if pixels <= HUGE_PIXELS:
+            yield
+            return
+        lock = os.path.join(self.data_dir, THUMBS_DIR, HUGE_LOCK)
+        os.makedirs(os.path.dirname(lock), mode=0o700, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 _made_dirs: set[str] = set()

@@ -344,13 +344,14 @@ class Thumbs(Job):
         self.ctx.progress(path=o.path)
 
     def _commit(self) -> None:
-        """Rows first, then at once the position that covers them: a crash
-        between the two leaves at most the last result recorded but not
-        checkpointed (``mine`` in ``_without_work`` handles it)."""
-        self.ts.record(self.store, self.rows_src, self.rows_thumb)
+        """The rows and the position that covers them, in one transaction
+        (one commit per result instead of two). ``mine`` in ``_without_work``
+        still covers rows recorded by a run whose checkpoint was lost."""
+        with self.store.transaction():
+            self.ts.record(self.store, self.rows_src, self.rows_thumb)
+            self.state["root"], self.state["after"] = self.position
+            self.ctx.checkpoint(self.state, force=True)
         self.rows_src, self.rows_thumb = [], []
-        self.state["root"], self.state["after"] = self.position
-        self.ctx.checkpoint(self.state, force=True)
         self.last_commit = time.monotonic()
 
     def on_cancel(self, ctx) -> None:

@@ -186,9 +186,9 @@ def test_decodes_once_and_derives_from_largest(tmp_path: Path, decode_log: dict[
     assert decode_log["open"] == [path]
     # One decode, DCT-scaled by draft to 1/2: the smallest scale still >= 1024.
     assert decode_log["decode"] == [(2000, 1500)]
-    first, *rest = decode_log["resize"]
-    assert first == ((2000, 1500), (1024, 768))
-    assert rest and all(src == (1024, 768) for src, _ in rest)
+    # The largest from the decode, then each smaller one from the one before it.
+    assert decode_log["resize"] == [((2000, 1500), (1024, 768)), ((1024, 768), (512, 384)),
+                                    ((512, 384), (256, 192))]
 
 
 @pytest.mark.parametrize(
@@ -300,6 +300,31 @@ def test_not_an_image(tmp_path: Path, content: bytes) -> None:
 
 def test_not_an_image_is_not_a_rejection() -> None:
     assert not issubclass(NotAnImage, ImageRejected) and not issubclass(ImageRejected, NotAnImage)
+
+
+def test_hold_spans_the_decoded_raster_and_ends_on_errors(tmp_path: Path) -> None:
+    import contextlib
+
+    log: list[Any] = []
+
+    @contextlib.contextmanager
+    def hold(pixels: int):  # type: ignore[no-untyped-def]
+        log.append(("enter", pixels))
+        try:
+            yield
+        finally:
+            log.append("exit")
+
+    path = _save(_photo((1600, 1200)), tmp_path / "p.jpg", quality=90)
+    out = render_variants(path, [100, 400], "webp", 80, hold=hold)
+    assert [(r.width, r.height) for r in out] == [(100, 75), (400, 300)]
+    assert log == [("enter", 400 * 300), "exit"]  # the 1/4 draft covers 400
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    log.clear()
+    with pytest.raises(ImageRejected):
+        render_variants(cut, [1600], "webp", 80, hold=hold)
+    assert log == [("enter", 1600 * 1200), "exit"]
 
 
 def test_truncated_jpeg_rejected_even_if_pillow_was_told_to_allow_it(

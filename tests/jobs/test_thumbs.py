@@ -145,8 +145,8 @@ def test_one_decode_for_all_variants_and_freedesktop(tmp_path, monkeypatch, deco
     out = w.run(task(src, tmp_path / "d", sizes, fd_dirs=("normal", "large", "x-large", "xx-large")))
     assert out.kind == "rendered" and out.fd_written == 4
     assert decodes["load"].count("src.jpg") == 1
-    # One header-only open (the huge-image check) and the decoding one.
-    assert decodes["open"].count("src.jpg") == 2
+    # One open: the huge-image check sees the drafted size from the decoding open itself.
+    assert decodes["open"].count("src.jpg") == 1
     decodes["load"].clear()
     out = w.run(task(src, tmp_path / "d", sizes))
     assert decodes["load"].count("src.jpg") == 1 and len(out.thumbs) == 3
@@ -189,13 +189,25 @@ def test_a_vanished_file_is_unreadable(tmp_path):
     assert out.kind == "unreadable" and "No such file" in out.reason
 
 
-def test_decoded_pixels_follows_jpeg_draft_scale(tmp_path):
+def test_huge_check_sees_the_jpeg_draft_scale(tmp_path, monkeypatch):
+    """The lock is taken for what is decoded: a JPEG at 1/2, 1/4 or 1/8 scale
+    when that still covers the largest variant, anything else at full size."""
+    seen = []
+    real = w._HugeGuard.__call__
+
+    def spy(self, pixels):
+        seen.append(pixels)
+        return real(self, pixels)
+
+    monkeypatch.setattr(w._HugeGuard, "__call__", spy)
     big = jpeg(tmp_path / "big.jpg", (2000, 1600))
-    assert w._decoded_pixels(str(big), 128) == 250 * 200       # 1/8 still covers 128
-    assert w._decoded_pixels(str(big), 256) == 500 * 400       # 1/8 would be 250 < 256: 1/4
-    assert w._decoded_pixels(str(big), 1024) == 2000 * 1600    # 1/2 would be 1000 < 1024
     png = save(tmp_path / "big.png", Image.new("RGB", (2000, 1600)), "PNG")
-    assert w._decoded_pixels(str(png), 256) == 2000 * 1600      # no reduced decode for PNG
+    for src, sizes in ((big, (("s", 128),)), (big, (("s", 256),)), (big, (("a", 256), ("b", 1024))), (png, (("s", 256),))):
+        assert w.run(task(src, tmp_path / "d", sizes)).kind == "rendered"
+    assert seen == [250 * 200,      # 1/8 still covers 128
+                    500 * 400,      # 1/8 would be 250 < 256: 1/4
+                    2000 * 1600,    # 1/2 would be 1000 < 1024
+                    2000 * 1600]    # no reduced decode for PNG
 
 
 def test_huge_images_wait_for_the_library_lock(tmp_path, monkeypatch):
