@@ -19,6 +19,7 @@ import xxhash
 CHUNK = 64 * 1024 * 1024  # kernel copy step between checks for interrupts
 READ_CHUNK = 256 * 1024  # fits in L2 with room to spare: read, hash and write it while it is there
 IS_ROOT = os.geteuid() == 0
+_IDS = (os.geteuid(), os.getegid())
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
@@ -59,8 +60,8 @@ class VerifyError(OSError):
 
 
 def temp_name(dst: str, job_id: int) -> str:
-    head, tail = os.path.split(dst)
-    return os.path.join(head, f".{tail}.sdjobs-{job_id}.part")
+    head, sep, tail = dst.rpartition("/")
+    return f"{head}{sep}.{tail}.sdjobs-{job_id}.part"
 
 
 def is_temp_of(name: str, job_id: int) -> bool:
@@ -78,7 +79,7 @@ def same_quick(st_src: os.stat_result, dst: str) -> bool:
 
 
 def apply_meta(fd_or_path, st: os.stat_result, *, follow: bool = True) -> None:
-    if IS_ROOT and (st.st_uid != os.geteuid() or st.st_gid != os.getegid()):
+    if IS_ROOT and (st.st_uid, st.st_gid) != _IDS:
         if isinstance(fd_or_path, int):
             os.fchown(fd_or_path, st.st_uid, st.st_gid)
         else:
@@ -205,10 +206,10 @@ def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace
     describes the bytes copied. With ``replace=False`` an existing ``dst`` is
     never replaced: FileExistsError, and the temp file is removed. A failure
     leaves no temp file behind (small files are not resumed part-way)."""
-    src_fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    src_fd = os.open(src, _READ_FLAGS)
     try:
         st = os.fstat(src_fd)
-        mode = stat.S_IMODE(st.st_mode)
+        mode = st.st_mode & 0o7777
         tmp = temp_name(dst, job_id)
         dst_fd = _create_temp(tmp, mode, os.O_RDWR if verify else os.O_WRONLY)
         try:
@@ -217,7 +218,7 @@ def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace
                     n = _verified_copy(src_fd, dst_fd, st.st_size)
                 else:
                     n = kernel_copy(src_fd, dst_fd, 0, st.st_size)
-                chowned = IS_ROOT and (st.st_uid != os.geteuid() or st.st_gid != os.getegid())
+                chowned = IS_ROOT and (st.st_uid, st.st_gid) != _IDS
                 if chowned:
                     os.fchown(dst_fd, st.st_uid, st.st_gid)
                 if chowned or mode & 0o7000 or mode & _process_umask():
@@ -232,6 +233,9 @@ def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace
     finally:
         os.close(src_fd)
     return n
+
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _create_temp(tmp: str, mode: int, access: int) -> int:

@@ -7,7 +7,8 @@ and times, deepest first; with --move, remove what was moved).
 
 The plan keeps what it walked (up to KEEP_ENTRIES) so the copy phase does not
 walk again, and it does not look for conflicts under destination directories
-that do not exist. Nor does the copy phase, in directories it created itself:
+that do not exist. When no target exists at all there is nothing to plan: the
+walk runs ahead of the copy in a thread and gives the totals when it ends. Nor does the copy phase, in directories it created itself:
 there, small files are renamed into place with RENAME_NOREPLACE, so one that
 appears meanwhile is still never replaced.
 """
@@ -18,12 +19,13 @@ import dataclasses
 import errno
 import os
 import stat
-from typing import Iterator, Literal
+from typing import Iterable, Iterator, Literal
 
 from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
+from ._copy_walk import Entry, WalkAhead, walk
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
@@ -40,14 +42,6 @@ class CopyConfig:
     verify: bool = False
     on_conflict: Policy = "fail"
     targets: list[str] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(slots=True)
-class Entry:
-    src: str
-    dst: str
-    st: os.stat_result
-    top: int  # index of the source this entry comes from
 
 
 class Copy(Job):
@@ -108,7 +102,8 @@ class Copy(Job):
         self.out = {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0, "renamed": 0,
                     "verified": self.verify, "moved": c.move}
         self.renamed_tops: set[int] = set()
-        self.entries: list[Entry] | None = None
+        self.entries: Iterable[Entry] | None = None
+        self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
         self.full: tuple[str, OSError] | None = None  # the destination filled up
         if c.move:
@@ -116,13 +111,17 @@ class Copy(Job):
                 if self._try_rename(src, target):
                     self.renamed_tops.add(top)
 
-        ctx.phase("plan", message="scanning sources")
-        files, size, conflicts = self._plan()
-        if conflicts and c.on_conflict == "fail" and not self.resumed:
-            shown = ", ".join(repr(p) for p in conflicts[:5])
-            more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
-            raise JobFailed(f"{len(conflicts)} destination(s) exist: {shown}{more};"
-                            " nothing was written (use --on-conflict skip|overwrite|rename)")
+        if not self.resumed and not any(os.path.lexists(t) for t in c.targets):
+            files = size = None  # nothing in the way: copy while walking, totals when the walk ends
+            self.entries = self.ahead = WalkAhead(self._pairs())
+        else:
+            ctx.phase("plan", message="scanning sources")
+            files, size, conflicts = self._plan()
+            if conflicts and c.on_conflict == "fail" and not self.resumed:
+                shown = ", ".join(repr(p) for p in conflicts[:5])
+                more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+                raise JobFailed(f"{len(conflicts)} destination(s) exist: {shown}{more};"
+                                " nothing was written (use --on-conflict skip|overwrite|rename)")
         state["planned"] = True
         ctx.checkpoint(state, force=True)
 
@@ -132,6 +131,7 @@ class Copy(Job):
         for result in ctx.map(_copy_batch, self._work(state), chunksize=1):
             self._record_batch(result)
             ctx.check_interrupt()
+        self._walked_ahead()
         if self.full is not None:
             dst, exc = self.full
             raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
@@ -181,35 +181,25 @@ class Copy(Job):
         self.entries = kept
         return files, size, conflicts
 
+    def _pairs(self) -> list[tuple[int, str, str]]:
+        c = self.config
+        return [(top, src, target) for top, (src, target) in enumerate(zip(c.sources, c.targets))
+                if top not in self.renamed_tops]
+
     def _walk(self) -> Iterator[Entry]:
         """Pre-order, names sorted; symlinks are entries, never followed."""
-        c = self.config
-        for top, (src, target) in enumerate(zip(c.sources, c.targets)):
-            if top in self.renamed_tops:
-                continue
-            try:
-                st = os.lstat(src)
-            except OSError as exc:
-                self.ctx.error(src, exc)
-                continue
-            stack = [Entry(src, target, st, top)]
-            while stack:
-                e = stack.pop()
-                yield e
-                if stat.S_ISDIR(e.st.st_mode):
-                    try:
-                        with os.scandir(e.src) as it:
-                            children = sorted(it, key=lambda d: d.name, reverse=True)
-                    except OSError as exc:
-                        self.ctx.error(e.src, exc)
-                        continue
-                    for d in children:
-                        try:
-                            st = d.stat(follow_symlinks=False)
-                        except OSError as exc:
-                            self.ctx.error(d.path, exc)
-                            continue
-                        stack.append(Entry(d.path, os.path.join(e.dst, d.name), st, top))
+        return walk(self._pairs(), self.ctx.error)
+
+    def _walked_ahead(self) -> None:
+        """Report what the walk running ahead found: errors, and the totals once it is done."""
+        ahead = self.ahead
+        if ahead is None:
+            return
+        while ahead.errors:
+            self.ctx.error(*ahead.errors.popleft())
+        if ahead.done:
+            self.ctx.progress(total=ahead.files, bytes_total=ahead.size)
+            self.ahead = None
 
     # -- copy -----------------------------------------------------------------------
     def _work(self, state: dict) -> Iterator[tuple]:
@@ -223,6 +213,8 @@ class Copy(Job):
         for e in self._walk() if self.entries is None else self.entries:
             if self.full is not None:
                 return
+            if self.ahead is not None:
+                self._walked_ahead()
             mode = e.st.st_mode
             if os.path.dirname(e.dst) in self.made and not stat.S_ISDIR(mode):
                 dst = e.dst  # in a directory this run created: nothing there to conflict with

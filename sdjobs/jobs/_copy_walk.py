@@ -1,0 +1,103 @@
+"""copy's walk of its sources, and a walk that runs ahead of the copy in a thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import threading
+from collections import deque
+from typing import Callable, Iterable, Iterator
+
+
+@dataclasses.dataclass(slots=True)
+class Entry:
+    src: str
+    dst: str
+    st: os.stat_result
+    top: int  # index of the source this entry comes from
+
+
+def walk(pairs: Iterable[tuple[int, str, str]], on_error: Callable[[str, OSError], None]) -> Iterator[Entry]:
+    """Pre-order over (top, source, target), names sorted; symlinks are entries, never followed."""
+    for top, src, target in pairs:
+        try:
+            st = os.lstat(src)
+        except OSError as exc:
+            on_error(src, exc)
+            continue
+        stack = [Entry(src, target, st, top)]
+        while stack:
+            e = stack.pop()
+            yield e
+            if stat.S_ISDIR(e.st.st_mode):
+                try:
+                    with os.scandir(e.src) as it:
+                        children = sorted(it, key=lambda d: d.name, reverse=True)
+                except OSError as exc:
+                    on_error(e.src, exc)
+                    continue
+                for d in children:
+                    try:
+                        st = d.stat(follow_symlinks=False)
+                    except OSError as exc:
+                        on_error(d.path, exc)
+                        continue
+                    stack.append(Entry(d.path, os.path.join(e.dst, d.name), st, top))
+
+
+class WalkAhead:
+    """Walks in a thread while the copy consumes the entries, counting files and bytes.
+
+    For a copy to targets that do not exist yet, where no conflict can be found
+    first: the copy starts at once instead of after a full walk, and the totals
+    are known when the walk ends (long before the copy). Errors are queued for
+    the job's thread to report."""
+
+    def __init__(self, pairs: Iterable[tuple[int, str, str]]) -> None:
+        self.files = self.size = 0
+        self.done = False
+        self.errors: deque[tuple[str, OSError]] = deque()
+        self._queue: deque[Entry] = deque()
+        self._failure: BaseException | None = None
+        self._stop = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, args=(pairs,), name="copy-walk", daemon=True)
+        self._thread.start()
+
+    def _run(self, pairs) -> None:
+        try:
+            for n, e in enumerate(walk(pairs, lambda path, exc: self.errors.append((path, exc)))):
+                if self._stop:
+                    break
+                mode = e.st.st_mode
+                if not stat.S_ISDIR(mode):
+                    self.files += 1
+                    if stat.S_ISREG(mode):
+                        self.size += e.st.st_size
+                self._queue.append(e)
+                if n % 64 == 0:
+                    with self._cond:
+                        self._cond.notify()
+        except BaseException as exc:  # handed to the job's thread
+            self._failure = exc
+        finally:
+            with self._cond:
+                self.done = True
+                self._cond.notify()
+
+    def __iter__(self) -> Iterator[Entry]:
+        queue = self._queue
+        try:
+            while True:
+                while queue:
+                    yield queue.popleft()
+                with self._cond:
+                    if not queue and not self.done:
+                        self._cond.wait(0.05)
+                    if not queue and self.done:
+                        break
+            if self._failure is not None:
+                raise self._failure
+        finally:
+            self._stop = True
