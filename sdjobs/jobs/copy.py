@@ -19,6 +19,8 @@ import dataclasses
 import errno
 import os
 import stat
+import time
+from collections import deque
 from typing import Iterable, Iterator, Literal
 
 from ..core.errors import BadInput, JobFailed, NotFound
@@ -30,6 +32,7 @@ from ._copy_walk import Entry, WalkAhead, walk
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
 BATCH_BYTES = 32 * 1024 * 1024
+BATCH_SECONDS = 0.25  # a worker hands back what it did not get to by then: pauses stay prompt on slow disks
 KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
 Policy = Literal["fail", "skip", "overwrite", "rename"]
 
@@ -128,9 +131,16 @@ class Copy(Job):
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
         self.dirs: list[tuple[str, os.stat_result]] = []
-        for result in ctx.map(_copy_batch, self._work(state), chunksize=1):
-            self._record_batch(result)
-            ctx.check_interrupt()
+        self.batch_opts = (ctx.job_id, self.verify, c.move, c.on_conflict == "overwrite")
+        self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
+        batches = self._work(state)
+        while True:
+            for result in ctx.map(_copy_batch, batches, chunksize=1):
+                self._record_batch(result)
+                ctx.check_interrupt()
+            if not self.leftover or self.full is not None:
+                break
+            batches = self._leftovers()
         self._walked_ahead()
         if self.full is not None:
             dst, exc = self.full
@@ -209,10 +219,11 @@ class Copy(Job):
         current = state.get("current")
         batch: list[tuple[str, str]] = []
         batch_bytes = 0
-        replace = c.on_conflict == "overwrite"
         for e in self._walk() if self.entries is None else self.entries:
             if self.full is not None:
                 return
+            if self.leftover:
+                yield from self._leftovers()
             if self.ahead is not None:
                 self._walked_ahead()
             mode = e.st.st_mode
@@ -240,7 +251,7 @@ class Copy(Job):
                     batch.append((e.src, dst))
                     batch_bytes += e.st.st_size
                     if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                        yield (self.ctx.job_id, self.verify, c.move, replace, batch)
+                        yield (*self.batch_opts, batch)
                         batch, batch_bytes = [], 0
                 elif stat.S_ISREG(mode):
                     offset = current["offset"] if current and current.get("dst") == dst else 0
@@ -260,7 +271,11 @@ class Copy(Job):
                 self._failed(e.src, dst, exc)
             self.ctx.check_interrupt()
         if batch and self.full is None:
-            yield (self.ctx.job_id, self.verify, c.move, replace, batch)
+            yield (*self.batch_opts, batch)
+
+    def _leftovers(self) -> Iterator[tuple]:
+        while self.leftover and self.full is None:
+            yield self.leftover.popleft()
 
     def _destination(self, e: Entry) -> str | None:
         """Where ``e`` goes given the conflict policy, or None to skip it."""
@@ -371,7 +386,9 @@ class Copy(Job):
         self.ctx.checkpoint(self.state)
 
     def _record_batch(self, result: tuple) -> None:
-        done, nbytes, last, problems = result
+        done, nbytes, last, problems, rest = result
+        if rest:
+            self.leftover.append((*self.batch_opts, rest))
         if done:
             self.out["files"] += done
             self.out["bytes"] += nbytes
@@ -446,14 +463,18 @@ class Copy(Job):
 def _copy_batch(task: tuple) -> tuple:
     """Runs in a worker process: copy a batch of small files.
 
-    Returns (files copied, bytes, last source, [(src, dst, (errno, message))]).
-    A full destination ends the batch: the rest would fail the same way."""
+    Returns (files copied, bytes, last source, [(src, dst, (errno, message))], files
+    not started within BATCH_SECONDS). A full destination ends the batch: the rest
+    would fail the same way."""
     job_id, verify, move, replace, files = task
     done = nbytes = 0
     last = None
     problems = []
     copy = cf.copy_whole
-    for src, dst in files:
+    deadline = time.monotonic() + BATCH_SECONDS
+    for i, (src, dst) in enumerate(files):
+        if i and time.monotonic() > deadline:
+            return (done, nbytes, last, problems, files[i:])
         try:
             n = copy(src, dst, job_id, verify=verify, replace=replace)
             if move:
@@ -466,7 +487,7 @@ def _copy_batch(task: tuple) -> tuple:
         done += 1
         nbytes += n
         last = src
-    return (done, nbytes, last, problems)
+    return (done, nbytes, last, problems, None)
 
 
 def _errinfo(exc: OSError) -> tuple[int, str]:
@@ -474,14 +495,10 @@ def _errinfo(exc: OSError) -> tuple[int, str]:
 
 
 def _now() -> float:
-    import time
-
     return time.monotonic()
 
 
 def _throttle(started: list[float], n: int, rate: float) -> None:
-    import time
-
     elapsed = time.monotonic() - started[0]
     wait = n / rate - elapsed
     if wait > 0:

@@ -1,0 +1,36 @@
+"""copy's batches of small files: a batch that runs out of time hands the rest back, and nothing is lost."""
+
+from __future__ import annotations
+
+import os
+
+from dupes_helpers import run_inline
+from test_copy import many_small, snapshot, temps
+
+from sdjobs.jobs import copy as copy_job
+
+
+def test_a_batch_out_of_time_returns_the_files_it_did_not_start(tmp_path, monkeypatch):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    files = []
+    for i in range(5):
+        (src / f"f{i}").write_bytes(b"x" * i)
+        files.append((str(src / f"f{i}"), str(dst / f"f{i}")))
+    monkeypatch.setattr(copy_job, "BATCH_SECONDS", 0.0)
+    done, nbytes, last, problems, rest = copy_job._copy_batch((9, False, False, False, files))
+    assert (done, nbytes, last, problems) == (1, 0, files[0][0], [])
+    assert rest == files[1:]
+    assert os.listdir(dst) == ["f0"]
+
+
+def test_a_copy_whose_every_batch_runs_out_of_time_still_copies_everything(store, lib, tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    many_small(src, dirs=2, per_dir=150)
+    monkeypatch.setattr(copy_job, "BATCH_SECONDS", 0.0)  # the pool is forked after this: its workers see it too
+    rec = run_inline(store, "copy", {"sources": [str(src)], "dest": str(tmp_path / "dst")})
+    assert rec.status == "completed", rec.error
+    assert rec.output["files"] == 300
+    assert snapshot(tmp_path / "dst") == snapshot(src)
+    assert temps(tmp_path / "dst") == []
