@@ -1,6 +1,6 @@
 """dupes against jdupes, rdfind and fdupes, end to end, warm cache.
 
-    python bench/bench_dupes.py [--root /tmp/sdjobs-bench] [--runs 3] [--trees mixed,small]
+    python bench/bench_dupes.py [--root $SDJOBS_BENCH_DIR] [--runs 3] [--trees mixed,small]
 
 Generates (once) the two trees of bench/dupes_data.py: ``mixed`` (~20,000
 files of 1 KiB-1 MiB plus four of 64-128 MiB) and ``small`` (~200,000 files
@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
+from common import BENCH_DIR  # noqa: E402
 
 SDJOBS = [sys.executable, "-m", "sdjobs"]
 
@@ -133,7 +134,7 @@ def bench_tree(name: str, tree: Path, root: Path, runs: int, indexed: bool) -> t
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default="/tmp/sdjobs-bench")
+    ap.add_argument("--root", default=str(BENCH_DIR), help="default: $SDJOBS_BENCH_DIR or /tmp/sdjobs-bench")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--trees", default="mixed,small")
     ap.add_argument("--save", action="store_true", help="write the table to bench/results/dupes.md")

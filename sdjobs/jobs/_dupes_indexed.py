@@ -10,9 +10,8 @@ of one that does not are compared one by one with their rows: a file that
 differs (or is new) is *fresh* and will be read, and the stored files that
 are not on disk any more (or differ) are *untrusted* and left out.
 
-Meanwhile other workers group the stored hashes, each for a share of the
-hash space (a group never spans two shares), and send back finished groups
-already rendered as JSON. With no fresh or untrusted file that is the
+Meanwhile other workers group the stored hashes, each a share of the hash
+space, and send back finished groups, already rendered as JSON. With no fresh or untrusted file that is the
 answer. Otherwise the groups that a change can touch (the sizes of the fresh
 files, the hashes of the untrusted ones) are dropped and worked out again by
 the job's usual passes, with the stored hashes of their other files.
@@ -35,7 +34,7 @@ from ..fs.rules import WalkRules
 from ..store import dupes_queries as q
 from . import _dupes_verify as verify
 
-HASH_SHARES = ("0", "8", "g")   # boundaries of the hash-space shares (lower-case hex digests)
+HASH_SHARES = ("0", "8", "g")  # the shares of the hash space grouped apart (lower-case hex digests)
 TASKS_PER_WORKER = 4    # walk tasks per worker: each costs a fan-out token round trip
 
 
@@ -94,71 +93,77 @@ def plan(c, index_db: str) -> Plan | None:
 
 
 # -- worker: groups of stored hashes -------------------------------------------------------
-def group_share(task: tuple) -> tuple[list[tuple], int]:
-    """Groups of 2+ distinct files (one path per inode, the first in path order)
-    among the stored files whose full hash falls in one share of the hash
-    space: [(-wasted, -count, first path, size, hash, JSON text)], and the
-    number of files of the share. The per-file steps are C iterators over the
-    concatenated columns; Python loops only over the files that collide."""
-    p, hash_lo, hash_hi = task
+def group_stored(p: Plan, hash_lo: str, hash_hi: str) -> tuple[list[tuple], int, list[tuple]]:
+    """Worker: groups of 2+ distinct files (one path per inode, the first by
+    path) among the stored files with a full hash in [hash_lo, hash_hi) (a
+    share of the hash space: a group never spans two), as [(-wasted, -count,
+    first path, size, hash, JSON text)] sorted as the results are; the
+    number of files looked at; and from the first share, the stored files
+    without a full hash (unreadable when indexed: to be read now) as (path,
+    size, inode, device, mtime_ns). The per-file steps are C iterators over the
+    concatenated columns: Python loops only over the files that collide."""
     lo, hi = _range(p.real)
     conn = q.connect_ro(p.db)
     try:
+        first = hash_lo == HASH_SHARES[0]
         got = q.hashed_concat(conn, p.location_id, lo, hi, p.min_size, p.max_size, hash_lo, hash_hi,
-                              p.with_mtimes)
+                              p.with_mtimes, first)
+        unhashed = [(os.fsdecode(path), *rest) for path, *rest in
+                    q.unhashed(conn, p.location_id, lo, hi, p.min_size, p.max_size)] if got[4] else []
     finally:
         conn.close()
-    if got is None:
-        return [], 0
+    if got[0] is None:
+        return [], 0, unhashed
     keys = got[0].split(b",")
     counts = Counter(keys)
     collide = list(map((1).__lt__, map(counts.__getitem__, keys)))
+    ckeys = list(compress(keys, collide))
     idents = list(compress(got[1].split(b","), collide))
     paths = list(compress(got[2].decode("utf-8", "surrogateescape").split("\0"), collide))
-    mtimes = list(compress(got[3].split(b","), collide)) if p.with_mtimes else None
+    mtimes = list(map(int, compress(got[3].split(b","), collide))) if p.with_mtimes else None
+    if p.given != p.real:
+        given, cut = p.given, len(p.real)
+        paths = [given + x[cut:] for x in paths]
+    quoted = list(map(_js, paths))
+    linked: set[bytes] = set()  # keys of the groups with hard links in them
+    per_ident = Counter(idents)
+    if len(per_ident) < len(idents):
+        shared = {x for x, n in per_ident.items() if n > 1}
+        linked = set(compress(ckeys, map(shared.__contains__, idents)))
     by_key: dict[bytes, list[int]] = {}
-    for i, k in enumerate(compress(keys, collide)):
+    for i, k in enumerate(ckeys):
         g = by_key.get(k)
         if g is None:
             by_key[k] = [i]
         else:
             g.append(i)
     out = []
-    given = p.given if p.given != p.real else None
-    cut = len(p.real)
     for k, members in by_key.items():
-        if len({idents[i] for i in members}) < len(members):  # hard links: the first name of each inode
+        if k in linked:  # the first name of each inode
             first: dict[bytes, int] = {}
             for i in members:
                 first.setdefault(idents[i], i)
             members = sorted(first.values())
             if len(members) < 2:
                 continue
-        names = [paths[i] for i in members]
-        if given is not None:
-            names = [given + n[cut:] for n in names]
-        n = len(names)
+        n = len(members)
         size = int(k[32:])
-        digest = k[:32].decode()
-        text = render(size, digest, size * (n - 1), names,
-                      [int(mtimes[i]) for i in members] if mtimes is not None else None)
-        out.append((-size * (n - 1), -n, names[0], size, digest, text))
-    return out, len(keys)
+        wasted = size * (n - 1)
+        text = _GROUP % (size, k[:32].decode(), wasted, ",".join([quoted[i] for i in members]))
+        if mtimes is not None:
+            text = text[:-1] + ',"mtimes":[%s]}' % ",".join([str(mtimes[i]) for i in members])
+        out.append((-wasted, -n, paths[members[0]], size, k[:32].decode(), text))
+    out.sort()
+    return out, len(keys), unhashed
 
 
-def render(size: int, digest: str | None, wasted: int, paths: list[str], mtimes: list[int] | None) -> str:
-    """One group as ``json.dumps(..., ensure_ascii=True, separators=(",", ":"))`` writes it."""
-    text = (f'{{"size":{size},"hash":{_js(digest) if digest else "null"},"wasted":{wasted},'
-            f'"paths":[{",".join(map(_js, paths))}]')
-    if mtimes is not None:
-        text += f',"mtimes":[{",".join(map(str, mtimes))}]'
-    return text + "}"
+_GROUP = '{"size":%d,"hash":"%s","wasted":%d,"paths":[%s]}'
 
 
 def run_task(task: tuple):
     """The one function of the fan-out: groupings of stored hashes, and walks."""
     if task[0] == "group":
-        return group_share(task[1:])
+        return group_stored(*task[1:])
     return verify.verify_units(*task[1:])
 
 
@@ -184,10 +189,12 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
     per = -(-len(todo) // (workers * TASKS_PER_WORKER))
     tasks += [("walk", p, todo[i:i + per], lean) for i in range(0, len(todo), per)]
     groups: list[tuple] = []
+    unhashed: list[tuple] = []
     scanned, fresh, untrusted, trees, errors = 0, [], [], [], []
     for (kind, *_), res in zip(tasks, mapper(run_task, tasks, 1)):
         if kind == "group":
             groups += res[0]
+            unhashed += res[2]
         else:
             scanned += res["files"]
             fresh += res["fresh"]
@@ -195,28 +202,22 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
             trees += res["untrusted_trees"]
             errors += res["errors"]
         check()
-    fresh += _unhashed(p, fresh, untrusted, trees)
+    groups.sort()  # each share's were sorted: a merge
+    fresh += _unhashed(unhashed, fresh, untrusted, trees)
     files: list[tuple] = []
     if fresh or untrusted or trees:
         groups, files = _regroup_changed(p, groups, fresh, untrusted, trees)
     return Answer(groups, files, scanned, sum(-g[1] for g in groups), errors)
 
 
-def _unhashed(p: Plan, fresh: list[tuple], untrusted: list[bytes], trees: list[bytes]) -> list[tuple]:
-    """Stored files without a full hash (unreadable when indexed), still as
-    stored: fresh too, to be read."""
-    lo, hi = _range(p.real)
-    conn = q.connect_ro(p.db)
-    try:
-        rows = q.unhashed(conn, p.location_id, lo, hi, p.min_size, p.max_size)
-    finally:
-        conn.close()
+def _unhashed(rows: list[tuple], fresh: list[tuple], untrusted: list[bytes], trees: list[bytes]) -> list[tuple]:
+    """The stored files without a full hash that are still as stored: fresh too."""
     if not rows:
         return []
     have = {os.fsencode(f[0]) for f in fresh} | set(untrusted)
     cut = [(t.rstrip(b"/") + b"/", t.rstrip(b"/") + b"0") for t in trees]
-    return [(os.fsdecode(path_b), *rest) for path_b, *rest in rows
-            if path_b not in have and not any(a <= path_b < b for a, b in cut)]
+    return [row for row in rows if os.fsencode(row[0]) not in have
+            and not any(a <= os.fsencode(row[0]) < b for a, b in cut)]
 
 
 def _regroup_changed(p: Plan, groups: list[tuple], fresh: list[tuple], untrusted: list[bytes],

@@ -53,9 +53,11 @@ def write_json_list(library_db: str, name: str, items: list) -> str:
 def merge_rendered(groups: list[dict], rendered: list) -> list[str]:
     """Groups as JSON texts in the results' order (most space wasted first):
     ``groups`` as dicts, ``rendered`` as (-wasted, -count, first path, size,
-    hash, JSON text), already rendered by the workers."""
+    hash, JSON text), rendered and sorted by the workers."""
     import json
 
+    if not groups:
+        return [r[5] for r in rendered]  # the worker sorted them
     keyed = [(-g["wasted"], -len(g["paths"]), g["paths"][0],
               json.dumps(g, ensure_ascii=True, separators=(",", ":"))) for g in groups]
     keyed += [(r[0], r[1], r[2], r[5]) for r in rendered]

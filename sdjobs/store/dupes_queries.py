@@ -62,25 +62,28 @@ def children(conn: sqlite3.Connection, location_id: int, dir_path: bytes) -> lis
 
 
 def hashed_concat(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes, min_size: int,
-                  max_size: int | None, hash_lo: str, hash_hi: str, mtimes: bool) -> tuple | None:
-    """Files of [lo, hi) with a stored full hash in [hash_lo, hash_hi), in path
-    order, as one bytes string per column: ``hash + size`` and
-    ``inode:device`` joined by ',', the paths (as stored) joined by NUL, and
-    with ``mtimes`` the mtime_ns joined by ','."""
+                  max_size: int | None, hash_lo: str, hash_hi: str, mtimes: bool, count_unhashed: bool) -> tuple:
+    """The files of [lo, hi) with a stored full hash in [hash_lo, hash_hi), in
+    path order, as one bytes string per column (None if there are none):
+    ``hash + size`` and ``inode:device`` joined by ',', the paths (as stored)
+    joined by NUL, with ``mtimes`` the mtime_ns joined by ','; then, with
+    ``count_unhashed``, the number of files without a stored full hash."""
     size_sql, size_args = _size_clause(min_size, max_size)
-    mtime_col = "group_concat(mtime_ns, ',')" if mtimes else "NULL"
+    has = "FILTER (WHERE full_hash IS NOT NULL)" if count_unhashed else ""
+    mtime_col = f"group_concat(mtime_ns, ',') {has}" if mtimes else "NULL"
+    where = "(full_hash IS NULL OR full_hash >= ? AND full_hash < ?)" if count_unhashed else \
+        "full_hash >= ? AND full_hash < ?"
     old = conn.text_factory
     conn.text_factory = bytes
     try:
-        row = conn.execute(
-            "SELECT group_concat(full_hash || size, ','), group_concat(inode || ':' || device, ','),"
-            f" group_concat(path, x'00'), {mtime_col}"
-            f" FROM entry WHERE location_id=? AND path >= ? AND path < ? AND {_HASHED} AND {size_sql}"
-            " AND full_hash >= ? AND full_hash < ?",
+        return conn.execute(
+            f"SELECT group_concat(full_hash || size, ',') {has}, group_concat(inode || ':' || device, ',') {has},"
+            f" group_concat(path, x'00') {has}, {mtime_col},"
+            f" {'count(*) FILTER (WHERE full_hash IS NULL)' if count_unhashed else '0'}"
+            f" FROM entry WHERE location_id=? AND path >= ? AND path < ? AND kind='file' AND {size_sql} AND {where}",
             (location_id, lo, hi, *size_args, hash_lo, hash_hi)).fetchone()
     finally:
         conn.text_factory = old
-    return None if row is None or row[0] is None else row
 
 
 def unhashed(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes, min_size: int,
