@@ -42,6 +42,14 @@ def children_cpu(pid: int | None = None) -> float:
     return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
 
 
+def wait_reaped(pid: int, timeout: float = 2.0) -> None:
+    """Until ``pid`` has no child processes left (a finished job's process is reaped)."""
+    deadline = time.monotonic() + timeout
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    while time.monotonic() < deadline and path.exists() and path.read_text().strip():
+        time.sleep(0.01)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default=str(BENCH_DIR))
@@ -83,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             rec = json.loads(subprocess.run(SDJOBS + ["jobs", "show", str(job), "--json"], env=e,
                                             capture_output=True, check=True).stdout)
             times["  of which the job itself"].append(rec["run_seconds"])
-            cpu["  of which the job itself"].append(children_cpu(runner.pid) - c)  # the job process is reaped by now
+            wait_reaped(runner.pid)
+            cpu["  of which the job itself"].append(children_cpu(runner.pid) - c)
             assert json.loads(proc.stdout)["summary"]["hashed"] == total, "not the same bytes"
     finally:
         stop_runner(e)

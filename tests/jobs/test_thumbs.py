@@ -202,7 +202,8 @@ def test_huge_check_sees_the_jpeg_draft_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(w._HugeGuard, "__call__", spy)
     big = jpeg(tmp_path / "big.jpg", (2000, 1600))
     png = save(tmp_path / "big.png", Image.new("RGB", (2000, 1600)), "PNG")
-    for src, sizes in ((big, (("s", 128),)), (big, (("s", 256),)), (big, (("a", 256), ("b", 1024))), (png, (("s", 256),))):
+    cases = ((big, (("s", 128),)), (big, (("s", 256),)), (big, (("a", 256), ("b", 1024))), (png, (("s", 256),)))
+    for src, sizes in cases:
         assert w.run(task(src, tmp_path / "d", sizes)).kind == "rendered"
     assert seen == [250 * 200,      # 1/8 still covers 128
                     500 * 400,      # 1/8 would be 250 < 256: 1/4

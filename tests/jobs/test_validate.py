@@ -220,3 +220,35 @@ def test_integrity_batches_put_big_files_first_and_shrink(monkeypatch):
     assert counts[0] > counts[-2] > 0  # shrinking towards the end
     assert validate._bounds(sizes, 15_000, True)[0][0] == 15_000
     assert validate._bounds(sizes, len(sizes), True) == []
+
+
+def test_workers_start_on_the_first_rows_while_the_rest_is_listed(store, lib, tmp_path, monkeypatch):
+    """With a tiny head, the first rows of the first root go out before the
+    rest (and the other roots) are listed: same findings, every file checked once."""
+    from sdjobs.jobs import validate
+
+    monkeypatch.setattr(validate, "HEAD_FILES", 3)
+    monkeypatch.setattr(validate, "BIG_FILE", 50_000)
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for r in roots:
+        clean_tree(r)
+        for i in range(12):
+            write(r / "many" / f"f{i:02d}", os.urandom(500 * (i + 1)))
+        index(store, r)
+    victim = roots[1] / "many" / "f05"
+    st = victim.stat()
+    victim.write_bytes(b"\0" * st.st_size)
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.unlink(roots[0] / "many" / "f01")
+    for mode in ("integrity", "basic"):
+        rec = run_inline(store, "validate", {"paths": [str(r) for r in roots], "mode": mode, "library": str(lib)})
+        assert rec.status == "completed", rec.error
+        out = rec.output
+        assert out["checked"] == 2 * 17
+        found = {(i["kind"], i["path"]) for i in results_of(out)["issues"]}
+        if mode == "integrity":
+            assert found == {("silent-corruption", str(victim)), ("missing", str(roots[0] / "many" / "f01"))}
+            assert out["hashed"] == sum(os.path.getsize(os.path.join(d, f)) for r in roots
+                                        for d, _, fs in os.walk(r) for f in fs)
+        else:
+            assert found == {("missing", str(roots[0] / "many" / "f01"))}
