@@ -1,6 +1,6 @@
 """End-to-end benchmark of `sdjobs thumbs` against vipsthumbnail.
 
-    python bench/bench_thumbs.py [--dir /tmp/sdjobs-bench-thumbs] [--count 30] [--runs 5]
+    SDJOBS_BENCH_DIR=/dev/shm/sdjobs-bench python bench/bench_thumbs.py [--dir DIR] [--count 30] [--runs 5]
 
 Generates ~30 photo-like JPEGs (bench/gen_images.py: 4000x3000 and
 1920x1080, some with EXIF orientation) once, warms the page cache, then times
@@ -23,6 +23,11 @@ figure is the median of --runs rounds.
 A second table splits the --size 256 runs into CLI start-up, claim, the job
 itself and the CLI's exit, from the job record's timestamps.
 
+CPU seconds are shown next to wall times (vipsthumbnail's and the floor's as
+reaped children of this process, the job's with its workers from the running
+runner's reaped-children counters): on a shared machine they move much less
+than wall times do.
+
 Prints a markdown table; --save writes it to bench/results/thumbs.md.
 """
 
@@ -43,6 +48,26 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SDJOBS = [sys.executable, "-m", "sdjobs"]
+BENCH_DIR = Path(os.environ.get("SDJOBS_BENCH_DIR", tempfile.gettempdir()))
+
+
+def children_cpu(pid: int | None = None) -> float:
+    """CPU seconds of the reaped children of ``pid`` (of this process if None)."""
+    if pid is None:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+
+
+def wait_reaped(pid: int, timeout: float = 2.0) -> None:
+    """Until ``pid`` has no child processes left (a finished job's process is reaped)."""
+    deadline = time.monotonic() + timeout
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    while time.monotonic() < deadline and path.exists() and path.read_text().strip():
+        time.sleep(0.01)
 
 
 def ensure_images(folder: Path, count: int) -> list[Path]:
@@ -114,15 +139,17 @@ def vips_version() -> str:
     return out.strip() or "libvips"
 
 
-def case_vips(files: list[Path], scratch: Path) -> float:
+def case_vips(files: list[Path], scratch: Path) -> tuple[float, float]:
     out = scratch / "vips"
     out.mkdir()
+    cpu = children_cpu()
     took = timed(["vipsthumbnail", "-s", "256", "-o", f"{out}/%s.webp", *map(str, files)])
+    cpu = children_cpu() - cpu
     from PIL import Image
 
     sides = [max(Image.open(p).size) for p in out.glob("*.webp")]
     assert len(sides) == len(files) and set(sides) == {256}, sides
-    return took
+    return took, cpu
 
 
 FLOOR = """
@@ -137,9 +164,11 @@ with mp.get_context("fork").Pool(2) as pool:
 """
 
 
-def case_floor(files: list[Path], scratch: Path) -> float:
+def case_floor(files: list[Path], scratch: Path) -> tuple[float, float]:
     """The same work with no CLI, store or runner: one Python process and a fork Pool(2)."""
-    return timed([sys.executable, "-c", FLOOR, str(scratch), *map(str, files)])
+    cpu = children_cpu()
+    took = timed([sys.executable, "-c", FLOOR, str(scratch), *map(str, files)])
+    return took, children_cpu() - cpu
 
 
 def check_sidecars(lib: Path, sizes: list[str], n_files: int) -> None:
@@ -154,7 +183,7 @@ def check_sidecars(lib: Path, sizes: list[str], n_files: int) -> None:
 
 
 def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, rerun: bool = False,
-                phases: dict | None = None) -> float:
+                phases: dict | None = None) -> tuple[float, float | None]:
     lib = scratch / "lib" / "library.db"
     env = env_for(lib)
     args = [*SDJOBS, "thumbs", str(folder), "--format", "webp"]
@@ -164,7 +193,11 @@ def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, 
     try:
         if rerun:
             timed(args, env)
+        cpu = children_cpu(proc.pid) if proc else None
         took, split = job_timeline(args, env)
+        if proc:
+            wait_reaped(proc.pid)
+            cpu = children_cpu(proc.pid) - cpu
         check_sidecars(lib, sizes, len(list(folder.glob("*.jpg"))))
         if phases is not None:
             for k, v in split.items():
@@ -174,12 +207,13 @@ def case_sdjobs(folder: Path, scratch: Path, sizes: list[str], *, runner: bool, 
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
         stop_runners(env)
-    return took
+    return took, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "sdjobs-bench-thumbs")
+    parser.add_argument("--dir", type=Path, default=BENCH_DIR / "thumbs",
+                        help="sources in DIR/photos, scratch output in DIR too (default $SDJOBS_BENCH_DIR/thumbs)")
     parser.add_argument("--count", type=int, default=30)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--save", action="store_true", help="write the table to bench/results/thumbs.md")
@@ -202,10 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     cases[f"sdjobs thumbs re-run, unchanged ({RUN})"] = lambda s: case_sdjobs(folder, s, ["256"], runner=True,
                                                                                rerun=True)
     times: dict[str, list[float]] = {k: [] for k in cases}
+    cpus: dict[str, list[float]] = {k: [] for k in cases}
+    load_before = os.getloadavg()[0]
     for _ in range(args.runs):
         for name, fn in cases.items():
-            with tempfile.TemporaryDirectory(prefix="sdjobs-bench-thumbs-") as tmp:
-                times[name].append(fn(Path(tmp)))
+            with tempfile.TemporaryDirectory(prefix="scratch-", dir=args.dir) as tmp:
+                took, cpu = fn(Path(tmp))
+            times[name].append(took)
+            if cpu is not None:
+                cpus[name].append(cpu)
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med.get(VIPS)
     mb = sum(f.stat().st_size for f in files) / 1e6
@@ -214,10 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"`sdjobs thumbs` vs vipsthumbnail ({vips_version()}): {len(files)} JPEGs ({big} of 4000x3000,"
         f" {len(files) - big} of 1920x1080, {mb:.0f} MB), webp, warm cache, {os.cpu_count()} cores,"
-        f" median of {args.runs} rounds, CLI wall time (exec to exit); load average {load:.1f} at the end.",
+        f" median of {args.runs} rounds, CLI wall time (exec to exit); load average {load_before:.1f} before,"
+        f" {load:.1f} at the end.",
         "",
-        "| case | median s | min s | vs vipsthumbnail | vs --size 256 | vs --size 1024 |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| case | median s | min s | vs vipsthumbnail | vs --size 256 | vs --size 1024 | median CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in med.items():
         vs = f"{m / base:.2f}x" if base else "n/a"
@@ -226,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             mode = RUN if RUN in name else AUTO
             vs256 = f"{m / med[f'sdjobs thumbs --size 256 ({mode})']:.2f}x"
             vs1024 = f"{m / med[f'sdjobs thumbs --size 1024 ({mode})']:.2f}x"
-        lines.append(f"| {name} | {m:.3f} | {min(times[name]):.3f} | {vs} | {vs256} | {vs1024} |")
+        cpu = f"{statistics.median(cpus[name]):.2f}" if cpus[name] else ""
+        lines.append(f"| {name} | {m:.3f} | {min(times[name]):.3f} | {vs} | {vs256} | {vs1024} | {cpu} |")
     lines += ["", "Where the time of `sdjobs thumbs --size 256` goes (medians, from the job record's timestamps):",
               "", f"| step | {AUTO} s | {RUN} s |", "|---|---:|---:|"]
     for step in split[RUN]:
