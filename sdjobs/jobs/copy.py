@@ -27,12 +27,14 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
+from ._copy_large import LargeCopier, throttle
 from ._copy_walk import Entry, WalkAhead, walk
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
 BATCH_BYTES = 32 * 1024 * 1024
 BATCH_SECONDS = 0.25  # a worker hands back what it did not get to by then: pauses stay prompt on slow disks
+READY_AHEAD = 64  # batches prepared ahead of the pool, so that large files further on start early
 KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
 Policy = Literal["fail", "skip", "overwrite", "rename"]
 
@@ -109,6 +111,7 @@ class Copy(Job):
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
         self.full: tuple[str, OSError] | None = None  # the destination filled up
+        self.large: LargeCopier | None = None  # large files, in a thread alongside the pool
         if c.move:
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
                 if self._try_rename(src, target):
@@ -134,13 +137,21 @@ class Copy(Job):
         self.batch_opts = (ctx.job_id, self.verify, c.move, c.on_conflict == "overwrite")
         self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
         batches = self._work(state)
-        while True:
-            for result in ctx.map(_copy_batch, batches, chunksize=1):
-                self._record_batch(result)
-                ctx.check_interrupt()
-            if not self.leftover or self.full is not None:
-                break
-            batches = self._leftovers()
+        try:
+            while True:
+                for result in ctx.map(_copy_batch, batches, chunksize=1):
+                    self._record_batch(result)
+                    ctx.check_interrupt()
+                if not self.leftover or self.full is not None:
+                    break
+                batches = self._leftovers()
+            self._wait_large()
+        except BaseException:
+            if self.large is not None:  # stop it at a chunk and checkpoint where it stopped
+                self.large.halt()
+                state["current"] = self.large.current
+                ctx.checkpoint(state)
+            raise
         self._walked_ahead()
         if self.full is not None:
             dst, exc = self.full
@@ -219,11 +230,14 @@ class Copy(Job):
         current = state.get("current")
         batch: list[tuple[str, str]] = []
         batch_bytes = 0
+        ready: deque[tuple] = deque()
         for e in self._walk() if self.entries is None else self.entries:
             if self.full is not None:
                 return
             if self.leftover:
                 yield from self._leftovers()
+            while len(ready) > READY_AHEAD:
+                yield ready.popleft()
             if self.ahead is not None:
                 self._walked_ahead()
             mode = e.st.st_mode
@@ -251,8 +265,16 @@ class Copy(Job):
                     batch.append((e.src, dst))
                     batch_bytes += e.st.st_size
                     if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                        yield (*self.batch_opts, batch)
+                        ready.append((*self.batch_opts, batch))
                         batch, batch_bytes = [], 0
+                elif stat.S_ISREG(mode) and e.st.st_nlink == 1 and not self.ctx.settings().get("bwlimit"):
+                    offset = current["offset"] if current and current.get("dst") == dst else 0
+                    if offset:
+                        self.ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
+                    if self.large is None:
+                        self.large = LargeCopier(self.ctx.job_id, verify=self.verify, move=c.move,
+                                                 replace=c.on_conflict == "overwrite")
+                    self.large.add(e.src, dst, e.st, offset)
                 elif stat.S_ISREG(mode):
                     offset = current["offset"] if current and current.get("dst") == dst else 0
                     self._record(self._copy_large(e, dst, offset))
@@ -270,8 +292,10 @@ class Copy(Job):
             except OSError as exc:
                 self._failed(e.src, dst, exc)
             self.ctx.check_interrupt()
-        if batch and self.full is None:
-            yield (*self.batch_opts, batch)
+        if self.full is None:
+            yield from ready
+            if batch:
+                yield (*self.batch_opts, batch)
 
     def _leftovers(self) -> Iterator[tuple]:
         while self.leftover and self.full is None:
@@ -326,7 +350,7 @@ class Copy(Job):
             ctx.checkpoint(self.state)
             bw = ctx.settings().get("bwlimit")
             if bw:
-                _throttle(started, n, bw)
+                throttle(started, n, bw)
             ctx.check_interrupt()
 
         ctx.progress(path=e.src)
@@ -385,7 +409,38 @@ class Copy(Job):
         self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=src)
         self.ctx.checkpoint(self.state)
 
+    def _drain_large(self) -> None:
+        """Report the large files done in their thread; checkpoint where it is."""
+        large = self.large
+        if large is None:
+            return
+        large.bwlimit = self.ctx.settings().get("bwlimit")
+        while large.results:
+            self.state["current"] = large.current
+            self._record(large.results.popleft())
+        self.state["current"] = large.current
+        if large.current is not None:
+            self.ctx.progress(bytes_done=self.out["bytes"] + large.pos)
+            self.ctx.checkpoint(self.state)
+        if large.failure is not None:
+            raise large.failure
+
+    def _wait_large(self) -> None:
+        large = self.large
+        if large is None:
+            return
+        if self.full is not None:
+            large.halt()
+        else:
+            large.finish()
+            while not large.wait(0.1):
+                self._drain_large()
+                self.ctx.check_interrupt()
+        self._drain_large()
+        self.large = None
+
     def _record_batch(self, result: tuple) -> None:
+        self._drain_large()
         done, nbytes, last, problems, rest = result
         if rest:
             self.leftover.append((*self.batch_opts, rest))
@@ -496,12 +551,4 @@ def _errinfo(exc: OSError) -> tuple[int, str]:
 
 def _now() -> float:
     return time.monotonic()
-
-
-def _throttle(started: list[float], n: int, rate: float) -> None:
-    elapsed = time.monotonic() - started[0]
-    wait = n / rate - elapsed
-    if wait > 0:
-        time.sleep(wait)
-    started[0] = time.monotonic()
 

@@ -1,0 +1,51 @@
+"""copy's large files in their own thread: halted at a chunk, resumed from there, reported in order."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from sdjobs.fs import copyfile as cf
+from sdjobs.jobs._copy_large import LargeCopier
+
+
+def test_a_halted_large_copy_keeps_its_temp_and_resumes_from_its_offset(tmp_path):
+    src, dst = tmp_path / "big.bin", tmp_path / "out.bin"
+    data = os.urandom(6 * 1024 * 1024)
+    src.write_bytes(data)
+    st = os.stat(src)
+    first = LargeCopier(5, verify=False, move=False, replace=False)
+    first.bwlimit = 4 * 1024 * 1024  # 512 KiB chunks, 8 a second
+    first.add(str(src), str(dst), st, 0)
+    deadline = time.monotonic() + 30
+    while (first.current or {}).get("offset", 0) < 1024 * 1024:
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.01)
+    first.halt()
+    offset = first.current["offset"]
+    assert 0 < offset < len(data)
+    assert not dst.exists(), "a half-written file is visible under its final name"
+    assert os.path.getsize(cf.temp_name(str(dst), 5)) >= offset
+    assert first.results == type(first.results)()
+
+    second = LargeCopier(5, verify=True, move=False, replace=False)
+    second.add(str(src), str(dst), st, offset)
+    second.finish()
+    assert second.wait(30)
+    assert list(second.results) == [(str(src), str(dst), len(data), None)]
+    assert dst.read_bytes() == data and os.stat(dst).st_mtime_ns == st.st_mtime_ns
+    assert not os.path.exists(cf.temp_name(str(dst), 5))
+
+
+def test_errors_come_back_as_results_and_the_next_file_still_copies(tmp_path):
+    (tmp_path / "ok").write_bytes(b"fine" * 1000)
+    copier = LargeCopier(5, verify=False, move=True, replace=False)
+    copier.add(str(tmp_path / "gone"), str(tmp_path / "gone.out"), os.stat(tmp_path / "ok"), 0)
+    copier.add(str(tmp_path / "ok"), str(tmp_path / "ok.out"), os.stat(tmp_path / "ok"), 0)
+    copier.finish()
+    assert copier.wait(30)
+    gone, ok = copier.results
+    assert gone[2] == 0 and gone[3][0] == 2  # ENOENT
+    assert ok == (str(tmp_path / "ok"), str(tmp_path / "ok.out"), 4000, None)
+    assert not (tmp_path / "ok").exists() and (tmp_path / "ok.out").read_bytes() == b"fine" * 1000
+    assert sorted(os.listdir(tmp_path)) == ["ok.out"]
