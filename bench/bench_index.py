@@ -92,11 +92,28 @@ def peak_rss_mb(lib: Path, tree: Path, mode: str) -> float:
     return after / 1024 if after > before else float("nan")  # nan: an earlier child was bigger
 
 
+def quick(runs: int, floor: str, floor_db: Path, idx: list[str], forget: list[str]) -> None:
+    """Floor and shallow first run in turns; wall and CPU (for the floor: its processes;
+    for sdjobs: the CLI only, the runner's job is not our child) of each."""
+    ratios = []
+    for i in range(runs):
+        floor_db.unlink(missing_ok=True)
+        t_floor = run(floor, shell=True)
+        subprocess.run(forget, capture_output=True)
+        t_idx = run(idx + ["--mode", "shallow"])
+        ratios.append(t_idx / t_floor)
+        print(f"run {i + 1}: floor {t_floor:.2f} s, shallow {t_idx:.2f} s, {t_idx / t_floor:.2f}x;"
+              f" load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"median ratio {statistics.median(ratios):.2f}x, best {min(ratios):.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tree", type=Path, default=BENCH_DIR / "index-tree")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "index.md")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the floor and shallow first runs, side by side, each pair printed (writes no --out)")
     args = ap.parse_args()
 
     tree = args.tree.resolve()
@@ -120,6 +137,10 @@ def main() -> None:
              f"-cmd 'CREATE TABLE e(path, size, mtime, inode)' '.mode tabs' '.import /dev/stdin e'")
     hashall = f"find {tree} -type f -print0 | xargs -0 -n 2000 -P 2 xxhsum -H3 > /dev/null"
     have_sqlite, have_xxh = have("sqlite3"), have("xxhsum")
+    if args.quick:
+        quick(args.runs, floor, floor_db, idx, forget)
+        subprocess.run(sd + ["runner", "stop"], capture_output=True)
+        return
     for _ in range(args.runs):
         if have_sqlite:
             floor_db.unlink(missing_ok=True)

@@ -43,6 +43,7 @@ BATCH = int(os.environ.get("SDJOBS_INDEX_BATCH") or 5000)
 # fewer WAL checkpoints (each one syncs), temp tables in memory.
 PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=8192", "PRAGMA temp_store=MEMORY")
 FLUSH_SECONDS = 1.0
+PROGRESS_SECONDS = 0.25  # as often as the job context writes progress anyway
 # Seconds to sleep after each commit: lets tests stop a run in any phase of a tiny tree.
 TEST_DELAY = float(os.environ.get("SDJOBS_INDEX_TEST_DELAY") or 0)
 _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
@@ -212,6 +213,7 @@ class Discovery:
         self.totals: list[tuple[int, int, int, bytes]] = []
         self.stack: list[list] = []
         self.unreadable: set[str] = set(state["keep"])
+        self.progress_due = 0.0
 
     # -- writing ----------------------------------------------------------------
     def flush(self, cursor: bytes | None) -> None:
@@ -222,8 +224,13 @@ class Discovery:
         st["stack"] = self.stack if self.stack else None
         batch = (self.rows, self.totals, cursor, codec.pack(st))
         self.rows, self.totals = [], []
-        self.writer.drain()
-        self.on_progress(None if cursor is None else os.fsdecode(cursor))
+        now = time.monotonic()
+        if cursor is None or now >= self.progress_due:
+            # Progress is written by this process: let the writer finish first, so that
+            # write gets the database lock at once. Between reports, batches queue up.
+            self.writer.drain()
+            self.on_progress(None if cursor is None else os.fsdecode(cursor))
+            self.progress_due = now + PROGRESS_SECONDS
         self.writer.put(batch)
         if TEST_DELAY:
             time.sleep(TEST_DELAY)
