@@ -70,21 +70,76 @@ def digest(kind: str, path: str, size: int) -> str:
     raise ValueError(f"unknown digest kind {kind!r}")
 
 
-def hash_batch(batch: tuple[str, str, list[int]]) -> tuple[list[str | None], list[tuple[int, str]]]:
+def hash_batch(batch: tuple[str, str, list[int]]) -> tuple[list[str | None], list[tuple[int, str]], int]:
     """Digests of a batch given as (kinds, NUL-joined paths, sizes): one
-    digest per file (None if it failed) and (position, error text) per failure.
-    Joined strings pickle in one piece, much faster than lists of them."""
+    digest per file (None if it failed), (position, error text) per failure,
+    and the bytes read for the ``S`` files. Joined strings pickle in one
+    piece, much faster than lists of them.
+
+    Consecutive ``S`` files of one size are one size group, staged here as
+    the job would stage it over three passes (see ``staged_group``)."""
     kinds, joined, sizes = batch
+    paths = joined.split("\0")
     out: list[str | None] = []
     errors: list[tuple[int, str]] = []
+    staged_bytes = 0
     append = out.append
-    for pos, (kind, path, size) in enumerate(zip(kinds, joined.split("\0"), sizes)):
+    pos, n = 0, len(paths)
+    while pos < n:
+        kind, size = kinds[pos], sizes[pos]
+        if kind == "S":
+            end = pos + 1
+            while end < n and kinds[end] == "S" and sizes[end] == size:
+                end += 1
+            keys, errs, nbytes = staged_group(paths[pos:end], size)
+            out += keys
+            errors += [(pos + i, e) for i, e in errs]
+            staged_bytes += nbytes
+            pos = end
+            continue
         try:
-            append(digest(kind, path, size))
+            append(digest(kind, paths[pos], size))
         except OSError as exc:
             append(None)
             errors.append((pos, _describe(exc)))
-    return out, errors
+        pos += 1
+    return out, errors, staged_bytes
+
+
+def staged_group(paths: list[str], size: int) -> tuple[list[str | None], list[tuple[int, str]], int]:
+    """A whole size group at once: the first 4 KiB of each file, the last
+    4 KiB of those whose first ones collide, the full hash of those whose both
+    collide; the same reads as three passes over it, in one task. Keys:
+    ``H`` + head, ``T`` + head + tail, or ``F`` + full hash (only equal keys
+    can be the same content); None for a file that could not be read."""
+    keys: list[str | None] = [None] * len(paths)
+    errors: list[tuple[int, str]] = []
+    nbytes = 0
+    edge = min(size, EDGE)
+    todo = list(range(len(paths)))
+    for step in ("H", "T", "F"):
+        for i in todo:
+            try:
+                if step == "H":
+                    keys[i] = "H" + head_hash(paths[i], EDGE)
+                    nbytes += edge
+                elif step == "T":
+                    keys[i] = "T" + keys[i][1:] + tail_hash(paths[i], size, EDGE)
+                    nbytes += edge
+                else:
+                    keys[i] = "F" + full_hex(paths[i])
+                    nbytes += size
+            except OSError as exc:
+                keys[i] = None
+                errors.append((i, _describe(exc)))
+        seen: dict[str, int] = {}
+        for i in todo:
+            if keys[i] is not None:
+                seen[keys[i]] = seen.get(keys[i], 0) + 1
+        todo = [i for i in todo if keys[i] is not None and seen[keys[i]] > 1]
+        if not todo:
+            break
+    return keys, errors, nbytes
 
 
 def compare_group(paths: list[str], size: int) -> tuple[list[list[int]], list[tuple[int, str]]]:

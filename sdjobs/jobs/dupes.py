@@ -37,6 +37,10 @@ BATCHES_PER_WORKER = 4
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 EDGE_BYTES = 4096
 PHASE_NAMES = {1: "compare first 4 KiB", 2: "compare last 4 KiB", 3: "compare full hashes"}
+# A size group is staged whole in one task (first 4 KiB, last 4 KiB, full: one
+# pass instead of three) when reading all of it would be at most this share
+# of reading every group; bigger ones go pass by pass, spread over the workers.
+STAGED_SHARE = 0.25
 
 
 @dataclasses.dataclass
@@ -215,23 +219,24 @@ class Dupes(Job):
         ctx, files, state = self.ctx, self.files, self.state
         idx, kinds = todo["idx"], todo["kinds"]
         sizes = files.sizes
-        cost = [_cost(k, sizes[i]) for i, k in zip(idx, kinds)] if "C" in kinds else \
+        cost = [_cost(k, sizes[i]) for i, k in zip(idx, kinds)] if "C" in kinds or "S" in kinds else \
             [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds)]
         ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=sum(cost) or None)
         start = state["done"]
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
-        bounds = _bounds(cost, start)
+        bounds = _bounds(cost, start, glue=_staged_runs(kinds, idx, sizes) if "S" in kinds else None)
         paths, sizes = files.paths, files.sizes
         batches = (("".join(kinds[a:b]), "\0".join([paths[i] for i in idx[a:b]]), [sizes[i] for i in idx[a:b]])
                    for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
-        for (a, b), (digests, errors) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
+        for (a, b), (digests, errors, staged) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
             keys.update(zip(idx[a:b], digests))
             for pos, err in errors:
                 keys.pop(idx[a + pos], None)
                 ctx.error(paths[idx[a + pos]], err)
-            n = sum(cost[a:b])
+            n = sum(cost[a:b]) if "S" not in kinds else \
+                staged + sum(c for c, k in zip(cost[a:b], kinds[a:b]) if k != "S")
             done_bytes += n
             self.read_bytes += n
             state["done"] = b
@@ -427,10 +432,12 @@ def _next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, s
     idx: list[int] = []
     kinds: list[str] = []
     level = 0
+    whole = sum(sizes[g[0]] * len(g) for g in groups) * STAGED_SHARE
     for g in groups:
         k0 = keys.get(g[0])
         if k0 is None and not known:
-            need = "F" if sizes[g[0]] <= WHOLE else "H"
+            size = sizes[g[0]]
+            need = "F" if size <= WHOLE else "S" if size * len(g) <= whole else "H"
             idx += g
             kinds += [need] * len(g)
             level = max(level, 1)
@@ -478,20 +485,29 @@ def _regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[i
 def _cost(kind: str, size: int) -> int:
     if kind in ("H", "T"):
         return min(size, EDGE_BYTES)
+    if kind == "S":  # at least the first 4 KiB; the worker says how much more
+        return min(size, EDGE_BYTES)
     if kind == "C":
         return size if size <= 100 * 1024 else 57344
     return size
 
 
-def _bounds(cost: list[int], start: int) -> list[tuple[int, int]]:
+def _staged_runs(kinds: str | list[str], idx: list[int], sizes: list[int]) -> list[bool]:
+    """glue[b]: position b+1 belongs to the same staged size group as b (no cut between)."""
+    return [kinds[b] == "S" and kinds[b + 1] == "S" and sizes[idx[b]] == sizes[idx[b + 1]]
+            for b in range(len(idx) - 1)] + [False]
+
+
+def _bounds(cost: list[int], start: int, glue: list[bool] | None = None) -> list[tuple[int, int]]:
     """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes, and
-    at least ~BATCHES_PER_WORKER per worker so that both cores stay busy to the end."""
+    at least ~BATCHES_PER_WORKER per worker so that both cores stay busy to
+    the end; never cut where ``glue`` says a staged group goes on."""
     n = len(cost) - start
     per = max(16, min(BATCH_FILES, n // (BATCHES_PER_WORKER * (os.cpu_count() or 1)) or 16))
     out, a, acc = [], start, 0
     for b in range(start, len(cost)):
         acc += cost[b]
-        if b + 1 - a >= per or acc >= BATCH_BYTES:
+        if (b + 1 - a >= per or acc >= BATCH_BYTES) and not (glue and glue[b]):
             out.append((a, b + 1))
             a, acc = b + 1, 0
     if a < len(cost):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 
@@ -52,6 +53,31 @@ def test_reads_little(store, lib, tmp_path):
     out, res = dupes(store, lib, paths=[str(tmp_path / "t")])
     assert res["groups"] == []
     assert out["read_bytes"] == 4 * 4096
+
+
+def test_size_groups_staged_whole_read_what_the_passes_would(store, lib, tmp_path):
+    """Several size groups, each a small share of the work: each is staged in
+    one task (first 4 KiB, last 4 KiB, full), reading exactly what three passes read."""
+    rng = random.Random(9)
+    sizes = [100_000 + 1000 * k for k in range(5)]
+    for size in sizes:
+        a = rng.randbytes(size)
+        write(tmp_path / "t" / f"{size}-a", a)
+        write(tmp_path / "t" / "sub" / f"{size}-a-copy", a)
+        write(tmp_path / "t" / f"{size}-b", a[:-1] + bytes([a[-1] ^ 1]))   # same head, other tail
+        write(tmp_path / "t" / f"{size}-c", bytes([a[0] ^ 1]) + a[1:])     # other head
+    out, res = dupes(store, lib, paths=[str(tmp_path / "t")])
+    assert found(res) == brute_force([tmp_path / "t"])
+    assert len(res["groups"]) == len(sizes)
+    assert out["read_bytes"] == sum(7 * 4096 + 2 * size for size in sizes)
+    from sdjobs.jobs._dupes_hash import staged_group
+
+    size = sizes[0]
+    names = [tmp_path / "t" / f"{size}-{n}" for n in ("a", "b", "c")] + [tmp_path / "t" / "sub" / f"{size}-a-copy"]
+    keys, errors, nbytes = staged_group([str(p) for p in names] + [str(tmp_path / "gone")], size)
+    assert keys[0] == keys[3] and keys[0][0] == "F"
+    assert keys[1][0] == "T" and keys[2][0] == "H" and keys[4] is None
+    assert [pos for pos, _ in errors] == [4] and nbytes == 7 * 4096 + 2 * size
 
 
 def test_hard_links_are_one_file_unless_asked(store, lib, tree):
