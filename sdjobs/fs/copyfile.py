@@ -12,6 +12,7 @@ import ctypes
 import errno
 import os
 import stat
+import sys
 from typing import Callable
 
 import xxhash
@@ -23,6 +24,7 @@ _IDS = (os.geteuid(), os.getegid())
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
+_FS_ENCODING = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 _buffer: memoryview | None = None  # one read buffer per process
 _umask: int | None = None
 
@@ -44,12 +46,9 @@ def _process_umask() -> int:
 
 def _load_renameat2():
     try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
+        return ctypes.CDLL(None, use_errno=True).renameat2  # (no argtypes: a third cheaper per call)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
 
 
 _renameat2 = _load_renameat2()
@@ -264,7 +263,8 @@ def rename_into(tmp: str, dst: str, *, replace: bool = True) -> None:
         os.rename(tmp, dst)
         return
     if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, os.fsencode(tmp), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+        if _renameat2(_AT_FDCWD, tmp.encode(*_FS_ENCODING), _AT_FDCWD, dst.encode(*_FS_ENCODING),
+                      _RENAME_NOREPLACE) == 0:
             return
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
