@@ -450,7 +450,8 @@ class Copy(Job):
             self.ctx.add_items(done)
             self.ctx.add_bytes(nbytes)
             p = self.ctx.current
-            self.ctx.progress(done=(p.done or 0) + done, bytes_done=self.out["bytes"], path=last)
+            in_flight = self.large.pos if self.large is not None else 0  # of the large file in its thread
+            self.ctx.progress(done=(p.done or 0) + done, bytes_done=self.out["bytes"] + in_flight, path=last)
             self.ctx.checkpoint(self.state)
         for src, dst, err in problems:
             self._failed(src, dst, OSError(err[0], err[1]))
