@@ -18,6 +18,7 @@ import dataclasses
 import os
 import time
 from collections import Counter
+from itertools import compress
 from typing import Literal
 
 from ..core.errors import BadInput, NotFound
@@ -174,18 +175,21 @@ class Dupes(Job):
         c = self.config
         self.ctx.phase("group", message=f"grouping {len(files):,} files by size")
         groups, links = _size_groups(files, c.hardlinks, by_name=c.mode == "name-size")
-        cand = sorted({i for g in groups for i in g} | {j for i in links for j in [i, *links[i]]})
-        if len(cand) < len(files):  # keep only what can still be a duplicate
+        n_members = sum(map(len, groups))
+        if n_members + sum(map(len, links.values())) < len(files):  # keep only what can still be a duplicate
+            cand = sorted({i for g in groups for i in g} | {j for i in links for j in [i, *links[i]]})
             remap = {old: new for new, old in enumerate(cand)}
             files = files.take(cand)
             groups = [[remap[i] for i in g] for g in groups]
             links = {remap[i]: [remap[j] for j in js] for i, js in links.items() if i in remap}
-        members = {i for g in groups for i in g}
-        known = {i: k for i, k in enumerate(files.known) if k and i in members}
+        known: dict[int, str] = {}
+        if any(files.known):
+            members = {i for g in groups for i in g}
+            known = {i: k for i, k in enumerate(files.known) if k and i in members}
         files.known = []
         from_index = sum(1 for k in known.values() if k[0] == "F") + in_groups
         return {"stage": "compare", "files": files.to_state(), "links": links, "groups": groups,
-                "known": known, "scanned": scanned, "candidates": len(members) + in_groups,
+                "known": known, "scanned": scanned, "candidates": n_members + in_groups,
                 "from_index": from_index, "rendered": rendered or [],
                 "final": [], "keys": {}, "todo": None, "done": 0, "read_bytes": 0}
 
@@ -219,15 +223,19 @@ class Dupes(Job):
         ctx, files, state = self.ctx, self.files, self.state
         idx, kinds = todo["idx"], todo["kinds"]
         sizes = files.sizes
-        cost = [_cost(k, sizes[i]) for i, k in zip(idx, kinds)] if "C" in kinds or "S" in kinds else \
-            [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds)]
+        if "C" in kinds or "S" in kinds:
+            cost = [_cost(k, sizes[i]) for i, k in zip(idx, kinds)]
+        elif all(k == "F" for k in set(kinds)):
+            cost = list(map(sizes.__getitem__, idx))
+        else:
+            cost = [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds)]
         ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=sum(cost) or None)
         start = state["done"]
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
         bounds = _bounds(cost, start, glue=_staged_runs(kinds, idx, sizes) if "S" in kinds else None)
         paths, sizes = files.paths, files.sizes
-        batches = (("".join(kinds[a:b]), "\0".join([paths[i] for i in idx[a:b]]), [sizes[i] for i in idx[a:b]])
-                   for a, b in bounds)
+        batches = (("".join(kinds[a:b]), "\0".join(map(paths.__getitem__, idx[a:b])),
+                    list(map(sizes.__getitem__, idx[a:b]))) for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
         for (a, b), (digests, errors, staged) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
@@ -296,7 +304,7 @@ class Dupes(Job):
         order = paths.__getitem__ if one_root else (lambda i: (args[i], paths[i]))
         with_mtimes = c.then != "none"  # the keep rules and the re-checks need them
         for g in groups:
-            members = sorted(g, key=order)
+            members = sorted(g, key=order) if len(g) > 1 else g
             size = sizes[members[0]]
             inodes = len(members)  # one path per inode so far: links were collapsed
             if links and c.hardlinks:
@@ -313,7 +321,8 @@ class Dupes(Job):
 
             out_groups += json.loads("[" + ",".join(r[5] for r in rendered) + "]")
             rendered = []
-        out_groups.sort(key=lambda g: (-g["wasted"], -len(g["paths"]), g["paths"][0]))
+        ranked = sorted([(-g["wasted"], -len(g["paths"]), g["paths"][0], i) for i, g in enumerate(out_groups)])
+        out_groups = [out_groups[r[3]] for r in ranked]
         self.groups, self.rendered = out_groups, rendered
         totals = _totals(out_groups)
         if rendered:
@@ -361,21 +370,14 @@ def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[lis
     to their first path, the other paths kept in ``links``."""
     sizes = files.sizes
     keys: list = list(zip(sizes, map(os.path.basename, files.paths))) if by_name else sizes
-    by_key: dict = {}
-    for i, k in enumerate(keys):
-        g = by_key.get(k)
-        if g is None:
-            by_key[k] = [i]
-        else:
-            g.append(i)
-    groups = [g for g in by_key.values() if len(g) > 1]
+    groups = _runs(keys, range(len(keys)))
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
     idents = list(zip(devs, inos))
     linked: set[int] = set()
     if len(set(idents)) < len(idents):
         shared = {x for x, n in Counter(idents).items() if n > 1}
-        linked = {i for i, x in enumerate(idents) if x in shared}
+        linked = set(compress(range(len(idents)), map(shared.__contains__, idents)))
     if linked:  # some files have several names: keep one per inode
         rank = lambda i: (args[i], paths[i])  # noqa: E731
         collapsed = []
@@ -464,21 +466,33 @@ def _next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, s
     return {"idx": idx, "kinds": kinds, "name": PHASE_NAMES.get(level, "compare")}
 
 
+def _runs(keys: list, items) -> list[list]:
+    """The ``items`` of each key that 2+ of them share (``keys[i]`` is the key of
+    the i-th item; None is nobody's), in their order; sorted and gathered by C
+    iterators, Python stepping once per group, not once per item."""
+    counts = Counter(keys)
+    counts.pop(None, None)
+    shared = list(map((1).__lt__, map(counts.__getitem__, keys)))
+    if not any(shared):
+        return []
+    order = sorted(compress(range(len(keys)), shared), key=keys.__getitem__)
+    items = list(map(list(items).__getitem__, order))
+    out, i, end = [], 0, len(order)
+    while i < end:
+        j = i + counts[keys[order[i]]]
+        out.append(items[i:j])
+        i = j
+    return out
+
+
 def _regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[int]], list[list[int]]]:
     """Split each group by its members' keys; (still colliding, final) groups of 2+."""
     still, final = [], []
     get = keys.get
     for g in groups:
-        ks = list(map(get, g))
-        repeated = {k for k, n in Counter(ks).items() if n > 1 and k is not None}  # unreadable files drop out
-        if not repeated:
-            continue
-        sub: dict[str, list[int]] = {}
-        for k, i in zip(ks, g):
-            if k in repeated:
-                sub.setdefault(k, []).append(i)
-        for k, members in sub.items():
-            (final if k[0] == "F" else still).append(members)
+        ks = list(map(get, g))  # unreadable files (None) drop out
+        for members in _runs(ks, g):
+            (final if keys[members[0]][0] == "F" else still).append(members)
     return still, final
 
 
