@@ -16,6 +16,7 @@ class Entry:
     dst: str
     st: os.stat_result
     top: int  # index of the source this entry comes from
+    parent: str = ""  # the destination directory it goes in ("" for a source itself)
 
 
 def walk(pairs: Iterable[tuple[int, str, str]], on_error: Callable[[str, OSError], None]) -> Iterator[Entry]:
@@ -43,7 +44,7 @@ def walk(pairs: Iterable[tuple[int, str, str]], on_error: Callable[[str, OSError
                     except OSError as exc:
                         on_error(d.path, exc)
                         continue
-                    stack.append(Entry(d.path, os.path.join(e.dst, d.name), st, top))
+                    stack.append(Entry(d.path, os.path.join(e.dst, d.name), st, top, e.dst))
 
 
 class WalkAhead:

@@ -182,7 +182,7 @@ class Copy(Job):
                 size += e.st.st_size if stat.S_ISREG(mode) else 0
             if files % 1000 == 0:
                 self.ctx.check_interrupt()
-            if os.path.dirname(e.dst) in absent:
+            if e.parent in absent:
                 if is_dir:
                     absent.add(e.dst)
                 continue
@@ -231,17 +231,21 @@ class Copy(Job):
         batch: list[tuple[str, str]] = []
         batch_bytes = 0
         ready: deque[tuple] = deque()
-        for e in self._walk() if self.entries is None else self.entries:
+        bwlimit = None
+        for n, e in enumerate(self._walk() if self.entries is None else self.entries):
             if self.full is not None:
                 return
             if self.leftover:
                 yield from self._leftovers()
             while len(ready) > READY_AHEAD:
                 yield ready.popleft()
-            if self.ahead is not None:
-                self._walked_ahead()
+            if n % 64 == 0:
+                bwlimit = self.ctx.settings().get("bwlimit")  # (read from the store once a second)
+                self.ctx.check_interrupt()
+                if self.ahead is not None:
+                    self._walked_ahead()
             mode = e.st.st_mode
-            if os.path.dirname(e.dst) in self.made and not stat.S_ISDIR(mode):
+            if e.parent in self.made and not stat.S_ISDIR(mode):
                 dst = e.dst  # in a directory this run created: nothing there to conflict with
             else:
                 dst = self._destination(e)
@@ -260,14 +264,13 @@ class Copy(Job):
                 elif stat.S_ISREG(mode) and (e.st.st_dev, e.st.st_ino) in links:  # (a move may have
                     # unlinked the first name already, so nlink is no guide here)
                     self._link(links[(e.st.st_dev, e.st.st_ino)], dst, e)
-                elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 \
-                        and not self.ctx.settings().get("bwlimit"):
+                elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 and not bwlimit:
                     batch.append((e.src, dst))
                     batch_bytes += e.st.st_size
                     if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                         ready.append((*self.batch_opts, batch))
                         batch, batch_bytes = [], 0
-                elif stat.S_ISREG(mode) and e.st.st_nlink == 1 and not self.ctx.settings().get("bwlimit"):
+                elif stat.S_ISREG(mode) and e.st.st_nlink == 1 and not bwlimit:
                     offset = current["offset"] if current and current.get("dst") == dst else 0
                     if offset:
                         self.ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
@@ -291,7 +294,6 @@ class Copy(Job):
                     self.ctx.warn("sockets cannot be copied; skipped", e.src)
             except OSError as exc:
                 self._failed(e.src, dst, exc)
-            self.ctx.check_interrupt()
         if self.full is None:
             yield from ready
             if batch:
