@@ -117,9 +117,9 @@ class Copy(Job):
                 if self._try_rename(src, target):
                     self.renamed_tops.add(top)
 
-        if not self.resumed and not any(os.path.lexists(t) for t in c.targets):
+        walk_ahead = not self.resumed and not any(os.path.lexists(t) for t in c.targets)
+        if walk_ahead:
             files = size = None  # nothing in the way: copy while walking, totals when the walk ends
-            self.entries = self.ahead = WalkAhead(self._pairs())
         else:
             ctx.phase("plan", message="scanning sources")
             files, size, conflicts = self._plan()
@@ -136,7 +136,7 @@ class Copy(Job):
         self.dirs: list[tuple[str, os.stat_result]] = []
         self.batch_opts = (ctx.job_id, self.verify, c.move, c.on_conflict == "overwrite")
         self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
-        batches = self._work(state)
+        batches = self._work(state, walk_ahead)
         try:
             while True:
                 for result in ctx.map(_copy_batch, batches, chunksize=1):
@@ -223,9 +223,11 @@ class Copy(Job):
             self.ahead = None
 
     # -- copy -----------------------------------------------------------------------
-    def _work(self, state: dict) -> Iterator[tuple]:
+    def _work(self, state: dict, walk_ahead: bool = False) -> Iterator[tuple]:
         """Does directories, links and large files here; yields batches of small files for the pool."""
         c = self.config
+        if walk_ahead:  # its thread starts here, once ctx.map has forked the pool (never fork with it running)
+            self.entries = self.ahead = WalkAhead(self._pairs())
         links: dict[tuple[int, int], str] = {}
         current = state.get("current")
         batch: list[tuple[str, str]] = []
