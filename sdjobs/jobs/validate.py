@@ -3,6 +3,12 @@
 Phases: list (the index's entries for an indexed path, else a walk with the
 indexer's rules), check (per-file checks over the worker pool in batches,
 checkpointed by batch), report (issues sorted by severity into the results).
+When the index alone says what to check, the first rows go to the workers
+before the rest is listed, and the check phase overlaps the listing.
+
+Integrity alone is the fast path (``check_hashes``): files travel to the
+workers as columns, the biggest go first, batches shrink towards the end, and
+a file whose content still matches costs one open and its reads.
 
 Modes: basic (missing files, size/mtime drift against the index, empty
 files), integrity (full xxh3-128 against the stored one; a change without a
