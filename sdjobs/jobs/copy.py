@@ -27,13 +27,13 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
+from ._copy_batch import copy_batch
 from ._copy_large import LargeCopier, throttle
 from ._copy_walk import Entry, WalkAhead, walk
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
 BATCH_BYTES = 32 * 1024 * 1024
-BATCH_SECONDS = 0.25  # a worker hands back what it did not get to by then: pauses stay prompt on slow disks
 READY_AHEAD = 64  # batches prepared ahead of the pool, so that large files further on start early
 KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
 Policy = Literal["fail", "skip", "overwrite", "rename"]
@@ -139,7 +139,7 @@ class Copy(Job):
         batches = self._work(state, walk_ahead)
         try:
             while True:
-                for result in ctx.map(_copy_batch, batches, chunksize=1):
+                for result in ctx.map(copy_batch, batches, chunksize=1):
                     self._record_batch(result)
                     ctx.check_interrupt()
                 if not self.leftover or self.full is not None:
@@ -518,36 +518,6 @@ class Copy(Job):
     def on_cancel(self, ctx) -> None:
         self.ctx = ctx
         self._sweep_temps()
-
-
-def _copy_batch(task: tuple) -> tuple:
-    """Runs in a worker process: copy a batch of small files.
-
-    Returns (files copied, bytes, last source, [(src, dst, (errno, message))], files
-    not started within BATCH_SECONDS). A full destination ends the batch: the rest
-    would fail the same way."""
-    job_id, verify, move, replace, files = task
-    done = nbytes = 0
-    last = None
-    problems = []
-    copy = cf.copy_whole
-    deadline = time.monotonic() + BATCH_SECONDS
-    for i, (src, dst) in enumerate(files):
-        if i and time.monotonic() > deadline:
-            return (done, nbytes, last, problems, files[i:])
-        try:
-            n = copy(src, dst, job_id, verify=verify, replace=replace)
-            if move:
-                os.unlink(src)
-        except OSError as exc:
-            problems.append((src, dst, _errinfo(exc)))
-            if exc.errno in cf.NO_SPACE:
-                break
-            continue
-        done += 1
-        nbytes += n
-        last = src
-    return (done, nbytes, last, problems, None)
 
 
 def _errinfo(exc: OSError) -> tuple[int, str]:
