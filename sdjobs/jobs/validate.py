@@ -45,9 +45,10 @@ FILE_COST = 40 << 10
 # reading one at the end while the other has nothing left to do.
 BIG_FILE = 8 << 20
 MIN_BATCH = 16 << 20  # batches shrink towards the end, not below this (each costs a hand-over)
-# Integrity alone: the first rows listed go to the workers at once, and the
-# rest is listed while they hash (listing 20,000 files took 60 ms).
-HEAD_FILES = 4000
+# Without a walk, the first rows listed go to the workers at once and the
+# rest is listed while they check those (listing 20,000 files took 50-60 ms;
+# hashing 10,000 of them, 80 ms per worker). Rows are read this many at a time.
+HEAD_FILES = 10_000
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 Mode = Literal["basic", "integrity", "corruption", "complete"]
 
@@ -146,15 +147,15 @@ class Validate(Job):
 
     def _spans(self, state: dict, pieces, flags: dict):
         """[a, b) of each batch to check, from state["done"]. On a fresh start
-        the listing is still going (``pieces``): the first rows go out, one
-        batch per worker, before the rest is listed, so that the workers hash
-        while this process lists. The checkpoint waits for the whole list."""
+        the listing is still going (``pieces``): the batches of the first rows
+        go out before the rest is listed, so that the workers check them while
+        this process lists. The checkpoint waits for the whole list."""
         items, start = state["items"], state["done"]
         if pieces is not None:
             head = next(pieces, [])
             items += head
             self.ctx.phase("check", total=None, unit="files")
-            yield from _split(head, os.cpu_count() or 1)
+            yield from _bounds([it[3] for it in head], 0, flags.get("integrity"))
             rest = [it for piece in pieces for it in piece]
             items += _biggest_first(rest) if flags.get("integrity") else rest
             state["listed"] = True
@@ -324,25 +325,13 @@ def _entry_rows(db_path: str, location_id: int, given: str, real: str):
 
 def _head(rows) -> list[tuple]:
     """The first rows of ``rows`` (left where they stop): HEAD_FILES of them,
-    or fewer worth one full batch per worker."""
-    out, cost, most = [], 0, BATCH_BYTES * (os.cpu_count() or 1)
+    or fewer worth four full batches per worker."""
+    out, cost, most = [], 0, 4 * BATCH_BYTES * (os.cpu_count() or 1)
     for row in rows:
         out.append(row)
         cost += row[1][0] + FILE_COST
         if len(out) >= HEAD_FILES or cost >= most:
             break
-    return out
-
-
-def _split(items: list[tuple], parts: int) -> list[tuple[int, int]]:
-    """``items`` as at most ``parts`` consecutive [a, b) of about equal cost."""
-    cost = [it[3] + FILE_COST for it in items]
-    total, out, a, acc = sum(cost), [], 0, 0
-    for b, c in enumerate(cost, 1):
-        acc += c
-        if acc * parts >= total * (len(out) + 1) or b == len(items):
-            out.append((a, b))
-            a = b
     return out
 
 
