@@ -22,8 +22,11 @@ stat'ed relative to them (`lstat(name, dir_fd=fd)`, the same call as
 `DirEntry.stat(follow_symlinks=False)`), so trees deeper than PATH_MAX work,
 and an explicit stack replaces recursion. Only the names of pending
 directories are held (no DirEntry objects: a third of the memory for a
-directory of 10^5 entries), and at most two descriptors are open: climbing
-back up re-opens the parent as `..` of the child, checked by (dev, inode).
+directory of 10^5 entries). The descriptors of the first `HELD_FDS`
+directories down the current branch stay open, so climbing back up to one
+of them costs no system call; deeper, climbing back up re-opens the parent
+as `..` of the child, checked by (dev, inode), so at most `HELD_FDS` + 2
+descriptors are open however deep the tree.
 
 Errors never escape the walk: they go to `on_error(path, exc)` and the walk
 goes on. If the callback raises, that exception propagates (a way to abort).
@@ -110,6 +113,7 @@ _S_IFREG = 0o100000
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _new_entry = tuple.__new__
+HELD_FDS = 64
 
 # (dirpath, sorted names, next index, depth of the children, ignores, (dev, ino))
 Ignores = tuple[tuple[GitIgnore, str], ...]
@@ -213,7 +217,7 @@ def _resume_components(top: str, start_after: str | None) -> list[str]:
 
 
 class _Walker:
-    __slots__ = ("nf", "report", "ancestors", "fd", "fd_key")
+    __slots__ = ("nf", "report", "ancestors", "fd", "fd_key", "held")
 
     def __init__(self, nf: NameFilter, report: OnError) -> None:
         self.nf = nf
@@ -221,6 +225,7 @@ class _Walker:
         self.ancestors: set[tuple[int, int]] = set()
         self.fd: int | None = None
         self.fd_key: tuple[int, int] = (-1, -1)
+        self.held: list[tuple[int, tuple[int, int]]] = []  # (fd, key) of ancestors, outermost first
 
     def _list(self, fd: int, path: str, ignores: Ignores) -> tuple[list[str], Ignores]:
         """Read, filter and sort a directory's names; pick up its .gitignore."""
@@ -264,6 +269,9 @@ class _Walker:
             self.report(path, exc)
             return None
         self.ancestors.add(key)
+        if self.fd is not None and len(self.held) < HELD_FDS:
+            self.held.append((self.fd, self.fd_key))
+            self.fd = None
         self._switch(cfd, key)
         return (path, names, 0, depth, child_ignores, key)
 
@@ -274,7 +282,10 @@ class _Walker:
 
     def _reopen(self, path: str, key: tuple[int, int]) -> bool:
         """Make the current fd the directory `path` (the parent of the current
-        one), via '..' when possible, else by path. False if neither works."""
+        one): the held descriptor, else via '..', else by path. False if none works."""
+        if self.held and self.held[-1][1] == key:
+            self._switch(*self.held.pop())
+            return True
         err: OSError = OSError(errno.ESTALE, "directory changed during walk", path)
         for where, dir_fd in (("..", self.fd), (path, None)):
             if where == ".." and dir_fd is None:
@@ -342,6 +353,8 @@ class _Walker:
             yield from loop(stack, limit)
         finally:
             self._switch(None, (-1, -1))
+            while self.held:
+                os.close(self.held.pop()[0])
 
     def _loop(self, stack: list[_Frame], limit: int) -> Iterator[WalkEntry]:
         report, ancestors = self.report, self.ancestors

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from sdjobs.fs.rules import WalkRules
-from sdjobs.fs.walker import (DirectoryCycleError, WalkEntry, entry_key, path_order_key, sort_names, walk,
+from sdjobs.fs.walker import (HELD_FDS, DirectoryCycleError, WalkEntry, entry_key, path_order_key, sort_names, walk,
                                walk_segments)
 
 NO_RULES = WalkRules(skip_system=False, skip_git=False, gitignore=False)
@@ -315,6 +315,24 @@ def test_abandoned_walk_releases_descriptors(tmp_path):
             break
     it.close()
     assert _fd_count() == before
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_descriptors_stay_bounded_down_a_deep_branch(tmp_path):
+    levels = HELD_FDS * 2
+    _deep_tree(tmp_path, levels)
+    (tmp_path / "z").mkdir()  # climbing all the way back up: past re-opened and held parents
+    try:
+        before = _fd_count()
+        most, names = 0, []
+        for s in walk_segments(tmp_path, NO_RULES, chunk=1):
+            most = max(most, _fd_count() - before)
+            names += s.values[1::8]
+        assert names == [b"d"] * levels + [b"leaf", b"z"]
+        assert HELD_FDS < most <= HELD_FDS + 2
+        assert _fd_count() == before
+    finally:
+        _remove_deep_tree(tmp_path, levels)
 
 
 def test_big_directory(tmp_path):
