@@ -138,8 +138,9 @@ def _lean(p, conn, unit: str, direct_only: bool, out: dict) -> None:
             continue
         try:
             st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) in seen:
-                errors.append((d, "directory cycle"))
+            if (st.st_dev, st.st_ino) in seen:  # a bind mount: nothing stored below it is vouched for
+                errors.append((d, "directory met twice (a cycle or a bind mount)"))
+                _compare_children(conn, p, d, [], out)
                 continue
             seen.add((st.st_dev, st.st_ino))
             names = os.listdir(fd)

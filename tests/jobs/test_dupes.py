@@ -200,3 +200,23 @@ def test_index_without_full_hashes_uses_cas_ids(store, lib, tree):
     assert found(res) == brute_force([tree])
     big = 2 * (300_000 + 70_000 + 32769)  # files read in full: the copies that are large
     assert out["read_bytes"] < big * 3
+
+
+def test_lean_walk_finds_what_the_walker_finds(tmp_path):
+    from sdjobs.fs.rules import WalkRules
+    from sdjobs.jobs._dupes_scan import Filters, _lean_subtree, _walker_subtree
+
+    root = tmp_path / "tree"
+    make_tree(root)
+    write(root / "node_modules" / "x", b"dep")
+    write(root / "s100" / ".DS_Store", b"clutter")
+    write(root / ".hidden" / "h", b"hidden")
+    os.mkfifo(root / "fifo")
+    for rules in (WalkRules(), WalkRules(skip_deps=True, skip_hidden=True), WalkRules(skip_system=False)):
+        for filters in (Filters(1), Filters(0, 5000), Filters(0, None, ("bin",))):
+            lean, lean_st = _lean_subtree(str(root), 3, rules, filters)
+            full, full_st = _walker_subtree(str(root), 3, rules.to_dict(), filters, True)
+            assert sorted(zip(lean.paths, lean.sizes, lean.inos, lean.devs, lean.mtimes, lean.args)) == \
+                sorted(zip(full.paths, full.sizes, full.inos, full.devs, full.mtimes, full.args))
+            assert (lean_st.dirs, lean_st.symlinks, lean_st.other, lean_st.filtered) == \
+                (full_st.dirs, full_st.symlinks, full_st.other, full_st.filtered)
