@@ -123,7 +123,11 @@ class FanOut:
         pool, it, gate = self._get_pool(), iter(items), self.gate
         pending: deque[list] = deque()  # per chunk in order: [None] until [(ok, result or exception)]
         ended = [0]  # chunks ended since this thread last looked (counted by the pool's result thread)
-        closed = [False]  # this map is over: chunks still out give their token back when they end
+        given = [0]  # of their tokens, those the result thread gave back itself
+        # Out at the consumer (suspended at a yield) or over: a chunk that ends gives its token
+        # back at once, as this thread cannot reuse it meanwhile.
+        away = [False]
+        closed = [False]
         lock = threading.Lock()
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
@@ -138,6 +142,9 @@ class FanOut:
                         gate.release(1)
                         return
                     ended[0] += 1
+                    if away[0]:
+                        gate.release(1)
+                        given[0] += 1
                     try:
                         os.write(wake_w, b"x")
                     except BlockingIOError:
@@ -156,7 +163,8 @@ class FanOut:
             while True:
                 with lock:
                     running -= ended[0]
-                    ended[0] = 0
+                    held -= given[0]
+                    ended[0] = given[0] = 0
                 held += gate.grants(0.0)
                 cap = self._cap()
                 if not exhausted and cap != want:
@@ -189,7 +197,11 @@ class FanOut:
                     ok, value = pending.popleft()[0]
                     if not ok:
                         raise value
+                    with lock:
+                        away[0] = True
                     yield from value
+                    with lock:
+                        away[0] = False
                     continue
                 if not pending and exhausted and upcoming is None:
                     return
@@ -200,6 +212,7 @@ class FanOut:
             with lock:
                 closed[0] = True
                 running -= ended[0]
+                held -= given[0]
                 os.close(wake_r)
                 os.close(wake_w)
             if want:

@@ -150,3 +150,20 @@ def test_a_reclaimed_token_goes_to_the_job_that_waits_before_the_first_is_done()
         sup.stop = True
     assert granted_at is not None and granted_at < 50, granted_at
     assert any(m == ("release", 1) for m in sup.seen[1])
+
+
+def test_a_chunk_that_ends_while_the_consumer_is_busy_gives_its_token_back():
+    sup = Supervisor(2)
+    low = sup.join_job(1, 0)
+    sup.start()
+    fanout = FanOut(2, GateClient(low))
+    high = sup.join_job(2, 5)
+    try:
+        for i, _ in enumerate(fanout.map(_slow, range(10), chunksize=1)):
+            if i == 0:  # the job's thread is out here, so it cannot hand the token to its next chunk
+                high.send(("hungry", 1))
+                assert high.poll(10), "a token stayed idle with a job whose consumer is busy"
+                assert high.recv() == ("grant",)
+    finally:
+        fanout.close()
+        sup.stop = True
