@@ -50,6 +50,14 @@ def write_json_list(library_db: str, name: str, items: list) -> str:
     return str(path)
 
 
+def render_group(size: int, digest: str | None, wasted: int, paths: list[str]) -> str:
+    """A group as ``json.dumps(..., ensure_ascii=True, separators=(",", ":"))`` writes it."""
+    from json.encoder import encode_basestring_ascii as quote
+
+    return '{"size":%d,"hash":%s,"wasted":%d,"paths":[%s]}' % (
+        size, quote(digest) if digest is not None else "null", wasted, ",".join(map(quote, paths)))
+
+
 def merge_rendered(groups: list[dict], rendered: list) -> list[str]:
     """Groups as JSON texts in the results' order (most space wasted first):
     ``groups`` as dicts, ``rendered`` as (-wasted, -count, first path, size,

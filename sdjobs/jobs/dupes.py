@@ -18,7 +18,8 @@ import dataclasses
 import os
 import time
 from collections import Counter
-from itertools import compress
+from bisect import bisect_left
+from itertools import accumulate, compress, filterfalse
 from typing import Literal
 
 from ..core.errors import BadInput, NotFound
@@ -27,7 +28,7 @@ from ..fs.rules import WalkRules
 from . import _dupes_act as act
 from . import _dupes_indexed as indexed
 from ._dupes_hash import WHOLE, compare_groups, hash_batch
-from ._dupes_results import KEEP_RULES, merge_rendered, plan, write_json_list, write_json_texts
+from ._dupes_results import KEEP_RULES, merge_rendered, plan, render_group, write_json_list, write_json_texts
 from ._dupes_scan import Files, Filters, scan
 
 # A batch is one ctx.map chunk: each costs a fan-out token round trip to the
@@ -303,6 +304,8 @@ class Dupes(Job):
         paths, sizes, mtimes, args = files.paths, files.sizes, files.mtimes, files.args
         order = paths.__getitem__ if one_root else (lambda i: (args[i], paths[i]))
         with_mtimes = c.then != "none"  # the keep rules and the re-checks need them
+        as_text = not with_mtimes and bool(c.library)  # straight to the JSON of the results file
+        rendered = [tuple(r) for r in state.get("rendered") or []]  # lists, after a checkpoint
         for g in groups:
             members = sorted(g, key=order) if len(g) > 1 else g
             size = sizes[members[0]]
@@ -310,12 +313,19 @@ class Dupes(Job):
             if links and c.hardlinks:
                 members = [j for i in members for j in (i, *links.get(i, ()))]
             key = keys.get(members[0], "")
-            group = {"size": size, "hash": key[1:] if key[:1] == "F" else None, "wasted": size * (inodes - 1),
-                     "paths": [paths[i] for i in members]}
+            digest = key[1:] if key[:1] == "F" else None
+            names = list(map(paths.__getitem__, members))
+            if as_text:
+                wasted = size * (inodes - 1)
+                rendered.append((-wasted, -len(names), names[0], size, digest,
+                                 render_group(size, digest, wasted, names)))
+                continue
+            group = {"size": size, "hash": digest, "wasted": size * (inodes - 1), "paths": names}
             if with_mtimes:
                 group["mtimes"] = [mtimes[i] for i in members]
             out_groups.append(group)
-        rendered = state.get("rendered") or []
+        if as_text and groups:
+            rendered.sort()
         if rendered and (c.then != "none" or not c.library):  # the plan and inline results need dicts
             import json
 
@@ -373,9 +383,9 @@ def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[lis
     groups = _runs(keys, range(len(keys)))
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
-    idents = list(zip(devs, inos))
     linked: set[int] = set()
-    if len(set(idents)) < len(idents):
+    if len(set(inos)) < len(inos):  # inode numbers repeat: look at (device, inode)
+        idents = list(zip(devs, inos))
         shared = {x for x, n in Counter(idents).items() if n > 1}
         linked = set(compress(range(len(idents)), map(shared.__contains__, idents)))
     if linked:  # some files have several names: keep one per inode
@@ -385,7 +395,7 @@ def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[lis
             if linked.isdisjoint(g):
                 collapsed.append(g)
                 continue
-            prim = [i for i in g if i not in linked]
+            prim = list(filterfalse(linked.__contains__, g))
             by_inode: dict[tuple[int, int], list[int]] = {}
             for i in linked.intersection(g):
                 by_inode.setdefault((devs[i], inos[i]), []).append(i)
@@ -516,16 +526,18 @@ def _bounds(cost: list[int], start: int, glue: list[bool] | None = None) -> list
     """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes, and
     at least ~BATCHES_PER_WORKER per worker so that both cores stay busy to
     the end; never cut where ``glue`` says a staged group goes on."""
-    n = len(cost) - start
-    per = max(16, min(BATCH_FILES, n // (BATCHES_PER_WORKER * (os.cpu_count() or 1)) or 16))
-    out, a, acc = [], start, 0
-    for b in range(start, len(cost)):
-        acc += cost[b]
-        if (b + 1 - a >= per or acc >= BATCH_BYTES) and not (glue and glue[b]):
-            out.append((a, b + 1))
-            a, acc = b + 1, 0
-    if a < len(cost):
-        out.append((a, len(cost)))
+    n = len(cost)
+    per = max(16, min(BATCH_FILES, (n - start) // (BATCHES_PER_WORKER * (os.cpu_count() or 1)) or 16))
+    cum = [0, *accumulate(cost)]  # cum[i]: the cost of the files before position i
+    out, a = [], start
+    while a < n:
+        # the first b that brings the batch to BATCH_BYTES, and at most `per` files
+        b = min(a + per, max(a + 1, bisect_left(cum, cum[a] + BATCH_BYTES, a + 1)))
+        while glue and b < n and glue[b - 1]:
+            b += 1
+        b = min(b, n)
+        out.append((a, b))
+        a = b
     return out
 
 
