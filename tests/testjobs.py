@@ -81,3 +81,16 @@ class Fan(Job):
             total += value
             pids.add(pid)
         return {"sum": total, "workers": len(pids)}
+
+
+class Preloaded(Job):
+    """Says whether the module it preloads was already imported when it started."""
+
+    name = "test-preload"
+    description = "Test job: see the runner's preload"
+    preload = ("preloadme",)
+
+    def run(self, ctx):
+        import sys
+
+        return {"preloaded": "preloadme" in sys.modules, "pid": os.getpid()}

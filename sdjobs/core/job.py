@@ -42,6 +42,9 @@ class Job:
     resumable: ClassVar[bool] = True
     description: ClassVar[str] = ""
     Config: ClassVar[type] = NoConfig
+    # Modules the job needs while it runs but the CLI should not import (Pillow, say): an idle
+    # runner imports them ahead of time, so that the job processes it forks start with them.
+    preload: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

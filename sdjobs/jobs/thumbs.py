@@ -76,6 +76,7 @@ class Thumbs(Job):
     name = "thumbs"
     version = 1
     description = "Thumbnails of every image under some paths, stored as sidecars in the library"
+    preload = ("sdjobs.jobs._thumbs_worker",)  # Pillow and its format plugins
     Config = ThumbsConfig
 
     @classmethod

@@ -10,6 +10,7 @@ sentinels, so it wakes as soon as there is something to do.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import multiprocessing
 import os
 import signal
@@ -168,4 +169,10 @@ def _warm_up() -> None:
     try:
         registry.load_all()
     except Exception:  # a broken plugin is reported when a job of its type runs
-        pass
+        return
+    for cls in registry.all_types().values():
+        for module in cls.preload:
+            try:
+                importlib.import_module(module)
+            except Exception:  # the job's own import reports it
+                pass
