@@ -10,6 +10,7 @@ so listing jobs never unpacks them. Without a library path in the config
 from __future__ import annotations
 
 import os
+from json.encoder import encode_basestring_ascii as quote  # what json.dumps(ensure_ascii=True) uses
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,6 @@ def write_json_list(library_db: str, name: str, items: list) -> str:
 
 def render_group(size: int, digest: str | None, wasted: int, paths: list[str]) -> str:
     """A group as ``json.dumps(..., ensure_ascii=True, separators=(",", ":"))`` writes it."""
-    from json.encoder import encode_basestring_ascii as quote
-
     return '{"size":%d,"hash":%s,"wasted":%d,"paths":[%s]}' % (
         size, quote(digest) if digest is not None else "null", wasted, ",".join(map(quote, paths)))
 

@@ -19,7 +19,7 @@ import os
 import time
 from collections import Counter
 from bisect import bisect_left
-from itertools import accumulate, compress, filterfalse
+from itertools import accumulate, chain, compress, filterfalse
 from typing import Literal
 
 from ..core.errors import BadInput, NotFound
@@ -408,7 +408,7 @@ def _size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[lis
                 collapsed.append(prim)
         groups = collapsed
     if not hardlinks:
-        grouped = {i for g in groups for i in g}
+        grouped = set(chain.from_iterable(groups))
         links = {i: js for i, js in links.items() if i in grouped}
     return groups, links
 
