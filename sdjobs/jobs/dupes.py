@@ -1,11 +1,18 @@
 """dupes: groups of files with identical content, reading as little as possible.
 
-Phases: scan (the walker, spread over the workers), group (by size, hard
+Phases: scan (the walk, spread over the workers), group (by size, hard
 links collapsed to one file), then reading passes over what still collides:
 the first 4 KiB (small files are read whole at once), the last 4 KiB, the
-full xxh3-128, and for ``--mode deep`` a byte-for-byte comparison. Files of
-an indexed location that are unchanged since the index (same size, inode and
-mtime) are not read: their stored full hash (or cas id) stands in.
+full xxh3-128, and for ``--mode deep`` a byte-for-byte comparison. A size
+group that is a small share of the reading goes through all three steps in
+one task (``_dupes_hash.staged_group``): the same reads, one round.
+
+One directory of a location indexed with full hashes is answered from the
+index (``_dupes_indexed``): the tree is checked against the stored directory
+digests, the stored hashes are grouped in the workers, and only what changed
+is read. Elsewhere, files of an indexed location that are unchanged since
+the index (same size, inode and mtime) are not read: their stored full hash
+(or cas id) stands in.
 
 With ``--then trash|delete`` and ``yes``, the files to go are handed to a
 child ``delete`` job; ``--then hardlink`` replaces them with hard links to
