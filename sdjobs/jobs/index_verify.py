@@ -4,10 +4,11 @@ The tree is cut into units: the location root's direct children (and, when
 there are few top-level directories, theirs), then one unit per remaining
 directory subtree. Each unit is walked in a worker process (``ctx.map``),
 which looks up every directory's stored digest and subtree totals and
-computes them afresh (see ``index_walk.child_key``). Only what differs comes
-back: the direct children of a directory whose digest changed (to be
-staged and diffed), and new subtree totals. An unchanged tree writes
-nothing but the run's bookkeeping.
+computes them afresh (see ``index_walk.child_key``; the walk comes in
+segments, with their digests summed by the walker). Only what differs comes
+back: the direct children of a directory whose digest changed (as flat
+values, to be staged and diffed), and new subtree totals. An unchanged tree
+writes nothing but the run's bookkeeping.
 
 A unit's result is committed in one transaction with the count of units
 done: a resumed run walks again at most the units that were in flight.
@@ -23,7 +24,7 @@ import time
 from typing import Any
 
 from ..fs.rules import WalkRules
-from ..fs.walker import walk
+from ..fs.walker import walk, walk_segments
 from ..store import index_store as ixs
 from .index_walk import BATCH, DIGEST_MASK, TEST_DELAY, child_key
 
@@ -97,7 +98,8 @@ class _Verify:
         return row
 
     def _frame(self, path: str) -> list:
-        # path, size, files, digest, direct children rows (None past ROW_CAP), stored, unreadable
+        # path, size, files, digest, direct children as flat values (None past ROW_CAP rows),
+        # stored, unreadable
         return [path, 0, 0, 0, [], self._stored(path), False]
 
     def on_error(self, path: str, exc: BaseException) -> None:
@@ -118,10 +120,7 @@ class _Verify:
             return
         path_b = os.fsencode(path)
         if stored is None or stored[0] != digest:
-            enc = str.encode
-            self.out["dirs"].append((path_b, digest, None if rows is None else [
-                (enc(e[0], "utf-8", "surrogateescape"), enc(e[1], "utf-8", "surrogateescape"), *e[3:9])
-                for e in rows]))
+            self.out["dirs"].append((path_b, digest, rows))
         if path != self.root and not (base and direct_only):
             if stored is None or (stored[1], stored[2]) != (size, files):
                 self.out["totals"].append((size, files, path_b))
@@ -133,16 +132,15 @@ class _Verify:
         # units of their own; those at the location's depth limit are leaves (a frame,
         # digest 0), as in the first run.
         own_frames = not direct_only or (loc_limit is not None and limit >= loc_limit)
-        walker = walk(self.root, self.rules, max_depth=limit, start_after=None if unit == self.root else unit,
-                      on_error=self.on_error)
+        segments = walk_segments(self.root, self.rules, max_depth=limit,
+                                 start_after=None if unit == self.root else unit, on_error=self.on_error)
         stack = self.stack
         stack.append(self._frame(unit))
         top = stack[0]
         top_path = unit
-        enc, key, mask, frame, close = str.encode, child_key, DIGEST_MASK, self._frame, self._close
+        mask, frame, close, cap = DIGEST_MASK, self._frame, self._close, 8 * ROW_CAP
         n = 0
-        for e in walker:
-            parent = e[2]
+        for parent, values, dirs, file_bytes, files, digest, enter in segments:
             if parent != top_path:
                 while len(stack) > 1 and stack[-1][0] != parent:
                     close(False, direct_only)
@@ -150,23 +148,24 @@ class _Verify:
                 top_path = top[0]
                 if top_path != parent:
                     break  # left the unit
-            n += 1
-            name_b = enc(e[1], "utf-8", "surrogateescape")
-            kind, size = e[3], e[4]
-            top[3] = (top[3] + key(name_b, size, e[5], e[6], e[7], e[8])) & mask
+            n += len(values) // 8
+            top[3] = (top[3] + digest) & mask
             rows = top[4]
-            if rows is not None:  # kept as they come; encoded only if the directory changed
-                if len(rows) < ROW_CAP:
-                    rows.append(e)
+            if rows is not None:  # kept as they come; sent only if the directory changed
+                if len(rows) + len(values) <= cap:
+                    rows += values
                 else:
                     top[4] = None
-            if kind == "file":
-                top[1] += size
-                top[2] += 1
-            elif kind == "dir" and (own_frames or len(stack) > 1):
-                top = frame(e[0])
-                top_path = e[0]
-                stack.append(top)
+            top[1] += file_bytes
+            top[2] += files
+            if own_frames or len(stack) > 1:
+                for d in dirs:  # not entered (depth limit): a frame with nothing below it
+                    stack.append(frame(d))
+                    close(False, direct_only)
+                if enter is not None:
+                    top = frame(enter)
+                    top_path = enter
+                    stack.append(top)
         while stack:
             close(len(stack) == 1, direct_only)
         self.out["walked"] = n
@@ -219,13 +218,13 @@ class VerifyDiscovery:
         rows, dirs = [], []
         if any(not vanished for _p, _m, vanished in res["errors"]):
             self.state["walk_errors"] = True  # the location's totals then come from SQL
-        for path_b, digest, children_rows in res["dirs"]:
-            if children_rows is None:
+        for path_b, digest, children_values in res["dirs"]:
+            if children_values is None:
                 dirs.append((job_id, path_b, 2, None))  # too many to send: listed again later
             else:
-                rows += children_rows
+                rows += children_values
                 dirs.append((job_id, path_b, 1, digest))
-        ixs.stage_entries(store, job_id, rows)
+        ixs.stage_values(store, job_id, rows)
         store.db.cursor().executemany(
             "INSERT INTO index_dirs (job_id, path, changed, digest) VALUES (?,?,?,?)"
             " ON CONFLICT(job_id, path) DO UPDATE SET changed=excluded.changed, digest=excluded.digest", dirs)
