@@ -199,9 +199,9 @@ def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace
     """Copy a small regular file in one go; returns the bytes copied.
 
     The fast path for many small files, and just as safe as ``copy_file``: the
-    data goes to a new temp file created with the source's mode, gets the times
-    (and owner, set-id bits) the source had when it was opened, and is renamed
-    into place. Metadata comes from ``fstat`` of the open source, so it
+    data goes to a new temp file created with the source's owner bits only
+    (private until it is complete), gets the mode, times (and owner) the source
+    had when it was opened, and is renamed into place. Metadata comes from ``fstat`` of the open source, so it
     describes the bytes copied. With ``replace=False`` an existing ``dst`` is
     never replaced: FileExistsError, and the temp file is removed. A failure
     leaves no temp file behind (small files are not resumed part-way)."""
@@ -210,7 +210,7 @@ def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace
         st = os.fstat(src_fd)
         mode = st.st_mode & 0o7777
         tmp = temp_name(dst, job_id)
-        dst_fd = _create_temp(tmp, mode, os.O_RDWR if verify else os.O_WRONLY)
+        dst_fd = _create_temp(tmp, mode & 0o700, os.O_RDWR if verify else os.O_WRONLY)  # private until done
         try:
             try:
                 if verify:
@@ -220,8 +220,8 @@ def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace
                 chowned = IS_ROOT and (st.st_uid, st.st_gid) != _IDS
                 if chowned:
                     os.fchown(dst_fd, st.st_uid, st.st_gid)
-                if chowned or mode & 0o7000 or mode & _process_umask():
-                    os.fchmod(dst_fd, mode)  # set-id bits go on writes and chown; the umask took some
+                if chowned or mode & 0o7077 or mode & _process_umask():
+                    os.fchmod(dst_fd, mode)  # group and other bits; set-id bits go on writes and chown
                 os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
             finally:
                 os.close(dst_fd)
