@@ -36,7 +36,7 @@ from ._dupes_results import write_results
 from .dupes import _throttle
 from ._validate_checks import SEVERITIES, check_batch, check_hashes, issue
 
-BATCH_FILES = 5000       # one ctx.map chunk each: few and big (see dupes.BATCH_FILES)
+BATCH_FILES = 5000       # one ctx.map chunk each: few and big (see _dupes_groups.BATCH_FILES)
 BATCH_BYTES = 96 << 20
 # What opening, reading and closing one file costs, in bytes hashed in the same
 # time (~8 us against ~5 GB/s here): batches are balanced by size + this.
