@@ -28,6 +28,7 @@ from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
 from ._copy_batch import copy_batch
+from ._copy_finish import finish_dirs, sweep_temps
 from ._copy_large import LargeCopier, throttle
 from ._copy_walk import Entry, WalkAhead, walk
 
@@ -159,9 +160,9 @@ class Copy(Job):
                             f" free space, then `sdjobs jobs retry {self.ctx.job_id}` resumes")
 
         ctx.phase("finish", message="setting directory times and modes")
-        self._finish_dirs()
+        finish_dirs(self.ctx, self.dirs, self.config.sources if self.config.move else [], self.renamed_tops)
         if self.resumed:
-            self._sweep_temps()
+            sweep_temps(self.config.targets, self.ctx.job_id)
         return self.out
 
     # -- plan ---------------------------------------------------------------------
@@ -482,42 +483,8 @@ class Copy(Job):
             self.ctx.error(src, exc)
         self.ctx.progress(done=(self.ctx.current.done or 0) + 1)
 
-    def _finish_dirs(self) -> None:
-        for dst, st in reversed(self.dirs):
-            try:
-                cf.apply_meta(dst, st)
-            except OSError as exc:
-                self.ctx.error(dst, exc)
-        if self.config.move:
-            for src in sorted({e for e in self._moved_dirs()}, reverse=True):
-                try:
-                    os.rmdir(src)
-                except OSError as exc:
-                    self.ctx.warn(f"source directory not removed: {exc.strerror}", src)
-
-    def _moved_dirs(self) -> Iterator[str]:
-        c = self.config
-        for top, src in enumerate(c.sources):
-            if top in self.renamed_tops or not os.path.isdir(src) or os.path.islink(src):
-                continue
-            for root, dirs, _files in os.walk(src):
-                yield root
-
-    def _sweep_temps(self) -> None:
-        for target in self.config.targets:
-            if os.path.isdir(target) and not os.path.islink(target):
-                for root, _dirs, names in os.walk(target):
-                    for name in names:
-                        if cf.is_temp_of(name, self.ctx.job_id):
-                            os.unlink(os.path.join(root, name))
-            else:
-                tmp = cf.temp_name(target, self.ctx.job_id)
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
-
     def on_cancel(self, ctx) -> None:
-        self.ctx = ctx
-        self._sweep_temps()
+        sweep_temps(self.config.targets, ctx.job_id)
 
 
 def _errinfo(exc: OSError) -> tuple[int, str]:
