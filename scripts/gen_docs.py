@@ -33,6 +33,8 @@ ENVIRONMENT = [
                        "registered in the sdjobs.jobs entry-point group (handy while writing a job)."),
     ("SDJOBS_RUNNER_IDLE_EXIT", "Seconds a runner started in the background waits with nothing to do before "
                                 "it exits (default 600)."),
+    ("SDJOBS_CLI_SERVER", "Set to 0 to run every command in its own process instead of handing it to the "
+                          "command server of a live runner (cli.sock in the library's data directory)."),
     ("NO_COLOR", "When set, output and the dashboard use no colour."),
     ("XDG_DATA_HOME", "The default library is $XDG_DATA_HOME/sdjobs/library.db (~/.local/share when unset); "
                       "the home trash is $XDG_DATA_HOME/Trash."),
@@ -44,7 +46,8 @@ FILES = [
     ("$XDG_DATA_HOME/sdjobs/library.db", "The default library: every job, its progress, checkpoints, events "
                                          "and history (SQLite in WAL mode, with -wal and -shm files beside it)."),
     ("$XDG_DATA_HOME/sdjobs/library-data/", "Files beside a library: runner.log (output of background runners), "
-                                            "locks, and sidecar data such as thumbnails and indexes."),
+                                            "cli.sock (the command server of a live runner), locks, and sidecar "
+                                            "data such as thumbnails and indexes."),
     ("$XDG_CACHE_HOME/thumbnails/", "Thumbnails in the freedesktop.org layout (normal, large, x-large, xx-large)."),
     ("$XDG_DATA_HOME/Trash/", "Where delete --mode trash moves files on the home filesystem; other filesystems "
                               "use $topdir/.Trash/$uid or $topdir/.Trash-$uid."),

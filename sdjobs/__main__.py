@@ -1,3 +1,3 @@
-from sdjobs.cli.main import run
+from sdjobs.cli.launch import run
 
 run()

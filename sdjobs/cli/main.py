@@ -15,6 +15,7 @@ from .. import __version__
 from ..core.errors import BadInput, SdjobsError
 from . import state
 from .exitcodes import Exit
+from .launch import scan
 
 # The module of each command; each module has register(app). Only the invoked command's module is
 # loaded and registered (typer inspects every registered function at each start), except for
@@ -78,17 +79,7 @@ def _only_subcommand(app: typer.Typer, group: str, sub: str) -> None:
 
 def invoked_words(argv: list[str]) -> tuple[str | None, str | None]:
     """The command word and the word after it (a subcommand, perhaps), skipping the global options."""
-    args = iter(argv)
-    for arg in args:
-        if arg in ("--library", "-L"):
-            next(args, None)
-        elif arg.startswith("--library=") or (arg.startswith("-L") and len(arg) > 2):
-            continue
-        elif arg.startswith("-"):
-            return None, None
-        else:
-            return arg, next(args, None)
-    return None, None
+    return scan(argv)[1:]
 
 
 def __getattr__(name: str):

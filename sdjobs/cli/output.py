@@ -66,8 +66,8 @@ _SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "bl
         "cyan": "36", "dark_orange": "38;5;208"}
 
 
-def colour(stream=sys.stdout) -> bool:
-    return "NO_COLOR" not in os.environ and stream.isatty()
+def colour(stream=None) -> bool:
+    return "NO_COLOR" not in os.environ and (stream or sys.stdout).isatty()
 
 
 def paint(text: str, style: str | None, enabled: bool = True) -> str:

@@ -14,6 +14,8 @@ import importlib
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from multiprocessing.connection import wait
 from typing import Any
@@ -52,6 +54,7 @@ class Supervisor:
         self.gate = Gate(self.workers)
         self._stop = False
         self._mp = multiprocessing.get_context("fork")
+        self._cli_server: subprocess.Popen | None = None
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop = True
@@ -66,6 +69,7 @@ class Supervisor:
             store.requeue_interrupted()
             self._loop()
         finally:
+            self._stop_cli_server()
             self._shutdown()
             store.unregister_runner(self.runner_id)
             store.close()
@@ -101,6 +105,7 @@ class Supervisor:
             if not warm and not self.running:
                 warm = True  # idle: import the job modules now, so that forked jobs start warm
                 _warm_up()
+                self._start_cli_server()
             if self.running:
                 idle_since = now
             elif self.exit_when_idle and not store.has_runnable():
@@ -109,6 +114,33 @@ class Supervisor:
                     and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
                 break
             self._wait(IDLE_WAIT)
+
+    def _start_cli_server(self) -> None:
+        """The command server (cli/server.py) that runs sdjobs commands of this library without
+        their start-up cost; not for a runner that is about to exit when idle."""
+        if self.exit_when_idle or os.environ.get("SDJOBS_CLI_SERVER", "1") == "0":
+            return
+        try:  # its diagnostics go to the runner log: it must not hold a foreground runner's pipes open
+            log = os.open(self.library.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                self._cli_server = subprocess.Popen(
+                    [sys.executable, "-m", "sdjobs.cli.server", str(self.library.db_path)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, close_fds=True)
+            finally:
+                os.close(log)
+        except OSError as exc:
+            print(f"sdjobs runner: cannot start the command server: {exc}", file=sys.stderr)
+
+    def _stop_cli_server(self) -> None:
+        proc = self._cli_server
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(2.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def _start(self, rec) -> None:
         parent_end, child_end = self._mp.Pipe()

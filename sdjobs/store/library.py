@@ -6,7 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-ENV_VAR = "SDJOBS_LIBRARY"
+from .libpath import ENV_VAR, data_dir_of, default_db_path, resolve_db_path  # noqa: F401  (ENV_VAR re-exported)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Library:
 
     @property
     def data_dir(self) -> Path:
-        return self.db_path.with_name(self.db_path.stem + "-data")
+        return Path(data_dir_of(str(self.db_path)))
 
     @property
     def runner_log(self) -> Path:
@@ -35,16 +35,11 @@ class Library:
 
 
 def default_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "sdjobs" / "library.db"
+    return Path(default_db_path())
 
 
 def resolve(path: str | os.PathLike | None = None) -> Library:
     """``--library`` beats ``$SDJOBS_LIBRARY`` beats the XDG default.
 
     A path naming an existing directory means ``library.db`` inside it."""
-    raw = path if path not in (None, "") else os.environ.get(ENV_VAR) or None
-    p = Path(raw).expanduser() if raw else default_path()
-    if p.is_dir():
-        p = p / "library.db"
-    return Library(p.absolute())
+    return Library(Path(resolve_db_path(os.fspath(path) if path is not None else None)))

@@ -1,0 +1,168 @@
+"""The ``sdjobs`` entry point: hand the command to the library's command server when one is up.
+
+Starting the CLI costs the imports of typer, click, rich and peewee, about 0.1-0.2 s at every
+command. A runner therefore keeps a command server beside its library (cli/server.py, the way
+Mercurial's chg works): a process that imported the CLI once and forks a copy of itself for each
+command. This module imports only what the hand-over needs. It passes the terminal's file
+descriptors, the arguments, the working directory, the environment and the umask over a Unix
+socket, forwards SIGINT, SIGTERM and SIGHUP, and exits with the command's exit code. When no
+server answers, or the one that answers runs other code, the command runs in this process.
+``SDJOBS_CLI_SERVER=0`` turns the hand-over off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Commands that finish or follow a job; not the runner itself, the dashboard, or watchers,
+# which must be processes of their own.
+SERVED = frozenset({"copy", "index", "locations", "dupes", "validate", "delete", "thumbs", "jobs", "run",
+                    "types"})
+SWITCH = "SDJOBS_CLI_SERVER"
+ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
+    """The ``--library`` value and the command word and the word after it (perhaps a
+    subcommand), skipping the global options; (library, None, None) at any other option."""
+    library = None
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--library", "-L"):
+            library = next(args, None)
+        elif arg.startswith("--library="):
+            library = arg[len("--library="):]
+        elif arg.startswith("-L") and len(arg) > 2:
+            library = arg[2:]
+        elif arg.startswith("-"):
+            return library, None, None
+        else:
+            return library, arg, next(args, None)
+    return library, None, None
+
+
+def identity() -> bytes:
+    """What the client and the server must share to run the same code."""
+    import sdjobs
+
+    return f"{sdjobs.__version__}|{os.path.dirname(sdjobs.__file__)}|{sys.version}".encode()
+
+
+def run() -> None:
+    if os.environ.get(SWITCH, "1") != "0" and not any(k.endswith("_COMPLETE") for k in os.environ):
+        code = hand_over(sys.argv)
+        if code is not None:
+            raise SystemExit(code)
+    from .main import run as run_here
+
+    run_here()
+
+
+def hand_over(argv: list[str]) -> int | None:
+    """Run ``argv`` in a fork of the command server; its exit code, or None to run it here."""
+    library, command, _ = scan(argv[1:])
+    if command not in SERVED:
+        return None
+    try:
+        request = _request(argv)
+        conn = _connect(library)
+    except OSError:
+        return None
+    if conn is None:
+        return None
+    with conn:
+        return _talk(conn, request)
+
+
+def _request(argv: list[str]) -> bytes:
+    import marshal
+
+    for fd in (0, 1, 2):
+        os.fstat(fd)  # a closed standard stream: run here, where Python copes with it
+    streams = [(s.encoding, s.errors, s.isatty()) if s is not None else None
+               for s in (sys.stdin, sys.stdout, sys.stderr)]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return marshal.dumps((identity(), [os.fsencode(a) for a in argv], os.getcwdb(), dict(os.environb),
+                          mask, streams))
+
+
+def _connect(library: str | None):
+    import socket
+
+    from ..store.libpath import SERVER_SOCKET, data_dir_of, resolve_db_path
+
+    # The socket's own path can pass the 108-byte limit of AF_UNIX; a descriptor of its folder
+    # in /proc/self/fd keeps the name short whatever the folder.
+    try:
+        folder = os.open(data_dir_of(resolve_db_path(library)), os.O_PATH | os.O_DIRECTORY)
+    except OSError:
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(f"/proc/self/fd/{folder}/{SERVER_SOCKET}")
+        if not same_user(conn):
+            conn.close()
+            return None
+        return conn
+    except OSError:
+        conn.close()
+        return None
+    finally:
+        os.close(folder)
+
+
+def same_user(conn) -> bool:
+    import socket
+    import struct
+
+    _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    return uid == os.getuid()
+
+
+def _talk(conn, request: bytes) -> int | None:
+    import signal
+    import socket
+    import struct
+
+    head = struct.pack("!I", len(request))
+    conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
+    conn.sendall(request)
+    if _read(conn, 1) != ACCEPTED:
+        return None  # another version, or it cannot enter our directory: run here
+    sent: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        sent.append(signum)
+        try:
+            conn.send(bytes([signum]))
+        except OSError:
+            pass
+
+    for name in FORWARDED:
+        signal.signal(getattr(signal, name), forward)
+    reply = _read(conn, 5)
+    if len(reply) == 5 and reply[:1] == EXITED:
+        return struct.unpack("!i", reply[1:])[0]
+    fatal = [s for s in sent if s != signal.SIGINT]
+    if fatal:  # it died of the signal we passed on: so do we
+        signal.signal(fatal[-1], signal.SIG_DFL)
+        os.kill(os.getpid(), fatal[-1])
+    print("sdjobs: error: the command's process ended without an exit status", file=sys.stderr)
+    return 1
+
+
+def _read(conn, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        try:
+            chunk = conn.recv(n - len(data))
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data

@@ -1,0 +1,253 @@
+"""The command server: the CLI imported once, forked for each command (see cli/launch.py).
+
+A runner starts one per library (``python -m sdjobs.cli.server DB``). It imports typer, rich,
+peewee and every command, listens on ``cli.sock`` in the library's data directory (a folder
+only its owner can enter; peers of another uid are refused too), and forks at each
+connection. The fork takes the client's terminal descriptors, arguments, working directory,
+environment and umask, runs the command exactly as ``sdjobs`` would, and reports the exit code.
+The server itself stays single-threaded (so that forking it is safe), opens no database
+connection, and exits when its runner does, or on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import importlib
+import io
+import marshal
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+from ..store.libpath import SERVER_SOCKET, data_dir_of
+from . import launch
+
+ACCEPT_POLL = 1.0  # how often the server looks whether its runner is still there
+
+
+def main(db_path: str) -> int:
+    folder = data_dir_of(db_path)
+    lock = os.open(os.path.join(folder, "cli.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another runner of this library serves it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a foreground runner's terminal is the runner's
+    signal.signal(signal.SIGTERM, _stop)
+    runner = os.getppid()
+    _preload()
+    listener, inode = _listen(folder)
+    gc.freeze()  # what the imports made is shared by every fork, untouched
+    try:
+        while os.getppid() == runner:
+            _reap()
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if os.fork() == 0:
+                _child(listener, conn)  # never returns
+            conn.close()
+    except SystemExit:
+        pass
+    finally:
+        listener.close()
+        _unlink_if_ours(folder, inode)
+    return 0
+
+
+def _stop(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
+def _preload() -> None:
+    """Everything a command imports, so that a fork starts with it loaded."""
+    import pkgutil
+
+    import sdjobs.jobs as builtin
+    import typer.main
+
+    from . import follow, main, output, submit  # noqa: F401
+    from ..runner import daemon  # noqa: F401
+
+    typer.main.get_command(main.build_app())  # imports every cmd_* module and typer's lazy parts
+    for mod in pkgutil.iter_modules(builtin.__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"sdjobs.jobs.{mod.name}")
+    import rich.console  # noqa: F401
+    import rich.live  # noqa: F401
+    import rich.progress  # noqa: F401
+
+
+def _listen(folder: str) -> tuple[socket.socket, int]:
+    """Bind under a name of our own, then rename over ``cli.sock``: a stale socket left by a
+    server that was killed is replaced, and a client never sees a half-made one."""
+    fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
+    try:
+        temp = f"/proc/self/fd/{fd}/{SERVER_SOCKET}.{os.getpid()}"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(temp)
+        os.chmod(temp, 0o600)
+        listener.listen(64)
+        inode = os.stat(temp).st_ino
+        os.rename(temp, f"/proc/self/fd/{fd}/{SERVER_SOCKET}")
+    finally:
+        os.close(fd)
+    listener.settimeout(ACCEPT_POLL)
+    return listener, inode
+
+
+def _unlink_if_ours(folder: str, inode: int) -> None:
+    path = os.path.join(folder, SERVER_SOCKET)
+    try:
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# -- in the fork -------------------------------------------------------------------------
+
+def _child(listener: socket.socket, conn: socket.socket) -> None:
+    code = 1
+    try:
+        listener.close()
+        os.setpgid(0, 0)  # a signal to the runner's process group is not for the commands it served
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        conn.settimeout(None)
+        if not launch.same_user(conn) or not _take_over_or_log(conn):
+            conn.sendall(launch.REFUSED)  # the client runs the command itself
+            os._exit(0)
+        threading.Thread(target=_relay, args=(conn,), daemon=True).start()
+        conn.sendall(launch.ACCEPTED)
+        code = _run()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        conn.sendall(launch.EXITED + struct.pack("!i", code))
+    except BaseException:
+        pass
+    os._exit(code & 0xFF)
+
+
+def _take_over_or_log(conn: socket.socket) -> bool:
+    log = os.dup(2)  # the runner log, until the client's stderr takes its place
+    try:
+        return _take_over(conn)
+    except Exception:
+        import traceback
+
+        os.write(log, f"sdjobs command server: cannot take a command over:\n{traceback.format_exc()}".encode())
+        return False
+    finally:
+        os.close(log)
+
+
+def _take_over(conn: socket.socket) -> bool:
+    """Become the client: its descriptors, arguments, directory, environment and umask."""
+    head, fds = _receive_head(conn)
+    if head is None or len(fds) != 3:
+        return False
+    size = struct.unpack("!I", head)[0]
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            return False
+        data += chunk
+    ident, argv, cwd, env, mask, streams = marshal.loads(data)
+    if ident != launch.identity():
+        return False
+    try:
+        os.chdir(cwd)
+    except OSError:
+        return False  # run by the client itself, which says what is wrong the usual way
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.environ.clear()
+    os.environb.update(env)
+    time.tzset()
+    os.umask(mask)
+    sys.argv = [os.fsdecode(a) for a in argv]
+    sys.stdin, sys.stdout, sys.stderr = (_stream(fd, spec) for fd, spec in enumerate(streams))
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
+    return True
+
+
+def _stream(fd: int, spec) -> io.TextIOWrapper | None:
+    """A text stream over the client's descriptor, encoded and buffered as the client's was."""
+    if spec is None:
+        return None
+    encoding, errors, tty = spec
+    if fd == 0:
+        return open(0, "r", encoding=encoding, errors=errors, closefd=False)
+    return io.TextIOWrapper(open(fd, "wb", closefd=False), encoding=encoding, errors=errors,
+                            line_buffering=tty, write_through=fd == 2)
+
+
+def _receive_head(conn: socket.socket) -> tuple[bytes | None, list[int]]:
+    fds: list[int] = []
+    data = b""
+    while len(data) < 4:
+        msg, ancillary, _flags, _addr = conn.recvmsg(4 - len(data), socket.CMSG_SPACE(3 * 4))
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += struct.unpack(f"{len(payload) // 4}i", payload[:len(payload) - len(payload) % 4])
+        if not msg:
+            return None, fds
+        data += msg
+    return data, fds
+
+
+def _relay(conn: socket.socket) -> None:
+    """Signals the client received arrive as bytes; the client gone means its terminal is."""
+    while True:
+        try:
+            data = conn.recv(64)
+        except OSError:
+            data = b""
+        if not data:
+            os.kill(os.getpid(), signal.SIGKILL)  # as if we were the process that was killed
+        for signum in data:
+            os.kill(os.getpid(), signum)
+
+
+def _run() -> int:
+    from . import main
+
+    try:
+        main.run()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))

@@ -1,0 +1,32 @@
+"""Where a library lives, with os.path alone: the command-line entry point (cli/launch.py)
+needs this before it decides whether to import anything heavier."""
+
+from __future__ import annotations
+
+import os
+
+ENV_VAR = "SDJOBS_LIBRARY"
+SERVER_SOCKET = "cli.sock"  # the command server's socket, in the data directory
+
+
+def default_db_path() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "sdjobs", "library.db")
+
+
+def resolve_db_path(raw: str | None = None) -> str:
+    """``--library`` beats ``$SDJOBS_LIBRARY`` beats the XDG default; an existing directory
+    means ``library.db`` inside it. Absolute; neither symlinks nor ".." are resolved."""
+    raw = raw if raw not in (None, "") else os.environ.get(ENV_VAR) or None
+    p = os.path.expanduser(raw) if raw else default_db_path()
+    if os.path.isdir(p):
+        p = os.path.join(p, "library.db")
+    return p if os.path.isabs(p) else os.path.join(os.getcwd(), p)  # like Path.absolute(): no ".." folding
+
+
+def data_dir_of(db_path: str) -> str:
+    """The folder of sidecar files next to the SQLite file: ``library.db`` -> ``library-data``."""
+    head, name = os.path.split(db_path)
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name  # pathlib's stem
+    return os.path.join(head, stem + "-data")

@@ -1,0 +1,206 @@
+"""The command server: commands handed to a fork of a process that imported the CLI once.
+
+Served or not, a command must behave the same: output, exit codes, relative paths, names that
+are not UTF-8, the environment, stdin, Ctrl-C. A command is known to be served when the
+client process never imported typer (``python -X importtime`` lists what it imported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_for
+
+
+def sdjobs(*args, cwd=None, env=None, importtime=False, **kw) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "sdjobs", *map(os.fsdecode, args)]
+    return subprocess.run(cmd, capture_output=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=60, **kw)
+
+
+def served(proc: subprocess.CompletedProcess) -> bool:
+    return b"import time:" in proc.stderr and re.search(rb"\|\s+typer$", proc.stderr, re.M) is None
+
+
+@pytest.fixture
+def server(lib, start_runner):
+    """A runner, and its command server listening."""
+    runner = start_runner()
+    sock = lib.parent / "library-data" / "cli.sock"
+    wait_for(sock.exists, what="the command server's socket")
+    wait_for(lambda: served(sdjobs("jobs", "ls", importtime=True)), what="a served command")
+    return runner
+
+
+def test_a_served_command_prints_what_it_prints_in_process(server, tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "f").write_text("x")
+    assert sdjobs("copy", "--detach", "src", "dst", cwd=tmp_path).returncode == 0
+    here = sdjobs("jobs", "ls", "--all", "--json", env={"SDJOBS_CLI_SERVER": "0"})
+    there = sdjobs("jobs", "ls", "--all", "--json", importtime=True)
+    assert served(there) and not served(sdjobs("jobs", "ls", importtime=True, env={"SDJOBS_CLI_SERVER": "0"}))
+    assert there.returncode == here.returncode == 0
+    rows = json.loads(there.stdout)
+    assert [r["id"] for r in rows] == [r["id"] for r in json.loads(here.stdout)]
+    # the job was made from the client's directory: relative paths are the client's
+    job = json.loads(sdjobs("jobs", "show", str(rows[0]["id"]), "--json").stdout)
+    assert job["config"]["sources"] == [str(tmp_path / "src")]
+    assert job["context"]["cwd"] == str(tmp_path)
+
+
+def test_exit_codes_and_errors_come_back(server):
+    proc = sdjobs("jobs", "show", "999999", importtime=True)
+    assert served(proc)
+    assert proc.returncode == 2
+    assert b"no job 999999" in proc.stderr
+    missing = sdjobs("copy", "/nonexistent/source", "/tmp/x", importtime=True)
+    assert served(missing) and missing.returncode == 2
+    assert b"cannot copy '/nonexistent/source': no such file or directory" in missing.stderr
+
+
+def test_a_name_that_is_not_utf8_passes_byte_exact(server, tmp_path):
+    name = b"caf\xe9-\xff.txt"
+    src = tmp_path / "src"
+    src.mkdir()
+    with open(os.path.join(os.fsencode(src), name), "wb") as f:
+        f.write(b"bytes")
+    proc = sdjobs("copy", os.path.join(b"src", name), "dst", cwd=tmp_path, importtime=True)
+    assert served(proc), proc.stderr[-400:]
+    assert proc.returncode == 0, proc.stderr[-400:]
+    assert (tmp_path / "dst").read_bytes() == b"bytes"
+    job = json.loads(sdjobs("jobs", "ls", "--json").stdout)[0]
+    assert os.fsencode(job["command"]).endswith(b"copy " + os.path.join(b"src", name) + b" dst")
+
+
+def test_the_clients_environment_and_stdin(server, tmp_path):
+    (tmp_path / "f").write_text("x")
+    # no terminal and no --yes: a permanent delete refuses, reading nothing from the pipe
+    proc = sdjobs("delete", "--mode", "permanent", tmp_path / "f", importtime=True, input=b"y\n")
+    assert served(proc)
+    assert proc.returncode == 2 and (tmp_path / "f").exists()
+    # SDJOBS_LIBRARY of the client decides the library: an empty one here
+    other = tmp_path / "other.db"
+    proc = sdjobs("jobs", "ls", "--json", env={"SDJOBS_LIBRARY": str(other)})
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+
+
+def test_ctrl_c_reaches_the_served_command_which_pauses_its_job(server, tmp_path, store):
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "f").write_bytes(os.urandom(8 << 20))
+    proc = subprocess.Popen([sys.executable, "-m", "sdjobs", "copy", "--bwlimit", "1M", str(big), str(tmp_path / "d")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: any(r.status == "running" for r in store.list_jobs()), what="the copy to run")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert b"sdjobs jobs resume" in err
+    job = store.list_jobs()[0]
+    wait_for(lambda: store.get(job.id).status == "paused", what="the job to pause")
+
+
+def test_a_killed_client_takes_its_served_command_with_it(server, tmp_path, store):
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "f").write_bytes(os.urandom(8 << 20))
+    proc = subprocess.Popen([sys.executable, "-m", "sdjobs", "copy", "--bwlimit", "1M", str(big), str(tmp_path / "d")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: any(r.status == "running" for r in store.list_jobs()), what="the copy to run")
+    server_pid = _server_pid(store)
+    assert _children(server_pid), "the served command runs in a fork of the server"
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not _children(server_pid), timeout=10, what="the served command to end")
+
+
+def test_without_a_server_the_command_runs_in_its_own_process(lib, start_runner, store):
+    runner = start_runner()
+    sock = lib.parent / "library-data" / "cli.sock"
+    wait_for(sock.exists, what="the command server's socket")
+    os.kill(_server_pid(store), signal.SIGKILL)  # a stale socket file stays behind
+    time.sleep(0.2)
+    assert sock.exists()
+    proc = sdjobs("jobs", "ls", importtime=True)
+    assert proc.returncode == 0 and not served(proc)
+    runner.terminate()
+    proc = sdjobs("jobs", "ls", importtime=True, env={"SDJOBS_CLI_SERVER": "1"})
+    assert proc.returncode == 0 and not served(proc)
+
+
+def test_the_server_goes_when_its_runner_goes(lib, start_runner, store):
+    runner = start_runner()
+    sock = lib.parent / "library-data" / "cli.sock"
+    wait_for(sock.exists, what="the command server's socket")
+    pid = _server_pid(store)
+    assert runner.terminate() == 0
+    assert not sock.exists()
+    wait_for(lambda: not _alive(pid), timeout=5, what="the server to exit")
+    # SIGKILL of the runner alone: the server sees it gone within a second or two
+    runner = start_runner()
+    wait_for(sock.exists, what="the new command server's socket")
+    pid = _server_pid(store)
+    os.kill(runner.proc.pid, signal.SIGKILL)
+    runner.proc.wait()
+    wait_for(lambda: not _alive(pid), timeout=10, what="the orphaned server to exit")
+
+
+def test_commands_that_need_a_process_of_their_own_are_not_served():
+    from sdjobs.cli import launch
+
+    assert launch.scan(["--library", "x.db", "jobs", "ls"]) == ("x.db", "jobs", "ls")
+    assert launch.scan(["-Lx.db", "copy", "a", "b"]) == ("x.db", "copy", "a")
+    assert launch.scan(["--library=x.db", "--version"]) == ("x.db", None, None)
+    for command in ("runner", "dash", "watch"):
+        assert command not in launch.SERVED
+
+
+def _server_pid(store) -> int:
+    """The server of this library: a process running sdjobs.cli.server whose parent is not one
+    (its forks, the served commands, have the same command line)."""
+    mine = {p for p in _pids() if _is_server(p, store)}
+    top = [p for p in mine if _ppid(p) not in mine]
+    assert len(top) == 1, f"command servers of this library: {top}"
+    return top[0]
+
+
+def _is_server(pid: int, store) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"sdjobs.cli.server" in cmdline and os.fsencode(str(store.library.db_path)) in cmdline
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _ppid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for p in _pids():
+        try:
+            if _ppid(p) == pid:
+                kids.append(p)
+        except (OSError, IndexError):
+            pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
