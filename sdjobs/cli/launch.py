@@ -10,7 +10,6 @@ server answers, or the one that answers runs other code, the command runs in thi
 ``SDJOBS_CLI_SERVER=0`` turns the hand-over off.
 """
 
-from __future__ import annotations
 
 import os
 import sys
@@ -72,8 +71,10 @@ def hand_over(argv: list[str]) -> int | None:
         return None
     if conn is None:
         return None
-    with conn:
+    try:
         return _talk(conn, request)
+    finally:
+        conn.close()
 
 
 def _request(argv: list[str]) -> bytes:
@@ -89,8 +90,11 @@ def _request(argv: list[str]) -> bytes:
                           mask, streams))
 
 
+# The client imports the C halves (_socket, _struct, _signal): the Python wrappers pull in enum,
+# selectors and collections, a good part of what the hand-over saves.
+
 def _connect(library: str | None):
-    import socket
+    import _socket as socket
 
     from ..store.libpath import SERVER_SOCKET, data_dir_of, resolve_db_path
 
@@ -102,7 +106,7 @@ def _connect(library: str | None):
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        conn.connect(f"/proc/self/fd/{folder}/{SERVER_SOCKET}")
+        conn.connect(f"/proc/self/fd/{folder}/{SERVER_SOCKET}".encode())
         if not same_user(conn):
             conn.close()
             return None
@@ -115,8 +119,8 @@ def _connect(library: str | None):
 
 
 def same_user(conn) -> bool:
-    import socket
-    import struct
+    import _socket as socket
+    import _struct as struct
 
     _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                           struct.calcsize("3i")))
@@ -124,9 +128,9 @@ def same_user(conn) -> bool:
 
 
 def _talk(conn, request: bytes) -> int | None:
-    import signal
-    import socket
-    import struct
+    import _signal as signal
+    import _socket as socket
+    import _struct as struct
 
     head = struct.pack("!I", len(request))
     conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])

@@ -1,7 +1,6 @@
 """Where a library lives, with os.path alone: the command-line entry point (cli/launch.py)
 needs this before it decides whether to import anything heavier."""
 
-from __future__ import annotations
 
 import os
 
