@@ -83,5 +83,15 @@ def rm(path: Path) -> None:
     subprocess.run(["rm", "-rf", str(path)], check=True)
 
 
+def wait_served(lib: Path, timeout: float = 20.0) -> None:
+    """Wait until the runner of ``lib`` has its command server listening (cli.sock)."""
+    sock = lib.with_name(lib.stem + "-data") / "cli.sock"
+    deadline = time.monotonic() + timeout
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not sock.exists():
+        print(f"note: no command server for {lib} after {timeout:.0f} s", file=sys.stderr)
+
+
 def drop_runner(lib: Path) -> None:
     subprocess.run(SDJOBS + ["--library", str(lib), "runner", "stop"], capture_output=True)
