@@ -12,7 +12,10 @@ Which trash:
 How: `info/NAME.trashinfo` is created first with O_CREAT|O_EXCL (NAME is the
 base name, then `name.2`, `name.3`, ... on collision, shortened if the info
 file name would pass 255 bytes), written and fsynced, then the file is
-renamed to `files/NAME`; if the rename fails the trashinfo is removed. The
+renamed to `files/NAME`; if the rename fails the trashinfo is removed. An
+info file with no file beside it that names the same original path is what a
+move killed before its rename leaves: the next move of that path reuses it
+instead of leaving it behind as an orphan. The
 `Path=` key holds the original path's bytes percent-encoded: absolute for
 the home trash, relative to `$topdir` for a mount's trash. The parent
 directory is resolved with realpath (the item itself is not followed: a
@@ -202,6 +205,18 @@ def _trashinfo(original: str, topdir: str | None) -> bytes:
     return f"[Trash Info]\nPath={path}\nDeletionDate={date}\n".encode("ascii")
 
 
+def _left_for(info_path: str, body: bytes) -> bool:
+    """Whether ``info_path``, whose file is not in files/, names the same original path as
+    ``body``: what a move killed between writing the info and renaming the file leaves."""
+    try:
+        with open(info_path, "rb") as f:
+            old = f.read(65536)
+    except OSError:
+        return False
+    want = next((line for line in body.splitlines() if line.startswith(b"Path=")), None)
+    return want is not None and want in old.splitlines()
+
+
 def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
     """Move `path` (file, directory or symlink) to the trash."""
     p = os.fsdecode(os.fspath(path))
@@ -219,6 +234,7 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
     body = _trashinfo(original, topdir)
     raw = os.fsencode(base)
     n = 0
+    created = True
     while True:
         n += 1
         name = os.fsdecode(_unique_name(raw, n))
@@ -229,6 +245,9 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
         try:
             fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:
+            if _left_for(info_path, body):  # a move of this very path was cut short: finish it
+                created = False
+                break
             continue
         try:
             view = memoryview(body)
@@ -244,7 +263,8 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
     try:
         os.rename(original, target)
     except BaseException:
-        os.unlink(info_path)
+        if created:  # one we took over may be another mover's by now
+            os.unlink(info_path)
         raise
     if stat.S_ISDIR(st.st_mode):
         try:

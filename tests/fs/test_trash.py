@@ -97,6 +97,30 @@ def test_orphan_in_files_is_not_overwritten(tmp_path, home):
     assert not (home / "info" / "x.trashinfo").exists()
 
 
+def test_a_move_cut_short_reuses_its_info_and_leaves_no_orphan(tmp_path, home):
+    """Killed after its .trashinfo was written but before the rename: the next move of the same
+    path (a resumed delete) takes that info over instead of leaving it without a file."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    other = trash_path(str(_touch(tmp_path / "b" / "x")))  # x.trashinfo: another path's, complete
+    (home / "info" / "x.2.trashinfo").write_bytes(  # the cut-short move of a/x
+        f"[Trash Info]\nPath={tmp_path / 'a' / 'x'}\nDeletionDate=2026-01-01T00:00:00\n".encode())
+    (home / "info" / "x.3.trashinfo").write_bytes(  # someone else's leftover: not ours to take
+        f"[Trash Info]\nPath={tmp_path / 'c' / 'x'}\nDeletionDate=2026-01-01T00:00:00\n".encode())
+    item = trash_path(str(_touch(tmp_path / "a" / "x")))
+    assert item.trashed_path == str(home / "files" / "x.2")
+    assert read_info(item.info_path)["Path"] == str(tmp_path / "a" / "x")
+    assert sorted(os.listdir(home / "info")) == ["x.2.trashinfo", "x.3.trashinfo", "x.trashinfo"]
+    assert read_info(other.info_path)["Path"] == str(tmp_path / "b" / "x")
+    # a third x gets a fresh name past both
+    assert trash_path(str(_touch(tmp_path / "x"))).trashed_path == str(home / "files" / "x.4")
+
+
+def _touch(path):
+    path.write_text(path.parent.name)
+    return path
+
+
 def test_non_utf8_name_is_percent_encoded_byte_exact(tmp_path, home):
     raw = b"caf\xe9 100%#?.txt"
     src = os.path.join(os.fsencode(tmp_path), raw)
