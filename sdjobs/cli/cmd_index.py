@@ -7,8 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .groups import NO_DOUBLE_SUGGESTION
 
-locations = typer.Typer(help="Indexed locations: list them, forget one.", invoke_without_command=True)
+locations = typer.Typer(**NO_DOUBLE_SUGGESTION, help="Indexed locations: list them, forget one.",
+                        invoke_without_command=True)
 
 ModeOpt = Annotated[Optional[str], typer.Option(
     "--mode", "-m", metavar="shallow|content|deep",

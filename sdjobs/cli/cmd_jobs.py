@@ -12,8 +12,9 @@ import typer
 from ..core.errors import BadInput
 from ..core.status import FINISHED, Status
 from . import output, state
+from .groups import NO_DOUBLE_SUGGESTION
 
-jobs = typer.Typer(help="List, inspect and control jobs.", no_args_is_help=True)
+jobs = typer.Typer(**NO_DOUBLE_SUGGESTION, help="List, inspect and control jobs.", no_args_is_help=True)
 Ids = Annotated[list[int], typer.Argument(help="Job ids.", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 

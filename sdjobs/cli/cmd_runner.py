@@ -9,8 +9,10 @@ import typer
 
 from ..runner import daemon
 from . import output, state
+from .groups import NO_DOUBLE_SUGGESTION
 
-runner = typer.Typer(help="Run jobs: in the foreground (for a service manager), or manage background runners.",
+runner = typer.Typer(**NO_DOUBLE_SUGGESTION,
+                     help="Run jobs: in the foreground (for a service manager), or manage background runners.",
                      invoke_without_command=True)
 
 

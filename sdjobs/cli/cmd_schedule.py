@@ -11,8 +11,10 @@ import typer
 
 from ..core.errors import BadInput
 from . import output, state
+from .groups import NO_DOUBLE_SUGGESTION
 
 schedule = typer.Typer(
+    **NO_DOUBLE_SUGGESTION,
     help="Run job commands on a cron expression while a runner is alive.\n\n"
          "Runs missed while no runner was alive run once on the next start, not once per missed slot;"
          " a run whose previous job is still active is skipped.",

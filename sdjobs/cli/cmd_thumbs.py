@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .groups import NO_DOUBLE_SUGGESTION
 
 DEFAULT_COMMAND = "make"
 
@@ -28,6 +29,7 @@ class _DefaultMake(TyperGroup):
 
 
 thumbs = typer.Typer(
+    **NO_DOUBLE_SUGGESTION,
     cls=_DefaultMake, no_args_is_help=True,
     help="Thumbnails of images, stored in the library: `thumbs PATH...` makes them, `thumbs ls PATH` lists them.\n\n"
          "`thumbs PATH...` is short for `thumbs make PATH...`; a folder named ls is `./ls`.",

@@ -16,6 +16,7 @@ from ..core.errors import BadInput, SdjobsError
 from . import state
 from .exitcodes import Exit
 from .launch import scan
+from .groups import NO_DOUBLE_SUGGESTION
 
 # The module of each command; each module has register(app). Only the invoked command's module is
 # loaded and registered (typer inspects every registered function at each start), except for
@@ -46,6 +47,7 @@ def build_app(only: str | None = None, sub: str | None = None) -> typer.Typer:
     """The typer app with every command, or with just the one named ``only`` (and of a group,
     just its subcommand ``sub``)."""
     app = typer.Typer(
+        **NO_DOUBLE_SUGGESTION,
         name="sdjobs",
         help="File operations as durable jobs: they report progress, pause, resume and survive crashes.",
         no_args_is_help=True,
