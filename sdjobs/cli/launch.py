@@ -5,7 +5,8 @@ command. A runner therefore keeps a command server beside its library (cli/serve
 Mercurial's chg works): a process that imported the CLI once and forks a copy of itself for each
 command. This module imports only what the hand-over needs. It passes the terminal's file
 descriptors, the arguments, the working directory, the environment and the umask over a Unix
-socket, forwards SIGINT, SIGTERM and SIGHUP, and exits with the command's exit code. When no
+socket, passes SIGINT, SIGTERM, SIGHUP and Ctrl-Z (stop, continue) on to the command's process,
+and exits with the command's exit code. When no
 server answers, or the one that answers runs other code, the command runs in this process.
 ``SDJOBS_CLI_SERVER=0`` turns the hand-over off.
 """
@@ -20,7 +21,7 @@ SERVED = frozenset({"copy", "index", "locations", "dupes", "validate", "delete",
                     "types"})
 SWITCH = "SDJOBS_CLI_SERVER"
 ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
-FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP")
+FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 
 
 def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -135,23 +136,35 @@ def _talk(conn, request: bytes) -> int | None:
     head = struct.pack("!I", len(request))
     conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
     conn.sendall(request)
-    if _read(conn, 1) != ACCEPTED:
+    accepted = _read(conn, 5)
+    if len(accepted) != 5 or accepted[:1] != ACCEPTED:
         return None  # another version, or it cannot enter our directory: run here
+    pid = struct.unpack("!i", accepted[1:])[0]
     sent: list[int] = []
 
     def forward(signum, _frame) -> None:
         sent.append(signum)
         try:
-            conn.send(bytes([signum]))
+            os.kill(pid, signum)
         except OSError:
             pass
 
+    def stop(_signum, _frame) -> None:  # Ctrl-Z: stop the command, then ourselves, as the shell expects
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except OSError:
+            pass
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, stop)
+
     for name in FORWARDED:
         signal.signal(getattr(signal, name), forward)
+    signal.signal(signal.SIGTSTP, stop)
     reply = _read(conn, 5)
     if len(reply) == 5 and reply[:1] == EXITED:
         return struct.unpack("!i", reply[1:])[0]
-    fatal = [s for s in sent if s != signal.SIGINT]
+    fatal = [s for s in sent if s not in (signal.SIGINT, signal.SIGCONT)]
     if fatal:  # it died of the signal we passed on: so do we
         signal.signal(fatal[-1], signal.SIG_DFL)
         os.kill(os.getpid(), fatal[-1])

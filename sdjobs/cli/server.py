@@ -137,8 +137,8 @@ def _child(listener: socket.socket, conn: socket.socket) -> None:
         if not launch.same_user(conn) or not _take_over_or_log(conn):
             conn.sendall(launch.REFUSED)  # the client runs the command itself
             os._exit(0)
-        threading.Thread(target=_relay, args=(conn,), daemon=True).start()
-        conn.sendall(launch.ACCEPTED)
+        threading.Thread(target=_watch, args=(conn,), daemon=True).start()
+        conn.sendall(launch.ACCEPTED + struct.pack("!i", os.getpid()))  # the client signals us by pid
         code = _run()
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -221,17 +221,15 @@ def _receive_head(conn: socket.socket) -> tuple[bytes | None, list[int]]:
     return data, fds
 
 
-def _relay(conn: socket.socket) -> None:
-    """Signals the client received arrive as bytes; the client gone means its terminal is."""
+def _watch(conn: socket.socket) -> None:
+    """The client gone (killed, its terminal closed) means the process it stood for is gone."""
     while True:
         try:
             data = conn.recv(64)
         except OSError:
             data = b""
         if not data:
-            os.kill(os.getpid(), signal.SIGKILL)  # as if we were the process that was killed
-        for signum in data:
-            os.kill(os.getpid(), signum)
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _run() -> int:

@@ -107,6 +107,23 @@ def test_ctrl_c_reaches_the_served_command_which_pauses_its_job(server, tmp_path
     wait_for(lambda: store.get(job.id).status == "paused", what="the job to pause")
 
 
+def test_ctrl_z_stops_the_served_command_and_fg_continues_it(server, tmp_path, store):
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "f").write_bytes(os.urandom(8 << 20))
+    proc = subprocess.Popen([sys.executable, "-m", "sdjobs", "copy", "--bwlimit", "1M", str(big), str(tmp_path / "d")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: any(r.status == "running" for r in store.list_jobs()), what="the copy to run")
+    [child] = _children(_server_pid(store))
+    proc.send_signal(signal.SIGTSTP)
+    wait_for(lambda: _state(child) == "T", timeout=10, what="the served command to stop")
+    proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: _state(child) != "T", timeout=10, what="the served command to continue")
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+
+
 def test_a_killed_client_takes_its_served_command_with_it(server, tmp_path, store):
     big = tmp_path / "big"
     big.mkdir()
@@ -189,14 +206,19 @@ def _ppid(pid: int) -> int:
 
 
 def _children(pid: int) -> list[int]:
+    """Live (not zombie) children of ``pid``."""
     kids = []
     for p in _pids():
         try:
-            if _ppid(p) == pid:
+            if _ppid(p) == pid and _state(p) != "Z":
                 kids.append(p)
         except (OSError, IndexError):
             pass
     return kids
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def _alive(pid: int) -> bool:
