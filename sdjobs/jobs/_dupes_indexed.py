@@ -11,8 +11,10 @@ differs (or is new) is *fresh* and will be read, and the stored files that
 are not on disk any more (or differ) are *untrusted* and left out.
 
 Meanwhile other workers group the stored hashes, each a share of the hash
-space, and send back finished groups, already rendered as JSON. With no fresh or untrusted file that is the
-answer. Otherwise the groups that a change can touch (the sizes of the fresh
+space, and send back finished groups, already rendered as JSON; they are
+kept for the next run over the same index (``_dupes_cache``), which then
+only checks the tree. With no fresh or untrusted file that is the answer.
+Otherwise the groups that a change can touch (the sizes of the fresh
 files, the hashes of the untrusted ones) are dropped and worked out again by
 the job's usual passes, with the stored hashes of their other files.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections import Counter
 from itertools import compress
 from json.encoder import encode_basestring_ascii as _js
@@ -32,6 +35,7 @@ from json.encoder import encode_basestring_ascii as _js
 from ..core import codec
 from ..fs.rules import WalkRules
 from ..store import dupes_queries as q
+from . import _dupes_cache as cache
 from . import _dupes_verify as verify
 
 HASH_SHARES = ("0", "8", "g")  # the shares of the hash space grouped apart (lower-case hex digests)
@@ -49,6 +53,8 @@ class Plan:
     min_size: int
     max_size: int | None
     with_mtimes: bool
+    loc_state: tuple = ()   # the location's row as its last index run left it (``dupes_queries.location_of``)
+    since: float = 0.0      # time.time() before that row was read
 
     def to_given(self, real_path: str) -> str:
         return real_path if self.given == self.real else self.given + real_path[len(self.real):]
@@ -70,6 +76,7 @@ def plan(c, index_db: str) -> Plan | None:
         if parent == p:
             break
         p = parent
+    since = time.time()
     try:
         conn = q.connect_ro(index_db)
     except Exception:
@@ -78,7 +85,7 @@ def plan(c, index_db: str) -> Plan | None:
         row = q.location_of(conn, keys)
         if row is None:
             return None
-        loc_id, loc_path, rules, full_hash, max_depth, recurse = row
+        loc_id, loc_path, rules, full_hash, max_depth, recurse, loc_state = row
         if not full_hash or max_depth is not None or not recurse or q.indexing(conn, loc_id):
             return None
     except Exception:  # no index tables, or a library being migrated
@@ -89,7 +96,7 @@ def plan(c, index_db: str) -> Plan | None:
     if WalkRules.from_dict(codec.unpack(rules) or {}).to_dict() != mine:
         return None
     return Plan(index_db, loc_id, os.fsdecode(loc_path), real, given, mine, c.min_size, c.max_size,
-                c.then != "none")
+                c.then != "none", tuple(loc_state), since)
 
 
 # -- worker: groups of stored hashes -------------------------------------------------------
@@ -180,16 +187,19 @@ class Answer:
     scanned: int
     in_groups: int                 # files of the rendered groups
     errors: list[tuple[str, str]]
+    kept: cache.Kept | None = None  # all the groups, kept from an earlier run (``groups`` is then empty)
 
 
 def answer(p: Plan, mapper, workers: int, check) -> Answer:
-    """Verify the tree and group the stored hashes, all in the workers."""
-    tasks: list[tuple] = [("group", p, a, b) for a, b in zip(HASH_SHARES, HASH_SHARES[1:])]
+    """Verify the tree and group the stored hashes (or take the groups kept
+    from an earlier run over the same index), all in the workers."""
+    kept = cache.lookup(p)
+    tasks: list[tuple] = [] if kept else [("group", p, a, b) for a, b in zip(HASH_SHARES, HASH_SHARES[1:])]
     todo, lean = verify.units(p, workers)
     per = -(-len(todo) // (workers * TASKS_PER_WORKER))
     tasks += [("walk", p, todo[i:i + per], lean) for i in range(0, len(todo), per)]
     groups: list[tuple] = []
-    unhashed: list[tuple] = []
+    unhashed: list[tuple] = list(kept.unhashed) if kept else []
     scanned, fresh, untrusted, trees, errors = 0, [], [], [], []
     for (kind, *_), res in zip(tasks, mapper(run_task, tasks, 1)):
         if kind == "group":
@@ -202,12 +212,28 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
             trees += res["untrusted_trees"]
             errors += res["errors"]
         check()
-    groups.sort()  # each share's were sorted: a merge
+    if kept is None:
+        groups.sort()  # each share's were sorted: a merge
+        cache.save(p, p.since, groups, unhashed)
     fresh += _unhashed(unhashed, fresh, untrusted, trees)
+    if kept is not None and not (fresh or untrusted or trees or p.with_mtimes):
+        return Answer([], [], scanned, kept.in_groups, errors, kept)  # the kept results file as it is
+    if kept is not None:
+        loaded = kept.load()
+        groups = loaded if loaded is not None else _group_here(p)
     files: list[tuple] = []
     if fresh or untrusted or trees:
         groups, files = _regroup_changed(p, groups, fresh, untrusted, trees)
     return Answer(groups, files, scanned, sum(-g[1] for g in groups), errors)
+
+
+def _group_here(p: Plan) -> list[tuple]:
+    """The groups of stored hashes, worked out in this process (kept ones went meanwhile)."""
+    out: list[tuple] = []
+    for a, b in zip(HASH_SHARES, HASH_SHARES[1:]):
+        out += group_stored(p, a, b)[0]
+    out.sort()
+    return out
 
 
 def _unhashed(rows: list[tuple], fresh: list[tuple], untrusted: list[bytes], trees: list[bytes]) -> list[tuple]:

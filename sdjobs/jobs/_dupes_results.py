@@ -84,6 +84,23 @@ def write_json_texts(library_db: str, name: str, texts: list[str]) -> str:
     return str(path)
 
 
+def link_results(library_db: str, name: str, source: str) -> str:
+    """A results file (``<name>.json``) that is ``source``, an earlier run's JSON
+    list of groups: a hard link, or a copy; returns the path."""
+    import shutil
+
+    d = results_dir(library_db)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = d / f"{name}.json"
+    tmp = d / f".{name}.{os.getpid()}.tmp"
+    try:
+        os.link(source, tmp)
+    except OSError:  # another file system, or no hard links there
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, path)
+    return str(path)
+
+
 def read_results(path: str) -> Any:
     """A results file; a JSON list of dupes groups comes back as {"groups": [...]}."""
     if path.endswith(".json"):

@@ -9,8 +9,9 @@ one task (``_dupes_hash.staged_group``): the same reads, one round.
 
 One directory of a location indexed with full hashes is answered from the
 index (``_dupes_indexed``): the tree is checked against the stored directory
-digests, the stored hashes are grouped in the workers, and only what changed
-is read. Elsewhere, files of an indexed location that are unchanged since
+digests, the stored hashes are grouped in the workers (and those groups
+kept for the next run over the same index: ``_dupes_cache``), and only what
+changed is read. Elsewhere, files of an indexed location that are unchanged since
 the index (same size, inode and mtime) are not read: their stored full hash
 (or cas id) stands in.
 
@@ -34,7 +35,8 @@ from . import _dupes_indexed as indexed
 from . import _dupes_groups as grouping
 from ._dupes_groups import BATCH_BYTES, EDGE_BYTES
 from ._dupes_hash import compare_groups, hash_batch
-from ._dupes_results import KEEP_RULES, merge_rendered, plan, render_group, write_json_list, write_json_texts
+from ._dupes_results import (KEEP_RULES, link_results, merge_rendered, plan, render_group, write_json_list,
+                             write_json_texts)
 from ._dupes_scan import Files, Filters, scan
 
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
@@ -156,7 +158,9 @@ class Dupes(Job):
             for path, size, ino, dev, mtime, known in ans.files:
                 files.add(path, size, ino, dev, mtime, 0)
                 files.known[-1] = known
-            return self._group(files, ans.scanned, rendered=ans.groups, in_groups=ans.in_groups)
+            kept = ans.kept and {"json": ans.kept.json, "groups": ans.kept.groups,
+                                 "duplicates": ans.kept.duplicates, "wasted": ans.kept.wasted}
+            return self._group(files, ans.scanned, rendered=ans.groups, in_groups=ans.in_groups, kept=kept)
         ctx.phase("scan", message="walking " + ", ".join(c.paths))
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters, mapper, workers,
@@ -165,9 +169,11 @@ class Dupes(Job):
             files = _dedupe(files)
         return self._group(files, len(files))
 
-    def _group(self, files: Files, scanned: int, rendered: list | None = None, in_groups: int = 0) -> dict:
+    def _group(self, files: Files, scanned: int, rendered: list | None = None, in_groups: int = 0,
+               kept: dict | None = None) -> dict:
         """The compare stage's state: size groups (hard links collapsed) of the
-        files still to settle; ``rendered`` groups (from the index) are final."""
+        files still to settle; ``rendered`` groups (from the index) are final,
+        and so are the ``kept`` ones (a results file and its totals)."""
         c = self.config
         self.ctx.phase("group", message=f"grouping {len(files):,} files by size")
         groups, links = grouping.size_groups(files, c.hardlinks, by_name=c.mode == "name-size")
@@ -186,7 +192,7 @@ class Dupes(Job):
         from_index = sum(1 for k in known.values() if k[0] == "F") + in_groups
         return {"stage": "compare", "files": files.to_state(), "links": links, "groups": groups,
                 "known": known, "scanned": scanned, "candidates": n_members + in_groups,
-                "from_index": from_index, "rendered": rendered or [],
+                "from_index": from_index, "rendered": rendered or [], "kept": kept,
                 "final": [], "keys": {}, "todo": None, "done": 0, "read_bytes": 0}
 
     # -- reading passes ---------------------------------------------------------
@@ -330,6 +336,10 @@ class Dupes(Job):
         out_groups = [out_groups[r[3]] for r in ranked]
         self.groups, self.rendered = out_groups, rendered
         totals = _totals(out_groups)
+        self.kept = state.get("kept")
+        if self.kept:
+            for k in ("groups", "duplicates", "wasted"):
+                totals[k] += self.kept[k]
         if rendered:
             totals["groups"] += len(rendered)
             totals["duplicates"] += sum(-r[1] - 1 for r in rendered)
@@ -340,7 +350,9 @@ class Dupes(Job):
     def _store_results(self, out: dict, groups: list[dict]) -> None:
         c = self.config
         name = f"dupes-{self.ctx.job_id}"
-        if c.library and self.rendered:
+        if c.library and self.kept:  # the only groups: from an earlier run over the same index
+            out["results_file"] = link_results(c.library, name, self.kept["json"])
+        elif c.library and self.rendered:
             out["results_file"] = write_json_texts(c.library, name, merge_rendered(groups, self.rendered))
         elif c.library:
             out["results_file"] = write_json_list(c.library, name, groups)

@@ -1,6 +1,7 @@
-"""Read-only queries of the index for dupes (the schema is in schema/index.py).
+"""Read-only queries of the index for dupes (the schema is in schema/index.py),
+and where dupes keeps the groups it worked out from a location's index.
 
-Each function takes a plain ``sqlite3`` connection from ``connect_ro``: they
+Each query function takes a plain ``sqlite3`` connection from ``connect_ro``: they
 run in worker processes as well as in the job's. Paths are the stored BLOBs.
 
 The bulk queries return what SQLite can assemble in C as one string per
@@ -10,7 +11,9 @@ entries that is ~0.2 s instead of ~0.6 s, most of a re-run's budget.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 from urllib.parse import quote
 
 _HASHED = "kind='file' AND full_hash IS NOT NULL"
@@ -30,11 +33,44 @@ def _size_clause(min_size: int, max_size: int | None) -> tuple[str, tuple]:
 
 
 def location_of(conn: sqlite3.Connection, keys: list[bytes]) -> tuple | None:
-    """(id, path, rules, full_hash, max_depth, recurse) of the location whose root
-    is one of ``keys`` (a real path and its ancestors), the deepest one."""
-    return conn.execute(
-        f"SELECT id, path, rules, full_hash, max_depth, recurse FROM location WHERE path IN"
-        f" ({','.join('?' * len(keys))}) ORDER BY length(path) DESC LIMIT 1", keys).fetchone()
+    """(id, path, rules, full_hash, max_depth, recurse, (indexed_at, last_job_id,
+    entries, total_size, digest)) of the location whose root is one of ``keys``
+    (a real path and its ancestors), the deepest one. The last item changes with
+    every index run that ends."""
+    row = conn.execute(
+        f"SELECT id, path, rules, full_hash, max_depth, recurse, indexed_at, last_job_id, entries, total_size,"
+        f" digest FROM location WHERE path IN ({','.join('?' * len(keys))}) ORDER BY length(path) DESC LIMIT 1",
+        keys).fetchone()
+    return None if row is None else (*row[:6], row[6:])
+
+
+def index_busy_since(conn: sqlite3.Connection, since: float) -> bool:
+    """Whether an index job runs, or has changed state since ``since`` (time.time())."""
+    return conn.execute("SELECT 1 FROM job WHERE type='index' AND (status='running' OR updated_at >= ?"
+                        " OR finished_at >= ?) LIMIT 1", (since, since)).fetchone() is not None
+
+
+# -- groups worked out from an index ---------------------------------------------------------
+def groups_dir(db: str | os.PathLike) -> Path:
+    """Where dupes keeps the groups of stored hashes it worked out, per location
+    (``<location id>-<query>.*``): valid until the location's next index run."""
+    p = Path(db)
+    return p.with_name(p.stem + "-data") / "dupes-groups"
+
+
+def forget_groups(db: str | os.PathLike, location_id: int) -> None:
+    """Drop the groups kept for a location: its entries are about to change, or did."""
+    d = groups_dir(db)
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(f"{location_id}-"):
+            try:
+                os.unlink(d / name)
+            except OSError:
+                pass
 
 
 def indexing(conn: sqlite3.Connection, location_id: int) -> bool:

@@ -105,6 +105,16 @@ def _ancestors(path: str) -> list[bytes]:
         out.append(_fsencode(path))
 
 
+def _forget_groups(store, location_id: int) -> None:
+    """Duplicate groups that dupes worked out from the location's entries go
+    whenever the entries may change (``dupes_queries.forget_groups``)."""
+    db = getattr(getattr(store, "library", None), "db_path", None)
+    if db is not None:
+        from .dupes_queries import forget_groups
+
+        forget_groups(db, location_id)
+
+
 def subtree_range(path: str) -> tuple[bytes, bytes]:
     """[lo, hi) of the path BLOBs strictly below directory ``path``."""
     prefix = _fsencode(path.rstrip("/")) + b"/"
@@ -196,6 +206,7 @@ def nested_locations(store, path: str) -> list[LocationRow]:
 
 def remove_location(store, location_id: int) -> int:
     """Forget a location and its entries; returns how many entries went."""
+    _forget_groups(store, location_id)
     with store.transaction():
         n = store.sql("DELETE FROM entry WHERE location_id=?", (location_id,)).rowcount
         for table in ("index_scan", "index_dirs"):
@@ -252,6 +263,9 @@ def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: 
 
 
 def drop_run(store, job_id: int) -> None:
+    row = store.sql("SELECT location_id FROM index_run WHERE job_id=?", (job_id,)).fetchone()
+    if row is not None:  # the run may have changed entries, whether it ends or is given up
+        _forget_groups(store, row[0])
     store.sql("DELETE FROM index_scan WHERE job_id=?", (job_id,))
     store.sql("DELETE FROM index_dirs WHERE job_id=?", (job_id,))
     store.sql("DELETE FROM index_run WHERE job_id=?", (job_id,))
@@ -339,6 +353,7 @@ def absorb_locations(store, into_id: int, path: str) -> list[str]:
     (their content ids are kept) and forget those locations."""
     nested = nested_locations(store, path)
     for loc in nested:
+        _forget_groups(store, loc.id)
         store.sql("UPDATE entry SET location_id=? WHERE location_id=?", (into_id, loc.id))
         store.sql("DELETE FROM location WHERE id=?", (loc.id,))
     return [loc.path for loc in nested]
