@@ -54,6 +54,7 @@ def main(db_path: str) -> int:
                 time.sleep(0.05)
                 continue
             if os.fork() == 0:
+                os.close(lock)  # a long command must not keep the next server from the lock
                 _child(listener, conn)  # never returns
             conn.close()
     except SystemExit:

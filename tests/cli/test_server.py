@@ -169,6 +169,22 @@ def test_the_server_goes_when_its_runner_goes(lib, start_runner, store):
     wait_for(lambda: not _alive(pid), timeout=10, what="the orphaned server to exit")
 
 
+def test_a_served_command_does_not_hold_the_servers_lock(server, store, tmp_path):
+    """A long command (here jobs wait) outliving its server must not keep the next one out."""
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "f").write_bytes(os.urandom(8 << 20))
+    job = json.loads(sdjobs("copy", "--detach", "--json", "--bwlimit", "1M", tmp_path / "big", tmp_path / "d").stdout)["id"]
+    waiter = subprocess.Popen([sys.executable, "-m", "sdjobs", "jobs", "wait", str(job)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        [child] = wait_for(lambda: _children(_server_pid(store)), what="the served jobs wait")
+        held = [os.readlink(f"/proc/{child}/fd/{fd}") for fd in os.listdir(f"/proc/{child}/fd")]
+        assert not [h for h in held if h.endswith("cli.lock")], held
+    finally:
+        waiter.kill()
+        waiter.wait()
+
+
 def test_commands_that_need_a_process_of_their_own_are_not_served():
     from sdjobs.cli import launch
 
