@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import math
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageChops, ImageFile, ImageStat
 
 from sdjobs.imaging import render
 from sdjobs.imaging.render import ImageRejected, NotAnImage, Rendered, fit_within, render_variants
@@ -184,17 +185,18 @@ def test_decodes_once_and_derives_from_largest(tmp_path: Path, decode_log: dict[
     out = render_variants(path, [256, 512, 1024], "webp", 80)
     assert [(r.width, r.height) for r in out] == [(256, 192), (512, 384), (1024, 768)]
     assert decode_log["open"] == [path]
-    # One decode, DCT-scaled by draft to 1/2: the smallest scale still >= 1024.
-    assert decode_log["decode"] == [(2000, 1500)]
+    # One decode, DCT-scaled to 3/8: the smallest scale still >= 1024.
+    assert decode_log["decode"] == [(1500, 1125)]
     # The largest from the decode, then each smaller one from the one before it.
-    assert decode_log["resize"] == [((2000, 1500), (1024, 768)), ((1024, 768), (512, 384)),
+    assert decode_log["resize"] == [((1500, 1125), (1024, 768)), ((1024, 768), (512, 384)),
                                     ((512, 384), (256, 192))]
 
 
 @pytest.mark.parametrize(
     ("src", "size", "decoded"),
-    [((4000, 3000), 256, (500, 375)), ((4000, 3000), 600, (1000, 750)),
-     ((1920, 1080), 256, (480, 270)), ((1920, 1080), 1024, (1920, 1080))],
+    [((4000, 3000), 256, (500, 375)), ((4000, 3000), 600, (1000, 750)), ((4000, 3000), 1024, (1500, 1125)),
+     ((4000, 3000), 1500, (1500, 1125)), ((4000, 3000), 1501, (2000, 1500)), ((2000, 1500), 800, (1000, 750)),
+     ((4001, 3001), 1501, (1501, 1126)), ((1920, 1080), 256, (480, 270)), ((1920, 1080), 1024, (1920, 1080))],
 )
 def test_draft_scale_keeps_target_reachable(tmp_path: Path, decode_log: dict[str, list[Any]],
                                              src: tuple[int, int], size: int, decoded: tuple[int, int]) -> None:
@@ -213,8 +215,67 @@ def test_draft_with_rotation_requests_enough_pixels(tmp_path: Path, decode_log: 
     path = _save(_photo((3000, 4000)), tmp_path / "r.jpg", quality=85, exif=exif.tobytes())
     _reset(decode_log)
     (r,) = render_variants(path, [1024], "jpeg", 80)
-    assert decode_log["decode"] == [(1500, 2000)]
+    assert decode_log["decode"] == [(1125, 1500)]
     assert (r.width, r.height) == (1024, 768)
+
+
+def _soft(size: tuple[int, int], seed: int = 0) -> Image.Image:
+    """Smooth colour blobs with a sharp edge: detail a thumbnail keeps."""
+    rng = random.Random(seed)
+    small = (max(1, size[0] // 64), max(1, size[1] // 64))
+    bands = [Image.frombytes("L", small, rng.randbytes(small[0] * small[1])).resize(size, Image.Resampling.BICUBIC)
+             for _ in range(3)]
+    im = Image.merge("RGB", bands)
+    im.paste((255, 255, 255), (size[0] // 3, size[1] // 3, size[0] // 2, size[1] // 2))
+    return im
+
+
+def _psnr(a: Image.Image, b: Image.Image) -> float:
+    assert a.size == b.size
+    rms = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).rms
+    mse = sum(v * v for v in rms) / len(rms)
+    return 99.0 if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def _reference(path: Path, size: int) -> Image.Image:
+    """Full decode, LANCZOS straight to the size: what a thumbnail should look like."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        return im.resize(fit_within(*im.size, size), Image.Resampling.LANCZOS)
+
+
+def test_three_eighths_decode_has_the_right_pixels(tmp_path: Path, decode_log: dict[str, list[Any]]) -> None:
+    # The 3/8 decode hands libjpeg a tile sized by its own rounding; a wrong
+    # size or scale would show up as garbage or a shifted picture here.
+    path = _save(_soft((4000, 3000)), tmp_path / "soft.jpg", quality=92)
+    _reset(decode_log)
+    (r,) = render_variants(path, [1024], "png", 80)
+    assert decode_log["decode"] == [(1500, 1125)]
+    assert _psnr(_decoded(r), _reference(path, 1024)) > 42  # a 2 px shift scores 25
+
+
+@pytest.mark.parametrize(
+    ("src", "sizes"),
+    [((4000, 2667), [1024, 512, 256]), ((2667, 4000), [256, 512, 1024]), ((3001, 1999), [1000, 333, 128]),
+     ((1920, 1080), [1024, 512, 256, 100]), ((1030, 770), [1024, 512, 256]), ((700, 500), [1024, 512, 256])],
+)
+def test_cascade_gives_the_sizes_of_a_direct_fit(tmp_path: Path, src: tuple[int, int], sizes: list[int]) -> None:
+    # Each smaller variant comes from the one before it (box halvings and a
+    # short filtered remainder), yet its size is the one fitted to the source.
+    path = _save(_photo(src), tmp_path / "c.jpg", quality=85)
+    out = render_variants(path, sizes, "png", 80)
+    for r in out:
+        assert (r.width, r.height) == fit_within(*src, r.size) == _decoded(r).size
+
+
+@pytest.mark.parametrize("sizes", [[256, 512, 1024], [256, 1024]])
+def test_cascaded_variant_looks_like_a_direct_one(tmp_path: Path, sizes: list[int]) -> None:
+    path = _save(_soft((4000, 3000), seed=3), tmp_path / "s.jpg", quality=92)
+    (alone,) = render_variants(path, [256], "png", 80)
+    cascaded = render_variants(path, sizes, "png", 80)[0]
+    ref = _reference(path, 256)
+    assert _psnr(_decoded(cascaded), _decoded(alone)) > 42
+    assert _psnr(_decoded(cascaded), ref) >= _psnr(_decoded(alone), ref) - 1.0
 
 
 # -- alpha, palettes, other formats ----------------------------------------------------
