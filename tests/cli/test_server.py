@@ -178,6 +178,8 @@ def test_a_served_command_does_not_hold_the_servers_lock(server, store, tmp_path
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         [child] = wait_for(lambda: _children(_server_pid(store)), what="the served jobs wait")
+        # once it has the client's stderr (not the runner log), the command runs
+        wait_for(lambda: not os.readlink(f"/proc/{child}/fd/2").endswith("runner.log"), what="the take-over")
         held = [os.readlink(f"/proc/{child}/fd/{fd}") for fd in os.listdir(f"/proc/{child}/fd")]
         assert not [h for h in held if h.endswith("cli.lock")], held
     finally:
