@@ -117,6 +117,11 @@ def test_ctrl_z_stops_the_served_command_and_fg_continues_it(server, tmp_path, s
     [child] = _children(_server_pid(store))
     proc.send_signal(signal.SIGTSTP)
     wait_for(lambda: _state(child) == "T", timeout=10, what="the served command to stop")
+    # then the client stops itself (a shell continues it only after that); in a process group
+    # with no shell (orphaned), the kernel discards the stop, and the client goes on waiting
+    deadline = time.monotonic() + 1.0
+    while _state(proc.pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
     proc.send_signal(signal.SIGCONT)
     wait_for(lambda: _state(child) != "T", timeout=10, what="the served command to continue")
     proc.send_signal(signal.SIGINT)
