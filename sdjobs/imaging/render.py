@@ -4,13 +4,18 @@
 no database, no UI, safe to run in a worker process. The pipeline is
 
 1. open lazily and classify: not an image at all -> ``NotAnImage``;
-2. for JPEG, ask libjpeg for a DCT-scaled decode (``Image.draft``) that is
-   still at least as large as the largest variant, then decode once with
+2. for JPEG, ask libjpeg for a DCT-scaled decode (1/8, 1/4, 3/8, 1/2) that
+   is still at least as large as the largest variant, then decode once with
    decompression-bomb warnings promoted to errors and truncation fatal;
 3. normalise the pixel mode (alpha kept as RGBA, everything else RGB);
 4. resize to the largest variant in *stored* orientation, then apply the EXIF
    orientation to that small image (cheaper than rotating the source);
-5. make each smaller variant from the one before it and encode each.
+5. make each smaller variant from the one before it (2x box halvings plus a
+   short filtered remainder) and encode each.
+
+``render_images`` stops after step 5's pixels, for a caller that needs one
+size in two formats (the freedesktop PNGs beside webp sidecars); ``encode``
+is the encoder both use.
 
 One full-size raster is held per call (plus Pillow's short-lived working
 copies while converting modes or premultiplying alpha), and it is released as
@@ -30,7 +35,8 @@ from PIL import Image, ImageFile
 
 from sdjobs.imaging.probe import sniff_format
 
-__all__ = ["ImageRejected", "NotAnImage", "OutputFormat", "Rendered", "fit_within", "render_variants"]
+__all__ = ["ImageRejected", "NotAnImage", "OutputFormat", "Rendered", "encode", "fit_within", "render_images",
+           "render_variants"]
 
 OutputFormat = Literal["webp", "jpeg", "png"]
 _FORMATS: frozenset[str] = frozenset({"webp", "jpeg", "png"})
@@ -107,11 +113,14 @@ def fit_within(width: int, height: int, bound: int) -> tuple[int, int]:
     return max(1, round(width * bound / height)), bound
 
 
-def _validate(sizes: list[int], fmt: str, quality: int) -> list[int]:
+def _validate_encoding(fmt: str, quality: int) -> None:
     if fmt not in _FORMATS:
         raise ValueError(f"fmt must be one of {sorted(_FORMATS)}, not {fmt!r}")
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be 1..100, not {quality}")
+
+
+def _validate_sizes(sizes: list[int]) -> list[int]:
     if not sizes or any(not isinstance(s, int) or s < 1 for s in sizes):
         raise ValueError(f"sizes must be positive integers, got {sizes!r}")
     return list(dict.fromkeys(sizes))
@@ -156,7 +165,10 @@ def _normalise(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
-def _encode(im: Image.Image, fmt: OutputFormat, quality: int) -> bytes:
+def encode(im: Image.Image, fmt: OutputFormat, quality: int) -> bytes:
+    """One RGB or RGBA image (from ``render_images``) as ``fmt`` bytes;
+    alpha is flattened onto white for jpeg."""
+    _validate_encoding(fmt, quality)
     buf = io.BytesIO()
     if fmt == "jpeg":
         if im.mode == "RGBA":
@@ -231,7 +243,30 @@ def render_variants(
     exactly ``size`` (never upscaled; smaller sources keep their size), EXIF
     orientation applied and aspect ratio kept. Alpha is kept for webp and png
     and flattened onto white for jpeg. Animated sources use their first frame.
-    Results follow the order of ``sizes`` (duplicates dropped).
+    Results follow the order of ``sizes`` (duplicates dropped); sizes that
+    come out the same are encoded once.
+
+    ``hold`` and the exceptions are those of ``render_images``; a bad
+    ``fmt`` or ``quality`` is a ``ValueError`` before the file is opened.
+    """
+    _validate_encoding(fmt, quality)
+    images = render_images(path, sizes, hold=hold)
+    encoded: dict[tuple[int, int], bytes] = {}
+    out = []
+    for size, im in images.items():
+        if im.size not in encoded:
+            encoded[im.size] = encode(im, fmt, quality)
+        out.append(Rendered(size, encoded[im.size], im.width, im.height, fmt))
+    return out
+
+
+def render_images(
+    path: str | PathLike[str], sizes: list[int], *, hold: Hold | None = None
+) -> dict[int, Image.Image]:
+    """Decode ``path`` once and return ``{size: RGB or RGBA image}`` for each
+    size (in the order of ``sizes``, duplicates dropped), for callers that
+    encode one size in more than one format. Sizes that come out the same
+    share one image.
 
     ``hold(pixels)``, if given, is entered with the number of pixels about to
     be decoded and left once the decoded raster is gone (the caller's memory
@@ -239,10 +274,10 @@ def render_variants(
 
     Raises ``NotAnImage`` when the content is not an image, ``ImageRejected``
     when it is one that cannot or must not be decoded (corrupt, truncated,
-    decompression bomb), ``ValueError`` for bad arguments and ``OSError`` when
+    decompression bomb), ``ValueError`` for bad sizes and ``OSError`` when
     the file cannot be read at all.
     """
-    wanted = _validate(sizes, fmt, quality)
+    wanted = _validate_sizes(sizes)
     largest = max(wanted)
     saved_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated image must fail, not render grey
@@ -261,7 +296,7 @@ def render_variants(
         work = work.transpose(_TRANSPOSE[orientation])
         if orientation >= 5:
             stored = stored[1], stored[0]
-    return _variants(work, stored, wanted, fmt, quality)
+    return _cascade(work, stored, wanted)
 
 
 def _load(src: Image.Image, stored: tuple[int, int], largest: int) -> tuple[Image.Image, int]:
@@ -289,23 +324,18 @@ def _load(src: Image.Image, stored: tuple[int, int], largest: int) -> tuple[Imag
     return work, orientation
 
 
-def _variants(
-    top: Image.Image, source: tuple[int, int], wanted: list[int], fmt: OutputFormat, quality: int
-) -> list[Rendered]:
-    """Encode ``top`` and every smaller variant, each made from the one
-    before it (the largest first): the fewest pixels to resample.
+def _cascade(top: Image.Image, source: tuple[int, int], wanted: list[int]) -> dict[int, Image.Image]:
+    """``top`` and every smaller variant, each made from the one before it
+    (the largest first): the fewest pixels to resample.
 
     Dimensions come from the full-resolution ``source`` size so rounding is
     the same as if each variant had been scaled from the original.
     """
-    by_size: dict[int, Rendered] = {}
-    encoded: dict[tuple[int, int], bytes] = {}
+    by_size: dict[int, Image.Image] = {}
     im = top
     for size in sorted(wanted, reverse=True):
         dims = fit_within(*source, size)
-        if dims not in encoded:
-            if dims != im.size:
-                im = im.resize(dims, RESAMPLE, reducing_gap=CASCADE_REDUCING_GAP)
-            encoded[dims] = _encode(im, fmt, quality)
-        by_size[size] = Rendered(size, encoded[dims], dims[0], dims[1], fmt)
-    return [by_size[s] for s in wanted]
+        if dims != im.size:
+            im = im.resize(dims, RESAMPLE, reducing_gap=CASCADE_REDUCING_GAP)
+        by_size[size] = im
+    return {s: by_size[s] for s in wanted}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib
-import io
 import os
 from typing import NamedTuple
 
@@ -124,34 +123,23 @@ def _render(task: Task, hold) -> tuple[dict, list]:
     pxs = sorted({px for _, px in task.variants}, reverse=True)
     if not task.fd_dirs:
         return {r.size: r for r in render_variants(task.path, pxs, task.fmt, task.quality, hold=hold)}, []
-    # One decode for both: render every bound as (lossless) PNG, then encode
-    # the sidecars in their own format from those pixels.
+    # One decode for both: the pixels of every bound, each encoded in the
+    # format(s) it is wanted in (a bound shared by a sidecar and a
+    # freedesktop size is resampled once).
     fd_px = {d: fd.SIZE_DIRS[d] for d in task.fd_dirs}
-    pngs = {r.size: r for r in render_variants(task.path, sorted(set(pxs) | set(fd_px.values()), reverse=True),
-                                               "png", task.quality, hold=hold)}
-    if task.fmt == "png":
-        out = {px: pngs[px] for px in pxs}
-    else:
-        out = {px: render.Rendered(px, _reencode(pngs[px].data, task.fmt, task.quality), pngs[px].width,
-                                   pngs[px].height, task.fmt) for px in pxs}
-    return out, [(d, pngs[px].data) for d, px in fd_px.items()]
+    images = render.render_images(task.path, sorted(set(pxs) | set(fd_px.values()), reverse=True), hold=hold)
+    encoded: dict[tuple, bytes] = {}
 
+    def data(px: int, fmt: str) -> bytes:
+        im = images[px]
+        key = (im.size, fmt)
+        if key not in encoded:
+            encoded[key] = render.encode(im, fmt, task.quality)
+        return encoded[key]
 
-def _reencode(png: bytes, fmt: str, quality: int) -> bytes:
-    """PNG bytes to ``fmt`` with the renderer's encoder settings."""
-    with Image.open(io.BytesIO(png)) as im:
-        im.load()
-        buf = io.BytesIO()
-        if fmt == "jpeg":
-            if im.mode in ("RGBA", "LA", "P"):
-                rgba = im.convert("RGBA")
-                flat = Image.new("RGB", im.size, render.JPEG_FLATTEN_BACKGROUND)
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                im = flat
-            im.convert("RGB").save(buf, "JPEG", quality=quality)
-        else:
-            im.save(buf, "WEBP", quality=quality, method=render.WEBP_METHOD)
-        return buf.getvalue()
+    out = {px: render.Rendered(px, data(px, task.fmt), images[px].width, images[px].height, task.fmt)
+           for px in pxs}
+    return out, [(d, data(px, "png")) for d, px in fd_px.items()]
 
 
 def _failed(task: Task, st: os.stat_result, cas: str, reason: str) -> Outcome:

@@ -147,6 +147,15 @@ def test_one_decode_for_all_variants_and_freedesktop(tmp_path, monkeypatch, deco
     assert decodes["load"].count("src.jpg") == 1
     # One open: the huge-image check sees the drafted size from the decoding open itself.
     assert decodes["open"].count("src.jpg") == 1
+    # The sidecars are encoded from the rendered pixels, not from re-read freedesktop PNGs.
+    assert None not in decodes["open"]
+    for name, px, width, height, rel in out.thumbs:
+        with Image.open(tmp_path / "d" / rel) as im:
+            assert im.format == "WEBP" and im.size == (width, height) and max(im.size) == px
+    for size_dir, px in (("normal", 128), ("large", 256), ("x-large", 512), ("xx-large", 1024)):
+        (png,) = (tmp_path / "cache" / "thumbnails" / size_dir).glob("*.png")
+        with Image.open(png) as im:
+            assert im.format == "PNG" and max(im.size) == px
     decodes["load"].clear()
     out = w.run(task(src, tmp_path / "d", sizes))
     assert decodes["load"].count("src.jpg") == 1 and len(out.thumbs) == 3
