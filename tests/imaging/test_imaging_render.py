@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops, ImageFile, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFile, ImageStat
 
 from sdjobs.imaging import render
 from sdjobs.imaging.render import ImageRejected, NotAnImage, Rendered, fit_within, render_variants
@@ -194,9 +194,11 @@ def test_decodes_once_and_derives_from_largest(tmp_path: Path, decode_log: dict[
 
 @pytest.mark.parametrize(
     ("src", "size", "decoded"),
-    [((4000, 3000), 256, (500, 375)), ((4000, 3000), 600, (1000, 750)), ((4000, 3000), 1024, (1500, 1125)),
-     ((4000, 3000), 1500, (1500, 1125)), ((4000, 3000), 1501, (2000, 1500)), ((2000, 1500), 800, (1000, 750)),
-     ((4001, 3001), 1501, (1501, 1126)), ((1920, 1080), 256, (480, 270)), ((1920, 1080), 1024, (1920, 1080))],
+    [((4000, 3000), 256, (500, 375)), ((4000, 3000), 600, (1000, 750)), ((1920, 1080), 256, (480, 270)),
+     ((1920, 1080), 1024, (1920, 1080)), ((2000, 1500), 800, (1000, 750)),
+     # 3/8 when it covers the size and leaves at least 1.4x to resize, for sizes from 512 up
+     ((4000, 3000), 1024, (1500, 1125)), ((3823, 2867), 1024, (1434, 1076)), ((3600, 2700), 1024, (1800, 1350)),
+     ((4000, 3000), 1500, (2000, 1500)), ((1000, 750), 256, (500, 375))],
 )
 def test_draft_scale_keeps_target_reachable(tmp_path: Path, decode_log: dict[str, list[Any]],
                                              src: tuple[int, int], size: int, decoded: tuple[int, int]) -> None:
@@ -252,6 +254,26 @@ def test_three_eighths_decode_has_the_right_pixels(tmp_path: Path, decode_log: d
     (r,) = render_variants(path, [1024], "png", 80)
     assert decode_log["decode"] == [(1500, 1125)]
     assert _psnr(_decoded(r), _reference(path, 1024)) > 42  # a 2 px shift scores 25
+
+
+def _checker(size: tuple[int, int], square: int = 48) -> Image.Image:
+    im = Image.new("RGB", size, (20, 20, 20))
+    draw = ImageDraw.Draw(im)
+    for y in range(0, size[1], square):
+        for x in range((y // square) % 2 * square, size[0], 2 * square):
+            draw.rectangle((x, y, x + square - 1, y + square - 1), fill=(235, 235, 235))
+    return im
+
+
+@pytest.mark.parametrize(("src", "size"), [((3823, 2867), 1024), ((2049, 1537), 1024), ((1023, 767), 256)],
+                         ids=["3/8", "1/2", "1/2-small"])
+def test_scaled_decode_of_odd_sizes_does_not_drift(tmp_path: Path, src: tuple[int, int], size: int) -> None:
+    # A scaled decode rounds the last partial block up (2867 rows at 3/8 are
+    # 1075.1 -> 1076): resizing all of it would stretch the picture by up to
+    # half a decoded pixel towards that edge (about 21 dB here, not 28+).
+    path = _save(_checker(src), tmp_path / "c.jpg", quality=95)
+    (r,) = render_variants(path, [size], "png", 80)
+    assert _psnr(_decoded(r), _reference(path, size)) > 27
 
 
 @pytest.mark.parametrize(
