@@ -1,13 +1,18 @@
 """Time render_variants over a Pool(2) against vipsthumbnail.
 
     python bench/gen_images.py /tmp/photos --count 30
-    python bench/bench_render.py /tmp/photos [--runs 5] [--fmt webp]
+    python bench/bench_render.py /tmp/photos [--runs 5] [--fmt webp] [--stages]
 
 Each case is timed as wall time for the whole directory, median of ``--runs``
 runs, cases interleaved run by run so drift hits them all alike. Both sides
 write their thumbnails to files; our side includes creating and joining the
 pool. The vips command is ``vipsthumbnail -s 256 -o OUT/%s.webp FILES``
 (``-o`` points into a scratch dir instead of next to the sources; same work).
+
+``--stages`` instead splits the CPU time of each case by pipeline step, in
+this one process (median of ``--runs``): where the time of a large variant
+goes (decode at a scale that covers it, resize, orientation, the smaller
+variants, encoding).
 """
 
 from __future__ import annotations
@@ -75,6 +80,54 @@ def time_vips(files: list[Path], out: Path) -> tuple[float, float]:
     return _timed(lambda: subprocess.run(cmd, check=True))
 
 
+STAGES = ("decode", "resize to largest", "orient", "smaller variants", "encode")
+
+
+def time_stages(files: list[Path], sizes: list[int], fmt: OutputFormat, quality: int) -> dict[str, float]:
+    """CPU seconds per step of ``render_images`` + ``encode`` over ``files``."""
+    spent = dict.fromkeys(STAGES, 0.0)
+    clock = time.process_time
+    for f in files:
+        c0 = clock()
+        with Image.open(f) as src:
+            stored = src.size
+            render._draft(src, max(sizes))
+            src.load()
+            orientation = render._orientation(src)
+            work = render._normalise(src)
+            c1 = clock()
+            target = render.fit_within(*stored, max(sizes))
+            if target != work.size:
+                work = work.resize(target, render.RESAMPLE, reducing_gap=render.REDUCING_GAP)
+            else:
+                work = work.copy()
+        c2 = clock()
+        if orientation in render._TRANSPOSE:
+            work = work.transpose(render._TRANSPOSE[orientation])
+            stored = (stored[1], stored[0]) if orientation >= 5 else stored
+        c3 = clock()
+        images = render._cascade(work, stored, sizes)
+        c4 = clock()
+        for im in {id(im): im for im in images.values()}.values():
+            render.encode(im, fmt, quality)
+        c5 = clock()
+        for step, took in zip(STAGES, (c1 - c0, c2 - c1, c3 - c2, c4 - c3, c5 - c4), strict=True):
+            spent[step] += took
+    return spent
+
+
+def print_stages(files: list[Path], cases: dict[str, list[int]], fmt: OutputFormat, quality: int, runs: int) -> None:
+    runs_of: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, sizes in cases.items():
+            runs_of[name].append(time_stages(files, sizes, fmt, quality))
+    print(f"{len(files)} files; CPU s in one process, median of {runs} interleaved runs")
+    print(f"{'case':18s}" + "".join(f"{step:>19s}" for step in STAGES) + f"{'total':>8s}")
+    for name, results in runs_of.items():
+        med = {step: statistics.median(r[step] for r in results) for step in STAGES}
+        print(f"{name:18s}" + "".join(f"{med[step]:19.3f}" for step in STAGES) + f"{sum(med.values()):8.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path)
@@ -83,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", type=int, default=80)
     parser.add_argument("--resample", help="override render.RESAMPLE (e.g. LANCZOS, HAMMING, BOX)")
     parser.add_argument("--webp-method", type=int, help="override render.WEBP_METHOD (0-6)")
+    parser.add_argument("--stages", action="store_true", help="CPU per pipeline step instead of the pool timing")
     args = parser.parse_args(argv)
     # Workers are forked, so overriding the module's tuning knobs here reaches them.
     if args.resample:
@@ -95,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     vips = shutil.which("vipsthumbnail")
     fmt: OutputFormat = args.fmt
     q = args.quality
+    if args.stages:
+        print_stages(files, {f"[256] {fmt}": [256], f"[1024] {fmt}": [1024],
+                             f"[256,512,1024] {fmt}": [1024, 512, 256]}, fmt, q, args.runs)
+        return 0
     cases: dict[str, Callable[[Path], tuple[float, float]]] = {}
     vips_case, one_case, big_case = "vipsthumbnail -s 256 (webp)", f"[256] {fmt}", f"[1024] {fmt}"
     if vips:
