@@ -11,9 +11,9 @@ One directory of a location indexed with full hashes is answered from the
 index (``_dupes_indexed``): the tree is checked against the stored directory
 digests, the stored hashes are grouped in the workers (and those groups
 kept for the next run over the same index: ``_dupes_cache``), and only what
-changed is read. Elsewhere, files of an indexed location that are unchanged since
-the index (same size, inode and mtime) are not read: their stored full hash
-(or cas id) stands in.
+changed is read. Elsewhere, files of an indexed location that are unchanged
+since the index (same size, inode and mtime) are not read: their stored full
+hash (or cas id) stands in.
 
 With ``--then trash|delete`` and ``yes``, the files to go are handed to a
 child ``delete`` job; ``--then hardlink`` replaces them with hard links to
