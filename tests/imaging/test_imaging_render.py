@@ -246,10 +246,16 @@ def _reference(path: Path, size: int) -> Image.Image:
         return im.resize(fit_within(*im.size, size), Image.Resampling.LANCZOS)
 
 
-def test_three_eighths_decode_has_the_right_pixels(tmp_path: Path, decode_log: dict[str, list[Any]]) -> None:
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [("RGB", {}), ("RGB", {"progressive": True}), ("RGB", {"subsampling": 0}), ("L", {}), ("CMYK", {})],
+    ids=["baseline-420", "progressive", "444", "grey", "cmyk"],
+)
+def test_three_eighths_decode_has_the_right_pixels(tmp_path: Path, decode_log: dict[str, list[Any]], mode: str,
+                                                    options: dict[str, object]) -> None:
     # The 3/8 decode hands libjpeg a tile sized by its own rounding; a wrong
     # size or scale would show up as garbage or a shifted picture here.
-    path = _save(_soft((4000, 3000)), tmp_path / "soft.jpg", quality=92)
+    path = _save(_soft((4000, 3000)).convert(mode), tmp_path / "soft.jpg", quality=92, **options)
     _reset(decode_log)
     (r,) = render_variants(path, [1024], "png", 80)
     assert decode_log["decode"] == [(1500, 1125)]
