@@ -35,9 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
-from common import BENCH_DIR  # noqa: E402
-
-SDJOBS = [sys.executable, "-m", "sdjobs"]
+from common import BENCH_DIR, SDJOBS, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
 
 
 def env(root: Path) -> dict:
@@ -62,6 +60,7 @@ def start_runner(e: dict) -> subprocess.Popen:
         if "alive" in subprocess.run(SDJOBS + ["runner", "status"], env=e, capture_output=True, text=True).stdout:
             break
         time.sleep(0.1)
+    wait_served(Path(e["SDJOBS_LIBRARY"]))
     return p
 
 

@@ -47,7 +47,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SDJOBS = [sys.executable, "-m", "sdjobs"]
+sys.path.insert(0, str(HERE))
+from common import SDJOBS, wait_served  # noqa: E402  (sdjobs as `pip install .` leaves it)
+
 BENCH_DIR = Path(os.environ.get("SDJOBS_BENCH_DIR", tempfile.gettempdir()))
 
 
@@ -126,6 +128,7 @@ def start_runner(env: dict) -> subprocess.Popen:
     while time.monotonic() < deadline:
         out = subprocess.run([*SDJOBS, "runner", "status", "--json"], env=env, capture_output=True, text=True)
         if out.returncode == 0 and str(proc.pid) in out.stdout:
+            wait_served(Path(env["SDJOBS_LIBRARY"]))
             return proc
         time.sleep(0.05)
     raise SystemExit("the runner did not start")
