@@ -43,11 +43,25 @@ def children_cpu(pid: int | None = None) -> float:
 
 
 def wait_reaped(pid: int, timeout: float = 2.0) -> None:
-    """Until ``pid`` has no child processes left (a finished job's process is reaped)."""
+    """Until ``pid`` (the runner) has no child left but its command server: the finished job is reaped."""
     deadline = time.monotonic() + timeout
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    while time.monotonic() < deadline and path.exists() and path.read_text().strip():
+    while time.monotonic() < deadline and _job_children(pid):
         time.sleep(0.01)
+
+
+def _job_children(pid: int) -> list[str]:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    out = []
+    for kid in kids:
+        try:
+            if b"sdjobs.cli.server" not in Path(f"/proc/{kid}/cmdline").read_bytes():
+                out.append(kid)
+        except OSError:
+            pass
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
