@@ -33,10 +33,13 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         if live_runners(store):
             return None
         idle = os.environ.get("SDJOBS_RUNNER_IDLE_EXIT", str(DEFAULT_IDLE_EXIT))
-        cmd = [sys.executable, "-m", "sdjobs", "--library", str(lib.db_path), "runner", "--background",
-               "--idle-exit", idle]
+        try:
+            idle = str(float(idle))
+        except ValueError:
+            raise SdjobsError(f"SDJOBS_RUNNER_IDLE_EXIT must be a number of seconds, not {idle!r}") from None
+        cmd = [sys.executable, "-m", "sdjobs.runner.background", str(lib.db_path), idle]
         if workers:
-            cmd += ["--workers", str(workers)]
+            cmd.append(str(workers))
         fd = os.open(lib.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
