@@ -28,7 +28,6 @@ def run(
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="Exit when no job is left to run.")] = False,
     idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", metavar="SECONDS",
                                                        help="Exit after this long with nothing to do.")] = None,
-    background: Annotated[bool, typer.Option("--background", hidden=True)] = False,
 ) -> None:
     """Run queued jobs until stopped (SIGTERM/SIGINT pause running jobs with a checkpoint first).
 
@@ -38,8 +37,7 @@ def run(
         return
     from ..runner.supervisor import Supervisor
 
-    sup = Supervisor(state.library(), workers, exit_when_idle=exit_when_idle, idle_exit=idle_exit,
-                     mode="background" if background else "foreground")
+    sup = Supervisor(state.library(), workers, exit_when_idle=exit_when_idle, idle_exit=idle_exit)
     raise typer.Exit(sup.run())
 
 
