@@ -40,9 +40,15 @@ def _stop_all(path: Path) -> None:
     from sdjobs.store.api import Store
     from sdjobs.store.library import Library
 
+    from sdjobs.runner.prestart import runner_alive
+
     store = Store(Library(path))
     try:
         stop_runners(store, wait=20)
+        deadline = time.monotonic() + 20
+        while runner_alive(str(store.library.data_dir)) and time.monotonic() < deadline:
+            stop_runners(store, wait=20)  # one a command started early may have registered since
+            time.sleep(0.05)
     finally:
         store.close()
 

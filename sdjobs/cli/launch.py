@@ -19,6 +19,7 @@ import sys
 # which must be processes of their own.
 SERVED = frozenset({"copy", "index", "locations", "dupes", "validate", "delete", "thumbs", "jobs", "run",
                     "types"})
+JOB_COMMANDS = frozenset({"copy", "index", "dupes", "validate", "delete", "thumbs", "run"})  # each submits a job
 SWITCH = "SDJOBS_CLI_SERVER"
 ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
@@ -51,13 +52,27 @@ def identity() -> bytes:
 
 
 def run() -> None:
-    if os.environ.get(SWITCH, "1") != "0" and not any(k.endswith("_COMPLETE") for k in os.environ):
-        code = hand_over(sys.argv)
-        if code is not None:
-            raise SystemExit(code)
+    if not any(k.endswith("_COMPLETE") for k in os.environ):
+        if os.environ.get(SWITCH, "1") != "0":
+            code = hand_over(sys.argv)
+            if code is not None:
+                raise SystemExit(code)
+        start_runner_early(sys.argv)
     from .main import run as run_here
 
     run_here()
+
+
+def start_runner_early(argv: list[str]) -> None:
+    """About to run a job command here: start the library's runner now, unless one is alive,
+    so that it starts up while this process does (runner/prestart.py)."""
+    library, command, sub = scan(argv[1:])
+    if command not in JOB_COMMANDS or sub in ("ls", "--help") or "--help" in argv or "-h" in argv:
+        return
+    from ..runner.prestart import prestart
+    from ..store.libpath import resolve_db_path
+
+    prestart(resolve_db_path(library))
 
 
 def hand_over(argv: list[str]) -> int | None:

@@ -1,9 +1,12 @@
 """Entry point of a runner that a command started on demand.
 
-    python -m sdjobs.runner.background LIBRARY_DB IDLE_EXIT_SECONDS [WORKERS]
+    python -m sdjobs.runner.background LIBRARY_DB IDLE_EXIT_SECONDS
+        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS]
 
 It skips the command-line layer (typer and click: about 80 ms of imports), so
 that the first job submitted with no runner alive starts that much sooner.
+``--lock-fd`` is the runner.lock descriptor a command passed on (prestart.py);
+``--first-idle-exit`` is how long to wait for a first job before exiting.
 ``sdjobs runner`` remains the entry point for people and service managers.
 """
 
@@ -14,12 +17,18 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    db, idle = argv[0], float(argv[1])
+    opts = dict(zip(argv[2::2], argv[3::2]))
+    from . import prestart
+
+    if "--lock-fd" in opts:
+        prestart.adopt(int(opts["--lock-fd"]))
     from ..store.library import resolve
     from .supervisor import Supervisor
 
-    db, idle = argv[0], float(argv[1])
-    workers = int(argv[2]) if len(argv) > 2 else None
-    sup = Supervisor(resolve(db), workers, idle_exit=idle, mode="background")
+    workers = int(opts["--workers"]) if "--workers" in opts else None
+    first = float(opts["--first-idle-exit"]) if "--first-idle-exit" in opts else None
+    sup = Supervisor(resolve(db), workers, idle_exit=idle, first_idle_exit=first, mode="background")
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
     return sup.run()
 

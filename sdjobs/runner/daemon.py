@@ -13,8 +13,7 @@ from ..core.errors import SdjobsError
 from ..store.api import Store
 from ..store.leases import HOST
 from ..store.records import RunnerRecord
-
-DEFAULT_IDLE_EXIT = 600.0
+from . import prestart
 
 
 def live_runners(store: Store) -> list[RunnerRecord]:
@@ -32,14 +31,16 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         fcntl.flock(lock, fcntl.LOCK_EX)
         if live_runners(store):
             return None
-        idle = os.environ.get("SDJOBS_RUNNER_IDLE_EXIT", str(DEFAULT_IDLE_EXIT))
+        if _wait_for_starting_runner(store):
+            return None
         try:
-            idle = str(float(idle))
+            idle = str(prestart.idle_exit())
         except ValueError:
-            raise SdjobsError(f"SDJOBS_RUNNER_IDLE_EXIT must be a number of seconds, not {idle!r}") from None
+            raw = os.environ.get("SDJOBS_RUNNER_IDLE_EXIT")
+            raise SdjobsError(f"SDJOBS_RUNNER_IDLE_EXIT must be a number of seconds, not {raw!r}") from None
         cmd = [sys.executable, "-m", "sdjobs.runner.background", str(lib.db_path), idle]
         if workers:
-            cmd.append(str(workers))
+            cmd += ["--workers", str(workers)]
         fd = os.open(lib.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
@@ -57,6 +58,18 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         raise SdjobsError(f"the background runner did not start within 30 s; see {lib.runner_log}")
     finally:
         os.close(lock)
+
+
+def _wait_for_starting_runner(store: Store, patience: float = 10.0) -> bool:
+    """A runner holds runner.lock but has not registered yet (a command's prestart, or one
+    stopping): wait for it to register, up to ``patience``; whether one did."""
+    data_dir = str(store.library.data_dir)
+    deadline = time.monotonic() + patience
+    while prestart.runner_alive(data_dir) and time.monotonic() < deadline:
+        if live_runners(store):
+            return True
+        time.sleep(0.01)
+    return bool(live_runners(store))
 
 
 def stop_runners(store: Store, wait: float = 40.0) -> list[int]:

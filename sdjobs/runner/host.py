@@ -18,6 +18,7 @@ from ..store.api import Store
 from ..store.library import Library
 from ..store.records import JobRecord
 from .backend import StoreBackend
+from . import prestart
 from .fanout import FanOut, GateClient
 
 
@@ -92,6 +93,7 @@ def _metrics(rec: JobRecord) -> dict:
 def process_main(db_path: str, job_id: int, runner_id: int, conn, workers: int) -> None:
     """Entry point of a job process forked by the supervisor."""
     gc.freeze()  # what the runner made stays untouched: no full collections over it, no copy-on-write
+    prestart.release_inherited()  # a job process that outlives its runner must not pass for one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     store = Store(Library(Path(db_path)))

@@ -23,7 +23,7 @@ from typing import Any
 from ..core.status import Status
 from ..store.api import Store
 from ..store.library import Library
-from . import host
+from . import host, prestart
 from .gate import Gate
 from .scheduler import Scheduler
 
@@ -31,6 +31,7 @@ HEARTBEAT_EVERY = 1.0
 RECOVER_EVERY = 5.0
 CLAIM_EVERY = 1.0
 SHUTDOWN_GRACE = 30.0
+SERVER_AFTER_IDLE = 0.5  # seconds idle before the command server starts
 IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds)
 
 
@@ -44,11 +45,13 @@ class Running:
 
 class Supervisor:
     def __init__(self, library: Library, workers: int | None = None, *, exit_when_idle: bool = False,
-                 idle_exit: float | None = None, mode: str = "foreground") -> None:
+                 idle_exit: float | None = None, first_idle_exit: float | None = None,
+                 mode: str = "foreground") -> None:
         self.library = library
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.exit_when_idle = exit_when_idle
         self.idle_exit = idle_exit
+        self.first_idle_exit = first_idle_exit  # until the first job: a command's prestart that came to nothing
         self.mode = mode
         self.running: dict[int, Running] = {}
         self.gate = Gate(self.workers)
@@ -62,6 +65,8 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        self.library.ensure_dirs()
+        prestart.hold(str(self.library.data_dir))  # commands see a live runner without SQLite
         self.store = store = Store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
         try:
@@ -81,7 +86,9 @@ class Supervisor:
         last_version = None
         idle_since = time.monotonic()
         scheduler = Scheduler(store)
-        warm = False
+        warm = served = False
+        first = self.first_idle_exit is not None  # started early by a command; its job not seen yet
+        idle_exit = self.first_idle_exit if first else self.idle_exit
         while not self._stop:
             now = time.monotonic()
             scheduler.tick()  # due schedules submit their job commands (at most once a second)
@@ -102,15 +109,18 @@ class Supervisor:
                 last_version, last_claim = version, now
                 for rec in store.claim(self.runner_id, free):
                     self._start(rec)
+                    first, idle_exit = False, self.idle_exit
             if not warm and not self.running:
                 warm = True  # idle: import the job modules now, so that forked jobs start warm
                 _warm_up()
+            if not served and not first and not self.running and now - idle_since >= SERVER_AFTER_IDLE:
+                served = True  # not at once, nor before a started-early runner has had its job
                 self._start_cli_server()
             if self.running:
                 idle_since = now
             elif self.exit_when_idle and not store.has_runnable():
                 break
-            elif self.idle_exit is not None and now - idle_since >= self.idle_exit and not store.has_runnable() \
+            elif idle_exit is not None and now - idle_since >= idle_exit and not store.has_runnable() \
                     and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
                 break
             self._wait(IDLE_WAIT)
