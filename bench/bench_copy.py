@@ -1,6 +1,6 @@
 """Copy benchmark: sdjobs copy vs cp -a and rsync -a on a generated tree; and `jobs ls` with 10,000 jobs.
 
-    python bench/bench_copy.py [--runs 5] [--small 20000]
+    python bench/bench_copy.py [--runs 5] [--small 20000] [--save]
 
 Warm cache: every tool copies the same tree once before timing.
 """
@@ -67,6 +67,7 @@ def jobs_ls_bench(runs: int) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--save", action="store_true", help="write the tables to bench/results/copy.md")
     ap.add_argument("--small", type=int, default=20_000)
     ap.add_argument("--big", default="64,96,128", help="sizes in MB of the large files")
     args = ap.parse_args()
@@ -112,8 +113,9 @@ def main() -> None:
             f" its command server), {statistics.median(alone):.3f} s with no runner (the command imports the CLI"
             f" itself).\n")
     print(out)
-    (Path(__file__).parent / "results").mkdir(exist_ok=True)
-    (Path(__file__).parent / "results" / "copy.md").write_text(out)
+    if args.save:
+        (Path(__file__).parent / "results").mkdir(exist_ok=True)
+        (Path(__file__).parent / "results" / "copy.md").write_text(out)
 
 
 if __name__ == "__main__":
