@@ -35,7 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
-from common import BENCH_DIR, SDJOBS, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
+from common import BENCH_DIR, SDJOBS, cpu_check, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
 
 
 def env(root: Path) -> dict:
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(f"- {name}: {note}")
     load = os.getloadavg()[0]
     lines = [f"dupes, wall time of the whole command, median of {a.runs} runs (warm cache, {os.cpu_count()} cores,"
-             f" load average {load:.1f} at the end)", "",
+             f" load average {load:.1f} at the end; {cpu_check()})", "",
              "| tree | command | median s | best s | fastest peer / this |", "|---|---|---:|---:|---:|"]
     lines += [f"| {t} | {c} | {m:.2f} | {b:.2f} | {r} |" for t, c, m, b, r in all_rows]
     lines += ["", *notes]

@@ -48,7 +48,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import SDJOBS, wait_served  # noqa: E402  (sdjobs as `pip install .` leaves it)
+from common import SDJOBS, cpu_check, wait_served  # noqa: E402  (sdjobs as `pip install .` leaves it)
 
 BENCH_DIR = Path(os.environ.get("SDJOBS_BENCH_DIR", tempfile.gettempdir()))
 
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`sdjobs thumbs` vs vipsthumbnail ({vips_version()}): {len(files)} JPEGs ({big} of 4000x3000,"
         f" {len(files) - big} of 1920x1080, {mb:.0f} MB), webp, warm cache, {os.cpu_count()} cores,"
         f" median of {args.runs} rounds, CLI wall time (exec to exit); load average {load_before:.1f} before,"
-        f" {load:.1f} at the end.",
+        f" {load:.1f} at the end; {cpu_check()}.",
         "",
         "| case | median s | min s | vs vipsthumbnail | vs --size 256 | vs --size 1024 | median CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|",

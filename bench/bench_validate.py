@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
 from bench_dupes import SDJOBS, env, start_runner, stop_runner  # noqa: E402
-from common import BENCH_DIR  # noqa: E402
+from common import BENCH_DIR, cpu_check  # noqa: E402
 
 
 def children_cpu(pid: int | None = None) -> float:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     base = med["xxhsum -H2 (1 core)"]
     lines = [f"validate --mode integrity vs xxhsum -H2: {len(files):,} files, {total / 1e9:.2f} GB, warm cache,"
              f" median of {a.runs} runs ({os.cpu_count()} cores, load average {load_before:.1f} before,"
-             f" {os.getloadavg()[0]:.1f} at the end)",
+             f" {os.getloadavg()[0]:.1f} at the end; {cpu_check()})",
              "", "| command | median s | best s | this / xxhsum | median CPU s |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {k} | {med[k]:.2f} | {min(v):.2f} | {med[k] / base:.2f} |"
               f" {statistics.median(cpu[k]) if k in cpu else float('nan'):.2f} |".replace(" nan |", " |")

@@ -75,8 +75,24 @@ def table(title: str, rows: list[tuple[str, list[float]]], baseline: str, note: 
     return "\n".join(out) + "\n"
 
 
+def cpu_check() -> str:
+    """How fast this machine runs Python right now: the best of three 10^7-step loops.
+
+    On a shared VM this drifted by up to 1.8x from minute to minute (2026-11-23), which moves
+    the sdjobs figures far more than those of cp -a, whose time is spent in the kernel. Each
+    table records it, so that two tables can be compared, or a run on a slowed machine set aside."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        n = 0
+        for i in range(10_000_000):
+            n += i
+        best = min(best, time.perf_counter() - t)
+    return f"CPU check {best:.2f} s (a 10^7-step Python loop, best of 3)"
+
+
 def machine() -> str:
-    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}, {cpu_check()}"
 
 
 def rm(path: Path) -> None:
