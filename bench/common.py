@@ -100,13 +100,18 @@ def rm(path: Path) -> None:
 
 
 def wait_served(lib: Path, timeout: float = 20.0) -> None:
-    """Wait until the runner of ``lib`` has its command server listening (cli.sock)."""
+    """Wait until the runner of ``lib`` has its command server answering: a served command
+    never imports typer in the client (the socket file alone can be a dead server's)."""
     sock = lib.with_name(lib.stem + "-data") / "cli.sock"
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     deadline = time.monotonic() + timeout
-    while not sock.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if sock.exists():
+            probe = subprocess.run(SDJOBS + ["--library", str(lib), "types"], env=env, capture_output=True, text=True)
+            if probe.returncode == 0 and "typer" not in probe.stderr:
+                return
         time.sleep(0.05)
-    if not sock.exists():
-        print(f"note: no command server for {lib} after {timeout:.0f} s", file=sys.stderr)
+    print(f"note: no command server answers for {lib} after {timeout:.0f} s", file=sys.stderr)
 
 
 def drop_runner(lib: Path) -> None:
