@@ -67,7 +67,7 @@ def start_runner_early(argv: list[str]) -> None:
     """About to run a job command here: start the library's runner now, unless one is alive,
     so that it starts up while this process does (runner/prestart.py)."""
     library, command, sub = scan(argv[1:])
-    if command not in JOB_COMMANDS or sub in ("ls", "--help") or "--help" in argv or "-h" in argv:
+    if command not in JOB_COMMANDS or sub == "ls" or "--help" in argv or "-h" in argv:
         return
     from ..runner.prestart import prestart
     from ..store.libpath import resolve_db_path

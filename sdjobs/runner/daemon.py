@@ -6,7 +6,6 @@ import fcntl
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from ..core.errors import SdjobsError
@@ -26,21 +25,17 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         return None
     lib = store.library
     lib.ensure_dirs()
-    lock = os.open(lib.data_dir / "autostart.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    lock = os.open(lib.data_dir / prestart.AUTOSTART_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if live_runners(store):
-            return None
         if _wait_for_starting_runner(store):
             return None
         try:
-            idle = str(prestart.idle_exit())
+            idle = prestart.idle_exit()
         except ValueError:
             raw = os.environ.get("SDJOBS_RUNNER_IDLE_EXIT")
             raise SdjobsError(f"SDJOBS_RUNNER_IDLE_EXIT must be a number of seconds, not {raw!r}") from None
-        cmd = [sys.executable, "-m", "sdjobs.runner.background", str(lib.db_path), idle]
-        if workers:
-            cmd += ["--workers", str(workers)]
+        cmd = prestart.background_argv(str(lib.db_path), idle, *(["--workers", str(workers)] if workers else []))
         fd = os.open(lib.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
@@ -61,8 +56,8 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
 
 
 def _wait_for_starting_runner(store: Store, patience: float = 10.0) -> bool:
-    """A runner holds runner.lock but has not registered yet (a command's prestart, or one
-    stopping): wait for it to register, up to ``patience``; whether one did."""
+    """Whether a runner is alive, waiting up to ``patience`` for one that holds runner.lock
+    but has not registered yet (started early by a command, or stopping)."""
     data_dir = str(store.library.data_dir)
     deadline = time.monotonic() + patience
     while prestart.runner_alive(data_dir) and time.monotonic() < deadline:

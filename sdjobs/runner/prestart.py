@@ -21,7 +21,7 @@ import fcntl
 import os
 import sys
 
-from ..store.libpath import data_dir_of
+from ..store.libpath import RUNNER_LOG, data_dir_of
 
 RUNNER_LOCK = "runner.lock"
 AUTOSTART_LOCK = "autostart.lock"
@@ -34,6 +34,11 @@ held: list[int] = []  # this process's descriptors of runner.lock; forked job pr
 def idle_exit() -> float:
     """``$SDJOBS_RUNNER_IDLE_EXIT`` in seconds; ValueError when it is not a number."""
     return float(os.environ.get("SDJOBS_RUNNER_IDLE_EXIT", str(DEFAULT_IDLE_EXIT)))
+
+
+def background_argv(db_path: str, idle: float, *options: str) -> list[str]:
+    """The command line of a runner started on demand (runner/background.py)."""
+    return [sys.executable, "-m", "sdjobs.runner.background", db_path, str(idle), *options]
 
 
 def hold(data_dir: str) -> None:
@@ -101,9 +106,8 @@ def prestart(db_path: str) -> int | None:
 
 def _spawn(db_path: str, data_dir: str, idle: float, lock: int) -> int:
     os.set_inheritable(lock, True)
-    log = os.path.join(data_dir, "runner.log")
-    argv = [sys.executable, "-m", "sdjobs.runner.background", db_path, str(idle), "--lock-fd", str(lock),
-            "--first-idle-exit", str(FIRST_IDLE_EXIT)]
+    log = os.path.join(data_dir, RUNNER_LOG)
+    argv = background_argv(db_path, idle, "--lock-fd", str(lock), "--first-idle-exit", str(FIRST_IDLE_EXIT))
     return os.posix_spawn(sys.executable, argv, os.environ, setsid=True, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),

@@ -88,7 +88,6 @@ class Supervisor:
         scheduler = Scheduler(store)
         warm = served = False
         first = self.first_idle_exit is not None  # started early by a command; its job not seen yet
-        idle_exit = self.first_idle_exit if first else self.idle_exit
         while not self._stop:
             now = time.monotonic()
             scheduler.tick()  # due schedules submit their job commands (at most once a second)
@@ -109,13 +108,14 @@ class Supervisor:
                 last_version, last_claim = version, now
                 for rec in store.claim(self.runner_id, free):
                     self._start(rec)
-                    first, idle_exit = False, self.idle_exit
+                    first = False
             if not warm and not self.running:
                 warm = True  # idle: import the job modules now, so that forked jobs start warm
                 _warm_up()
             if not served and not first and not self.running and now - idle_since >= SERVER_AFTER_IDLE:
                 served = True  # not at once, nor before a started-early runner has had its job
                 self._start_cli_server()
+            idle_exit = self.first_idle_exit if first else self.idle_exit
             if self.running:
                 idle_since = now
             elif self.exit_when_idle and not store.has_runnable():

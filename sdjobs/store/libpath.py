@@ -6,6 +6,7 @@ import os
 
 ENV_VAR = "SDJOBS_LIBRARY"
 SERVER_SOCKET = "cli.sock"  # the command server's socket, in the data directory
+RUNNER_LOG = "runner.log"  # background runners' output, in the data directory
 
 
 def default_db_path() -> str:

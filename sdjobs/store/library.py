@@ -6,7 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from .libpath import ENV_VAR, data_dir_of, default_db_path, resolve_db_path  # noqa: F401  (ENV_VAR re-exported)
+from .libpath import ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, resolve_db_path  # noqa: F401  (ENV_VAR re-exported)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Library:
 
     @property
     def runner_log(self) -> Path:
-        return self.data_dir / "runner.log"
+        return self.data_dir / RUNNER_LOG
 
     @property
     def lock_path(self) -> Path:
