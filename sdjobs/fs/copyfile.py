@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import sys
+import threading
 from typing import Callable
 
 import xxhash
@@ -25,23 +26,28 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _FS_ENCODING = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
-_buffer: memoryview | None = None  # one read buffer per process
-_umask: int | None = None
+_local = threading.local()  # one read buffer per thread: the large-file thread and the job's thread both copy
+
+
+def _read_umask() -> int:
+    """The umask, read once at import: os.umask() sets it, so calling it later would race other threads."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def _get_buffer() -> memoryview:
-    global _buffer
-    if _buffer is None:
-        _buffer = memoryview(bytearray(READ_CHUNK))
-    return _buffer
+    buf = getattr(_local, "buffer", None)
+    if buf is None:
+        buf = _local.buffer = memoryview(bytearray(READ_CHUNK))
+    return buf
 
 
 def _process_umask() -> int:
-    global _umask
-    if _umask is None:
-        _umask = os.umask(0)
-        os.umask(_umask)
-    return _umask
+    return _UMASK
 
 
 def _load_renameat2():
