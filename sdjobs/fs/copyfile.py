@@ -1,9 +1,17 @@
-"""Copying one entry safely: temp name, kernel fast path, metadata, rename.
+"""Copying one entry safely: private temp name, kernel fast path, metadata, rename.
 
 Nothing is ever visible under its final name before it is complete: data goes
-to ``.NAME.sdjobs-JOB.part`` in the destination directory, gets its mode,
-owner and times, and is renamed into place. A large copy can stop at any
-chunk and continue from an offset after the part already written is checked.
+to a new ``.sdjobs-<16 hex>.part`` in the destination directory, created with
+O_CREAT | O_EXCL | O_NOFOLLOW (a name planted there is never opened), gets
+its mode, owner and times through its descriptor, and is renamed into place.
+The first 8 hex digits are the job's token (so that its leftovers can be
+swept), the rest are random (so that no one can plant a name in advance).
+
+Every destination is a directory descriptor and a name in it (see
+``fs.beneath``): nothing here resolves a destination path. A source that
+changes while it is copied (size, mtime or ctime differ between the fstat
+before and after) is copied again, up to SOURCE_TRIES times, then refused with
+SourceChanged: a torn copy is never kept under its final name.
 """
 
 from __future__ import annotations
@@ -11,37 +19,42 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import secrets
 import stat
 import sys
+import threading
 from typing import Callable
 
 import xxhash
 
 CHUNK = 64 * 1024 * 1024  # kernel copy step between checks for interrupts
 READ_CHUNK = 256 * 1024  # fits in L2 with room to spare: read, hash and write it while it is there
+SOURCE_TRIES = 3
 IS_ROOT = os.geteuid() == 0
 _IDS = (os.geteuid(), os.getegid())
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-_AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 _FS_ENCODING = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
-_buffer: memoryview | None = None  # one read buffer per process
-_umask: int | None = None
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_local = threading.local()  # one read buffer per thread: the large-file thread and the job's thread both copy
+
+
+def _read_umask() -> int:
+    """The umask, read once at import: os.umask() sets it, so calling it later would race other threads."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def _get_buffer() -> memoryview:
-    global _buffer
-    if _buffer is None:
-        _buffer = memoryview(bytearray(READ_CHUNK))
-    return _buffer
-
-
-def _process_umask() -> int:
-    global _umask
-    if _umask is None:
-        _umask = os.umask(0)
-        os.umask(_umask)
-    return _umask
+    buf = getattr(_local, "buffer", None)
+    if buf is None:
+        buf = _local.buffer = memoryview(bytearray(READ_CHUNK))
+    return buf
 
 
 def _load_renameat2():
@@ -58,39 +71,98 @@ class VerifyError(OSError):
     pass
 
 
-def temp_name(dst: str, job_id: int) -> str:
-    head, sep, tail = dst.rpartition("/")
-    return f"{head}{sep}.{tail}.sdjobs-{job_id}.part"
+class SourceChanged(OSError):
+    pass
 
 
-def is_temp_of(name: str, job_id: int) -> bool:
-    return name.startswith(".") and name.endswith(f".sdjobs-{job_id}.part")
+# -- temporary names --------------------------------------------------------------
+def new_token() -> str:
+    """A job's token: the first half of its temporary names."""
+    return secrets.token_hex(4)
 
 
-def same_quick(st_src: os.stat_result, dst: str) -> bool:
+def temp_name(token: str) -> str:
+    """A new temporary name: short (long final names still fit) and unpredictable."""
+    return f".sdjobs-{token}{secrets.token_hex(4)}.part"
+
+
+def is_temp_of(name: str, token: str) -> bool:
+    return len(name) == 29 and name.startswith(f".sdjobs-{token}") and name.endswith(".part")
+
+
+def _create(dfd: int, token: str, access: int, mode: int) -> tuple[int, str]:
+    for _ in range(8):
+        tmp = temp_name(token)
+        try:
+            return os.open(tmp, access | _NEW_FLAGS, mode, dir_fd=dfd), tmp
+        except FileExistsError:
+            continue  # (someone else's name: never opened)
+    raise FileExistsError(errno.EEXIST, "no free temporary name")
+
+
+def unlink_quiet(dfd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dfd)
+    except OSError:
+        pass
+
+
+# -- checks -------------------------------------------------------------------------
+def lstat_at(dfd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def same_quick(st_src: os.stat_result, dfd: int, name: str) -> bool:
     """rsync's quick check: the destination has the source's size and mtime."""
     try:
-        st = os.lstat(dst)
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
     except OSError:
         return False
+    return quick_match(st_src, st)
+
+
+def quick_match(st_src: os.stat_result, st: os.stat_result) -> bool:
     return (st.st_size == st_src.st_size and st.st_mtime_ns == st_src.st_mtime_ns
             and stat.S_IFMT(st.st_mode) == stat.S_IFMT(st_src.st_mode))
 
 
-def apply_meta(fd_or_path, st: os.stat_result, *, follow: bool = True) -> None:
-    if IS_ROOT and (st.st_uid, st.st_gid) != _IDS:
-        if isinstance(fd_or_path, int):
-            os.fchown(fd_or_path, st.st_uid, st.st_gid)
-        else:
-            os.chown(fd_or_path, st.st_uid, st.st_gid, follow_symlinks=follow)
-    if isinstance(fd_or_path, int):
-        os.fchmod(fd_or_path, stat.S_IMODE(st.st_mode))
-    elif follow:
-        os.chmod(fd_or_path, stat.S_IMODE(st.st_mode))
-    os.utime(fd_or_path, ns=(st.st_atime_ns, st.st_mtime_ns),
-             **({} if isinstance(fd_or_path, int) else {"follow_symlinks": follow}))
+def same_content(src: str, dfd: int, name: str) -> bool:
+    """Byte-for-byte equal, by xxh3-128 of both files (the destination never through a symlink)."""
+    fa = os.open(src, _READ_FLAGS)
+    try:
+        fb = os.open(name, _READ_FLAGS, dir_fd=dfd)
+        try:
+            size = os.fstat(fa).st_size
+            if not stat.S_ISREG(os.fstat(fb).st_mode) or os.fstat(fb).st_size != size:
+                return False
+            return hash_prefix(fa, size).digest() == hash_prefix(fb, size).digest()
+        finally:
+            os.close(fb)
+    finally:
+        os.close(fa)
 
 
+def sync_existing(dfd: int, name: str) -> None:
+    """Make a file found in place durable (before a --move removes its source)."""
+    fd = os.open(name, _READ_FLAGS, dir_fd=dfd)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unchanged(a: os.stat_result, b: os.stat_result) -> bool:
+    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns and a.st_ctime_ns == b.st_ctime_ns
+
+
+def _changed(tries: int) -> SourceChanged:
+    return SourceChanged(errno.EAGAIN, f"the source changed while it was copied ({tries} tries); not copied")
+
+
+# -- data -----------------------------------------------------------------------------
 def kernel_copy(src_fd: int, dst_fd: int, offset: int, count: int) -> int:
     """Copy ``count`` bytes from ``offset`` with copy_file_range, falling back to
     sendfile, then to read/write. Returns the bytes copied (less at EOF)."""
@@ -144,150 +216,143 @@ def hash_prefix(fd: int, length: int, hasher=None):
     return hasher
 
 
-def copy_file(src: str, dst: str, st: os.stat_result, job_id: int, *, verify: bool = False,
-              resume_offset: int = 0, on_chunk: Callable[[int, int], None] | None = None,
-              chunk: int = CHUNK, replace: bool = True) -> tuple[int, str | None]:
-    """Copy a regular file to ``dst`` atomically. Returns (bytes, xxh3-128 hex or None).
+def _reread(dst_fd: int, n: int, digest: str) -> None:
+    again = hash_prefix(dst_fd, n).hexdigest()
+    if again != digest:
+        raise VerifyError(errno.EIO, f"verification failed: source xxh3 {digest}, copy {again}")
 
-    ``on_chunk(offset, written)`` is called after each chunk (with the data
-    flushed to the temp file) so the caller can checkpoint ``offset`` or raise
-    an interrupt; the temp file is then kept for a later ``resume_offset``.
-    ``replace=False``: see ``rename_into``."""
-    tmp = temp_name(dst, job_id)
-    src_fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+
+def apply_meta(fd: int, st: os.stat_result) -> None:
+    """Owner (as root), mode and times, through the descriptor."""
+    if IS_ROOT and (st.st_uid, st.st_gid) != _IDS:
+        os.fchown(fd, st.st_uid, st.st_gid)
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = False, replace: bool = True,
+               durable: bool = False) -> int:
+    """Copy a small regular file in one go to ``name`` in directory ``dfd``; returns the bytes copied.
+
+    The data goes to a new temp file created with the source's owner bits only
+    (private until it is complete), gets the mode, times (and owner) the source
+    had, and is renamed into place. Metadata comes from ``fstat`` of the open
+    source, so it describes the bytes copied. ``durable``: fsync'd before the
+    rename (the caller syncs the directory). With ``replace=False`` an existing
+    destination is never replaced: FileExistsError. A failure leaves no temp file."""
+    src_fd = os.open(src, _READ_FLAGS)
     try:
-        dst_fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
+        for _ in range(SOURCE_TRIES):
+            st = os.fstat(src_fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "no longer a regular file")
+            mode = st.st_mode & 0o7777
+            dst_fd, tmp = _create(dfd, token, os.O_RDWR if verify else os.O_WRONLY, mode & 0o700)
+            try:
+                try:
+                    if verify:
+                        hasher = xxhash.xxh3_128()
+                        n = hashed_copy(src_fd, dst_fd, 0, st.st_size, hasher)
+                    else:
+                        n = kernel_copy(src_fd, dst_fd, 0, st.st_size)
+                    if n != st.st_size or not _unchanged(st, os.fstat(src_fd)):
+                        unlink_quiet(dfd, tmp)
+                        continue
+                    if verify:
+                        _reread(dst_fd, n, hasher.hexdigest())
+                    chowned = IS_ROOT and (st.st_uid, st.st_gid) != _IDS
+                    if chowned:
+                        os.fchown(dst_fd, st.st_uid, st.st_gid)
+                    if chowned or mode & 0o7077 or mode & _UMASK:
+                        os.fchmod(dst_fd, mode)  # group and other bits; set-id bits go on writes and chown
+                    os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+                    if durable:
+                        os.fsync(dst_fd)
+                finally:
+                    os.close(dst_fd)
+                rename_into(dfd, tmp, dfd, name, replace=replace)
+                return n
+            except BaseException:
+                unlink_quiet(dfd, tmp)
+                raise
+        raise _changed(SOURCE_TRIES)
+    finally:
+        os.close(src_fd)
+
+
+def copy_file(src: str, dfd: int, name: str, tmp: str, *, verify: bool = False, resume_offset: int = 0,
+              on_chunk: Callable[[int, int], None] | None = None, chunk: int = CHUNK, replace: bool = True,
+              durable: bool = False) -> tuple[int, str | None]:
+    """Copy a regular file through temp name ``tmp`` (from ``temp_name``, recorded by the caller so that
+    a resume finds it) to ``name`` in ``dfd``. Returns (bytes, xxh3-128 hex or None).
+
+    ``on_chunk(offset, written)`` is called after each chunk so the caller can
+    checkpoint ``offset`` or raise an interrupt; the temp file is then kept for
+    a later ``resume_offset``. Any other failure removes it."""
+    src_fd = os.open(src, _READ_FLAGS)
+    dst_fd = _open_partial(dfd, tmp) if resume_offset else -1
+    try:
+        if dst_fd < 0:
+            resume_offset = 0
+            dst_fd = os.open(tmp, os.O_RDWR | _NEW_FLAGS, 0o600, dir_fd=dfd)  # (never a planted name)
+    except BaseException:
+        os.close(src_fd)
+        raise
+    try:
+        for _ in range(SOURCE_TRIES):
+            st = os.fstat(src_fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(errno.EINVAL, "no longer a regular file")
             hasher = xxhash.xxh3_128() if verify else None
-            offset = 0
-            if resume_offset:
-                offset = _check_partial(src_fd, dst_fd, tmp, resume_offset, hasher)
+            offset = _check_partial(src_fd, dst_fd, resume_offset, hasher) if resume_offset else 0
+            resume_offset = 0
             os.ftruncate(dst_fd, offset)
-            size = max(st.st_size, offset)
             while True:
-                step = min(chunk, max(size - offset, 0)) or chunk
+                step = min(chunk, max(st.st_size - offset, 0)) or chunk
                 n = hashed_copy(src_fd, dst_fd, offset, step, hasher) if hasher else \
                     kernel_copy(src_fd, dst_fd, offset, step)
                 offset += n
                 if n < step:
-                    break  # end of file (it may have shrunk or grown meanwhile)
+                    break  # end of file
                 if on_chunk is not None and offset < st.st_size:
                     on_chunk(offset, n)
+            if offset != st.st_size or not _unchanged(st, os.fstat(src_fd)):
+                continue  # torn: again from the start
             digest = None
             if verify:
                 digest = hasher.hexdigest()
-                again = hash_prefix(dst_fd, offset).hexdigest()
-                if again != digest:
-                    raise VerifyError(errno.EIO, f"verification failed: source xxh3 {digest}, copy {again}")
+                _reread(dst_fd, offset, digest)
             apply_meta(dst_fd, st)
-        finally:
+            if durable:
+                os.fsync(dst_fd)
             os.close(dst_fd)
+            dst_fd = -1
+            rename_into(dfd, tmp, dfd, name, replace=replace)
+            return offset, digest
+        raise _changed(SOURCE_TRIES)
     except Exception:
-        _unlink_quiet(tmp)  # an interrupt (BaseException) keeps it, to resume from its offset
+        unlink_quiet(dfd, tmp)  # an interrupt (BaseException) keeps it, to resume from its offset
         raise
     finally:
+        if dst_fd >= 0:
+            os.close(dst_fd)
         os.close(src_fd)
+
+
+def _open_partial(dfd: int, tmp: str) -> int:
+    """The temp file of an interrupted run, if it is still ours (a plain file of our uid, one link)."""
     try:
-        rename_into(tmp, dst, replace=replace)
+        fd = os.open(tmp, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
     except OSError:
-        _unlink_quiet(tmp)
-        raise
-    return offset, digest
+        return -1
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_nlink == 1:
+        return fd
+    os.close(fd)
+    return -1
 
 
-def copy_whole(src: str, dst: str, job_id: int, *, verify: bool = False, replace: bool = True) -> int:
-    """Copy a small regular file in one go; returns the bytes copied.
-
-    The fast path for many small files, and just as safe as ``copy_file``: the
-    data goes to a new temp file created with the source's owner bits only
-    (private until it is complete), gets the mode, times (and owner) the source
-    had when it was opened, and is renamed into place. Metadata comes from ``fstat`` of the open source, so it
-    describes the bytes copied. With ``replace=False`` an existing ``dst`` is
-    never replaced: FileExistsError, and the temp file is removed. A failure
-    leaves no temp file behind (small files are not resumed part-way)."""
-    src_fd = os.open(src, _READ_FLAGS)
-    try:
-        st = os.fstat(src_fd)
-        mode = st.st_mode & 0o7777
-        tmp = temp_name(dst, job_id)
-        dst_fd = _create_temp(tmp, mode & 0o700, os.O_RDWR if verify else os.O_WRONLY)  # private until done
-        try:
-            try:
-                if verify:
-                    n = _verified_copy(src_fd, dst_fd, st.st_size)
-                else:
-                    n = kernel_copy(src_fd, dst_fd, 0, st.st_size)
-                chowned = IS_ROOT and (st.st_uid, st.st_gid) != _IDS
-                if chowned:
-                    os.fchown(dst_fd, st.st_uid, st.st_gid)
-                if chowned or mode & 0o7077 or mode & _process_umask():
-                    os.fchmod(dst_fd, mode)  # group and other bits; set-id bits go on writes and chown
-                os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
-            finally:
-                os.close(dst_fd)
-            rename_into(tmp, dst, replace=replace)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
-    finally:
-        os.close(src_fd)
-    return n
-
-
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _create_temp(tmp: str, mode: int, access: int) -> int:
-    flags = access | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    try:
-        return os.open(tmp, flags, mode)
-    except FileExistsError:
-        os.unlink(tmp)  # left by an interrupted run of this job
-        return os.open(tmp, flags, mode)
-
-
-def _verified_copy(src_fd: int, dst_fd: int, size: int) -> int:
-    hasher = xxhash.xxh3_128()
-    n = hashed_copy(src_fd, dst_fd, 0, size, hasher)
-    digest = hasher.hexdigest()
-    again = hash_prefix(dst_fd, n).hexdigest()
-    if again != digest:
-        raise VerifyError(errno.EIO, f"verification failed: source xxh3 {digest}, copy {again}")
-    return n
-
-
-def rename_into(tmp: str, dst: str, *, replace: bool = True) -> None:
-    """Rename ``tmp`` to ``dst``; without ``replace``, atomically refuse an existing
-    ``dst`` (renameat2 RENAME_NOREPLACE) with FileExistsError."""
-    if replace:
-        os.rename(tmp, dst)
-        return
-    if _renameat2 is not None:
-        if _renameat2(_AT_FDCWD, tmp.encode(*_FS_ENCODING), _AT_FDCWD, dst.encode(*_FS_ENCODING),
-                      _RENAME_NOREPLACE) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), dst)
-    if os.path.lexists(dst):  # a filesystem without RENAME_NOREPLACE: check, then rename
-        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
-    os.rename(tmp, dst)
-
-
-def same_content(a: str, b: str) -> bool:
-    """Byte-for-byte equal, by xxh3-128 of both files."""
-    fa, fb = os.open(a, os.O_RDONLY), os.open(b, os.O_RDONLY)
-    try:
-        size = os.fstat(fa).st_size
-        if os.fstat(fb).st_size != size:
-            return False
-        return hash_prefix(fa, size).digest() == hash_prefix(fb, size).digest()
-    finally:
-        os.close(fa)
-        os.close(fb)
-
-
-def _check_partial(src_fd: int, dst_fd: int, tmp: str, offset: int, hasher) -> int:
+def _check_partial(src_fd: int, dst_fd: int, offset: int, hasher) -> int:
     """The temp file's first ``offset`` bytes must equal the source's; else start over."""
     if os.fstat(dst_fd).st_size < offset:
         return 0
@@ -298,35 +363,117 @@ def _check_partial(src_fd: int, dst_fd: int, tmp: str, offset: int, hasher) -> i
     return offset
 
 
-def copy_symlink(src: str, dst: str, st: os.stat_result, job_id: int) -> None:
-    tmp = temp_name(dst, job_id)
-    _unlink_quiet(tmp)
-    os.symlink(os.readlink(src), tmp)
+def rename_into(src_dfd: int, tmp: str, dfd: int, name: str, *, replace: bool = True) -> None:
+    """Rename ``tmp`` to ``name``; without ``replace``, atomically refuse an existing
+    one (renameat2 RENAME_NOREPLACE) with FileExistsError."""
+    if replace:
+        os.rename(tmp, name, src_dir_fd=src_dfd, dst_dir_fd=dfd)
+        return
+    if _renameat2 is not None:
+        if _renameat2(src_dfd, tmp.encode(*_FS_ENCODING), dfd, name.encode(*_FS_ENCODING),
+                      _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), name)
+    if lstat_at(dfd, name) is not None:  # a filesystem without RENAME_NOREPLACE: check, then rename
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), name)
+    os.rename(tmp, name, src_dir_fd=src_dfd, dst_dir_fd=dfd)
+
+
+# -- other kinds -----------------------------------------------------------------------
+def make_dir(dfd: int, name: str) -> bool:
+    """Create directory ``name`` (private until the finish phase); False if one is there already.
+    Anything else in the way (a symlink above all) is an error."""
     try:
-        apply_meta(tmp, st, follow=False)
-        os.rename(tmp, dst)
+        os.mkdir(name, 0o700, dir_fd=dfd)
+        return True
+    except FileExistsError:
+        st = lstat_at(dfd, name)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            raise FileExistsError(errno.EEXIST, "something that is not a directory is in the way", name) from None
+        return False
+
+
+def copy_symlink(src: str, dfd: int, name: str, st: os.stat_result, token: str, *, replace: bool = True) -> None:
+    target = os.readlink(src)
+    for _ in range(8):
+        tmp = temp_name(token)
+        try:
+            os.symlink(target, tmp, dir_fd=dfd)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no free temporary name")
+    try:
+        if IS_ROOT and (st.st_uid, st.st_gid) != _IDS:
+            os.chown(tmp, st.st_uid, st.st_gid, dir_fd=dfd, follow_symlinks=False)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
+        rename_into(dfd, tmp, dfd, name, replace=replace)
     except BaseException:
-        _unlink_quiet(tmp)
+        unlink_quiet(dfd, tmp)
         raise
 
 
-def copy_special(src: str, dst: str, st: os.stat_result, job_id: int) -> bool:
-    """FIFOs always, device nodes as root; returns False for what cannot be made (sockets)."""
-    tmp = temp_name(dst, job_id)
-    _unlink_quiet(tmp)
-    if stat.S_ISFIFO(st.st_mode):
-        os.mkfifo(tmp, stat.S_IMODE(st.st_mode))
-    elif (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and IS_ROOT:
-        os.mknod(tmp, st.st_mode, st.st_rdev)
+def special_problem(st: os.stat_result) -> str | None:
+    """Why an entry that is not a file, directory or symlink cannot be copied, or None if it can."""
+    mode = st.st_mode
+    if stat.S_ISFIFO(mode):
+        return None
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "character" if stat.S_ISCHR(mode) else "block"
+        return None if IS_ROOT else f"a {kind} device: only root can create device nodes; skipped"
+    if stat.S_ISSOCK(mode):
+        return "a socket: sockets cannot be copied; skipped"
+    return "an entry of unknown kind; skipped"
+
+
+def copy_special(dfd: int, name: str, st: os.stat_result, token: str, *, replace: bool = True) -> None:
+    """A FIFO, or a device node as root (see ``special_problem``)."""
+    for _ in range(8):
+        tmp = temp_name(token)
+        try:
+            if stat.S_ISFIFO(st.st_mode):
+                os.mkfifo(tmp, 0o600, dir_fd=dfd)
+            else:
+                os.mknod(tmp, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev, dir_fd=dfd)
+            break
+        except FileExistsError:
+            continue
     else:
-        return False
-    apply_meta(tmp, st)
-    os.rename(tmp, dst)
-    return True
-
-
-def _unlink_quiet(path: str) -> None:
+        raise FileExistsError(errno.EEXIST, "no free temporary name")
     try:
-        os.unlink(path)
-    except OSError:
-        pass
+        fd = os.open(tmp, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        try:
+            if stat.S_IFMT(os.fstat(fd).st_mode) != stat.S_IFMT(st.st_mode):
+                raise OSError(errno.EEXIST, "the temporary entry was replaced", name)
+            inode = f"/proc/self/fd/{fd}"  # the node itself, by its descriptor (O_PATH has no fchmod)
+            if IS_ROOT and (st.st_uid, st.st_gid) != _IDS:
+                os.chown(inode, st.st_uid, st.st_gid)
+            os.chmod(inode, stat.S_IMODE(st.st_mode))
+            os.utime(inode, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(fd)
+        rename_into(dfd, tmp, dfd, name, replace=replace)
+    except BaseException:
+        unlink_quiet(dfd, tmp)
+        raise
+
+
+def link_into(first_dfd: int, first: str, dfd: int, name: str, token: str, *, replace: bool = True) -> None:
+    """A hard link ``name`` to the copy ``first`` (never following a symlink there)."""
+    for _ in range(8):
+        tmp = temp_name(token)
+        try:
+            os.link(first, tmp, src_dir_fd=first_dfd, dst_dir_fd=dfd, follow_symlinks=False)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no free temporary name")
+    try:
+        rename_into(dfd, tmp, dfd, name, replace=replace)
+    except BaseException:
+        unlink_quiet(dfd, tmp)
+        raise

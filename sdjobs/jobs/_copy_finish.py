@@ -1,27 +1,50 @@
-"""copy: the finish phase and the clean-up after a cancel.
+"""copy: the finish phase and the clean-up after a cancel or a failure.
 
 Directory modes and times are set deepest first, once their contents are in
-(writing a file into a directory changes its mtime); with --move, the source
-directories emptied by the copy are removed; a cancelled copy removes its
-temporary files.
+(writing a file into a directory changes its mtime), each through a
+descriptor opened beneath the destination (a directory swapped for a symlink
+is an error, never a chmod of what it points to); with --move, the source
+directories emptied by the copy are removed; a cancelled or failed copy
+removes its temporary files (those with its token, never through a symlink).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Iterator
+import stat
+from typing import Callable, Iterator, NamedTuple
 
 from ..fs import copyfile as cf
 
 
-def finish_dirs(ctx, dirs: list, moved_sources: list[str], renamed_tops: set[int]) -> None:
+class DirMeta(NamedTuple):
+    """What the finish phase applies to a directory: from the source's stat, kept in the checkpoint."""
+    st_mode: int
+    st_uid: int
+    st_gid: int
+    st_atime_ns: int
+    st_mtime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> list:
+        return [st.st_mode, st.st_uid, st.st_gid, st.st_atime_ns, st.st_mtime_ns]
+
+
+def finish_dirs(ctx, dirs: list, dest: Callable[[int, str], tuple[int, str]], moved_sources: list[str],
+                renamed_tops: set[int]) -> None:
     """Apply the metadata of the copied directories, deepest first; then remove the
-    directories of ``moved_sources`` (a --move), except sources moved by one rename."""
-    for dst, st in reversed(dirs):
+    directories of ``moved_sources`` (a --move), except sources moved by one rename.
+    ``dest(top, path)`` gives (directory descriptor, name), resolved beneath the destination."""
+    for top, dst, meta in reversed(dirs):
         try:
-            cf.apply_meta(dst, st)
+            pfd, name = dest(top, dst)
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            try:
+                cf.apply_meta(fd, meta)
+            finally:
+                os.close(fd)
         except OSError as exc:
-            ctx.error(dst, exc)
+            ctx.error(dst, f"directory metadata not applied: {exc.strerror}")
     for src in sorted(set(_source_dirs(moved_sources, renamed_tops)), reverse=True):
         try:
             os.rmdir(src)
@@ -37,15 +60,30 @@ def _source_dirs(sources: list[str], renamed_tops: set[int]) -> Iterator[str]:
             yield root
 
 
-def sweep_temps(targets: list[str], job_id: int) -> None:
-    """Remove the temporary files job ``job_id`` left under its targets."""
+def sweep_temps(targets: list[str], token: str) -> None:
+    """Remove the temporary files of the job with ``token`` under its targets (and beside them)."""
     for target in targets:
-        if os.path.isdir(target) and not os.path.islink(target):
-            for root, _dirs, names in os.walk(target):
-                for name in names:
-                    if cf.is_temp_of(name, job_id):
-                        os.unlink(os.path.join(root, name))
-        else:
-            tmp = cf.temp_name(target, job_id)
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
+        _sweep_dir(os.path.dirname(target) or "/", token)
+        try:
+            st = os.lstat(target)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        for _root, _dirs, names, dfd in os.fwalk(target, follow_symlinks=False):
+            for name in names:
+                if cf.is_temp_of(name, token):
+                    cf.unlink_quiet(dfd, name)
+
+
+def _sweep_dir(path: str, token: str) -> None:
+    try:
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        for name in os.listdir(dfd):
+            if cf.is_temp_of(name, token):
+                cf.unlink_quiet(dfd, name)
+    finally:
+        os.close(dfd)

@@ -16,6 +16,7 @@ import time
 from collections import deque
 
 from ..fs import copyfile as cf
+from ..fs.beneath import DirCache
 
 
 class _Halted(BaseException):
@@ -23,20 +24,30 @@ class _Halted(BaseException):
 
 
 class LargeCopier:
-    def __init__(self, job_id: int, *, verify: bool, move: bool, replace: bool) -> None:
-        self.job_id, self.verify, self.move, self.replace = job_id, verify, move, replace
+    def __init__(self, token: str, *, verify: bool, move: bool, replace: bool, roots: list[str],
+                 bucket: "Bucket | None" = None) -> None:
+        self.token, self.verify, self.move, self.replace = token, verify, move, replace
+        self.roots = roots  # a destination is resolved beneath its target's parent, never through a symlink
         self.results: deque[tuple] = deque()  # (src, dst, bytes, None or (errno, message))
-        self.current: dict | None = None  # {"dst", "offset"} of the file in progress
+        self.current: dict | None = None  # {"dst", "offset", "tmp"} of the file in progress
         self.pos = 0  # its bytes copied so far
-        self.bwlimit: float | None = None
+        self.bucket = bucket or Bucket()  # the job's bandwidth limit, shared with the job's thread
         self.failure: BaseException | None = None
         self._queue: queue.Queue = queue.Queue()
         self._halt = False
         self._thread = threading.Thread(target=self._run, name="copy-large", daemon=True)
         self._thread.start()
 
-    def add(self, src: str, dst: str, st: os.stat_result, offset: int) -> None:
-        self._queue.put((src, dst, st, offset))
+    @property
+    def bwlimit(self) -> float | None:
+        return self.bucket.rate
+
+    @bwlimit.setter
+    def bwlimit(self, rate: float | None) -> None:
+        self.bucket.rate = rate
+
+    def add(self, src: str, dst: str, top: int, offset: int = 0, tmp: str | None = None) -> None:
+        self._queue.put((src, dst, top, offset, tmp))
 
     def finish(self) -> None:
         """No more files: the thread ends when the queued ones are done."""
@@ -54,6 +65,7 @@ class LargeCopier:
         self._thread.join()
 
     def _run(self) -> None:
+        self._dirs: dict[int, DirCache] = {}
         try:
             while not self._halt:
                 item = self._queue.get()
@@ -64,25 +76,31 @@ class LargeCopier:
             pass
         except BaseException as exc:  # handed to the job's thread
             self.failure = exc
+        finally:
+            for dirs in self._dirs.values():
+                dirs.close()
 
-    def _copy(self, src: str, dst: str, st: os.stat_result, offset: int) -> None:
-        bw = self.bwlimit
+    def _copy(self, src: str, dst: str, top: int, offset: int, tmp: str | None) -> None:
+        bw = self.bucket.rate
         chunk = max(64 * 1024, int(bw) // 8) if bw else cf.CHUNK  # limited: 8 steps a second
-        started = [time.monotonic()]
+        tmp = tmp if offset and tmp else cf.temp_name(self.token)
 
         def on_chunk(pos: int, n: int) -> None:
-            self.current, self.pos = {"dst": dst, "offset": pos}, pos
-            limit = self.bwlimit
-            if limit:
-                throttle(started, n, limit)
+            self.current, self.pos = {"dst": dst, "offset": pos, "tmp": tmp}, pos
+            self.bucket.spend(n)
             if self._halt:
                 raise _Halted()
 
-        self.current, self.pos = ({"dst": dst, "offset": offset} if offset else None), offset
+        self.current, self.pos = {"dst": dst, "offset": offset, "tmp": tmp}, offset
         try:
-            n, _ = cf.copy_file(src, dst, st, self.job_id, verify=self.verify, resume_offset=offset,
-                                on_chunk=on_chunk, chunk=chunk, replace=self.replace)
+            dirs = self._dirs.get(top) or self._dirs.setdefault(top, DirCache(self.roots[top]))
+            head, _, name = dst.rpartition("/")
+            dfd = dirs.fd(head)
+            n, _ = cf.copy_file(src, dfd, name, tmp, verify=self.verify, resume_offset=offset,
+                                on_chunk=on_chunk, chunk=chunk, replace=self.replace, durable=self.move)
+            self.bucket.spend(n - self.pos)
             if self.move:
+                os.fsync(dfd)  # the new name is durable before the source goes
                 os.unlink(src)
         except OSError as exc:
             self.current, self.pos = None, 0
@@ -90,6 +108,41 @@ class LargeCopier:
             return
         self.current, self.pos = None, 0
         self.results.append((src, dst, n, None))
+
+
+class Bucket:
+    """One bandwidth limit for the whole job (bytes a second; None: none), whichever thread spends.
+
+    Bytes are spent after they are copied; ``spend`` sleeps until the job's
+    average since the limit was set is back under it (a second of credit at most)."""
+
+    def __init__(self, rate: float | None = None) -> None:
+        self._rate = rate
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._spent = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    @rate.setter
+    def rate(self, rate: float | None) -> None:
+        with self._lock:
+            if rate != self._rate:
+                self._rate, self._start, self._spent = rate, time.monotonic(), 0
+
+    def spend(self, n: int) -> None:
+        with self._lock:
+            rate = self._rate
+            if not rate or n <= 0:
+                return
+            now = time.monotonic()
+            self._start = max(self._start, now - 1.0 - self._spent / rate)  # idle time is not saved up
+            self._spent += n
+            wait = self._start + self._spent / rate - now
+        if wait > 0:
+            time.sleep(wait)
 
 
 def throttle(started: list[float], n: int, rate: float) -> None:

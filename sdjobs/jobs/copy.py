@@ -11,6 +11,14 @@ that do not exist. When no target exists at all there is nothing to plan: the
 walk runs ahead of the copy in a thread and gives the totals when it ends. Nor does the copy phase, in directories it created itself:
 there, small files are renamed into place with RENAME_NOREPLACE, so one that
 appears meanwhile is still never replaced.
+
+Every destination write is relative to a directory descriptor opened beneath
+the target's parent (``fs.beneath``): a destination directory swapped for a
+symlink fails the files under it, and nothing is written outside. What a
+resume needs survives in the checkpoint: the job's temp-name token, the large
+file in progress (its temp name and offset), the hard-link map, the counts so
+far, and with --move the source directories' metadata seen before anything
+was moved out of them.
 """
 
 from __future__ import annotations
@@ -19,7 +27,6 @@ import dataclasses
 import errno
 import os
 import stat
-import time
 from collections import deque
 from typing import Iterable, Iterator, Literal
 
@@ -27,9 +34,10 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
+from ..fs.beneath import DirCache
 from ._copy_batch import copy_batch
-from ._copy_finish import finish_dirs, sweep_temps
-from ._copy_large import LargeCopier, throttle
+from ._copy_finish import DirMeta, finish_dirs, sweep_temps
+from ._copy_large import Bucket, LargeCopier
 from ._copy_walk import Entry, WalkAhead, walk
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
@@ -105,19 +113,34 @@ class Copy(Job):
         self.verify = c.verify or c.move  # a move across filesystems verifies before removing
         state = ctx.load_state() or {"planned": False}
         self.resumed = bool(state.get("planned"))
-        self.out = {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0, "renamed": 0,
-                    "verified": self.verify, "moved": c.move}
-        self.renamed_tops: set[int] = set()
+        self.token = state.setdefault("token", cf.new_token())  # temp names: .sdjobs-<token><random>.part
+        self.out = state.setdefault("out", {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0,
+                                            "renamed": 0})  # counts of every attempt, not just this one
+        self.out.update(verified=self.verify, moved=c.move)
+        self.links: dict[str, list] = state.setdefault("links", {})  # "dev:ino" of a source -> [top, its copy]
+        self.dirmeta: dict[str, list] = state.setdefault("dirmeta", {})  # --move: a directory's source stat
+        self.renamed_tops: set[int] = set(state.get("renamed_tops", ()))
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
         self.full: tuple[str, OSError] | None = None  # the destination filled up
         self.large: LargeCopier | None = None  # large files, in a thread alongside the pool
+        self.bucket = Bucket()  # --bwlimit, for the whole job
+        self.roots = [os.path.dirname(t) or "/" for t in c.targets]  # trusted: what the user named
+        self.dests: dict[int, DirCache] = {}  # this thread's destination directory descriptors
         if c.move:
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
-                if self._try_rename(src, target):
+                if top not in self.renamed_tops and self._try_rename(src, target):
                     self.renamed_tops.add(top)
+            state["renamed_tops"] = sorted(self.renamed_tops)
+        try:
+            return self._run(state)
+        finally:
+            for dirs in self.dests.values():
+                dirs.close()
 
+    def _run(self, state: dict) -> dict:
+        c, ctx = self.config, self.ctx
         walk_ahead = not self.resumed and not any(os.path.lexists(t) for t in c.targets)
         if walk_ahead:
             files = size = None  # nothing in the way: copy while walking, totals when the walk ends
@@ -134,8 +157,8 @@ class Copy(Job):
 
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
-        self.dirs: list[tuple[str, os.stat_result]] = []
-        self.batch_opts = (ctx.job_id, self.verify, c.move, c.on_conflict == "overwrite")
+        self.dirs: list[tuple[int, str, DirMeta]] = []
+        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots)
         self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
         batches = self._work(state, walk_ahead)
         try:
@@ -156,13 +179,14 @@ class Copy(Job):
         self._walked_ahead()
         if self.full is not None:
             dst, exc = self.full
+            sweep_temps(c.targets, self.token)  # failed for good: no .part left behind
             raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
-                            f" free space, then `sdjobs jobs retry {self.ctx.job_id}` resumes")
+                            f" free space, then `sdjobs jobs retry {self.ctx.job_id}` copies the rest")
 
         ctx.phase("finish", message="setting directory times and modes")
-        finish_dirs(self.ctx, self.dirs, self.config.sources if self.config.move else [], self.renamed_tops)
+        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops)
         if self.resumed:
-            sweep_temps(self.config.targets, self.ctx.job_id)
+            sweep_temps(c.targets, self.token)
         return self.out
 
     # -- plan ---------------------------------------------------------------------
@@ -198,7 +222,7 @@ class Copy(Job):
                 continue
             if is_dir and stat.S_ISDIR(dst_st.st_mode):
                 continue  # directories merge, as with cp -a
-            if not cf.same_quick(e.st, e.dst) or not self.resumed:
+            if not cf.quick_match(e.st, dst_st) or not self.resumed:
                 conflicts.append(e.dst)
         self.entries = kept
         return files, size, conflicts
@@ -224,17 +248,26 @@ class Copy(Job):
             self.ahead = None
 
     # -- copy -----------------------------------------------------------------------
+    def _dest(self, top: int, path: str) -> tuple[int, str]:
+        """(descriptor of its directory, name) for a destination path: resolved beneath the
+        target's parent, never through a symlink (OSError if one is in the way)."""
+        dirs = self.dests.get(top)
+        if dirs is None:
+            dirs = self.dests[top] = DirCache(self.roots[top])
+        head, _, name = path.rpartition("/")
+        return dirs.fd(head or "/"), name
+
     def _work(self, state: dict, walk_ahead: bool = False) -> Iterator[tuple]:
         """Does directories, links and large files here; yields batches of small files for the pool."""
         c = self.config
         if walk_ahead:  # its thread starts here, once ctx.map has forked the pool (never fork with it running)
             self.entries = self.ahead = WalkAhead(self._pairs())
-        links: dict[tuple[int, int], str] = {}
         current = state.get("current")
-        batch: list[tuple[str, str]] = []
+        batch: list[tuple[str, str, int]] = []
         batch_bytes = 0
         ready: deque[tuple] = deque()
         bwlimit = None
+        replace = c.on_conflict == "overwrite"
         for n, e in enumerate(self._walk() if self.entries is None else self.entries):
             if self.full is not None:
                 return
@@ -243,60 +276,64 @@ class Copy(Job):
             while len(ready) > READY_AHEAD:
                 yield ready.popleft()
             if n % 64 == 0:
-                bwlimit = self.ctx.settings().get("bwlimit")  # (read from the store once a second)
+                bwlimit = self.bucket.rate = self.ctx.settings().get("bwlimit")  # (read once a second)
                 self.ctx.check_interrupt()
                 if self.ahead is not None:
                     self._walked_ahead()
             mode = e.st.st_mode
-            if e.parent in self.made and not stat.S_ISDIR(mode):
-                dst = e.dst  # in a directory this run created: nothing there to conflict with
-            else:
-                dst = self._destination(e)
-                if dst is None:
-                    continue
+            key = f"{e.st.st_dev}:{e.st.st_ino}"
             try:
+                if e.parent in self.made and not stat.S_ISDIR(mode):
+                    dst = e.dst  # in a directory this run created: nothing there to conflict with
+                else:
+                    dst = self._destination(e)
+                    if dst is None:
+                        continue
                 if stat.S_ISDIR(mode):
-                    try:
-                        os.mkdir(dst, 0o700)
+                    dfd, name = self._dest(e.top, dst)
+                    if cf.make_dir(dfd, name):
                         self.made.add(dst)
-                    except FileExistsError:
-                        if not os.path.isdir(dst):
-                            raise
-                    self.dirs.append((dst, e.st))
+                    if c.move:  # seen before anything is moved out of it, kept for a resume
+                        meta = self.dirmeta.setdefault(dst, DirMeta.of(e.st))
+                    else:
+                        meta = DirMeta.of(e.st)
+                    self.dirs.append((e.top, dst, DirMeta(*meta)))
                     self.out["dirs"] += 1
-                elif stat.S_ISREG(mode) and (e.st.st_dev, e.st.st_ino) in links:  # (a move may have
-                    # unlinked the first name already, so nlink is no guide here)
-                    self._link(links[(e.st.st_dev, e.st.st_ino)], dst, e)
+                elif stat.S_ISREG(mode) and key in self.links:  # (a move may have unlinked the first
+                    # name already, so nlink is no guide here)
+                    self._link(self.links[key], dst, e)
                 elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 and not bwlimit:
-                    batch.append((e.src, dst))
+                    batch.append((e.src, dst, e.top))
                     batch_bytes += e.st.st_size
                     if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
                         ready.append((*self.batch_opts, batch))
                         batch, batch_bytes = [], 0
                 elif stat.S_ISREG(mode) and e.st.st_nlink == 1 and not bwlimit:
-                    offset = current["offset"] if current and current.get("dst") == dst else 0
-                    if offset:
-                        self.ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
+                    offset, tmp = self._resume_point(current, dst, e)
                     if self.large is None:
-                        self.large = LargeCopier(self.ctx.job_id, verify=self.verify, move=c.move,
-                                                 replace=c.on_conflict == "overwrite")
-                    self.large.add(e.src, dst, e.st, offset)
+                        self.large = LargeCopier(self.token, verify=self.verify, move=c.move, replace=replace,
+                                                 roots=self.roots, bucket=self.bucket)
+                    self.large.add(e.src, dst, e.top, offset, tmp)
                 elif stat.S_ISREG(mode):
-                    offset = current["offset"] if current and current.get("dst") == dst else 0
-                    self._record(self._copy_large(e, dst, offset))
-                    if e.st.st_nlink > 1:
-                        links[(e.st.st_dev, e.st.st_ino)] = dst
+                    offset, tmp = self._resume_point(current, dst, e)
+                    result = self._copy_here(e, dst, offset, tmp)
+                    self._record(result)
+                    if e.st.st_nlink > 1 and result[3] is None:
+                        self.links[key] = [e.top, dst]
                 elif stat.S_ISLNK(mode):
-                    cf.copy_symlink(e.src, dst, e.st, self.ctx.job_id)
+                    dfd, name = self._dest(e.top, dst)
+                    cf.copy_symlink(e.src, dfd, name, e.st, self.token, replace=replace)
                     self._done(e, 0, links=1)
-                    self._unlink_moved(e.src)
-                elif cf.copy_special(e.src, dst, e.st, self.ctx.job_id):
-                    self._done(e, 0)
-                    self._unlink_moved(e.src)
+                    self._unlink_moved(e.src, dfd)
+                elif (problem := cf.special_problem(e.st)) is not None:
+                    self.ctx.warn(problem, e.src)
                 else:
-                    self.ctx.warn("sockets cannot be copied; skipped", e.src)
+                    dfd, name = self._dest(e.top, dst)
+                    cf.copy_special(dfd, name, e.st, self.token, replace=replace)
+                    self._done(e, 0, files=1)
+                    self._unlink_moved(e.src, dfd)
             except OSError as exc:
-                self._failed(e.src, dst, exc)
+                self._failed(e.src, e.dst, exc)
         if self.full is None:
             yield from ready
             if batch:
@@ -306,83 +343,122 @@ class Copy(Job):
         while self.leftover and self.full is None:
             yield self.leftover.popleft()
 
+    def _resume_point(self, current: dict | None, dst: str, e: Entry) -> tuple[int, str | None]:
+        """Offset and temp name of the large file an interrupted run was copying, if this is it."""
+        if not current or current.get("dst") != dst or not current.get("tmp"):
+            return 0, None
+        offset = current.get("offset") or 0
+        if offset:
+            self.ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
+        return offset, current["tmp"]
+
     def _destination(self, e: Entry) -> str | None:
         """Where ``e`` goes given the conflict policy, or None to skip it."""
         dst = e.dst
-        if stat.S_ISDIR(e.st.st_mode) or not os.path.lexists(dst):
+        if stat.S_ISDIR(e.st.st_mode):
             return dst
-        if cf.same_quick(e.st, dst):
-            self._done(e, 0, skipped=True)  # done by an earlier run of this job, or identical
-            if self.config.move and (not stat.S_ISREG(e.st.st_mode) or cf.same_content(e.src, dst)):
-                self._unlink_moved(e.src)  # copied before an interruption, not yet removed
-            return None
+        dfd, name = self._dest(e.top, dst)
+        if cf.lstat_at(dfd, name) is None:
+            return dst
         policy = self.config.on_conflict
+        if cf.same_quick(e.st, dfd, name) and self._proven_same(e, dfd, name):
+            self._done(e, 0, skipped=not self.resumed)  # done by an earlier run of this job, or identical
+            if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
+                self.links.setdefault(f"{e.st.st_dev}:{e.st.st_ino}", [e.top, dst])
+            if self.config.move:  # copied before an interruption, not yet removed
+                if stat.S_ISREG(e.st.st_mode):
+                    cf.sync_existing(dfd, name)
+                self._unlink_moved(e.src, dfd)
+            return None
         if policy == "skip":
             self._done(e, 0, skipped=True)
             return None
         if policy == "rename":
             return self._free_name(e)
         if policy == "overwrite":
-            if os.path.isdir(dst) and not os.path.islink(dst):
+            st = cf.lstat_at(dfd, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
                 self.ctx.error(dst, "a directory is in the way; not overwritten")
                 return None
             return dst
         self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
         return None
 
+    def _proven_same(self, e: Entry, dfd: int, name: str) -> bool:
+        """A quick-check match is proof enough, except with --verify, --move or overwrite: compare content."""
+        c = self.config
+        if not stat.S_ISREG(e.st.st_mode) or not (c.verify or c.move or c.on_conflict == "overwrite"):
+            return True
+        try:
+            return cf.same_content(e.src, dfd, name)
+        except FileNotFoundError:
+            return False  # the source vanished: the copy below reports it
+
     def _free_name(self, e: Entry) -> str | None:
         base, ext = os.path.splitext(e.dst) if not stat.S_ISDIR(e.st.st_mode) else (e.dst, "")
         for n in range(1, 10_000):
             cand = f"{base} ({n}){ext}"
-            if not os.path.lexists(cand):
+            dfd, name = self._dest(e.top, cand)
+            if cf.lstat_at(dfd, name) is None:
                 self.out["renamed"] += 1
                 return cand
-            if cf.same_quick(e.st, cand):
+            if cf.same_quick(e.st, dfd, name) and self._proven_same(e, dfd, name):
                 self._done(e, 0, skipped=True)
                 return None
         self.ctx.error(e.dst, "no free name for a renamed copy")
         return None
 
-    def _copy_large(self, e: Entry, dst: str, offset: int) -> tuple:
+    def _copy_here(self, e: Entry, dst: str, offset: int, tmp: str | None) -> tuple:
+        """A large or hard-linked file (or any file under --bwlimit), copied in the job's thread."""
         ctx = self.ctx
-        limit = ctx.settings().get("bwlimit")
+        limit = self.bucket.rate
         chunk = max(64 * 1024, int(limit) // 8) if limit else cf.CHUNK  # limited: 8 steps a second
-        started = [_now()]
+        tmp = tmp if offset and tmp else cf.temp_name(self.token)
+
+        spent = [offset]  # (bytes before the offset were spent by the run that wrote them)
 
         def on_chunk(pos: int, n: int) -> None:
             ctx.progress(path=e.src, bytes_done=self.out["bytes"] + pos)
-            self.state["current"] = {"dst": dst, "offset": pos}
+            self.state["current"] = {"dst": dst, "offset": pos, "tmp": tmp}
             ctx.checkpoint(self.state)
-            bw = ctx.settings().get("bwlimit")
-            if bw:
-                throttle(started, n, bw)
+            self.bucket.spend(pos - spent[0])
+            spent[0] = pos
             ctx.check_interrupt()
 
         ctx.progress(path=e.src)
-        if offset:
-            ctx.log(f"resuming {e.src} at byte {offset:,} after checking the part already written")
+        self.state["current"] = {"dst": dst, "offset": offset, "tmp": tmp}
         try:
-            n, _ = cf.copy_file(e.src, dst, e.st, ctx.job_id, verify=self.verify, resume_offset=offset,
-                                on_chunk=on_chunk, chunk=chunk, replace=self.config.on_conflict == "overwrite")
+            dfd, name = self._dest(e.top, dst)
+            n, _ = cf.copy_file(e.src, dfd, name, tmp, verify=self.verify, resume_offset=offset,
+                                on_chunk=on_chunk, chunk=chunk, durable=self.config.move,
+                                replace=self.config.on_conflict == "overwrite")
+            self.bucket.spend(n - spent[0])
+            if self.config.move:
+                os.fsync(dfd)  # the new name is durable before the source goes
+                os.unlink(e.src)
         except OSError as exc:
+            self.state["current"] = None
             return (e.src, dst, 0, _errinfo(exc))
         self.state["current"] = None
-        if self.config.move:
-            os.unlink(e.src)
         return (e.src, dst, n, None)
 
-    def _unlink_moved(self, src: str) -> None:
-        if self.config.move:
+    def _unlink_moved(self, src: str, dfd: int) -> None:
+        """--move: remove a source once its copy is durable (file, then its directory, synced)."""
+        if not self.config.move:
+            return
+        os.fsync(dfd)
+        try:
             os.unlink(src)
+        except FileNotFoundError:
+            self.ctx.warn("the source was gone already when it was to be removed", src)
 
-    def _link(self, first: str, dst: str, e: Entry) -> None:
-        tmp = cf.temp_name(dst, self.ctx.job_id)
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.link(first, tmp)
-        os.rename(tmp, dst)
-        self._unlink_moved(e.src)
-        self._done(e, 0)
+    def _link(self, first: list, dst: str, e: Entry) -> None:
+        first_top, first_dst = first
+        first_dfd, first_name = self._dest(first_top, first_dst)
+        dfd, name = self._dest(e.top, dst)
+        cf.link_into(first_dfd, first_name, dfd, name, self.token, replace=self.config.on_conflict == "overwrite")
+        self._done(e, 0, files=1)
+        self._unlink_moved(e.src, dfd)
 
     def _try_rename(self, src: str, target: str) -> bool:
         """--move on one filesystem: a rename of the whole source, if nothing is in the way."""
@@ -419,7 +495,7 @@ class Copy(Job):
         large = self.large
         if large is None:
             return
-        large.bwlimit = self.ctx.settings().get("bwlimit")
+        self.bucket.rate = self.ctx.settings().get("bwlimit")
         while large.results:
             self.state["current"] = large.current
             self._record(large.results.popleft())
@@ -461,10 +537,11 @@ class Copy(Job):
         for src, dst, err in problems:
             self._failed(src, dst, OSError(err[0], err[1]))
 
-    def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0) -> None:
+    def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0, files: int = 0) -> None:
         if skipped:
             self.out["skipped"] += 1
         self.out["links"] += links
+        self.out["files"] += files
         p = self.ctx.current
         self.ctx.progress(done=(p.done or 0) + 1, path=e.src)
 
@@ -477,20 +554,21 @@ class Copy(Job):
             self.out["skipped"] += 1
         elif exc.errno == errno.EEXIST:
             self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
-        elif exc.errno == errno.ENOENT:
+        elif exc.errno == errno.ENOENT and not os.path.lexists(src):
             self.ctx.error(src, "vanished before it could be copied")
+        elif exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EXDEV):  # the source is there:
+            self.ctx.error(dst, f"not written (its destination directory is missing or not a directory"
+                                f" any more): {exc.strerror}")  # (a directory swapped for a symlink, say)
         else:
             self.ctx.error(src, exc)
         self.ctx.progress(done=(self.ctx.current.done or 0) + 1)
 
     def on_cancel(self, ctx) -> None:
-        sweep_temps(self.config.targets, ctx.job_id)
+        state = getattr(self, "state", None) or ctx.load_state() or {}
+        if state.get("token"):
+            sweep_temps(self.config.targets, state["token"])
 
 
 def _errinfo(exc: OSError) -> tuple[int, str]:
     return (exc.errno or 0, exc.strerror or str(exc))
-
-
-def _now() -> float:
-    return time.monotonic()
 

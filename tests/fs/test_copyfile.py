@@ -1,4 +1,4 @@
-"""fs/copyfile: the whole-file fast path and the rename that never replaces."""
+"""fs/copyfile: the whole-file fast path, private temp names, torn sources, and the rename that never replaces."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ import stat
 import pytest
 
 from sdjobs.fs import copyfile as cf
+
+
+def at(path):
+    """(directory descriptor, name): how copyfile names a destination."""
+    fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+    return fd, os.path.basename(path)
 
 
 def make(path, data: bytes, mode: int, mtime_ns: int):
@@ -23,7 +29,7 @@ def test_copy_whole_keeps_content_mode_and_times(tmp_path, mode, verify):
     data = os.urandom(12_345)
     src = make(tmp_path / "src", data, mode, 1_234_567_891_234_567_891)
     dst = tmp_path / "dst"
-    assert cf.copy_whole(str(src), str(dst), 7, verify=verify, replace=False) == len(data)
+    assert cf.copy_whole(str(src), *at(dst), "0badc0de", verify=verify, replace=False) == len(data)
     st = os.stat(dst)
     assert dst.read_bytes() == data
     assert stat.S_IMODE(st.st_mode) == mode
@@ -33,19 +39,74 @@ def test_copy_whole_keeps_content_mode_and_times(tmp_path, mode, verify):
 
 def test_copy_whole_of_an_empty_file(tmp_path):
     src = make(tmp_path / "src", b"", 0o640, 5_000_000_000)
-    assert cf.copy_whole(str(src), str(tmp_path / "dst"), 7) == 0
+    assert cf.copy_whole(str(src), *at(tmp_path / "dst"), "0badc0de") == 0
     assert (tmp_path / "dst").read_bytes() == b"" and os.stat(tmp_path / "dst").st_mtime_ns == 5_000_000_000
 
 
-def test_copy_whole_replaces_a_temp_left_by_an_interrupted_run(tmp_path):
+def test_a_planted_temp_name_is_never_opened(tmp_path):
+    """Names are unpredictable, and created with O_EXCL | O_NOFOLLOW even if one is guessed."""
     src = make(tmp_path / "src", b"fresh", 0o644, 5_000_000_000)
-    dst = tmp_path / "dst"
-    stale = cf.temp_name(str(dst), 7)
-    with open(stale, "wb") as f:
-        f.write(b"half of something much longer")
-    cf.copy_whole(str(src), str(dst), 7)
-    assert dst.read_bytes() == b"fresh"
-    assert not os.path.lexists(stale)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    names = {cf.temp_name("0badc0de") for _ in range(100)}
+    assert len(names) == 100 and all(len(n) == 29 and cf.is_temp_of(n, "0badc0de") for n in names)
+    planted = cf.temp_name("0badc0de")
+    os.symlink(victim, tmp_path / planted)
+    dfd, name = at(tmp_path / "dst")
+    with pytest.raises(FileExistsError):
+        cf.copy_file(str(src), dfd, name, planted)
+    assert victim.read_bytes() == b"precious" and os.readlink(tmp_path / planted) == str(victim)
+    cf.copy_whole(str(src), dfd, name, "0badc0de")
+    assert (tmp_path / "dst").read_bytes() == b"fresh" and victim.read_bytes() == b"precious"
+
+
+def test_a_name_of_255_bytes_copies(tmp_path):
+    src = make(tmp_path / ("s" * 255), b"long", 0o644, 5_000_000_000)
+    dst = tmp_path / "d"
+    dst.mkdir()
+    cf.copy_whole(str(src), *at(dst / ("d" * 255)), "0badc0de")
+    cf.copy_file(str(src), *at(dst / ("e" * 255)), cf.temp_name("0badc0de"))
+    assert (dst / ("d" * 255)).read_bytes() == b"long" == (dst / ("e" * 255)).read_bytes()
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_source_that_keeps_changing_is_refused_and_nothing_is_kept(tmp_path, large):
+    src = make(tmp_path / "src", os.urandom(300_000), 0o644, 5_000_000_000)
+    dfd, name = at(tmp_path / "dst")
+    grow = lambda *_: open(src, "ab").write(b"more")  # noqa: E731
+
+    if large:
+        with pytest.raises(cf.SourceChanged):
+            cf.copy_file(str(src), dfd, name, cf.temp_name("0badc0de"), chunk=64 * 1024, on_chunk=grow,
+                         verify=True)
+    else:
+        real = cf.kernel_copy
+
+        def torn(src_fd, dst_fd, offset, count):
+            grow()
+            return real(src_fd, dst_fd, offset, count)
+        cf.kernel_copy = torn
+        try:
+            with pytest.raises(cf.SourceChanged):
+                cf.copy_whole(str(src), dfd, name, "0badc0de")
+        finally:
+            cf.kernel_copy = real
+    assert sorted(os.listdir(tmp_path)) == ["src"]
+
+
+def test_a_source_that_changed_once_is_copied_again_whole(tmp_path):
+    data = os.urandom(300_000)
+    src = make(tmp_path / "src", data, 0o644, 5_000_000_000)
+    dfd, name = at(tmp_path / "dst")
+    calls = []
+
+    def truncate_once(pos, n):
+        if not calls:
+            os.truncate(src, 100_000)
+        calls.append(pos)
+    n, _ = cf.copy_file(str(src), dfd, name, cf.temp_name("0badc0de"), chunk=64 * 1024, on_chunk=truncate_once)
+    assert n == 100_000 and (tmp_path / "dst").read_bytes() == data[:100_000]
+    assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
 
 
 def test_without_replace_an_existing_destination_is_left_alone_and_no_temp_remains(tmp_path):
@@ -53,10 +114,10 @@ def test_without_replace_an_existing_destination_is_left_alone_and_no_temp_remai
     dst = tmp_path / "dst"
     dst.write_bytes(b"there first")
     with pytest.raises(FileExistsError):
-        cf.copy_whole(str(src), str(dst), 7, replace=False)
+        cf.copy_whole(str(src), *at(dst), "0badc0de", replace=False)
     assert dst.read_bytes() == b"there first"
     assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
-    cf.copy_whole(str(src), str(dst), 7, replace=True)
+    cf.copy_whole(str(src), *at(dst), "0badc0de", replace=True)
     assert dst.read_bytes() == b"new"
 
 
@@ -65,13 +126,13 @@ def test_rename_into_never_replaces_a_symlink_or_a_dangling_one(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.write_text("x")
     with pytest.raises(FileExistsError):
-        cf.rename_into(str(tmp), str(tmp_path / "dangling"), replace=False)
+        cf.rename_into(*at(tmp), *at(tmp_path / "dangling"), replace=False)
     assert os.readlink(tmp_path / "dangling") == "/nonexistent" and tmp.exists()
-    cf.rename_into(str(tmp), str(tmp_path / "free"), replace=False)
+    cf.rename_into(*at(tmp), *at(tmp_path / "free"), replace=False)
     assert (tmp_path / "free").read_text() == "x" and not tmp.exists()
 
 
 def test_a_vanished_source_raises_and_leaves_nothing(tmp_path):
     with pytest.raises(FileNotFoundError):
-        cf.copy_whole(str(tmp_path / "gone"), str(tmp_path / "dst"), 7)
+        cf.copy_whole(str(tmp_path / "gone"), *at(tmp_path / "dst"), "0badc0de")
     assert os.listdir(tmp_path) == []
