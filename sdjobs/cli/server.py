@@ -31,7 +31,8 @@ ACCEPT_POLL = 1.0  # how often the server looks whether its runner is still ther
 
 
 def main(db_path: str) -> int:
-    folder = data_dir_of(db_path)
+    folder = data_dir_of(os.path.abspath(db_path))
+    os.chdir("/")  # each fork enters its client's directory; the server keeps none busy
     lock = os.open(os.path.join(folder, "cli.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -42,8 +42,11 @@ def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | 
     config = cls.prepare(config)
     cls.validate(config)
     store = state.store()
+    context = action_context(inputs if inputs is not None else _asdict(config))
+    if (plugin := registry.plugin_module(cls)) is not None:
+        context["plugin"] = plugin  # for a runner started without the $SDJOBS_PLUGINS of this command
     return store.submit(job_type, cls.version, config, priority=priority, after=after or [],
-                        settings=settings, context=action_context(inputs if inputs is not None else _asdict(config)))
+                        settings=settings, context=context)
 
 
 def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_json: bool = False,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from .errors import JobTypeError
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from .job import Job
 
 ENTRY_POINT_GROUP = "sdjobs.jobs"
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 _types: dict[str, type["Job"]] = {}
 _loaded = False
@@ -48,13 +51,20 @@ def load_all() -> None:
     for mod in pkgutil.iter_modules(builtin.__path__):
         if not mod.name.startswith("_"):
             importlib.import_module(f"sdjobs.jobs.{mod.name}")
+    _load_plugins()
+
+
+def _load_plugins() -> None:
     import os
 
-    for module in filter(None, os.environ.get("SDJOBS_PLUGINS", "").split(",")):
-        importlib.import_module(module.strip())  # extra job modules, e.g. while developing one
+    for module in filter(None, (m.strip() for m in os.environ.get("SDJOBS_PLUGINS", "").split(","))):
+        importlib.import_module(module)  # extra job modules, e.g. while developing one
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value in _tried:
+            continue
+        _tried.add(ep.value)
         try:
             ep.load()
         except JobTypeError:
@@ -62,6 +72,34 @@ def load_all() -> None:
         except Exception as exc:  # a broken plugin must not break the tool
             plugin_errors.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
             print(f"sdjobs: warning: {plugin_errors[-1]}", file=sys.stderr)
+
+
+_tried: set[str] = set()  # entry points loaded (or failed) already
+RESCAN_EVERY = 1.0
+_rescanned_at = -RESCAN_EVERY
+
+
+def rescan() -> None:
+    """Look for plugins again: one installed (or named in $SDJOBS_PLUGINS) after this process
+    first looked, as a long-lived runner meets the jobs of a plugin installed since it started.
+    At most once every RESCAN_EVERY seconds (a dashboard looks types up at each refresh)."""
+    global _rescanned_at
+    now = time.monotonic()
+    if now - _rescanned_at < RESCAN_EVERY:
+        return
+    _rescanned_at = now
+    importlib.invalidate_caches()  # the path finders cache directory listings
+    load_all()
+    _load_plugins()
+
+
+def plugin_module(cls: type["Job"]) -> str | None:
+    """The module to import for ``cls`` in a process that does not know its type: the one
+    it came from, unless that is a built-in module or an installed entry point's."""
+    module = cls.__module__
+    if module.startswith("sdjobs.") or any(v.split(":")[0] == module for v in _tried):
+        return None
+    return module
 
 
 def _load_own_module(name: str) -> None:
@@ -74,11 +112,20 @@ def _load_own_module(name: str) -> None:
             raise
 
 
-def get(name: str) -> type["Job"]:
+def get(name: str, plugin: str | None = None) -> type["Job"]:
+    """The job type ``name``; ``plugin`` is the module its job was submitted with, when that
+    came from the submitting command's $SDJOBS_PLUGINS (see plugin_module)."""
     if name not in _types:
         _load_own_module(name)
     if name not in _types:
         load_all()
+    if name not in _types:
+        rescan()
+    if name not in _types and plugin and _MODULE_NAME.fullmatch(plugin):
+        try:
+            importlib.import_module(plugin)
+        except ImportError:
+            pass
     try:
         return _types[name]
     except KeyError:

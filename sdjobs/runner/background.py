@@ -13,6 +13,7 @@ that the first job submitted with no runner alive starts that much sooner.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 
@@ -28,7 +29,9 @@ def main(argv: list[str]) -> int:
 
     workers = int(opts["--workers"]) if "--workers" in opts else None
     first = float(opts["--first-idle-exit"]) if "--first-idle-exit" in opts else None
-    sup = Supervisor(resolve(db), workers, idle_exit=idle, first_idle_exit=first, mode="background")
+    library = resolve(db)  # absolute, before it leaves the directory it was started from
+    os.chdir("/")  # a daemon must not keep that directory busy (umount fails while it does)
+    sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
     return sup.run()
 

@@ -35,7 +35,7 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
         return status
 
     try:
-        cls = registry.get(rec.type)
+        cls = registry.get(rec.type, plugin=(rec.context or {}).get("plugin"))
         ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, rec.priority, fanout))
         job = cls(load_config(cls.Config, rec.config))
         if rec.control == "cancel":

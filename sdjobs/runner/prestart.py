@@ -36,9 +36,16 @@ def idle_exit() -> float:
     return float(os.environ.get("SDJOBS_RUNNER_IDLE_EXIT", str(DEFAULT_IDLE_EXIT)))
 
 
+def python_argv(module: str, *args: str) -> list[str]:
+    """The command line of a Python process of sdjobs's own: ``-P`` keeps the directory it is
+    started from off ``sys.path``, so that a folder named ``sdjobs`` there is never imported
+    (``PYTHONPATH`` and the installed packages still count)."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
 def background_argv(db_path: str, idle: float, *options: str) -> list[str]:
     """The command line of a runner started on demand (runner/background.py)."""
-    return [sys.executable, "-m", "sdjobs.runner.background", db_path, str(idle), *options]
+    return python_argv("sdjobs.runner.background", db_path, str(idle), *options)
 
 
 def hold(data_dir: str) -> None:

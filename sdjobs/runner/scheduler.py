@@ -33,6 +33,7 @@ from ..store import schedules
 from ..store.api import Store
 from ..store.leases import pid_alive
 from ..store.schedules import ScheduleRecord
+from . import prestart
 
 TICK_EVERY = 1.0
 SUBMIT_TIMEOUT = 120.0  # a submitter taking longer than this is killed and the run counted as failed
@@ -115,7 +116,7 @@ class Scheduler:
             schedules.record(self.store, s.id, job_id=None,
                              error=f"its working directory {s.cwd} no longer exists; not run")
             return
-        cmd = [sys.executable, "-m", "sdjobs", "--library", self.db_path, *command_args(s.argv)]
+        cmd = [*prestart.python_argv("sdjobs"), "--library", self.db_path, *command_args(s.argv)]
         try:
             proc = subprocess.Popen(cmd, cwd=s.cwd or None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env={**os.environ, "SDJOBS_SCHEDULE": str(s.id)},

@@ -1,0 +1,62 @@
+"""Process hygiene: the processes sdjobs leaves behind (background runner, command server)
+keep no user directory busy and never import code from the directory a command was typed in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import wait_for
+
+PLANTED = """import os
+open(os.path.join(os.getcwd(), "PLANTED-RAN"), "w").close()
+raise ImportError("the planted sdjobs package was imported")
+"""
+
+
+def _cwd_of(pid: int) -> str:
+    return os.readlink(f"/proc/{pid}/cwd")
+
+
+def test_background_runner_and_server_leave_the_start_directory(cli, store, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a").write_text("x")
+    r = subprocess.run([sys.executable, "-m", "sdjobs", "copy", "a", "b"], cwd=work, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    [runner] = store.runners()
+    assert _cwd_of(runner.pid) == "/"
+    children = wait_for(lambda: _children(runner.pid), timeout=30, what="the command server")
+    assert [_cwd_of(pid) for pid in children] == ["/"] * len(children)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_a_folder_named_sdjobs_in_the_cwd_is_never_imported(cli, store, tmp_path):
+    work = tmp_path / "work"
+    (work / "sdjobs").mkdir(parents=True)
+    (work / "sdjobs" / "__init__.py").write_text(PLANTED)
+    (work / "src").mkdir()
+    (work / "src" / "f").write_text("x")
+    env = {**os.environ, "SDJOBS_RUNNER_IDLE_EXIT": "30"}
+    # The user's own ``sdjobs`` is an installed script, whatever its directory holds: here the same.
+    script = [sys.executable, "-P", "-m", "sdjobs"]
+    r = subprocess.run([*script, "copy", "src", "dst"], cwd=work, capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert (work / "dst" / "f").read_text() == "x"
+    [runner] = store.runners()
+    wait_for(lambda: _children(runner.pid), timeout=30, what="the command server")
+    r = subprocess.run([*script, "copy", "src", "dst2"], cwd=work, capture_output=True, text=True,
+                       timeout=120, env=env)  # served, perhaps
+    assert r.returncode == 0, r.stderr
+    assert (work / "dst2" / "f").read_text() == "x"
+    assert not (work / "PLANTED-RAN").exists()
