@@ -63,7 +63,7 @@ def test_trial(seed, op, fault, tmp_path):
     _judge(run_trial(seed, op, fault, base_dir=str(tmp_path)))
 
 
-@settings(max_examples=4, derandomize=True, deadline=None, database=None,
+@settings(max_examples=2, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**31 - 1), st.sampled_from(["copy", "copy_verify", "move_cross", "delete_trash"]))
 def test_generated_trees_survive_a_crash(seed, op):
