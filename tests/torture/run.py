@@ -299,8 +299,8 @@ def _judge(t: Trial, res: Result, rec: dict, op: str, fault: str, src: str, dst:
             v.append(f"attempts {rec.get('attempts')}, expected {want} ({t.crashes} crash(es) injected)")
     # the data
     if op in ("copy", "copy_verify"):
-        if completed and fault != "source_change":
-            v += O.copy_exact(src, dst, ref)
+        if status in ("completed", "completed-with-errors") and fault not in ("source_change", "full_dest"):
+            v += O.copy_exact(src, dst, ref)  # cp -a copies everything: so must a finished copy
         elif fault == "source_change":
             v += _source_change_oracle(t, rec, src, dst)
         else:
