@@ -1,0 +1,1 @@
+"""The adversarial torture harness: generated trees, real runners, injected faults, oracles."""
