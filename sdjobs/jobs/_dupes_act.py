@@ -11,7 +11,6 @@ disappears).
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 
 from ._dupes_results import act_rows, read_results, write_results
@@ -21,7 +20,7 @@ VERBS = {"trash": "trash", "delete": "delete", "hardlink": "hard-link"}
 
 def planned(groups: list[dict]) -> dict:
     files = sum(len(g["act"]) for g in groups)
-    nbytes = sum(g["wasted"] for g in groups)  # a name freed is not a byte freed: an inode is
+    nbytes = sum(len(g["act"]) * g["size"] for g in groups)
     return {"files": files, "bytes": nbytes}
 
 
@@ -94,7 +93,7 @@ def _link_all(job, state: dict) -> dict:
         ctx.check_interrupt()
         path, size, mtime, keep, ksize, kmtime = rows[k]
         try:
-            why, freed = _replace_with_link(path, size, mtime, keep, kmtime)
+            why = _replace_with_link(path, size, mtime, keep, kmtime, ctx.job_id)
         except OSError as exc:
             ctx.error(path, exc)
             why = None
@@ -105,42 +104,35 @@ def _link_all(job, state: dict) -> dict:
                 a["skipped"] += 1
             else:
                 a["done"] += 1
-                a["freed"] += freed
+                a["freed"] += size
                 ctx.add_items(1)
-                ctx.add_bytes(freed)
+                ctx.add_bytes(size)
         state["i"] = k + 1
         ctx.progress(done=k + 1, bytes_done=a["freed"], path=path)
         ctx.checkpoint(state)
     return state["out"]
 
 
-def _replace_with_link(path: str, size: int, mtime: int, keep: str, kmtime: int) -> tuple[str | None, int]:
-    """Make ``path`` a hard link to ``keep``: (the reason it was not done, or None;
-    the bytes freed, which is the size when ``path`` was its inode's last name)."""
+def _replace_with_link(path: str, size: int, mtime: int, keep: str, kmtime: int, job_id: int) -> str | None:
+    """Make ``path`` a hard link to ``keep``; the reason it was not done, or None."""
     try:
         st, kst = os.lstat(path), os.lstat(keep)
     except FileNotFoundError as exc:
-        return f"{exc.filename} is gone", 0
+        return f"{exc.filename} is gone"
     for s, m, what in ((st, mtime, "it"), (kst, kmtime, f"the copy to keep, {keep},")):
         if not stat.S_ISREG(s.st_mode) or s.st_size != size or s.st_mtime_ns != m:
-            return f"{what} changed since it was found", 0
+            return f"{what} changed since it was found"
     if (st.st_dev, st.st_ino) == (kst.st_dev, kst.st_ino):
-        return "already a hard link to the copy kept", 0
+        return "already a hard link to the copy kept"
     if st.st_dev != kst.st_dev:
-        return "on another filesystem than the copy kept: cannot hard-link", 0
-    # Relative to the directory as opened now, under a name no one can guess: a
-    # directory swapped meanwhile moves nothing elsewhere, a planted name is never used.
-    parent = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return "on another filesystem than the copy kept: cannot hard-link"
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.sdjobs-{job_id}.link")
+    if os.path.lexists(tmp):
+        os.unlink(tmp)
+    os.link(keep, tmp)
     try:
-        if os.stat(os.path.basename(path), dir_fd=parent, follow_symlinks=False)[1:3] != st[1:3]:
-            return "it changed since it was found", 0
-        tmp = f".sdjobs-{secrets.token_hex(8)}.link"
-        os.link(keep, tmp, dst_dir_fd=parent, follow_symlinks=False)
-        try:
-            os.rename(tmp, os.path.basename(path), src_dir_fd=parent, dst_dir_fd=parent)
-        except BaseException:
-            os.unlink(tmp, dir_fd=parent)
-            raise
-    finally:
-        os.close(parent)
-    return None, size if st.st_nlink == 1 else 0
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from json.encoder import encode_basestring_ascii as quote  # what json.dumps(ensure_ascii=True) uses
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..core import codec
 
@@ -140,12 +140,11 @@ def keeper(group: dict, rule: str) -> int:
 
 
 def plan(groups: list[dict], rule: str) -> None:
-    """Mark each group's ``keep`` path and the ``act`` paths (in place): every name of
-    every inode but the kept one (a duplicate's other hard links too)."""
+    """Mark each group's ``keep`` path and the ``act`` paths (in place)."""
     for g in groups:
         k = keeper(g, rule)
         g["keep"] = g["paths"][k]
-        g["act"] = [p for i, p, _ in _names(g) if i != k]
+        g["act"] = [p for i, p in enumerate(g["paths"]) if i != k]
 
 
 def act_rows(groups: list[dict]) -> list[list]:
@@ -154,16 +153,7 @@ def act_rows(groups: list[dict]) -> list[list]:
     rows = []
     for g in groups:
         k = g["paths"].index(g["keep"])
-        for i, p, mtime in _names(g):
+        for i, p in enumerate(g["paths"]):
             if i != k:
-                rows.append([p, g["size"], mtime, g["keep"], g["size"], g["mtimes"][k]])
+                rows.append([p, g["size"], g["mtimes"][i], g["keep"], g["size"], g["mtimes"][k]])
     return rows
-
-
-def _names(g: dict) -> Iterator[tuple[int, str, int]]:
-    """(member, name, mtime_ns) for each name of each member inode, its hard links after it."""
-    links = g.get("links") or [()] * len(g["paths"])
-    for i, (p, mtime, others) in enumerate(zip(g["paths"], g["mtimes"], links)):
-        yield i, p, mtime
-        for other in others:
-            yield i, other, mtime  # (one inode: one mtime)

@@ -324,9 +324,6 @@ class Dupes(Job):
             group = {"size": size, "hash": digest, "wasted": size * (inodes - 1), "paths": names}
             if with_mtimes:
                 group["mtimes"] = [mtimes[i] for i in members]
-                if links and not c.hardlinks:  # the other names of each inode: acting on a
-                    # duplicate means acting on all of them, or its content stays twice
-                    group["links"] = [list(map(paths.__getitem__, links.get(i, ()))) for i in members]
             out_groups.append(group)
         if as_text and groups:
             rendered.sort()
