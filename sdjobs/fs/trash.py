@@ -9,16 +9,13 @@ Which trash:
   else `$topdir/.Trash-$uid` (created 0700). A `$uid` directory that is not
   ours, or is a symlink, is never used.
 
-How: the info is written complete and fsynced under a temporary name in info/,
-locked with flock, and linked to `info/NAME.trashinfo` (NAME is the base name,
-then `name.2`, `name.3`, ... on collision, shortened if the info file name would
-pass 255 bytes); a link never replaces, so the name is taken as with O_EXCL, and
-no reader ever sees a partial info. Then the file is renamed to `files/NAME`,
-and only then is the lock let go; if the rename fails the info is removed. An
-info with no file beside it, unlocked, that names the same original path is
-what a move killed before its rename leaves: the next move of that path takes it
-over (waiting for a live mover that holds it, so two movers of one path, as a
-job run twice at once would be, never leave a file without its info). The
+How: `info/NAME.trashinfo` is created first with O_CREAT|O_EXCL (NAME is the
+base name, then `name.2`, `name.3`, ... on collision, shortened if the info
+file name would pass 255 bytes), written and fsynced, then the file is
+renamed to `files/NAME`; if the rename fails the trashinfo is removed. An
+info file with no file beside it that names the same original path is what a
+move killed before its rename leaves: the next move of that path reuses it
+instead of leaving it behind as an orphan. The
 `Path=` key holds the original path's bytes percent-encoded: absolute for
 the home trash, relative to `$topdir` for a mount's trash. The parent
 directory is resolved with realpath (the item itself is not followed: a
@@ -29,9 +26,7 @@ usage in `$trash/directorysizes`, rewritten through a temp file + rename.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import secrets
 import stat
 import tempfile
 import time
@@ -210,64 +205,16 @@ def _trashinfo(original: str, topdir: str | None) -> bytes:
     return f"[Trash Info]\nPath={path}\nDeletionDate={date}\n".encode("ascii")
 
 
-def _path_line(body: bytes) -> bytes | None:
-    return next((line for line in body.splitlines() if line.startswith(b"Path=")), None)
-
-
-def _write_info(info: str, body: bytes) -> tuple[int, str]:
-    """A complete, fsynced info file under a temporary name, locked (flock) by us:
-    returns (fd, temp path). Linked to its final name only once complete, so no
-    reader ever sees a partial one, and no kill leaves an empty one."""
-    tmp = os.path.join(info, f".sdjobs-{secrets.token_hex(8)}.trashinfo.part")
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+def _left_for(info_path: str, body: bytes) -> bool:
+    """Whether ``info_path``, whose file is not in files/, names the same original path as
+    ``body``: what a move killed between writing the info and renaming the file leaves."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(body)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    return fd, tmp
-
-
-def _take_over(info_path: str, target: str, body: bytes) -> int | None:
-    """The locked fd of ``info_path`` if it is what a move of this same path left when it
-    was cut short (killed between its info and its rename): no file in files/ beside it,
-    no live mover holding it (we wait for one that does), and the same Path= line (or, as
-    an older sdjobs could leave after a kill, empty and over a minute old). Else None."""
-    try:
-        fd = os.open(info_path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(info_path, "rb") as f:
+            old = f.read(65536)
     except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a live mover holds it until its rename is done
-        st = os.fstat(fd)
-        if st.st_nlink == 0 or os.path.lexists(target):
-            raise _Skip  # removed by a mover whose rename failed, or its file is in the trash now
-        old = os.pread(fd, 65536, 0)
-        want = _path_line(body)
-        if old:
-            if want is None or want not in old.splitlines():
-                raise _Skip
-        elif time.time() - st.st_mtime < 60:
-            raise _Skip  # (another program's info being written)
-        else:
-            os.pwrite(fd, body, 0)
-            os.fsync(fd)
-        return fd
-    except _Skip:
-        os.close(fd)
-        return None
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-class _Skip(Exception):
-    pass
+        return False
+    want = next((line for line in body.splitlines() if line.startswith(b"Path=")), None)
+    return want is not None and want in old.splitlines()
 
 
 def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
@@ -286,34 +233,39 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
     files, info = _ensure_trash(trash)
     body = _trashinfo(original, topdir)
     raw = os.fsencode(base)
-    fd, tmp = _write_info(info, body)
-    try:
-        n = 0
-        while True:
-            n += 1
-            name = os.fsdecode(_unique_name(raw, n))
-            info_path = os.path.join(info, name + ".trashinfo")
-            target = os.path.join(files, name)
-            if os.path.lexists(target):  # an orphan in files/: leave it alone
-                continue
-            try:
-                os.link(tmp, info_path)  # fails if the name is taken, as O_EXCL would
-                break
-            except FileExistsError:
-                held = _take_over(info_path, target, body)  # a move of this very path cut short?
-                if held is not None:
-                    os.close(fd)
-                    fd = held
-                    break
+    n = 0
+    created = True
+    while True:
+        n += 1
+        name = os.fsdecode(_unique_name(raw, n))
+        info_path = os.path.join(info, name + ".trashinfo")
+        target = os.path.join(files, name)
+        if os.path.lexists(target):  # an orphan in files/: leave it alone
+            continue
         try:
-            os.rename(original, target)
+            fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            if _left_for(info_path, body):  # a move of this very path was cut short: finish it
+                created = False
+                break
+            continue
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
         except BaseException:
-            if not os.path.lexists(target):  # we hold its lock: no other mover is using it
-                _unlink_quiet(info_path)
+            os.unlink(info_path)
             raise
-    finally:
-        os.close(fd)  # (releases the lock: the move is complete, or undone)
-        _unlink_quiet(tmp)
+        finally:
+            os.close(fd)
+        break
+    try:
+        os.rename(original, target)
+    except BaseException:
+        if created:  # one we took over may be another mover's by now
+            os.unlink(info_path)
+        raise
     if stat.S_ISDIR(st.st_mode):
         try:
             mtime = int(os.stat(info_path).st_mtime)
@@ -321,10 +273,3 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
         except OSError:
             pass  # only a cache; the item is in the trash either way
     return TrashedItem(original, target, info_path)
-
-
-def _unlink_quiet(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
