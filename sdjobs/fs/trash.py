@@ -9,13 +9,18 @@ Which trash:
   else `$topdir/.Trash-$uid` (created 0700). A `$uid` directory that is not
   ours, or is a symlink, is never used.
 
-How: `info/NAME.trashinfo` is created first with O_CREAT|O_EXCL (NAME is the
-base name, then `name.2`, `name.3`, ... on collision, shortened if the info
-file name would pass 255 bytes), written and fsynced, then the file is
-renamed to `files/NAME`; if the rename fails the trashinfo is removed. An
-info file with no file beside it that names the same original path is what a
-move killed before its rename leaves: the next move of that path reuses it
-instead of leaving it behind as an orphan. The
+How: `info/NAME.trashinfo` is created first, exclusively and complete from
+birth (written and fsynced as an O_TMPFILE or a random temporary name, then
+hard-linked to its name: the link fails if the name exists, as O_EXCL would;
+NAME is the base name, then `name.2`, `name.3`, ... on collision, shortened
+if the info file name would pass 255 bytes), then the file is renamed to
+`files/NAME` with RENAME_NOREPLACE; if the rename fails the trashinfo is
+removed, unless its file is there (a concurrent mover of the same path used
+it). An info file with no file beside it that names the same original path
+is what a move killed before its rename leaves: the next move of that path
+reuses it instead of leaving it behind as an orphan. Both directories are
+reached through descriptors opened component by component with O_NOFOLLOW.
+The
 `Path=` key holds the original path's bytes percent-encoded: absolute for
 the home trash, relative to `$topdir` for a mount's trash. The parent
 directory is resolved with realpath (the item itself is not followed: a
@@ -25,8 +30,11 @@ usage in `$trash/directorysizes`, rewritten through a temp file + rename.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import os
+import secrets
 import stat
 import tempfile
 import time
@@ -205,20 +213,58 @@ def _trashinfo(original: str, topdir: str | None) -> bytes:
     return f"[Trash Info]\nPath={path}\nDeletionDate={date}\n".encode("ascii")
 
 
-def _left_for(info_path: str, body: bytes) -> bool:
-    """Whether ``info_path``, whose file is not in files/, names the same original path as
+def _left_for(info_fd: int, info_name: str, body: bytes) -> bool:
+    """Whether ``info_name``, whose file is not in files/, names the same original path as
     ``body``: what a move killed between writing the info and renaming the file leaves."""
     try:
-        with open(info_path, "rb") as f:
-            old = f.read(65536)
+        fd = os.open(info_name, _READ, dir_fd=info_fd)
     except OSError:
         return False
+    try:
+        old = os.read(fd, 65536)
+    finally:
+        os.close(fd)
     want = next((line for line in body.splitlines() if line.startswith(b"Path=")), None)
     return want is not None and want in old.splitlines()
 
 
+def _stale_empty(info_fd: int, info_name: str) -> bool:
+    """An empty info file left by an older sdjobs killed between creating and writing it
+    (infos are complete from birth now): safe to take over once nobody can be writing it."""
+    try:
+        st = os.stat(info_name, dir_fd=info_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0 and time.time() - st.st_mtime > _STALE_AFTER
+
+
+def _claim_info(info_fd: int, files_fd: int, raw: bytes, body: bytes) -> tuple[str, bool]:
+    """A free trash name and its complete .trashinfo: (name, whether we created the info).
+    An info a cut-short move of this very path left is taken over instead."""
+    n = 0
+    while True:
+        n += 1
+        name = os.fsdecode(_unique_name(raw, n))
+        info_name = name + ".trashinfo"
+        if _lexists_at(files_fd, name):  # an orphan in files/: leave it alone
+            continue
+        if create_complete(info_fd, info_name, body):
+            return name, True
+        if _left_for(info_fd, info_name, body):  # a move of this very path was cut short: finish it
+            return name, False
+        if _stale_empty(info_fd, info_name):
+            replace_complete(info_fd, info_name, body)
+            return name, False
+
+
 def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
-    """Move `path` (file, directory or symlink) to the trash."""
+    """Move `path` (file, directory or symlink) to the trash.
+
+    Crash-safe and idempotent: the info is complete the moment its name exists, the
+    file moves after it (never over an existing name), and a move cut short at any
+    point is finished by the next move of the same path. Both ends are reached through
+    directories opened with O_NOFOLLOW, component by component: a directory swapped
+    for a symlink meanwhile makes the move fail instead of acting elsewhere."""
     p = os.fsdecode(os.fspath(path))
     absolute = os.path.abspath(p)
     base = os.path.basename(absolute)
@@ -226,46 +272,23 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
         raise ValueError(f"cannot trash {p!r}")
     parent = os.path.realpath(os.path.dirname(absolute))
     original = os.path.join(parent, base)
-    st = os.lstat(original)
-    if st.st_dev != os.stat(parent).st_dev:
-        raise OSError(errno.EBUSY, "cannot trash a mount point", original)
-    trash, topdir = trash_dir_for(original)
-    files, info = _ensure_trash(trash)
-    body = _trashinfo(original, topdir)
-    raw = os.fsencode(base)
-    n = 0
-    created = True
-    while True:
-        n += 1
-        name = os.fsdecode(_unique_name(raw, n))
-        info_path = os.path.join(info, name + ".trashinfo")
-        target = os.path.join(files, name)
-        if os.path.lexists(target):  # an orphan in files/: leave it alone
-            continue
-        try:
-            fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
-            if _left_for(info_path, body):  # a move of this very path was cut short: finish it
-                created = False
-                break
-            continue
-        try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except BaseException:
-            os.unlink(info_path)
-            raise
-        finally:
-            os.close(fd)
-        break
-    try:
-        os.rename(original, target)
-    except BaseException:
-        if created:  # one we took over may be another mover's by now
-            os.unlink(info_path)
-        raise
+    with _dirs(parent) as (pfd,):
+        st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+        if st.st_dev != os.fstat(pfd).st_dev:
+            raise OSError(errno.EBUSY, "cannot trash a mount point", original)
+        trash, topdir = trash_dir_for(original)
+        _ensure_trash(trash)
+        real = os.path.realpath(trash)
+        with _dirs(os.path.join(real, "files"), os.path.join(real, "info")) as (files_fd, info_fd):
+            name, created = _claim_info(info_fd, files_fd, os.fsencode(base), _trashinfo(original, topdir))
+            try:
+                rename_noreplace(pfd, base, files_fd, name)
+            except BaseException:
+                # keep an info whose file is there: a concurrent mover of this path used it
+                if created and not _lexists_at(files_fd, name):
+                    os.unlink(name + ".trashinfo", dir_fd=info_fd)
+                raise
+    target, info_path = os.path.join(trash, "files", name), os.path.join(trash, "info", name + ".trashinfo")
     if stat.S_ISDIR(st.st_mode):
         try:
             mtime = int(os.stat(info_path).st_mtime)
@@ -273,3 +296,148 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
         except OSError:
             pass  # only a cache; the item is in the trash either way
     return TrashedItem(original, target, info_path)
+
+
+# -- descriptor-relative primitives (to be shared through fs/beneath.py) --------------
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_STALE_AFTER = 60.0  # seconds
+
+
+def open_real_dir(path: str) -> int:
+    """A descriptor of directory ``path`` (absolute, already free of symlinks: a
+    realpath), opened one component at a time with O_NOFOLLOW: fails with ELOOP or
+    ENOTDIR if any component is (or has just become) a symlink."""
+    fd = os.open("/", _DIR)
+    try:
+        for part in path.split("/"):
+            if part:
+                nfd = os.open(part, _DIR, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def _dirs(*paths: str):
+    fds: list[int] = []
+    try:
+        for p in paths:
+            fds.append(open_real_dir(p))
+        yield tuple(fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _lexists_at(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _write_temp(dir_fd: int, body: bytes, mode: int = 0o600) -> str:
+    """A new file in ``dir_fd`` holding ``body`` (fsynced), under an unpredictable
+    name created with O_EXCL|O_NOFOLLOW; returns that name."""
+    while True:
+        tmp = f".sdjobs-{secrets.token_hex(8)}.tmp"
+        try:
+            fd = os.open(tmp, _NEW, mode, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def _write_anonymous(dir_fd: int, body: bytes) -> int | None:
+    """An open O_TMPFILE in ``dir_fd`` holding ``body`` (fsynced), or None where the
+    filesystem (or a missing /proc) does not allow linking one in."""
+    if not hasattr(os, "O_TMPFILE") or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def create_complete(dir_fd: int, name: str, body: bytes) -> bool:
+    """Create ``name`` in ``dir_fd`` holding ``body``, exclusively (as O_EXCL would) and
+    whole: it is written under a temporary name first, then hard-linked to ``name``,
+    so ``name`` never exists empty or half written. False if ``name`` already exists.
+    With O_TMPFILE the temporary file has no name at all, so a kill leaves nothing."""
+    anonymous = _write_anonymous(dir_fd, body)
+    if anonymous is not None:
+        try:
+            os.link(f"/proc/self/fd/{anonymous}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+        except FileExistsError:
+            return False
+        finally:
+            os.close(anonymous)
+        return True
+    tmp = _write_temp(dir_fd, body)
+    try:
+        os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)
+    return True
+
+
+def replace_complete(dir_fd: int, name: str, body: bytes) -> None:
+    """Replace ``name`` in ``dir_fd`` by a file holding ``body``, atomically."""
+    tmp = _write_temp(dir_fd, body)
+    try:
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+_RENAME_NOREPLACE = 1
+_libc = None
+
+
+def rename_noreplace(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
+    """renameat2(RENAME_NOREPLACE): FileExistsError rather than replacing ``dst``.
+    Where the kernel or filesystem lacks it, a check then a plain rename."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(_libc, "renameat2", None)
+    if fn is not None:
+        if fn(src_fd, os.fsencode(src), dst_fd, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(err, os.strerror(err), src)
+        if err == errno.EINVAL and not _lexists_at(src_fd, src):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), src)
+    if _lexists_at(dst_fd, dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
