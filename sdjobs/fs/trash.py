@@ -257,8 +257,10 @@ def _claim_info(info_fd: int, files_fd: int, raw: bytes, body: bytes) -> tuple[s
             return name, False
 
 
-def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
-    """Move `path` (file, directory or symlink) to the trash.
+def trash_path(path: str | os.PathLike[str], *, resolve: bool = True) -> TrashedItem:
+    """Move `path` (file, directory or symlink) to the trash. With ``resolve`` false,
+    `path`'s directory must already be free of symlinks (a list resolved when it was
+    made): one swapped in since fails the move.
 
     Crash-safe and idempotent: the info is complete the moment its name exists, the
     file moves after it (never over an existing name), and a move cut short at any
@@ -270,7 +272,9 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
     base = os.path.basename(absolute)
     if not base or base in (".", ".."):
         raise ValueError(f"cannot trash {p!r}")
-    parent = os.path.realpath(os.path.dirname(absolute))
+    parent = os.path.dirname(absolute)
+    if resolve:
+        parent = os.path.realpath(parent)
     original = os.path.join(parent, base)
     with _dirs(parent) as (pfd,):
         st = os.stat(base, dir_fd=pfd, follow_symlinks=False)

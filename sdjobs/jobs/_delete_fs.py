@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..fs.rules import WalkRules
+from ..fs.trash import open_real_dir
 from ..fs.walker import walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -103,9 +104,11 @@ class Remover:
         self.rng = random.Random(os.urandom(16))
 
     # -- one entry ------------------------------------------------------------
-    def remove(self, path: str, st: os.stat_result) -> None:
-        parent, name = os.path.split(path)
-        pfd = os.open(parent or ".", _DIR)
+    def remove(self, path: str, st: os.stat_result, *, resolve: bool = True) -> None:
+        """Remove ``path``; without ``resolve`` its directory must be free of symlinks
+        (a list resolved when it was made) and is opened without following any."""
+        parent, name = os.path.split(os.path.abspath(path))
+        pfd = open_real_dir(os.path.realpath(parent) if resolve else parent)
         try:
             if stat.S_ISDIR(st.st_mode):
                 self._tree(pfd, name, path, st)

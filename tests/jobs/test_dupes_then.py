@@ -1,0 +1,73 @@
+"""dupes --then on trees where group members have other hard links (in the same
+and in other directories): judged by content, not by what the job says."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+
+import pytest
+from dupes_helpers import run_inline, write
+
+
+def make_linked_tree(root, rng: random.Random) -> None:
+    contents = [rng.randbytes(rng.choice([1, 100, 4096, 5000, 70_000])) for _ in range(12)]
+    for i in range(80):
+        path = os.path.join(root, f"d{rng.randrange(4)}", f"f{i}")
+        write(path, rng.choice(contents))
+        for k in range(rng.choice([0, 0, 1, 2])):  # other names of the same file
+            link = os.path.join(root, f"d{rng.randrange(4)}", f"f{i}-link{k}")
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.link(path, link)
+
+
+def census(root) -> dict[str, set[tuple[int, int]]]:
+    """Content digest -> the inodes holding it under ``root``."""
+    out: dict[str, set[tuple[int, int]]] = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            out.setdefault(digest, set()).add((st.st_dev, st.st_ino))
+    return out
+
+
+def names(root) -> set[str]:
+    return {os.path.join(d, n) for d, _, ns in os.walk(root) for n in ns}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("then", ["hardlink", "delete", "trash"])
+@pytest.mark.parametrize("hardlinks", [False, True])
+def test_no_duplicate_content_left_and_nothing_unique_lost(store, lib, tmp_path, seed, then, hardlinks):
+    print("seed", seed)
+    root = str(tmp_path / "t")
+    make_linked_tree(root, random.Random(seed))
+    before, names_before, bytes_before = census(root), names(root), inode_bytes(root)
+    rec = run_inline(store, "dupes", {"paths": [root], "then": then, "yes": True, "library": str(lib),
+                                      "hardlinks": hardlinks})
+    assert rec.status == "completed", (rec.status, rec.error)
+    after = census(root)
+    assert set(after) == set(before), f"seed {seed}: content lost"
+    left = {d: len(inodes) for d, inodes in after.items() if len(inodes) > 1}
+    assert left == {}, f"seed {seed}: duplicate content left in distinct files"
+    a = rec.output["action"]
+    if then == "hardlink":
+        assert names(root) == names_before  # every name stays, now a link to the kept file
+        assert a["done"] + a["skipped"] == a["files"]
+        assert a["skipped"] == 0
+        assert a["freed"] == bytes_before - inode_bytes(root)
+    else:
+        gone = names_before - names(root)
+        assert len(gone) == a["files"]
+
+
+def inode_bytes(root) -> int:
+    sizes = {}
+    for p in names(root):
+        st = os.lstat(p)
+        sizes[(st.st_dev, st.st_ino)] = st.st_size
+    return sum(sizes.values())
