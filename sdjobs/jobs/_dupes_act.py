@@ -51,7 +51,8 @@ def describe(a: dict) -> str:
 def start(job, groups: list[dict], out: dict) -> dict:
     ctx, c = job.ctx, job.config
     rows = with_other_names(act_rows(groups), c.paths, WalkRules.from_dict(c.rules), ctx.check_interrupt)
-    rows = [[_resolved(r[0]), *r[1:3], _resolved(r[3]), *r[4:]] for r in rows]
+    resolve = _resolver(c.paths)
+    rows = [[resolve(r[0]), *r[1:3], resolve(r[3]), *r[4:]] for r in rows]
     act_file = write_results(c.library, f"dupes-{ctx.job_id}-act", rows)
     out["action"] = {"then": c.then, "keep": c.keep, "applied": True, **planned(groups), "files": len(rows)}
     if c.then == "hardlink":
@@ -126,12 +127,21 @@ def with_other_names(rows: list[list], roots: list[str], rules: WalkRules, check
     return rows + extra
 
 
-def _resolved(path: str) -> str:
-    """``path`` with its directory resolved now, as the scan just saw it: from here on
-    that directory is reached with O_NOFOLLOW at every step, so a symlink swapped in
-    later (by someone who can write the tree) fails the action instead of leading it
-    elsewhere."""
-    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+def _resolver(roots: list[str]):
+    """Paths found under ``roots`` with each root resolved (the user named it, symlinks
+    and all) and nothing below it: the walk never followed a symlink there, so none may
+    be met there when acting. The action reaches each directory with O_NOFOLLOW at every
+    step, so a directory swapped for a symlink (by someone who can write the tree)
+    fails that file instead of leading it elsewhere."""
+    real = sorted(((os.path.abspath(r).rstrip("/") or "/", os.path.realpath(r)) for r in roots),
+                  key=lambda pair: -len(pair[0]))
+
+    def resolve(path: str) -> str:
+        for given, resolved in real:
+            if path == given or path.startswith(given.rstrip("/") + "/"):
+                return resolved + path[len(given):] if given != "/" else path
+        return os.path.abspath(path)  # not found under a root (a plan file): taken as it is
+    return resolve
 
 
 def _link_all(job, state: dict) -> dict:
