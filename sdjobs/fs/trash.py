@@ -326,6 +326,49 @@ def open_real_dir(path: str) -> int:
     return fd
 
 
+def open_subdir(dir_fd: int, name: str, create: bool = False) -> int:
+    """``name`` in ``dir_fd``, opened with O_NOFOLLOW (a symlink there fails with
+    ELOOP); made first (0700) when ``create`` and missing."""
+    if create:
+        try:
+            os.mkdir(name, 0o700, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        else:
+            fd = os.open(name, _DIR, dir_fd=dir_fd)
+            os.fchmod(fd, 0o700)  # mkdir's mode went through the umask
+            return fd
+    return os.open(name, _DIR, dir_fd=dir_fd)
+
+
+def write_replace_at(dir_fd: int, name: str, data: bytes, *, tag: str = "") -> None:
+    """Put ``data`` (mode 0600) at ``name`` in ``dir_fd`` atomically: written under an
+    unpredictable temporary name created with O_CREAT|O_EXCL|O_NOFOLLOW
+    (``.NAME.RANDOM.TAG.tmp``, where a caller may tag it, e.g. with its pid), then
+    renamed over ``name`` (a symlink planted there is replaced, never followed)."""
+    while True:
+        tmp = f".{name[:100]}.{secrets.token_hex(8)}.{tag or 'x'}.tmp"
+        try:
+            fd = os.open(tmp, _NEW, 0o600, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 @contextlib.contextmanager
 def _dirs(*paths: str):
     fds: list[int] = []
