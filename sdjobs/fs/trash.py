@@ -282,8 +282,7 @@ def trash_path(path: str | os.PathLike[str], *, resolve: bool = True) -> Trashed
             raise OSError(errno.EBUSY, "cannot trash a mount point", original)
         trash, topdir = trash_dir_for(original)
         _ensure_trash(trash)
-        real = os.path.realpath(trash)
-        with _dirs(os.path.join(real, "files"), os.path.join(real, "info")) as (files_fd, info_fd):
+        with _trash_fds(trash, topdir) as (files_fd, info_fd):
             name, created = _claim_info(info_fd, files_fd, os.fsencode(base), _trashinfo(original, topdir))
             try:
                 rename_noreplace(pfd, base, files_fd, name)
@@ -367,6 +366,32 @@ def write_replace_at(dir_fd: int, name: str, data: bytes, *, tag: str = "") -> N
         except FileNotFoundError:
             pass
         raise
+
+
+@contextlib.contextmanager
+def _trash_fds(trash: str, topdir: str | None):
+    """Descriptors of the trash's files/ and info/. The home trash is resolved (the
+    user's own); a mount's trash is reached from its resolved top with O_NOFOLLOW at
+    every step and must be ours, so a `.Trash-$uid` swapped for a symlink by another
+    user of that mount since it was checked fails the move."""
+    fds: list[int] = []
+    try:
+        if topdir is None:
+            fds.append(open_real_dir(os.path.realpath(trash)))
+        else:
+            fds.append(open_real_dir(os.path.realpath(topdir)))
+            for part in os.path.relpath(trash, topdir).split("/"):
+                fds.append(open_subdir(fds[-1], part))
+            if os.fstat(fds[-1]).st_uid != os.getuid():
+                raise PermissionError(f"unsafe trash directory (not ours): {trash}")
+        files = open_subdir(fds[-1], "files", create=True)
+        fds.append(files)
+        info = open_subdir(fds[-2], "info", create=True)
+        fds.append(info)
+        yield files, info
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -135,3 +135,19 @@ def test_a_parent_swapped_for_a_symlink_fails_the_move(tmp_path, home):
     with pytest.raises(OSError):
         trash.open_real_dir(str(tmp_path / "real"))
     assert (outside / "victim").read_text() == "keep me"
+
+
+def test_a_mount_trash_swapped_for_a_symlink_is_not_entered(tmp_path):
+    """`.Trash-$uid` on a mount is checked, then reached from the mount's top with
+    O_NOFOLLOW: a symlink swapped in after the check fails the move."""
+    from sdjobs.fs.trash import _trash_fds
+
+    top = tmp_path / "mount"
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "files").mkdir(parents=True)
+    (elsewhere / "info").mkdir()
+    top.mkdir()
+    os.symlink(elsewhere, top / f".Trash-{os.getuid()}")
+    with pytest.raises(OSError):
+        with _trash_fds(str(top / f".Trash-{os.getuid()}"), str(top)):
+            pass

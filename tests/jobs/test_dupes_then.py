@@ -71,3 +71,18 @@ def inode_bytes(root) -> int:
         st = os.lstat(p)
         sizes[(st.st_dev, st.st_ino)] = st.st_size
     return sum(sizes.values())
+
+
+def test_a_leftover_of_a_killed_hard_link_is_dropped(tmp_path):
+    """Killed between its link and its rename, a run leaves the kept file under its
+    temporary name; the resumed run (same secret, same row) removes it and goes on."""
+    from sdjobs.jobs._dupes_act import replace_with_link
+
+    write(tmp_path / "keep", b"x" * 100, mtime_ns=10**18)
+    write(tmp_path / "dup", b"x" * 100, mtime_ns=10**18)
+    os.link(tmp_path / "keep", tmp_path / ".sdjobs-s3cr3t-7.link")
+    why, freed = replace_with_link(str(tmp_path / "dup"), 100, 10**18, str(tmp_path / "keep"), 10**18,
+                                   ".sdjobs-s3cr3t-7.link")
+    assert (why, freed) == (None, 100)
+    assert sorted(os.listdir(tmp_path)) == ["dup", "keep"]
+    assert os.path.samefile(tmp_path / "dup", tmp_path / "keep")
