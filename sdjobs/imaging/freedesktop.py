@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from ..fs.trash import open_real_dir, open_subdir, write_replace_at
+from ..fs.dirfd import open_real_dir, open_subdir, write_replace_at
 
 __all__ = [
     "SIZE_DIRS",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..fs.rules import WalkRules
-from ..fs.trash import open_real_dir
+from ..fs.dirfd import open_real_dir
 from ..fs.walker import walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)

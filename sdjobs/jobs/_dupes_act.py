@@ -22,7 +22,7 @@ import secrets
 import stat
 
 from ..fs.rules import WalkRules
-from ..fs.trash import open_real_dir
+from ..fs.dirfd import lexists_at, open_real_dir
 from ..fs.walker import walk
 from ._dupes_results import act_rows, read_results, write_results
 
@@ -216,7 +216,7 @@ def _replace_at(pfd: int, name: str, size: int, mtime: int, kfd: int, kname: str
             return "it changed since it was found", 0
         os.rename(tmp, name, src_dir_fd=pfd, dst_dir_fd=pfd)
     except BaseException:
-        if _lexists_at(pfd, tmp):
+        if lexists_at(pfd, tmp):
             os.unlink(tmp, dir_fd=pfd)
         raise
     return None, size if now.st_nlink == 1 else 0
@@ -224,14 +224,6 @@ def _replace_at(pfd: int, name: str, size: int, mtime: int, kfd: int, kname: str
 
 def _lstat_at(dir_fd: int, name: str) -> os.stat_result:
     return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-
-
-def _lexists_at(dir_fd: int, name: str) -> bool:
-    try:
-        _lstat_at(dir_fd, name)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 def _changed(dir_fd: int, name: str, size: int, mtime: int, what: str) -> str | None:

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from PIL import Image
 
 from ..fs.hashing import cas_id as compute_cas_id
-from ..fs.trash import open_real_dir, open_subdir, write_replace_at
+from ..fs.dirfd import open_real_dir, open_subdir, write_replace_at
 from ..imaging import freedesktop as fd
 from ..imaging import render
 from ..imaging.render import ImageRejected, NotAnImage, render_variants

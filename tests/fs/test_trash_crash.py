@@ -126,7 +126,7 @@ def test_a_parent_swapped_for_a_symlink_fails_the_move(tmp_path, home):
     outside.mkdir()
     (outside / "victim").write_text("keep me")
     (tmp_path / "real").mkdir()
-    from sdjobs.fs import trash
+    from sdjobs.fs import dirfd as trash
 
     fd = trash.open_real_dir(str(tmp_path / "real"))
     os.close(fd)
