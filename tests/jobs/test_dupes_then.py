@@ -35,6 +35,19 @@ def census(root) -> dict[str, set[tuple[int, int]]]:
     return out
 
 
+def inode_count(root) -> int:
+    """Distinct files under ``root``, while something may be changing it."""
+    seen = set()
+    for dirpath, _, ns in os.walk(root):
+        for n in ns:
+            try:
+                st = os.lstat(os.path.join(dirpath, n))
+            except FileNotFoundError:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+    return len(seen)
+
+
 def names(root) -> set[str]:
     return {os.path.join(d, n) for d, _, ns in os.walk(root) for n in ns}
 
@@ -86,3 +99,35 @@ def test_a_leftover_of_a_killed_hard_link_is_dropped(tmp_path):
     assert (why, freed) == (None, 100)
     assert sorted(os.listdir(tmp_path)) == ["dup", "keep"]
     assert os.path.samefile(tmp_path / "dup", tmp_path / "keep")
+
+
+@pytest.mark.parametrize("seed", [41, 42])
+def test_hardlink_killed_at_a_random_point_then_resumed(cli, store, start_runner, tmp_path, seed):
+    """SIGKILL of the whole runner while it replaces duplicates by hard links, then a
+    new runner: no duplicate content, nothing lost, no temporary name left behind."""
+    from conftest import wait_for
+
+    print("seed", seed)
+    rng = random.Random(seed)
+    root = str(tmp_path / "t")
+    contents = [rng.randbytes(2000) for _ in range(8)]
+    for d in range(9):
+        os.makedirs(os.path.join(root, f"d{d}"))
+    for i in range(1500):
+        write(os.path.join(root, f"d{i % 9}", f"f{i}"), contents[i % 8])
+        if i % 10 == 0:
+            os.link(os.path.join(root, f"d{i % 9}", f"f{i}"), os.path.join(root, f"d{(i + 1) % 9}", f"l{i}"))
+    before, names_before = census(root), names(root)
+    runner = start_runner()
+    job = int(cli("dupes", root, "--then", "hardlink", "--yes", "--detach", check=True).stdout)
+    goal = inode_count(root) - rng.randrange(20, 600)
+    wait_for(lambda: inode_count(root) <= goal or store.get(job).status != "running",
+             timeout=120, what="some duplicates linked")
+    runner.kill_group()
+    assert store.get(job).status == "running"  # killed mid-way, as the crash left it
+    start_runner("--exit-when-idle")
+    assert cli("jobs", "wait", job, timeout=120).returncode == 0
+    assert store.get(job).attempts == 2
+    after = census(root)
+    assert set(after) == set(before) and all(len(v) == 1 for v in after.values()), f"seed {seed}"
+    assert names(root) == names_before, f"seed {seed}: a name lost, or a temporary one left"
