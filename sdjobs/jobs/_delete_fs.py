@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..fs.rules import WalkRules
-from ..fs.dirfd import open_real_dir
+from ..fs.dirfd import open_real_dir, rename_noreplace
 from ..fs.walker import walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -157,11 +157,9 @@ class Remover:
         for _ in range(20):
             new = "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(n))
             try:
-                os.stat(new, dir_fd=dfd, follow_symlinks=False)
+                rename_noreplace(dfd, name, dfd, new)  # never over a name that appeared meanwhile
+            except FileExistsError:
                 continue
-            except FileNotFoundError:
-                pass
-            os.rename(name, new, src_dir_fd=dfd, dst_dir_fd=dfd)
             return new
         return name
 
