@@ -9,13 +9,18 @@ Which trash:
   else `$topdir/.Trash-$uid` (created 0700). A `$uid` directory that is not
   ours, or is a symlink, is never used.
 
-How: `info/NAME.trashinfo` is created first with O_CREAT|O_EXCL (NAME is the
-base name, then `name.2`, `name.3`, ... on collision, shortened if the info
-file name would pass 255 bytes), written and fsynced, then the file is
-renamed to `files/NAME`; if the rename fails the trashinfo is removed. An
-info file with no file beside it that names the same original path is what a
-move killed before its rename leaves: the next move of that path reuses it
-instead of leaving it behind as an orphan. The
+How: `info/NAME.trashinfo` is created first, exclusively and complete from
+birth (written and fsynced as an O_TMPFILE or a random temporary name, then
+hard-linked to its name: the link fails if the name exists, as O_EXCL would;
+NAME is the base name, then `name.2`, `name.3`, ... on collision, shortened
+if the info file name would pass 255 bytes), then the file is renamed to
+`files/NAME` with RENAME_NOREPLACE; if the rename fails the trashinfo is
+removed, unless its file is there (a concurrent mover of the same path used
+it). An info file with no file beside it that names the same original path
+is what a move killed before its rename leaves: the next move of that path
+reuses it instead of leaving it behind as an orphan. Both directories are
+reached through descriptors opened component by component with O_NOFOLLOW.
+The
 `Path=` key holds the original path's bytes percent-encoded: absolute for
 the home trash, relative to `$topdir` for a mount's trash. The parent
 directory is resolved with realpath (the item itself is not followed: a
@@ -25,6 +30,7 @@ usage in `$trash/directorysizes`, rewritten through a temp file + rename.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -33,8 +39,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes
 
+from .dirfd import (
+    READ_FLAGS, create_complete, lexists_at, open_real_dir, open_subdir, rename_noreplace, replace_complete,
+)
+
 _INFO_SUFFIX = b".trashinfo"
 _NAME_MAX = 255
+_STALE_AFTER = 60.0  # seconds: an empty info this old has no writer left
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,67 +216,85 @@ def _trashinfo(original: str, topdir: str | None) -> bytes:
     return f"[Trash Info]\nPath={path}\nDeletionDate={date}\n".encode("ascii")
 
 
-def _left_for(info_path: str, body: bytes) -> bool:
-    """Whether ``info_path``, whose file is not in files/, names the same original path as
+def _left_for(info_fd: int, info_name: str, body: bytes) -> bool:
+    """Whether ``info_name``, whose file is not in files/, names the same original path as
     ``body``: what a move killed between writing the info and renaming the file leaves."""
     try:
-        with open(info_path, "rb") as f:
-            old = f.read(65536)
+        fd = os.open(info_name, READ_FLAGS, dir_fd=info_fd)
     except OSError:
         return False
+    try:
+        old = os.read(fd, 65536)
+    finally:
+        os.close(fd)
     want = next((line for line in body.splitlines() if line.startswith(b"Path=")), None)
     return want is not None and want in old.splitlines()
 
 
-def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
-    """Move `path` (file, directory or symlink) to the trash."""
+def _stale_empty(info_fd: int, info_name: str) -> bool:
+    """An empty info file left by an older sdjobs killed between creating and writing it
+    (infos are complete from birth now): safe to take over once nobody can be writing it."""
+    try:
+        st = os.stat(info_name, dir_fd=info_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0 and time.time() - st.st_mtime > _STALE_AFTER
+
+
+def _claim_info(info_fd: int, files_fd: int, raw: bytes, body: bytes) -> tuple[str, bool]:
+    """A free trash name and its complete .trashinfo: (name, whether we created the info).
+    An info a cut-short move of this very path left is taken over instead."""
+    n = 0
+    while True:
+        n += 1
+        name = os.fsdecode(_unique_name(raw, n))
+        info_name = name + ".trashinfo"
+        if lexists_at(files_fd, name):  # an orphan in files/: leave it alone
+            continue
+        if create_complete(info_fd, info_name, body):
+            return name, True
+        if _left_for(info_fd, info_name, body):  # a move of this very path was cut short: finish it
+            return name, False
+        if _stale_empty(info_fd, info_name):
+            replace_complete(info_fd, info_name, body)
+            return name, False
+
+
+def trash_path(path: str | os.PathLike[str], *, resolve: bool = True) -> TrashedItem:
+    """Move `path` (file, directory or symlink) to the trash. With ``resolve`` false,
+    `path`'s directory must already be free of symlinks (a list resolved when it was
+    made): one swapped in since fails the move.
+
+    Crash-safe and idempotent: the info is complete the moment its name exists, the
+    file moves after it (never over an existing name), and a move cut short at any
+    point is finished by the next move of the same path. Both ends are reached through
+    directories opened with O_NOFOLLOW, component by component: a directory swapped
+    for a symlink meanwhile makes the move fail instead of acting elsewhere."""
     p = os.fsdecode(os.fspath(path))
     absolute = os.path.abspath(p)
     base = os.path.basename(absolute)
     if not base or base in (".", ".."):
         raise ValueError(f"cannot trash {p!r}")
-    parent = os.path.realpath(os.path.dirname(absolute))
+    parent = os.path.dirname(absolute)
+    if resolve:
+        parent = os.path.realpath(parent)
     original = os.path.join(parent, base)
-    st = os.lstat(original)
-    if st.st_dev != os.stat(parent).st_dev:
-        raise OSError(errno.EBUSY, "cannot trash a mount point", original)
-    trash, topdir = trash_dir_for(original)
-    files, info = _ensure_trash(trash)
-    body = _trashinfo(original, topdir)
-    raw = os.fsencode(base)
-    n = 0
-    created = True
-    while True:
-        n += 1
-        name = os.fsdecode(_unique_name(raw, n))
-        info_path = os.path.join(info, name + ".trashinfo")
-        target = os.path.join(files, name)
-        if os.path.lexists(target):  # an orphan in files/: leave it alone
-            continue
-        try:
-            fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
-            if _left_for(info_path, body):  # a move of this very path was cut short: finish it
-                created = False
-                break
-            continue
-        try:
-            view = memoryview(body)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except BaseException:
-            os.unlink(info_path)
-            raise
-        finally:
-            os.close(fd)
-        break
-    try:
-        os.rename(original, target)
-    except BaseException:
-        if created:  # one we took over may be another mover's by now
-            os.unlink(info_path)
-        raise
+    with _dirs(parent) as (pfd,):
+        st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+        if st.st_dev != os.fstat(pfd).st_dev:
+            raise OSError(errno.EBUSY, "cannot trash a mount point", original)
+        trash, topdir = trash_dir_for(original)
+        _ensure_trash(trash)
+        with _trash_fds(trash, topdir) as (files_fd, info_fd):
+            name, created = _claim_info(info_fd, files_fd, os.fsencode(base), _trashinfo(original, topdir))
+            try:
+                rename_noreplace(pfd, base, files_fd, name)
+            except BaseException:
+                # keep an info whose file is there: a concurrent mover of this path used it
+                if created and not lexists_at(files_fd, name):
+                    os.unlink(name + ".trashinfo", dir_fd=info_fd)
+                raise
+    target, info_path = os.path.join(trash, "files", name), os.path.join(trash, "info", name + ".trashinfo")
     if stat.S_ISDIR(st.st_mode):
         try:
             mtime = int(os.stat(info_path).st_mtime)
@@ -273,3 +302,40 @@ def trash_path(path: str | os.PathLike[str]) -> TrashedItem:
         except OSError:
             pass  # only a cache; the item is in the trash either way
     return TrashedItem(original, target, info_path)
+
+
+@contextlib.contextmanager
+def _trash_fds(trash: str, topdir: str | None):
+    """Descriptors of the trash's files/ and info/. The home trash is resolved (the
+    user's own); a mount's trash is reached from its resolved top with O_NOFOLLOW at
+    every step and must be ours, so a `.Trash-$uid` swapped for a symlink by another
+    user of that mount since it was checked fails the move."""
+    fds: list[int] = []
+    try:
+        if topdir is None:
+            fds.append(open_real_dir(os.path.realpath(trash)))
+        else:
+            fds.append(open_real_dir(os.path.realpath(topdir)))
+            for part in os.path.relpath(trash, topdir).split("/"):
+                fds.append(open_subdir(fds[-1], part))
+            if os.fstat(fds[-1]).st_uid != os.getuid():
+                raise PermissionError(f"unsafe trash directory (not ours): {trash}")
+        base = fds[-1]
+        fds.append(open_subdir(base, "files", create=True))
+        fds.append(open_subdir(base, "info", create=True))
+        yield fds[-2], fds[-1]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _dirs(*paths: str):
+    fds: list[int] = []
+    try:
+        for p in paths:
+            fds.append(open_real_dir(p))
+        yield tuple(fds)
+    finally:
+        for fd in fds:
+            os.close(fd)

@@ -24,6 +24,8 @@ from urllib.parse import quote
 
 from PIL import Image
 
+from ..fs.dirfd import open_real_dir, open_subdir, write_replace_at
+
 __all__ = [
     "SIZE_DIRS",
     "failure_path",
@@ -165,32 +167,36 @@ def _encode_png(image: Image.Image) -> bytes:
 # -- writing -----------------------------------------------------------------------
 
 
-def _ensure_dir(directory: Path) -> None:
-    """Create the thumbnails root and ``directory`` below it, each 0700."""
-    root = thumbnails_root()
-    os.makedirs(root.parent, mode=0o700, exist_ok=True)
-    d = root
-    for part in ("", *directory.relative_to(root).parts):
-        d = d / part if part else d
+def _ensure_root(root: Path) -> None:
+    """The thumbnails root, made 0700 (and its parents) when missing."""
+    if not root.is_dir():
+        os.makedirs(root.parent, mode=0o700, exist_ok=True)
         try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:  # already there, or another writer won the race
-            continue
-        os.chmod(d, 0o700)  # mkdir's mode is filtered by the umask
+            os.mkdir(root, 0o700)
+        except FileExistsError:
+            return
+        os.chmod(root, 0o700)  # mkdir's mode is filtered by the umask
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
-    _ensure_dir(target.parent)
-    tmp = target.with_name(f".{target.stem[:8]}.{APP_NAME}-{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    """Write ``target`` (``thumbnails/SIZE/NAME.png``) atomically: the thumbnails root
+    is resolved (the user's own, maybe a symlink on purpose), the folders below it are
+    made 0700 and opened with O_NOFOLLOW, and the file is written under an
+    unpredictable O_EXCL|O_NOFOLLOW temporary name, then renamed into place; a
+    symlink planted anywhere below the root is never followed."""
+    root = thumbnails_root()
+    _ensure_root(root)
+    cache = open_real_dir(os.path.realpath(root))
+    fds = [cache]
     try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        here = cache
+        for part in target.parent.relative_to(root).parts:
+            here = open_subdir(here, part, create=True)
+            fds.append(here)
+        write_replace_at(here, target.name, data, tag=f"{APP_NAME}-{os.getpid()}")
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _attributes(path: StrPath, mtime: float, software: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..fs.rules import WalkRules
+from ..fs.dirfd import open_real_dir, rename_noreplace
 from ..fs.walker import walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -103,9 +104,11 @@ class Remover:
         self.rng = random.Random(os.urandom(16))
 
     # -- one entry ------------------------------------------------------------
-    def remove(self, path: str, st: os.stat_result) -> None:
-        parent, name = os.path.split(path)
-        pfd = os.open(parent or ".", _DIR)
+    def remove(self, path: str, st: os.stat_result, *, resolve: bool = True) -> None:
+        """Remove ``path``; without ``resolve`` its directory must be free of symlinks
+        (a list resolved when it was made) and is opened without following any."""
+        parent, name = os.path.split(os.path.abspath(path))
+        pfd = open_real_dir(os.path.realpath(parent) if resolve else parent)
         try:
             if stat.S_ISDIR(st.st_mode):
                 self._tree(pfd, name, path, st)
@@ -154,11 +157,9 @@ class Remover:
         for _ in range(20):
             new = "".join(self.rng.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(n))
             try:
-                os.stat(new, dir_fd=dfd, follow_symlinks=False)
+                rename_noreplace(dfd, name, dfd, new)  # never over a name that appeared meanwhile
+            except FileExistsError:
                 continue
-            except FileNotFoundError:
-                pass
-            os.rename(name, new, src_dir_fd=dfd, dst_dir_fd=dfd)
             return new
         return name
 

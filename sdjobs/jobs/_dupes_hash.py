@@ -12,6 +12,7 @@ xxh3-64 of the first/last 4 KiB, ``C`` + the sampled cas id.
 from __future__ import annotations
 
 import os
+import time
 
 import xxhash
 
@@ -57,6 +58,69 @@ def full_hex(path: str) -> str:
     return full_hash(path)
 
 
+class Pacer:
+    """Keeps a worker's reads to a schedule the job hands out with each batch,
+    (start, bytes per second): the batch starts no earlier than ``start``, and
+    each read waits until the bytes before it would have been read at that
+    rate. The job gives consecutive batches consecutive slots, so all workers
+    together read no faster than the limit, whichever runs what. No schedule:
+    no waiting."""
+
+    def __init__(self, pace: tuple[float, float] | None) -> None:
+        self.start, self.rate = pace if pace else (0.0, 0.0)
+        self.done = 0
+
+    def wait(self) -> None:
+        if self.rate:
+            delay = self.start + self.done / self.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def read(self, nbytes: int) -> None:
+        self.done += nbytes
+
+
+NO_PACE = Pacer(None)
+PACED_CHUNK = 256 * 1024  # the grain of a paced full read
+
+
+def read_cost(kind: str, size: int) -> int:
+    """Bytes ``digest`` reads for one file (``_dupes_groups.cost`` plans with the same)."""
+    if kind in ("H", "T"):
+        return min(size, EDGE)
+    if kind == "C":
+        return size if size <= 100 * 1024 else 57344
+    return size
+
+
+def paced_full_hex(path: str, pacer: Pacer) -> str:
+    """``full_hex`` read chunk by chunk on the pacer's schedule (a big file is not one burst)."""
+    h = xxhash.xxh3_128()
+    fd = os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0))
+    try:
+        while True:
+            pacer.wait()
+            chunk = os.read(fd, PACED_CHUNK)
+            if not chunk:
+                break
+            h.update(chunk)
+            pacer.read(len(chunk))
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def paced_digest(kind: str, path: str, size: int, pacer: Pacer) -> str:
+    """``digest`` on the pacer's schedule."""
+    if kind == "F" and size > WHOLE and pacer.rate:
+        return "F" + paced_full_hex(path, pacer)
+    pacer.wait()
+    try:
+        return digest(kind, path, size)
+    finally:
+        pacer.read(read_cost(kind, size))
+
+
 def digest(kind: str, path: str, size: int) -> str:
     """One file's digest of the given kind: F (whole), H (head), T (tail), C (cas id)."""
     if kind == "F":
@@ -70,15 +134,16 @@ def digest(kind: str, path: str, size: int) -> str:
     raise ValueError(f"unknown digest kind {kind!r}")
 
 
-def hash_batch(batch: tuple[str, str, list[int]]) -> tuple[list[str | None], list[tuple[int, str]], int]:
-    """Digests of a batch given as (kinds, NUL-joined paths, sizes): one
+def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], int]:
+    """Digests of a batch given as (kinds, NUL-joined paths, sizes[, pace]): one
     digest per file (None if it failed), (position, error text) per failure,
     and the bytes read for the ``S`` files. Joined strings pickle in one
     piece, much faster than lists of them.
 
     Consecutive ``S`` files of one size are one size group, staged here as
     the job would stage it over three passes (see ``staged_group``)."""
-    kinds, joined, sizes = batch
+    kinds, joined, sizes = batch[:3]
+    pacer = Pacer(batch[3]) if len(batch) > 3 else NO_PACE
     paths = joined.split("\0")
     out: list[str | None] = []
     errors: list[tuple[int, str]] = []
@@ -91,14 +156,14 @@ def hash_batch(batch: tuple[str, str, list[int]]) -> tuple[list[str | None], lis
             end = pos + 1
             while end < n and kinds[end] == "S" and sizes[end] == size:
                 end += 1
-            keys, errs, nbytes = staged_group(paths[pos:end], size)
+            keys, errs, nbytes = staged_group(paths[pos:end], size, pacer)
             out += keys
             errors += [(pos + i, e) for i, e in errs]
             staged_bytes += nbytes
             pos = end
             continue
         try:
-            append(digest(kind, paths[pos], size))
+            append(paced_digest(kind, paths[pos], size, pacer))
         except OSError as exc:
             append(None)
             errors.append((pos, _describe(exc)))
@@ -106,7 +171,8 @@ def hash_batch(batch: tuple[str, str, list[int]]) -> tuple[list[str | None], lis
     return out, errors, staged_bytes
 
 
-def staged_group(paths: list[str], size: int) -> tuple[list[str | None], list[tuple[int, str]], int]:
+def staged_group(paths: list[str], size: int,
+                 pacer: Pacer = NO_PACE) -> tuple[list[str | None], list[tuple[int, str]], int]:
     """A whole size group at once: the first 4 KiB of each file, the last
     4 KiB of those whose first ones collide, the full hash of those whose both
     collide; the same reads as three passes over it, in one task. Keys:
@@ -120,15 +186,22 @@ def staged_group(paths: list[str], size: int) -> tuple[list[str | None], list[tu
     for step in ("H", "T", "F"):
         for i in todo:
             try:
+                if step != "F" or not pacer.rate:
+                    pacer.wait()
                 if step == "H":
                     keys[i] = "H" + head_hash(paths[i], EDGE)
                     nbytes += edge
                 elif step == "T":
                     keys[i] = "T" + keys[i][1:] + tail_hash(paths[i], size, EDGE)
                     nbytes += edge
+                elif pacer.rate:
+                    keys[i] = "F" + paced_full_hex(paths[i], pacer)
+                    nbytes += size
+                    continue  # counted by the pacer as it read
                 else:
                     keys[i] = "F" + full_hex(paths[i])
                     nbytes += size
+                pacer.read(edge if step != "F" else size)
             except OSError as exc:
                 keys[i] = None
                 errors.append((i, _describe(exc)))
@@ -142,7 +215,8 @@ def staged_group(paths: list[str], size: int) -> tuple[list[str | None], list[tu
     return keys, errors, nbytes
 
 
-def compare_group(paths: list[str], size: int) -> tuple[list[list[int]], list[tuple[int, str]]]:
+def compare_group(paths: list[str], size: int,
+                  pacer: Pacer = NO_PACE) -> tuple[list[list[int]], list[tuple[int, str]]]:
     """Byte-for-byte partition of files believed identical (``--mode deep``):
     lists of positions in ``paths`` whose bytes are equal, and (position,
     error) for files that could not be read."""
@@ -151,7 +225,7 @@ def compare_group(paths: list[str], size: int) -> tuple[list[list[int]], list[tu
     for pos, path in enumerate(paths):
         try:
             for members in classes:
-                if _same_bytes(paths[members[0]], path):
+                if _same_bytes(paths[members[0]], path, pacer):
                     members.append(pos)
                     break
             else:
@@ -162,16 +236,21 @@ def compare_group(paths: list[str], size: int) -> tuple[list[list[int]], list[tu
     return classes, errors
 
 
-def compare_groups(batch: list[tuple[list[str], int]]) -> list[tuple[list[list[int]], list[tuple[int, str]]]]:
-    """``compare_group`` over a batch of groups."""
-    return [compare_group(paths, size) for paths, size in batch]
+def compare_groups(batch) -> list[tuple[list[list[int]], list[tuple[int, str]]]]:
+    """``compare_group`` over a batch of groups, given as a list of (paths, size),
+    or as (that list, pace) for --bwlimit (see ``Pacer``)."""
+    groups, pace = batch if isinstance(batch, tuple) else (batch, None)
+    pacer = Pacer(pace)
+    return [compare_group(paths, size, pacer) for paths, size in groups]
 
 
-def _same_bytes(a: str, b: str, chunk: int = 1 << 20) -> bool:
+def _same_bytes(a: str, b: str, pacer: Pacer = NO_PACE, chunk: int = 1 << 20) -> bool:
     with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
         while True:
+            pacer.wait()
             x = fa.read(chunk)
             y = fb.read(chunk)
+            pacer.read(len(x) + len(y))
             if x != y:
                 return False
             if not x:

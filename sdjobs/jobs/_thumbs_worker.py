@@ -23,6 +23,7 @@ from typing import NamedTuple
 from PIL import Image
 
 from ..fs.hashing import cas_id as compute_cas_id
+from ..fs.dirfd import open_real_dir, open_subdir, write_replace_at
 from ..imaging import freedesktop as fd
 from ..imaging import render
 from ..imaging.render import ImageRejected, NotAnImage, render_variants
@@ -105,7 +106,7 @@ def _run(task: Task, st: os.stat_result, cas: str) -> Outcome:
     thumbs = []
     for name, px, rel in rels:
         r = rendered[px]
-        _write_atomic(os.path.join(data_dir, rel), r.data)
+        _write_atomic(os.path.join(data_dir, rel), r.data, data_dir)
         thumbs.append((name, px, r.width, r.height, rel))
     written = 0
     for size_dir, png in fd_pngs:
@@ -179,7 +180,7 @@ class _HugeGuard:
             return
         lock = os.path.join(self.data_dir, THUMBS_DIR, HUGE_LOCK)
         os.makedirs(os.path.dirname(lock), mode=0o700, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -187,19 +188,38 @@ class _HugeGuard:
             os.close(fd)  # releases the lock
 
 
-_made_dirs: set[str] = set()
+_root_fds: dict[str, int] = {}  # the library data folder of this worker, opened once
 
 
-def _write_atomic(target: str, data: bytes) -> None:
-    """Write under a temporary name in the same folder, then rename."""
-    folder = os.path.dirname(target)
-    if folder not in _made_dirs:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        _made_dirs.add(folder)
-    tmp = os.path.join(folder, f".{os.path.basename(target)}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, target)
+def _data_dir_fd(data_dir: str) -> int:
+    root = _root_fds.get(data_dir)
+    if root is not None:
+        now, st = os.fstat(root), os.stat(data_dir)
+        if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+            return root
+        os.close(root)  # the folder was made anew since
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    root = _root_fds[data_dir] = open_real_dir(os.path.realpath(data_dir))
+    return root
+
+
+def _write_atomic(target: str, data: bytes, data_dir: str) -> None:
+    """Write ``target``, a sidecar below ``data_dir``, under a temporary name in the same
+    folder, then rename: every folder below ``data_dir`` is reached with O_NOFOLLOW and
+    the temporary file is created with O_EXCL|O_NOFOLLOW under an unpredictable name
+    (carrying the pid, for ``sweep_temps``), so nothing planted there is followed."""
+    root = _data_dir_fd(data_dir)
+    *folders, name = os.path.relpath(target, data_dir).split(os.sep)
+    fds: list[int] = []
+    try:
+        here = root
+        for folder in folders:
+            here = open_subdir(here, folder, create=True)
+            fds.append(here)
+        write_replace_at(here, name, data, tag=str(os.getpid()))
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def sweep_temps(data_dir: str) -> int:

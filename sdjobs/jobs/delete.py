@@ -163,15 +163,17 @@ class Delete(Job):
                 return
         ctx.progress(path=path)
         try:
+            # a listed path (from dupes) was resolved when listed: a symlink swapped into it since fails it
+            resolve = expect is None
             if self.config.mode == "trash":
-                trash.trash_path(path)
+                trash.trash_path(path, resolve=resolve)
                 if dir_tally is not None:
                     self._count(dir_tally[0], dir_tally[1])
                     out["dirs"] += 1
                 else:
                     self._count(1, st.st_size if stat.S_ISREG(st.st_mode) else 0)
             else:
-                remover.remove(path, st)
+                remover.remove(path, st, resolve=resolve)
                 if stat.S_ISDIR(st.st_mode):
                     out["dirs"] += 1
         except FileNotFoundError:

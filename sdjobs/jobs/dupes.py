@@ -236,8 +236,9 @@ class Dupes(Job):
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
         bounds = grouping.bounds(cost, start, glue=grouping.staged_runs(kinds, idx, sizes) if "S" in kinds else None)
         paths, sizes = files.paths, files.sizes
+        schedule = _Schedule(ctx)
         batches = (("".join(kinds[a:b]), "\0".join(map(paths.__getitem__, idx[a:b])),
-                    list(map(sizes.__getitem__, idx[a:b]))) for a, b in bounds)
+                    list(map(sizes.__getitem__, idx[a:b])), schedule.slot(sum(cost[a:b]))) for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
         for (a, b), (digests, errors, staged) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
@@ -280,9 +281,12 @@ class Dupes(Job):
                 cur, acc = [], 0
         if cur:
             batches.append(cur)
-        work = ([([files.paths[i] for i in g], sizes[g[0]]) for g in b] for b in batches)
+        schedule = _Schedule(ctx)
+        work = (([([files.paths[i] for i in g], sizes[g[0]]) for g in b],
+                 schedule.slot(sum(sizes[g[0]] * len(g) for g in b))) for b in batches)
         out: list[list[int]] = []
         done = done_bytes = 0
+        started = time.monotonic()
         for batch, results in zip(batches, ctx.map(compare_groups, work, chunksize=1)):
             for g, (classes, errors) in zip(batch, results):
                 for pos, err in errors:
@@ -292,6 +296,7 @@ class Dupes(Job):
                 done_bytes += sizes[g[0]] * len(g)
                 self.read_bytes += sizes[g[0]] * len(g)
             ctx.progress(done=done, bytes_done=done_bytes)
+            _throttle(ctx, started, done_bytes)
             ctx.check_interrupt()
         return out
 
@@ -380,6 +385,27 @@ def _dedupe(files: Files) -> Files:
             seen.add(key)
             keep.append(i)
     return files.take(keep)
+
+
+class _Schedule:
+    """--bwlimit for the reading workers: consecutive batches get consecutive time
+    slots, (start, rate), the bytes before a batch at the limit deciding its start
+    (see ``_dupes_hash.Pacer``). Batches are taken ahead of time by the pool and run
+    on several workers at once; the slots keep all of them together within the limit
+    in every phase, where throttling the results as they come back let the workers
+    read a whole window of batches ahead (twice the limit in the first-4 KiB pass)."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.next = 0.0
+
+    def slot(self, nbytes: int) -> tuple[float, float] | None:
+        limit = self.ctx.settings().get("bwlimit")
+        if not limit:
+            return None
+        start = max(self.next, time.monotonic())
+        self.next = start + nbytes / float(limit)
+        return start, float(limit)
 
 
 def _throttle(ctx, started: float, nbytes: int) -> None:

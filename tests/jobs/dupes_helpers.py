@@ -17,12 +17,12 @@ RAW = b"dup-\xff\xfe.bin"  # not valid UTF-8
 SIZES = [1, 100, 4095, 4096, 4097, 8191, 8192, 32768, 32769, 70_000, 300_000]
 
 
-def run_inline(store, job_type: str, config: dict, *, children: bool = True):
+def run_inline(store, job_type: str, config: dict, *, children: bool = True, settings: dict | None = None):
     """Submit ``job_type`` and run it (and the children it spawns) here, to the end."""
     cls = registry.get(job_type)
     cfg = cls.prepare(build_config(cls.Config, dict(config)))
     cls.validate(cfg)
-    job_id = store.submit(job_type, cls.version, cfg)
+    job_id = store.submit(job_type, cls.version, cfg, settings=settings)
     runner = store.register_runner(2, "test")
     for _ in range(20):
         recs = store.claim(runner, 1)
