@@ -180,7 +180,10 @@ class BatchWriter:
             return
         while self._inflight >= self.IN_FLIGHT:
             self._ack()
-        self._batches.send_bytes(msgpack.packb(batch, use_bin_type=True))
+        try:
+            self._batches.send_bytes(msgpack.packb(batch, use_bin_type=True))
+        except BrokenPipeError:  # the writer was killed (see _ack)
+            raise WorkerLost("the index writer process died") from None
         self._inflight += 1
 
     def close(self) -> None:
