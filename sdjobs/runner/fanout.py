@@ -252,8 +252,18 @@ class FanOut:
                 gate.release(held - running)
 
     def close(self) -> None:
-        if self._pool is not None:
+        if self._pool is None:
+            return
+        if any(p.exitcode is not None for p in self._procs):
+            # A worker killed while it waited for a task still holds the task queue's lock:
+            # Pool.terminate() would wait for that lock forever. Kill the rest and leave the
+            # pool's threads behind (daemons; this process is about to end as a crash).
+            for p in {*self._procs, *self._pool._pool}:
+                if p.exitcode is None:
+                    p.kill()
+            self._pool._terminate.cancel()  # or the same wait would come at this process's exit
+        else:
             self._pool.terminate()
             self._pool.join()
-            self._pool = None
-            self._procs = []
+        self._pool = None
+        self._procs = []

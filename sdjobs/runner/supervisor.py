@@ -72,7 +72,7 @@ class Supervisor:
         self.store = store = Store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
         try:
-            store.recover_orphans()
+            store.recover_orphans(other_hosts=True)
             store.requeue_interrupted()
             self._loop()
         finally:
@@ -99,7 +99,7 @@ class Supervisor:
                     break
                 last_hb = now
             if now - last_recover >= RECOVER_EVERY:
-                store.recover_orphans()
+                store.recover_orphans(other_hosts=True)
                 store.requeue_interrupted()
                 store.fail_dependents()
                 self._sync_priorities()

@@ -32,6 +32,11 @@ _COLS = ", ".join(JOB_COLUMNS)
 # A running job's writes are fenced by its claim: they change nothing unless the job is still
 # running under the claim its process was started with (see ``Store.claim``).
 _FENCE = "status='running' AND claim=?"
+# A job that crashed while a pause was asked of it is paused (the request is not lost by the
+# crash); a cancel stays asked, for its next run to carry out; a shutdown request is moot.
+_AFTER_CRASH = ("status=CASE WHEN control='pause' THEN 'paused' ELSE '{otherwise}' END,"
+                " paused_at=CASE WHEN control='pause' THEN ? ELSE paused_at END,"
+                " control=CASE WHEN control='cancel' THEN control ELSE NULL END")
 
 
 _RUNNABLE = f"""status='queued'
@@ -337,8 +342,8 @@ class Store:
                 self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL, pid=NULL,"
                          " error=? WHERE id=?", (now, now, f"{reason}, {attempts} times", job_id))
             else:
-                self.sql("UPDATE job SET status='queued', updated_at=?, runner_id=NULL, pid=NULL WHERE id=?",
-                         (now, job_id))
+                self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
+                         " pid=NULL WHERE id=?", (now, now, job_id))
             self._event(job_id, "warning", reason, ts=now)
 
     def fail_dependents(self) -> list[int]:
@@ -431,14 +436,15 @@ class Store:
     def set_priority(self, job_id: int, priority: int) -> None:
         self.sql("UPDATE job SET priority=?, updated_at=? WHERE id=?", (priority, time.time(), job_id))
 
-    def recover_orphans(self) -> list[int]:
+    def recover_orphans(self, other_hosts: bool = False) -> list[int]:
         """Jobs marked running whose runner is gone become interrupted (or failed
         after too many attempts: a runner's death counts as one). Returns their ids.
 
         A runner on this host is gone only when its process is (see ``runner_alive``): no
-        clock is trusted for it, so a client whose clock is ahead cannot declare it dead."""
+        clock is trusted for it, so a client whose clock is ahead cannot declare it dead. Only
+        a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
         runners = self.runners(live_only=False)
-        dead = [r.id for r in runners if not runner_alive(r)]
+        dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r)]
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
         if live:  # (NOT IN over an empty or NULL list would match nothing)
@@ -458,8 +464,8 @@ class Store:
                              " pid=NULL, error=? WHERE id=?",
                              (now, now, f"the process running it died {attempts} times", job_id))
                 else:
-                    self.sql("UPDATE job SET status='interrupted', updated_at=?, runner_id=NULL, pid=NULL"
-                             " WHERE id=?", (now, job_id))
+                    self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='interrupted')}, updated_at=?,"
+                             " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
                 self._event(job_id, "warning", "its runner died; it resumes from its last checkpoint"
                             if attempts < max_attempts else "its runner died too often; marked failed", ts=now)
         return [r[0] for r in rows]

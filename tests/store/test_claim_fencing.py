@@ -110,3 +110,15 @@ def test_a_library_of_the_previous_schema_gains_the_claim_and_keeps_its_jobs(tmp
         assert store.claim(1, 1)[0].claim == 1
     finally:
         store.close()
+
+
+def test_a_pause_asked_of_a_job_that_then_crashes_is_not_lost(store):
+    paused, cancelled, plain = (store.submit("test-steps", 1, {}) for _ in range(3))
+    recs = {r.id: r for r in store.claim(1, 3)}
+    assert store.set_control(paused, "pause") and store.set_control(cancelled, "cancel")
+    for job in (paused, cancelled, plain):
+        store.crashed(job, recs[job].claim, "its process died (signal 9)")
+    got = {job: (store.get(job).status, store.get(job).control) for job in (paused, cancelled, plain)}
+    assert got == {paused: ("paused", None), cancelled: ("queued", "cancel"), plain: ("queued", None)}
+    assert store.get(paused).paused_at is not None
+    assert all(store.get(job).attempts == 1 for job in got)
