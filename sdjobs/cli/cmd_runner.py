@@ -62,7 +62,11 @@ def stop(wait: Annotated[float, typer.Option("--wait", metavar="SECONDS", min=0,
     """Stop every live runner; their running jobs checkpoint and resume on the next start.
 
     Returns once each runner's process has exited (exit 1 if one is still alive after --wait)."""
-    stopped, alive = daemon.stop_runners(state.store(), wait=wait)
+    def waiting(pids: list[int]) -> None:
+        output.err(f"waiting up to {wait:g} s for runner(s) {', '.join(map(str, pids))} to checkpoint their jobs"
+                   " and exit", style="dim")
+
+    stopped, alive = daemon.stop_runners(state.store(), wait=wait, waiting=waiting)
     if alive:
         output.err(f"sdjobs: error: {len(alive)} runner(s) still running after {wait:g} s"
                    f" (pid {', '.join(map(str, alive))}); stopped {len(stopped)}")

@@ -177,14 +177,14 @@ class Supervisor:
             if obj in by_sentinel and not by_sentinel[obj].process.is_alive():
                 self._reap(by_sentinel[obj])
 
-    def _reap(self, job: Running) -> None:
+    def _reap(self, job: Running, killed: bool = False) -> None:
         job.process.join()
         self.running.pop(job.job_id, None)
         self.gate.leave(job.job_id)
         self.gate.grant()
         job.conn.close()
         code = job.process.exitcode
-        if code != 0:
+        if code != 0 and not killed:
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             self.store.crashed(job.job_id, job.claim, f"its process died ({why})")
         self.store.fail_dependents()  # jobs waiting --after a job that just failed fail now, not in 5 s
@@ -205,9 +205,11 @@ class Supervisor:
             if time.monotonic() - last_hb >= HEARTBEAT_EVERY:  # still alive, for runners on other hosts
                 self.store.heartbeat(self.runner_id, list(self.running), len(self.running))
                 last_hb = time.monotonic()
-        for job in list(self.running.values()):
+        for job in list(self.running.values()):  # not a crash of the job: no attempt is counted
             job.process.kill()
-            self._reap(job)
+            self._reap(job, killed=True)
+            self.store.log(job.job_id, f"it did not stop within {SHUTDOWN_GRACE:g} s of the runner's shutdown;"
+                           " killed, it resumes from its last checkpoint", "warning")
         for job_id in self.store.owned_by(self.runner_id):
             self.store.finish(job_id, Status.INTERRUPTED, runner_id=self.runner_id)
 
