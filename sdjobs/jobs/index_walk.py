@@ -130,8 +130,8 @@ class BatchWriter:
             fcntl.fcntl(self._batches.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)
         except (OSError, AttributeError):
             pass  # above the system's limit, or not Linux: the default size works, more slowly
-        self._proc = mp.Process(target=self._child, args=(batches_in, acks_out, os.getpid()), name="sdjobs-index-writer",
-                                daemon=True)
+        self._proc = mp.Process(target=self._child, args=(batches_in, acks_out, os.getpid()),
+                                name="sdjobs-index-writer", daemon=True)
         self._proc.start()
         batches_in.close()
         acks_out.close()

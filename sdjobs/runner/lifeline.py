@@ -7,6 +7,11 @@ kernel for SIGKILL when the parent goes (``PR_SET_PDEATHSIG``), then checks
 that the parent is still the expected one: a parent that died between the
 fork and the ``prctl`` call would send no signal.
 
+The kernel sends the signal when the *thread* that forked the process ends:
+fork from a thread that lives as long as the parent needs the child (the
+main thread; a ``multiprocessing.Pool`` forks a replacement worker from its
+handler thread, which lives as long as the pool).
+
 Linux only; elsewhere this does nothing, and the fencing of the job's writes
 (``Store.claim``) still keeps a stray process from recording anything.
 """
