@@ -68,7 +68,8 @@ def _brief(r) -> dict:
     return {"id": r.id, "type": r.type, "status": r.status, "priority": r.priority, "parent_id": r.parent_id,
             "progress": r.progress.to_dict(), "bytes": r.bytes_done, "items": r.items_done,
             "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
-            "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context)}
+            "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context),
+            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries}
 
 
 @jobs.command("show")

@@ -46,6 +46,9 @@ def test_pauses_resumes_and_a_runner_stop_are_no_attempts_and_one_crash_is_one(s
     assert shown["status"] == "completed" and shown["attempts"] == 1 and shown["attempt"] == 2
     text = cli("jobs", "show", job, check=True).stdout
     assert "2 of 3" in text and "4 of 3" not in text
+    listed = cli.json("jobs", "ls")[0]
+    # one crash, in six runs: the first, three resumes, the next runner's, the one after the crash
+    assert (listed["attempts"], listed["claim"]) == (1, 6), listed
     assert sorted(set(steps_done(marker))) == list(range(200))
 
 
