@@ -5,9 +5,17 @@ import os
 import signal
 import time
 
+import pytest
+
 from conftest import wait_for
 
 from sdjobs.core.status import Status
+
+
+@pytest.fixture(autouse=True)
+def no_command_server(monkeypatch):
+    """These tests SIGKILL a runner alone: it must leave no command server behind."""
+    monkeypatch.setenv("SDJOBS_CLI_SERVER", "0")
 
 
 def submit(store, job_type, config, priority=0):

@@ -4,8 +4,16 @@ kills one, or with its runner): the job neither hangs nor fails, it resumes as a
 import os
 import signal
 
+import pytest
+
 from conftest import wait_for
 from test_fencing import alive, children
+
+
+@pytest.fixture(autouse=True)
+def no_command_server(monkeypatch):
+    """These tests SIGKILL a runner alone: it must leave no command server behind."""
+    monkeypatch.setenv("SDJOBS_CLI_SERVER", "0")
 
 
 def submit(store, job_type, config, priority=0):
