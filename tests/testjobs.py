@@ -78,6 +78,7 @@ class Fan(Job):
         c = self.config
         items = ((i, c.delay) for i in range(c.n)) if c.delay else range(c.n)
         for value, pid in ctx.map(square, items, chunksize=c.chunk):
+            ctx.check_interrupt()
             total += value
             pids.add(pid)
         return {"sum": total, "workers": len(pids)}

@@ -68,7 +68,8 @@ def _brief(r) -> dict:
     return {"id": r.id, "type": r.type, "status": r.status, "priority": r.priority, "parent_id": r.parent_id,
             "progress": r.progress.to_dict(), "bytes": r.bytes_done, "items": r.items_done,
             "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
-            "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context)}
+            "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context),
+            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries}
 
 
 @jobs.command("show")
@@ -84,7 +85,8 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
     if as_json:
         d = rec.to_dict()
-        d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts} for e in issues]
+        d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts, "run": e.retries}
+                       for e in issues]
         output.print_json(d)
         return
     from rich.table import Table
@@ -107,7 +109,8 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         ("current", output.shorten(p.path or p.message or "", 100)),
         ("metrics", f"{output.human_bytes(rec.bytes_done)}, {rec.items_done:,} items,"
                     f" {output.human_duration(rec.run_seconds)} running"),
-        ("attempts", f"{rec.attempts} of {rec.max_attempts}"),
+        ("attempt", f"{rec.attempt} of {rec.max_attempts}" + (f" ({rec.attempts} crashed)" if rec.attempts else "")),
+        ("retried", f"{rec.retries} time(s); issues of earlier runs are marked" if rec.retries else ""),
         ("warnings", str(rec.warnings)), ("errors", str(rec.errors)),
         ("parent", str(rec.parent_id or "")), ("children", ", ".join(map(str, rec.children))),
         ("after", ", ".join(map(str, rec.depends_on))),
@@ -127,7 +130,8 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     con = output.console()
     con.print(t)
     for e in issues:
-        con.print(f"  [{'red' if e.kind == 'error' else 'yellow'}]{e.kind}[/] "
+        earlier = f"[dim](run {e.retries + 1})[/] " if e.retries != rec.retries else ""
+        con.print(f"  {earlier}[{'red' if e.kind == 'error' else 'yellow'}]{e.kind}[/] "
                   f"{output.shorten(e.path or '', 70)} {e.message}", markup=True, highlight=False)
 
 

@@ -57,7 +57,18 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on s
 
 
 @runner.command("stop")
-def stop() -> None:
-    """Stop every live runner; their running jobs checkpoint and resume on the next start."""
-    pids = daemon.stop_runners(state.store())
-    print(f"stopped {len(pids)} runner(s)" if pids else "no runner was alive")
+def stop(wait: Annotated[float, typer.Option("--wait", metavar="SECONDS", min=0,
+                                             help="How long to wait for the runners to exit.")] = 40.0) -> None:
+    """Stop every live runner; their running jobs checkpoint and resume on the next start.
+
+    Returns once each runner's process has exited (exit 1 if one is still alive after --wait)."""
+    def waiting(pids: list[int]) -> None:
+        output.err(f"waiting up to {wait:g} s for runner(s) {', '.join(map(str, pids))} to checkpoint their jobs"
+                   " and exit", style="dim")
+
+    stopped, alive = daemon.stop_runners(state.store(), wait=wait, waiting=waiting)
+    if alive:
+        output.err(f"sdjobs: error: {len(alive)} runner(s) still running after {wait:g} s"
+                   f" (pid {', '.join(map(str, alive))}); stopped {len(stopped)}")
+        raise typer.Exit(1)
+    print(f"stopped {len(stopped)} runner(s)" if stopped else "no runner was alive")

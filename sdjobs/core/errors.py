@@ -60,6 +60,18 @@ class WaitForChildren(Interrupt):
     reason = "wait"
 
 
+class LeaseLost(BaseException):
+    """The job's claim was taken over (its runner was declared dead and another runner claimed
+    it): this process must stop at once and write nothing more. A BaseException, like
+    ``Interrupt``, so that a job's ``except Exception`` does not swallow it."""
+
+
+class WorkerLost(BaseException):
+    """A process working for the job (a fan-out worker, the indexer's writer) died, as when the
+    OOM killer takes it: the job process ends as if it had crashed itself, so that the runner
+    counts a crash and the job resumes from its last checkpoint."""
+
+
 INTERRUPTS: dict[str, type[Interrupt]] = {
     cls.reason: cls for cls in (PauseRequested, CancelRequested, ShutdownRequested)
 }

@@ -33,7 +33,7 @@ from typing import Any
 import msgpack
 
 from ..core import codec
-from ..core.errors import JobFailed
+from ..core.errors import JobFailed, WorkerLost
 from ..fs.rules import GitIgnore, WalkRules
 from ..fs.walker import entry_key, walk_segments
 from ..store import index_store as ixs
@@ -130,14 +130,18 @@ class BatchWriter:
             fcntl.fcntl(self._batches.fileno(), fcntl.F_SETPIPE_SZ, self.PIPE_BYTES)
         except (OSError, AttributeError):
             pass  # above the system's limit, or not Linux: the default size works, more slowly
-        self._proc = mp.Process(target=self._child, args=(batches_in, acks_out), name="sdjobs-index-writer",
-                                daemon=True)
+        self._proc = mp.Process(target=self._child, args=(batches_in, acks_out, os.getpid()),
+                                name="sdjobs-index-writer", daemon=True)
         self._proc.start()
         batches_in.close()
         acks_out.close()
 
-    def _child(self, batches: Any, acks: Any) -> None:
+    def _child(self, batches: Any, acks: Any, job_pid: int) -> None:
+        from ..runner import lifeline
+
+        lifeline.die_with_parent(job_pid)  # never writes on for a job process that is gone
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self._batches.close()
         self._acks.close()
         self._store.reopen()  # never touch the parent's connection
@@ -156,8 +160,8 @@ class BatchWriter:
     def _ack(self) -> None:
         try:
             error = self._acks.recv()
-        except EOFError:
-            error = "the writer process died"
+        except EOFError:  # killed (the OOM killer): a crash of the job, which resumes from its checkpoint
+            raise WorkerLost("the index writer process died") from None
         self._inflight -= 1
         if error is not None:
             self._inflight = 0
@@ -176,7 +180,10 @@ class BatchWriter:
             return
         while self._inflight >= self.IN_FLIGHT:
             self._ack()
-        self._batches.send_bytes(msgpack.packb(batch, use_bin_type=True))
+        try:
+            self._batches.send_bytes(msgpack.packb(batch, use_bin_type=True))
+        except BrokenPipeError:  # the writer was killed (see _ack)
+            raise WorkerLost("the index writer process died") from None
         self._inflight += 1
 
     def close(self) -> None:

@@ -13,11 +13,15 @@ from .fanout import FanOut
 
 
 class StoreBackend:
+    """``claim``: the claim the job runs under (see ``Store.claim``); every write and control
+    check is fenced by it. None for a job that is not running (a cancel's clean-up)."""
+
     settings_interval = 1.0
 
-    def __init__(self, store: Store, job_id: int, priority: int, fanout: FanOut) -> None:
+    def __init__(self, store: Store, job_id: int, priority: int, fanout: FanOut, claim: int | None = None) -> None:
         self.store = store
         self.job_id = job_id
+        self.claim = claim
         self.priority = priority
         self.fanout = fanout
         self._settings: dict[str, Any] = {}
@@ -25,13 +29,13 @@ class StoreBackend:
         fanout.limit = lambda: self.settings().get("max_workers")
 
     def write(self, progress, metrics, events, checkpoint) -> None:
-        self.store.write(self.job_id, progress, metrics, events, checkpoint)
+        self.store.write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim)
 
     def read_checkpoint(self):
         return self.store.read_checkpoint(self.job_id)
 
     def read_control(self) -> str | None:
-        return self.store.read_control(self.job_id)
+        return self.store.read_control(self.job_id, claim=self.claim)
 
     def settings(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -48,7 +52,7 @@ class StoreBackend:
         cls.validate(config)
         return self.store.submit(
             job_type, cls.version, config, parent_id=self.job_id,
-            priority=self.priority if priority is None else priority,
+            priority=self.priority if priority is None else priority, parent_claim=self.claim,
             context={"parent": self.job_id, "argv": [f"(child of job {self.job_id})"],
                      "user": os.environ.get("USER", ""), "time": time.time()})
 

@@ -13,6 +13,7 @@ from ..core.errors import BadInput
 from ..core.fields import load_config
 from ..core.status import FINISHED, Status
 from ..store.api import Store
+from ..store.records import JobRecord
 from .backend import StoreBackend
 from .fanout import FanOut
 
@@ -60,7 +61,7 @@ def cancel(store: Store, job_id: int) -> str:
         result = "cancelling"
     else:
         if rec.state_version is not None:
-            cleanup(store, job_id, rec.type, rec.config)
+            cleanup(store, rec)
         if not store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
             return cancel(store, job_id)  # it started meanwhile: ask the running job instead
         store.fail_dependents()  # jobs waiting --after it fail now, even with no runner alive
@@ -71,15 +72,18 @@ def cancel(store: Store, job_id: int) -> str:
     return result
 
 
-def cleanup(store: Store, job_id: int, job_type: str, config: dict) -> None:
+def cleanup(store: Store, rec: JobRecord) -> None:
     """Run the job's ``on_cancel`` here, for a job that is not running anywhere."""
-    cls = registry.find(job_type)
+    cls = registry.find(rec.type)
     if cls is None:
-        store.log(job_id, f"job type {job_type!r} is not installed here: no cleanup was run", "warning")
+        store.log(rec.id, f"job type {rec.type!r} is not installed here: no cleanup was run", "warning")
         return
-    ctx = JobContext(job_id, cls.version, StoreBackend(store, job_id, 0, FanOut(1)))
+    ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, 0, FanOut(1)))
+    # what the job had done stays in its record: the clean-up adds to it, never resets it
+    ctx.restore_metrics({"bytes": rec.bytes_done, "items": rec.items_done, "warnings": rec.warnings,
+                         "errors": rec.errors})
     try:
-        cls(load_config(cls.Config, config)).on_cancel(ctx)
+        cls(load_config(cls.Config, rec.config)).on_cancel(ctx)
     except Exception as exc:
         ctx.warn(f"cleanup failed: {exc}")
     ctx.flush()
@@ -89,7 +93,8 @@ def retry(store: Store, job_id: int, *, from_scratch: bool = False) -> str:
     rec = store.get(job_id)
     if rec.status not in ("failed", "cancelled", "completed-with-errors"):
         raise BadInput(f"job {job_id} is {rec.status}; only failed, cancelled or completed-with-errors jobs are retried")
-    if from_scratch:
-        store.sql("UPDATE job SET state=NULL, state_version=NULL WHERE id=?", (job_id,))
-    store.set_status(job_id, Status.QUEUED, only_from=(rec.status,), reset_attempts=True)
+    # A new run: its attempts, warnings and errors count from zero; the earlier runs' events
+    # stay in the log, tagged with the run that recorded them.
+    if not store.retry(job_id, only_from=rec.status, from_scratch=from_scratch):
+        return retry(store, job_id, from_scratch=from_scratch)  # it changed meanwhile: look again
     return "queued again" + ("" if from_scratch or rec.state_version is None else " from its last checkpoint")

@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import time
+from typing import Callable
 
 from ..core.errors import SdjobsError
 from ..store.api import Store
-from ..store.leases import HOST
+from ..store.leases import HOST, pid_alive
 from ..store.records import RunnerRecord
 from . import prestart
 
@@ -67,8 +68,14 @@ def _wait_for_starting_runner(store: Store, patience: float = 10.0) -> bool:
     return bool(live_runners(store))
 
 
-def stop_runners(store: Store, wait: float = 40.0) -> list[int]:
-    """Ask every live runner to stop (its jobs checkpoint first); wait for them."""
+def stop_runners(store: Store, wait: float = 40.0,
+                 waiting: Callable[[list[int]], None] | None = None) -> tuple[list[int], list[int]]:
+    """Ask every live runner to stop (its jobs checkpoint first) and wait until each has
+    exited, up to ``wait`` seconds: (pids of those that exited, pids of those still alive).
+
+    A runner on this host has exited when its process has (pid and start time), not when its
+    record says so; one on another host, when its record is gone or its lease ran out.
+    ``waiting`` is told the pids still alive once, after a second, to say why this takes long."""
     runners = live_runners(store)
     for r in runners:
         store.request_runner_stop(r.id)  # runners on other hosts see this flag
@@ -77,7 +84,15 @@ def stop_runners(store: Store, wait: float = 40.0) -> list[int]:
                 os.kill(r.pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and any(x.id in {r.id for r in runners} for x in live_runners(store)):
+    start = time.monotonic()
+    alive = list(runners)
+    while alive:
+        listed = {x.id for x in live_runners(store)}
+        alive = [r for r in alive if (pid_alive(r.pid, r.pid_start) if r.host == HOST else r.id in listed)]
+        if not alive or time.monotonic() >= start + wait:
+            break
+        if waiting is not None and time.monotonic() >= start + 1.0:
+            waiting([r.pid for r in alive])
+            waiting = None
         time.sleep(0.05)
-    return [r.pid for r in runners]
+    return [r.pid for r in runners if r not in alive], [r.pid for r in alive]

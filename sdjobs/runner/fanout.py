@@ -4,6 +4,12 @@ Each job process forks its own pool lazily, on its first ``ctx.map``. How
 many chunks run at once across *all* jobs of a runner is bounded by tokens
 that the supervisor grants, highest job priority first (see ``gate``), so
 jobs share the runner's N workers instead of each taking N.
+
+A worker dies with its job process (``lifeline``). A worker that dies on its
+own (the OOM killer's SIGKILL) takes the chunk it was running with it, which
+``multiprocessing.Pool`` would wait for forever: the fan-out watches the
+workers' sentinels and raises ``WorkerLost``, which ends the job process as
+a crash, so that the job resumes from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -17,9 +23,16 @@ from itertools import islice
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
+from ..core.errors import WorkerLost
+from . import lifeline
 
-def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's business
+POLL = 0.05  # seconds between looks at the workers while waiting for a result
+
+
+def _init_worker(job_pid: int) -> None:
+    lifeline.die_with_parent(job_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C and a hang-up are the supervisor's business
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def _run_chunk(fn: Callable, chunk: list) -> list:
@@ -80,12 +93,25 @@ class FanOut:
         self.gate = gate
         self.limit = limit  # live per-job cap (max_workers setting)
         self._pool = None
+        self._procs: list = []  # the pool's worker processes, as started (kept: their sentinels stay valid)
 
     def _get_pool(self):
         if self._pool is None:
             ctx = multiprocessing.get_context("fork")
-            self._pool = ctx.Pool(self.workers, initializer=_init_worker)
+            self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(os.getpid(),))
+            self._procs = list(self._pool._pool)  # the pool replaces a dead worker; we must notice it
         return self._pool
+
+    def _sentinels(self) -> list:
+        return [p.sentinel for p in self._procs]
+
+    def _check_workers(self) -> None:
+        """Raise WorkerLost if a worker has died: its chunk will never come back."""
+        for p in self._procs:
+            code = p.exitcode
+            if code is not None:
+                how = f"signal {-code}" if code < 0 else f"exit code {code}"
+                raise WorkerLost(f"a worker process died ({how}); the job resumes from its last checkpoint")
 
     def _cap(self) -> int:
         cap = self.workers
@@ -113,7 +139,11 @@ class FanOut:
                 pending.append(pool.apply_async(_run_chunk, (fn, chunk)))
             if not pending:
                 return
-            yield from pending.popleft().get()
+            result = pending.popleft()
+            while not result.ready():
+                wait(self._sentinels(), POLL)
+                self._check_workers()
+            yield from result.get()
 
     def _map_gated(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
         """Each chunk runs on a token; a token is kept for the next chunk (no round trip
@@ -205,9 +235,10 @@ class FanOut:
                     continue
                 if not pending and exhausted and upcoming is None:
                     return
-                ready = wait([gate.conn, wake_r], 0.05)
+                ready = wait([gate.conn, wake_r, *self._sentinels()], POLL)
                 if wake_r in ready:
                     os.read(wake_r, 4096)
+                self._check_workers()
         finally:
             with lock:
                 closed[0] = True
@@ -221,7 +252,18 @@ class FanOut:
                 gate.release(held - running)
 
     def close(self) -> None:
-        if self._pool is not None:
+        if self._pool is None:
+            return
+        if any(p.exitcode is not None for p in self._procs):
+            # A worker killed while it waited for a task still holds the task queue's lock:
+            # Pool.terminate() would wait for that lock forever. Kill the rest and leave the
+            # pool's threads behind (daemons; this process is about to end as a crash).
+            for p in {*self._procs, *self._pool._pool}:
+                if p.exitcode is None:
+                    p.kill()
+            self._pool._terminate.cancel()  # or the same wait would come at this process's exit
+        else:
             self._pool.terminate()
             self._pool.join()
-            self._pool = None
+        self._pool = None
+        self._procs = []

@@ -5,25 +5,42 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
 from ..core import registry
 from ..core.context import JobContext, describe_error, format_exception
-from ..core.errors import (CancelRequested, IncompatibleState, PauseRequested, SdjobsError,
-                           ShutdownRequested, WaitForChildren)
+from ..core.errors import (CancelRequested, IncompatibleState, LeaseLost, PauseRequested, SdjobsError,
+                           ShutdownRequested, WaitForChildren, WorkerLost)
 from ..core.fields import load_config
 from ..core.status import Status
 from ..store.api import Store
 from ..store.library import Library
 from ..store.records import JobRecord
 from .backend import StoreBackend
-from . import prestart
+from . import lifeline, prestart
 from .fanout import FanOut, GateClient
 
+CRASH_EXIT = 70  # a job process that ends so (a worker of it died) is counted as a crash
 
-def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut) -> Status:
-    """Run ``rec`` and record how it ended. Never raises for the job's own failures."""
+
+def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut) -> Status | None:
+    """Run ``rec`` and record how it ended. Never raises for the job's own failures.
+
+    Every write is fenced by ``rec.claim``: once the job has been claimed again elsewhere
+    (its runner was declared dead), the next write or control check raises LeaseLost, and
+    this returns None having recorded nothing more. WorkerLost (a worker process died)
+    propagates: the job process must end as a crash."""
+    try:
+        return _execute(store, rec, runner_id, fanout)
+    except LeaseLost:
+        return None  # another process runs it now: not one more word from this one
+    finally:
+        fanout.close()
+
+
+def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut) -> Status:
     started = time.monotonic()
     ctx: JobContext | None = None
     job = None
@@ -31,19 +48,20 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
     def end(status: Status, **kw) -> Status:
         if ctx is not None:
             ctx.flush()
-        store.finish(rec.id, status, runner_id=runner_id, run_seconds=time.monotonic() - started, **kw)
+        store.finish(rec.id, status, runner_id=runner_id, claim=rec.claim,
+                     run_seconds=time.monotonic() - started, **kw)
         return status
 
     try:
         cls = registry.get(rec.type, plugin=(rec.context or {}).get("plugin"))
-        ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, rec.priority, fanout))
+        ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, rec.priority, fanout, claim=rec.claim))
         job = cls(load_config(cls.Config, rec.config))
         if rec.control == "cancel":
             raise CancelRequested()
         data, version = store.read_checkpoint(rec.id)
         if data is not None:
             if not cls.resumable:
-                store.write(rec.id, None, _metrics(rec), [], (None, None))
+                store.write(rec.id, None, _metrics(rec), [], (None, None), claim=rec.claim)
                 ctx.log("this job type cannot resume; starting again from the beginning")
             elif version != cls.version and not cls.accepts_state(version or 0):
                 raise IncompatibleState(
@@ -73,8 +91,6 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
         if ctx is not None:
             ctx.log(format_exception(exc))
         return end(Status.FAILED, error=describe_error(exc))
-    finally:
-        fanout.close()
 
 
 def _hook(job, name: str, ctx) -> None:
@@ -90,14 +106,28 @@ def _metrics(rec: JobRecord) -> dict:
     return {"bytes": rec.bytes_done, "items": rec.items_done, "warnings": rec.warnings, "errors": rec.errors}
 
 
-def process_main(db_path: str, job_id: int, runner_id: int, conn, workers: int) -> None:
-    """Entry point of a job process forked by the supervisor."""
+def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_pid: int, conn,
+                 workers: int) -> None:
+    """Entry point of a job process forked by the supervisor (pid ``runner_pid``): it runs
+    the job under ``claim`` and dies with its runner."""
+    lifeline.die_with_parent(runner_pid)
     gc.freeze()  # what the runner made stays untouched: no full collections over it, no copy-on-write
     prestart.release_inherited()  # a job process that outlives its runner must not pass for one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up is the runner's to handle, like Ctrl-C
     store = Store(Library(Path(db_path)))
     rec = store.get(job_id)
-    store.set_pid(job_id, os.getpid())
-    execute(store, rec, runner_id, FanOut(workers, GateClient(conn)))
-    store.close()
+    try:
+        if rec.claim != claim:
+            return  # claimed again since: not this process's to run
+        store.set_pid(job_id, os.getpid(), claim)
+        execute(store, rec, runner_id, FanOut(workers, GateClient(conn)))
+    except LeaseLost:
+        return
+    except WorkerLost as exc:
+        print(f"sdjobs: job {job_id}: {exc}", file=sys.stderr)
+        store.close()
+        os._exit(CRASH_EXIT)  # the runner records a crash; the job resumes from its checkpoint
+    finally:
+        store.close()

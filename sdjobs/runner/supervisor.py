@@ -41,6 +41,7 @@ class Running:
     process: Any
     conn: Any
     priority: int
+    claim: int
 
 
 class Supervisor:
@@ -65,12 +66,13 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)  # a closed terminal: checkpoint and stop, as SIGTERM
         self.library.ensure_dirs()
         prestart.hold(str(self.library.data_dir))  # commands see a live runner without SQLite
         self.store = store = Store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
         try:
-            store.recover_orphans()
+            store.recover_orphans(other_hosts=True)
             store.requeue_interrupted()
             self._loop()
         finally:
@@ -97,7 +99,7 @@ class Supervisor:
                     break
                 last_hb = now
             if now - last_recover >= RECOVER_EVERY:
-                store.recover_orphans()
+                store.recover_orphans(other_hosts=True)
                 store.requeue_interrupted()
                 store.fail_dependents()
                 self._sync_priorities()
@@ -155,10 +157,11 @@ class Supervisor:
     def _start(self, rec) -> None:
         parent_end, child_end = self._mp.Pipe()
         proc = self._mp.Process(target=host.process_main, name=f"sdjobs-job-{rec.id}",
-                                args=(str(self.library.db_path), rec.id, self.runner_id, child_end, self.workers))
+                                args=(str(self.library.db_path), rec.id, rec.claim, self.runner_id, os.getpid(),
+                                      child_end, self.workers))
         proc.start()
         child_end.close()
-        self.running[rec.id] = Running(rec.id, proc, parent_end, rec.priority)
+        self.running[rec.id] = Running(rec.id, proc, parent_end, rec.priority, rec.claim)
         self.gate.join(rec.id, parent_end, rec.priority)
 
     def _wait(self, timeout: float) -> None:
@@ -174,16 +177,16 @@ class Supervisor:
             if obj in by_sentinel and not by_sentinel[obj].process.is_alive():
                 self._reap(by_sentinel[obj])
 
-    def _reap(self, job: Running) -> None:
+    def _reap(self, job: Running, killed: bool = False) -> None:
         job.process.join()
         self.running.pop(job.job_id, None)
         self.gate.leave(job.job_id)
         self.gate.grant()
         job.conn.close()
         code = job.process.exitcode
-        if code != 0:
+        if code != 0 and not killed:
             why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            self.store.crashed(job.job_id, self.runner_id, f"its process died ({why})")
+            self.store.crashed(job.job_id, job.claim, f"its process died ({why})")
         self.store.fail_dependents()  # jobs waiting --after a job that just failed fail now, not in 5 s
 
     def _sync_priorities(self) -> None:
@@ -195,12 +198,18 @@ class Supervisor:
         """Ask every running job to checkpoint and stop; wait for them."""
         self.store.request_shutdown(self.runner_id)
         deadline = time.monotonic() + SHUTDOWN_GRACE
+        last_hb = time.monotonic()
         while self.running and time.monotonic() < deadline:
             self.gate.tokens = max(self.gate.tokens, len(self.running) * 4)
             self._wait(0.1)
-        for job in list(self.running.values()):
+            if time.monotonic() - last_hb >= HEARTBEAT_EVERY:  # still alive, for runners on other hosts
+                self.store.heartbeat(self.runner_id, list(self.running), len(self.running))
+                last_hb = time.monotonic()
+        for job in list(self.running.values()):  # not a crash of the job: no attempt is counted
             job.process.kill()
-            self._reap(job)
+            self._reap(job, killed=True)
+            self.store.log(job.job_id, f"it did not stop within {SHUTDOWN_GRACE:g} s of the runner's shutdown;"
+                           " killed, it resumes from its last checkpoint", "warning")
         for job_id in self.store.owned_by(self.runner_id):
             self.store.finish(job_id, Status.INTERRUPTED, runner_id=self.runner_id)
 

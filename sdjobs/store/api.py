@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 import peewee as pw
 
 from ..core import codec
-from ..core.errors import NotFound, SdjobsError
+from ..core.errors import LeaseLost, NotFound, SdjobsError
 from ..core.status import ACTIVE, FINISHED, Status
 from . import family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
@@ -29,6 +29,14 @@ BUSY_TIMEOUT = 60.0
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
 _ACTIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in ACTIVE) + ")"
 _COLS = ", ".join(JOB_COLUMNS)
+# A running job's writes are fenced by its claim: they change nothing unless the job is still
+# running under the claim its process was started with (see ``Store.claim``).
+_FENCE = "status='running' AND claim=?"
+# A job that crashed while a pause was asked of it is paused (the request is not lost by the
+# crash); a cancel stays asked, for its next run to carry out; a shutdown request is moot.
+_AFTER_CRASH = ("status=CASE WHEN control='pause' THEN 'paused' ELSE '{otherwise}' END,"
+                " paused_at=CASE WHEN control='pause' THEN ? ELSE paused_at END,"
+                " control=CASE WHEN control='cancel' THEN control ELSE NULL END")
 
 
 _RUNNABLE = f"""status='queued'
@@ -92,10 +100,14 @@ class Store:
     def submit(self, job_type: str, version: int, config: Any, *, priority: int = 0,
                parent_id: int | None = None, context: dict | None = None,
                after: Iterable[int] = (), settings: dict | None = None,
-               status: Status = Status.QUEUED) -> int:
+               status: Status = Status.QUEUED, parent_claim: int | None = None) -> int:
+        """Queue a job. A running job that spawns a child passes its claim as ``parent_claim``:
+        a process whose claim was taken over raises LeaseLost and submits nothing."""
         now = time.time()
         after = list(after)
         with self.transaction():
+            if parent_claim is not None:
+                self._check_claim(parent_id, parent_claim)
             if after:
                 known = {r[0] for r in self.sql(
                     f"SELECT id FROM job WHERE id IN ({','.join('?' * len(after))})", after)}
@@ -165,7 +177,7 @@ class Store:
             params += kinds
         order = "DESC" if newest else "ASC"
         lim = f" LIMIT {int(limit)}" if limit else ""
-        rows = self.sql(f"SELECT id, job_id, ts, kind, path, message FROM job_event WHERE {cond}"
+        rows = self.sql(f"SELECT id, job_id, ts, kind, path, message, retries FROM job_event WHERE {cond}"
                         f" ORDER BY id {order}{lim}", params).fetchall()
         if newest:
             rows.reverse()
@@ -175,9 +187,29 @@ class Store:
         row = self.sql("SELECT state, state_version FROM job WHERE id = ?", (job_id,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def read_control(self, job_id: int) -> str | None:
-        row = self.sql("SELECT control FROM job WHERE id = ?", (job_id,)).fetchone()
+    def read_control(self, job_id: int, claim: int | None = None) -> str | None:
+        """The pending request (pause, cancel, shutdown). With ``claim``: raises LeaseLost when
+        the job no longer runs under that claim, so a job taken over stops at its next check."""
+        row = self.sql("SELECT control, status, claim FROM job WHERE id = ?", (job_id,)).fetchone()
+        if claim is not None and (row is None or row[1] != "running" or row[2] != claim):
+            raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
         return row[0] if row else None
+
+    def _check_claim(self, job_id: int | None, claim: int) -> None:
+        if self.sql(f"SELECT 1 FROM job WHERE id=? AND {_FENCE}", (job_id, claim)).fetchone() is None:
+            raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
+
+    def check_claim(self, job_id: int, claim: int) -> None:
+        """Raise LeaseLost unless the job still runs under ``claim``. Call it inside the
+        transaction of a write of the job's own tables, to fence that write too."""
+        self._check_claim(job_id, claim)
+
+    def _event(self, job_id: int, kind: str, message: str, path: bytes | None = None,
+               ts: float | None = None) -> None:
+        """One event, tagged with the job's current retries (the run it belongs to)."""
+        self.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
+                 " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
+                 (time.time() if ts is None else ts, kind, path, message, job_id))
 
     def read_settings(self, job_id: int) -> dict:
         row = self.sql("SELECT settings FROM job WHERE id = ?", (job_id,)).fetchone()
@@ -188,7 +220,10 @@ class Store:
 
     # -- the running job's writes ---------------------------------------------
     def write(self, job_id: int, progress: dict | None, metrics: dict, events: list,
-              checkpoint: tuple[bytes, int] | None) -> None:
+              checkpoint: tuple[bytes, int] | None, claim: int | None = None) -> None:
+        """A running job's progress, metrics, events and checkpoint, in one transaction.
+        With ``claim`` (the job process's writes), nothing is written and LeaseLost is raised
+        unless the job still runs under that claim."""
         now = time.time()
         sets = "updated_at=?, bytes_done=?, items_done=?, warnings=?, errors=?"
         params: list[Any] = [now, metrics["bytes"], metrics["items"], metrics["warnings"], metrics["errors"]]
@@ -198,17 +233,23 @@ class Store:
         if checkpoint is not None:
             sets += ", state=?, state_version=?"
             params += list(checkpoint)
+        fence, fence_params = ("", []) if claim is None else (f" AND {_FENCE}", [claim])
         with self.transaction():
-            self.sql(f"UPDATE job SET {sets} WHERE id=?", params + [job_id])
+            if self.sql(f"UPDATE job SET {sets} WHERE id=?{fence}", params + [job_id] + fence_params).rowcount != 1:
+                if claim is not None:
+                    raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
             if events:
                 self.db.cursor().executemany(
-                    "INSERT INTO job_event (job_id, ts, kind, path, message) VALUES (?,?,?,?,?)",
-                    [(job_id, ts, kind, os.fsencode(path) if path is not None else None, msg)
+                    "INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
+                    " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
+                    [(ts, kind, os.fsencode(path) if path is not None else None, msg, job_id)
                      for ts, kind, path, msg in events])
 
-    def log(self, job_id: int, message: str, kind: str = "log") -> None:
-        self.sql("INSERT INTO job_event (job_id, ts, kind, message) VALUES (?,?,?,?)",
-                 (job_id, time.time(), kind, message))
+    def log(self, job_id: int, message: str, kind: str = "log", claim: int | None = None) -> None:
+        with self.transaction():
+            if claim is not None:
+                self._check_claim(job_id, claim)
+            self._event(job_id, kind, message)
 
     def set_settings(self, job_id: int, **changes: Any) -> dict:
         with self.transaction():
@@ -234,9 +275,9 @@ class Store:
         now = time.time()
         with self.transaction():
             cur = self.sql("UPDATE runner SET heartbeat_at=?, busy=? WHERE id=?", (now, busy, runner_id))
-            if job_ids:
-                self.sql(f"UPDATE job SET heartbeat_at=? WHERE id IN ({','.join('?' * len(job_ids))})",
-                         [now, *job_ids])
+            if job_ids:  # only those still its own
+                self.sql(f"UPDATE job SET heartbeat_at=? WHERE runner_id=? AND status='running'"
+                         f" AND id IN ({','.join('?' * len(job_ids))})", [now, runner_id, *job_ids])
         return cur.rowcount == 1
 
     def runners(self, live_only: bool = True) -> list[RunnerRecord]:
@@ -254,7 +295,11 @@ class Store:
         return row is None or bool(row[0])
 
     def claim(self, runner_id: int, n: int) -> list[JobRecord]:
-        """Atomically take up to ``n`` runnable jobs, highest priority, then oldest."""
+        """Atomically take up to ``n`` runnable jobs, highest priority, then oldest.
+
+        Each claim gives the job a new ``claim`` value, which its process passes with every
+        write (fencing): a process of an earlier claim, frozen or cut off from its runner,
+        can then write nothing. Starting a run is not an attempt: only a crash counts one."""
         if n <= 0:
             return []
         with self.transaction():
@@ -265,7 +310,7 @@ class Store:
                 return []
             marks = ",".join("?" * len(ids))
             self.sql(f"UPDATE job SET status='running', runner_id=?, heartbeat_at=?, updated_at=?,"
-                     f" started_at=COALESCE(started_at, ?), attempts=attempts+1, wait_children=0,"
+                     f" started_at=COALESCE(started_at, ?), claim=claim+1, wait_children=0,"
                      f" control=CASE WHEN control='cancel' THEN control ELSE NULL END"
                      f" WHERE id IN ({marks}) AND status='queued'", [runner_id, now, now, now, *ids])
             rows = self.sql(f"SELECT {_COLS} FROM job WHERE id IN ({marks}) ORDER BY priority DESC, id", ids)
@@ -282,23 +327,24 @@ class Store:
         self.sql("UPDATE job SET control='shutdown' WHERE status='running' AND runner_id=? AND control IS NULL",
                  (runner_id,))
 
-    def crashed(self, job_id: int, runner_id: int, reason: str) -> None:
-        """The job's process died without recording an end: queue it again, or fail it."""
+    def crashed(self, job_id: int, claim: int, reason: str) -> None:
+        """The job's process (of this claim) died without recording an end: that is one more
+        attempt; queue it again, or fail it when it has used them all."""
         now = time.time()
         with self.transaction():
-            row = self.sql("SELECT attempts, max_attempts FROM job WHERE id=? AND status='running'"
-                           " AND runner_id=?", (job_id, runner_id)).fetchone()
+            row = self.sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
+                           (job_id, claim)).fetchone()
             if row is None:
                 return
-            attempts, max_attempts = row
+            attempts, max_attempts = row[0] + 1, row[1]
+            self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
             if attempts >= max_attempts:
                 self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL, pid=NULL,"
                          " error=? WHERE id=?", (now, now, f"{reason}, {attempts} times", job_id))
             else:
-                self.sql("UPDATE job SET status='queued', updated_at=?, runner_id=NULL, pid=NULL WHERE id=?",
-                         (now, job_id))
-            self.sql("INSERT INTO job_event (job_id, ts, kind, message) VALUES (?,?,?,?)",
-                     (job_id, now, "warning", reason))
+                self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
+                         " pid=NULL WHERE id=?", (now, now, job_id))
+            self._event(job_id, "warning", reason, ts=now)
 
     def fail_dependents(self) -> list[int]:
         """Waiting jobs one of whose dependencies failed or was cancelled fail without running
@@ -318,18 +364,22 @@ class Store:
                     if self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, error=? WHERE id=?"
                                 " AND status IN ('queued', 'paused', 'interrupted')",
                                 (now, now, why, job_id)).rowcount:
-                        self.sql("INSERT INTO job_event (job_id, ts, kind, message) VALUES (?,?,?,?)",
-                                 (job_id, now, "log", f"{why}; not run"))
+                        self._event(job_id, "log", f"{why}; not run", ts=now)
                         failed.append(job_id)
 
-    def set_pid(self, job_id: int, pid: int) -> None:
-        self.sql("UPDATE job SET pid=? WHERE id=?", (pid, job_id))
+    def set_pid(self, job_id: int, pid: int, claim: int) -> None:
+        if self.sql(f"UPDATE job SET pid=? WHERE id=? AND {_FENCE}", (pid, job_id, claim)).rowcount != 1:
+            raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
 
-    def finish(self, job_id: int, status: Status, *, runner_id: int | None = None, output: Any = None,
-               error: str | None = None, run_seconds: float = 0.0, wait_children: bool = False) -> bool:
-        """Record how a run ended. Returns False if the job is no longer this runner's."""
+    def finish(self, job_id: int, status: Status, *, runner_id: int | None = None, claim: int | None = None,
+               output: Any = None, error: str | None = None, run_seconds: float = 0.0,
+               wait_children: bool = False) -> bool:
+        """Record how a run ended. Returns False if the job is no longer this runner's; with
+        ``claim`` (the job process itself), raises LeaseLost if it no longer runs under it."""
         now = time.time()
         owned = "" if runner_id is None else f" AND runner_id={int(runner_id)}"
+        if claim is not None:
+            owned += f" AND claim={int(claim)}"
         fields = ("status=?, control=NULL, updated_at=?, run_seconds=run_seconds+?, runner_id=NULL,"
                   " pid=NULL, wait_children=?")
         params: list[Any] = [str(status), now, run_seconds, int(wait_children)]
@@ -343,10 +393,12 @@ class Store:
             fields += ", error=?"
             params.append(error)
         cur = self.sql(f"UPDATE job SET {fields} WHERE id=? AND status='running'{owned}", params + [job_id])
+        if cur.rowcount != 1 and claim is not None:
+            raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
         return cur.rowcount == 1
 
     def set_status(self, job_id: int, status: Status, *, only_from: Iterable[str], error: str | None = None,
-                   control: str | None = None, reset_attempts: bool = False) -> bool:
+                   control: str | None = None) -> bool:
         """Move a job that is not running between states (pause, resume, retry, cancel)."""
         now = time.time()
         src = list(only_from)
@@ -362,10 +414,18 @@ class Store:
         if error is not None:
             extra += ", error=?"
             params.append(error)
-        if reset_attempts:
-            extra += ", attempts=0"
         cur = self.sql(f"UPDATE job SET status=?, updated_at=?, control=?{extra}"
                        f" WHERE id=? AND status IN ({','.join('?' * len(src))})", params + [job_id, *src])
+        return cur.rowcount == 1
+
+    def retry(self, job_id: int, *, only_from: str, from_scratch: bool = False) -> bool:
+        """Queue a finished job again as a new run: its attempts start again, and so do its
+        warning and error counts (the earlier runs' events stay, tagged with their retries);
+        bytes and items done are kept with the checkpoint, unless ``from_scratch``."""
+        scratch = ", state=NULL, state_version=NULL, bytes_done=0, items_done=0" if from_scratch else ""
+        cur = self.sql("UPDATE job SET status='queued', updated_at=?, control=NULL, finished_at=NULL, error=NULL,"
+                       f" attempts=0, retries=retries+1, warnings=0, errors=0{scratch} WHERE id=? AND status=?",
+                       (time.time(), job_id, only_from))
         return cur.rowcount == 1
 
     def set_control(self, job_id: int, control: str | None, *, only_status: str = "running") -> bool:
@@ -376,11 +436,15 @@ class Store:
     def set_priority(self, job_id: int, priority: int) -> None:
         self.sql("UPDATE job SET priority=?, updated_at=? WHERE id=?", (priority, time.time(), job_id))
 
-    def recover_orphans(self) -> list[int]:
+    def recover_orphans(self, other_hosts: bool = False) -> list[int]:
         """Jobs marked running whose runner is gone become interrupted (or failed
-        after too many attempts). Returns their ids."""
+        after too many attempts: a runner's death counts as one). Returns their ids.
+
+        A runner on this host is gone only when its process is (see ``runner_alive``): no
+        clock is trusted for it, so a client whose clock is ahead cannot declare it dead. Only
+        a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
         runners = self.runners(live_only=False)
-        dead = [r.id for r in runners if not runner_alive(r)]
+        dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r)]
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
         if live:  # (NOT IN over an empty or NULL list would match nothing)
@@ -393,16 +457,17 @@ class Store:
                 self.sql(f"DELETE FROM runner WHERE id IN ({','.join('?' * len(dead))})", dead)
             rows = self.sql(f"SELECT id, attempts, max_attempts FROM job WHERE {cond}", live).fetchall()
             for job_id, attempts, max_attempts in rows:
+                attempts += 1
+                self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
                 if attempts >= max_attempts:
                     self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL,"
                              " pid=NULL, error=? WHERE id=?",
                              (now, now, f"the process running it died {attempts} times", job_id))
                 else:
-                    self.sql("UPDATE job SET status='interrupted', updated_at=?, runner_id=NULL, pid=NULL"
-                             " WHERE id=?", (now, job_id))
-                self.sql("INSERT INTO job_event (job_id, ts, kind, message) VALUES (?,?,?,?)",
-                         (job_id, now, "warning", "its runner died; it resumes from its last checkpoint"
-                          if attempts < max_attempts else "its runner died too often; marked failed"))
+                    self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='interrupted')}, updated_at=?,"
+                             " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
+                self._event(job_id, "warning", "its runner died; it resumes from its last checkpoint"
+                            if attempts < max_attempts else "its runner died too often; marked failed", ts=now)
         return [r[0] for r in rows]
 
     def requeue_interrupted(self) -> int:
@@ -419,8 +484,9 @@ class Store:
 
 
 def runner_alive(r: RunnerRecord) -> bool:
-    if time.time() - r.heartbeat_at > LEASE_SECONDS:
-        return False
+    """A runner on this host is alive while its process is (pid and start time): neither this
+    process's clock nor the runner's heartbeat decides it. A heartbeat older than the lease
+    declares dead only a runner on another host, whose process cannot be seen from here."""
     if r.host == HOST:
         return pid_alive(r.pid, r.pid_start)
-    return True
+    return time.time() - r.heartbeat_at <= LEASE_SECONDS

@@ -13,7 +13,7 @@ JOB_COLUMNS = (
     "id", "type", "type_version", "status", "priority", "parent_id", "config", "state_version",
     "progress", "bytes_done", "items_done", "run_seconds", "warnings", "errors", "output", "error",
     "created_at", "started_at", "paused_at", "finished_at", "heartbeat_at", "updated_at", "runner_id",
-    "pid", "attempts", "max_attempts", "control", "wait_children", "settings", "context",
+    "pid", "attempts", "max_attempts", "control", "wait_children", "settings", "context", "claim", "retries",
 )
 _BLOBS = {"config", "progress", "output", "settings", "context"}
 
@@ -50,6 +50,8 @@ class JobRecord:
     wait_children: int
     settings: dict
     context: dict
+    claim: int = 0  # changes at every claim: the running job's writes are conditioned on it
+    retries: int = 0  # times `jobs retry` queued it again
     depends_on: list[int] = dataclasses.field(default_factory=list)
     children: list[int] = dataclasses.field(default_factory=list)
 
@@ -66,9 +68,15 @@ class JobRecord:
         values["context"] = values["context"] or {}
         return cls(**values)
 
+    @property
+    def attempt(self) -> int:
+        """The number of the current (or last) attempt: 1, and one more after each crash."""
+        return min(self.attempts + 1, max(self.max_attempts, 1))
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["progress"] = self.progress.to_dict()
+        d["attempt"] = self.attempt
         return d
 
 
@@ -80,11 +88,12 @@ class Event:
     kind: str
     path: str | None
     message: str
+    retries: int = 0  # the job's retries when it was recorded: which run it belongs to
 
     @classmethod
     def from_row(cls, row: tuple) -> "Event":
-        id_, job_id, ts, kind, path, message = row
-        return cls(id_, job_id, ts, kind, os.fsdecode(path) if path is not None else None, message)
+        id_, job_id, ts, kind, path, message, retries = row
+        return cls(id_, job_id, ts, kind, os.fsdecode(path) if path is not None else None, message, retries)
 
 
 @dataclasses.dataclass

@@ -21,6 +21,6 @@ def test_index_deep_with_thumbs_spawns_a_thumbs_child(cli, store, tmp_path):
     child = store.get(rec["output"]["thumbs_job"])
     assert child.type == "thumbs" and child.parent_id == rec["id"] and child.status == "completed"
     assert rec["children"] == [child.id]
-    assert rec["attempts"] == 2, "the parent should have waited for its child without holding a worker"
+    assert rec["claim"] == 2 and rec["attempts"] == 0, "the parent should have waited for its child without holding a worker"
     listed = cli.json("thumbs", "ls", str(photos))
     assert sorted(Path(t["source"] if "source" in t else t["path"]).name for t in listed) == ["a.jpg", "b.jpg"]

@@ -76,4 +76,5 @@ def test_dependencies_hold_across_a_sigkill_of_the_runner(store, cli, start_runn
     start_runner("--workers", "2")
     assert cli("jobs", "wait", first, then, timeout=60).returncode == 0
     assert store.get(then).started_at >= store.get(first).finished_at
-    assert store.get(first).attempts == 2 and store.get(then).attempts == 1
+    assert store.get(first).claim == 2 and store.get(then).claim == 1  # runs
+    assert store.get(first).attempts == 1 and store.get(then).attempts == 0  # crashes

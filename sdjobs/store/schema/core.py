@@ -65,4 +65,13 @@ CREATE TABLE runner (
     stopping INTEGER NOT NULL DEFAULT 0
 )
 """,
+    # claim: a new value at every claim of a job; the job process's writes are conditioned on
+    # it (fencing). attempts now counts the runs that died (a crash), not every start; retries
+    # counts `jobs retry`, and each event keeps the retries of the run that wrote it.
+    """
+ALTER TABLE job ADD COLUMN claim INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE job ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE job_event ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+UPDATE job SET attempts = MAX(attempts - 1, 0)
+""",
 ]
