@@ -23,6 +23,9 @@ JOB_COMMANDS = frozenset({"copy", "index", "dupes", "validate", "delete", "thumb
 SWITCH = "SDJOBS_CLI_SERVER"
 ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
+# The socket is reached through /proc/self/fd/N of its folder (AF_UNIX paths are short);
+# without O_PATH and /proc, every command runs in its own process.
+HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 
 
 def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -45,10 +48,14 @@ def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
 
 
 def identity() -> bytes:
-    """What the client and the server must share to run the same code."""
+    """What the client and the server must share to run the same code: sdjobs itself, the
+    interpreter, and the environment that decides which plugins and modules are found (the
+    server also checks that what it loaded is what is on disk now: cli/server.py's Loaded)."""
     import sdjobs
 
-    return f"{sdjobs.__version__}|{os.path.dirname(sdjobs.__file__)}|{sys.version}".encode()
+    env = os.environ
+    return (f"{sdjobs.__version__}|{os.path.dirname(sdjobs.__file__)}|{sys.executable}|{sys.version}"
+            f"|{env.get('PYTHONPATH', '')}|{env.get('SDJOBS_PLUGINS', '')}|{env.get('PYTHONHOME', '')}").encode()
 
 
 def run() -> None:
@@ -78,7 +85,7 @@ def start_runner_early(argv: list[str]) -> None:
 def hand_over(argv: list[str]) -> int | None:
     """Run ``argv`` in a fork of the command server; its exit code, or None to run it here."""
     library, command, _ = scan(argv[1:])
-    if command not in SERVED:
+    if command not in SERVED or not HAND_OVER_POSSIBLE:
         return None
     try:
         request = _request(argv)
@@ -149,8 +156,11 @@ def _talk(conn, request: bytes) -> int | None:
     import _struct as struct
 
     head = struct.pack("!I", len(request))
-    conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
-    conn.sendall(request)
+    try:
+        conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
+        conn.sendall(request)
+    except OSError:
+        return None  # the server went (or turned us away) before it took the command: run here
     accepted = _read(conn, 5)
     if len(accepted) != 5 or accepted[:1] != ACCEPTED:
         return None  # another version, or it cannot enter our directory: run here
