@@ -106,7 +106,12 @@ def run() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(Exit.FAILED)
     except Exception as exc:
-        raise SystemExit(report_unexpected(exc))
+        from ..store.library import storage_fault
+
+        fault = storage_fault(exc, state.library())
+        if fault is None:
+            raise SystemExit(report_unexpected(exc))
+        _fail(fault, Exit.FAILED)
     finally:
         # Interpreter shutdown collects garbage while it tears the modules down; on a
         # short command that took longer than the command (0.05-0.2 s). Frozen objects
