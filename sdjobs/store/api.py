@@ -80,6 +80,7 @@ class Store:
                      "busy_timeout": int(BUSY_TIMEOUT * 1000)},
         )
         conn = self.db.connection()
+        self.opened_as = library.file_identity()  # see Library.replaced_since
         schema.check_not_newer(conn, str(library.db_path))
         if schema.needs_migration(conn):
             fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT, 0o600)

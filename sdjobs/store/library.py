@@ -32,6 +32,19 @@ class Library:
     def lock_path(self) -> Path:
         return self.data_dir / "library.lock"
 
+    def file_identity(self) -> tuple[int, int] | None:
+        """Which file ``db_path`` names now (device, inode); None when there is none."""
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino) if st.st_nlink else None
+
+    def replaced_since(self, opened: tuple[int, int] | None) -> bool:
+        """The library file opened as ``opened`` was deleted, or another took its name: a
+        process that keeps using it writes to a file nobody else will ever read."""
+        return opened is not None and self.file_identity() != opened
+
     def ensure_dirs(self) -> None:
         for d in (self.db_path.parent, self.data_dir):
             if not d.is_dir():

@@ -106,3 +106,111 @@ def test_a_library_on_a_full_disk(lib, small_tmpfs, tmp_path):
     proc = sdjobs("-L", db, "copy", tmp_path / "src", tmp_path / "dst", env={"SDJOBS_RUNNER_IDLE_EXIT": "1"})
     one_line_error(proc, 1, "library disk is full", str(db))
     assert not (tmp_path / "dst").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _library_files(lib):
+    return [p for p in lib.parent.iterdir() if p.name.startswith(lib.stem)]
+
+
+def test_a_deleted_library_stops_its_runner_and_a_new_one_takes_over(lib, cli, tmp_path):
+    import time
+
+    from conftest import wait_for
+
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a").write_text("x")
+    env = {"SDJOBS_RUNNER_IDLE_EXIT": "60"}
+    assert cli("copy", tmp_path / "src", tmp_path / "d1", env=env).returncode == 0
+    with _nullcontext(Store(Library(lib))) as store:
+        [old] = store.runners(live_only=True)
+    for p in _library_files(lib):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    started = time.monotonic()
+    r = cli("copy", tmp_path / "src", tmp_path / "d2", env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert time.monotonic() - started < 8, "the command waited for a runner of a deleted library"
+    assert (tmp_path / "d2" / "a").read_text() == "x"
+    wait_for(lambda: not _alive(old.pid), timeout=10, what="the runner of the deleted library to exit")
+    with _nullcontext(Store(Library(lib))) as store:
+        live = store.runners(live_only=True)
+        assert old.pid not in [x.pid for x in live] and len(live) <= 1
+
+
+def test_a_library_removed_but_its_data_folder_keeps_one_runner(lib, cli, tmp_path):
+    """Only the data folder (and runner.lock in it) removed: the runner takes the lock again,
+    so commands never start a second runner on the same live file."""
+    from conftest import wait_for
+
+    from sdjobs.runner.prestart import runner_alive
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a").write_text("x")
+    env = {"SDJOBS_RUNNER_IDLE_EXIT": "60"}
+    assert cli("copy", tmp_path / "src", tmp_path / "d1", env=env).returncode == 0
+    data = lib.parent / "library-data"
+    shutil.rmtree(data)
+    wait_for(lambda: runner_alive(str(data)), timeout=10, what="the runner to hold runner.lock again")
+    assert cli("copy", tmp_path / "src", tmp_path / "d2", env=env).returncode == 0
+    with _nullcontext(Store(Library(lib))) as store:
+        assert len(store.runners(live_only=True)) == 1
+
+
+class _nullcontext:
+    def __init__(self, store):
+        self.store = store
+
+    def __enter__(self):
+        return self.store
+
+    def __exit__(self, *exc):
+        self.store.close()
+
+
+def test_a_truncated_library_under_a_live_runner(lib, cli, tmp_path):
+    import time
+
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "f").write_bytes(os.urandom(4 << 20))
+    r = cli("copy", "--detach", "--bwlimit", "512K", tmp_path / "big", tmp_path / "d", env={"SDJOBS_RUNNER_IDLE_EXIT": "60"})
+    assert r.returncode == 0, r.stderr
+    time.sleep(1.5)
+    with sqlite3.connect(lib, timeout=10) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.truncate(lib, os.path.getsize(lib) // 3)
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            proc = cli("jobs", "ls", timeout=30)
+            assert time.monotonic() - started < 10
+            one_line_error(proc, 2, str(lib), "damaged")
+    finally:  # the fixture cannot stop runners through a damaged library: by pid, then its files
+        for pid in _runners_of(lib):
+            os.kill(pid, 9)
+        for p in _library_files(lib):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _runners_of(lib) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"sdjobs.runner.background" in argv and os.fsencode(lib) in argv:
+            pids.append(int(entry))
+    return pids
