@@ -130,7 +130,7 @@ def report_unexpected(exc: BaseException) -> int:
         hint = " (run with SDJOBS_DEBUG=1 for the traceback)"
     where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     at = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
-    print(f"sdjobs: error: unexpected {type(exc).__name__}{at}: {exc}{hint}", file=sys.stderr)
+    print(f"sdjobs: error: unexpected {type(exc).__name__}{at}: {_clip(str(exc))}{hint}", file=sys.stderr)
     return Exit.FAILED
 
 
@@ -141,5 +141,11 @@ def _fail(exc: Exception, code: Exit) -> None:
         import traceback
 
         traceback.print_exc()
-    output.err(f"sdjobs: error: {exc}")
+    output.err(f"sdjobs: error: {_clip(str(exc))}")
     raise SystemExit(code)
+
+
+def _clip(message: str, limit: int = 2000) -> str:
+    """A message stays one readable line, whatever text it quotes."""
+    message = " ".join(message.splitlines())
+    return message if len(message) <= limit else f"{message[:limit]}… ({len(message):,} characters)"
