@@ -120,7 +120,8 @@ def _library_files(lib):
     return [p for p in lib.parent.iterdir() if p.name.startswith(lib.stem)]
 
 
-def test_a_deleted_library_stops_its_runner_and_a_new_one_takes_over(lib, cli, tmp_path):
+@pytest.mark.parametrize("what", ["everything", "the database files"])
+def test_a_deleted_library_stops_its_runner_and_a_new_one_takes_over(lib, cli, tmp_path, what):
     import time
 
     from conftest import wait_for
@@ -135,7 +136,11 @@ def test_a_deleted_library_stops_its_runner_and_a_new_one_takes_over(lib, cli, t
     with _nullcontext(Store(Library(lib))) as store:
         [old] = store.runners(live_only=True)
     for p in _library_files(lib):
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+        if p.is_dir():
+            if what == "everything":
+                shutil.rmtree(p)
+        else:
+            p.unlink()
     started = time.monotonic()
     r = cli("copy", tmp_path / "src", tmp_path / "d2", env=env, timeout=60)
     assert r.returncode == 0, r.stderr
