@@ -73,3 +73,15 @@ def test_ctrl_c_after_the_job_completed_says_so(lib, store, start_runner, tmp_pa
         proc.kill()
     assert "resume it with" not in err and "completed" in err, err
     assert proc.returncode == 0, err
+
+
+def test_dashboard_panels_show_markup_like_paths_as_text():
+    import io
+
+    from rich.console import Console
+
+    from sdjobs.tui.widgets.info_panel import render_sections
+
+    console = Console(file=io.StringIO(), width=200)
+    console.print(render_sections([("job", [("source", "/a[/x]/[bold]b")])]))
+    assert "/a[/x]/[bold]b" in console.file.getvalue()
