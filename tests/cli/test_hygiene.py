@@ -70,3 +70,23 @@ def test_a_folder_named_sdjobs_in_the_cwd_is_never_imported(cli, store, tmp_path
     assert r.returncode == 0, r.stderr
     assert (work / "dst2" / "f").read_text() == "x"
     assert not (work / "PLANTED-RAN").exists()
+
+
+def test_a_scheduled_command_never_imports_the_sdjobs_folder_of_its_directory(lib, store, start_runner, tmp_path):
+    import time
+
+    from sdjobs.store import schedules
+
+    work = tmp_path / "work"
+    (work / "sdjobs").mkdir(parents=True)
+    (work / "sdjobs" / "__init__.py").write_text(PLANTED)
+    r = subprocess.run([sys.executable, "-P", "-m", "sdjobs", "schedule", "add", "* * * * *", "--", "run", "test-steps",
+                        "--set", "steps=1", "--set", "delay=0"], cwd=work, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    sid = int(r.stdout)
+    store.sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 61, sid))  # a slot is due
+    start_runner()
+    wait_for(lambda: (x := schedules.get(store, sid)).last_job_id or x.last_error, what="the scheduled run")
+    assert schedules.get(store, sid).last_job_id, schedules.get(store, sid).last_error
+    assert not (work / "PLANTED-RAN").exists()
+    subprocess.run([sys.executable, "-P", "-m", "sdjobs", "schedule", "rm", str(sid)], cwd=work, timeout=60)
