@@ -201,6 +201,11 @@ def test_a_truncated_library_under_a_live_runner(lib, cli, tmp_path):
             proc = cli("jobs", "ls", timeout=30)
             assert time.monotonic() - started < 10
             one_line_error(proc, 2, str(lib), "damaged")
+        from conftest import wait_for
+
+        wait_for(lambda: not _runners_of(lib), timeout=20, what="the runner to stop on its damaged library")
+        log = (lib.parent / "library-data" / "runner.log").read_text()
+        assert "Traceback" not in log and "sdjobs runner: stopped: " in log, log[-3000:]
     finally:  # the fixture cannot stop runners through a damaged library: by pid, then its files
         for pid in _runners_of(lib):
             os.kill(pid, 9)
