@@ -7,7 +7,8 @@ command. This module imports only what the hand-over needs. It passes the termin
 descriptors, the arguments, the working directory, the environment and the umask over a Unix
 socket, passes SIGINT, SIGTERM, SIGHUP and Ctrl-Z (stop, continue) on to the command's process,
 and exits with the command's exit code. When no
-server answers, or the one that answers runs other code, the command runs in this process.
+server answers, or the one that answers runs other code or sees other plugins (identity), or
+this platform lacks what the hand-over needs (O_PATH, /proc), the command runs in this process.
 ``SDJOBS_CLI_SERVER=0`` turns the hand-over off.
 """
 

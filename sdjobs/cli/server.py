@@ -6,7 +6,11 @@ only its owner can enter; peers of another uid are refused too), and forks at ea
 connection. The fork takes the client's terminal descriptors, arguments, working directory,
 environment and umask, runs the command exactly as ``sdjobs`` would, and reports the exit code.
 The server itself stays single-threaded (so that forking it is safe), opens no database
-connection, and exits when its runner does, or on SIGTERM.
+connection, keeps no directory busy (it works from "/"), and exits when its runner does, or on
+SIGTERM. It never serves code older than the files on disk: before each fork it checks what it
+loaded (Loaded), and replaces itself by a fresh server when that changed; the client whose
+command came in meanwhile runs it itself. A served command that crashes tells its client, in
+one line, like any command.
 """
 
 from __future__ import annotations
@@ -116,9 +120,14 @@ def _module_files() -> list[str]:
     from ..core import registry
 
     plugins = {cls.__module__ for cls in registry._types.values()}
+
+    def ours(name: str, module) -> bool:
+        if name == "__main__":  # this very module, run with -m
+            name = getattr(getattr(module, "__spec__", None), "name", "") or ""
+        return name == "sdjobs" or name.startswith("sdjobs.") or name in plugins
+
     return sorted({m.__file__ for name, m in list(sys.modules.items())
-                   if (name == "sdjobs" or name.startswith("sdjobs.") or name in plugins)
-                   and isinstance(getattr(m, "__file__", None), str)})
+                   if ours(name, m) and isinstance(getattr(m, "__file__", None), str)})
 
 
 def _path_stamps() -> list:
