@@ -56,7 +56,6 @@ def load_all() -> None:
 
 
 def _load_plugins() -> None:
-
     for module in filter(None, (m.strip() for m in os.environ.get("SDJOBS_PLUGINS", "").split(","))):
         importlib.import_module(module)  # extra job modules, e.g. while developing one
     from importlib.metadata import entry_points
