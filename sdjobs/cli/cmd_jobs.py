@@ -12,6 +12,7 @@ import typer
 from ..core.errors import BadInput
 from ..core.status import FINISHED, Status
 from . import output, state
+from .submit import PRIORITY_RANGE
 from .groups import NO_DOUBLE_SUGGESTION
 
 jobs = typer.Typer(**NO_DOUBLE_SUGGESTION, help="List, inspect and control jobs.", no_args_is_help=True)
@@ -124,15 +125,17 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         from .follow import summary
 
         rows.append(("output", summary(rec).split(": ", 1)[-1] if rec.status in FINISHED else ""))
+    from rich.markup import escape
+
     for k, v in rows:
-        if v:
-            t.add_row(k, v)
+        if v:  # paths, commands and messages are the user's text: a "[/x]" in them is not markup
+            t.add_row(k, v if k == "status" else escape(v))
     con = output.console()
     con.print(t)
     for e in issues:
         earlier = f"[dim](run {e.retries + 1})[/] " if e.retries != rec.retries else ""
         con.print(f"  {earlier}[{'red' if e.kind == 'error' else 'yellow'}]{e.kind}[/] "
-                  f"{output.shorten(e.path or '', 70)} {e.message}", markup=True, highlight=False)
+                  f"{escape(output.shorten(e.path or '', 70))} {escape(e.message)}", markup=True, highlight=False)
 
 
 def _ensure_runner() -> None:
@@ -275,7 +278,7 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
 
 @jobs.command("set")
 def set_(job_id: Annotated[int, typer.Argument(help="Job id.")],
-         priority: Annotated[Optional[int], typer.Option(help="New priority.")] = None,
+         priority: Annotated[Optional[int], typer.Option(help="New priority.", **PRIORITY_RANGE)] = None,
          max_workers: Annotated[Optional[int], typer.Option("--max-workers", min=1, help="Cap fan-out workers.")] = None,
          bwlimit: Annotated[Optional[str], typer.Option("--bwlimit", help="Bytes per second, e.g. 50M (copy).")] = None) -> None:
     """Change a job's priority or limits, even while it runs."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..core.errors import BadInput
+from ..core.errors import BadInput, shown
 from . import output
 from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
 
@@ -45,7 +45,7 @@ def run(
     cls = registry.find(job_type)
     if cls is None:
         known = ", ".join(registry.all_types()) or "none"
-        raise BadInput(f"unknown job type {job_type!r} (known: {known}; see `sdjobs types`)")
+        raise BadInput(f"unknown job type {shown(job_type)} (known: {known}; see `sdjobs types`)")
     data = _read_config(config_file) if config_file else {}
     data.update(parse_sets(set_ or [], {f.name: f for f in _fields(cls)}))
     try:
@@ -83,7 +83,7 @@ def parse_sets(items: list[str], fields: dict) -> dict[str, Any]:
         key, eq, value = item.partition("=")
         key = key.strip()
         if not eq or not key:
-            raise BadInput(f"--set needs KEY=VALUE, got {item!r}")
+            raise BadInput(f"--set needs KEY=VALUE, got {shown(item)}")
         parsed: Any = value
         if value[:1] in ("[", "{") and key in fields and fields[key].type is not str:
             try:

@@ -107,6 +107,7 @@ def ls(
         output.print_json(_grouped(rows))
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("SOURCE", "VARIANT", "PIXELS", "FORMAT", "SIDECAR"):
@@ -115,9 +116,9 @@ def ls(
         source = output.shorten(r.source, 10_000)
         if r.variant is None:
             what = f"failed: {r.error}" if r.status == "failed" else "no thumbnails"
-            table.add_row(source, "-", "-", "-", what)
+            table.add_row(Text(source), "-", "-", "-", Text(what))
         else:
-            table.add_row(source, r.variant, f"{r.width}x{r.height}", r.format, r.sidecar)
+            table.add_row(Text(source), r.variant, f"{r.width}x{r.height}", r.format, Text(r.sidecar))
     if not table.row_count:
         where = " under " + ", ".join(paths) if paths else ""
         output.err(f"no thumbnails recorded{where}", style="dim")

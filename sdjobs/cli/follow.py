@@ -41,8 +41,13 @@ def follow(store: Store, job_id: int, *, live: bool | None = None) -> JobRecord:
             return _follow_live(store, job_id)
         return wait_until(store, job_id, _stopped)
     except KeyboardInterrupt:
+        if store.get(job_id).status in FINISHED:
+            return store.get(job_id)  # it ended before the Ctrl-C: its outcome is the answer
         control.pause(store, job_id)
         rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
+        if rec.status in FINISHED:
+            output.err(f"job {job_id} {rec.status} before it could pause", style="yellow")
+            raise SystemExit(for_status(rec.status))
         output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
                    f" resume it with: sdjobs jobs resume {job_id}", style="yellow")
         raise SystemExit(Exit.INTERRUPTED)

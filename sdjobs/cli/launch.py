@@ -7,7 +7,8 @@ command. This module imports only what the hand-over needs. It passes the termin
 descriptors, the arguments, the working directory, the environment and the umask over a Unix
 socket, passes SIGINT, SIGTERM, SIGHUP and Ctrl-Z (stop, continue) on to the command's process,
 and exits with the command's exit code. When no
-server answers, or the one that answers runs other code, the command runs in this process.
+server answers, or the one that answers runs other code or sees other plugins (identity), or
+this platform lacks what the hand-over needs (O_PATH, /proc), the command runs in this process.
 ``SDJOBS_CLI_SERVER=0`` turns the hand-over off.
 """
 
@@ -23,6 +24,9 @@ JOB_COMMANDS = frozenset({"copy", "index", "dupes", "validate", "delete", "thumb
 SWITCH = "SDJOBS_CLI_SERVER"
 ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
+# The socket is reached through /proc/self/fd/N of its folder (AF_UNIX paths are short);
+# without O_PATH and /proc, every command runs in its own process.
+HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 
 
 def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -45,10 +49,14 @@ def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
 
 
 def identity() -> bytes:
-    """What the client and the server must share to run the same code."""
+    """What the client and the server must share to run the same code: sdjobs itself, the
+    interpreter, and the environment that decides which plugins and modules are found (the
+    server also checks that what it loaded is what is on disk now: cli/server.py's Loaded)."""
     import sdjobs
 
-    return f"{sdjobs.__version__}|{os.path.dirname(sdjobs.__file__)}|{sys.version}".encode()
+    env = os.environ
+    return (f"{sdjobs.__version__}|{os.path.dirname(sdjobs.__file__)}|{sys.executable}|{sys.version}"
+            f"|{env.get('PYTHONPATH', '')}|{env.get('SDJOBS_PLUGINS', '')}|{env.get('PYTHONHOME', '')}").encode()
 
 
 def run() -> None:
@@ -78,7 +86,7 @@ def start_runner_early(argv: list[str]) -> None:
 def hand_over(argv: list[str]) -> int | None:
     """Run ``argv`` in a fork of the command server; its exit code, or None to run it here."""
     library, command, _ = scan(argv[1:])
-    if command not in SERVED:
+    if command not in SERVED or not HAND_OVER_POSSIBLE:
         return None
     try:
         request = _request(argv)
@@ -149,8 +157,11 @@ def _talk(conn, request: bytes) -> int | None:
     import _struct as struct
 
     head = struct.pack("!I", len(request))
-    conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
-    conn.sendall(request)
+    try:
+        conn.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("3i", 0, 1, 2))])
+        conn.sendall(request)
+    except OSError:
+        return None  # the server went (or turned us away) before it took the command: run here
     accepted = _read(conn, 5)
     if len(accepted) != 5 or accepted[:1] != ACCEPTED:
         return None  # another version, or it cannot enter our directory: run here

@@ -105,11 +105,33 @@ def run() -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(Exit.FAILED)
+    except Exception as exc:
+        from ..store.library import storage_fault
+
+        fault = storage_fault(exc, state.library())
+        if fault is None:
+            raise SystemExit(report_unexpected(exc))
+        _fail(fault, Exit.FAILED)
     finally:
         # Interpreter shutdown collects garbage while it tears the modules down; on a
         # short command that took longer than the command (0.05-0.2 s). Frozen objects
         # are skipped; files are still flushed and closed.
         gc.freeze()
+
+
+def report_unexpected(exc: BaseException) -> int:
+    """A defect, not a condition sdjobs knows: one line (the traceback with SDJOBS_DEBUG=1)."""
+    import traceback
+
+    if state.debug():
+        traceback.print_exception(exc)
+        hint = ""
+    else:
+        hint = " (run with SDJOBS_DEBUG=1 for the traceback)"
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
+    print(f"sdjobs: error: unexpected {type(exc).__name__}{at}: {_clip(str(exc))}{hint}", file=sys.stderr)
+    return Exit.FAILED
 
 
 def _fail(exc: Exception, code: Exit) -> None:
@@ -119,5 +141,11 @@ def _fail(exc: Exception, code: Exit) -> None:
         import traceback
 
         traceback.print_exc()
-    output.err(f"sdjobs: error: {exc}")
+    output.err(f"sdjobs: error: {_clip(str(exc))}")
     raise SystemExit(code)
+
+
+def _clip(message: str, limit: int = 2000) -> str:
+    """A message stays one readable line, whatever text it quotes."""
+    message = " ".join(message.splitlines())
+    return message if len(message) <= limit else f"{message[:limit]}… ({len(message):,} characters)"

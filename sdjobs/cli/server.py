@@ -6,7 +6,11 @@ only its owner can enter; peers of another uid are refused too), and forks at ea
 connection. The fork takes the client's terminal descriptors, arguments, working directory,
 environment and umask, runs the command exactly as ``sdjobs`` would, and reports the exit code.
 The server itself stays single-threaded (so that forking it is safe), opens no database
-connection, and exits when its runner does, or on SIGTERM.
+connection, keeps no directory busy (it works from "/"), and exits when its runner does, or on
+SIGTERM. It never serves code older than the files on disk: before each fork it checks what it
+loaded (Loaded), and replaces itself by a fresh server when that changed; the client whose
+command came in meanwhile runs it itself. A served command that crashes tells its client, in
+one line, like any command.
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ ACCEPT_POLL = 1.0  # how often the server looks whether its runner is still ther
 
 
 def main(db_path: str) -> int:
-    folder = data_dir_of(os.path.abspath(db_path))
+    db_path = os.path.abspath(db_path)
+    folder = data_dir_of(db_path)
     os.chdir("/")  # each fork enters its client's directory; the server keeps none busy
+    if not launch.HAND_OVER_POSSIBLE:
+        return 0  # no client here could reach it
     lock = os.open(os.path.join(folder, "cli.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -42,6 +49,7 @@ def main(db_path: str) -> int:
     signal.signal(signal.SIGTERM, _stop)
     runner = os.getppid()
     _preload()
+    loaded = Loaded()
     listener, inode = _listen(folder)
     gc.freeze()  # what the imports made is shared by every fork, untouched
     try:
@@ -54,6 +62,11 @@ def main(db_path: str) -> int:
             except OSError:
                 time.sleep(0.05)
                 continue
+            if not loaded.current():  # its code edited, a plugin installed: a fresh server serves
+                conn.close()  # this client runs the command itself
+                listener.close()
+                _unlink_if_ours(folder, inode)
+                _restart(db_path)
             if os.fork() == 0:
                 os.close(lock)  # a long command must not keep the next server from the lock
                 _child(listener, conn)  # never returns
@@ -68,6 +81,76 @@ def main(db_path: str) -> int:
 
 def _stop(_signum, _frame) -> None:
     raise SystemExit(0)
+
+
+class Loaded:
+    """What this server has loaded, so that it never serves code older than the files on disk
+    (as Mercurial's chg does): the sdjobs modules and plugin job modules, each by its stamp,
+    and the plugin set (the entry points of the registry's group), rechecked whenever a
+    directory on sys.path changes (a ``pip install`` changes its site-packages)."""
+
+    def __init__(self) -> None:
+        self.modules = {path: _stamp(path) for path in _module_files()}
+        self.path_dirs = _path_stamps()
+        self.plugins = _plugin_set()
+
+    def current(self) -> bool:
+        try:
+            if any(_stamp(path) != stamp for path, stamp in self.modules.items()):
+                return False
+            dirs = _path_stamps()
+            if dirs != self.path_dirs:
+                if _plugin_set() != self.plugins:
+                    return False
+                self.path_dirs = dirs  # something else changed there
+            return True
+        except Exception:
+            return False  # in doubt: not served
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _module_files() -> list[str]:
+    from ..core import registry
+
+    plugins = {cls.__module__ for cls in registry._types.values()}
+
+    def ours(name: str, module) -> bool:
+        if name == "__main__":  # this very module, run with -m
+            name = getattr(getattr(module, "__spec__", None), "name", "") or ""
+        return name == "sdjobs" or name.startswith("sdjobs.") or name in plugins
+
+    return sorted({m.__file__ for name, m in list(sys.modules.items())
+                   if ours(name, m) and isinstance(getattr(m, "__file__", None), str)})
+
+
+def _path_stamps() -> list:
+    return [(p, _stamp(p)) for p in sys.path if p]
+
+
+def _plugin_set() -> list[tuple[str, str]]:
+    from importlib.metadata import entry_points
+
+    from ..core.registry import ENTRY_POINT_GROUP
+
+    importlib.invalidate_caches()
+    return sorted((ep.name, ep.value) for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _restart(db_path: str) -> None:
+    """Become a new server of the same runner (the same pid), with the code as it is now."""
+    from ..runner.prestart import python_argv
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    argv = python_argv("sdjobs.cli.server", db_path)
+    os.execv(argv[0], argv)
 
 
 def _preload() -> None:
@@ -130,6 +213,7 @@ def _reap() -> None:
 
 def _child(listener: socket.socket, conn: socket.socket) -> None:
     code = 1
+    accepted = False
     try:
         listener.close()
         os.setpgid(0, 0)  # a signal to the runner's process group is not for the commands it served
@@ -141,16 +225,35 @@ def _child(listener: socket.socket, conn: socket.socket) -> None:
             os._exit(0)
         threading.Thread(target=_watch, args=(conn,), daemon=True).start()
         conn.sendall(launch.ACCEPTED + struct.pack("!i", os.getpid()))  # the client signals us by pid
+        accepted = True
         code = _run()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        conn.sendall(launch.EXITED + struct.pack("!i", code))
-    except BaseException:
-        pass
+    except BaseException as exc:
+        if accepted:  # the client's stderr is ours: the user hears of it, the usual way
+            code = _crashed(exc)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    if accepted:
+        try:
+            conn.sendall(launch.EXITED + struct.pack("!i", code))
+        except OSError:
+            pass
     os._exit(code & 0xFF)
+
+
+def _crashed(exc: BaseException) -> int:
+    """What main.run does with an error it did not expect, for one that escaped it here."""
+    try:
+        from . import main
+
+        return main.report_unexpected(exc)
+    except BaseException:
+        import traceback
+
+        os.write(2, f"sdjobs: error: {traceback.format_exc()}".encode(errors="replace"))
+        return 1
 
 
 def _take_over_or_log(conn: socket.socket) -> bool:
@@ -246,6 +349,8 @@ def _run() -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        return main.report_unexpected(exc)
     return 0
 
 

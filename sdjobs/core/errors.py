@@ -7,6 +7,16 @@ The CLI maps the classes to exit codes; nothing here knows about the CLI.
 from __future__ import annotations
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to about ``limit`` characters: a message
+    must stay one readable line whatever the user passed (a 50 MB value, say)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, (str, bytes)) else f"{len(text):,} characters shown"
+    return f"{text[:limit - 1]}… ({size})"
+
+
 class SdjobsError(Exception):
     """Base class: a failure with a one-line, user-facing message."""
 

@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-from .errors import BadInput
+from .errors import BadInput, shown
 
 _MISSING = dataclasses.MISSING
 
@@ -51,7 +51,7 @@ def build_config(cls: type, data: dict[str, Any]) -> Any:
     known = {f.name: f for f in fields_of(cls)}
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise BadInput(f"unknown field {unknown[0]!r} (fields: {', '.join(known) or 'none'})")
+        raise BadInput(f"unknown field {shown(unknown[0])} (fields: {', '.join(known) or 'none'})")
     values = {}
     for name, info in known.items():
         if name in data:
@@ -93,17 +93,17 @@ def coerce(tp: Any, value: Any) -> Any:
     if origin is Literal:
         if value in args:
             return value
-        raise ValueError(f"expected one of {', '.join(map(str, args))}, got {value!r}")
+        raise ValueError(f"expected one of {', '.join(map(str, args))}, got {shown(value)}")
     if origin in (list, tuple, set):
         if isinstance(value, str):
             value = [v for v in value.split(",") if v != ""]
         if not isinstance(value, (list, tuple, set)):
-            raise ValueError(f"expected a list, got {value!r}")
+            raise ValueError(f"expected a list, got {shown(value)}")
         inner = args[0] if args else Any
         return [coerce(inner, v) for v in value]
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
-            raise ValueError(f"expected a mapping, got {value!r}")
+            raise ValueError(f"expected a mapping, got {shown(value)}")
         return dict(value)
     if tp is bool:
         if isinstance(value, bool):
@@ -112,10 +112,10 @@ def coerce(tp: Any, value: Any) -> Any:
             return True
         if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(f"expected true or false, got {shown(value)}")
     if tp is int:
         if isinstance(value, bool):
-            raise ValueError(f"expected an integer, got {value!r}")
+            raise ValueError(f"expected an integer, got {shown(value)}")
         if isinstance(value, int):
             return value
         if isinstance(value, str):
@@ -123,7 +123,7 @@ def coerce(tp: Any, value: Any) -> Any:
                 return int(value)
             except ValueError:
                 pass
-        raise ValueError(f"expected an integer, got {value!r}")
+        raise ValueError(f"expected an integer, got {shown(value)}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -132,16 +132,16 @@ def coerce(tp: Any, value: Any) -> Any:
                 return float(value)
             except ValueError:
                 pass
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError(f"expected a number, got {shown(value)}")
     if tp is str:
         if isinstance(value, str):
             return value
-        raise ValueError(f"expected a string, got {value!r}")
+        raise ValueError(f"expected a string, got {shown(value)}")
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return build_config(tp, value)
     if isinstance(tp, type) and isinstance(value, tp):
         return value
-    raise ValueError(f"expected {_type_name(tp)}, got {value!r}")
+    raise ValueError(f"expected {_type_name(tp)}, got {shown(value)}")
 
 
 def _type_name(tp: Any) -> str:

@@ -8,6 +8,7 @@ as ``sdjobs jobs ls``) start fast.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import re
 import sys
@@ -55,8 +56,6 @@ def load_all() -> None:
 
 
 def _load_plugins() -> None:
-    import os
-
     for module in filter(None, (m.strip() for m in os.environ.get("SDJOBS_PLUGINS", "").split(","))):
         importlib.import_module(module)  # extra job modules, e.g. while developing one
     from importlib.metadata import entry_points
@@ -76,7 +75,7 @@ def _load_plugins() -> None:
 
 _tried: set[str] = set()  # entry points loaded (or failed) already
 RESCAN_EVERY = 1.0
-_rescanned_at = -RESCAN_EVERY
+_rescanned_at = (0, 0.0)  # (pid, time.monotonic()) of the last rescan
 
 
 def rescan() -> None:
@@ -84,8 +83,8 @@ def rescan() -> None:
     first looked, as a long-lived runner meets the jobs of a plugin installed since it started.
     At most once every RESCAN_EVERY seconds (a dashboard looks types up at each refresh)."""
     global _rescanned_at
-    now = time.monotonic()
-    if now - _rescanned_at < RESCAN_EVERY:
+    now = (os.getpid(), time.monotonic())  # a forked job process looks for itself
+    if now[0] == _rescanned_at[0] and now[1] - _rescanned_at[1] < RESCAN_EVERY:
         return
     _rescanned_at = now
     importlib.invalidate_caches()  # the path finders cache directory listings

@@ -33,7 +33,16 @@ def main(argv: list[str]) -> int:
     os.chdir("/")  # a daemon must not keep that directory busy (umount fails while it does)
     sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
-    return sup.run()
+    try:
+        return sup.run()
+    except Exception as exc:  # its log gets one line for a library gone bad, not a traceback
+        from ..store.library import storage_fault
+
+        fault = storage_fault(exc, library)
+        if fault is None:
+            raise
+        print(f"sdjobs runner: stopped: {fault}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

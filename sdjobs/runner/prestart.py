@@ -55,6 +55,19 @@ def hold(data_dir: str) -> None:
     held.append(fd)
 
 
+def keep_held(data_dir: str) -> None:
+    """Hold the lock again if ``runner.lock`` (or its whole folder) was deleted: commands
+    that look for a live runner must keep seeing this one."""
+    path = os.path.join(data_dir, RUNNER_LOCK)
+    try:
+        st = os.stat(path)
+        if any(os.path.samestat(st, os.fstat(fd)) for fd in held):
+            return
+    except FileNotFoundError:
+        os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    hold(data_dir)
+
+
 def adopt(fd: int) -> None:
     """Keep the locked descriptor this runner inherited from the command that started it."""
     os.set_inheritable(fd, False)

@@ -94,6 +94,11 @@ class Supervisor:
             now = time.monotonic()
             scheduler.tick()  # due schedules submit their job commands (at most once a second)
             if now - last_hb >= HEARTBEAT_EVERY:
+                if self.library.replaced_since(store.opened_as):
+                    print(f"sdjobs runner: the library {self.library.db_path} was deleted or replaced; stopping",
+                          file=sys.stderr, flush=True)
+                    break
+                prestart.keep_held(str(self.library.data_dir))
                 if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \
                         or store.runner_stopping(self.runner_id):
                     break

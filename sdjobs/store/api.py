@@ -22,7 +22,7 @@ from ..core.errors import LeaseLost, NotFound, SdjobsError
 from ..core.status import ACTIVE, FINISHED, Status
 from . import family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
-from .library import Library
+from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobRecord, RunnerRecord
 
 BUSY_TIMEOUT = 60.0
@@ -50,9 +50,29 @@ class StoreError(SdjobsError):
     pass
 
 
+class LibraryDatabase(pw.SqliteDatabase):
+    """SQLite ends the transaction itself when a write fails for good (a full disk, an I/O
+    error); a ROLLBACK then fails with "no transaction is active", which would replace the
+    error that says what happened."""
+
+    def rollback(self):
+        if not self.is_closed() and not self.connection().in_transaction:
+            return
+        super().rollback()
+
+
 class Store:
     def __init__(self, library: Library, *, create: bool = True) -> None:
         self.library = library
+        check_openable(library)
+        try:
+            self._open(library, create)
+        except SdjobsError:
+            raise
+        except (OSError, sqlite3.Error, pw.PeeweeException) as exc:
+            raise unusable(library, exc) from None
+
+    def _open(self, library: Library, create: bool) -> None:
         if not library.db_path.exists():
             if not create:
                 raise NotFound(f"no library at {library.db_path}")
@@ -61,30 +81,29 @@ class Store:
             os.close(fd)
         elif not library.data_dir.is_dir():
             library.ensure_dirs()
-        self.db = pw.SqliteDatabase(
+        self.db = LibraryDatabase(
             str(library.db_path),
             timeout=BUSY_TIMEOUT,
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
                      "busy_timeout": int(BUSY_TIMEOUT * 1000)},
         )
-        try:
-            conn = self.db.connection()
-            if schema.needs_migration(conn):
-                fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-                    schema.migrate(conn)
-                finally:
-                    os.close(fd)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open library {library.db_path}: {exc}") from None
+        conn = self.db.connection()
+        self.opened_as = library.file_identity()  # see Library.replaced_since
+        schema.check_not_newer(conn, str(library.db_path))
+        if schema.needs_migration(conn):
+            fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                schema.migrate(conn)
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         self.db.close()
 
     def reopen(self) -> None:
         """Drop the connection inherited from a parent process and open a new one."""
-        self.db = pw.SqliteDatabase(self.db.database, timeout=BUSY_TIMEOUT, pragmas=dict(self.db._pragmas))
+        self.db = LibraryDatabase(self.db.database, timeout=BUSY_TIMEOUT, pragmas=dict(self.db._pragmas))
 
     def sql(self, query: str, params: Sequence = ()) -> sqlite3.Cursor:
         return self.db.execute_sql(query, params)

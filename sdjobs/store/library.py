@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import stat
 from pathlib import Path
+
+from ..core.errors import BadInput
 
 from .libpath import ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, resolve_db_path  # noqa: F401  (ENV_VAR re-exported)
 
@@ -28,6 +32,19 @@ class Library:
     def lock_path(self) -> Path:
         return self.data_dir / "library.lock"
 
+    def file_identity(self) -> tuple[int, int] | None:
+        """Which file ``db_path`` names now (device, inode); None when there is none."""
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino) if st.st_nlink else None
+
+    def replaced_since(self, opened: tuple[int, int] | None) -> bool:
+        """The library file opened as ``opened`` was deleted, or another took its name: a
+        process that keeps using it writes to a file nobody else will ever read."""
+        return opened is not None and self.file_identity() != opened
+
     def ensure_dirs(self) -> None:
         for d in (self.db_path.parent, self.data_dir):
             if not d.is_dir():
@@ -43,3 +60,62 @@ def resolve(path: str | os.PathLike | None = None) -> Library:
 
     A path naming an existing directory means ``library.db`` inside it."""
     return Library(Path(resolve_db_path(os.fspath(path) if path is not None else None)))
+
+
+# -- why a library cannot be used ---------------------------------------------------------
+
+class LibraryUnusable(BadInput):
+    """The library cannot be used: not a database, out of reach, or on a full disk."""
+
+
+DISK_FULL = "database or disk is full"  # SQLite's words for SQLITE_FULL
+
+
+def check_openable(library: Library) -> None:
+    """Refuse what SQLite would open wrongly or fail on obscurely: a library path that
+    names a device, a FIFO or a folder."""
+    try:
+        st = os.stat(library.db_path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise unusable(library, exc) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LibraryUnusable(f"the library {library.db_path} is not a regular file")
+
+
+def storage_fault(exc: BaseException, library: Library) -> "LibraryUnusable | None":
+    """A SQLite error that says the library's storage failed (full disk, I/O error, a file
+    gone bad), as one line; None for any other error."""
+    import sqlite3
+
+    text = str(exc)
+    if not (isinstance(exc, sqlite3.Error) or type(exc).__module__ == "peewee"):
+        return None
+    if DISK_FULL in text or "disk I/O error" in text or "not a database" in text or "malformed" in text:
+        return unusable(library, exc)
+    return None
+
+
+def unusable(library: Library, exc: BaseException) -> LibraryUnusable:
+    """One line that says why ``library`` cannot be used, from what SQLite or the system said."""
+    db = library.db_path
+    text = str(exc)
+    if DISK_FULL in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return LibraryUnusable(f"library disk is full: {db} cannot be written")
+    if "disk I/O error" in text:
+        return LibraryUnusable(f"cannot use the library {db}: disk I/O error (removed, truncated or its disk failing?)")
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return LibraryUnusable(f"{db} is not an sdjobs library, or is damaged ({text})")
+    if isinstance(exc, PermissionError) or "unable to open" in text or "readonly" in text:
+        for path, mode, what in ((db, os.R_OK | os.W_OK, "the library"),
+                                 (db.parent, os.W_OK | os.X_OK, "the library's folder"),
+                                 (library.data_dir, os.W_OK | os.X_OK, "the library's data folder")):
+            if os.path.exists(path) and not os.access(path, mode):
+                return LibraryUnusable(f"cannot use the library {db}: permission denied on {what} {path}")
+        if isinstance(exc, OSError) and exc.filename:
+            return LibraryUnusable(f"cannot use the library {db}: {exc.strerror}: {exc.filename}")
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return LibraryUnusable(f"cannot use the library {db}: {exc.strerror}{where}")
+    return LibraryUnusable(f"cannot use the library {db}: {text}")

@@ -260,3 +260,70 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+CRASHY = '''import os
+if os.environ.get("CRASH_ME") == "1":
+    raise RuntimeError("boom in a plugin")
+'''
+
+
+def _server_with(lib, start_runner, cwd):
+    runner = start_runner()
+    wait_for(lambda: served(sdjobs("jobs", "ls", importtime=True, cwd=cwd)), what="a served command")
+    return runner
+
+
+def test_a_served_command_that_crashes_says_so_in_one_line(lib, start_runner, tmp_path, monkeypatch):
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "crashy.py").write_text(CRASHY)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "mods"), os.environ["PYTHONPATH"]]))
+    monkeypatch.setenv("SDJOBS_PLUGINS", "testjobs,crashy")
+    _server_with(lib, start_runner, tmp_path)
+    for debug in ("0", "1"):
+        proc = sdjobs("types", importtime=True, env={"CRASH_ME": "1", "SDJOBS_DEBUG": debug})
+        assert served(proc), proc.stderr[-2000:]
+        err = [line for line in proc.stderr.decode().splitlines() if not line.startswith("import time:")]
+        assert proc.returncode == 1
+        assert "ended without an exit status" not in proc.stderr.decode()
+        assert any("RuntimeError" in line and "boom in a plugin" in line for line in err), err
+        if debug == "1":
+            assert "Traceback (most recent call last)" in proc.stderr.decode()
+        else:
+            assert len(err) == 1, err
+
+
+def test_an_edited_module_is_never_served_stale(lib, start_runner, tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "editable"
+    shutil.copytree(Path(__file__).parents[2] / "sdjobs", copy / "sdjobs",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    # (run from tmp_path: ``python -m`` puts its cwd, this worktree, ahead of the copy)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(copy), os.environ["PYTHONPATH"]]))
+    _server_with(lib, start_runner, tmp_path)
+    before = sdjobs("jobs", "show", "999999", importtime=True, cwd=tmp_path)
+    assert served(before) and b"[edited]" not in before.stderr
+    with open(copy / "sdjobs" / "cli" / "output.py", "a") as f:
+        f.write("\n_plain_err = err\n\ndef err(message, style='red'):\n    _plain_err(message + ' [edited]', style)\n")
+    for _ in range(3):
+        proc = sdjobs("jobs", "show", "999999", importtime=True, cwd=tmp_path)
+        assert proc.returncode == 2 and b"[edited]" in proc.stderr, proc.stderr[-500:]
+    wait_for(lambda: served(sdjobs("jobs", "ls", importtime=True, cwd=tmp_path)), what="served again, by a fresh server")
+    assert b"[edited]" in sdjobs("jobs", "show", "999999", cwd=tmp_path).stderr
+
+
+def test_without_o_path_every_command_runs_in_its_own_process(lib, start_runner, tmp_path, monkeypatch):
+    (tmp_path / "nopath").mkdir()
+    (tmp_path / "nopath" / "sitecustomize.py").write_text("import os\ndel os.O_PATH\n")
+    _server_with(lib, start_runner, tmp_path)
+    proc = sdjobs("jobs", "ls", importtime=True,
+                  env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "nopath"), os.environ["PYTHONPATH"]])})
+    assert proc.returncode == 0 and not served(proc), proc.stderr[-1000:]
+    # a server (of another runner) on such a platform does not serve, and does not crash commands
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "nopath"), os.environ["PYTHONPATH"]]))
+    runner = start_runner("--library", str(tmp_path / "other.db"))
+    time.sleep(1.5)
+    proc = sdjobs("--library", str(tmp_path / "other.db"), "jobs", "ls", importtime=True)
+    assert proc.returncode == 0 and not served(proc), proc.stderr[-1000:]
+    runner.terminate()

@@ -30,7 +30,8 @@ def test_a_job_command_starts_one_light_runner_early(cli, store, tmp_path):
     assert b"sdjobs.runner.background" in argv and b"--lock-fd" in argv, argv  # started before the submit
     assert _holds_runner_lock(runner.pid)
     wait_for(lambda: not store.runners(), timeout=30, interval=0.5, what="the idle exit (3 s in tests)")
-    assert not runner_alive(str(store.library.data_dir))
+    # unregistered first, then it ends: on a busy machine the end can lag the record a little
+    wait_for(lambda: not runner_alive(str(store.library.data_dir)), timeout=10, what="the runner to let go of its lock")
 
 
 def test_a_runner_started_for_a_command_that_failed_goes_away(cli, store, tmp_path):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import sqlite3
 
+from ...core.errors import BadInput
+
 COMPONENTS = ["core", "index", "thumbs", "schedule"]
 
 
@@ -36,6 +38,19 @@ def current_versions(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(rows)
 
 
+class SchemaTooNew(BadInput):
+    """The library was written by a newer sdjobs: this one must not touch it."""
+
+
+def check_not_newer(conn: sqlite3.Connection, where: str = "the library") -> None:
+    """Refuse a library whose schema this code does not know (a newer sdjobs wrote it)."""
+    target = target_versions()
+    for name, have in sorted(current_versions(conn).items()):
+        if name in target and have > target[name]:
+            raise SchemaTooNew(f"{where} has schema {name} v{have}, newer than this sdjobs knows "
+                               f"(v{target[name]}): upgrade sdjobs to use it")
+
+
 def needs_migration(conn: sqlite3.Connection) -> bool:
     current = current_versions(conn)
     return any(current.get(name, 0) < v for name, v in target_versions().items())
@@ -49,7 +64,8 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         have = current_versions(conn).get(name, 0)
         newer = max(have, len(mod.MIGRATIONS))
         if have > len(mod.MIGRATIONS):
-            raise RuntimeError(f"library schema {name} v{have} is newer than this sdjobs (v{len(mod.MIGRATIONS)})")
+            raise SchemaTooNew(f"the library has schema {name} v{have}, newer than this sdjobs knows "
+                               f"(v{len(mod.MIGRATIONS)}): upgrade sdjobs to use it")
         for version in range(have, newer):
             step = mod.MIGRATIONS[version]
             conn.execute("BEGIN IMMEDIATE")

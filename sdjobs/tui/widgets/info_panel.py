@@ -24,8 +24,8 @@ def render_sections(sections: Iterable[Section]) -> Group:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, min_width=10)
         grid.add_column(overflow="fold")
-        for key, value in rows:
-            grid.add_row(key, value)
+        for key, value in rows:  # a str value is a path or a command: text, never markup
+            grid.add_row(key, Text(value) if isinstance(value, str) else value)
         parts.append(grid)
     return Group(*parts)
 
