@@ -184,9 +184,9 @@ class Copy(Job):
                             f" free space, then `sdjobs jobs retry {self.ctx.job_id}` copies the rest")
 
         ctx.phase("finish", message="setting directory times and modes")
-        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops)
-        if self.resumed:
+        if self.resumed:  # (first: removing a temp changes its directory's mtime)
             sweep_temps(c.targets, self.token)
+        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops)
         return self.out
 
     # -- plan ---------------------------------------------------------------------
@@ -317,9 +317,10 @@ class Copy(Job):
                 elif stat.S_ISREG(mode):
                     offset, tmp = self._resume_point(current, dst, e)
                     result = self._copy_here(e, dst, offset, tmp)
-                    self._record(result)
                     if e.st.st_nlink > 1 and result[3] is None:
                         self.links[key] = [e.top, dst]
+                    self._record(result)
+                    self.ctx.check_interrupt()  # (a file here may take a while under --bwlimit)
                 elif stat.S_ISLNK(mode):
                     dfd, name = self._dest(e.top, dst)
                     cf.copy_symlink(e.src, dfd, name, e.st, self.token, replace=replace)

@@ -17,8 +17,13 @@ from conftest import wait_for
 
 def manifest(root) -> dict:
     """Path -> (kind, mode, sha256 or link target, hard-link group): an oracle that does not trust sdjobs."""
-    out, groups = {}, {}
+    out, names = {}, {}
     broot = os.fsencode(root)
+    for dirpath, dirs, files in os.walk(broot):
+        for name in dirs + files:
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                names.setdefault(st.st_ino, []).append(os.path.relpath(os.path.join(dirpath, name), broot))
     for dirpath, dirs, files in os.walk(broot):
         for name in dirs + files:
             p = os.path.join(dirpath, name)
@@ -27,7 +32,7 @@ def manifest(root) -> dict:
             if stat.S_ISREG(st.st_mode):
                 with open(p, "rb") as f:
                     body = hashlib.sha256(f.read()).hexdigest()
-                group = groups.setdefault(st.st_ino, len(groups)) if st.st_nlink > 1 else None
+                group = tuple(sorted(names[st.st_ino])) if st.st_nlink > 1 else None  # (names, not inodes)
             elif stat.S_ISLNK(st.st_mode):
                 body, group = os.readlink(p), None
             else:
@@ -63,3 +68,191 @@ def test_verify_with_large_files_and_hard_links_copies_exactly(cli, tmp_path, se
     proc = cli("copy", "--verify", src, dst)
     assert proc.returncode == 0, f"seed {seed}: {proc.stderr}"
     assert manifest(dst) == manifest(src), f"seed {seed}"
+
+
+def submit(cli, *args) -> int:
+    return int(cli("copy", *map(str, args), "--detach", check=True).stdout)
+
+
+def pause_and_resume(cli, store, job: int, *, after_bytes: int) -> None:
+    wait_for(lambda: (store.get(job).progress.bytes_done or 0) >= after_bytes
+             or store.get(job).status not in ("queued", "running"), timeout=60, what="progress")
+    paused = cli("jobs", "pause", job)
+    assert paused.returncode == 0, paused.stderr
+    wait_for(lambda: store.get(job).status in ("paused", "completed", "completed-with-errors", "failed"),
+             what="paused")
+    assert store.get(job).status == "paused", "the job ended before it could be paused: make the tree bigger"
+    store.set_settings(job, bwlimit=None)
+    cli("jobs", "resume", job, check=True)
+
+
+def test_move_across_filesystems_of_the_verify_tree_loses_nothing(cli, tmp_path):
+    """Before: --move deleted the sources of copies the shared buffer had corrupted."""
+    shm = other_fs(tmp_path)
+    src = tmp_path / "src"
+    links_tree(src, seed=2, pairs=100)
+    before = manifest(src)
+    dst = os.path.join(shm, f"sdjobs-trust-{os.getpid()}")
+    try:
+        proc = cli("copy", "--move", src, dst)
+        assert proc.returncode == 0, proc.stderr
+        assert manifest(dst) == before
+        assert not src.exists()
+    finally:
+        subprocess.run(["rm", "-rf", dst])
+
+
+def test_pause_and_resume_keep_hard_links(cli, store, start_runner, tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    rnd = random.Random(3)
+    for i in range(50):  # 100 hard-linked names
+        (src / f"a{i:02}").write_bytes(rnd.randbytes(600_000))
+        os.link(src / f"a{i:02}", src / f"b{i:02}")
+    start_runner()
+    job = submit(cli, src, dst, "--bwlimit", "4M")
+    pause_and_resume(cli, store, job, after_bytes=6_000_000)
+    assert cli("jobs", "wait", job, timeout=90).returncode == 0
+    assert manifest(dst) == manifest(src)
+
+
+def test_a_paused_cross_filesystem_move_keeps_directory_times_and_counts_every_attempt(cli, store, start_runner,
+                                                                                        tmp_path):
+    shm = other_fs(tmp_path)
+    src = tmp_path / "src"
+    rnd = random.Random(5)
+    times = {}
+    for d in range(8):
+        sub = src / f"d{d}"
+        sub.mkdir(parents=True)
+        for i in range(3):
+            (sub / f"f{i}").write_bytes(rnd.randbytes(600_000))
+        os.utime(sub, ns=(1_000_000_000, 1_100_000_000_000_000_000 + d))
+        times[f"d{d}"] = 1_100_000_000_000_000_000 + d
+    before = {k: v for k, v in manifest(src).items()}
+    dst = os.path.join(shm, f"sdjobs-trust-{os.getpid()}")
+    try:
+        start_runner()
+        job = submit(cli, "--move", src, dst, "--bwlimit", "4M")
+        pause_and_resume(cli, store, job, after_bytes=4_000_000)
+        assert cli("jobs", "wait", job, timeout=90).returncode == 0
+        assert manifest(dst) == before
+        for name, mtime in times.items():
+            assert os.stat(os.path.join(dst, name)).st_mtime_ns == mtime, name
+        assert store.get(job).output["files"] == 24, store.get(job).output
+    finally:
+        subprocess.run(["rm", "-rf", dst])
+
+
+def test_overwrite_verify_rewrites_a_changed_file_whose_size_and_mtime_match(cli, tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    (src / "f").write_bytes(b"the right content")
+    (dst / "f").write_bytes(b"a wrong  content!")
+    st = os.stat(src / "f")
+    os.utime(dst / "f", ns=(st.st_atime_ns, st.st_mtime_ns))
+    for policy in ("overwrite", "skip"):
+        proc = cli("copy", "--verify", "--on-conflict", policy, src / "f", dst)
+        assert proc.returncode == 0, proc.stderr
+        expected = b"the right content" if policy == "overwrite" else b"a wrong  content!"
+        assert (dst / "f").read_bytes() == expected, policy
+        (dst / "f").write_bytes(b"a wrong  content!")
+        os.utime(dst / "f", ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@pytest.mark.parametrize("change", ["truncate", "rewrite the start"])
+def test_a_source_changed_mid_copy_is_never_kept_torn(cli, store, start_runner, tmp_path, change):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    size = 12 * 1024 * 1024
+    (src / "f").write_bytes(os.urandom(size))
+    start_runner()
+    job = submit(cli, "--verify", src, dst, "--bwlimit", "4M")
+    wait_for(lambda: (store.get(job).progress.bytes_done or 0) > 1_000_000, timeout=60, what="the copy to start")
+    if change == "truncate":
+        os.truncate(src / "f", size // 3)
+    else:
+        with open(src / "f", "r+b") as f:
+            f.write(b"changed after it was copied")
+    store.set_settings(job, bwlimit=None)
+    assert cli("jobs", "wait", job, timeout=90).returncode in (0, 1)
+    if (dst / "f").exists():
+        assert (dst / "f").read_bytes() == (src / "f").read_bytes(), "a torn copy was kept"
+        assert os.stat(dst / "f").st_mtime_ns == os.stat(src / "f").st_mtime_ns
+    assert not [n for n in os.listdir(dst) if n.endswith(".part")]
+
+
+def test_move_skip_with_a_vanished_source_is_a_per_file_problem(store, tmp_path, monkeypatch):
+    from dupes_helpers import run_inline
+
+    from sdjobs.fs import copyfile as cf
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    for name in ("a", "b"):
+        (src / name).write_bytes(b"same " + name.encode())
+    out.mkdir()
+    subprocess.run(["cp", "-a", str(src), str(out / "src")], check=True)
+    real = cf.same_quick
+
+    def vanish_then_check(st, dfd, name):  # the source goes between the walk and the check
+        if name == "a" and (src / "a").exists():
+            os.unlink(src / "a")
+        return real(st, dfd, name)
+    monkeypatch.setattr(cf, "same_quick", vanish_then_check)
+    rec = run_inline(store, "copy", {"sources": [str(src)], "dest": str(out), "move": True,
+                                     "on_conflict": "skip", "targets": []})
+    assert rec.status in ("completed", "completed-with-errors"), rec.error
+    assert (out / "src" / "a").read_bytes() == b"same a" and (out / "src" / "b").read_bytes() == b"same b"
+    assert not (src / "b").exists()
+
+
+def test_bwlimit_holds_for_many_small_files(cli, tmp_path):
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(300):
+        (src / f"f{i:03}").write_bytes(os.urandom(10_000))  # 3 MB
+    started = time.monotonic()
+    assert cli("copy", src, tmp_path / "dst", "--bwlimit", "1M", check=True).returncode == 0
+    elapsed = time.monotonic() - started
+    assert elapsed >= 3_000_000 / (1.1 * 1024 * 1024) - 1.0, f"{elapsed:.1f}s for 3 MB at 1 MiB/s"
+    assert manifest(tmp_path / "dst") == manifest(src)
+
+
+def test_fifos_count_and_unmakeable_entries_say_what_they_are(cli, tmp_path, monkeypatch):
+    from sdjobs.fs import copyfile as cf
+
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mkfifo(src / "fifo")
+    import json
+    proc = cli("copy", src, tmp_path / "dst", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["output"]["files"] == 1
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "dst" / "fifo").st_mode)
+    monkeypatch.setattr(cf, "IS_ROOT", False)
+    assert "character device" in cf.special_problem(os.stat("/dev/zero"))
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(tmp_path / "sock"))
+    assert "socket" in cf.special_problem(os.lstat(tmp_path / "sock"))
+    s.close()
+
+
+def test_a_destination_that_cannot_be_written_reports_why_not_vanished(cli, tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    (src / "sub").mkdir(parents=True)
+    for i in range(5):
+        (src / "sub" / f"f{i}").write_text("x")
+    dst.mkdir()
+    if subprocess.run(["chattr", "+i", str(dst)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not possible here (needs root and a filesystem that has it)")
+    try:
+        proc = cli("copy", src, dst)
+        assert proc.returncode == 1
+        assert "vanished" not in proc.stderr and "not permitted" in proc.stderr, proc.stderr
+    finally:
+        subprocess.run(["chattr", "-i", str(dst)])
