@@ -256,3 +256,79 @@ def test_a_destination_that_cannot_be_written_reports_why_not_vanished(cli, tmp_
         assert "vanished" not in proc.stderr and "not permitted" in proc.stderr, proc.stderr
     finally:
         subprocess.run(["chattr", "-i", str(dst)])
+
+
+def outside_state(root) -> dict:
+    """Modes, owners, times and contents of everything in ``root``: nothing may change there."""
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in ["."] + dirs + files:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            body = open(p, "rb").read() if stat.S_ISREG(st.st_mode) else None
+            out[os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, body)
+    return out
+
+
+def hostile_tree(src, dirs: int = 3, files: int = 40):
+    for d in range(dirs):
+        sub = src / "sub" / f"d{d}"
+        sub.mkdir(parents=True)
+        for i in range(files):
+            (sub / f"f{i}").write_bytes(b"payload %d" % i)
+        os.chmod(sub, 0o777)
+    os.chmod(src / "sub", 0o777)
+
+
+@pytest.mark.parametrize("policy", ["skip", "overwrite"])
+def test_a_symlink_in_place_of_a_destination_directory_is_never_followed(cli, tmp_path, policy):
+    src, dst, outside = tmp_path / "src", tmp_path / "dst", tmp_path / "outside"
+    hostile_tree(src)
+    (outside / "d0").mkdir(parents=True)
+    (outside / "d0" / "f0").write_bytes(b"root's own")
+    os.chmod(outside, 0o755)
+    (dst / "src").mkdir(parents=True)
+    os.symlink(outside, dst / "src" / "sub")
+    before = outside_state(outside)
+    proc = cli("copy", "--on-conflict", policy, src, dst)
+    assert proc.returncode == 1, proc.stderr
+    assert outside_state(outside) == before, "written outside the destination"
+    assert os.readlink(dst / "src" / "sub") == str(outside)
+
+
+def test_destination_directories_swapped_for_symlinks_mid_copy_write_nothing_outside(cli, tmp_path):
+    """The attacker swaps a destination directory for a symlink to an outside one in a tight loop."""
+    import threading
+
+    src, dst, outside = tmp_path / "src", tmp_path / "dst", tmp_path / "outside"
+    hostile_tree(src, dirs=6, files=300)
+    for d in range(6):
+        (outside / f"d{d}").mkdir(parents=True)
+    os.chmod(outside, 0o755)
+    before = outside_state(outside)
+    (dst / "src" / "sub").mkdir(parents=True)  # as a previous copy left it: the attacker can write it
+    swaps, stop = [0], threading.Event()
+
+    def attack():
+        real, link = dst / "src" / "sub.real", dst / "src" / "sub"
+        while not stop.is_set():
+            try:
+                os.rename(link, real)
+                os.symlink(outside, link)
+                os.unlink(link)
+                os.rename(real, link)
+                swaps[0] += 1
+            except OSError:
+                pass
+    thread = threading.Thread(target=attack)
+    thread.start()
+    try:
+        for _ in range(3):
+            proc = cli("copy", "--on-conflict", "skip", src, dst)
+            assert outside_state(outside) == before, f"written outside after {swaps[0]} swaps: {proc.stderr}"
+            if swaps[0] >= 200:
+                break
+    finally:
+        stop.set()
+        thread.join()
+    assert swaps[0] >= 200, f"only {swaps[0]} swaps"
