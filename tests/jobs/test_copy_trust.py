@@ -332,3 +332,18 @@ def test_destination_directories_swapped_for_symlinks_mid_copy_write_nothing_out
         stop.set()
         thread.join()
     assert swaps[0] >= 200, f"only {swaps[0]} swaps"
+
+
+def test_names_of_255_bytes_copy_as_cp_a_copies_them(cli, tmp_path):
+    src = tmp_path / "src"
+    long_dir = src / ("d" * 255)
+    long_dir.mkdir(parents=True)
+    (long_dir / ("f" * 255)).write_bytes(os.urandom(5000))
+    (long_dir / ("B" * 255)).write_bytes(os.urandom(9 * 1024 * 1024))  # a large one, in its thread
+    os.link(long_dir / ("f" * 255), long_dir / ("h" * 255))
+    os.symlink("f" * 255, long_dir / ("s" * 255))
+    os.mkfifo(long_dir / ("p" * 255))
+    subprocess.run(["cp", "-a", str(src), str(tmp_path / "by-cp")], check=True)
+    proc = cli("copy", "--verify", src, tmp_path / "by-sdjobs")
+    assert proc.returncode == 0, proc.stderr
+    assert manifest(tmp_path / "by-sdjobs") == manifest(tmp_path / "by-cp")
