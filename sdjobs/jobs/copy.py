@@ -34,8 +34,7 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
-from ..fs.beneath import DirCache
-from ._copy_batch import copy_batch
+from ._copy_batch import DST, SRC, Sides, copy_batch
 from ._copy_finish import DirMeta, finish_dirs, sweep_temps
 from ._copy_large import Bucket, LargeCopier
 from ._copy_walk import Entry, WalkAhead, walk
@@ -127,7 +126,8 @@ class Copy(Job):
         self.large: LargeCopier | None = None  # large files, in a thread alongside the pool
         self.bucket = Bucket()  # --bwlimit, for the whole job
         self.roots = [os.path.dirname(t) or "/" for t in c.targets]  # trusted: what the user named
-        self.dests: dict[int, DirCache] = {}  # this thread's destination directory descriptors
+        self.src_roots = [os.path.dirname(s) or "/" for s in c.sources]
+        self.sides = Sides(self.src_roots, self.roots)  # this thread's directory descriptors
         if c.move:
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
                 if top not in self.renamed_tops and self._try_rename(src, target):
@@ -136,8 +136,7 @@ class Copy(Job):
         try:
             return self._run(state)
         finally:
-            for dirs in self.dests.values():
-                dirs.close()
+            self.sides.close()
 
     def _run(self, state: dict) -> dict:
         c, ctx = self.config, self.ctx
@@ -158,7 +157,8 @@ class Copy(Job):
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
         self.dirs: list[tuple[int, str, DirMeta]] = []
-        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots)
+        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
+                           self.src_roots)
         self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
         batches = self._work(state, walk_ahead)
         try:
@@ -251,11 +251,11 @@ class Copy(Job):
     def _dest(self, top: int, path: str) -> tuple[int, str]:
         """(descriptor of its directory, name) for a destination path: resolved beneath the
         target's parent, never through a symlink (OSError if one is in the way)."""
-        dirs = self.dests.get(top)
-        if dirs is None:
-            dirs = self.dests[top] = DirCache(self.roots[top])
-        head, _, name = path.rpartition("/")
-        return dirs.fd(head or "/"), name
+        return self.sides.at(DST, top, path)
+
+    def _src(self, e: Entry) -> tuple[int, str]:
+        """The same for a source: beneath the parent of the source the user named."""
+        return self.sides.at(SRC, e.top, e.src)
 
     def _work(self, state: dict, walk_ahead: bool = False) -> Iterator[tuple]:
         """Does directories, links and large files here; yields batches of small files for the pool."""
@@ -312,7 +312,7 @@ class Copy(Job):
                     offset, tmp = self._resume_point(current, dst, e)
                     if self.large is None:
                         self.large = LargeCopier(self.token, verify=self.verify, move=c.move, replace=replace,
-                                                 roots=self.roots, bucket=self.bucket)
+                                                 roots=self.roots, src_roots=self.src_roots, bucket=self.bucket)
                     self.large.add(e.src, dst, e.top, offset, tmp)
                 elif stat.S_ISREG(mode):
                     offset, tmp = self._resume_point(current, dst, e)
@@ -322,17 +322,18 @@ class Copy(Job):
                     self._record(result)
                     self.ctx.check_interrupt()  # (a file here may take a while under --bwlimit)
                 elif stat.S_ISLNK(mode):
+                    sfd, sname = self._src(e)
                     dfd, name = self._dest(e.top, dst)
-                    cf.copy_symlink(e.src, dfd, name, e.st, self.token, replace=replace)
+                    cf.copy_symlink(sname, dfd, name, e.st, self.token, replace=replace, src_dfd=sfd)
                     self._done(e, 0, links=1)
-                    self._unlink_moved(e.src, dfd)
+                    self._unlink_moved(e, dfd)
                 elif (problem := cf.special_problem(e.st)) is not None:
                     self.ctx.warn(problem, e.src)
                 else:
                     dfd, name = self._dest(e.top, dst)
                     cf.copy_special(dfd, name, e.st, self.token, replace=replace)
                     self._done(e, 0, files=1)
-                    self._unlink_moved(e.src, dfd)
+                    self._unlink_moved(e, dfd)
             except OSError as exc:
                 self._failed(e.src, e.dst, exc)
         if self.full is None:
@@ -369,7 +370,7 @@ class Copy(Job):
             if self.config.move:  # copied before an interruption, not yet removed
                 if stat.S_ISREG(e.st.st_mode):
                     cf.sync_existing(dfd, name)
-                self._unlink_moved(e.src, dfd)
+                self._unlink_moved(e, dfd)
             return None
         if policy == "skip":
             self._done(e, 0, skipped=True)
@@ -391,7 +392,8 @@ class Copy(Job):
         if not stat.S_ISREG(e.st.st_mode) or not (c.verify or c.move or c.on_conflict == "overwrite"):
             return True
         try:
-            return cf.same_content(e.src, dfd, name)
+            sfd, sname = self._src(e)
+            return cf.same_content(sname, dfd, name, src_dfd=sfd)
         except FileNotFoundError:
             return False  # the source vanished: the copy below reports it
 
@@ -429,29 +431,30 @@ class Copy(Job):
         ctx.progress(path=e.src)
         self.state["current"] = {"dst": dst, "offset": offset, "tmp": tmp}
         try:
+            sfd, sname = self._src(e)
             dfd, name = self._dest(e.top, dst)
-            n, _ = cf.copy_file(e.src, dfd, name, tmp, verify=self.verify, resume_offset=offset,
+            n, _ = cf.copy_file(sname, dfd, name, tmp, verify=self.verify, resume_offset=offset, src_dfd=sfd,
                                 on_chunk=on_chunk, chunk=chunk, durable=self.config.move,
                                 replace=self.config.on_conflict == "overwrite")
             self.bucket.spend(n - spent[0])
             if self.config.move:
-                os.fsync(dfd)  # the new name is durable before the source goes
-                os.unlink(e.src)
+                self._unlink_moved(e, dfd)
         except OSError as exc:
             self.state["current"] = None
             return (e.src, dst, 0, _errinfo(exc))
         self.state["current"] = None
         return (e.src, dst, n, None)
 
-    def _unlink_moved(self, src: str, dfd: int) -> None:
-        """--move: remove a source once its copy is durable (file, then its directory, synced)."""
+    def _unlink_moved(self, e: Entry, dfd: int) -> None:
+        """--move: remove a source once its copy is durable (file, then its directory, synced),
+        if it is still the entry that was copied."""
         if not self.config.move:
             return
         os.fsync(dfd)
         try:
-            os.unlink(src)
+            cf.remove_source(*self._src(e), e.st)
         except FileNotFoundError:
-            self.ctx.warn("the source was gone already when it was to be removed", src)
+            self.ctx.warn("the source was gone already when it was to be removed", e.src)
 
     def _link(self, first: list, dst: str, e: Entry) -> None:
         first_top, first_dst = first
@@ -459,7 +462,7 @@ class Copy(Job):
         dfd, name = self._dest(e.top, dst)
         cf.link_into(first_dfd, first_name, dfd, name, self.token, replace=self.config.on_conflict == "overwrite")
         self._done(e, 0, files=1)
-        self._unlink_moved(e.src, dfd)
+        self._unlink_moved(e, dfd)
 
     def _try_rename(self, src: str, target: str) -> bool:
         """--move on one filesystem: a rename of the whole source, if nothing is in the way."""

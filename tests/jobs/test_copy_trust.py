@@ -347,3 +347,57 @@ def test_names_of_255_bytes_copy_as_cp_a_copies_them(cli, tmp_path):
     proc = cli("copy", "--verify", src, tmp_path / "by-sdjobs")
     assert proc.returncode == 0, proc.stderr
     assert manifest(tmp_path / "by-sdjobs") == manifest(tmp_path / "by-cp")
+
+
+def test_a_source_directory_swapped_for_a_symlink_during_a_move_never_reads_or_removes_outside(cli, tmp_path):
+    """--move across filesystems: what the source's symlink points at is neither copied nor removed."""
+    import shutil
+    import threading
+    import time
+
+    shm = other_fs(tmp_path)
+    outside = tmp_path / "outside"
+    for d in range(4):
+        (outside / f"d{d}").mkdir(parents=True)
+        for i in range(200):
+            (outside / f"d{d}" / f"f{i}").write_bytes(b"secret %d" % i)
+    before = outside_state(outside)
+    swaps, stop = [0], threading.Event()
+    src = tmp_path / "src"
+
+    def attack():
+        real, link = src / "sub.real", src / "sub"
+        while not stop.is_set():
+            try:
+                os.rename(link, real)
+                os.symlink(outside, link)
+                time.sleep(0.002)  # (long enough for a walk by path to go through it)
+                os.unlink(link)
+                os.rename(real, link)
+                swaps[0] += 1
+                time.sleep(0.002)
+            except OSError:
+                pass
+    for attempt in range(3):
+        shutil.rmtree(src, ignore_errors=True)
+        hostile_tree(src, dirs=4, files=200)
+        dst = os.path.join(shm, f"sdjobs-trust-{os.getpid()}-{attempt}")
+        stop.clear()
+        thread = threading.Thread(target=attack)
+        thread.start()
+        try:
+            proc = cli("copy", "--move", "--on-conflict", "skip", src, dst)
+            stop.set()
+            thread.join()
+            assert outside_state(outside) == before, f"outside changed after {swaps[0]} swaps: {proc.stderr}"
+            for dirpath, _, files in os.walk(dst):
+                for name in files:
+                    assert not open(os.path.join(dirpath, name), "rb").read().startswith(b"secret"), \
+                        f"read outside the source after {swaps[0]} swaps"
+        finally:
+            stop.set()
+            thread.join()
+            subprocess.run(["rm", "-rf", dst])
+        if swaps[0] >= 200:
+            break
+    assert swaps[0] >= 200, f"only {swaps[0]} swaps"
