@@ -401,3 +401,57 @@ def test_a_source_directory_swapped_for_a_symlink_during_a_move_never_reads_or_r
         if swaps[0] >= 200:
             break
     assert swaps[0] >= 200, f"only {swaps[0]} swaps"
+
+
+def test_move_removes_a_source_only_after_its_copy_and_directory_are_synced(store, tmp_path, monkeypatch):
+    """A power loss must not lose both: fsync of the copy and of its directory come before the unlink."""
+    from dupes_helpers import run_inline
+
+    shm = other_fs(tmp_path)
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for i in range(20):
+        (src / "sub" / f"f{i}").write_bytes(os.urandom(3000))
+    (src / "big").write_bytes(os.urandom(9 * 1024 * 1024))
+    os.link(src / "sub" / "f0", src / "sub" / "h0")
+    os.symlink("f1", src / "sub" / "s1")
+    log = tmp_path / "log"
+    real_fsync, real_unlink = os.fsync, os.unlink
+
+    def note(line: str) -> None:
+        with open(log, "a") as f:
+            f.write(line + "\n")
+
+    def fsync(fd):
+        note(f"fsync {os.fstat(fd).st_ino} {os.readlink(f'/proc/self/fd/{fd}')}")
+        return real_fsync(fd)
+
+    def unlink(path, *, dir_fd=None):
+        where = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else ""
+        note("unlink " + os.path.join(where, os.fsdecode(path)))
+        return real_unlink(path, dir_fd=dir_fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "unlink", unlink)
+    dst = os.path.join(shm, f"sdjobs-trust-{os.getpid()}")
+    try:
+        rec = run_inline(store, "copy", {"sources": [str(src)], "dest": dst, "move": True})
+        assert rec.status == "completed", rec.error
+        lines = log.read_text().splitlines()
+        synced, inodes = [], []
+        removed = 0
+        for line in lines:
+            verb, path = line.split(" ", 1)
+            if verb == "fsync":
+                ino, path = path.split(" ", 1)
+                synced.append(path)
+                inodes.append(int(ino))
+            elif path.startswith(str(src)):
+                rel = os.path.relpath(path, src)
+                copy = os.path.join(dst, rel)
+                assert os.path.dirname(copy) in synced, f"{rel} removed before its copy's directory was synced"
+                if not rel.startswith("sub/s"):
+                    assert os.lstat(copy).st_ino in inodes, f"{rel} removed before its copy was synced"
+                removed += 1
+        assert removed == 23
+    finally:
+        subprocess.run(["rm", "-rf", dst])
