@@ -135,6 +135,9 @@ class Copy(Job):
             state["renamed_tops"] = sorted(self.renamed_tops)
         try:
             return self._run(state)
+        except Exception:
+            sweep_temps(c.targets, self.token)  # failed for good (a full destination, say): no .part left behind
+            raise
         finally:
             self.sides.close()
 
@@ -179,7 +182,6 @@ class Copy(Job):
         self._walked_ahead()
         if self.full is not None:
             dst, exc = self.full
-            sweep_temps(c.targets, self.token)  # failed for good: no .part left behind
             raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
                             f" free space, then `sdjobs jobs retry {self.ctx.job_id}` copies the rest")
 
