@@ -427,6 +427,7 @@ class Copy(CopyBooks, Job):
             ctx.progress(path=e.src, bytes_done=self.out["bytes"] + pos)
             self.state["current"] = {"dst": dst, "offset": pos, "tmp": tmp}
             ctx.checkpoint(self.state)
+            self.bucket.rate = ctx.settings().get("bwlimit")  # (it may change while the job runs)
             self.bucket.spend(pos - spent[0])
             spent[0] = pos
             ctx.check_interrupt()
