@@ -64,6 +64,7 @@ class CopyBooks:
         if rest:
             self.leftover.append((*self.batch_opts, rest))
         if done:
+            self.bucket.spend(nbytes)  # a limit set while batches were out: no more go out until it holds
             self.out["files"] += done
             self.out["bytes"] += nbytes
             self.ctx.add_items(done)
