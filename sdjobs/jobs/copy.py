@@ -189,7 +189,8 @@ class Copy(CopyBooks, Job):
         ctx.phase("finish", message="setting directory times and modes")
         if self.resumed:  # (first: removing a temp changes its directory's mtime)
             sweep_temps(c.targets, self.token)
-        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops)
+        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops,
+                    lambda top, path: self.sides.at(SRC, top, path))
         return self.out
 
     # -- plan ---------------------------------------------------------------------
