@@ -16,7 +16,7 @@ from conftest import wait_for
 
 
 def manifest(root) -> dict:
-    """Path -> (kind, mode, sha256 or link target, hard-link group): an oracle that does not trust sdjobs."""
+    """Path -> (kind, mode, mtime, sha256 or link target, hard-link group): an oracle that does not trust sdjobs."""
     out, names = {}, {}
     broot = os.fsencode(root)
     for dirpath, dirs, files in os.walk(broot):
@@ -37,7 +37,8 @@ def manifest(root) -> dict:
                 body, group = os.readlink(p), None
             else:
                 body, group = None, None
-            out[rel] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), body, group)
+            mtime = None if stat.S_ISLNK(st.st_mode) else st.st_mtime_ns
+            out[rel] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), mtime, body, group)
     return out
 
 
