@@ -463,3 +463,20 @@ def test_an_absurd_bwlimit_is_bad_input(cli, tmp_path, store):
     proc = cli("copy", tmp_path / "s", tmp_path / "d", "--bwlimit", "99999999999999999999999T")
     assert proc.returncode == 2 and "out of range" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert store.list_jobs() == []
+
+
+@pytest.mark.parametrize("when", ["running", "paused"])
+def test_a_cancelled_copy_leaves_no_temporary_file(cli, store, start_runner, tmp_path, when):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    (src / "big").write_bytes(os.urandom(12 * 1024 * 1024))
+    start_runner()
+    job = submit(cli, src, dst, "--bwlimit", "4M")
+    wait_for(lambda: (store.get(job).progress.bytes_done or 0) > 1_000_000, timeout=60, what="progress")
+    assert [n for n in os.listdir(dst) if n.endswith(".part")], "no temp file to resume from"
+    if when == "paused":
+        cli("jobs", "pause", job, check=True)
+        wait_for(lambda: store.get(job).status == "paused", what="paused")
+    cli("jobs", "cancel", job, check=True)
+    wait_for(lambda: store.get(job).status == "cancelled", what="cancelled")
+    wait_for(lambda: not [n for n in os.listdir(dst) if n.endswith(".part")], what="the temp file to go")
