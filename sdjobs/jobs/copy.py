@@ -123,6 +123,7 @@ class Copy(CopyBooks, Job):
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
+        self.unmade: set[str] = set()  # those it could not create or open: one error, nothing under them tried
         self.full: tuple[str, OSError] | None = None  # the destination filled up
         self.large: LargeCopier | None = None  # large files, in a thread alongside the pool
         self.bucket = Bucket()  # --bwlimit, for the whole job
@@ -286,6 +287,10 @@ class Copy(CopyBooks, Job):
                     self._walked_ahead()
             mode = e.st.st_mode
             key = f"{e.st.st_dev}:{e.st.st_ino}"
+            if e.parent in self.unmade:
+                if stat.S_ISDIR(mode):
+                    self.unmade.add(e.dst)
+                continue
             try:
                 if e.parent in self.made and not stat.S_ISDIR(mode):
                     dst = e.dst  # in a directory this run created: nothing there to conflict with
@@ -339,7 +344,11 @@ class Copy(CopyBooks, Job):
                     self._done(e, 0, files=1)
                     self._unlink_moved(e, dfd)
             except OSError as exc:
-                self._failed(e.src, e.dst, exc)
+                if stat.S_ISDIR(mode) and exc.errno not in cf.NO_SPACE:
+                    self.unmade.add(e.dst)
+                    self.ctx.error(e.dst, f"directory not copied, nor anything in it: {exc.strerror}")
+                else:
+                    self._failed(e.src, e.dst, exc)
         if self.full is None:
             yield from ready
             if batch:
