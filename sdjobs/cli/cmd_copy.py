@@ -45,7 +45,11 @@ def copy(
     if bwlimit:
         from .units import parse_size
 
-        settings["bwlimit"] = parse_size(bwlimit)
+        rate = parse_size(bwlimit)
+        if rate >= 2**63:
+            raise BadInput(f"--bwlimit {bwlimit!r} is out of range (at most 8 EiB a second)")
+        if rate:  # (0: no limit, as with rsync)
+            settings["bwlimit"] = rate
     config = {"sources": paths[:-1], "dest": paths[-1], "move": move, "verify": verify, "on_conflict": on_conflict}
     run_job("copy", config, detach=detach, priority=priority, as_json=as_json, after=after,
             max_workers=max_workers, settings=settings)

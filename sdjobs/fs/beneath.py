@@ -20,6 +20,7 @@ import os
 from collections import OrderedDict
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PATH_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # search permission is enough
 _SYS_OPENAT2 = 437  # the same number on every Linux architecture (the unified syscall table)
 _RESOLVE_NO_SYMLINKS = 0x04
 _RESOLVE_BENEATH = 0x08
@@ -40,10 +41,10 @@ _syscall = _load_syscall()
 HAVE_OPENAT2: bool | None = None if _syscall is not None else False  # None: not tried yet
 
 
-def _openat2(root_fd: int, rel: bytes) -> int | None:
+def _openat2(root_fd: int, rel: bytes, flags: int) -> int | None:
     """The kernel's own beneath-resolution; None where the kernel lacks openat2."""
     global HAVE_OPENAT2
-    how = _OpenHow(_DIR_FLAGS, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS)
+    how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS)
     fd = _syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(root_fd), ctypes.c_char_p(rel),
                   ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
     if fd >= 0:
@@ -56,16 +57,15 @@ def _openat2(root_fd: int, rel: bytes) -> int | None:
     raise OSError(err, os.strerror(err), os.fsdecode(rel))
 
 
-def _walk_open(root_fd: int, rel: bytes) -> int:
+def _walk_open(root_fd: int, rel: bytes, flags: int) -> int:
     """The fallback: one component at a time, each with O_NOFOLLOW | O_DIRECTORY."""
     fd = os.dup(root_fd)
+    parts = [p for p in rel.split(b"/") if p not in (b"", b".")]
     try:
-        for part in rel.split(b"/"):
-            if part in (b"", b"."):
-                continue
+        for i, part in enumerate(parts):
             if part == b"..":
                 raise OSError(errno.EXDEV, "a '..' component leaves the destination", os.fsdecode(rel))
-            nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            nxt = os.open(part, flags if i == len(parts) - 1 else _PATH_FLAGS, dir_fd=fd)
             os.close(fd)
             fd = nxt
         return fd
@@ -78,17 +78,33 @@ def open_dir(root_fd: int, rel: str | bytes, *, openat2: bool = True) -> int:
     """A new descriptor for directory ``rel`` beneath ``root_fd`` (``""`` for a copy of it).
 
     A symlink at any component fails with ELOOP (ENOTDIR where it points at a
-    file); ``..`` fails with EXDEV. ``openat2=False`` forces the fallback."""
+    file); ``..`` fails with EXDEV. ``openat2=False`` forces the fallback. A
+    directory the user may search but not read is opened with O_PATH (good for
+    ``dir_fd=``, not for fsync or listing)."""
+    try:
+        return _open_dir(root_fd, rel, _DIR_FLAGS, openat2)
+    except PermissionError:
+        return _open_dir(root_fd, rel, _PATH_FLAGS, openat2)
+
+
+def _open_dir(root_fd: int, rel: str | bytes, flags: int, openat2: bool) -> int:
     rel = os.fsencode(rel)
     if rel.startswith(b"/") or b".." in rel.split(b"/"):
         raise OSError(errno.EXDEV, "not beneath the destination", os.fsdecode(rel))
     if not rel.strip(b"/."):
         return os.dup(root_fd)
     if openat2 and HAVE_OPENAT2 is not False:
-        fd = _openat2(root_fd, rel)
+        fd = _openat2(root_fd, rel, flags)
         if fd is not None:
             return fd
-    return _walk_open(root_fd, rel)
+    return _walk_open(root_fd, rel, flags)
+
+
+def _open_one(name: str, parent: int) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except PermissionError:
+        return os.open(name, _PATH_FLAGS, dir_fd=parent)
 
 
 class DirCache:
@@ -103,7 +119,10 @@ class DirCache:
         self.limit = limit
         self.openat2 = openat2
         self._fds: OrderedDict[str, int] = OrderedDict()
-        self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except PermissionError:  # searchable, not readable (a home directory of mode 0711, say)
+            self._root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def fd(self, path: str) -> int:
         fds = self._fds
@@ -119,7 +138,7 @@ class DirCache:
         head, _, name = path.rpartition("/")
         parent = fds.get(head) if head != self.root else self._root_fd
         if parent is not None and name not in ("", ".", ".."):
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent)  # one step from an open, checked parent
+            fd = _open_one(name, parent)  # one step from an open, checked parent
         else:
             fd = open_dir(self._root_fd, path[len(prefix):], openat2=self.openat2)
         fds[path] = fd

@@ -129,9 +129,9 @@ def quick_match(st_src: os.stat_result, st: os.stat_result) -> bool:
             and stat.S_IFMT(st.st_mode) == stat.S_IFMT(st_src.st_mode))
 
 
-def same_content(src: str, dfd: int, name: str) -> bool:
-    """Byte-for-byte equal, by xxh3-128 of both files (the destination never through a symlink)."""
-    fa = os.open(src, _READ_FLAGS)
+def same_content(src: str, dfd: int, name: str, *, src_dfd: int | None = None) -> bool:
+    """Byte-for-byte equal, by xxh3-128 of both files (neither through a symlink)."""
+    fa = os.open(src, _READ_FLAGS, dir_fd=src_dfd)
     try:
         fb = os.open(name, _READ_FLAGS, dir_fd=dfd)
         try:
@@ -143,6 +143,14 @@ def same_content(src: str, dfd: int, name: str) -> bool:
             os.close(fb)
     finally:
         os.close(fa)
+
+
+def remove_source(sfd: int, name: str, st: os.stat_result) -> None:
+    """--move: unlink source ``name`` in ``sfd``, if it is still the entry that was copied."""
+    cur = os.stat(name, dir_fd=sfd, follow_symlinks=False)
+    if (cur.st_dev, cur.st_ino) != (st.st_dev, st.st_ino):
+        raise OSError(errno.EBUSY, "replaced since it was copied; not removed", name)
+    os.unlink(name, dir_fd=sfd)
 
 
 def sync_existing(dfd: int, name: str) -> None:
@@ -231,8 +239,9 @@ def apply_meta(fd: int, st: os.stat_result) -> None:
 
 
 def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = False, replace: bool = True,
-               durable: bool = False) -> int:
-    """Copy a small regular file in one go to ``name`` in directory ``dfd``; returns the bytes copied.
+               durable: bool = False, src_dfd: int | None = None) -> tuple[int, os.stat_result]:
+    """Copy a small regular file in one go to ``name`` in directory ``dfd``; returns the bytes
+    copied and the source's stat (``src`` is a name in ``src_dfd`` if given).
 
     The data goes to a new temp file created with the source's owner bits only
     (private until it is complete), gets the mode, times (and owner) the source
@@ -240,7 +249,7 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
     source, so it describes the bytes copied. ``durable``: fsync'd before the
     rename (the caller syncs the directory). With ``replace=False`` an existing
     destination is never replaced: FileExistsError. A failure leaves no temp file."""
-    src_fd = os.open(src, _READ_FLAGS)
+    src_fd = os.open(src, _READ_FLAGS, dir_fd=src_dfd)
     try:
         for _ in range(SOURCE_TRIES):
             st = os.fstat(src_fd)
@@ -271,7 +280,7 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
                 finally:
                     os.close(dst_fd)
                 rename_into(dfd, tmp, dfd, name, replace=replace)
-                return n
+                return n, st
             except BaseException:
                 unlink_quiet(dfd, tmp)
                 raise
@@ -282,14 +291,14 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
 
 def copy_file(src: str, dfd: int, name: str, tmp: str, *, verify: bool = False, resume_offset: int = 0,
               on_chunk: Callable[[int, int], None] | None = None, chunk: int = CHUNK, replace: bool = True,
-              durable: bool = False) -> tuple[int, str | None]:
+              durable: bool = False, src_dfd: int | None = None) -> tuple[int, str | None]:
     """Copy a regular file through temp name ``tmp`` (from ``temp_name``, recorded by the caller so that
     a resume finds it) to ``name`` in ``dfd``. Returns (bytes, xxh3-128 hex or None).
 
     ``on_chunk(offset, written)`` is called after each chunk so the caller can
     checkpoint ``offset`` or raise an interrupt; the temp file is then kept for
     a later ``resume_offset``. Any other failure removes it."""
-    src_fd = os.open(src, _READ_FLAGS)
+    src_fd = os.open(src, _READ_FLAGS, dir_fd=src_dfd)
     dst_fd = _open_partial(dfd, tmp) if resume_offset else -1
     try:
         if dst_fd < 0:
@@ -395,8 +404,9 @@ def make_dir(dfd: int, name: str) -> bool:
         return False
 
 
-def copy_symlink(src: str, dfd: int, name: str, st: os.stat_result, token: str, *, replace: bool = True) -> None:
-    target = os.readlink(src)
+def copy_symlink(src: str, dfd: int, name: str, st: os.stat_result, token: str, *, replace: bool = True,
+                 src_dfd: int | None = None) -> None:
+    target = os.readlink(src, dir_fd=src_dfd)
     for _ in range(8):
         tmp = temp_name(token)
         try:

@@ -31,10 +31,11 @@ class DirMeta(NamedTuple):
 
 
 def finish_dirs(ctx, dirs: list, dest: Callable[[int, str], tuple[int, str]], moved_sources: list[str],
-                renamed_tops: set[int]) -> None:
+                renamed_tops: set[int], source: Callable[[int, str], tuple[int, str]] | None = None) -> None:
     """Apply the metadata of the copied directories, deepest first; then remove the
     directories of ``moved_sources`` (a --move), except sources moved by one rename.
-    ``dest(top, path)`` gives (directory descriptor, name), resolved beneath the destination."""
+    ``dest(top, path)`` and ``source(top, path)`` give (directory descriptor, name),
+    resolved beneath the destination or the source."""
     for top, dst, meta in reversed(dirs):
         try:
             pfd, name = dest(top, dst)
@@ -45,19 +46,23 @@ def finish_dirs(ctx, dirs: list, dest: Callable[[int, str], tuple[int, str]], mo
                 os.close(fd)
         except OSError as exc:
             ctx.error(dst, f"directory metadata not applied: {exc.strerror}")
-    for src in sorted(set(_source_dirs(moved_sources, renamed_tops)), reverse=True):
+    for top, src in sorted(set(_source_dirs(moved_sources, renamed_tops)), key=lambda d: d[1], reverse=True):
         try:
-            os.rmdir(src)
+            if source is None:
+                os.rmdir(src)
+            else:
+                pfd, name = source(top, src)
+                os.rmdir(name, dir_fd=pfd)  # (never through a directory swapped for a symlink)
         except OSError as exc:
             ctx.warn(f"source directory not removed: {exc.strerror}", src)
 
 
-def _source_dirs(sources: list[str], renamed_tops: set[int]) -> Iterator[str]:
+def _source_dirs(sources: list[str], renamed_tops: set[int]) -> Iterator[tuple[int, str]]:
     for top, src in enumerate(sources):
         if top in renamed_tops or not os.path.isdir(src) or os.path.islink(src):
             continue
         for root, _dirs, _files in os.walk(src):
-            yield root
+            yield top, root
 
 
 def sweep_temps(targets: list[str], token: str) -> None:

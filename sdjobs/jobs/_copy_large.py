@@ -16,7 +16,7 @@ import time
 from collections import deque
 
 from ..fs import copyfile as cf
-from ..fs.beneath import DirCache
+from ._copy_batch import DST, SRC, Sides
 
 
 class _Halted(BaseException):
@@ -25,9 +25,10 @@ class _Halted(BaseException):
 
 class LargeCopier:
     def __init__(self, token: str, *, verify: bool, move: bool, replace: bool, roots: list[str],
-                 bucket: "Bucket | None" = None) -> None:
+                 src_roots: list[str] | None = None, bucket: "Bucket | None" = None) -> None:
         self.token, self.verify, self.move, self.replace = token, verify, move, replace
-        self.roots = roots  # a destination is resolved beneath its target's parent, never through a symlink
+        # paths are resolved beneath the parents of the sources and targets, never through a symlink
+        self.roots, self.src_roots = roots, src_roots or roots
         self.results: deque[tuple] = deque()  # (src, dst, bytes, None or (errno, message))
         self.current: dict | None = None  # {"dst", "offset", "tmp"} of the file in progress
         self.pos = 0  # its bytes copied so far
@@ -65,7 +66,7 @@ class LargeCopier:
         self._thread.join()
 
     def _run(self) -> None:
-        self._dirs: dict[int, DirCache] = {}
+        self._sides = Sides(self.src_roots, self.roots)
         try:
             while not self._halt:
                 item = self._queue.get()
@@ -77,8 +78,7 @@ class LargeCopier:
         except BaseException as exc:  # handed to the job's thread
             self.failure = exc
         finally:
-            for dirs in self._dirs.values():
-                dirs.close()
+            self._sides.close()
 
     def _copy(self, src: str, dst: str, top: int, offset: int, tmp: str | None) -> None:
         bw = self.bucket.rate
@@ -93,15 +93,16 @@ class LargeCopier:
 
         self.current, self.pos = {"dst": dst, "offset": offset, "tmp": tmp}, offset
         try:
-            dirs = self._dirs.get(top) or self._dirs.setdefault(top, DirCache(self.roots[top]))
-            head, _, name = dst.rpartition("/")
-            dfd = dirs.fd(head)
-            n, _ = cf.copy_file(src, dfd, name, tmp, verify=self.verify, resume_offset=offset,
+            sfd, sname = self._sides.at(SRC, top, src)
+            st = os.stat(sname, dir_fd=sfd, follow_symlinks=False)
+            dfd, name = self._sides.at(DST, top, dst)
+            n, _ = cf.copy_file(sname, dfd, name, tmp, verify=self.verify, resume_offset=offset, src_dfd=sfd,
                                 on_chunk=on_chunk, chunk=chunk, replace=self.replace, durable=self.move)
             self.bucket.spend(n - self.pos)
             if self.move:
                 os.fsync(dfd)  # the new name is durable before the source goes
-                os.unlink(src)
+                sfd, sname = self._sides.at(SRC, top, src)
+                cf.remove_source(sfd, sname, st)
         except OSError as exc:
             self.current, self.pos = None, 0
             self.results.append((src, dst, 0, (exc.errno or 0, exc.strerror or str(exc))))

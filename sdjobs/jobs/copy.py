@@ -34,8 +34,8 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes
-from ..fs.beneath import DirCache
-from ._copy_batch import copy_batch
+from ._copy_batch import DST, SRC, Sides, copy_batch
+from ._copy_books import CopyBooks, errinfo
 from ._copy_finish import DirMeta, finish_dirs, sweep_temps
 from ._copy_large import Bucket, LargeCopier
 from ._copy_walk import Entry, WalkAhead, walk
@@ -58,7 +58,7 @@ class CopyConfig:
     targets: list[str] = dataclasses.field(default_factory=list)
 
 
-class Copy(Job):
+class Copy(CopyBooks, Job):
     name = "copy"
     version = 1
     description = "Copy or move files and trees like cp -a: atomic, verified, resumable"
@@ -123,11 +123,13 @@ class Copy(Job):
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
+        self.unmade: set[str] = set()  # those it could not create or open: one error, nothing under them tried
         self.full: tuple[str, OSError] | None = None  # the destination filled up
         self.large: LargeCopier | None = None  # large files, in a thread alongside the pool
         self.bucket = Bucket()  # --bwlimit, for the whole job
         self.roots = [os.path.dirname(t) or "/" for t in c.targets]  # trusted: what the user named
-        self.dests: dict[int, DirCache] = {}  # this thread's destination directory descriptors
+        self.src_roots = [os.path.dirname(s) or "/" for s in c.sources]
+        self.sides = Sides(self.src_roots, self.roots)  # this thread's directory descriptors
         if c.move:
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
                 if top not in self.renamed_tops and self._try_rename(src, target):
@@ -135,9 +137,11 @@ class Copy(Job):
             state["renamed_tops"] = sorted(self.renamed_tops)
         try:
             return self._run(state)
+        except Exception:
+            sweep_temps(c.targets, self.token)  # failed for good (a full destination, say): no .part left behind
+            raise
         finally:
-            for dirs in self.dests.values():
-                dirs.close()
+            self.sides.close()
 
     def _run(self, state: dict) -> dict:
         c, ctx = self.config, self.ctx
@@ -158,7 +162,8 @@ class Copy(Job):
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
         self.dirs: list[tuple[int, str, DirMeta]] = []
-        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots)
+        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
+                           self.src_roots)
         self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
         batches = self._work(state, walk_ahead)
         try:
@@ -179,14 +184,14 @@ class Copy(Job):
         self._walked_ahead()
         if self.full is not None:
             dst, exc = self.full
-            sweep_temps(c.targets, self.token)  # failed for good: no .part left behind
             raise JobFailed(f"the destination is full (writing {dst}): {exc.strerror};"
                             f" free space, then `sdjobs jobs retry {self.ctx.job_id}` copies the rest")
 
         ctx.phase("finish", message="setting directory times and modes")
-        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops)
-        if self.resumed:
+        if self.resumed:  # (first: removing a temp changes its directory's mtime)
             sweep_temps(c.targets, self.token)
+        finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops,
+                    lambda top, path: self.sides.at(SRC, top, path))
         return self.out
 
     # -- plan ---------------------------------------------------------------------
@@ -251,11 +256,11 @@ class Copy(Job):
     def _dest(self, top: int, path: str) -> tuple[int, str]:
         """(descriptor of its directory, name) for a destination path: resolved beneath the
         target's parent, never through a symlink (OSError if one is in the way)."""
-        dirs = self.dests.get(top)
-        if dirs is None:
-            dirs = self.dests[top] = DirCache(self.roots[top])
-        head, _, name = path.rpartition("/")
-        return dirs.fd(head or "/"), name
+        return self.sides.at(DST, top, path)
+
+    def _src(self, e: Entry) -> tuple[int, str]:
+        """The same for a source: beneath the parent of the source the user named."""
+        return self.sides.at(SRC, e.top, e.src)
 
     def _work(self, state: dict, walk_ahead: bool = False) -> Iterator[tuple]:
         """Does directories, links and large files here; yields batches of small files for the pool."""
@@ -282,6 +287,10 @@ class Copy(Job):
                     self._walked_ahead()
             mode = e.st.st_mode
             key = f"{e.st.st_dev}:{e.st.st_ino}"
+            if e.parent in self.unmade:
+                if stat.S_ISDIR(mode):
+                    self.unmade.add(e.dst)
+                continue
             try:
                 if e.parent in self.made and not stat.S_ISDIR(mode):
                     dst = e.dst  # in a directory this run created: nothing there to conflict with
@@ -312,28 +321,34 @@ class Copy(Job):
                     offset, tmp = self._resume_point(current, dst, e)
                     if self.large is None:
                         self.large = LargeCopier(self.token, verify=self.verify, move=c.move, replace=replace,
-                                                 roots=self.roots, bucket=self.bucket)
+                                                 roots=self.roots, src_roots=self.src_roots, bucket=self.bucket)
                     self.large.add(e.src, dst, e.top, offset, tmp)
                 elif stat.S_ISREG(mode):
                     offset, tmp = self._resume_point(current, dst, e)
                     result = self._copy_here(e, dst, offset, tmp)
-                    self._record(result)
                     if e.st.st_nlink > 1 and result[3] is None:
                         self.links[key] = [e.top, dst]
+                    self._record(result)
+                    self.ctx.check_interrupt()  # (a file here may take a while under --bwlimit)
                 elif stat.S_ISLNK(mode):
+                    sfd, sname = self._src(e)
                     dfd, name = self._dest(e.top, dst)
-                    cf.copy_symlink(e.src, dfd, name, e.st, self.token, replace=replace)
+                    cf.copy_symlink(sname, dfd, name, e.st, self.token, replace=replace, src_dfd=sfd)
                     self._done(e, 0, links=1)
-                    self._unlink_moved(e.src, dfd)
+                    self._unlink_moved(e, dfd)
                 elif (problem := cf.special_problem(e.st)) is not None:
                     self.ctx.warn(problem, e.src)
                 else:
                     dfd, name = self._dest(e.top, dst)
                     cf.copy_special(dfd, name, e.st, self.token, replace=replace)
                     self._done(e, 0, files=1)
-                    self._unlink_moved(e.src, dfd)
+                    self._unlink_moved(e, dfd)
             except OSError as exc:
-                self._failed(e.src, e.dst, exc)
+                if stat.S_ISDIR(mode) and exc.errno not in cf.NO_SPACE:
+                    self.unmade.add(e.dst)
+                    self.ctx.error(e.dst, f"directory not copied, nor anything in it: {exc.strerror}")
+                else:
+                    self._failed(e.src, e.dst, exc)
         if self.full is None:
             yield from ready
             if batch:
@@ -368,7 +383,7 @@ class Copy(Job):
             if self.config.move:  # copied before an interruption, not yet removed
                 if stat.S_ISREG(e.st.st_mode):
                     cf.sync_existing(dfd, name)
-                self._unlink_moved(e.src, dfd)
+                self._unlink_moved(e, dfd)
             return None
         if policy == "skip":
             self._done(e, 0, skipped=True)
@@ -390,7 +405,8 @@ class Copy(Job):
         if not stat.S_ISREG(e.st.st_mode) or not (c.verify or c.move or c.on_conflict == "overwrite"):
             return True
         try:
-            return cf.same_content(e.src, dfd, name)
+            sfd, sname = self._src(e)
+            return cf.same_content(sname, dfd, name, src_dfd=sfd)
         except FileNotFoundError:
             return False  # the source vanished: the copy below reports it
 
@@ -421,6 +437,7 @@ class Copy(Job):
             ctx.progress(path=e.src, bytes_done=self.out["bytes"] + pos)
             self.state["current"] = {"dst": dst, "offset": pos, "tmp": tmp}
             ctx.checkpoint(self.state)
+            self.bucket.rate = ctx.settings().get("bwlimit")  # (it may change while the job runs)
             self.bucket.spend(pos - spent[0])
             spent[0] = pos
             ctx.check_interrupt()
@@ -428,29 +445,30 @@ class Copy(Job):
         ctx.progress(path=e.src)
         self.state["current"] = {"dst": dst, "offset": offset, "tmp": tmp}
         try:
+            sfd, sname = self._src(e)
             dfd, name = self._dest(e.top, dst)
-            n, _ = cf.copy_file(e.src, dfd, name, tmp, verify=self.verify, resume_offset=offset,
+            n, _ = cf.copy_file(sname, dfd, name, tmp, verify=self.verify, resume_offset=offset, src_dfd=sfd,
                                 on_chunk=on_chunk, chunk=chunk, durable=self.config.move,
                                 replace=self.config.on_conflict == "overwrite")
             self.bucket.spend(n - spent[0])
             if self.config.move:
-                os.fsync(dfd)  # the new name is durable before the source goes
-                os.unlink(e.src)
+                self._unlink_moved(e, dfd)
         except OSError as exc:
             self.state["current"] = None
-            return (e.src, dst, 0, _errinfo(exc))
+            return (e.src, dst, 0, errinfo(exc))
         self.state["current"] = None
         return (e.src, dst, n, None)
 
-    def _unlink_moved(self, src: str, dfd: int) -> None:
-        """--move: remove a source once its copy is durable (file, then its directory, synced)."""
+    def _unlink_moved(self, e: Entry, dfd: int) -> None:
+        """--move: remove a source once its copy is durable (file, then its directory, synced),
+        if it is still the entry that was copied."""
         if not self.config.move:
             return
         os.fsync(dfd)
         try:
-            os.unlink(src)
+            cf.remove_source(*self._src(e), e.st)
         except FileNotFoundError:
-            self.ctx.warn("the source was gone already when it was to be removed", src)
+            self.ctx.warn("the source was gone already when it was to be removed", e.src)
 
     def _link(self, first: list, dst: str, e: Entry) -> None:
         first_top, first_dst = first
@@ -458,7 +476,7 @@ class Copy(Job):
         dfd, name = self._dest(e.top, dst)
         cf.link_into(first_dfd, first_name, dfd, name, self.token, replace=self.config.on_conflict == "overwrite")
         self._done(e, 0, files=1)
-        self._unlink_moved(e.src, dfd)
+        self._unlink_moved(e, dfd)
 
     def _try_rename(self, src: str, target: str) -> bool:
         """--move on one filesystem: a rename of the whole source, if nothing is in the way."""
@@ -476,99 +494,7 @@ class Copy(Job):
         self.out["files"] += 1
         return True
 
-    # -- bookkeeping ---------------------------------------------------------------
-    def _record(self, result: tuple) -> None:
-        src, dst, n, err = result
-        if err is not None:
-            self._failed(src, dst, OSError(err[0], err[1]))
-            return
-        self.out["files"] += 1
-        self.out["bytes"] += n
-        self.ctx.add_items(1)
-        self.ctx.add_bytes(n)
-        p = self.ctx.current
-        self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=src)
-        self.ctx.checkpoint(self.state)
-
-    def _drain_large(self) -> None:
-        """Report the large files done in their thread; checkpoint where it is."""
-        large = self.large
-        if large is None:
-            return
-        self.bucket.rate = self.ctx.settings().get("bwlimit")
-        while large.results:
-            self.state["current"] = large.current
-            self._record(large.results.popleft())
-        self.state["current"] = large.current
-        if large.current is not None:
-            self.ctx.progress(bytes_done=self.out["bytes"] + large.pos)
-            self.ctx.checkpoint(self.state)
-        if large.failure is not None:
-            raise large.failure
-
-    def _wait_large(self) -> None:
-        large = self.large
-        if large is None:
-            return
-        if self.full is not None:
-            large.halt()
-        else:
-            large.finish()
-            while not large.wait(0.1):
-                self._drain_large()
-                self.ctx.check_interrupt()
-        self._drain_large()
-        self.large = None
-
-    def _record_batch(self, result: tuple) -> None:
-        self._drain_large()
-        done, nbytes, last, problems, rest = result
-        if rest:
-            self.leftover.append((*self.batch_opts, rest))
-        if done:
-            self.out["files"] += done
-            self.out["bytes"] += nbytes
-            self.ctx.add_items(done)
-            self.ctx.add_bytes(nbytes)
-            p = self.ctx.current
-            in_flight = self.large.pos if self.large is not None else 0  # of the large file in its thread
-            self.ctx.progress(done=(p.done or 0) + done, bytes_done=self.out["bytes"] + in_flight, path=last)
-            self.ctx.checkpoint(self.state)
-        for src, dst, err in problems:
-            self._failed(src, dst, OSError(err[0], err[1]))
-
-    def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0, files: int = 0) -> None:
-        if skipped:
-            self.out["skipped"] += 1
-        self.out["links"] += links
-        self.out["files"] += files
-        p = self.ctx.current
-        self.ctx.progress(done=(p.done or 0) + 1, path=e.src)
-
-    def _failed(self, src: str, dst: str, exc: OSError) -> None:
-        if exc.errno in cf.NO_SPACE:
-            if self.full is None:
-                self.full = (dst, exc)  # the copy stops; run() fails once the batches out there are back
-            return
-        if exc.errno == errno.EEXIST and self.config.on_conflict == "skip":
-            self.out["skipped"] += 1
-        elif exc.errno == errno.EEXIST:
-            self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
-        elif exc.errno == errno.ENOENT and not os.path.lexists(src):
-            self.ctx.error(src, "vanished before it could be copied")
-        elif exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EXDEV):  # the source is there:
-            self.ctx.error(dst, f"not written (its destination directory is missing or not a directory"
-                                f" any more): {exc.strerror}")  # (a directory swapped for a symlink, say)
-        else:
-            self.ctx.error(src, exc)
-        self.ctx.progress(done=(self.ctx.current.done or 0) + 1)
-
     def on_cancel(self, ctx) -> None:
         state = getattr(self, "state", None) or ctx.load_state() or {}
         if state.get("token"):
             sweep_temps(self.config.targets, state["token"])
-
-
-def _errinfo(exc: OSError) -> tuple[int, str]:
-    return (exc.errno or 0, exc.strerror or str(exc))
-

@@ -94,3 +94,29 @@ def test_the_kernel_has_openat2_or_the_fallback_is_used(tmp_path):
     os.close(open_dir(rfd, "x"))
     os.close(rfd)
     assert beneath.HAVE_OPENAT2 in (True, False)
+
+
+@pytest.mark.parametrize("openat2", MODES)
+def test_a_directory_that_can_be_searched_but_not_read_still_opens(openat2):
+    """As cp does, a parent of mode 0711 (another user's home, say) is enough to reach what is below it."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to run the check as another user (nobody)")
+    base = tempfile.mkdtemp(prefix="sdjobs-beneath-")
+    try:
+        os.chmod(base, 0o711)
+        os.makedirs(os.path.join(base, "pub", "x"))
+        os.chmod(os.path.join(base, "pub"), 0o711)
+        code = ("import os, sys; from sdjobs.fs.beneath import DirCache\n"
+                f"d = DirCache({base!r}, openat2={openat2})\n"
+                f"fd = d.fd({os.path.join(base, 'pub', 'x')!r})\n"
+                f"assert os.fstat(fd).st_ino == {os.stat(os.path.join(base, 'pub', 'x')).st_ino}\n")
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        shutil.rmtree(base)
