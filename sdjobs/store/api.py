@@ -45,12 +45,16 @@ class StoreError(SdjobsError):
 class Store:
     def __init__(self, library: Library, *, create: bool = True) -> None:
         self.library = library
+        library.check_trust()
         if not library.db_path.exists():
             if not create:
                 raise NotFound(f"no library at {library.db_path}")
             library.ensure_dirs()
-            fd = os.open(library.db_path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+            try:  # never through, nor onto, a name someone planted
+                os.close(os.open(library.db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+            except FileExistsError:
+                pass  # created meanwhile: checked again below
+            library.check_trust()
         elif not library.data_dir.is_dir():
             library.ensure_dirs()
         self.db = pw.SqliteDatabase(
@@ -62,7 +66,7 @@ class Store:
         try:
             conn = self.db.connection()
             if schema.needs_migration(conn):
-                fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                     schema.migrate(conn)
