@@ -9,6 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from .. import format as fmt
+
 Section = tuple[str, Iterable[tuple[str, RenderableType]]]
 
 
@@ -25,7 +27,7 @@ def render_sections(sections: Iterable[Section]) -> Group:
         grid.add_column(style="bold", no_wrap=True, min_width=10)
         grid.add_column(overflow="fold")
         for key, value in rows:
-            grid.add_row(key, value)
+            grid.add_row(key, fmt.plain(value) if isinstance(value, str) else value)  # never markup
         parts.append(grid)
     return Group(*parts)
 
