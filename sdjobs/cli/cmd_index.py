@@ -164,6 +164,7 @@ def ls(as_json: Json = False) -> None:
         output.err("no indexed locations; add one with: sdjobs index PATH", style="dim")
         return
     from rich.table import Table
+    from rich.text import Text
 
     from ..fs.names import display_path
 
@@ -175,7 +176,7 @@ def ls(as_json: Json = False) -> None:
         changes = " ".join(f"{sign}{ch.get(k, 0):,}" for sign, k in
                            (("+", "new"), ("~", "modified"), (">", "moved"), ("-", "deleted")))
         status = f"indexing (job {r['indexing']})" if r["indexing"] else ("" if r["indexed_at"] else "incomplete")
-        table.add_row(display_path(r["path"]), f"{r['entries']:,}", output.human_bytes(r["bytes"]),
+        table.add_row(Text(display_path(r["path"])), f"{r['entries']:,}", output.human_bytes(r["bytes"]),
                       r["mode"] + (" +full" if r["full_hash"] else ""), output.human_age(r["indexed_at"]),
                       changes if r["indexed_at"] else "", status, style=None)
     output.console().print(table)

@@ -107,17 +107,18 @@ def ls(
         output.print_json(_grouped(rows))
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("SOURCE", "VARIANT", "PIXELS", "FORMAT", "SIDECAR"):
         table.add_column(col, no_wrap=True, overflow="fold")
     for r in rows:
-        source = output.shorten(r.source, 10_000)
+        source = Text(output.shorten(r.source, 10_000))  # a name is text, never markup
         if r.variant is None:
-            what = f"failed: {r.error}" if r.status == "failed" else "no thumbnails"
+            what = Text(output.safe(f"failed: {r.error}") if r.status == "failed" else "no thumbnails")
             table.add_row(source, "-", "-", "-", what)
         else:
-            table.add_row(source, r.variant, f"{r.width}x{r.height}", r.format, r.sidecar)
+            table.add_row(source, r.variant, f"{r.width}x{r.height}", r.format, Text(output.safe(r.sidecar)))
     if not table.row_count:
         where = " under " + ", ".join(paths) if paths else ""
         output.err(f"no thumbnails recorded{where}", style="dim")
