@@ -15,6 +15,7 @@ import pytest
 from .conftest import Attacker, manifest, swapper
 
 MIN_SWAPS = 200
+MIN_RUNS = 3  # the attacker swaps thousands of times a run; more runs give more interleavings
 PATIENCE = 25.0  # seconds of operations per test before giving up on reaching MIN_SWAPS
 
 
@@ -38,13 +39,14 @@ def tree(root: Path, dirs=("a", "b"), files=30, content=lambda d, i: f"{d}/{i}\n
 
 def under_attack(cli, attacker, arena: Path, prepare, argv, names, target=None) -> None:
     """Run ``argv`` (after ``prepare()``) as root while the attacker swaps ``names`` in dst,
-    until the attacker made MIN_SWAPS swaps during the operations; outside must not change."""
+    at least MIN_RUNS times and until the attacker made MIN_SWAPS swaps while the commands ran
+    (from just before each start to its end); outside must not change."""
     uid, gid = attacker
     outside = arena / "outside"
     before = manifest(outside)
     swaps = runs = 0
     started = time.monotonic()
-    while swaps < MIN_SWAPS and time.monotonic() - started < PATIENCE:
+    while (swaps < MIN_SWAPS or runs < MIN_RUNS) and time.monotonic() - started < PATIENCE:
         prepare()
         att = Attacker(uid, gid, swapper(arena / "dst", names, target or outside))
         try:
@@ -57,6 +59,7 @@ def under_attack(cli, attacker, arena: Path, prepare, argv, names, target=None) 
         assert manifest(outside) == before, (f"run {runs} ({swaps} swaps so far) changed {outside}:"
                                              f" exit {proc.returncode}, {proc.stderr[-2000:]}")
     assert swaps >= MIN_SWAPS, f"only {swaps} swaps in {runs} runs"
+    print(f"{argv[0]} {argv[-1] if argv[0] == 'dupes' else ''}: {swaps} swaps in {runs} runs, outside unchanged")
 
 
 def clear(folder: Path) -> None:
