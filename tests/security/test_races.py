@@ -59,7 +59,8 @@ def under_attack(cli, attacker, arena: Path, prepare, argv, names, target=None) 
         assert manifest(outside) == before, (f"run {runs} ({swaps} swaps so far) changed {outside}:"
                                              f" exit {proc.returncode}, {proc.stderr[-2000:]}")
     assert swaps >= MIN_SWAPS, f"only {swaps} swaps in {runs} runs"
-    print(f"{argv[0]} {argv[-1] if argv[0] == 'dupes' else ''}: {swaps} swaps in {runs} runs, outside unchanged")
+    label = " ".join(str(a) for a in argv if a == argv[0] or str(a) in ("--move", "delete", "hardlink"))
+    print(f"{label}: {swaps} swaps in {runs} runs, outside unchanged")
 
 
 def clear(folder: Path) -> None:
