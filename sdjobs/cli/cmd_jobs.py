@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..core.display import safe
 from ..core.errors import BadInput
 from ..core.status import FINISHED, Status
 from . import output, state
@@ -91,6 +92,7 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         output.print_json(d)
         return
     from rich.table import Table
+    from rich.text import Text
 
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold", no_wrap=True)
@@ -98,8 +100,8 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     p = rec.progress
     rows = [
         ("job", f"{rec.id} ({rec.type} v{rec.type_version})"),
-        ("status", f"[{output.STATUS_STYLE.get(rec.status, '')}]{rec.status}[/]"
-                   + (f" (requested: {rec.control})" if rec.control else "")),
+        ("status", Text.assemble((rec.status, output.STATUS_STYLE.get(rec.status, "")),
+                                 f" (requested: {rec.control})" if rec.control else "")),
         ("priority", str(rec.priority)),
         ("command", output.what(rec.context)),
         ("started by", f"{rec.context.get('user', '?')} in {rec.context.get('cwd', '?')}"),
@@ -128,14 +130,14 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     from rich.markup import escape
 
     for k, v in rows:
-        if v:  # paths, commands and messages are the user's text: a "[/x]" in them is not markup
-            t.add_row(k, v if k == "status" else escape(v))
+        if v:  # a str would be read as markup; names are text, their escapes shown (core/display.py)
+            t.add_row(k, v if isinstance(v, Text) else Text(safe(v)))
     con = output.console()
     con.print(t)
     for e in issues:
-        earlier = f"[dim](run {e.retries + 1})[/] " if e.retries != rec.retries else ""
-        con.print(f"  {earlier}[{'red' if e.kind == 'error' else 'yellow'}]{e.kind}[/] "
-                  f"{escape(output.shorten(e.path or '', 70))} {escape(e.message)}", markup=True, highlight=False)
+        earlier = ("(run %d) " % (e.retries + 1), "dim") if e.retries != rec.retries else ""
+        con.print(Text.assemble("  ", earlier, (e.kind, "red" if e.kind == "error" else "yellow"),
+                                f" {safe(output.shorten(e.path or '', 70))} {safe(e.message)}"), highlight=False)
 
 
 def _ensure_runner() -> None:
@@ -237,7 +239,7 @@ def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
                 output.print_jsonl([{"ts": e.ts, "kind": e.kind, "path": e.path, "message": e.message}])
             else:
                 where = f"{output.shorten(e.path, 80)}: " if e.path else ""
-                print(f"{_ts(e.ts)} {e.kind:<7} {where}{e.message}")
+                print(f"{_ts(e.ts)} {e.kind:<7} {where}{safe(e.message)}")
         if not follow or rec.status in FINISHED or rec.status == "paused":
             break
         time.sleep(POLL * 5)
@@ -248,7 +250,7 @@ def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
             if as_json:
                 output.print_jsonl([{"ts": time.time(), "kind": "progress", "progress": rec.progress.to_dict()}])
             else:
-                print(f"{_ts(time.time())} progress {line}")
+                print(f"{_ts(time.time())} progress {safe(line)}")
         sys.stdout.flush()
 
 

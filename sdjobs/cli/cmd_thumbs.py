@@ -113,12 +113,12 @@ def ls(
     for col in ("SOURCE", "VARIANT", "PIXELS", "FORMAT", "SIDECAR"):
         table.add_column(col, no_wrap=True, overflow="fold")
     for r in rows:
-        source = output.shorten(r.source, 10_000)
+        source = Text(output.shorten(r.source, 10_000))  # a name is text, never markup
         if r.variant is None:
-            what = f"failed: {r.error}" if r.status == "failed" else "no thumbnails"
-            table.add_row(Text(source), "-", "-", "-", Text(what))
+            what = Text(output.safe(f"failed: {r.error}") if r.status == "failed" else "no thumbnails")
+            table.add_row(source, "-", "-", "-", what)
         else:
-            table.add_row(Text(source), r.variant, f"{r.width}x{r.height}", r.format, Text(r.sidecar))
+            table.add_row(source, r.variant, f"{r.width}x{r.height}", r.format, Text(output.safe(r.sidecar)))
     if not table.row_count:
         where = " under " + ", ".join(paths) if paths else ""
         output.err(f"no thumbnails recorded{where}", style="dim")

@@ -7,6 +7,7 @@ import sys
 import time
 
 from ..core import registry
+from ..core.display import safe
 from ..core.status import FINISHED
 from ..runner import control
 from ..store.api import Store
@@ -84,7 +85,7 @@ def _render(rec: JobRecord):
     grid.add_column(no_wrap=True)
     head = Text.assemble((f"{rec.type} #{rec.id} ", "bold"), (rec.status, output.STATUS_STYLE.get(rec.status, "")))
     if p.phase:
-        head.append(f" {p.phase}")
+        head.append(f" {safe(p.phase)}")
     bar = ProgressBar(total=100, completed=(frac or 0) * 100, pulse=frac is None and rec.status == "running",
                       width=30)
     bits = [output.progress_text(p)]
@@ -96,7 +97,7 @@ def _render(rec: JobRecord):
         bits.append(f"ETA {output.human_duration(p.eta)}")
     if rec.warnings or rec.errors:
         bits.append(f"{rec.warnings} warnings, {rec.errors} errors")
-    grid.add_row(head, bar, Text(" · ".join(b for b in bits if b)))
+    grid.add_row(head, bar, Text(safe(" · ".join(b for b in bits if b))))
     detail = p.path or p.message
     if detail:
         grid.add_row(Text(""), Text(output.shorten(detail, 90), style="dim"), Text(""))

@@ -56,8 +56,9 @@ def run_ephemeral(path: str, *, mode: str, full_hash: bool, depth: int | None, r
     if as_json:
         return
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(box=None, pad_edge=False, header_style="bold", title=display_path(root), title_justify="left")
+    table = Table(box=None, pad_edge=False, header_style="bold", title=Text(display_path(root)), title_justify="left")
     for col in ("KIND", "ENTRIES", "SIZE"):
         table.add_column(col, justify="left" if col == "KIND" else "right")
     for kind, (n, size) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
@@ -75,6 +76,7 @@ def _with_content(entries, want: int, workers: int | None) -> Iterator:
     import multiprocessing
     from itertools import islice
 
+    from ..core.display import safe
     from ..jobs.index_content import identify
 
     with multiprocessing.get_context("fork").Pool(workers or os.cpu_count() or 1) as pool:
@@ -84,5 +86,5 @@ def _with_content(entries, want: int, workers: int | None) -> Iterator:
             for i, e in enumerate(batch):
                 ident = found.get(i)
                 if ident is not None and ident.error:
-                    print(f"sdjobs: {e.path}: {ident.error}", file=sys.stderr)
+                    print(safe(f"sdjobs: {e.path}: {ident.error}"), file=sys.stderr)
                 yield e, ident

@@ -14,6 +14,7 @@ import sys
 import time
 import unicodedata
 from typing import Any, Iterable, Sequence
+from ..core.display import safe
 from ..core.humanize import human_bytes, human_duration  # noqa: F401  (re-exported)
 
 STATUS_STYLE = {
@@ -32,6 +33,8 @@ def console(stderr: bool = False):
 
 
 def err(message: str, style: str = "red") -> None:
+    """One diagnostic on stderr; control characters from names in it escaped (core/display.py)."""
+    message = "\n".join(safe(line) for line in str(message).split("\n"))
     if "NO_COLOR" in os.environ or not sys.stderr.isatty():
         print(message, file=sys.stderr)
     else:
@@ -104,7 +107,7 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Ite
 
     ``styles[i][j]`` styles cell j of row i. The ``squeeze`` column is cut with an
     ellipsis so that lines fit a terminal; on a pipe nothing is cut but ``max_width``."""
-    rows = [[str(c) for c in r] for r in rows]
+    rows = [[safe(c) for c in r] for r in rows]  # names may hold terminal escapes
     right, max_width = set(right), max_width or {}
     widths = [max([cell_width(h)] + [cell_width(r[j]) for r in rows]) for j, h in enumerate(headers)]
     for j, h in enumerate(headers):

@@ -26,7 +26,7 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         return None
     lib = store.library
     lib.ensure_dirs()
-    lock = os.open(lib.data_dir / prestart.AUTOSTART_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = os.open(lib.data_dir / prestart.AUTOSTART_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _wait_for_starting_runner(store):
@@ -37,7 +37,7 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
             raw = os.environ.get("SDJOBS_RUNNER_IDLE_EXIT")
             raise SdjobsError(f"SDJOBS_RUNNER_IDLE_EXIT must be a number of seconds, not {raw!r}") from None
         cmd = prestart.background_argv(str(lib.db_path), idle, *(["--workers", str(workers)] if workers else []))
-        fd = os.open(lib.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(lib.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd,
                                     start_new_session=True, close_fds=True)

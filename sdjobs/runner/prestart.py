@@ -21,6 +21,7 @@ import fcntl
 import os
 import sys
 
+from ..store import trust
 from ..store.libpath import RUNNER_LOG, data_dir_of
 
 RUNNER_LOCK = "runner.lock"
@@ -50,7 +51,7 @@ def background_argv(db_path: str, idle: float, *options: str) -> list[str]:
 
 def hold(data_dir: str) -> None:
     """Mark this process as a live runner for as long as it lives (a shared lock)."""
-    fd = os.open(os.path.join(data_dir, RUNNER_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(os.path.join(data_dir, RUNNER_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     fcntl.flock(fd, fcntl.LOCK_SH)
     held.append(fd)
 
@@ -105,13 +106,17 @@ def prestart(db_path: str) -> int | None:
     if not os.path.isdir(data_dir):
         return None
     try:
+        trust.check_library(db_path, data_dir)
+    except trust.UntrustedLibrary:
+        return None  # the command itself says why
+    try:
         idle = idle_exit()
-        auto = os.open(os.path.join(data_dir, AUTOSTART_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        auto = os.open(os.path.join(data_dir, AUTOSTART_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except (ValueError, OSError):
         return None
     try:
         fcntl.flock(auto, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another command is starting one
-        lock = os.open(os.path.join(data_dir, RUNNER_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        lock = os.open(os.path.join(data_dir, RUNNER_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a runner holds it
             fcntl.flock(lock, fcntl.LOCK_SH)  # what the runner will hold, from its first instruction
@@ -130,6 +135,6 @@ def _spawn(db_path: str, data_dir: str, idle: float, lock: int) -> int:
     argv = background_argv(db_path, idle, "--lock-fd", str(lock), "--first-idle-exit", str(FIRST_IDLE_EXIT))
     return os.posix_spawn(sys.executable, argv, os.environ, setsid=True, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
+        (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ])

@@ -138,7 +138,7 @@ class Supervisor:
         if self.exit_when_idle or os.environ.get("SDJOBS_CLI_SERVER", "1") == "0":
             return
         try:  # its diagnostics go to the runner log: it must not hold a foreground runner's pipes open
-            log = os.open(self.library.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            log = os.open(self.library.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             try:
                 self._cli_server = subprocess.Popen(
                     prestart.python_argv("sdjobs.cli.server", str(self.library.db_path)),

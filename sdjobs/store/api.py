@@ -64,6 +64,7 @@ class LibraryDatabase(pw.SqliteDatabase):
 class Store:
     def __init__(self, library: Library, *, create: bool = True) -> None:
         self.library = library
+        library.check_trust()  # before anything is opened or created (store/trust.py)
         check_openable(library)
         try:
             self._open(library, create)
@@ -77,8 +78,11 @@ class Store:
             if not create:
                 raise NotFound(f"no library at {library.db_path}")
             library.ensure_dirs()
-            fd = os.open(library.db_path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
+            try:  # never through, nor onto, a name someone planted
+                os.close(os.open(library.db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+            except FileExistsError:
+                pass  # created meanwhile: checked again below
+            library.check_trust()
         elif not library.data_dir.is_dir():
             library.ensure_dirs()
         self.db = LibraryDatabase(
@@ -91,7 +95,7 @@ class Store:
         self.opened_as = library.file_identity()  # see Library.replaced_since
         schema.check_not_newer(conn, str(library.db_path))
         if schema.needs_migration(conn):
-            fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(library.lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 schema.migrate(conn)

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path
 
 from ..core.errors import BadInput
-
+from . import trust
 from .libpath import ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, resolve_db_path  # noqa: F401  (ENV_VAR re-exported)
 
 
@@ -49,6 +49,14 @@ class Library:
         for d in (self.db_path.parent, self.data_dir):
             if not d.is_dir():
                 d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.check_trust()  # a data folder that was a planted symlink to a folder passes is_dir()
+
+    def check_trust(self) -> None:
+        """Refuse (BadInput, exit 2) a library someone else could write (store/trust.py)."""
+        try:
+            trust.check_library(str(self.db_path), str(self.data_dir))
+        except trust.UntrustedLibrary as exc:
+            raise BadInput(str(exc)) from None
 
 
 def default_path() -> Path:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from rich.text import Text
+from ..core.display import safe
 from ..core.humanize import human_bytes, human_duration  # noqa: F401  (re-exported)
 
 # ANSI colour names only, so that the terminal's own palette decides the colours.
@@ -146,11 +147,17 @@ def started_by(context: Any, parent_id: int | None) -> str:
         words = [str(a) for a in argv]
         if words[0].rsplit("/", 1)[-1] in ("sdjobs", "__main__.py", "-m"):
             words = words[1:]
-        return " ".join(words)
+        return safe(" ".join(words))
     for key in ("schedule", "source", "by"):
         if context.get(key):
-            return f"{key}: {context[key]}"
+            return safe(f"{key}: {context[key]}")
     return ""
+
+
+def plain(text: object, style: str = "") -> Text:
+    """Text from a job or a file name for a cell: no markup read, control characters escaped
+    (a DataTable reads a str cell as markup; a terminal obeys the escapes in a name)."""
+    return Text(safe(text), style=style)
 
 
 def short_path(text: str | None, width: int) -> str:

@@ -54,7 +54,7 @@ def scalar(value: Any, key: str = "") -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "surrogateescape")
     if isinstance(value, str):
-        return fmt.short_path(value, 400) if key in PATH_KEYS or value.startswith("/") else value
+        return fmt.short_path(value, 400) if key in PATH_KEYS or value.startswith("/") else fmt.safe(value)
     if isinstance(value, bool) or value is None:
         return str(value).lower()
     if isinstance(value, int) and ("bytes" in key or key in ("size", "wasted", "freed")):
@@ -104,7 +104,7 @@ def _records(items: list[dict], more: str) -> RenderableType:
     for c in columns:
         table.add_column(c.upper(), overflow="fold")
     for item in items[:MAX_ROWS]:
-        table.add_row(*[_cell(item.get(c), c) for c in columns])
+        table.add_row(*[Text(_cell(item.get(c), c)) for c in columns])
     return Group(table, *_cut(len(items), MAX_ROWS, more))
 
 
@@ -185,7 +185,7 @@ def _issues(issues: list, more: str) -> RenderableType:
         table.add_column(col, overflow="fold", no_wrap=col in ("SEVERITY", "KIND"))
     for issue in ordered[:MAX_ROWS]:
         if not isinstance(issue, dict):
-            table.add_row("", "", "", scalar(issue))
+            table.add_row("", "", "", Text(scalar(issue)))
             continue
         sev = str(issue.get("severity", ""))
         detail = [str(issue[k]) for k in ("message", "detail") if issue.get(k)]
@@ -195,6 +195,6 @@ def _issues(issues: list, more: str) -> RenderableType:
         others = {k: v for k, v in issue.items() if k not in ("severity", "kind", "path", "message", "detail",
                                                               "action", "suggested_action", "suggestion")}
         detail += [f"{k}: {_cell(v, k)}" for k, v in others.items()]
-        table.add_row(Text(sev, style=SEVERITY_STYLE.get(sev, "")), str(issue.get("kind", "")),
-                      scalar(issue.get("path", ""), "path"), " ".join(detail))
+        table.add_row(Text(sev, style=SEVERITY_STYLE.get(sev, "")), fmt.plain(issue.get("kind", "")),
+                      Text(scalar(issue.get("path", ""), "path")), fmt.plain(" ".join(detail)))
     return Group(title, table, *_cut(len(issues), MAX_ROWS, more))

@@ -9,6 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from .. import format as fmt
+
 Section = tuple[str, Iterable[tuple[str, RenderableType]]]
 
 
@@ -24,8 +26,8 @@ def render_sections(sections: Iterable[Section]) -> Group:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, min_width=10)
         grid.add_column(overflow="fold")
-        for key, value in rows:  # a str value is a path or a command: text, never markup
-            grid.add_row(key, Text(value) if isinstance(value, str) else value)
+        for key, value in rows:
+            grid.add_row(key, fmt.plain(value) if isinstance(value, str) else value)  # never markup
         parts.append(grid)
     return Group(*parts)
 

@@ -48,7 +48,7 @@ class IssueList(DataTable):
             if RowKey(str(e.id)) in self.rows:
                 continue
             self.add_row(fmt.clock(e.ts), Text(e.kind, style="red" if e.kind == "error" else "yellow"),
-                         fmt.short_path(e.path, self.columns[ColumnKey("path")].width) if e.path else Text("—", style="dim"), str(e.message),
+                         fmt.plain(fmt.short_path(e.path, self.columns[ColumnKey("path")].width)) if e.path else Text("—", style="dim"), fmt.plain(e.message),
                          key=str(e.id))
 
     def texts(self) -> list[str]:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from .. import format as fmt
+from ...core.display import safe
 from ...store.records import Event
 
 KIND_STYLE = {"error": "red", "warning": "yellow", "log": "", "phase": "cyan"}
@@ -19,7 +20,7 @@ def event_line(e: Event) -> Text:
     text.append(f"{e.kind:<7} ", style=KIND_STYLE.get(e.kind, "dim"))
     if e.path:
         text.append(fmt.short_path(e.path, 200) + ": ", style="bold")
-    text.append(str(e.message))
+    text.append(safe(e.message))
     return text
 
 
