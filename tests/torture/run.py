@@ -375,22 +375,23 @@ def _conflict_oracle(before: dict, pre: dict, dst: str, mode: str, status: str |
 
 
 def _source_change_oracle(t: Trial, rec: dict, src: str, dst: str) -> list[str]:
-    """A file changed while it was copied: at the destination it is the final source content, or
-    absent, or the job named it in a warning or error. Never a torn copy passed over in silence."""
-    changed = getattr(t, "changed", set())
+    """A file changed while it was copied: at the destination it is one of the contents the source
+    had (before, between or after the changes), or absent, or the job named it in a warning or an
+    error. Never a torn mix passed over in silence."""
+    versions = getattr(t, "versions", {})
     text = repr(rec.get("issues")) + repr(rec.get("error"))
-    logs = t.cli("jobs", "logs", rec["id"], timeout=30).stdout + t.cli("jobs", "logs", rec["id"], timeout=30).stderr
+    logs = t.cli("jobs", "logs", rec["id"], timeout=30)
+    logs = logs.stdout + logs.stderr
     out = []
     bsrc = os.fsencode(src)
-    for p in sorted(changed):
+    for p, seen in sorted(versions.items()):
         rel = os.path.relpath(p, bsrc)
-        q = os.path.join(os.fsencode(dst), rel)
-        if not os.path.lexists(q):
+        got = O.manifest_one(os.path.join(os.fsencode(dst), rel))
+        if got is None or got[0] != "file" or got[1] in seen:
             continue
-        cur = O.manifest_one(p) if os.path.lexists(p) else None
-        got = O.manifest_one(q)
-        named = os.path.basename(rel).decode(errors="replace")[:40] in text or os.path.basename(rel) in logs
-        if cur is not None and got != cur and not named:
-            out.append(f"torn copy kept silently: {O._show(rel)} is {got[2]} bytes at the destination, "
-                       f"{cur[2]} at the source, and the job said nothing")
+        name = os.path.basename(rel)
+        if name.decode(errors="replace")[:40] in text or name in logs:
+            continue
+        out.append(f"torn copy kept silently: {O._show(rel)} ({got[2]} bytes) at the destination is none of "
+                   f"the {len(seen)} contents its source had, and the job said nothing")
     return out[:5]
