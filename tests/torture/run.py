@@ -53,8 +53,9 @@ class Result:
 
     @property
     def lost(self) -> bool:
-        return any(v.startswith(("LOST", "CORRUPTED", "torn", "DELETE TOUCHED", "ORPHAN in the trash",
-                                 "rsync", "vs cp -a")) for v in self.violations)
+        """User data destroyed or damaged (not merely left uncopied, which the job must admit)."""
+        return any(v.startswith(("LOST", "CORRUPTED", "torn", "DELETE TOUCHED", "ORPHAN in the trash"))
+                   for v in self.violations)
 
     def replay(self) -> str:
         return f"bench/soak.py --replay {self.seed} --ops {self.op} --faults {self.fault} --size {self.size}"

@@ -104,6 +104,7 @@ def test_the_oracles_see_damage(tmp_path):
     os.makedirs(src / "h")
     (src / "h" / "a").write_bytes(b"x" * 5000)
     os.link(src / "h" / "a", src / "h" / "b")
+    (src / "h" / "c").write_bytes(b"y" * 5000)
     subprocess.run(["cp", "-a", src, ref], check=True)
     dst = tmp_path / "dst"
     subprocess.run(["cp", "-a", src, dst], check=True)
@@ -112,10 +113,14 @@ def test_the_oracles_see_damage(tmp_path):
     data[100] ^= 1
     os.unlink(dst / "h" / "b")
     (dst / "h" / "b").write_bytes(data)  # a torn hard link, with one byte changed
+    with open(dst / "h" / "c", "r+b") as f:  # a flipped byte, same size, same mtime
+        f.seek(4000)
+        f.write(b"z")
+    os.utime(dst / "h" / "c", ns=(0, os.lstat(src / "h" / "c").st_mtime_ns))
     (dst / ".x.sdjobs-1.part").write_bytes(b"")
     found = O.copy_exact(str(src), str(dst), str(ref))
-    assert any(v.startswith("rsync") for v in found)
-    assert any("hard links" in v for v in found)
+    assert any(v.startswith("CORRUPTED (rsync)") for v in found)
+    assert any("hard links" in v and v.startswith("CORRUPTED vs cp -a") for v in found)
     assert any("leftover" in v for v in found)
 
     before = O.manifest(src)
