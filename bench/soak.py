@@ -16,6 +16,7 @@ import collections
 import os
 import random
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,13 +28,14 @@ from torture.run import OPS, run_trial  # noqa: E402
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--minutes", type=float, default=5)
     ap.add_argument("--seed", type=int, help="master seed (default: the clock)")
     ap.add_argument("--ops", help=f"comma-separated, of: {','.join(OPS)}")
     ap.add_argument("--faults", help=f"comma-separated, of: {','.join(F.FAULTS)}")
     ap.add_argument("--size", choices=["small", "medium"], default="medium")
     ap.add_argument("--replay", type=int, metavar="SEED", help="run this one trial again and keep its files")
+    ap.add_argument("--jobs", type=int, default=1, help="trials at once (each has its own library and runner)")
     ap.add_argument("--strict", action="store_true", help="exit 1 on any violated invariant, not only loss")
     a = ap.parse_args()
     ops = a.ops.split(",") if a.ops else None
@@ -55,16 +57,28 @@ def main() -> int:
     print(f"soak: master seed {master}, {a.minutes:g} minutes, trees {a.size}", flush=True)
     end = time.monotonic() + a.minutes * 60
     results = []
-    while time.monotonic() < end:
-        seed = rng.randrange(1 << 31)
-        r = run_trial(seed, rng.choice(ops) if ops else None, rng.choice(kinds) if kinds else None, size=a.size,
-                      keep_failed=False)
-        results.append(r)
-        mark = "skip" if r.skipped else ("ok" if not r.violations else ("LOST" if r.lost else "FAIL"))
-        print(f"  [{len(results):4d}] {mark:4s} seed {seed:>10d} {r.op:16s} {r.fault:16s} {r.status or '-':22s}"
-              f" {r.seconds:5.1f}s", flush=True)
-        for v in r.violations[:3]:
-            print(f"         - {v[:200]}", flush=True)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while time.monotonic() < end:
+            with lock:
+                seed = rng.randrange(1 << 31)
+                op = rng.choice(ops) if ops else None
+                fault = rng.choice(kinds) if kinds else None
+            r = run_trial(seed, op, fault, size=a.size)
+            with lock:
+                results.append(r)
+                mark = "skip" if r.skipped else ("ok" if not r.violations else ("LOST" if r.lost else "FAIL"))
+                print(f"  [{len(results):4d}] {mark:4s} seed {seed:>10d} {r.op:16s} {r.fault:16s} "
+                      f"{r.status or '-':22s} {r.seconds:5.1f}s", flush=True)
+                for v in r.violations[:3]:
+                    print(f"         - {v[:200]}", flush=True)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, a.jobs))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
     print()
     print(table(results, master, a))
     return 1 if any(r.lost for r in results) or (a.strict and any(r.violations for r in results)) else 0
@@ -74,16 +88,18 @@ def table(results, master, a) -> str:
     ran = [r for r in results if not r.skipped]
     by_op = collections.Counter(r.op for r in ran)
     faults = collections.Counter(r.fault for r in ran if r.injected and r.fault != "none")
+    missed = collections.Counter(r.fault for r in ran if not r.injected and r.fault != "none")
     survived = collections.Counter(r.fault for r in ran if r.injected and r.fault != "none" and not r.violations)
     lost = [r for r in ran if r.lost]
     failed = [r for r in ran if r.violations]
-    lines = [f"Soak: {len(ran)} trials in {a.minutes:g} min (master seed {master}, {a.size} trees)",
+    lines = [f"Soak: {len(ran)} trials in {a.minutes:g} min (master seed {master}, {a.size} trees, "
+             f"{a.jobs} at once)",
              "", "| operation | trials | clean |", "|---|---:|---:|"]
     for op in sorted(by_op):
         lines.append(f"| {op} | {by_op[op]} | {sum(1 for r in ran if r.op == op and not r.violations)} |")
-    lines += ["", "| fault | injected | survived |", "|---|---:|---:|"]
-    for k in sorted(faults):
-        lines.append(f"| {k} | {faults[k]} | {survived[k]} |")
+    lines += ["", "| fault | injected | survived | not injected (job ended first) |", "|---|---:|---:|---:|"]
+    for k in sorted(set(faults) | set(missed)):
+        lines.append(f"| {k} | {faults[k]} | {survived[k]} | {missed[k]} |")
     lines += ["", f"Faults injected: {sum(faults.values())}; survived: {sum(survived.values())}; "
                   f"trials with a violated invariant: {len(failed)}; with files lost or corrupted: {len(lost)}"]
     skipped = [r for r in results if r.skipped]
@@ -92,7 +108,7 @@ def table(results, master, a) -> str:
     if failed:
         lines += ["", "Failing seeds:"]
         for r in failed:
-            lines.append(f"- seed {r.seed} {r.op} + {r.fault}: {r.violations[0][:160]}  "
+            lines.append(f"- seed {r.seed} {r.op} + {r.fault}: {'; '.join(v[:120] for v in r.violations[:3])}  "
                          f"(replay: {r.replay()})")
     return "\n".join(lines)
 

@@ -212,19 +212,29 @@ def source_change(t: Trial, job: int, rng: random.Random, files: list[bytes] | N
         return False
     if not t.running_pid(job):
         return False
+    from .oracles import _digest
+
     stop = threading.Event()
-    changed: list[bytes] = []
+    # every content each file had (one set per inode: hard links change together); a copy must be one of them
+    by_inode: dict[tuple[int, int], set[str]] = {}
+    versions: dict[bytes, set[str]] = {}
+    for p in files:
+        st = os.lstat(p)
+        versions[p] = by_inode.setdefault((st.st_dev, st.st_ino), set())
 
     def churn():
         while not stop.is_set():
             p = rng.choice(files)
             try:
+                seen = versions[p]
+                if not seen:
+                    seen.add(_digest(p))
                 if rng.random() < 0.5:
                     with open(p, "ab") as f:
                         f.write(os.urandom(rng.randrange(1, 50_000)))
                 else:
                     os.truncate(p, os.path.getsize(p) // 2)
-                changed.append(p)
+                seen.add(_digest(p))
             except OSError:
                 pass
             time.sleep(rng.uniform(0.01, 0.1))
@@ -236,8 +246,8 @@ def source_change(t: Trial, job: int, rng: random.Random, files: list[bytes] | N
         time.sleep(0.05)
     stop.set()
     th.join()
-    t.changed = set(changed)
-    return bool(changed)
+    t.versions = {p: seen for p, seen in versions.items() if seen}
+    return bool(t.versions)
 
 
 def truncate_library(t: Trial, job: int, rng: random.Random) -> bool:

@@ -104,7 +104,8 @@ def diff_snapshots(got: dict, want: dict, what: str, limit: int = 5) -> list[str
                 fields = ["kind", "mode", "mtime", "content/target", "hard links"]
                 bad = [fields[i] if i < len(fields) else str(i) for i in range(max(len(g), len(w)))
                        if (g[i] if i < len(g) else None) != (w[i] if i < len(w) else None)]
-                out.append(f"{what}: {_show(rel)} differs in {', '.join(bad)}")
+                head = "CORRUPTED " if g[0] == w[0] and "content/target" in bad else ""
+                out.append(f"{head}{what}: {_show(rel)} differs in {', '.join(bad)}")
     if len(out) > limit:
         out = out[:limit] + [f"{what}: ... {len(out) - limit} more"]
     return out
@@ -115,7 +116,9 @@ def rsync_differences(src: str, dst: str) -> list[str]:
     proc = subprocess.run(["rsync", "-anciH", "--delete", os.fsencode(src) + b"/", os.fsencode(dst) + b"/"],
                           capture_output=True)
     lines = [ln for ln in proc.stdout.decode("utf-8", "backslashreplace").splitlines() if ln.strip()]
-    out = [f"rsync: {ln}" for ln in lines[:5]]
+    # a file rsync would re-send for its content ("c" in the third column) exists but differs: corrupted;
+    # a missing one ("+++++++++") was not copied, which the job's status must then admit
+    out = [("CORRUPTED (rsync): " if ln[1:3] == "fc" else "rsync: ") + ln for ln in lines[:5]]
     if len(lines) > 5:
         out.append(f"rsync: ... {len(lines) - 5} more lines")
     if proc.returncode not in (0, 23, 24):

@@ -22,7 +22,7 @@ from . import oracles as O
 from . import trees
 from .engine import TERMINAL, Trial
 
-OPS = ["copy", "copy_verify", "copy_conflict", "move_same", "move_cross", "delete_trash", "delete_permanent",
+OPS = ["copy", "copy_verify", "conflict_fail", "conflict_skip", "conflict_overwrite", "conflict_rename", "move_same", "move_cross", "delete_trash", "delete_permanent",
        "dupes_trash", "dupes_delete", "dupes_hardlink", "index", "validate", "thumbs"]
 # faults that only make sense for some operations
 ONLY = {
@@ -48,15 +48,17 @@ class Result:
     seconds: float = 0.0
     tree: str = ""
     skipped: str = ""
+    size: str = "small"
     kept: str = ""  # where the trial's files were kept (a failing trial's, for a post-mortem)
 
     @property
     def lost(self) -> bool:
-        return any(v.startswith(("LOST", "CORRUPTED", "torn", "DELETE TOUCHED", "ORPHAN in the trash",
-                                 "rsync", "vs cp -a")) for v in self.violations)
+        """User data destroyed or damaged (not merely left uncopied, which the job must admit)."""
+        return any(v.startswith(("LOST", "CORRUPTED", "torn", "DELETE TOUCHED", "ORPHAN in the trash"))
+                   for v in self.violations)
 
     def replay(self) -> str:
-        return f"bench/soak.py --replay {self.seed} --ops {self.op} --faults {self.fault}"
+        return f"bench/soak.py --replay {self.seed} --ops {self.op} --faults {self.fault} --size {self.size}"
 
     def report(self) -> str:
         head = (f"seed {self.seed}: {self.op} + {self.fault} ({'injected' if self.injected else 'not injected'}), "
@@ -90,7 +92,7 @@ def run_trial(seed: int, op: str | None = None, fault: str | None = None, *, siz
     if op is None or fault is None:
         op2, fault2 = choose(seed, [op] if op else None, [fault] if fault else None)
         op, fault = op or op2, fault or fault2
-    res = Result(seed, op, fault)
+    res = Result(seed, op, fault, size=size)
     t0 = time.monotonic()
     base = tempfile.mkdtemp(prefix=f"torture-{seed}-", dir=base_dir)
     mounts: list[str] = []
@@ -177,14 +179,14 @@ def _trial(t: Trial, res: Result, seed: int, op: str, fault: str, size: str, mou
             return
         mounts.append(mnt)
         dst = os.path.join(mnt, "dst")
-    if op in ("copy", "copy_verify", "copy_conflict"):
+    if op in ("copy", "copy_verify") or op.startswith("conflict_"):
         subprocess.run(["cp", "-a", src, ref], check=True)
-        if op == "copy_conflict":
+        if op.startswith("conflict_"):
             out = os.path.join(base, "out")
             os.makedirs(out)
             dst = os.path.join(out, "src")
             pre = _preexisting(src, dst, rng)
-            on_conflict = rng.choice(["fail", "skip", "overwrite", "rename"])
+            on_conflict = op.split("_")[1]
             args = ["copy", src, out, "--on-conflict", on_conflict] + (["--verify"] if rng.random() < 0.5 else [])
         else:
             args = ["copy", src, dst] + (["--verify"] if op == "copy_verify" else [])
@@ -277,7 +279,7 @@ def _judge(t: Trial, res: Result, rec: dict, op: str, fault: str, src: str, dst:
     completed = status == "completed"
     lib_fault = fault in ("truncate_library", "remove_library", "full_library")
     must_complete = fault not in ("full_dest", "source_change") and not lib_fault
-    if op == "copy_conflict" and on_conflict == "fail":
+    if op == "conflict_fail":
         must_complete = False
     if op == "validate" or op == "thumbs":
         must_complete = must_complete and status not in ("completed-with-errors",)
@@ -308,7 +310,7 @@ def _judge(t: Trial, res: Result, rec: dict, op: str, fault: str, src: str, dst:
         if status in TERMINAL:
             v += O.leftovers(dst)
         v += O.unchanged(before, src, "copy") if fault != "source_change" else []
-    elif op == "copy_conflict":
+    elif op.startswith("conflict_"):
         v += _conflict_oracle(before, pre, dst, on_conflict, status)
         v += O.leftovers(dst)
     elif op.startswith("move"):
@@ -374,22 +376,23 @@ def _conflict_oracle(before: dict, pre: dict, dst: str, mode: str, status: str |
 
 
 def _source_change_oracle(t: Trial, rec: dict, src: str, dst: str) -> list[str]:
-    """A file changed while it was copied: at the destination it is the final source content, or
-    absent, or the job named it in a warning or error. Never a torn copy passed over in silence."""
-    changed = getattr(t, "changed", set())
+    """A file changed while it was copied: at the destination it is one of the contents the source
+    had (before, between or after the changes), or absent, or the job named it in a warning or an
+    error. Never a torn mix passed over in silence."""
+    versions = getattr(t, "versions", {})
     text = repr(rec.get("issues")) + repr(rec.get("error"))
-    logs = t.cli("jobs", "logs", rec["id"], timeout=30).stdout + t.cli("jobs", "logs", rec["id"], timeout=30).stderr
+    logs = t.cli("jobs", "logs", rec["id"], timeout=30)
+    logs = logs.stdout + logs.stderr
     out = []
     bsrc = os.fsencode(src)
-    for p in sorted(changed):
+    for p, seen in sorted(versions.items()):
         rel = os.path.relpath(p, bsrc)
-        q = os.path.join(os.fsencode(dst), rel)
-        if not os.path.lexists(q):
+        got = O.manifest_one(os.path.join(os.fsencode(dst), rel))
+        if got is None or got[0] != "file" or got[1] in seen:
             continue
-        cur = O.manifest_one(p) if os.path.lexists(p) else None
-        got = O.manifest_one(q)
-        named = os.path.basename(rel).decode(errors="replace")[:40] in text or os.path.basename(rel) in logs
-        if cur is not None and got != cur and not named:
-            out.append(f"torn copy kept silently: {O._show(rel)} is {got[2]} bytes at the destination, "
-                       f"{cur[2]} at the source, and the job said nothing")
+        name = os.path.basename(rel)
+        if name.decode(errors="replace")[:40] in text or name in logs:
+            continue
+        out.append(f"torn copy kept silently: {O._show(rel)} ({got[2]} bytes) at the destination is none of "
+                   f"the {len(seen)} contents its source had, and the job said nothing")
     return out[:5]

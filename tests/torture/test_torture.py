@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from torture import oracles as O
@@ -22,7 +22,10 @@ pytestmark = [pytest.mark.torture, pytest.mark.timeout(400)]
 CASES = [
     (1001, "copy", "none"),
     (1002, "copy_verify", "none"),
-    (1003, "copy_conflict", "none"),
+    (1003, "conflict_fail", "none"),
+    (1014, "conflict_skip", "none"),
+    (1015, "conflict_overwrite", "none"),
+    (1016, "conflict_rename", "none"),
     (1004, "move_same", "none"),
     (1005, "move_cross", "none"),
     (1006, "delete_trash", "none"),
@@ -63,7 +66,7 @@ def test_trial(seed, op, fault, tmp_path):
     _judge(run_trial(seed, op, fault, base_dir=str(tmp_path)))
 
 
-@settings(max_examples=2, derandomize=True, deadline=None, database=None,
+@settings(max_examples=2, derandomize=True, deadline=None, database=None, phases=[Phase.generate],
           suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 2**31 - 1), st.sampled_from(["copy", "copy_verify", "move_cross", "delete_trash"]))
 def test_generated_trees_survive_a_crash(seed, op):
@@ -76,14 +79,13 @@ def test_generated_trees_survive_a_crash(seed, op):
 
 @settings(max_examples=15, derandomize=True, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
-@given(st.randoms(use_true_random=False))
-def test_cp_a_copies_every_generated_tree_exactly(tmp_path_factory, rng):
+@given(trees.tree_strategy())
+def test_cp_a_copies_every_generated_tree_exactly(tmp_path_factory, tree):
     """The reference itself: cp -a of any generated tree satisfies the copy oracles (so a failure
     of sdjobs' copy is sdjobs', not the tree's)."""
     import subprocess
 
     base = tmp_path_factory.mktemp("tree")
-    tree = trees.random_tree(rng)
     trees.build(tree, base / "src")
     subprocess.run(["cp", "-a", base / "src", base / "ref"], check=True)
     assert O.rsync_differences(str(base / "src"), str(base / "ref")) == []
@@ -102,6 +104,7 @@ def test_the_oracles_see_damage(tmp_path):
     os.makedirs(src / "h")
     (src / "h" / "a").write_bytes(b"x" * 5000)
     os.link(src / "h" / "a", src / "h" / "b")
+    (src / "h" / "c").write_bytes(b"y" * 5000)
     subprocess.run(["cp", "-a", src, ref], check=True)
     dst = tmp_path / "dst"
     subprocess.run(["cp", "-a", src, dst], check=True)
@@ -110,10 +113,14 @@ def test_the_oracles_see_damage(tmp_path):
     data[100] ^= 1
     os.unlink(dst / "h" / "b")
     (dst / "h" / "b").write_bytes(data)  # a torn hard link, with one byte changed
+    with open(dst / "h" / "c", "r+b") as f:  # a flipped byte, same size, same mtime
+        f.seek(4000)
+        f.write(b"z")
+    os.utime(dst / "h" / "c", ns=(0, os.lstat(src / "h" / "c").st_mtime_ns))
     (dst / ".x.sdjobs-1.part").write_bytes(b"")
     found = O.copy_exact(str(src), str(dst), str(ref))
-    assert any(v.startswith("rsync") for v in found)
-    assert any("hard links" in v for v in found)
+    assert any(v.startswith("CORRUPTED (rsync)") for v in found)
+    assert any("hard links" in v and v.startswith("CORRUPTED vs cp -a") for v in found)
     assert any("leftover" in v for v in found)
 
     before = O.manifest(src)

@@ -152,6 +152,13 @@ def random_tree(rng: random.Random, size: str = "small") -> Tree:
     return tree
 
 
+def tree_strategy(size: str = "small"):
+    """The hypothesis strategy of trees: hypothesis drives the generator's choices (and replays them)."""
+    from hypothesis import strategies as st
+
+    return st.randoms(use_true_random=False).map(lambda rng: random_tree(rng, size))
+
+
 def content(seed: int, size: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
