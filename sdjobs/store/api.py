@@ -232,7 +232,7 @@ class Store:
         """One event, tagged with the job's current retries (the run it belongs to)."""
         self.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
                  " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
-                 (time.time() if ts is None else ts, kind, path, message, job_id))
+                 (time.time() if ts is None else ts, kind, path, text(message), job_id))
 
     def read_settings(self, job_id: int) -> dict:
         row = self.sql("SELECT settings FROM job WHERE id = ?", (job_id,)).fetchone()
@@ -265,7 +265,7 @@ class Store:
                 self.db.cursor().executemany(
                     "INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
                     " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
-                    [(ts, kind, os.fsencode(path) if path is not None else None, msg, job_id)
+                    [(ts, kind, os.fsencode(path) if path is not None else None, text(msg), job_id)
                      for ts, kind, path, msg in events])
 
     def log(self, job_id: int, message: str, kind: str = "log", claim: int | None = None) -> None:
@@ -408,13 +408,13 @@ class Store:
         params: list[Any] = [str(status), now, run_seconds, int(wait_children)]
         if status in FINISHED:
             fields += ", finished_at=?, output=?, error=?"
-            params += [now, codec.pack(output), error]
+            params += [now, codec.pack(output), text(error)]
         elif status is Status.PAUSED:
             fields += ", paused_at=?"
             params.append(now)
         elif error is not None:
             fields += ", error=?"
-            params.append(error)
+            params.append(text(error))
         cur = self.sql(f"UPDATE job SET {fields} WHERE id=? AND status='running'{owned}", params + [job_id])
         if cur.rowcount != 1 and claim is not None:
             raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
@@ -436,7 +436,7 @@ class Store:
             extra += ", finished_at=NULL, error=NULL"
         if error is not None:
             extra += ", error=?"
-            params.append(error)
+            params.append(text(error))
         cur = self.sql(f"UPDATE job SET status=?, updated_at=?, control=?{extra}"
                        f" WHERE id=? AND status IN ({','.join('?' * len(src))})", params + [job_id, *src])
         return cur.rowcount == 1
@@ -504,6 +504,15 @@ class Store:
             return self.sql(f"DELETE FROM job WHERE status IN {_FINISHED_SQL} AND finished_at < ?"
                             " AND id NOT IN (SELECT parent_id FROM job WHERE parent_id IS NOT NULL"
                             f" AND status NOT IN {_FINISHED_SQL})", (cutoff,)).rowcount
+
+
+def text(message: str | None) -> str | None:
+    """A message as SQLite can store it: a name that is not UTF-8 in it (lone surrogates,
+    as Python decodes such names) is kept as ``\\xNN`` escapes. Paths themselves are
+    stored as bytes, exactly; only their mention in a message is escaped."""
+    if message is None or message.isascii():
+        return message
+    return message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def runner_alive(r: RunnerRecord) -> bool:

@@ -111,3 +111,20 @@ def test_twenty_processes_submitting_and_pausing_never_see_database_locked(lib, 
     assert store.sql("SELECT COUNT(*) FROM job").fetchone()[0] == 300
     claimed = store.sql("SELECT runner_id, COUNT(*) FROM job WHERE status='running' GROUP BY id").fetchall()
     assert all(n == 1 for _, n in claimed)
+
+
+def test_a_name_that_is_not_utf8_in_a_message_or_failure_is_stored_escaped(store):
+    """A message naming a file whose name is not UTF-8 (seen: a copy paused inside
+    'caf\\xe9-dir' failed on resume with "surrogates not allowed" from its own log line)."""
+    job = store.submit("test-steps", 1, {"steps": 3})
+    rec = store.claim(1, 1)[0]
+    weird = b"/x/caf\xe9-dir/big.bin".decode("utf-8", "surrogateescape")
+    store.write(job, None, {"bytes": 0, "items": 0, "warnings": 1, "errors": 0},
+                [(time.time(), "log", weird, f"resuming {weird} at byte 4096")], None, claim=rec.claim)
+    store.log(job, f"copied {weird}", claim=rec.claim)
+    store.finish(job, Status.FAILED, runner_id=1, claim=rec.claim, error=f"cannot read {weird}")
+    messages = [e.message for e in store.events(job)]
+    assert "resuming /x/caf\\xe9-dir/big.bin at byte 4096" in messages
+    assert "copied /x/caf\\xe9-dir/big.bin" in messages
+    assert store.events(job)[0].path == weird  # the path itself stays exact
+    assert store.get(job).error == "cannot read /x/caf\\xe9-dir/big.bin"
