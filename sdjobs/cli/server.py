@@ -34,7 +34,13 @@ from . import launch
 ACCEPT_POLL = 1.0  # how often the server looks whether its runner is still there
 
 
-def main(db_path: str) -> int:
+def main(db_path: str, runner_pid: str | None = None) -> int:
+    """Serve the commands of the library at ``db_path`` while runner ``runner_pid`` (its
+    parent, named by the runner itself: a runner that died during this module's imports
+    has left it to pid 1 by now) lives."""
+    runner = int(runner_pid) if runner_pid else os.getppid()
+    if os.getppid() != runner:
+        return 0
     db_path = os.path.abspath(db_path)
     folder = data_dir_of(db_path)
     os.chdir("/")  # each fork enters its client's directory; the server keeps none busy
@@ -47,7 +53,6 @@ def main(db_path: str) -> int:
         return 0  # another runner of this library serves it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a foreground runner's terminal is the runner's
     signal.signal(signal.SIGTERM, _stop)
-    runner = os.getppid()
     _preload()
     loaded = Loaded()
     listener, inode = _listen(folder)
@@ -149,7 +154,7 @@ def _restart(db_path: str) -> None:
 
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    argv = python_argv("sdjobs.cli.server", db_path)
+    argv = python_argv("sdjobs.cli.server", db_path, str(os.getppid()))
     os.execv(argv[0], argv)
 
 
@@ -355,4 +360,4 @@ def _run() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1]))
+    raise SystemExit(main(*sys.argv[1:3]))

@@ -141,7 +141,7 @@ class Supervisor:
             log = os.open(self.library.runner_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
             try:
                 self._cli_server = subprocess.Popen(
-                    prestart.python_argv("sdjobs.cli.server", str(self.library.db_path)),
+                    prestart.python_argv("sdjobs.cli.server", str(self.library.db_path), str(os.getpid())),
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, close_fds=True)
             finally:
                 os.close(log)

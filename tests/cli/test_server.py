@@ -327,3 +327,16 @@ def test_without_o_path_every_command_runs_in_its_own_process(lib, start_runner,
     proc = sdjobs("--library", str(tmp_path / "other.db"), "jobs", "ls", importtime=True)
     assert proc.returncode == 0 and not served(proc), proc.stderr[-1000:]
     runner.terminate()
+
+
+def test_a_server_whose_runner_died_during_its_imports_never_serves(lib, tmp_path):
+    """The runner names itself on the server's command line: a server that finds another
+    parent (its runner died while it imported the CLI) exits instead of serving forever."""
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    Store(Library(lib)).close()
+    proc = subprocess.run([sys.executable, "-P", "-m", "sdjobs.cli.server", str(lib), "1"],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert not (lib.parent / "library-data" / "cli.sock").exists()
