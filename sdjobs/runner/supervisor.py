@@ -190,8 +190,12 @@ class Supervisor:
         job.conn.close()
         code = job.process.exitcode
         if code != 0 and not killed:
-            why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            self.store.crashed(job.job_id, job.claim, f"its process died ({why})")
+            if code == host.CRASH_EXIT:
+                reason = "a process working for it (a pool worker or the index writer) died"
+            else:
+                why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                reason = f"its process died ({why})"
+            self.store.crashed(job.job_id, job.claim, reason)
         self.store.fail_dependents()  # jobs waiting --after a job that just failed fail now, not in 5 s
 
     def _sync_priorities(self) -> None:
