@@ -92,7 +92,7 @@ def _metrics(d: DetailData, now: float) -> list:
         ("run time", fmt.human_duration(rec.run_seconds) if rec.run_seconds else ""),
         ("warnings", Text(str(rec.warnings), style="yellow") if rec.warnings else "0"),
         ("errors", Text(str(rec.errors), style="red") if rec.errors else "0"),
-        ("attempts", f"{rec.attempts} of {rec.max_attempts}"),
+        ("attempt", f"{rec.attempt} of {rec.max_attempts}" + (f" ({rec.attempts} crashed)" if rec.attempts else "")),
     ]
 
 

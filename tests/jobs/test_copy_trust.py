@@ -462,7 +462,7 @@ def test_move_removes_a_source_only_after_its_copy_and_directory_are_synced(stor
 def test_an_absurd_bwlimit_is_bad_input(cli, tmp_path, store):
     (tmp_path / "s").write_text("x")
     proc = cli("copy", tmp_path / "s", tmp_path / "d", "--bwlimit", "99999999999999999999999T")
-    assert proc.returncode == 2 and "out of range" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.returncode == 2 and "too large" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert store.list_jobs() == []
 
 
