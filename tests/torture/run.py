@@ -239,8 +239,18 @@ def _trial(t: Trial, res: Result, seed: int, op: str, fault: str, size: str, mou
     if fault in ("remove_library", "truncate_library"):
         # the job's record may be gone with its library: judge what is on disk once things settle
         rec = t.wait_end(job, 20, quiet=True) or {"status": None, "id": job}
+    elif fault == "full_library":
+        # Nothing can be recorded while the library's disk is full: the runner stops with one
+        # line and the job stays as it was. Then space is freed, as a user would, and the job
+        # must resume and finish.
+        rec = t.wait_end(job, 20, quiet=True)
+        if rec is None:
+            subprocess.run(["mount", "-o", "remount,size=64m", t.lib_dir], capture_output=True)
+            rec = t.wait_end(job, 45)
+        if rec is None:
+            return
     else:
-        rec = t.wait_end(job, 45 if fault == "full_library" else MAX_SECONDS - 30)
+        rec = t.wait_end(job, MAX_SECONDS - 30)
         if rec is None:
             return
     res.status, res.attempts = rec.get("status"), rec.get("attempts")
@@ -371,7 +381,7 @@ def _conflict_oracle(before: dict, pre: dict, dst: str, mode: str, status: str |
         else:
             if got != existed:
                 out.append(f"--on-conflict {mode} changed the existing {show(rel)}")
-            if mode == "rename" and status == "completed":
+            if mode == "rename" and status == "completed" and existed != item:  # (an identical one is kept: no copy needed)
                 d = os.path.dirname(rel)
                 if not any(r != rel and os.path.dirname(r) == d and x == item for r, x in now.items()):
                     out.append(f"--on-conflict rename: no renamed copy of {show(rel)}")
