@@ -137,3 +137,16 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.05, what: str =
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def submit(store, job_type, config, priority=0):
+    """A job submitted straight to the store, as a command would (for the runner tests)."""
+    return store.submit(job_type, 1, config, priority=priority, context={"argv": ["test"]})
+
+
+def steps_done(marker):
+    """The steps a test-steps job recorded in its marker file."""
+    try:
+        return [int(x) for x in open(marker).read().split() if x.isdigit()]
+    except FileNotFoundError:
+        return []

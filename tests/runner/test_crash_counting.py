@@ -5,20 +5,9 @@ import os
 import re
 import signal
 
-from conftest import wait_for
+from conftest import steps_done, submit, wait_for
 
 from sdjobs.core import codec
-
-
-def submit(store, job_type, config, priority=0):
-    return store.submit(job_type, 1, config, priority=priority, context={"argv": ["test"]})
-
-
-def steps_done(marker):
-    try:
-        return [int(x) for x in open(marker).read().split() if x.isdigit()]
-    except FileNotFoundError:
-        return []
 
 
 def test_pauses_resumes_and_a_runner_stop_are_no_attempts_and_one_crash_is_one(store, cli, start_runner, tmp_path):

@@ -5,20 +5,9 @@ import os
 import time
 
 import pytest
-from conftest import wait_for
+from conftest import steps_done, submit, wait_for
 
 from sdjobs.cli import submit as submitting
-
-
-def submit(store, job_type, config, priority=0):
-    return store.submit(job_type, 1, config, priority=priority, context={"argv": ["test"]})
-
-
-def steps_done(marker):
-    try:
-        return [int(x) for x in open(marker).read().split() if x.isdigit()]
-    except FileNotFoundError:
-        return []
 
 
 def test_pause_and_resume_from_another_process(store, cli, start_runner, tmp_path):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import steps_done, submit, wait_for
 
 from sdjobs.core.status import Status
 
@@ -16,17 +16,6 @@ from sdjobs.core.status import Status
 def no_command_server(monkeypatch):
     """These tests SIGKILL a runner alone: it must leave no command server behind."""
     monkeypatch.setenv("SDJOBS_CLI_SERVER", "0")
-
-
-def submit(store, job_type, config, priority=0):
-    return store.submit(job_type, 1, config, priority=priority, context={"argv": ["test"]})
-
-
-def steps_done(marker):
-    try:
-        return [int(x) for x in open(marker).read().split() if x.isdigit()]
-    except FileNotFoundError:
-        return []
 
 
 def children(pid: int) -> list[int]:

@@ -6,18 +6,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import wait_for
-
-
-def submit(store, job_type, config, priority=0):
-    return store.submit(job_type, 1, config, priority=priority, context={"argv": ["test"]})
-
-
-def steps_done(marker):
-    try:
-        return [int(x) for x in open(marker).read().split() if x.isdigit()]
-    except FileNotFoundError:
-        return []
+from conftest import steps_done, submit, wait_for
 
 
 def skewed(offset: str, *argv: str) -> list[str]:
