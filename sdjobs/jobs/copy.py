@@ -400,9 +400,11 @@ class Copy(CopyBooks, Job):
         return None
 
     def _proven_same(self, e: Entry, dfd: int, name: str) -> bool:
-        """A quick-check match is proof enough, except with --verify, --move or overwrite: compare content."""
+        """A quick-check match is proof enough, except with --verify, --move, overwrite or rename
+        (where a file that only looks the same would keep the source's content out of the copy):
+        compare content."""
         c = self.config
-        if not stat.S_ISREG(e.st.st_mode) or not (c.verify or c.move or c.on_conflict == "overwrite"):
+        if not stat.S_ISREG(e.st.st_mode) or not (c.verify or c.move or c.on_conflict in ("overwrite", "rename")):
             return True
         try:
             sfd, sname = self._src(e)

@@ -162,6 +162,27 @@ def test_overwrite_verify_rewrites_a_changed_file_whose_size_and_mtime_match(cli
         os.utime(dst / "f", ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+@pytest.mark.parametrize("verify", [[], ["--verify"]], ids=["plain", "verify"])
+def test_rename_copies_a_source_whose_destination_only_looks_the_same(cli, tmp_path, verify):
+    """--on-conflict rename keeps the existing file and writes the source beside it, also when
+    the existing one has the source's size and mtime but not its content (found by the soak:
+    it was skipped as if already copied, and the source's content was nowhere in the copy)."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    dst.mkdir()
+    (src / "f.txt").write_bytes(b"the right content")
+    (dst / "f.txt").write_bytes(b"a wrong  content!")
+    st = os.stat(src / "f.txt")
+    os.utime(dst / "f.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+    proc = cli("copy", *verify, "--on-conflict", "rename", src / "f.txt", dst)
+    assert proc.returncode == 0, proc.stderr
+    assert (dst / "f.txt").read_bytes() == b"a wrong  content!"
+    assert (dst / "f (1).txt").read_bytes() == b"the right content"
+    proc = cli("copy", *verify, "--on-conflict", "rename", src / "f.txt", dst)  # again: nothing new
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(dst)) == ["f (1).txt", "f.txt"]
+
+
 @pytest.mark.parametrize("change", ["truncate", "rewrite the start"])
 def test_a_source_changed_mid_copy_is_never_kept_torn(cli, store, start_runner, tmp_path, change):
     src, dst = tmp_path / "src", tmp_path / "dst"
