@@ -286,6 +286,9 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
     Example: sdjobs jobs prune --older-than 30d
     """
     n = state.store().prune(parse_age(older_than))
+    from ..store.results import sweep_files
+
+    sweep_files(state.store())  # the pruned jobs' result files (their rows went with them)
     if as_json:
         output.print_json({"pruned": n})
     else:

@@ -158,6 +158,24 @@ def test_prune_removes_the_results(cli, store, tmp_path):
     assert gone.returncode == 2 and f"no job {job}" in gone.stderr
 
 
+def test_prune_removes_result_files_beside_the_library(cli, store, lib, tmp_path):
+    root = tmp_path / "t"
+    dupes_tree(root)
+    dry = cli("dupes", root, "--then", "trash", "--json")  # a dry run: its plan is a file
+    plan = json.loads(dry.stdout)["summary"]["results_file"]
+    assert os.path.exists(plan) and cli.json("jobs", "output", json.loads(dry.stdout)["job"], "--json")["groups"]
+    folder = lib.with_name(lib.stem + "-data") / "results"
+    (folder / "validate-999.msgpack").write_bytes(b"\x80")  # an old result of a job pruned before the upgrade
+    (folder / "notes.txt").write_text("not ours")
+    keep = detach(cli, "run", "test-rows", "--set", "rows=1")
+    (folder / f"dupes-{keep}.json").write_text("[]")  # a job still in the library
+    cli("jobs", "wait", keep, check=True)
+    store.sql("UPDATE job SET finished_at=finished_at+3600 WHERE id=?", (keep,))
+    time.sleep(0.05)
+    cli("jobs", "prune", "--older-than", "0s", check=True)
+    assert sorted(os.listdir(folder)) == [f"dupes-{keep}.json", "notes.txt"]
+
+
 # -- a plugin's rows --------------------------------------------------------------------
 def test_a_plugin_job_streams_rows_and_output_renders_them(cli, tmp_path):
     job = detach(cli, "run", "test-rows", "--set", "rows=12", "--set", "bad=3")
