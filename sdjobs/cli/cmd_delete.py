@@ -78,6 +78,7 @@ def _check(config: dict) -> None:
 
 def _confirm(paths: list[str], mode: str) -> None:
     from ..core.errors import BadInput
+    from ..core.humanize import plural
     from ..jobs._delete_fs import count
     from . import output
 
@@ -88,7 +89,7 @@ def _confirm(paths: list[str], mode: str) -> None:
         t = count(p, os.lstat(p))
         files, dirs, nbytes = files + t.files, dirs + t.dirs, nbytes + t.bytes
     verb = "Permanently delete" if mode == "permanent" else "Overwrite and delete"
-    what = f"{len(paths):,} item{'s' * (len(paths) != 1)}: {files:,} files"
+    what = f"{plural(len(paths), 'item')}: {plural(files, 'file')}"
     if dirs:
         what += f" in {dirs:,} directories"
     sys.stderr.write(f"{verb} {what}, {output.human_bytes(nbytes)}? [y/N] ")

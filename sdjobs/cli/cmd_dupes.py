@@ -94,17 +94,9 @@ def dupes(
     settings = {"bwlimit": parse_size(bwlimit)} if bwlimit else {}
     rec = run("dupes", config, detach=detach, priority=priority, after=after, max_workers=max_workers,
               settings=settings, as_json=fmt == "json")
-    from ..jobs._dupes_results import results_of
-    from .dupes_output import print_groups
+    from .jobs_output import render
 
-    results_file = (rec.output or {}).get("results_file", "")
-    if fmt == "json" and results_file.endswith(".json"):
-        from .dupes_output import pass_through_json
-
-        pass_through_json(rec, results_file)  # the groups are already JSON: no parsing
-    else:
-        res = results_of(rec.output) or {"groups": []}
-        print_groups(rec, res["groups"], fmt)
+    render(state.store(), rec, fmt)  # as `sdjobs jobs output ID --format FMT` prints it
     _maybe_confirm(rec, config, fmt, max_workers=max_workers)
 
 

@@ -85,10 +85,12 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     store.recover_orphans()
     rec = store.get(job_id)
     issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
+    result = _result(store, rec)
     if as_json:
         d = rec.to_dict()
         d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts, "run": e.retries}
                        for e in issues]
+        d["result"] = result
         output.print_json(d)
         return
     from rich.table import Table
@@ -120,6 +122,7 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         ("settings", ", ".join(f"{k}={v}" for k, v in rec.settings.items())),
         ("config", ", ".join(f"{k}={v!r}" for k, v in rec.config.items())),
         ("error", rec.error or ""),
+        ("result", f"{result['rows']:,} {result['name']}: {result['command']}" if result else ""),
     ]
     for k, v in p.fields.items():
         rows.append((k, str(v)))
@@ -138,6 +141,17 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         earlier = ("(run %d) " % (e.retries + 1), "dim") if e.retries != rec.retries else ""
         con.print(Text.assemble("  ", earlier, (e.kind, "red" if e.kind == "error" else "yellow"),
                                 f" {safe(output.shorten(e.path or '', 70))} {safe(e.message)}"), highlight=False)
+
+
+def _result(store, rec) -> dict | None:
+    """Where the job's result is: how many rows, and the command that prints them."""
+    from ..store import results
+
+    name = results.name(store, rec.id)
+    if name is None:
+        return None
+    return {"name": name, "rows": results.count(store, rec.id), "columns": results.columns(store, rec.id),
+            "command": f"sdjobs jobs output {rec.id}"}
 
 
 def _ensure_runner() -> None:
@@ -272,6 +286,9 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
     Example: sdjobs jobs prune --older-than 30d
     """
     n = state.store().prune(parse_age(older_than))
+    from ..store.results import sweep_files
+
+    sweep_files(state.store())  # the pruned jobs' result files (their rows went with them)
     if as_json:
         output.print_json({"pruned": n})
     else:
@@ -298,3 +315,8 @@ def set_(job_id: Annotated[int, typer.Argument(help="Job id.")],
     if changes:
         store.set_settings(job_id, **changes)
     print(f"{job_id}: updated")
+
+
+from .jobs_output import register as _register_output  # noqa: E402  (its own module)
+
+_register_output(jobs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -11,7 +10,6 @@ from .cmd_dupes import BwLimit, Gitignore, SkipDeps, SkipGit, SkipHidden, SkipSy
 from .submit import After, Detach, Json, MaxWorkers, Priority
 
 MODES = ("basic", "integrity", "corruption", "complete")
-_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
 
 
 def register(app: typer.Typer) -> None:
@@ -55,31 +53,8 @@ def validate(
     settings = {"bwlimit": parse_size(bwlimit)} if bwlimit else {}
     rec = run("validate", config, detach=detach, priority=priority, after=after, max_workers=max_workers,
               settings=settings, as_json=as_json)
-    from ..jobs._dupes_results import results_of
     from .follow import exit_code
+    from .jobs_output import render
 
-    issues = (results_of(rec.output) or {}).get("issues", [])
-    if as_json:
-        from .dupes_output import print_compact_json
-
-        summary = {k: v for k, v in rec.output.items() if k != "results"}
-        print_compact_json({"job": rec.id, "status": rec.status, "summary": summary, "issues": issues})
-    else:
-        _table(issues)
-    counts = rec.output["counts"]
-    bad = counts.get("critical", 0) + counts.get("error", 0)
-    raise typer.Exit(1 if bad else int(exit_code(rec)))
-
-
-def _table(issues: list[dict]) -> None:
-    from ..fs.names import display_path
-
-    if not issues:
-        sys.stdout.write("no issues found\n")
-        return
-    kind_w = min(18, max(len(i["kind"]) for i in issues))
-    lines = [f"{'SEVERITY':<9} {'KIND':<{kind_w}} PATH", ]
-    for i in issues:
-        lines.append(f"{i['severity']:<9} {i['kind']:<{kind_w}} {display_path(i['path'])}")
-        lines.append(f"{'':<9} {'':<{kind_w}}   {i['message']}; fix: {i['action']}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    render(state.store(), rec, "json" if as_json else "table")  # as `sdjobs jobs output ID` prints it
+    raise typer.Exit(int(exit_code(rec)))  # 1 with an error or critical issue: completed-with-errors

@@ -8,6 +8,7 @@ import time
 
 from ..core import registry
 from ..core.display import safe
+from ..core.humanize import plural
 from ..core.status import FINISHED
 from ..runner import control
 from ..store.api import Store
@@ -114,7 +115,7 @@ def summary(rec: JobRecord) -> str:
     if detail:
         text += f": {detail}"
     if rec.warnings or rec.errors:
-        text += f" ({rec.warnings} warnings, {rec.errors} errors; see `sdjobs jobs show {rec.id}`)"
+        text += f" ({plural(rec.warnings, 'warning')}, {plural(rec.errors, 'error')}; see `sdjobs jobs show {rec.id}`)"
     return text
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 from . import codec
 from .errors import INTERRUPTS, WaitForChildren
 from .progress import Progress, RateEstimator, derive
+from .result_rows import ResultRows, unwrap
 
 MAX_STORED_ISSUES = 10_000  # warnings + errors kept per job; the rest are only counted
 
@@ -49,6 +50,7 @@ class JobContext:
         self._last_checkpoint = time.monotonic()
         self._last_control = 0.0
         self._dirty = False
+        self._results = ResultRows(job_id, backend, self._metrics)
 
     # -- progress -------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
@@ -128,6 +130,27 @@ class JobContext:
     def errors(self) -> int:
         return self._metrics["errors"]
 
+    # -- result rows ----------------------------------------------------------
+    def emit(self, row: dict, *, name: str | None = None) -> None:
+        """Add a row (a dict of JSON values) to the job's result, which ``sdjobs jobs
+        output`` prints (a table whose columns are the rows' keys, ``--json``,
+        ``--jsonl``). An int ``size`` is what ``--min-size`` filters on, a ``severity``
+        what ``--severity`` does; rows of severity error or critical end the job
+        completed-with-errors. ``name``: what the rows are called in the JSON document
+        ("rows"). Rows emitted after the checkpoint a run resumes from are dropped
+        when it resumes: the resumed run emits them again."""
+        self._results.add_dict(row, name)
+
+    def emit_json(self, text: str, size: int | None = None, severity: str | None = None) -> None:
+        """``emit`` for a row already rendered as compact ASCII JSON; its keys are
+        declared with ``result_columns``."""
+        self._results.add(text, size, severity)
+
+    def result_columns(self, *keys: str, name: str | None = None) -> None:
+        """Declare the rows' keys (and what they are called): a result without rows is
+        then stored as empty rather than missing."""
+        self._results.declare(keys, name)
+
     # -- control, state ----------------------------------------------------
     def check_interrupt(self) -> None:
         """Raise PauseRequested / CancelRequested / ShutdownRequested when asked."""
@@ -141,14 +164,15 @@ class JobContext:
 
     def checkpoint(self, state: Any, force: bool = False) -> None:
         """Record resumable state; persisted every few seconds and on every stop."""
-        self._pending_state = codec.pack(state)
+        self._pending_state = codec.pack(self._results.wrap(state))
         if force or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
             self._maybe_write(force=True)
 
     def load_state(self) -> Any:
         """The state of the last checkpoint, or None on a fresh start."""
         data, _version = self._backend.read_checkpoint()
-        return codec.unpack(data)
+        self._results.start(data, loaded=True)
+        return unwrap(codec.unpack(data))[1]
 
     def settings(self) -> dict[str, Any]:
         """Settings that may change while the job runs (max_workers, bwlimit)."""
@@ -195,6 +219,7 @@ class JobContext:
 
     def flush(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
+        self._results.write()  # before the checkpoint that counts them
         progress = None
         if self._dirty:
             derive(self._progress, self._estimator, now)

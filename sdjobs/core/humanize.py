@@ -25,3 +25,9 @@ def human_duration(seconds: float | None) -> str:
     if h >= 48:
         return f"{h // 24}d{h % 24}h"
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """A count with its noun: '1 file', '0 files', '1,234 files'; ``many`` where
+    it is not ``one`` + 's' ('1 entry', '2 entries')."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"

@@ -37,9 +37,9 @@ def planned(groups: list[dict]) -> dict:
 
 
 def describe(a: dict) -> str:
-    from ..core.humanize import human_bytes as _size
+    from ..core.humanize import human_bytes as _size, plural
 
-    what = f"{a['files']:,} files ({_size(a['bytes'])}), keeping the {a['keep']} of each group"
+    what = f"{plural(a['files'], 'file')} ({_size(a['bytes'])}), keeping the {a['keep']} of each group"
     if not a.get("applied"):
         return f"dry run: would {VERBS[a['then']]} {what}"
     if a["then"] == "hardlink":

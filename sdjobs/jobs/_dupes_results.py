@@ -1,10 +1,13 @@
-"""Results of dupes and validate: sidecar files, the keep rule, the action plan.
+"""Results of dupes and validate: the rows they emit, plan files, the keep rule.
 
-A finished dupes or validate job can have hundreds of thousands of paths in
-its result. They go to a msgpack file in the library's data folder
-(``results/<type>-<job id>.msgpack``) and the job's output names that file,
-so listing jobs never unpacks them. Without a library path in the config
-(a job submitted by hand) they are kept inline in the output instead.
+The result itself (dupes groups, validate issues) is the job's result rows in
+the library (``ctx.emit_json``, read with ``sdjobs.store.results``), one row
+per group or issue, so that listing jobs never unpacks them and ``jobs
+output`` streams them. With ``--then``, the groups (with their mtimes, the
+kept path and the rest) also go to a JSON file in the library's data folder
+(``results/dupes-<job id>.json``): the plan that the action, or a later run
+acting on a dry run, reads back. Files written there by earlier versions
+(msgpack for validate) are still read (``sdjobs.store.results``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import os
 from json.encoder import encode_basestring_ascii as quote  # what json.dumps(ensure_ascii=True) uses
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ..core import codec
 
@@ -72,33 +75,61 @@ def merge_rendered(groups: list[dict], rendered: list) -> list[str]:
     return [k[3] for k in keyed]
 
 
-def write_json_texts(library_db: str, name: str, texts: list[str]) -> str:
-    """``write_json_list`` for items already rendered as JSON (ASCII) texts."""
-    d = results_dir(library_db)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = d / f"{name}.json"
-    tmp = d / f".{name}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write("[" + ",".join(texts) + "]")
-    os.replace(tmp, path)
-    return str(path)
+GROUP_KEYS = ("size", "hash", "wasted", "paths")
 
 
-def link_results(library_db: str, name: str, source: str) -> str:
-    """A results file (``<name>.json``) that is ``source``, an earlier run's JSON
-    list of groups: a hard link, or a copy; returns the path."""
-    import shutil
+def public_group(g: dict) -> dict:
+    """A group as a result row: without the mtimes the keep rules needed."""
+    out = {"size": g["size"], "hash": g.get("hash"), "wasted": g["wasted"], "paths": g["paths"]}
+    if "keep" in g:
+        out["keep"], out["act"] = g["keep"], g["act"]
+    return out
 
-    d = results_dir(library_db)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = d / f"{name}.json"
-    tmp = d / f".{name}.{os.getpid()}.tmp"
-    try:
-        os.link(source, tmp)
-    except OSError:  # another file system, or no hard links there
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, path)
-    return str(path)
+
+def emit_groups(ctx, texts: Iterable[str], *, planned: bool = False) -> None:
+    """Emit groups (compact JSON texts, as ``render_group`` writes them) as the result rows."""
+    ctx.result_columns(*GROUP_KEYS, *(("keep", "act") if planned else ()), name="groups")
+    for text in texts:
+        ctx.emit_json(text, size=size_of(text))
+
+
+def size_of(text: str) -> int:
+    """The ``size`` of a group's JSON text (they all start with it)."""
+    if text.startswith('{"size":'):
+        return int(text[8:text.index(",", 8)])
+    import json
+
+    return json.loads(text)["size"]
+
+
+def array_texts(path: str, chunk: int = 1 << 20) -> Iterator[str]:
+    """The texts of the objects of a JSON array file, one by one (at most one
+    object and a chunk in memory)."""
+    import json
+
+    decode = json.JSONDecoder().raw_decode
+    with open(path, encoding="ascii") as f:
+        buf, pos, eof = "", 0, False
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n[,":
+                pos += 1
+            if pos < len(buf) and buf[pos] == "]":
+                return
+            try:
+                if pos >= len(buf):
+                    raise ValueError
+                _, end = decode(buf, pos)
+            except ValueError:
+                if eof:
+                    if buf[pos:].strip():
+                        raise ValueError(f"{path}: not a JSON array of objects") from None
+                    return
+                more = f.read(chunk)
+                eof = not more
+                buf, pos = buf[pos:] + more, 0
+                continue
+            yield buf[pos:end]
+            pos = end
 
 
 def read_results(path: str) -> Any:
@@ -112,16 +143,13 @@ def read_results(path: str) -> Any:
         return codec.unpack(f.read())
 
 
-def results_of(output: dict | None) -> Any:
-    """The full result of a finished job: from its sidecar file or inline."""
-    if not output:
-        return None
-    if output.get("results_file"):
-        try:
-            return read_results(output["results_file"])
-        except FileNotFoundError:
-            return None
-    return output.get("results")
+def results_of(store, job_id: int) -> dict | None:
+    """The whole result of a finished job, ``{"groups"|"issues"|"rows": [...]}``,
+    or None (for tests and small results: ``sdjobs.store.results.rows`` streams)."""
+    from ..store import results
+
+    name = results.name(store, job_id)
+    return None if name is None else {name: list(results.rows(store, job_id))}
 
 
 def keeper(group: dict, rule: str) -> int:

@@ -33,7 +33,7 @@ from typing import Iterable, Iterator, Literal
 from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
-from ..core.humanize import human_bytes
+from ..core.humanize import human_bytes, plural
 from ._copy_batch import DST, SRC, Sides, copy_batch
 from ._copy_books import CopyBooks, errinfo
 from ._copy_finish import DirMeta, finish_dirs, sweep_temps
@@ -97,7 +97,8 @@ class Copy(CopyBooks, Job):
     @classmethod
     def summarize(cls, out: dict) -> str:
         verb = "moved" if out.get("moved") else "copied"
-        text = f"{verb} {out['files']:,} files ({human_bytes(out['bytes'])}), {out['dirs']:,} dirs, {out['links']:,} symlinks"
+        text = (f"{verb} {plural(out['files'], 'file')} ({human_bytes(out['bytes'])}), {plural(out['dirs'], 'dir')},"
+                f" {plural(out['links'], 'symlink')}")
         if out.get("skipped"):
             text += f", skipped {out['skipped']:,}"
         if out.get("renamed"):

@@ -24,7 +24,7 @@ from ..core import codec
 from ..core.errors import BadInput, NotFound
 from ..core.job import Job
 from ..fs import trash
-from ..core.humanize import human_bytes
+from ..core.humanize import human_bytes, plural
 from ._delete_fs import Remover, count, refusal
 
 SECURE_NOTE = ("secure deletion overwrites file contents in place; on SSDs and on copy-on-write or journaling"
@@ -76,7 +76,7 @@ class Delete(Job):
     def summarize(cls, out: dict) -> str:
         verb = {"trash": "moved to the trash", "permanent": "deleted", "secure": "securely deleted"}[out["mode"]]
         n, files = out["targets"], out["files"]
-        text = (f"{verb} {n:,} item{'s' * (n != 1)} ({files:,} file{'s' * (files != 1)},"
+        text = (f"{verb} {plural(n, 'item')} ({plural(files, 'file')},"
                 f" {human_bytes(out['bytes'])})")
         if out.get("gone"):
             text += f", {out['gone']:,} already gone"

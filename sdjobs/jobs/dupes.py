@@ -35,8 +35,8 @@ from . import _dupes_indexed as indexed
 from . import _dupes_groups as grouping
 from ._dupes_groups import BATCH_BYTES, EDGE_BYTES
 from ._dupes_hash import compare_groups, hash_batch
-from ._dupes_results import (KEEP_RULES, link_results, merge_rendered, plan, render_group, write_json_list,
-                             write_json_texts)
+from ._dupes_results import (KEEP_RULES, array_texts, emit_groups, merge_rendered, plan, render_group,
+                             write_json_list)
 from ._dupes_scan import Files, Filters, scan
 
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
@@ -97,11 +97,11 @@ class Dupes(Job):
 
     @classmethod
     def summarize(cls, out: dict) -> str:
-        from ..core.humanize import human_bytes as _size
+        from ..core.humanize import human_bytes as _size, plural
 
         n, extra = out["groups"], out["duplicates"]
-        text = (f"{n:,} group{'s' * (n != 1)} of duplicates, {extra:,} extra cop{'ies' if extra != 1 else 'y'},"
-                f" {_size(out['wasted'])} wasted ({out['scanned']:,} files scanned")
+        text = (f"{plural(n, 'group')} of duplicates, {plural(extra, 'extra copy', 'extra copies')},"
+                f" {_size(out['wasted'])} wasted ({plural(out['scanned'], 'file')} scanned")
         if out.get("from_index"):
             text += f", {out['from_index']:,} answered from the index"
         text += f", {_size(out['read_bytes'])} read)"
@@ -353,16 +353,24 @@ class Dupes(Job):
                 "from_index": state["from_index"], "read_bytes": self.read_bytes, **totals}
 
     def _store_results(self, out: dict, groups: list[dict]) -> None:
-        c = self.config
-        name = f"dupes-{self.ctx.job_id}"
-        if c.library and self.kept:  # the only groups: from an earlier run over the same index
-            out["results_file"] = link_results(c.library, name, self.kept["json"])
-        elif c.library and self.rendered:
-            out["results_file"] = write_json_texts(c.library, name, merge_rendered(groups, self.rendered))
-        elif c.library:
-            out["results_file"] = write_json_list(c.library, name, groups)
+        """The groups as the job's result rows (most space wasted first); with
+        --then, also the plan file that the action (or acting on a dry run) reads."""
+        c, ctx = self.config, self.ctx
+        if c.then != "none":
+            from ._dupes_results import public_group
+            from ..store.results import dumps
+
+            if c.library:
+                out["results_file"] = write_json_list(c.library, f"dupes-{ctx.job_id}", groups)
+            else:
+                out["results"] = {"groups": groups}
+            emit_groups(ctx, (dumps(public_group(g)) for g in groups), planned=True)
+        elif self.kept:  # the only groups: from an earlier run over the same index
+            emit_groups(ctx, array_texts(self.kept["json"]))
+        elif self.rendered:
+            emit_groups(ctx, merge_rendered(groups, self.rendered))
         else:
-            out["results"] = {"groups": groups}
+            emit_groups(ctx, (render_group(g["size"], g["hash"], g["wasted"], g["paths"]) for g in groups))
 
 
 # -- helpers (pure) ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..store import index_store as ixs
-from ..core.humanize import human_bytes
+from ..core.humanize import human_bytes, plural
 from . import index_diff as diff
 from .index_diff import process
 from .index_content import WANT_CAS, WANT_DEEP, WANT_FULL
@@ -132,13 +132,13 @@ class Index(Job):
 
         where = display_path(out["location"])
         what = "indexed" if out["path"] == out["location"] else f"refreshed {display_path(out['path'])} in"
-        text = (f"{what} {where}: {out['entries']:,} entries, {out['files']:,} files,"
+        text = (f"{what} {where}: {plural(out['entries'], 'entry', 'entries')}, {plural(out['files'], 'file')},"
                 f" {human_bytes(out['bytes'])}")
         changes = ", ".join(f"{out[k]:,} {k}" for k in ("new", "modified", "moved", "deleted"))
         text += f"; {changes}"
         if out.get("identified"):
             n = out["identified"]
-            text += f"; read {n:,} file{'' if n == 1 else 's'}"
+            text += f"; read {plural(n, 'file')}"
         return text
 
     # -- run ------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from collections import deque
 from typing import Iterator, Literal
 
 from ..core.errors import BadInput, NotFound
+from ..core.humanize import plural
 from ..core.job import Job
 
 Format = Literal["webp", "jpeg", "png"]
@@ -100,7 +101,8 @@ class Thumbs(Job):
 
     @classmethod
     def summarize(cls, out: dict) -> str:
-        text = f"{out['rendered']:,} images rendered ({out['thumbnails']:,} {out['format']} thumbnails)"
+        text = (f"{plural(out['rendered'], 'image')} rendered"
+                f" ({plural(out['thumbnails'], out['format'] + ' thumbnail')})")
         for key, label in (("up_to_date", "up to date"), ("shared", "shared with identical images"),
                            ("failed", "failed"), ("not_images", "non-images skipped"),
                            ("freedesktop", "freedesktop files")):

@@ -32,7 +32,7 @@ from ..core.errors import BadInput, NotFound
 from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..fs.walker import walk
-from ._dupes_results import write_results
+from ..store.results import dumps
 from .dupes import _throttle
 from ._validate_checks import SEVERITIES, check_batch, check_hashes, issue
 
@@ -50,6 +50,7 @@ MIN_BATCH = 16 << 20  # batches shrink towards the end, not below this (each cos
 # hashing 10,000 of them, 80 ms per worker). Rows are read this many at a time.
 HEAD_FILES = 10_000
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
+_MANY = {"error": "errors", "warning": "warnings"}  # "2 critical", "3 info"
 Mode = Literal["basic", "integrity", "corruption", "complete"]
 
 
@@ -90,8 +91,10 @@ class Validate(Job):
     @classmethod
     def summarize(cls, out: dict) -> str:
         counts = out["counts"]
-        found = ", ".join(f"{counts[s]:,} {s}" for s in SEVERITIES if counts.get(s)) or "no issues"
-        text = f"{out['checked']:,} files checked ({out['mode']}): {found}"
+        from ..core.humanize import plural
+
+        found = ", ".join(plural(counts[s], s, _MANY.get(s, s)) for s in SEVERITIES if counts.get(s)) or "no issues"
+        text = f"{plural(out['checked'], 'file')} checked ({out['mode']}): {found}"
         if out.get("hashed"):
             from ..core.humanize import human_bytes as _size
 
@@ -220,13 +223,11 @@ class Validate(Job):
         counts = {s: 0 for s in SEVERITIES}
         for i in issues:
             counts[i[0]] += 1
-        out = {"mode": c.mode, "checked": len(state["items"]), "hashed": state["hashed"], "counts": counts}
-        rows = [dict(zip(("severity", "kind", "path", "message", "action"), i)) for i in issues]
-        if c.library:
-            out["results_file"] = write_results(c.library, f"validate-{self.ctx.job_id}", {"issues": rows})
-        else:
-            out["results"] = {"issues": rows}
-        return out
+        keys = ("severity", "kind", "path", "message", "action")
+        self.ctx.result_columns(*keys, name="issues")
+        for i in issues:  # error and critical ones make the job completed-with-errors
+            self.ctx.emit_json(dumps(dict(zip(keys, i))), severity=i[0])
+        return {"mode": c.mode, "checked": len(state["items"]), "hashed": state["hashed"], "counts": counts}
 
 
 def _flags(c: ValidateConfig) -> dict:

@@ -40,6 +40,9 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
         fanout.close()
 
 
+CHILD_ERRORS = ("completed-with-errors", "failed", "cancelled")
+
+
 def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut) -> Status:
     started = time.monotonic()
     ctx: JobContext | None = None
@@ -71,6 +74,9 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
                 ctx.restore_metrics(_metrics(rec))  # warnings, errors, bytes, items of earlier runs count
                 job.on_resume(ctx)
         output = job.run(ctx)
+        for kid, kid_status in ctx.children():  # a child's errors are its parent's
+            if kid_status in CHILD_ERRORS:
+                ctx.error(None, f"child job {kid} ended {kid_status}")
         ctx.flush()
         status = Status.COMPLETED_WITH_ERRORS if ctx.errors else Status.COMPLETED
         return end(status, output=output)

@@ -24,7 +24,7 @@ def dupes(store, lib, **config):
     config.setdefault("library", str(lib))
     rec = run_inline(store, "dupes", config)
     assert rec.status == "completed", (rec.status, rec.error)
-    return rec.output, results_of(rec.output)
+    return rec.output, results_of(store, rec.id)
 
 
 def test_hash_mode_equals_brute_force(store, lib, tree):
@@ -148,7 +148,7 @@ def test_unreadable_file_is_an_error_not_a_failure(store, lib, tmp_path):
     os.chmod(tmp_path / "u" / "c", 0)
     rec = run_inline(store, "dupes", {"paths": [str(tmp_path / "u")], "library": str(lib)})
     assert rec.status == "completed-with-errors"
-    assert len(results_of(rec.output)["groups"][0]["paths"]) == 2
+    assert len(results_of(store, rec.id)["groups"][0]["paths"]) == 2
 
 
 @pytest.mark.skipif(not shutil.which("jdupes"), reason="jdupes is not installed")

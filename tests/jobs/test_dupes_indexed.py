@@ -27,7 +27,7 @@ def dupes(store, lib, **config):
     config.setdefault("library", str(lib))
     rec = run_inline(store, "dupes", config)
     assert rec.status == "completed", (rec.status, rec.error)
-    return rec.output, results_of(rec.output)
+    return rec.output, results_of(store, rec.id)
 
 
 def test_unchanged_reads_nothing(store, lib, indexed):
@@ -132,7 +132,11 @@ def test_a_dry_run_plan_from_the_index(store, lib, indexed):
     out, res = dupes(store, lib, paths=[str(indexed)], then="trash", keep="oldest")
     assert out["read_bytes"] == 0
     assert found(res) == brute_force([indexed])
-    for g in res["groups"]:
+    from sdjobs.jobs._dupes_results import read_results
+
+    planned = read_results(out["results_file"])["groups"]  # the plan file, with the mtimes
+    assert [g["keep"] for g in planned] == [g["keep"] for g in res["groups"]]
+    for g in planned:
         assert len(g["mtimes"]) == len(g["paths"])
         assert g["keep"] == g["paths"][min(range(len(g["paths"])), key=lambda i: (g["mtimes"][i], i))]
 

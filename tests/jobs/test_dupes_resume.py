@@ -22,14 +22,14 @@ def state_of(store, job):
     return codec.unpack(data) if data else None
 
 
-def kill_midway(cli, store, start_runner, args: list, ready, what: str) -> int:
+def kill_midway(cli, store, start_runner, args: list, ready, what: str, exit_code: int = 0) -> int:
     runner = start_runner()
     job = int(cli(*args, "--detach", check=True).stdout)
     wait_for(lambda: ready(store.get(job), state_of(store, job)), timeout=60, what=what)
     runner.kill_group()
     assert store.get(job).status == "running"  # as the crash left it
     start_runner("--exit-when-idle")
-    assert cli("jobs", "wait", job, timeout=120).returncode == 0
+    assert cli("jobs", "wait", job, timeout=120).returncode == exit_code
     rec = store.get(job)
     assert rec.attempts == 1 and rec.claim == 2  # one crash, two runs
     assert any("resumed from a checkpoint" in e.message for e in store.events(job)) or args[0] == "delete"
@@ -49,7 +49,7 @@ def test_dupes_resumes_after_sigkill(cli, store, start_runner, tmp_path):
     data = json.loads(cli("jobs", "show", job, "--json", check=True).stdout)
     from sdjobs.jobs._dupes_results import results_of
 
-    res = results_of(data["output"])
+    res = results_of(store, int(job))
     assert {frozenset(g["paths"]) for g in res["groups"]} == brute_force([root])
     assert data["output"]["read_bytes"] == 48 * (4096 * 2 + MB)  # nothing read twice: the tally is restored
 
@@ -67,12 +67,14 @@ def test_validate_resumes_after_sigkill(cli, store, start_runner, tmp_path, lib)
     victim.write_bytes(bytes(blob))
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
     job = kill_midway(cli, store, start_runner, ["validate", root, "--mode", "integrity", "--bwlimit", "4M"],
-                      lambda rec, st: st and 0 < st["done"] < 30, "a checkpoint mid-check")
+                      lambda rec, st: st and 0 < st["done"] < 30, "a checkpoint mid-check",
+                      exit_code=1)  # a critical issue: completed-with-errors
+    assert store.get(job).status == "completed-with-errors" and store.get(job).errors == 1
     out = store.get(job).output
     assert out["checked"] == 40 and out["counts"]["critical"] == 1
     from sdjobs.jobs._dupes_results import results_of
 
-    assert [i["path"] for i in results_of(out)["issues"]] == [str(victim)]
+    assert [i["path"] for i in results_of(store, job)["issues"]] == [str(victim)]
 
 
 def test_delete_resumes_after_sigkill(cli, store, start_runner, tmp_path):

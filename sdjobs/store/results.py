@@ -1,0 +1,237 @@
+"""A job's result rows in the store: what ``sdjobs jobs output`` prints.
+
+Verbs: ``append`` and ``truncate`` (the job's side, fenced by its claim like
+every other write of a running job), ``rows``, ``texts``, ``count``,
+``columns``, ``name`` (the readers': CLI and dashboard). A row is a dict of
+JSON values, kept as compact ASCII JSON text (names that are not UTF-8 come
+back as Python decodes them, with surrogate escapes), in the order the job
+emitted it. Readers stream: nothing here loads a whole result.
+
+Rows go with their job: ``jobs prune`` deletes them (ON DELETE CASCADE).
+
+Jobs that finished before results were stored here (sdjobs 0.x up to this
+schema) named a file in their output (``results_file``: a JSON array of dupes
+groups, or msgpack ``{"issues": [...]}`` of validate) or kept the result
+inline (``results``): the readers fall back on those, so that
+``jobs output`` still shows them (loaded whole: they were written whole).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from typing import Iterable, Iterator
+
+from .api import Store
+
+# Severities of result rows, worst first (validate's, and a plugin's if it uses them):
+# ``--severity error`` keeps error and critical rows.
+SEVERITIES = ("critical", "error", "warning", "info")
+BAD = ("critical", "error")  # a result with rows of these ends the job completed-with-errors
+_FETCH = 2000
+
+
+def dumps(row: dict) -> str:
+    """A row as stored: compact ASCII JSON (json's C encoder, and ``\\udcXX`` for a
+    name that is not UTF-8, which ``json.loads`` turns back into the same str)."""
+    return json.dumps(row, ensure_ascii=True, separators=(",", ":"), default=_default)
+
+
+def _default(o):
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    if isinstance(o, bytes):
+        return o.decode("utf-8", "surrogateescape")
+    raise TypeError(f"a result row holds JSON values, not {type(o).__name__}")
+
+
+def keyed(row: dict) -> tuple[str, int | None, str | None]:
+    """(text, size, severity) of a dict row, as ``append`` takes it."""
+    size, sev = row.get("size"), row.get("severity")
+    return (dumps(row), size if isinstance(size, int) and not isinstance(size, bool) else None,
+            sev if isinstance(sev, str) else None)
+
+
+# -- the job's side -------------------------------------------------------------
+def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str | None]], *, start: int,
+           columns: Iterable[str] = (), name: str | None = None, claim: int | None = None) -> int:
+    """Add rows (text, size, severity) numbered from ``start``, in one transaction;
+    ``columns`` (keys of the rows, in order) are added to the job's; returns how many."""
+    batch = [(job_id, start + i, size, sev, text) for i, (text, size, sev) in enumerate(rows)]
+    with store.transaction():
+        if claim is not None:
+            store._check_claim(job_id, claim)
+        old = store.sql("SELECT name, columns FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
+        cols = json.loads(old[1]) if old else []
+        cols += [c for c in columns if c not in cols]
+        store.sql("INSERT INTO job_result_set (job_id, name, columns) VALUES (?,?,?) ON CONFLICT(job_id)"
+                  " DO UPDATE SET name=excluded.name, columns=excluded.columns",
+                  (job_id, name or (old[0] if old else "rows"), json.dumps(cols)))
+        if batch:
+            store.db.cursor().executemany(
+                "INSERT INTO job_result (job_id, seq, size, severity, row) VALUES (?,?,?,?,?)", batch)
+    return len(batch)
+
+
+def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) -> int:
+    """Drop the rows from number ``keep`` on (emitted after the checkpoint a run
+    resumes from); returns how many of them were error or critical rows."""
+    if not store.sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq>=?)"
+                     " OR (? = 0 AND EXISTS(SELECT 1 FROM job_result_set WHERE job_id=?))",
+                     (job_id, keep, keep, job_id)).fetchone()[0]:
+        return 0  # nothing to drop: no write (every job start comes here)
+    with store.transaction():
+        if claim is not None:
+            store._check_claim(job_id, claim)
+        bad = store.sql(f"SELECT count(*) FROM job_result WHERE job_id=? AND seq>=? AND severity IN {_in(BAD)}",
+                        (job_id, keep, *BAD)).fetchone()[0]
+        store.sql("DELETE FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep))
+        if keep == 0:
+            store.sql("DELETE FROM job_result_set WHERE job_id=?", (job_id,))
+    return bad
+
+
+# -- the readers' side ----------------------------------------------------------
+def name(store: Store, job_id: int) -> str | None:
+    """What the rows are called (``groups``, ``issues``, ``rows``); None when the
+    job has no result (it has not finished, or its type keeps none)."""
+    row = store.sql("SELECT name FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
+    if row:
+        return row[0]
+    old = _legacy(store, job_id)
+    return next(iter(old)) if old else None
+
+
+def columns(store: Store, job_id: int) -> list[str]:
+    """The keys of the job's rows, in the order they first appeared."""
+    row = store.sql("SELECT columns FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
+    if row:
+        return json.loads(row[0])
+    old = _legacy(store, job_id)
+    seen: dict[str, None] = {}
+    for r in next(iter(old.values()), []) if old else []:
+        seen.update(dict.fromkeys(r))
+    return list(seen)
+
+
+def count(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> int:
+    if not _stored(store, job_id):
+        return sum(1 for _ in rows(store, job_id, min_size=min_size, severity=severity))
+    where, params = _where(job_id, min_size, severity)
+    return store.sql(f"SELECT count(*) FROM job_result WHERE {where}", params).fetchone()[0]
+
+
+def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[str]:
+    """The rows' JSON texts in order, read a few thousand at a time."""
+    if not _stored(store, job_id):
+        yield from map(dumps, _legacy_rows(store, job_id, min_size, severity))
+        return
+    where, params = _where(job_id, min_size, severity)
+    cur = store.db.connection().execute(f"SELECT row FROM job_result WHERE {where} ORDER BY seq", params)
+    try:
+        while batch := cur.fetchmany(_FETCH):
+            for (text,) in batch:
+                yield text
+    finally:
+        cur.close()
+
+
+def rows(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[dict]:
+    """The rows as dicts, in order (an iterator: a result can have millions)."""
+    if not _stored(store, job_id):
+        yield from _legacy_rows(store, job_id, min_size, severity)
+        return
+    loads = json.loads
+    for text in texts(store, job_id, min_size=min_size, severity=severity):
+        yield loads(text)
+
+
+def at_least(severity: str) -> tuple[str, ...]:
+    """``severity`` and the worse ones; an unknown severity (a plugin's) only itself."""
+    if severity not in SEVERITIES:
+        return (severity,)
+    return SEVERITIES[: SEVERITIES.index(severity) + 1]
+
+
+def _where(job_id: int, min_size: int | None, severity: str | None) -> tuple[str, list]:
+    where, params = ["job_id=?"], [job_id]
+    if min_size is not None:
+        where.append("size>=?")
+        params.append(min_size)
+    if severity is not None:
+        wanted = at_least(severity)
+        where.append(f"severity IN {_in(wanted)}")
+        params += wanted
+    return " AND ".join(where), params
+
+
+def _in(values) -> str:
+    return "(" + ",".join("?" * len(values)) + ")"
+
+
+# -- files beside the library ----------------------------------------------------
+_FILE = re.compile(r"(?:dupes|validate)-(\d+)(?:-act)?\.(?:json|msgpack)")
+
+
+def sweep_files(store: Store) -> int:
+    """Delete the files in ``library-data/results/`` of jobs that are no longer in the
+    library (pruned): dupes plans and action lists, and results of older versions.
+    Returns how many; for ``jobs prune`` and retention to call after deleting jobs."""
+    folder = store.library.data_dir / "results"
+    try:
+        names = [(n, int(m.group(1))) for n in os.listdir(folder) if (m := _FILE.fullmatch(n))]
+    except FileNotFoundError:
+        return 0
+    known: set[int] = set()
+    ids = sorted({i for _, i in names})
+    for a in range(0, len(ids), 500):
+        part = ids[a:a + 500]
+        known.update(r[0] for r in store.sql(f"SELECT id FROM job WHERE id IN {_in(part)}", part))
+    gone = 0
+    for name, job_id in names:
+        if job_id not in known:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / name)
+                gone += 1
+    return gone
+
+
+# -- results of jobs that ran before this table --------------------------------
+def _stored(store: Store, job_id: int) -> bool:
+    return store.sql("SELECT 1 FROM job_result_set WHERE job_id=?", (job_id,)).fetchone() is not None
+
+
+def _legacy(store: Store, job_id: int) -> dict | None:
+    """{"groups"|"issues": [rows]} of a job that ran before results were stored here."""
+    row = store.sql("SELECT output FROM job WHERE id=?", (job_id,)).fetchone()
+    from ..core import codec
+
+    output = codec.unpack(row[0]) if row and row[0] is not None else None
+    if not isinstance(output, dict):
+        return None
+    if output.get("results_file"):
+        path = str(output["results_file"])
+        try:
+            if path.endswith(".json"):
+                with open(path, encoding="ascii") as f:
+                    return {"groups": json.load(f)}
+            with open(path, "rb") as f:
+                found = codec.unpack(f.read())
+        except FileNotFoundError:
+            return None
+        return found if isinstance(found, dict) and found else None
+    found = output.get("results")
+    return found if isinstance(found, dict) and found else None
+
+
+def _legacy_rows(store: Store, job_id: int, min_size: int | None, severity: str | None) -> Iterator[dict]:
+    old = _legacy(store, job_id) or {}
+    wanted = at_least(severity) if severity is not None else None
+    for r in next(iter(old.values()), []):
+        if min_size is not None and not (isinstance(r.get("size"), int) and r["size"] >= min_size):
+            continue
+        if wanted is not None and r.get("severity") not in wanted:
+            continue
+        yield {k: v for k, v in r.items() if k != "mtimes"}
