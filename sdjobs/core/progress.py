@@ -106,3 +106,50 @@ def derive(progress: Progress, estimator: RateEstimator, now: float | None = Non
     progress.rate, progress.rate_unit = rate, unit
     progress.eta = (total - amount) / rate if rate and total and total >= amount else None
     return progress
+
+
+def amounts(p: Progress) -> tuple[str, dict[str, Any]]:
+    """What a phase counted, as a line ('1,200 of 2,000 files, 12.0 MB of 20.0 MB') and fields."""
+    from .humanize import human_bytes
+
+    fields = {k: getattr(p, k) for k in ("done", "total", "bytes_done", "bytes_total", "percent")
+              if getattr(p, k) is not None}
+    parts = []
+    if p.done is not None or p.total is not None:
+        fields["unit"] = p.unit
+        counted = f"{p.done or 0:,}" + (f" of {p.total:,}" if p.total is not None else "")
+        parts.append(f"{counted} {p.unit}")
+    if p.bytes_done is not None or p.bytes_total:
+        shown = human_bytes(p.bytes_done or 0) + (f" of {human_bytes(p.bytes_total)}" if p.bytes_total else "")
+        parts.append(shown)
+    if not parts and p.percent is not None:
+        parts.append(f"{p.percent:.0f}%")
+    return ", ".join(parts), fields
+
+
+def phase_start_event(p: Progress) -> tuple[str, dict[str, Any]]:
+    """The ``phase-start`` event's line and fields for the phase ``p`` starts."""
+    from .humanize import human_bytes
+
+    fields: dict[str, Any] = {"phase": p.phase}
+    parts = []
+    if p.total is not None:
+        fields.update(total=p.total, unit=p.unit)
+        parts.append(f"{p.total:,} {p.unit}")
+    if p.bytes_total:
+        fields["bytes_total"] = p.bytes_total
+        parts.append(human_bytes(p.bytes_total))
+    text = f"phase {p.phase} started" + (f": {', '.join(parts)}" if parts else "")
+    if p.message:
+        text += f" ({p.message})"
+    return text, fields
+
+
+def phase_end_event(p: Progress, seconds: float, outcome: str) -> tuple[str, dict[str, Any]]:
+    """The ``phase-end`` event's line and fields: what the phase counted, how long it took,
+    and how it ended (completed, failed, cancelled, or ``next`` when another phase began)."""
+    counted, fields = amounts(p)
+    fields.update(phase=p.phase, seconds=round(seconds, 3), outcome=outcome)
+    text = f"phase {p.phase} ended" + ("" if outcome == "next" else f" ({outcome})")
+    text += f" after {seconds:.1f} s" + (f": {counted}" if counted else "")
+    return text, fields
