@@ -55,9 +55,9 @@ def requester() -> dict[str, Any]:
 
 
 def by(who: dict[str, Any]) -> str:
-    """'alice (uid 1000, pid 4242): sdjobs jobs pause 12'."""
+    """'alice (uid 1000, pid 4242) running `sdjobs jobs pause 12`'."""
     text = f"{who.get('user', '?')} (uid {who.get('uid', '?')}, pid {who.get('pid', '?')})"
-    return f"{text}: {who['command']}" if who.get("command") else text
+    return f"{text} running `{who['command']}`" if who.get("command") else text
 
 
 def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> None:
@@ -151,7 +151,7 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
         message = f"submitted by job {parent_id}"
     elif context.get("schedule") is not None:
         fields["schedule"] = context["schedule"]
-        message = f"submitted by schedule {context['schedule']}: {who['command']}"
+        message = f"submitted by schedule {context['schedule']} running `{who['command']}`"
     else:
         message = f"submitted by {by(who)}"
     if after:
