@@ -73,3 +73,19 @@ def test_paused_resumed_killed_and_resumed_copy_logs_each_event_in_order_with_th
     assert [c["attempt"] for c in claimed] == [1, 1, 2]  # the runner's death counted one attempt
     assert [r["fields"]["reason"] for r in events if r["kind"] == "interrupted"] == ["runner-died"]
     assert rows[-1]["kind"] == "end" and rows[-1]["status"] == "completed" and rows[-1]["exit_code"] == 0
+
+
+def test_the_docs_name_every_kind_and_key_written():
+    from pathlib import Path
+
+    from sdjobs.cli.jobs_logs import event_json
+    from sdjobs.store.events import LIFECYCLE
+    from sdjobs.store.records import Event
+
+    doc = (Path(__file__).parents[2] / "docs" / "events.md").read_text()
+    for kind in LIFECYCLE:
+        assert f"`{kind}`" in doc, kind
+    for key in event_json(Event(1, 1, 0.0, "log", None, "m")):
+        assert f"`{key}`" in doc, key
+    for key in ("exit_code", "exit_meaning", "summary", "error", "category", "output", "status"):
+        assert f"`{key}`" in doc, key
