@@ -92,7 +92,12 @@ class RateEstimator:
 
 
 def derive(progress: Progress, estimator: RateEstimator, now: float | None = None) -> Progress:
-    """Fill in ``rate``, ``rate_unit`` and ``eta`` from the reported amounts."""
+    """Fill in ``rate``, ``rate_unit`` and ``eta`` from the reported amounts. A job that
+    reports more done than its total is shown that much as its total: never "5 of 3"."""
+    if progress.total is not None and (progress.done or 0) > progress.total:
+        progress.total = progress.done
+    if progress.bytes_total and (progress.bytes_done or 0) > progress.bytes_total:
+        progress.bytes_total = progress.bytes_done
     if progress.bytes_done is not None:
         amount, total, unit = progress.bytes_done, progress.bytes_total, "bytes"
     elif progress.done is not None:
