@@ -54,6 +54,8 @@ class JobContext:
         self._last_control = 0.0
         self._dirty = False
         self._phase_began: float | None = None  # monotonic start of the current phase (its events)
+        self._resumed = False  # this run continues an earlier one (see restore_metrics)
+        self._rebase = False  # a resumed phase's first amount is where it resumed, not this run's work
         self._lock = threading.Lock()  # the buffers, between the job's thread and the trailer
         self._write_lock = threading.Lock()  # one write at a time, in order (see core/trail.py)
         self._trailer: trail.Trailer | None = None
@@ -71,11 +73,15 @@ class JobContext:
                 raise TypeError(f"unknown progress field {key!r}")
         new_phase = "phase" in fields and fields["phase"] != p.phase
         with self._lock:
+            if self._rebase and not new_phase and any(fields.get(k) for k in ("done", "bytes_done", "percent")):
+                self._rebase = False  # rate and ETA count from here: this run's work only
+                self._estimator.reset()
             if new_phase:
                 self._phase_ends("next")
             for key, value in fields.items():
                 setattr(p, key, value)
             if new_phase:
+                self._fresh_rate()
                 self._phase_starts()
             self._dirty = True
         self._maybe_write(force=new_phase)
@@ -90,10 +96,16 @@ class JobContext:
                                       done=0 if total is not None else None,
                                       bytes_total=bytes_total, bytes_done=0 if bytes_total else None,
                                       fields=self._progress.fields)
-            self._estimator.reset()
+            self._fresh_rate()
             self._phase_starts()
             self._dirty = True
         self._maybe_write(force=True)
+
+    def _fresh_rate(self) -> None:
+        """A phase's rate window: from zero at its start, or in a resumed run, from its first
+        amount (what earlier runs did, reported at once, is not this run's speed)."""
+        self._estimator.reset(start=None if self._resumed else time.monotonic())
+        self._rebase = self._resumed
 
     def _phase_starts(self) -> None:
         if self._progress.phase is not None:
@@ -163,6 +175,7 @@ class JobContext:
         """Continue counting from a resumed run's totals (set by the engine)."""
         for key in self._metrics:
             self._metrics[key] = int(metrics.get(key) or 0)
+        self._resumed = True
 
     @property
     def warnings(self) -> int:

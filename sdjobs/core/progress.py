@@ -74,8 +74,12 @@ class RateEstimator:
         self.window = window
         self._samples: deque[tuple[float, float]] = deque()
 
-    def reset(self) -> None:
+    def reset(self, start: float | None = None) -> None:
+        """Forget the samples; with ``start`` (a monotonic time), count from zero at that time:
+        a phase whose counters start at zero then has a rate at its first report."""
         self._samples.clear()
+        if start is not None:
+            self._samples.append((start, 0.0))
 
     def update(self, amount: float, now: float | None = None) -> float | None:
         now = time.monotonic() if now is None else now
