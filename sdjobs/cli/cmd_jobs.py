@@ -42,9 +42,9 @@ def ls(
     store = state.store()
     store.recover_orphans()
     recs = store.list_jobs(statuses=status, types=type_, recent=None if all_ else limit)
-    from ..store.waits import waiting_for
+    from ..store.waits import waiting
 
-    waits = {r.id: w for r in recs if r.status not in FINISHED and (w := waiting_for(store, r))}
+    waits = waiting(store, recs)
     if as_json:
         output.print_json([{**_brief(r), "waiting": waits.get(r.id)} for r in recs])
         return

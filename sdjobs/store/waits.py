@@ -14,7 +14,7 @@ runner knows, and it records it here (``set_waits``), under the job's claim.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
     from .api import Store
@@ -23,28 +23,64 @@ if TYPE_CHECKING:
 
 def waiting_for(store: "Store", rec: "JobRecord") -> str | None:
     """What ``rec`` waits for, or None when it does not wait (or is not active)."""
-    if rec.status == "running":
-        row = store.sql("SELECT reason FROM job_wait WHERE job_id=? AND claim=?", (rec.id, rec.claim)).fetchone()
-        return row[0] if row else None
-    if rec.status != "queued":
-        return None
-    deps = [r[0] for r in store.sql(
-        "SELECT d.depends_on FROM job_dep d JOIN job j ON j.id = d.depends_on WHERE d.job_id=?"
-        " AND j.status NOT IN ('completed', 'completed-with-errors') ORDER BY 1", (rec.id,))]
-    if deps:
-        return "after " + ", ".join(f"#{d}" for d in deps)
-    if rec.wait_children:
-        n = store.sql("SELECT COUNT(*) FROM job WHERE parent_id=? AND status NOT IN"
-                      " ('completed', 'completed-with-errors', 'failed', 'cancelled')", (rec.id,)).fetchone()[0]
-        if n:
-            return f"waiting for {n} child{'ren' if n != 1 else ''}"
+    return waiting(store, [rec]).get(rec.id)
+
+
+def waiting(store: "Store", recs: Iterable["JobRecord"]) -> dict[int, str]:
+    """{job: what it waits for} for those of ``recs`` that wait (a few queries for them all)."""
+    recs = [r for r in recs if r.status in ("queued", "running")]
+    out: dict[int, str] = {}
+    if not recs:
+        return out
+    running_recs = [r for r in recs if r.status == "running"]
+    if running_recs:
+        claims = {r.id: r.claim for r in running_recs}
+        for job_id, claim, reason in _rows(store, "SELECT job_id, claim, reason FROM job_wait WHERE job_id IN",
+                                           list(claims)):
+            if claims[job_id] == claim:
+                out[job_id] = reason
+    queued = [r for r in recs if r.status == "queued"]
+    if not queued:
+        return out
+    ids = [r.id for r in queued]
+    deps: dict[int, list[int]] = {}
+    for job_id, dep in _rows(store, "SELECT d.job_id, d.depends_on FROM job_dep d JOIN job j ON j.id = d.depends_on"
+                             " WHERE j.status NOT IN ('completed', 'completed-with-errors') AND d.job_id IN", ids):
+        deps.setdefault(job_id, []).append(dep)
+    kids = dict(_rows(store, "SELECT parent_id, COUNT(*) FROM job WHERE status NOT IN ('completed',"
+                      " 'completed-with-errors', 'failed', 'cancelled') AND parent_id IN", ids, " GROUP BY parent_id"))
+    busy = None
+    for r in queued:
+        if r.id in deps:
+            out[r.id] = "after " + ", ".join(f"#{d}" for d in sorted(deps[r.id]))
+        elif r.wait_children and kids.get(r.id):
+            n = kids[r.id]
+            out[r.id] = f"waiting for {n} child{'ren' if n != 1 else ''}"
+        else:
+            if busy is None:
+                busy = _busy(store)
+            if busy:
+                out[r.id] = busy
+    return out
+
+
+def _busy(store: "Store") -> str:
+    """Why a runnable job is not running: no runner, or every worker busy ('' if one is free)."""
     runners = store.runners()
     if not runners:
         return "waiting for a runner"
     running = [r[0] for r in store.sql("SELECT id FROM job WHERE status='running' ORDER BY id")]
     if len(running) < sum(r.workers for r in runners):
-        return None  # a worker is free: claimed at the runner's next look
+        return ""  # a worker is free: claimed at the runner's next look
     return held_by(running)
+
+
+def _rows(store: "Store", query: str, ids: list[int], tail: str = "") -> list[tuple]:
+    rows: list[tuple] = []
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        rows += store.sql(f"{query} ({','.join('?' * len(part))}){tail}", part).fetchall()
+    return rows
 
 
 def held_by(ids: list[int]) -> str:
