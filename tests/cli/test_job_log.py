@@ -89,3 +89,20 @@ def test_the_docs_name_every_kind_and_key_written():
         assert f"`{key}`" in doc, key
     for key in ("exit_code", "exit_meaning", "summary", "error", "category", "output", "status"):
         assert f"`{key}`" in doc, key
+
+
+def test_a_runner_stopped_by_sigterm_logs_why_its_job_was_interrupted(cli, store, start_runner):
+    from conftest import submit
+
+    job = submit(store, "test-steps", {"steps": 100, "delay": 0.05})
+    runner = start_runner("--workers", "1")
+    wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
+    assert runner.terminate() == 0
+    rows = [json.loads(line) for line in cli("jobs", "logs", job, "--json", check=True).stdout.splitlines()]
+    stopped = [r for r in rows if r["kind"] == "interrupted"]
+    assert len(stopped) == 1, rows
+    f = stopped[0]["fields"]
+    assert f["reason"] == "shutdown" and f["stopped"] == "it received SIGTERM" and f["runner_pid"] == runner.proc.pid
+    assert "SIGTERM" in stopped[0]["message"]
+    assert not [r for r in rows if r["kind"] == "finished"]
+    assert rows[-1]["kind"] == "interrupted"  # (not finished: no end line without -f)
