@@ -2,7 +2,7 @@
 # Install: copy to ~/.config/fish/completions/sdjobs.fish
 
 set -g __sdjobs_valued 'sdjobs|--library' 'sdjobs|-L' 'sdjobs copy|--on-conflict' 'sdjobs copy|--bwlimit' 'sdjobs copy|--priority' 'sdjobs copy|-p' 'sdjobs copy|--after' 'sdjobs copy|--max-workers' 'sdjobs dash|--job' 'sdjobs dash|-j' 'sdjobs dash|--theme' 'sdjobs delete|--mode' 'sdjobs delete|-m' 'sdjobs delete|--passes' 'sdjobs delete|--bwlimit' 'sdjobs delete|--priority' 'sdjobs delete|-p' 'sdjobs delete|--after' 'sdjobs delete|--max-workers' 'sdjobs dupes|--mode' 'sdjobs dupes|-m' 'sdjobs dupes|--min-size' 'sdjobs dupes|--max-size' 'sdjobs dupes|--ext' 'sdjobs dupes|--then' 'sdjobs dupes|--keep' 'sdjobs dupes|--format' 'sdjobs dupes|-f' 'sdjobs dupes|--bwlimit' 'sdjobs dupes|--priority' 'sdjobs dupes|-p' 'sdjobs dupes|--after' 'sdjobs dupes|--max-workers' 'sdjobs index|--mode' 'sdjobs index|-m' 'sdjobs index|--depth' 'sdjobs index|--priority' 'sdjobs index|-p' 'sdjobs index|--after' 'sdjobs index|--max-workers' 'sdjobs jobs ls|--status' 'sdjobs jobs ls|-s' 'sdjobs jobs ls|--type' 'sdjobs jobs ls|-t' 'sdjobs jobs ls|--recent' 'sdjobs jobs output|--format' 'sdjobs jobs output|-f' 'sdjobs jobs output|--severity' 'sdjobs jobs output|--min-size' 'sdjobs jobs prune|--older-than' 'sdjobs jobs set|--priority' 'sdjobs jobs set|--max-workers' 'sdjobs jobs set|--bwlimit' 'sdjobs jobs show|--events' 'sdjobs jobs wait|--timeout' 'sdjobs run|--set' 'sdjobs run|-s' 'sdjobs run|--config' 'sdjobs run|-c' 'sdjobs run|--priority' 'sdjobs run|-p' 'sdjobs run|--after' 'sdjobs run|--max-workers' 'sdjobs runner|--workers' 'sdjobs runner|-w' 'sdjobs runner|--idle-exit' 'sdjobs runner stop|--wait' 'sdjobs thumbs make|--size' 'sdjobs thumbs make|-s' 'sdjobs thumbs make|--format' 'sdjobs thumbs make|-f' 'sdjobs thumbs make|--quality' 'sdjobs thumbs make|-q' 'sdjobs thumbs make|--priority' 'sdjobs thumbs make|-p' 'sdjobs thumbs make|--after' 'sdjobs thumbs make|--max-workers' 'sdjobs validate|--mode' 'sdjobs validate|-m' 'sdjobs validate|--bwlimit' 'sdjobs validate|--priority' 'sdjobs validate|-p' 'sdjobs validate|--after' 'sdjobs validate|--max-workers' 'sdjobs watch|--debounce' 'sdjobs watch|--mode' 'sdjobs watch|-m' 'sdjobs watch|--priority' 'sdjobs watch|-p'
-set -g __sdjobs_children 'sdjobs|copy' 'sdjobs|dash' 'sdjobs|delete' 'sdjobs|dupes' 'sdjobs|index' 'sdjobs|jobs' 'sdjobs|locations' 'sdjobs|run' 'sdjobs|runner' 'sdjobs|schedule' 'sdjobs|thumbs' 'sdjobs|types' 'sdjobs|validate' 'sdjobs|watch' 'sdjobs jobs|cancel' 'sdjobs jobs|logs' 'sdjobs jobs|ls' 'sdjobs jobs|output' 'sdjobs jobs|pause' 'sdjobs jobs|prune' 'sdjobs jobs|resume' 'sdjobs jobs|retry' 'sdjobs jobs|set' 'sdjobs jobs|show' 'sdjobs jobs|wait' 'sdjobs locations|ls' 'sdjobs locations|rm' 'sdjobs runner|status' 'sdjobs runner|stop' 'sdjobs schedule|add' 'sdjobs schedule|ls' 'sdjobs schedule|rm' 'sdjobs thumbs|ls' 'sdjobs thumbs|make'
+set -g __sdjobs_children 'sdjobs|copy' 'sdjobs|dash' 'sdjobs|delete' 'sdjobs|dupes' 'sdjobs|index' 'sdjobs|jobs' 'sdjobs|locations' 'sdjobs|run' 'sdjobs|runner' 'sdjobs|schedule' 'sdjobs|thumbs' 'sdjobs|types' 'sdjobs|validate' 'sdjobs|watch' 'sdjobs jobs|cancel' 'sdjobs jobs|follow' 'sdjobs jobs|logs' 'sdjobs jobs|ls' 'sdjobs jobs|output' 'sdjobs jobs|pause' 'sdjobs jobs|prune' 'sdjobs jobs|resume' 'sdjobs jobs|retry' 'sdjobs jobs|set' 'sdjobs jobs|show' 'sdjobs jobs|wait' 'sdjobs locations|ls' 'sdjobs locations|rm' 'sdjobs runner|status' 'sdjobs runner|stop' 'sdjobs schedule|add' 'sdjobs schedule|ls' 'sdjobs schedule|rm' 'sdjobs thumbs|ls' 'sdjobs thumbs|make'
 
 function __sdjobs_path --description 'The sdjobs command typed so far, e.g. "sdjobs jobs ls"'
     set -l path sdjobs
@@ -112,7 +112,8 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l max-workers -r -d 'Cap the
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -F
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a cancel -d 'Cancel jobs: they stop, clean up, and stay in the history as cancelled.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a logs -d 'A job\'s log: phases, warnings, errors, and progress lines while following.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a follow -d 'Watch a job live until it finishes, then print its outcome; Ctrl-C detaches (it keeps runn'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a logs -d 'A job\'s log: submitted, claimed, phases, pauses, interruptions, warnings, errors, its end.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a ls -d 'Active jobs and recent history.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a output -d 'A job\'s result: dupes groups, validate issues, a plugin\'s rows, or a job\'s counts and erro'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a pause -d 'Pause jobs: they checkpoint at their next check and free their worker.'
@@ -124,8 +125,10 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a show -d 'Everything in a jo
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a wait -d 'Wait until jobs finish; exit 0 only if all completed.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs cancel"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs follow"' -l json -d 'Print the final job record as JSON on stdout.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs follow"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l follow -s f -d 'Keep printing until the job stops.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l json -d 'Print JSON on stdout.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l json -d 'JSON Lines on stdout (see docs/events.md).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l all -s a -d 'Include the whole history.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l status -s s -r -d 'Only this status (repeatable).'
@@ -144,6 +147,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs jobs pause"' -l help -d 'Show this me
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs prune"' -l older-than -r -d 'Age such as 30d, 12h.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs prune"' -l json -d 'Print JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs prune"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs resume"' -l follow -s f -d 'Then follow the job live, as `jobs follow` (one job).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs resume"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs retry"' -l from-scratch -d 'Forget the checkpoint and start from the beginning.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs retry"' -l help -d 'Show this message and exit.'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 import time
 from typing import Annotated, Optional
 
@@ -43,8 +42,11 @@ def ls(
     store = state.store()
     store.recover_orphans()
     recs = store.list_jobs(statuses=status, types=type_, recent=None if all_ else limit)
+    from ..store.waits import waiting
+
+    waits = waiting(store, recs)
     if as_json:
-        output.print_json([_brief(r) for r in recs])
+        output.print_json([{**_brief(r), "waiting": waits.get(r.id)} for r in recs])
         return
     if not recs:
         output.err("no jobs", style="dim")
@@ -56,6 +58,8 @@ def ls(
         prog = output.progress_text(p) if active else ""
         if frac is not None and active:
             prog = f"{frac * 100:3.0f}% {prog}"
+        if r.id in waits and not r.wait_children:  # not "running 0%": what it waits for (a parent
+            prog = waits[r.id]  # waiting for its children shows theirs: store/family.py)
         running = r.status == "running"
         rows.append((str(r.id), r.type, r.status, str(r.priority), prog, (p.phase or "") if active else "",
                      output.human_rate(p.rate, p.rate_unit) if running else "",
@@ -86,8 +90,12 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     rec = store.get(job_id)
     issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
     result = _result(store, rec)
+    from ..store.waits import waiting_for
+
+    waiting = waiting_for(store, rec)
     if as_json:
         d = rec.to_dict()
+        d["waiting"] = waiting
         d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts, "run": e.retries}
                        for e in issues]
         d["result"] = result
@@ -104,6 +112,7 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         ("job", f"{rec.id} ({rec.type} v{rec.type_version})"),
         ("status", Text.assemble((rec.status, output.STATUS_STYLE.get(rec.status, "")),
                                  f" (requested: {rec.control})" if rec.control else "")),
+        ("waiting", waiting or ""),
         ("priority", str(rec.priority)),
         ("command", output.what(rec.context)),
         ("started by", f"{rec.context.get('user', '?')} in {rec.context.get('cwd', '?')}"),
@@ -187,12 +196,17 @@ def pause(ids: Ids) -> None:
 
 
 @jobs.command("resume")
-def resume(ids: Ids) -> None:
+def resume(ids: Ids, follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Then follow the job live, as `jobs follow` (one job).")] = False) -> None:
     """Resume paused or interrupted jobs from their last checkpoint."""
     from ..runner import control
 
+    if follow and len(ids) != 1:
+        raise BadInput("--follow follows one job: give one id")
     _each(ids, control.resume)
     _ensure_runner()
+    if follow:
+        jobs_follow.follow_job(ids[0])
 
 
 @jobs.command("cancel")
@@ -229,43 +243,13 @@ def wait(ids: Ids, timeout: Annotated[Optional[float], typer.Option(help="Give u
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         recs.append(wait_until(store, job_id, lambda r: r.status in FINISHED, timeout=left))
     if as_json:
-        output.print_json([_brief(r) for r in recs])
+        from .follow import outcome
+
+        output.print_json([{**_brief(r), **outcome(store, r)} for r in recs])
     else:
         for r in recs:
             output.err(summary(r), style="green" if r.status == "completed" else "red")
     raise typer.Exit(max(int(exit_code(r)) if r.status in FINISHED else 1 for r in recs))
-
-
-@jobs.command("logs")
-def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
-         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the job stops.")] = False,
-         as_json: Json = False) -> None:
-    """A job's log: phases, warnings, errors, and progress lines while following."""
-    from .follow import POLL
-
-    store = state.store()
-    rec = store.get(job_id)
-    last, last_progress = 0, None
-    while True:
-        for e in store.events(job_id, after_id=last):
-            last = e.id
-            if as_json:
-                output.print_jsonl([{"ts": e.ts, "kind": e.kind, "path": e.path, "message": e.message}])
-            else:
-                where = f"{output.shorten(e.path, 80)}: " if e.path else ""
-                print(f"{_ts(e.ts)} {e.kind:<7} {where}{safe(e.message)}")
-        if not follow or rec.status in FINISHED or rec.status == "paused":
-            break
-        time.sleep(POLL * 5)
-        rec = store.get(job_id)
-        line = f"{rec.progress.phase or ''} {output.progress_text(rec.progress)}".strip()
-        if line and line != last_progress and rec.status == "running":
-            last_progress = line
-            if as_json:
-                output.print_jsonl([{"ts": time.time(), "kind": "progress", "progress": rec.progress.to_dict()}])
-            else:
-                print(f"{_ts(time.time())} progress {safe(line)}")
-        sys.stdout.flush()
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -317,6 +301,8 @@ def set_(job_id: Annotated[int, typer.Argument(help="Job id.")],
     print(f"{job_id}: updated")
 
 
-from .jobs_output import register as _register_output  # noqa: E402  (its own module)
+from . import jobs_follow, jobs_logs, jobs_output  # noqa: E402  (commands in their own modules)
 
-_register_output(jobs)
+jobs_logs.register(jobs)
+jobs_follow.register(jobs)
+jobs_output.register(jobs)

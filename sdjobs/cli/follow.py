@@ -34,8 +34,9 @@ def wait_until(store: Store, job_id: int, done, timeout: float | None = None) ->
         time.sleep(poll_interval(started))
 
 
-def follow(store: Store, job_id: int, *, live: bool | None = None) -> JobRecord:
-    """Follow until the job finishes or pauses. Ctrl-C pauses it and exits 130."""
+def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool = False) -> JobRecord:
+    """Follow until the job finishes or pauses. Ctrl-C pauses it and exits 130; with ``detach``
+    (`jobs follow`, `jobs resume --follow`) it only stops following: the job keeps running."""
     if live is None:
         live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
     try:
@@ -45,6 +46,9 @@ def follow(store: Store, job_id: int, *, live: bool | None = None) -> JobRecord:
     except KeyboardInterrupt:
         if store.get(job_id).status in FINISHED:
             return store.get(job_id)  # it ended before the Ctrl-C: its outcome is the answer
+        if detach:
+            output.err(f"detached; job {job_id} keeps running: sdjobs jobs follow {job_id}", style="yellow")
+            raise SystemExit(Exit.INTERRUPTED)
         control.pause(store, job_id)
         rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
         if rec.status in FINISHED:
@@ -62,24 +66,31 @@ def _stopped(rec: JobRecord) -> bool:
 def _follow_live(store: Store, job_id: int) -> JobRecord:
     from rich.live import Live
 
+    from ..store.waits import waiting_for
+
     console = output.console(stderr=True)
     rec = store.get(job_id)
     started = time.monotonic()
-    with Live(_render(rec), console=console, refresh_per_second=8, transient=True) as live:
+    with Live(_render(rec, waiting_for(store, rec)), console=console, refresh_per_second=8, transient=True) as live:
         while not _stopped(rec):
             time.sleep(poll_interval(started))
             rec = store.get(job_id)
-            live.update(_render(rec))
+            live.update(_render(rec, waiting_for(store, rec)))
     return rec
 
 
-def _render(rec: JobRecord):
+def _render(rec: JobRecord, waiting: str | None = None):
     from rich.progress_bar import ProgressBar
     from rich.table import Table
     from rich.text import Text
 
     p = rec.progress
     frac = p.fraction()
+    if waiting:  # not "running 0%": what it waits for
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(Text.assemble((f"{rec.type} #{rec.id} ", "bold"), (rec.status, output.STATUS_STYLE.get(
+            rec.status, ""))), Text(safe(waiting), style="yellow"))
+        return grid
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
     grid.add_column(width=30)
@@ -134,3 +145,28 @@ def exit_code(rec: JobRecord) -> Exit:
     if rec.status == "paused":
         return Exit.INTERRUPTED
     return for_status(rec.status)
+
+
+_MEANING = {0: "completed", 1: "failed, completed with errors, or cancelled",
+            130: "paused (or followed no further): it can be resumed"}
+
+
+def outcome(store: Store, rec: JobRecord) -> dict:
+    """How a job ended, for programs (`jobs wait --json`, the end of `jobs logs -f --json`):
+    status, exit code and what it means, the summary, the error and its category."""
+    from ..store import events
+
+    code = int(exit_code(rec)) if rec.status in FINISHED or rec.status == "paused" else int(Exit.FAILED)
+    meaning = _MEANING[code] if rec.status in FINISHED or rec.status == "paused" else f"not finished: {rec.status}"
+    cls = registry.find(rec.type)
+    summary = None
+    if rec.status in FINISHED and cls is not None and rec.output is not None:
+        try:
+            summary = str(cls.summarize(rec.output) or "") or None
+        except Exception:
+            summary = None
+    ended = events.last(store, rec.id, "finished") if rec.status in FINISHED else None
+    return {"id": rec.id, "type": rec.type, "status": rec.status, "exit_code": code, "exit_meaning": meaning,
+            "summary": summary, "error": rec.error, "category": (ended.fields.get("category") if ended else None),
+            "warnings": rec.warnings, "errors": rec.errors, "output": rec.output,
+            "finished_at": rec.finished_at}

@@ -228,6 +228,7 @@ def _child(listener: socket.socket, conn: socket.socket) -> None:
         if not launch.same_user(conn) or not _take_over_or_log(conn):
             conn.sendall(launch.REFUSED)  # the client runs the command itself
             os._exit(0)
+        _as_client(conn)
         threading.Thread(target=_watch, args=(conn,), daemon=True).start()
         conn.sendall(launch.ACCEPTED + struct.pack("!i", os.getpid()))  # the client signals us by pid
         accepted = True
@@ -246,6 +247,14 @@ def _child(listener: socket.socket, conn: socket.socket) -> None:
         except OSError:
             pass
     os._exit(code & 0xFF)
+
+
+def _as_client(conn: socket.socket) -> None:
+    """Who asks is the client's process, not this fork (the events of a job's log say so)."""
+    from ..store import events
+
+    events.client_pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                            struct.calcsize("3i")))[0]
 
 
 def _crashed(exc: BaseException) -> int:

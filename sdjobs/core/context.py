@@ -8,22 +8,26 @@ second at most.
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from . import codec
-from .errors import INTERRUPTS, WaitForChildren
-from .progress import Progress, RateEstimator, derive
+from .errors import INTERRUPTS, LeaseLost, WaitForChildren
+from . import trail
+from .progress import Progress, RateEstimator, derive, phase_end_event, phase_start_event
 from .result_rows import ResultRows, unwrap
 
 MAX_STORED_ISSUES = 10_000  # warnings + errors kept per job; the rest are only counted
+_QUICK = {"busy_timeout": 0.2}  # a trailing write gives way at once to a job's own transaction
 
 
 class Backend(Protocol):
     """What the engine must provide to a running job (see runner.backend)."""
 
-    def write(self, progress: dict | None, metrics: dict, events: list, checkpoint: tuple | None) -> None: ...
+    def write(self, progress: dict | None, metrics: dict, events: list, checkpoint: tuple | None,
+              busy_timeout: float | None = None) -> None: ...
     def read_checkpoint(self) -> tuple[bytes | None, int | None]: ...
     def read_control(self) -> str | None: ...
     def settings(self) -> dict[str, Any]: ...
@@ -51,6 +55,14 @@ class JobContext:
         self._last_control = 0.0
         self._dirty = False
         self._results = ResultRows(job_id, backend, self._metrics)
+        self._phase_began: float | None = None  # monotonic start of the current phase (its events)
+        self._resumed = False  # this run continues an earlier one (see restore_metrics)
+        self._rebase = False  # a resumed phase's first amount is where it resumed, not this run's work
+        self._lock = threading.Lock()  # the buffers, between the job's thread and the trailer
+        self._write_lock = threading.Lock()  # one write at a time, in order (see core/trail.py)
+        self._trailer: trail.Trailer | None = None
+        self._trailing = False  # a trailing write is due
+        trail.watch(self)
 
     # -- progress -------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
@@ -58,23 +70,64 @@ class JobContext:
         bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
         their value. Written at most a few times a second."""
         p = self._progress
-        for key, value in fields.items():
+        for key in fields:
             if not hasattr(p, key) or key in ("rate", "eta", "updated_at", "rate_unit"):
                 raise TypeError(f"unknown progress field {key!r}")
-            setattr(p, key, value)
-        self._dirty = True
-        self._maybe_write()
+        new_phase = "phase" in fields and fields["phase"] != p.phase
+        with self._lock:
+            if self._rebase and not new_phase and any(fields.get(k) for k in ("done", "bytes_done", "percent")):
+                self._rebase = False  # rate and ETA count from here: this run's work only
+                self._estimator.reset()
+            if new_phase:
+                self._phase_ends("next")
+            for key, value in fields.items():
+                setattr(p, key, value)
+            if new_phase:
+                self._fresh_rate()
+                self._phase_starts()
+            self._dirty = True
+        self._maybe_write(force=new_phase)
 
     def phase(self, name: str, *, message: str | None = None, total: int | None = None,
               unit: str = "items", bytes_total: int | None = None) -> None:
-        """Start a phase: counters restart from zero and the rate window resets."""
-        self._progress = Progress(phase=name, message=message, total=total, unit=unit,
-                                  done=0 if total is not None else None,
-                                  bytes_total=bytes_total, bytes_done=0 if bytes_total else None,
-                                  fields=self._progress.fields)
-        self._estimator.reset()
-        self._dirty = True
+        """Start a phase: counters restart from zero and the rate window resets. The job's
+        log gets the previous phase's ``phase-end`` and this one's ``phase-start``."""
+        with self._lock:
+            self._phase_ends("next")
+            self._progress = Progress(phase=name, message=message, total=total, unit=unit,
+                                      done=0 if total is not None else None,
+                                      bytes_total=bytes_total, bytes_done=0 if bytes_total else None,
+                                      fields=self._progress.fields)
+            self._fresh_rate()
+            self._phase_starts()
+            self._dirty = True
         self._maybe_write(force=True)
+
+    def _fresh_rate(self) -> None:
+        """A phase's rate window: from zero at its start, or in a resumed run, from its first
+        amount (what earlier runs did, reported at once, is not this run's speed)."""
+        self._estimator.reset(start=None if self._resumed else time.monotonic())
+        self._rebase = self._resumed
+
+    def _phase_starts(self) -> None:
+        if self._progress.phase is not None:
+            text, fields = phase_start_event(self._progress)
+            self._events.append((time.time(), "phase-start", None, text, fields))
+            self._phase_began = time.monotonic()
+
+    def _phase_ends(self, outcome: str) -> None:
+        if self._progress.phase is not None and self._phase_began is not None:
+            text, fields = phase_end_event(self._progress, time.monotonic() - self._phase_began, outcome)
+            self._events.append((time.time(), "phase-end", None, text, fields))
+        self._phase_began = None
+
+    def end(self, status: str) -> None:
+        """The run ends (set by the engine): a finished job's phase ends with it, then what
+        is buffered is written. A paused or interrupted phase goes on in the next run."""
+        if status in ("completed", "completed-with-errors", "failed", "cancelled"):
+            with self._lock:
+                self._phase_ends(status)
+        self.flush()
 
     def count(self, done: int, total: int | None = None, unit: str | None = None) -> None:
         self.progress(done=done, **({"total": total} if total is not None else {}),
@@ -101,26 +154,30 @@ class JobContext:
         self._metrics["items"] += n
 
     def log(self, message: str) -> None:
-        self._events.append((time.time(), "log", None, message))
+        with self._lock:
+            self._events.append((time.time(), "log", None, message))
         self._maybe_write()
 
     def warn(self, message: str, path: str | None = None) -> None:
-        self._metrics["warnings"] += 1
-        if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
-            self._events.append((time.time(), "warning", path, message))
+        with self._lock:
+            self._metrics["warnings"] += 1
+            if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
+                self._events.append((time.time(), "warning", path, message))
         self._maybe_write()
 
     def error(self, path: str | None, exc: BaseException | str) -> None:
         """A non-critical error: recorded with its path; the job goes on."""
-        self._metrics["errors"] += 1
-        if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
-            self._events.append((time.time(), "error", path, describe_error(exc)))
+        with self._lock:
+            self._metrics["errors"] += 1
+            if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
+                self._events.append((time.time(), "error", path, describe_error(exc)))
         self._maybe_write()
 
     def restore_metrics(self, metrics: dict[str, int]) -> None:
         """Continue counting from a resumed run's totals (set by the engine)."""
         for key in self._metrics:
             self._metrics[key] = int(metrics.get(key) or 0)
+        self._resumed = True
 
     @property
     def warnings(self) -> int:
@@ -216,24 +273,65 @@ class JobContext:
         now = time.monotonic()
         if force or now - self._last_write >= self.progress_interval:
             self.flush(now)
+        elif not self._trailing:  # too soon: written by the trailer unless a write comes first
+            self._trailing = True
+            if self._trailer is None:
+                self._trailer = trail.Trailer(self)
+                self._trailer.start()
+            self._trailer.at(self._last_write + self.progress_interval)
 
-    def flush(self, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._results.write()  # before the checkpoint that counts them
+    def _take(self, now: float) -> tuple[dict | None, dict, list]:
+        """What is buffered (under ``_lock``): progress if it changed, metrics, events."""
         progress = None
         if self._dirty:
             derive(self._progress, self._estimator, now)
             self._progress.updated_at = time.time()
             progress = self._progress.to_dict()
             self._dirty = False
-        checkpoint = None
-        if self._pending_state is not None:
-            checkpoint = (self._pending_state, self.version)
-            self._pending_state = None
-            self._last_checkpoint = now
         events, self._events = self._events, []
-        self._backend.write(progress, dict(self._metrics), events, checkpoint)
-        self._last_write = now
+        self._trailing = False
+        return progress, dict(self._metrics), events
+
+    def flush(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._write_lock:
+            self._results.write()  # result rows: before the checkpoint that counts them
+            with self._lock:
+                progress, metrics, events = self._take(now)
+                checkpoint = None
+                if self._pending_state is not None:
+                    checkpoint = (self._pending_state, self.version)
+                    self._pending_state = None
+                    self._last_checkpoint = now
+            if self._trailer is not None:
+                self._trailer.cancel()
+            self._backend.write(progress, metrics, events, checkpoint)
+            self._last_write = now
+
+    def _trailing_write(self) -> None:
+        """The trailer's write (its own thread): progress, metrics and events, never the
+        checkpoint (that keeps the job's own timing). Skipped while the job's thread writes."""
+        if not self._write_lock.acquire(blocking=False):
+            return  # the job's own write takes everything
+        try:
+            now = time.monotonic()
+            with self._lock:
+                if not (self._dirty or self._events):
+                    self._trailing = False
+                    return
+                progress, metrics, events = self._take(now)
+            try:
+                self._backend.write(progress, metrics, events, None, **_QUICK)
+                self._last_write = now
+            except BaseException as exc:  # busy, or the job is no longer ours (its thread will see)
+                with self._lock:
+                    self._events[:0] = events
+                    self._dirty = self._dirty or progress is not None
+                    if not isinstance(exc, LeaseLost) and not self._trailing and self._trailer is not None:
+                        self._trailing = True  # busy: try again a moment later
+                        self._trailer.at(now + self.progress_interval)
+        finally:
+            self._write_lock.release()
 
 
 def describe_error(exc: BaseException | str) -> str:

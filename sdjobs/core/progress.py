@@ -74,8 +74,12 @@ class RateEstimator:
         self.window = window
         self._samples: deque[tuple[float, float]] = deque()
 
-    def reset(self) -> None:
+    def reset(self, start: float | None = None) -> None:
+        """Forget the samples; with ``start`` (a monotonic time), count from zero at that time:
+        a phase whose counters start at zero then has a rate at its first report."""
         self._samples.clear()
+        if start is not None:
+            self._samples.append((start, 0.0))
 
     def update(self, amount: float, now: float | None = None) -> float | None:
         now = time.monotonic() if now is None else now
@@ -92,7 +96,12 @@ class RateEstimator:
 
 
 def derive(progress: Progress, estimator: RateEstimator, now: float | None = None) -> Progress:
-    """Fill in ``rate``, ``rate_unit`` and ``eta`` from the reported amounts."""
+    """Fill in ``rate``, ``rate_unit`` and ``eta`` from the reported amounts. A job that
+    reports more done than its total is shown that much as its total: never "5 of 3"."""
+    if progress.total is not None and (progress.done or 0) > progress.total:
+        progress.total = progress.done
+    if progress.bytes_total and (progress.bytes_done or 0) > progress.bytes_total:
+        progress.bytes_total = progress.bytes_done
     if progress.bytes_done is not None:
         amount, total, unit = progress.bytes_done, progress.bytes_total, "bytes"
     elif progress.done is not None:
@@ -106,3 +115,50 @@ def derive(progress: Progress, estimator: RateEstimator, now: float | None = Non
     progress.rate, progress.rate_unit = rate, unit
     progress.eta = (total - amount) / rate if rate and total and total >= amount else None
     return progress
+
+
+def amounts(p: Progress) -> tuple[str, dict[str, Any]]:
+    """What a phase counted, as a line ('1,200 of 2,000 files, 12.0 MB of 20.0 MB') and fields."""
+    from .humanize import human_bytes
+
+    fields = {k: getattr(p, k) for k in ("done", "total", "bytes_done", "bytes_total", "percent")
+              if getattr(p, k) is not None}
+    parts = []
+    if p.done is not None or p.total is not None:
+        fields["unit"] = p.unit
+        counted = f"{p.done or 0:,}" + (f" of {p.total:,}" if p.total is not None else "")
+        parts.append(f"{counted} {p.unit}")
+    if p.bytes_done is not None or p.bytes_total:
+        shown = human_bytes(p.bytes_done or 0) + (f" of {human_bytes(p.bytes_total)}" if p.bytes_total else "")
+        parts.append(shown)
+    if not parts and p.percent is not None:
+        parts.append(f"{p.percent:.0f}%")
+    return ", ".join(parts), fields
+
+
+def phase_start_event(p: Progress) -> tuple[str, dict[str, Any]]:
+    """The ``phase-start`` event's line and fields for the phase ``p`` starts."""
+    from .humanize import human_bytes
+
+    fields: dict[str, Any] = {"phase": p.phase}
+    parts = []
+    if p.total is not None:
+        fields.update(total=p.total, unit=p.unit)
+        parts.append(f"{p.total:,} {p.unit}")
+    if p.bytes_total:
+        fields["bytes_total"] = p.bytes_total
+        parts.append(human_bytes(p.bytes_total))
+    text = f"phase {p.phase} started" + (f": {', '.join(parts)}" if parts else "")
+    if p.message:
+        text += f" ({p.message})"
+    return text, fields
+
+
+def phase_end_event(p: Progress, seconds: float, outcome: str) -> tuple[str, dict[str, Any]]:
+    """The ``phase-end`` event's line and fields: what the phase counted, how long it took,
+    and how it ended (completed, failed, cancelled, or ``next`` when another phase began)."""
+    counted, fields = amounts(p)
+    fields.update(phase=p.phase, seconds=round(seconds, 3), outcome=outcome)
+    text = f"phase {p.phase} ended" + ("" if outcome == "next" else f" ({outcome})")
+    text += f" after {seconds:.1f} s" + (f": {counted}" if counted else "")
+    return text, fields

@@ -30,6 +30,7 @@ class CopyBooks:
 
     def _drain_large(self) -> None:
         """Report the large files done in their thread; checkpoint where it is."""
+        self._walked_ahead()  # the totals, once the walk running ahead has them
         large = self.large
         if large is None:
             return

@@ -44,6 +44,7 @@ SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
 BATCH_BYTES = 32 * 1024 * 1024
 READY_AHEAD = 64  # batches prepared ahead of the pool, so that large files further on start early
+START_AT_ONCE = 4  # but the first few go out at once: progress, a rate and an ETA from the first second
 KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
 Policy = Literal["fail", "skip", "overwrite", "rename"]
 
@@ -272,6 +273,7 @@ class Copy(CopyBooks, Job):
         batch: list[tuple[str, str, int]] = []
         batch_bytes = 0
         ready: deque[tuple] = deque()
+        sent = 0
         bwlimit = None
         replace = c.on_conflict == "overwrite"
         for n, e in enumerate(self._walk() if self.entries is None else self.entries):
@@ -279,13 +281,14 @@ class Copy(CopyBooks, Job):
                 return
             if self.leftover:
                 yield from self._leftovers()
-            while len(ready) > READY_AHEAD:
+            while len(ready) > READY_AHEAD or (ready and sent < START_AT_ONCE):
+                sent += 1
                 yield ready.popleft()
+            if self.ahead is not None and (self.ahead.done or n % 64 == 0):
+                self._walked_ahead()  # the totals as soon as the walk has them
             if n % 64 == 0:
                 bwlimit = self.bucket.rate = self.ctx.settings().get("bwlimit")  # (read once a second)
                 self.ctx.check_interrupt()
-                if self.ahead is not None:
-                    self._walked_ahead()
             mode = e.st.st_mode
             key = f"{e.st.st_dev}:{e.st.st_ino}"
             if e.parent in self.unmade:
@@ -437,6 +440,7 @@ class Copy(CopyBooks, Job):
         spent = [offset]  # (bytes before the offset were spent by the run that wrote them)
 
         def on_chunk(pos: int, n: int) -> None:
+            self._walked_ahead()  # (a few large files: the walk ends while the first is copied)
             ctx.progress(path=e.src, bytes_done=self.out["bytes"] + pos)
             self.state["current"] = {"dst": dst, "offset": pos, "tmp": tmp}
             ctx.checkpoint(self.state)

@@ -231,7 +231,8 @@ class Dupes(Job):
             cost = list(map(sizes.__getitem__, idx))
         else:
             cost = [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds)]
-        ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=sum(cost) or None)
+        total_bytes = sum(cost)
+        ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=total_bytes or None)
         start = state["done"]
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
         bounds = grouping.bounds(cost, start, glue=grouping.staged_runs(kinds, idx, sizes) if "S" in kinds else None)
@@ -248,6 +249,9 @@ class Dupes(Job):
                 ctx.error(paths[idx[a + pos]], err)
             n = sum(cost[a:b]) if "S" not in kinds else \
                 staged + sum(c for c, k in zip(cost[a:b], kinds[a:b]) if k != "S")
+            if n > sum(cost[a:b]):  # a staged group read past its first 4 KiB: the pass reads that much more
+                total_bytes += n - sum(cost[a:b])
+                ctx.progress(bytes_total=total_bytes)
             done_bytes += n
             self.read_bytes += n
             state["done"] = b

@@ -28,7 +28,9 @@ class StoreBackend:
         self._settings_at = 0.0
         fanout.limit = lambda: self.settings().get("max_workers")
 
-    def write(self, progress, metrics, events, checkpoint) -> None:
+    def write(self, progress, metrics, events, checkpoint, busy_timeout: float | None = None) -> None:
+        if busy_timeout is not None:  # (this thread's own connection: see core/trail.py)
+            self.store.sql(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         self.store.write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim)
 
     def read_checkpoint(self):

@@ -12,6 +12,7 @@ from ..core.context import JobContext
 from ..core.errors import BadInput
 from ..core.fields import load_config
 from ..core.status import FINISHED, Status
+from ..store import events
 from ..store.api import Store
 from ..store.records import JobRecord
 from .backend import StoreBackend
@@ -20,6 +21,22 @@ from .fanout import FanOut
 _IDLE = ("queued", "paused", "interrupted")
 
 
+def asked(kind: str):
+    """Record who asked (``pause-requested``, ...) and what came of it, in the job's log."""
+    def wrap(verb):
+        def verb_logged(store: Store, job_id: int, **kw) -> str:
+            result = verb(store, job_id, **kw)
+            who = events.requester()
+            word = kind.split("-")[0]
+            events.record(store, job_id, kind, f"{word} asked by {events.by(who)}: {result}",
+                          {**who, "result": result, **kw})
+            return result
+        verb_logged.__doc__, verb_logged.__name__, verb_logged.__wrapped__ = verb.__doc__, verb.__name__, verb
+        return verb_logged
+    return wrap
+
+
+@asked("pause-requested")
 def pause(store: Store, job_id: int) -> str:
     rec = store.get(job_id)
     for child in rec.children:
@@ -32,6 +49,7 @@ def pause(store: Store, job_id: int) -> str:
     return f"not paused: it is {rec.status}"
 
 
+@asked("resume-requested")
 def resume(store: Store, job_id: int) -> str:
     rec = store.get(job_id)
     for child in rec.children:
@@ -50,6 +68,7 @@ def resume(store: Store, job_id: int) -> str:
     raise BadInput(f"job {job_id} is {rec.status}; use `sdjobs jobs retry {job_id}` to run it again")
 
 
+@asked("cancel-requested")
 def cancel(store: Store, job_id: int) -> str:
     rec = store.get(job_id)
     # The parent first: once its children are cancelled (finished), a parent still queued
@@ -63,7 +82,8 @@ def cancel(store: Store, job_id: int) -> str:
         if rec.state_version is not None:
             cleanup(store, rec)
         if not store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
-            return cancel(store, job_id)  # it started meanwhile: ask the running job instead
+            return cancel.__wrapped__(store, job_id)  # it started meanwhile: ask the running job instead
+        events.finished(store, job_id, "cancelled")
         store.fail_dependents()  # jobs waiting --after it fail now, even with no runner alive
         result = "cancelled"
     for child in rec.children:
@@ -89,6 +109,7 @@ def cleanup(store: Store, rec: JobRecord) -> None:
     ctx.flush()
 
 
+@asked("retried")
 def retry(store: Store, job_id: int, *, from_scratch: bool = False) -> str:
     rec = store.get(job_id)
     if rec.status not in ("failed", "cancelled", "completed-with-errors"):
@@ -96,5 +117,5 @@ def retry(store: Store, job_id: int, *, from_scratch: bool = False) -> str:
     # A new run: its attempts, warnings and errors count from zero; the earlier runs' events
     # stay in the log, tagged with the run that recorded them.
     if not store.retry(job_id, only_from=rec.status, from_scratch=from_scratch):
-        return retry(store, job_id, from_scratch=from_scratch)  # it changed meanwhile: look again
+        return retry.__wrapped__(store, job_id, from_scratch=from_scratch)  # it changed meanwhile: look again
     return "queued again" + ("" if from_scratch or rec.state_version is None else " from its last checkpoint")

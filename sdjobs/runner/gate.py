@@ -55,6 +55,12 @@ class Gate:
         self.grant()
         return True
 
+    def starved(self) -> dict[int, list[int]]:
+        """Jobs that have chunks to run and no token: {job: the jobs holding the tokens}."""
+        holders = sorted(job_id for job_id, s in self.seats.items() if s.held)
+        return {job_id: [h for h in holders if h != job_id] for job_id, s in self.seats.items()
+                if s.want and not s.held}
+
     def grant(self) -> None:
         free = self.tokens - sum(s.held for s in self.seats.values())
         while free > 0:

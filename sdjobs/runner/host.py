@@ -11,11 +11,13 @@ from pathlib import Path
 
 from ..core import registry
 from ..core.context import JobContext, describe_error, format_exception
-from ..core.errors import (CancelRequested, IncompatibleState, LeaseLost, PauseRequested, SdjobsError,
+from ..core.errors import (BadInput, CancelRequested, IncompatibleState, LeaseLost, PauseRequested, SdjobsError,
                            ShutdownRequested, WaitForChildren, WorkerLost)
 from ..core.fields import load_config
-from ..core.status import Status
+from ..core.status import FINISHED, Status
+from ..store import events
 from ..store.api import Store
+from ..store.leases import HOST
 from ..store.library import Library
 from ..store.records import JobRecord
 from .backend import StoreBackend
@@ -48,9 +50,10 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
     ctx: JobContext | None = None
     job = None
 
-    def end(status: Status, **kw) -> Status:
+    def end(status: Status, category: str | None = None, **kw) -> Status:
         if ctx is not None:
-            ctx.flush()
+            ctx.end(status.value)  # the phase's end, what is buffered
+        _ended(store, rec, status, job, category, kw, time.monotonic() - started)
         store.finish(rec.id, status, runner_id=runner_id, claim=rec.claim,
                      run_seconds=time.monotonic() - started, **kw)
         return status
@@ -91,12 +94,39 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
         return end(Status.CANCELLED)
     except WaitForChildren:
         return end(Status.QUEUED, wait_children=True)
+    except IncompatibleState as exc:
+        return end(Status.FAILED, "checkpoint", error=str(exc))
+    except BadInput as exc:
+        return end(Status.FAILED, "input", error=str(exc))
     except SdjobsError as exc:
-        return end(Status.FAILED, error=str(exc))
+        return end(Status.FAILED, "job", error=str(exc))
     except Exception as exc:
         if ctx is not None:
             ctx.log(format_exception(exc))
-        return end(Status.FAILED, error=describe_error(exc))
+        return end(Status.FAILED, "unexpected", error=describe_error(exc))
+
+
+def _ended(store: Store, rec: JobRecord, status: Status, job, category: str | None, kw: dict,
+           seconds: float) -> None:
+    """The lifecycle event of how this run ended (``interrupted`` by a shutdown is the runner's
+    to record: it knows why it stops)."""
+    if status is Status.PAUSED:
+        events.record(store, rec.id, "paused", f"paused after {seconds:.1f} s of this run; it resumes from its"
+                      " checkpoint", {"pid": os.getpid(), "seconds": round(seconds, 3)}, claim=rec.claim)
+    elif status is Status.QUEUED:
+        kids = store.children_status(rec.id)
+        waiting = sum(1 for _, s in kids if s not in FINISHED)
+        events.record(store, rec.id, "waiting", f"waiting for {waiting} child{'ren' if waiting != 1 else ''}",
+                      {"reason": "children", "children": waiting}, claim=rec.claim)
+    elif status in FINISHED:
+        summary = None
+        if job is not None and kw.get("output") is not None:
+            try:
+                summary = str(type(job).summarize(kw["output"]) or "") or None
+            except Exception:  # a plugin's summary must not keep its job from finishing
+                summary = None
+        events.finished(store, rec.id, status.value, summary=summary, error=kw.get("error"), category=category,
+                        claim=rec.claim)
 
 
 def _hook(job, name: str, ctx) -> None:
@@ -128,6 +158,7 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
         if rec.claim != claim:
             return  # claimed again since: not this process's to run
         store.set_pid(job_id, os.getpid(), claim)
+        events.claimed(store, rec, runner_id, runner_pid, os.getpid(), HOST)
         execute(store, rec, runner_id, FanOut(workers, GateClient(conn)))
     except LeaseLost:
         return

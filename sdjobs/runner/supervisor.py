@@ -21,6 +21,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..core.status import Status
+from ..store import events, waits
 from ..store.api import Store
 from ..store.library import Library
 from . import host, prestart
@@ -57,11 +58,15 @@ class Supervisor:
         self.running: dict[int, Running] = {}
         self.gate = Gate(self.workers)
         self._stop = False
+        self.why_stopping = "it was asked to stop"  # for its jobs' ``interrupted`` events
+        self._stop_asked = False
+        self._waits: dict[int, tuple[int, str]] = {}  # what its jobs wait for, as last recorded
         self._mp = multiprocessing.get_context("fork")
         self._cli_server: subprocess.Popen | None = None
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop = True
+        self.why_stopping = f"it received {signal.Signals(signum).name}"
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -97,11 +102,14 @@ class Supervisor:
                 if self.library.replaced_since(store.opened_as):
                     print(f"sdjobs runner: the library {self.library.db_path} was deleted or replaced; stopping",
                           file=sys.stderr, flush=True)
+                    self.why_stopping = "its library was deleted or replaced"
                     break
                 prestart.keep_held(str(self.library.data_dir))
                 if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \
                         or store.runner_stopping(self.runner_id):
+                    self.why_stopping = "`sdjobs runner stop` asked it to stop"
                     break
+                self._record_waits()
                 last_hb = now
             if now - last_recover >= RECOVER_EVERY:
                 store.recover_orphans(other_hosts=True)
@@ -131,6 +139,15 @@ class Supervisor:
                     and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
                 break
             self._wait(IDLE_WAIT)
+
+    def _record_waits(self) -> None:
+        """Its running jobs that want a fan-out token and have none say so (store/waits.py)."""
+        now = {job_id: (self.running[job_id].claim, waits.held_by(holders))
+               for job_id, holders in self.gate.starved().items() if job_id in self.running}
+        changes = {job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
+        changes.update({job_id: (claim, None) for job_id, (claim, _) in self._waits.items() if job_id not in now})
+        waits.set_waits(self.store, changes)
+        self._waits = now
 
     def _start_cli_server(self) -> None:
         """The command server (cli/server.py) that runs sdjobs commands of this library without
@@ -189,13 +206,17 @@ class Supervisor:
         self.gate.grant()
         job.conn.close()
         code = job.process.exitcode
+        facts = {"pid": job.process.pid, "runner_id": self.runner_id, "runner_pid": os.getpid()}
         if code != 0 and not killed:
             if code == host.CRASH_EXIT:
-                reason = "a process working for it (a pool worker or the index writer) died"
+                reason, word = "a process working for it (a pool worker or the index writer) died", "worker-lost"
             else:
                 why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                reason = f"its process died ({why})"
-            self.store.crashed(job.job_id, job.claim, reason)
+                reason, word = f"its process {job.process.pid} died ({why})", "process-died"
+                facts["exit"] = code
+            self.store.crashed(job.job_id, job.claim, reason, word, **facts)
+        elif self._stop_asked and self.store.get(job.job_id).status == "interrupted":
+            self._interrupted(job.job_id, facts)
         self.store.fail_dependents()  # jobs waiting --after a job that just failed fail now, not in 5 s
 
     def _sync_priorities(self) -> None:
@@ -203,8 +224,14 @@ class Supervisor:
             for rec in self.store.list_jobs(ids=list(self.running)):
                 self.gate.set_priority(rec.id, rec.priority)
 
+    def _interrupted(self, job_id: int, facts: dict) -> None:
+        events.interrupted(self.store, job_id, "shutdown",
+                           f"its runner {self.runner_id} (pid {os.getpid()}) stopped: {self.why_stopping};"
+                           " it resumes from its checkpoint", stopped=self.why_stopping, **facts)
+
     def _shutdown(self) -> None:
         """Ask every running job to checkpoint and stop; wait for them."""
+        self._stop_asked = True
         self.store.request_shutdown(self.runner_id)
         deadline = time.monotonic() + SHUTDOWN_GRACE
         last_hb = time.monotonic()
@@ -220,7 +247,8 @@ class Supervisor:
             self.store.log(job.job_id, f"it did not stop within {SHUTDOWN_GRACE:g} s of the runner's shutdown;"
                            " killed, it resumes from its last checkpoint", "warning")
         for job_id in self.store.owned_by(self.runner_id):
-            self.store.finish(job_id, Status.INTERRUPTED, runner_id=self.runner_id)
+            if self.store.finish(job_id, Status.INTERRUPTED, runner_id=self.runner_id):
+                self._interrupted(job_id, {"runner_id": self.runner_id, "runner_pid": os.getpid()})
 
 
 def _warm_up() -> None:

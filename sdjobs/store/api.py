@@ -20,7 +20,7 @@ import peewee as pw
 from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError
 from ..core.status import ACTIVE, FINISHED, Status
-from . import family, schema
+from . import events as lifecycle, family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobRecord, RunnerRecord
@@ -147,6 +147,7 @@ class Store:
             if after:
                 self.db.cursor().executemany(
                     "INSERT INTO job_dep (job_id, depends_on) VALUES (?, ?)", [(job_id, a) for a in after])
+            lifecycle.submitted(self, job_id, context or {}, parent_id=parent_id, after=after, priority=priority)
         if after:
             self.fail_dependents()  # after a job that already failed: dependency-failed now, never run
         return job_id
@@ -262,11 +263,7 @@ class Store:
                 if claim is not None:
                     raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
             if events:
-                self.db.cursor().executemany(
-                    "INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
-                    " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
-                    [(ts, kind, os.fsencode(path) if path is not None else None, text(msg), job_id)
-                     for ts, kind, path, msg in events])
+                lifecycle.insert(self, job_id, events)
 
     def log(self, job_id: int, message: str, kind: str = "log", claim: int | None = None) -> None:
         with self.transaction():
@@ -350,9 +347,10 @@ class Store:
         self.sql("UPDATE job SET control='shutdown' WHERE status='running' AND runner_id=? AND control IS NULL",
                  (runner_id,))
 
-    def crashed(self, job_id: int, claim: int, reason: str) -> None:
+    def crashed(self, job_id: int, claim: int, reason: str, why_word: str = "process-died", **facts: Any) -> None:
         """The job's process (of this claim) died without recording an end: that is one more
-        attempt; queue it again, or fail it when it has used them all."""
+        attempt; queue it again, or fail it when it has used them all. ``why_word`` and ``facts``
+        go in its ``interrupted`` event (store/events.py)."""
         now = time.time()
         with self.transaction():
             row = self.sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
@@ -361,13 +359,15 @@ class Store:
                 return
             attempts, max_attempts = row[0] + 1, row[1]
             self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
+            lifecycle.interrupted(self, job_id, why_word, reason, ts=now, attempt=attempts, **facts)
             if attempts >= max_attempts:
+                error = f"{reason}, {attempts} times"
                 self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL, pid=NULL,"
-                         " error=? WHERE id=?", (now, now, f"{reason}, {attempts} times", job_id))
+                         " error=? WHERE id=?", (now, now, error, job_id))
+                lifecycle.finished(self, job_id, "failed", error=error, category="crash", ts=now)
             else:
                 self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
                          " pid=NULL WHERE id=?", (now, now, job_id))
-            self._event(job_id, "warning", reason, ts=now)
 
     def fail_dependents(self) -> list[int]:
         """Waiting jobs one of whose dependencies failed or was cancelled fail without running
@@ -387,7 +387,8 @@ class Store:
                     if self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, error=? WHERE id=?"
                                 " AND status IN ('queued', 'paused', 'interrupted')",
                                 (now, now, why, job_id)).rowcount:
-                        self._event(job_id, "log", f"{why}; not run", ts=now)
+                        lifecycle.finished(self, job_id, "failed", error=f"{why}; not run", category="dependency",
+                                           ts=now)
                         failed.append(job_id)
 
     def set_pid(self, job_id: int, pid: int, claim: int) -> None:
@@ -468,6 +469,7 @@ class Store:
         a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
         runners = self.runners(live_only=False)
         dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r)]
+        by_id = {r.id: r for r in runners}
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
         if live:  # (NOT IN over an empty or NULL list would match nothing)
@@ -478,19 +480,30 @@ class Store:
         with self.transaction():
             if dead:
                 self.sql(f"DELETE FROM runner WHERE id IN ({','.join('?' * len(dead))})", dead)
-            rows = self.sql(f"SELECT id, attempts, max_attempts FROM job WHERE {cond}", live).fetchall()
-            for job_id, attempts, max_attempts in rows:
+            rows = self.sql(f"SELECT id, attempts, max_attempts, runner_id, pid FROM job WHERE {cond}",
+                            live).fetchall()
+            for job_id, attempts, max_attempts, runner_id, pid in rows:
                 attempts += 1
                 self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
+                runner = by_id.get(runner_id)
+                facts = {"runner_id": runner_id, "runner_pid": runner.pid if runner else None,
+                         "host": runner.host if runner else None, "pid": pid, "attempt": attempts}
+                who = f"runner {runner_id} (pid {runner.pid} on {runner.host})" if runner else f"runner {runner_id}"
+                if runner is not None and runner.host != HOST:  # judged by its heartbeat's age, not its process
+                    why, what = "lease-lost", f"its {who} stopped heartbeating {now - runner.heartbeat_at:.0f} s ago"
+                else:
+                    why, what = "runner-died", f"its {who} died"
+                lifecycle.interrupted(self, job_id, why, f"{what}; it resumes from its last checkpoint"
+                                      if attempts < max_attempts else f"{what}, too often", ts=now,
+                                      **{k: v for k, v in facts.items() if v is not None})
                 if attempts >= max_attempts:
+                    error = f"the process running it died {attempts} times"
                     self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL,"
-                             " pid=NULL, error=? WHERE id=?",
-                             (now, now, f"the process running it died {attempts} times", job_id))
+                             " pid=NULL, error=? WHERE id=?", (now, now, error, job_id))
+                    lifecycle.finished(self, job_id, "failed", error=error, category="crash", ts=now)
                 else:
                     self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='interrupted')}, updated_at=?,"
                              " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
-                self._event(job_id, "warning", "its runner died; it resumes from its last checkpoint"
-                            if attempts < max_attempts else "its runner died too often; marked failed", ts=now)
         return [r[0] for r in rows]
 
     def requeue_interrupted(self) -> int:

@@ -89,6 +89,7 @@ class Event:
     path: str | None
     message: str
     retries: int = 0  # the job's retries when it was recorded: which run it belongs to
+    fields: dict = dataclasses.field(default_factory=dict)  # a lifecycle event's facts (store/events.py)
 
     @classmethod
     def from_row(cls, row: tuple) -> "Event":

@@ -140,7 +140,8 @@ def test_a_job_whose_process_keeps_dying_is_failed_after_bounded_attempts(store,
     rec = store.get(job)
     assert rec.status == "failed" and rec.attempts == 3
     assert "died (signal 9)" in rec.error
-    assert len([e for e in store.events(job) if "died" in e.message]) == 3
+    assert len([e for e in store.events(job, kinds=["interrupted"]) if "died" in e.message]) == 3
+    assert [e.message for e in store.events(job, kinds=["finished"])] == [f"failed (crash): {rec.error}"]
 
 
 def test_fanned_out_work_goes_to_the_higher_priority_job_first(store, cli, start_runner):

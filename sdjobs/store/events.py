@@ -1,0 +1,180 @@
+"""A job's lifecycle in its log: structured events beside its warnings and errors.
+
+Every event is a row of ``job_event``: a kind and one readable line. A lifecycle event also
+has fields (a msgpack map in ``job_event_field``), so that ``jobs logs --json`` gives
+programs the same facts the line gives people. The kinds, stable and documented in
+docs/events.md:
+
+  submitted         by whom (user, uid, pid) and the command
+  claimed           runner id, host, runner pid, job process pid, attempt
+  phase-start       phase, total, unit, bytes_total
+  phase-end         phase, done, total, unit, bytes_done, bytes_total, seconds
+  pause-requested   }
+  resume-requested  } who asked: user, uid, pid, command; what it did (result)
+  cancel-requested  }
+  retried           }
+  paused            the job checkpointed and stopped at a pause request
+  waiting           why it waits (children)
+  interrupted       why (reason: shutdown, runner-died, process-died, worker-lost), runner pid
+  finished          status, exit code, summary, error and its category
+
+Warnings, errors and a job's own ``ctx.log`` lines keep their kinds (warning, error, log).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+from ..core import codec
+from .records import Event
+
+if TYPE_CHECKING:
+    from .api import Store
+
+LIFECYCLE = ("submitted", "claimed", "phase-start", "phase-end", "pause-requested", "resume-requested",
+             "cancel-requested", "retried", "paused", "waiting", "interrupted", "finished")
+
+# The pid of the `sdjobs` process a served command runs for (set by cli/server.py in the fork
+# that runs it): the process the user started, not the server's fork.
+client_pid: int | None = None
+
+
+def requester() -> dict[str, Any]:
+    """Who asks, from this process: the user, uid, pid and command line."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = str(os.getuid())
+    return {"user": user, "uid": os.getuid(), "pid": client_pid or os.getpid(),
+            "command": shlex.join(["sdjobs", *sys.argv[1:]])}
+
+
+def by(who: dict[str, Any]) -> str:
+    """'alice (uid 1000, pid 4242) running `sdjobs jobs pause 12`'."""
+    text = f"{who.get('user', '?')} (uid {who.get('uid', '?')}, pid {who.get('pid', '?')})"
+    return f"{text} running `{who['command']}`" if who.get("command") else text
+
+
+def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> None:
+    """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields])."""
+    from .api import text
+
+    for ev in events:
+        ts, kind, path, message = ev[:4]
+        fields = ev[4] if len(ev) > 4 else None
+        cur = store.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
+                        " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
+                        (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
+        if fields and cur.rowcount == 1:
+            store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)",
+                      (cur.lastrowid, codec.pack(fields)))
+
+
+def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
+           ts: float | None = None, claim: int | None = None) -> None:
+    """One lifecycle event. Inside a transaction of the caller's, or in its own; with
+    ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
+    event = (time.time() if ts is None else ts, kind, None, message, fields)
+    if store.db.in_transaction():
+        if claim is not None:
+            store.check_claim(job_id, claim)
+        insert(store, job_id, [event])
+        return
+    with store.transaction():
+        if claim is not None:
+            store.check_claim(job_id, claim)
+        insert(store, job_id, [event])
+
+
+def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
+         limit: int | None = None) -> list[Event]:
+    """A job's events in order, each with its fields (an empty dict for a plain line)."""
+    cond, params = "e.job_id = ? AND e.id > ?", [job_id, after_id]
+    if kinds is not None:
+        kinds = list(kinds)
+        cond += f" AND e.kind IN ({','.join('?' * len(kinds))})"
+        params += kinds
+    lim = f" LIMIT {int(limit)}" if limit else ""
+    rows = store.sql("SELECT e.id, e.job_id, e.ts, e.kind, e.path, e.message, e.retries, f.fields"
+                     " FROM job_event e LEFT JOIN job_event_field f ON f.event_id = e.id"
+                     f" WHERE {cond} ORDER BY e.id{lim}", params).fetchall()
+    out = []
+    for row in rows:
+        ev = Event.from_row(row[:7])
+        ev.fields = codec.unpack(row[7]) if row[7] is not None else {}
+        out.append(ev)
+    return out
+
+
+def last_id(store: "Store", job_id: int) -> int:
+    row = store.sql("SELECT MAX(id) FROM job_event WHERE job_id=?", (job_id,)).fetchone()
+    return row[0] or 0
+
+
+def finished(store: "Store", job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
+             category: str | None = None, ts: float | None = None, claim: int | None = None) -> None:
+    """The ``finished`` event: its status, and the summary or the failure with its category
+    (job: the job said why; input: what it was given; checkpoint: an incompatible checkpoint;
+    crash: its process kept dying; dependency: a job it ran --after failed; unexpected: a bug)."""
+    message = status
+    if error:
+        message += f" ({category}): {error}" if category else f": {error}"
+    elif summary:
+        message += f": {summary}"
+    fields = {"status": status, "summary": summary, "error": error, "category": category}
+    record(store, job_id, "finished", message, {k: v for k, v in fields.items() if v is not None},
+           ts=ts, claim=claim)
+
+
+def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float | None = None,
+                **fields: Any) -> None:
+    """The ``interrupted`` event: ``reason`` a stable word (shutdown, runner-died, process-died,
+    worker-lost), ``why`` its readable line."""
+    record(store, job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
+
+
+def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | None, after: list[int],
+              priority: int) -> None:
+    """The ``submitted`` event, from the submitting command's context (cli/submit.py), in the
+    transaction that queues the job: by whom, from which command."""
+    who = {**requester(), "user": context.get("user") or requester()["user"]}
+    argv = [str(a) for a in context.get("argv") or []]
+    who["command"] = shlex.join(argv) if argv and not argv[0].startswith("(") else " ".join(argv)
+    fields: dict[str, Any] = {**who, "priority": priority}
+    if parent_id is not None:
+        fields["parent"] = parent_id
+        message = f"submitted by job {parent_id}"
+    elif context.get("schedule") is not None:
+        fields["schedule"] = context["schedule"]
+        message = f"submitted by schedule {context['schedule']} running `{who['command']}`"
+    else:
+        message = f"submitted by {by(who)}"
+    if after:
+        fields["after"] = list(after)
+        message += f"; runs after {', '.join(f'#{a}' for a in after)}"
+    record(store, job_id, "submitted", message, fields)
+
+
+def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
+    """The ``claimed`` event, written by the job process before the job runs (fenced by its claim)."""
+    resumed = rec.state_version is not None
+    fields = {"runner_id": runner_id, "runner_pid": runner_pid, "host": host, "pid": pid,
+              "attempt": rec.attempt, "max_attempts": rec.max_attempts, "run": rec.retries + 1,
+              "claim": rec.claim, "resumed": resumed}
+    message = (f"claimed by runner {runner_id} (pid {runner_pid} on {host}); job process pid {pid},"
+               f" attempt {rec.attempt} of {rec.max_attempts}" + (", resuming from its checkpoint" if resumed else ""))
+    record(store, rec.id, "claimed", message, fields, claim=rec.claim)
+
+
+def last(store: "Store", job_id: int, kind: str) -> Event | None:
+    """The job's latest event of ``kind`` (with its fields), or None."""
+    row = store.sql("SELECT MAX(id) FROM job_event WHERE job_id=? AND kind=?", (job_id, kind)).fetchone()
+    if not row or row[0] is None:
+        return None
+    found = read(store, job_id, after_id=row[0] - 1, kinds=[kind], limit=1)
+    return found[0] if found else None

@@ -1,0 +1,104 @@
+"""Why a job waits, in words, wherever it is shown (`jobs ls`, `jobs show`, `jobs follow`).
+
+  "after #1031"                           queued until the jobs it runs --after complete
+  "waiting for 3 children"                a parent suspended until its children finish
+  "waiting for a worker (held by #4, #7)" queued while every worker of the live runners is
+                                          busy, or running but with no fan-out token (the
+                                          runner's gate gives them to other jobs)
+  "waiting for a runner"                  queued with no runner alive to claim it
+
+The first three are read from the jobs table; a running job's want of a token only its
+runner knows, and it records it here (``set_waits``), under the job's claim.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .api import Store
+    from .records import JobRecord
+
+
+def waiting_for(store: "Store", rec: "JobRecord") -> str | None:
+    """What ``rec`` waits for, or None when it does not wait (or is not active)."""
+    return waiting(store, [rec]).get(rec.id)
+
+
+def waiting(store: "Store", recs: Iterable["JobRecord"]) -> dict[int, str]:
+    """{job: what it waits for} for those of ``recs`` that wait (a few queries for them all)."""
+    recs = [r for r in recs if r.status in ("queued", "running")]
+    out: dict[int, str] = {}
+    if not recs:
+        return out
+    running_recs = [r for r in recs if r.status == "running"]
+    if running_recs:
+        claims = {r.id: r.claim for r in running_recs}
+        for job_id, claim, reason in _rows(store, "SELECT job_id, claim, reason FROM job_wait WHERE job_id IN",
+                                           list(claims)):
+            if claims[job_id] == claim:
+                out[job_id] = reason
+    queued = [r for r in recs if r.status == "queued"]
+    if not queued:
+        return out
+    ids = [r.id for r in queued]
+    deps: dict[int, list[int]] = {}
+    for job_id, dep in _rows(store, "SELECT d.job_id, d.depends_on FROM job_dep d JOIN job j ON j.id = d.depends_on"
+                             " WHERE j.status NOT IN ('completed', 'completed-with-errors') AND d.job_id IN", ids):
+        deps.setdefault(job_id, []).append(dep)
+    kids = dict(_rows(store, "SELECT parent_id, COUNT(*) FROM job WHERE status NOT IN ('completed',"
+                      " 'completed-with-errors', 'failed', 'cancelled') AND parent_id IN", ids, " GROUP BY parent_id"))
+    busy = None
+    for r in queued:
+        if r.id in deps:
+            out[r.id] = "after " + ", ".join(f"#{d}" for d in sorted(deps[r.id]))
+        elif r.wait_children and kids.get(r.id):
+            n = kids[r.id]
+            out[r.id] = f"waiting for {n} child{'ren' if n != 1 else ''}"
+        else:
+            if busy is None:
+                busy = _busy(store)
+            if busy:
+                out[r.id] = busy
+    return out
+
+
+def _busy(store: "Store") -> str:
+    """Why a runnable job is not running: no runner, or every worker busy ('' if one is free)."""
+    runners = store.runners()
+    if not runners:
+        return "waiting for a runner"
+    running = [r[0] for r in store.sql("SELECT id FROM job WHERE status='running' ORDER BY id")]
+    if len(running) < sum(r.workers for r in runners):
+        return ""  # a worker is free: claimed at the runner's next look
+    return held_by(running)
+
+
+def _rows(store: "Store", query: str, ids: list[int], tail: str = "") -> list[tuple]:
+    rows: list[tuple] = []
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        rows += store.sql(f"{query} ({','.join('?' * len(part))}){tail}", part).fetchall()
+    return rows
+
+
+def held_by(ids: list[int]) -> str:
+    shown = ", ".join(f"#{i}" for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    return f"waiting for a worker (held by {shown})" if ids else "waiting for a worker"
+
+
+def set_waits(store: "Store", changes: dict[int, tuple[int, str | None]]) -> None:
+    """The runner's word on its running jobs: {job: (claim, reason or None when it no longer waits)}."""
+    if not changes:
+        return
+    now = time.time()
+    with store.transaction():
+        for job_id, (claim, reason) in changes.items():
+            if reason is None:
+                store.sql("DELETE FROM job_wait WHERE job_id=?", (job_id,))
+            else:
+                store.sql("INSERT INTO job_wait (job_id, claim, reason, since) VALUES (?,?,?,?)"
+                          " ON CONFLICT(job_id) DO UPDATE SET claim=excluded.claim, reason=excluded.reason,"
+                          " since=CASE WHEN job_wait.reason = excluded.reason THEN job_wait.since"
+                          " ELSE excluded.since END", (job_id, claim, reason, now))

@@ -1,0 +1,65 @@
+"""`jobs follow`, `jobs resume --follow` and `jobs wait --json`: watch any job, detach with Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import submit, wait_for
+
+
+def sdjobs(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sdjobs", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_detaches_from_a_followed_job_which_keeps_running(cli, store, start_runner):
+    start_runner("--workers", "1")
+    job = submit(store, "test-steps", {"steps": 200, "delay": 0.05})
+    wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
+    follower = sdjobs("jobs", "follow", job)
+    time.sleep(1.5)  # (it has started following)
+    assert follower.poll() is None, follower.communicate()
+    follower.send_signal(signal.SIGINT)
+    out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 130, err
+    assert f"detached; job {job} keeps running: sdjobs jobs follow {job}" in err
+    rec = store.get(job)
+    assert rec.status == "running" and rec.control is None  # not paused, nor asked to
+    assert not store.events(job, kinds=["pause-requested"])
+    cli("jobs", "cancel", job, check=True)
+
+
+def test_follow_of_a_finished_job_prints_its_outcome_and_exits_with_its_code(cli, store, start_runner):
+    start_runner("--workers", "1")
+    ok = submit(store, "test-steps", {"steps": 3, "delay": 0})
+    bad = submit(store, "test-steps", {"steps": 5, "delay": 0, "fail_at": 2})
+    assert cli("jobs", "wait", ok, bad, timeout=60).returncode == 1
+    done = cli("jobs", "follow", ok)
+    assert done.returncode == 0 and f"test-steps job {ok} completed" in done.stderr
+    failed = cli("jobs", "follow", bad, "--json")
+    assert failed.returncode == 1 and "failed at step 2 as asked" in failed.stderr
+    assert json.loads(failed.stdout)["status"] == "failed"
+
+    outcomes = cli("jobs", "wait", ok, bad, "--json")
+    assert outcomes.returncode == 1
+    by_id = {o["id"]: o for o in json.loads(outcomes.stdout)}
+    assert by_id[ok]["exit_code"] == 0 and by_id[ok]["summary"] and by_id[ok]["error"] is None
+    assert by_id[bad]["exit_code"] == 1 and by_id[bad]["category"] == "job"
+    assert by_id[bad]["error"] == "failed at step 2 as asked"
+
+
+def test_resume_follow_resumes_then_follows_to_the_end(cli, store, start_runner):
+    start_runner("--workers", "1")
+    job = submit(store, "test-steps", {"steps": 30, "delay": 0.05})
+    wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
+    cli("jobs", "pause", job, check=True)
+    wait_for(lambda: store.get(job).status == "paused", what="paused")
+    paused = cli("jobs", "follow", job)
+    assert paused.returncode == 130 and f"sdjobs jobs resume {job} --follow" in paused.stderr
+    resumed = cli("jobs", "resume", job, "--follow", timeout=60)
+    assert resumed.returncode == 0 and f"test-steps job {job} completed" in resumed.stderr, resumed.stderr
+    assert store.get(job).status == "completed"
