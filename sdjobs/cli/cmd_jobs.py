@@ -30,19 +30,34 @@ def ls(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include the whole history.")] = False,
     status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only this status (repeatable).")] = None,
     type_: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Only this job type (repeatable).")] = None,
+    action: Annotated[Optional[list[str]], typer.Option(
+        "--action", help="Only jobs started by this command word, e.g. copy, watch (repeatable).")] = None,
     limit: Annotated[int, typer.Option("--recent", help="How many finished jobs to show without --all.")] = 20,
+    page: Annotated[Optional[int], typer.Option(
+        "--limit", "-n", min=1, help="One page of the whole library, newest first: at most N jobs.")] = None,
+    before: Annotated[Optional[int], typer.Option(
+        "--before", metavar="ID", help="The page of jobs older than job ID (with --limit; 50 by default).")] = None,
     as_json: Json = False,
 ) -> None:
-    """Active jobs and recent history.
+    """Active jobs and recent history; --limit and --before page through the whole library.
 
     Example: sdjobs jobs ls --status failed --json
+
+    Example: sdjobs jobs ls --action copy --limit 100 --before 5230
     """
     for s in status or []:
         if s not in {x.value for x in Status}:
             raise BadInput(f"unknown status {s!r} (one of: {', '.join(x.value for x in Status)})")
     store = state.store()
     store.recover_orphans()
-    recs = store.list_jobs(statuses=status, types=type_, recent=None if all_ else limit)
+    paged = page is not None or before is not None
+    if paged:
+        page = page or 50
+        recs = store.list_jobs(statuses=status, types=type_, action=action, before_id=before, limit=page)
+    else:
+        recs = store.list_jobs(statuses=status, types=type_, action=action, recent=None if all_ else limit)
+    if paged and len(recs) == page:  # on stderr: the listing on stdout stays data
+        output.err(f"more: add --before {recs[-1].id}", style="dim")
     if as_json:
         output.print_json([_brief(r) for r in recs])
         return
@@ -71,7 +86,8 @@ def _brief(r) -> dict:
             "progress": r.progress.to_dict(), "bytes": r.bytes_done, "items": r.items_done,
             "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
             "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context),
-            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries}
+            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries,
+            "action": r.action, "initiator": r.context.get("initiator"), "schedule": r.context.get("schedule")}
 
 
 @jobs.command("show")
@@ -85,6 +101,9 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     store.recover_orphans()
     rec = store.get(job_id)
     issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
+    from ..core.action import mask_mapping
+
+    rec.config = mask_mapping(rec.config)  # shown, never run from: a secret stays unseen
     if as_json:
         d = rec.to_dict()
         d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts, "run": e.retries}
@@ -103,8 +122,10 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         ("status", Text.assemble((rec.status, output.STATUS_STYLE.get(rec.status, "")),
                                  f" (requested: {rec.control})" if rec.control else "")),
         ("priority", str(rec.priority)),
-        ("command", output.what(rec.context)),
-        ("started by", f"{rec.context.get('user', '?')} in {rec.context.get('cwd', '?')}"),
+        ("command", output.what(rec.context, program=True)),
+        ("action", rec.action or ""),
+        ("started by", f"{rec.context.get('initiator') or rec.context.get('user', '?')}"
+                       f" in {rec.context.get('cwd', '?')}"),
         ("created", _ts(rec.created_at)), ("started", _ts(rec.started_at)),
         ("paused", _ts(rec.paused_at)), ("finished", _ts(rec.finished_at)),
         ("phase", p.phase or ""), ("progress", output.progress_text(p)),

@@ -26,10 +26,10 @@ import sys
 import time
 from datetime import datetime
 
-from ..core import codec
+from ..core.action import mask_argv
 from ..core.cron import CronExpr
 from ..core.status import FINISHED
-from ..store import schedules
+from ..store import action_store, schedules
 from ..store.api import Store
 from ..store.leases import pid_alive
 from ..store.schedules import ScheduleRecord
@@ -161,11 +161,14 @@ class Scheduler:
             self._submit(s)
 
     def _job_submitted_since(self, s: ScheduleRecord) -> int | None:
-        tail = command_args(s.argv)
-        for job_id, context in self.store.sql("SELECT id, context FROM job WHERE created_at >= ? ORDER BY id",
-                                              (s.pending_at - 1.0,)):
-            argv = (codec.unpack(context) or {}).get("argv") or []
-            if list(argv[-len(tail):]) == tail:
+        """The job a submission cut short had created: the one that records this schedule
+        (or, from an sdjobs that did not record it, its command line, secrets masked as stored)."""
+        tail = mask_argv(command_args(s.argv))
+        for job_id, context in action_store.contexts_since(self.store, s.pending_at - 1.0):
+            if (context.get("schedule") or {}).get("id") == s.id:
+                return job_id
+            argv = context.get("argv") or []
+            if "schedule" not in context and list(argv[-len(tail):]) == tail:
                 return job_id
         return None
 
