@@ -2,11 +2,17 @@
 # Install: copy to ~/.local/share/bash-completion/completions/sdjobs (or source it from ~/.bashrc).
 
 declare -gA _sdjobs_commands=() _sdjobs_options=() _sdjobs_valued=() _sdjobs_choices=() _sdjobs_files=() _sdjobs_argfiles=()
-_sdjobs_commands['sdjobs']='copy dash delete dupes index jobs locations run runner schedule thumbs types validate watch'
+_sdjobs_commands['sdjobs']='config copy dash delete dupes index jobs locations run runner schedule thumbs types validate watch'
 _sdjobs_options['sdjobs']='--library -L --version --install-completion --show-completion --help'
 _sdjobs_valued['sdjobs']='--library -L'
 _sdjobs_files['sdjobs|--library']=1
 _sdjobs_files['sdjobs|-L']=1
+_sdjobs_commands['sdjobs config']='get ls set unset'
+_sdjobs_options['sdjobs config']='--help'
+_sdjobs_options['sdjobs config get']='--json --help'
+_sdjobs_options['sdjobs config ls']='--json --help'
+_sdjobs_options['sdjobs config set']='--json --help'
+_sdjobs_options['sdjobs config unset']='--json --help'
 _sdjobs_options['sdjobs copy']='--move --verify --on-conflict --bwlimit --detach -d --priority -p --json --after --max-workers --help'
 _sdjobs_valued['sdjobs copy']='--on-conflict --bwlimit --priority -p --after --max-workers'
 _sdjobs_choices['sdjobs copy|--on-conflict']='fail skip overwrite rename'

@@ -2,7 +2,7 @@
 # Install: copy to ~/.config/fish/completions/sdjobs.fish
 
 set -g __sdjobs_valued 'sdjobs|--library' 'sdjobs|-L' 'sdjobs copy|--on-conflict' 'sdjobs copy|--bwlimit' 'sdjobs copy|--priority' 'sdjobs copy|-p' 'sdjobs copy|--after' 'sdjobs copy|--max-workers' 'sdjobs dash|--job' 'sdjobs dash|-j' 'sdjobs dash|--theme' 'sdjobs delete|--mode' 'sdjobs delete|-m' 'sdjobs delete|--passes' 'sdjobs delete|--bwlimit' 'sdjobs delete|--priority' 'sdjobs delete|-p' 'sdjobs delete|--after' 'sdjobs delete|--max-workers' 'sdjobs dupes|--mode' 'sdjobs dupes|-m' 'sdjobs dupes|--min-size' 'sdjobs dupes|--max-size' 'sdjobs dupes|--ext' 'sdjobs dupes|--then' 'sdjobs dupes|--keep' 'sdjobs dupes|--format' 'sdjobs dupes|-f' 'sdjobs dupes|--bwlimit' 'sdjobs dupes|--priority' 'sdjobs dupes|-p' 'sdjobs dupes|--after' 'sdjobs dupes|--max-workers' 'sdjobs index|--mode' 'sdjobs index|-m' 'sdjobs index|--depth' 'sdjobs index|--priority' 'sdjobs index|-p' 'sdjobs index|--after' 'sdjobs index|--max-workers' 'sdjobs jobs ls|--status' 'sdjobs jobs ls|-s' 'sdjobs jobs ls|--type' 'sdjobs jobs ls|-t' 'sdjobs jobs ls|--action' 'sdjobs jobs ls|--recent' 'sdjobs jobs ls|--limit' 'sdjobs jobs ls|-n' 'sdjobs jobs ls|--before' 'sdjobs jobs prune|--older-than' 'sdjobs jobs set|--priority' 'sdjobs jobs set|--max-workers' 'sdjobs jobs set|--bwlimit' 'sdjobs jobs show|--events' 'sdjobs jobs wait|--timeout' 'sdjobs run|--set' 'sdjobs run|-s' 'sdjobs run|--config' 'sdjobs run|-c' 'sdjobs run|--priority' 'sdjobs run|-p' 'sdjobs run|--after' 'sdjobs run|--max-workers' 'sdjobs runner|--workers' 'sdjobs runner|-w' 'sdjobs runner|--idle-exit' 'sdjobs runner stop|--wait' 'sdjobs thumbs make|--size' 'sdjobs thumbs make|-s' 'sdjobs thumbs make|--format' 'sdjobs thumbs make|-f' 'sdjobs thumbs make|--quality' 'sdjobs thumbs make|-q' 'sdjobs thumbs make|--priority' 'sdjobs thumbs make|-p' 'sdjobs thumbs make|--after' 'sdjobs thumbs make|--max-workers' 'sdjobs validate|--mode' 'sdjobs validate|-m' 'sdjobs validate|--bwlimit' 'sdjobs validate|--priority' 'sdjobs validate|-p' 'sdjobs validate|--after' 'sdjobs validate|--max-workers' 'sdjobs watch|--debounce' 'sdjobs watch|--mode' 'sdjobs watch|-m' 'sdjobs watch|--priority' 'sdjobs watch|-p'
-set -g __sdjobs_children 'sdjobs|copy' 'sdjobs|dash' 'sdjobs|delete' 'sdjobs|dupes' 'sdjobs|index' 'sdjobs|jobs' 'sdjobs|locations' 'sdjobs|run' 'sdjobs|runner' 'sdjobs|schedule' 'sdjobs|thumbs' 'sdjobs|types' 'sdjobs|validate' 'sdjobs|watch' 'sdjobs jobs|cancel' 'sdjobs jobs|logs' 'sdjobs jobs|ls' 'sdjobs jobs|pause' 'sdjobs jobs|prune' 'sdjobs jobs|resume' 'sdjobs jobs|retry' 'sdjobs jobs|set' 'sdjobs jobs|show' 'sdjobs jobs|wait' 'sdjobs locations|ls' 'sdjobs locations|rm' 'sdjobs runner|status' 'sdjobs runner|stop' 'sdjobs schedule|add' 'sdjobs schedule|ls' 'sdjobs schedule|rm' 'sdjobs thumbs|ls' 'sdjobs thumbs|make'
+set -g __sdjobs_children 'sdjobs|config' 'sdjobs|copy' 'sdjobs|dash' 'sdjobs|delete' 'sdjobs|dupes' 'sdjobs|index' 'sdjobs|jobs' 'sdjobs|locations' 'sdjobs|run' 'sdjobs|runner' 'sdjobs|schedule' 'sdjobs|thumbs' 'sdjobs|types' 'sdjobs|validate' 'sdjobs|watch' 'sdjobs config|get' 'sdjobs config|ls' 'sdjobs config|set' 'sdjobs config|unset' 'sdjobs jobs|cancel' 'sdjobs jobs|logs' 'sdjobs jobs|ls' 'sdjobs jobs|pause' 'sdjobs jobs|prune' 'sdjobs jobs|resume' 'sdjobs jobs|retry' 'sdjobs jobs|set' 'sdjobs jobs|show' 'sdjobs jobs|wait' 'sdjobs locations|ls' 'sdjobs locations|rm' 'sdjobs runner|status' 'sdjobs runner|stop' 'sdjobs schedule|add' 'sdjobs schedule|ls' 'sdjobs schedule|rm' 'sdjobs thumbs|ls' 'sdjobs thumbs|make'
 
 function __sdjobs_path --description 'The sdjobs command typed so far, e.g. "sdjobs jobs ls"'
     set -l path sdjobs
@@ -26,6 +26,7 @@ function __sdjobs_at
 end
 
 complete -c sdjobs -f
+complete -c sdjobs -n '__sdjobs_at "sdjobs"' -a config -d 'The library\'s settings, stored in the library and used by every runner.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -a copy -d 'Copy files and trees like cp -a (symlinks as symlinks, modes and times kept), as a resumab'
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -a dash -d 'A live dashboard of every job: progress, details, logs; pause, resume, cancel, retry.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -a delete -d 'Delete files and trees as a resumable job: to the trash by default.'
@@ -45,6 +46,19 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs"' -l version -d 'Print the version an
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -l install-completion -d 'Install completion for the current shell.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -l show-completion -d 'Show completion for the current shell, to copy it or customize the installation.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config"' -a get -d 'Print a setting\'s value (its default when it was not set).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config"' -a ls -d 'Every setting with its value, and whether it was set or is the default.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config"' -a set -d 'Set a setting; a runner applies it within a minute.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config"' -a unset -d 'Put a setting back to its default.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config get"' -l json -d 'Print JSON on stdout.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config get"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config ls"' -l json -d 'Print JSON on stdout.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config ls"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config set"' -l json -d 'Print JSON on stdout.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config set"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config unset"' -l json -d 'Print JSON on stdout.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs config unset"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l move -d 'Move: rename on one filesystem, else copy, verify, remove.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l verify -d 'Hash while copying (xxh3-128) and re-read each copy to compare.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l on-conflict -r -x -a 'fail skip overwrite rename' -d 'When a destination exists. fail lists them and writes nothing.'

@@ -292,11 +292,14 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
 
     Example: sdjobs jobs prune --older-than 30d
     """
-    n = state.store().prune(parse_age(older_than))
+    from ..store.retention import prune_jobs
+
+    done = prune_jobs(state.store(), parse_age(older_than))
     if as_json:
-        output.print_json({"pruned": n})
+        output.print_json({"pruned": done.jobs, "files": done.files, "bytes": done.bytes})
     else:
-        print(f"pruned {n} jobs")
+        files = f", {done.files} result file(s) ({output.human_bytes(done.bytes)})" if done.files else ""
+        print(f"pruned {done.jobs} jobs{files}")
 
 
 @jobs.command("set")

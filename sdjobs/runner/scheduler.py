@@ -34,6 +34,7 @@ from ..store.api import Store
 from ..store.leases import pid_alive
 from ..store.schedules import ScheduleRecord
 from . import prestart
+from .retention import Retention
 
 TICK_EVERY = 1.0
 SUBMIT_TIMEOUT = 120.0  # a submitter taking longer than this is killed and the run counted as failed
@@ -60,6 +61,7 @@ class Scheduler:
         self.db_path = str(store.library.db_path)
         self.submitting: dict[int, tuple[subprocess.Popen, float]] = {}
         self._last = 0.0
+        self.retention = Retention(store, _say)  # the history's upkeep rides on the same tick
 
     def tick(self, now: float | None = None, *, force: bool = False) -> None:
         mono = time.monotonic()
@@ -72,6 +74,10 @@ class Scheduler:
                 self._serve(s, time.time() if now is None else now)
         except Exception as exc:  # a schedule must never take the runner down
             _say(f"scheduler: {type(exc).__name__}: {exc}")
+        try:
+            self.retention.tick()
+        except Exception as exc:  # nor the retention
+            _say(f"retention: {type(exc).__name__}: {exc}")
 
     def close(self, wait: float = 10.0) -> None:
         """Collect submissions still running (for tests and orderly exits)."""

@@ -518,12 +518,12 @@ class Store:
         return self.sql("UPDATE job SET status='queued', updated_at=? WHERE status='interrupted'", (now,)).rowcount
 
     # -- history ---------------------------------------------------------------
-    def prune(self, older_than: float) -> int:
-        cutoff = time.time() - older_than
-        with self.transaction():
-            return self.sql(f"DELETE FROM job WHERE status IN {_FINISHED_SQL} AND finished_at < ?"
-                            " AND id NOT IN (SELECT parent_id FROM job WHERE parent_id IS NOT NULL"
-                            f" AND status NOT IN {_FINISHED_SQL})", (cutoff,)).rowcount
+    def prune(self, older_than: float, *, failed_older_than: float | None = None) -> int:
+        """Delete finished jobs older than ``older_than`` seconds with their result files
+        (``store/retention.py``); returns how many jobs went."""
+        from .retention import prune_jobs
+
+        return prune_jobs(self, older_than, failed_older_than=failed_older_than).jobs
 
 
 def text(message: str | None) -> str | None:

@@ -14,7 +14,7 @@ import sqlite3
 
 from ...core.errors import BadInput
 
-COMPONENTS = ["core", "index", "thumbs", "schedule"]
+COMPONENTS = ["core", "index", "thumbs", "schedule", "settings"]
 
 
 def _modules():
