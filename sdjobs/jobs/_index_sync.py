@@ -41,6 +41,8 @@ class IndexKeeper:
             self.store = None
         self.warned = False
         self.flushed_at = time.monotonic()
+        self.changed = 0       # entries recorded or forgotten, and the time it took (for the log)
+        self.seconds = 0.0
 
     def due(self, pending: int) -> bool:
         return self.store is not None and (pending >= FLUSH_TARGETS or time.monotonic() - self.flushed_at >= FLUSH_EVERY)
@@ -50,15 +52,23 @@ class IndexKeeper:
         self.flushed_at = time.monotonic()
         if self.store is None or not paths:
             return
+        started = time.monotonic()
         try:
-            sync.forget_gone(self.store, paths)
+            self.changed += sync.forget_gone(self.store, paths)
         except Exception as exc:
             self._failed(paths[0], exc)
+        self.seconds += time.monotonic() - started
+
+    def report(self) -> None:
+        """One log line: what the index was told, and what it cost."""
+        if self.changed:
+            self.ctx.log(f"index: {self.changed:,} entries updated ({self.seconds:.2f} s)")
 
     def copied(self, pairs: list[tuple[str, str]], *, move: bool) -> None:
         """Record the destinations of (source, target) pairs; for a move, forget the sources."""
         if self.store is None:
             return
+        started = time.monotonic()
         for src, target in pairs:
             try:
                 self._record_tree(src, target, move)
@@ -66,6 +76,7 @@ class IndexKeeper:
                 raise
             except Exception as exc:
                 self._failed(target, exc)
+        self.seconds += time.monotonic() - started
         if move:
             self.forget([src for src, _ in pairs])
 
@@ -93,6 +104,7 @@ class IndexKeeper:
         top = os.lstat(real)
         if ignores and _ignored(ignores, loc.path, real, stat.S_ISDIR(top.st_mode)):
             return
+        self.new_tree = not sync.has_entries_at(store, loc.id, real)  # (checked before the first batch)
         batch: list[tuple[str, os.stat_result | tuple]] = []
         if real != loc.path:
             batch.append((real, top))
@@ -139,7 +151,8 @@ class IndexKeeper:
             if e is not None and kind == "file" and e.kind == "file" and e.size == size and e.mtime_ns == mtime_ns:
                 carried = (e.cas_id, e.full_hash, e.kind_class, e.width, e.height, e.taken_at)
             rows.append(sync.Written(path, kind, size, inode, device, mode, mtime_ns, carried))
-        sync.record_written(self.store, loc, rows, move_from=sources if move else None)
+        sync.record_written(self.store, loc, rows, move_from=sources if move else None, new_tree=self.new_tree)
+        self.changed += len(rows)
 
 
 def _ancestor_ignores(root: str, path: str) -> list[tuple[GitIgnore, str]]:
@@ -192,3 +205,4 @@ def keep_index(ctx, sources: list[str], targets: list[str], *, move: bool, exc: 
         return
     ctx.progress(message="updating the index")
     keeper.copied(list(zip(sources, targets)), move=move)
+    keeper.report()

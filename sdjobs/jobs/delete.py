@@ -119,6 +119,7 @@ class Delete(Job):
                 ctx.checkpoint(state)
         finally:  # however it stops, the index forgets what this batch removed
             self._sync_index(index, targets, state)
+            index.report()
         return out
 
     def _sync_index(self, index: IndexKeeper, targets: list, state: dict) -> None:

@@ -73,6 +73,13 @@ def locations_touching(store, path: str) -> list[ixs.LocationRow]:
     return out + [n for n in ixs.nested_locations(store, path) if not out or n.id != out[0].id]
 
 
+def has_entries_at(store, location_id: int, path: str) -> bool:
+    """Whether the index holds anything at or below ``path`` (no: what is written there is new)."""
+    lo, hi = ixs.subtree_range(path)
+    return store.sql("SELECT 1 FROM entry WHERE location_id=? AND (path = ? OR (path >= ? AND path < ?)) LIMIT 1",
+                     (location_id, _fsencode(path), lo, hi)).fetchone() is not None
+
+
 def entries_at(store, location_id: int, paths: list[str]) -> dict[str, ixs.EntryRow]:
     """The stored entries at exactly these paths, by path."""
     out = {}
@@ -160,14 +167,16 @@ def _forget_thumb_sources(store, path: str, gone: bool) -> None:
 
 
 # -- writes ---------------------------------------------------------------------------------
-def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, move_from: dict[str, str] | None = None) -> int:
+def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, move_from: dict[str, str] | None = None,
+                   new_tree: bool = False) -> int:
     """Add (or update) the entries of files a job wrote inside ``loc``, in one transaction.
     ``move_from``: destination path -> source path of files moved, whose thumbnail
-    sources move with them. Returns how many entries are new."""
+    sources move with them; ``new_tree``: nothing was indexed where they are (not looked up).
+    Returns how many entries are new."""
     if not rows:
         return 0
     with store.transaction():
-        old = entries_at(store, loc.id, [r.path for r in rows])
+        old = {} if new_tree else entries_at(store, loc.id, [r.path for r in rows])
         deltas: dict[str, tuple[int, int]] = {}
         new = dbytes = 0
         lacking = False
