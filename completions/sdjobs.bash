@@ -2,11 +2,17 @@
 # Install: copy to ~/.local/share/bash-completion/completions/sdjobs (or source it from ~/.bashrc).
 
 declare -gA _sdjobs_commands=() _sdjobs_options=() _sdjobs_valued=() _sdjobs_choices=() _sdjobs_files=() _sdjobs_argfiles=()
-_sdjobs_commands['sdjobs']='copy dash delete dupes index jobs locations run runner schedule thumbs types validate watch'
+_sdjobs_commands['sdjobs']='config copy dash delete dupes index jobs locations run runner schedule thumbs types validate watch'
 _sdjobs_options['sdjobs']='--library -L --version --install-completion --show-completion --help'
 _sdjobs_valued['sdjobs']='--library -L'
 _sdjobs_files['sdjobs|--library']=1
 _sdjobs_files['sdjobs|-L']=1
+_sdjobs_commands['sdjobs config']='get ls set unset'
+_sdjobs_options['sdjobs config']='--help'
+_sdjobs_options['sdjobs config get']='--json --help'
+_sdjobs_options['sdjobs config ls']='--json --help'
+_sdjobs_options['sdjobs config set']='--json --help'
+_sdjobs_options['sdjobs config unset']='--json --help'
 _sdjobs_options['sdjobs copy']='--move --verify --on-conflict --bwlimit --detach -d --priority -p --json --after --max-workers --help'
 _sdjobs_valued['sdjobs copy']='--on-conflict --bwlimit --priority -p --after --max-workers'
 _sdjobs_choices['sdjobs copy|--on-conflict']='fail skip overwrite rename'
@@ -37,8 +43,8 @@ _sdjobs_options['sdjobs jobs']='--help'
 _sdjobs_options['sdjobs jobs cancel']='--help'
 _sdjobs_options['sdjobs jobs follow']='--json --help'
 _sdjobs_options['sdjobs jobs logs']='--follow -f --json --help'
-_sdjobs_options['sdjobs jobs ls']='--all -a --status -s --type -t --recent --json --help'
-_sdjobs_valued['sdjobs jobs ls']='--status -s --type -t --recent'
+_sdjobs_options['sdjobs jobs ls']='--all -a --status -s --type -t --action --recent --limit -n --before --json --help'
+_sdjobs_valued['sdjobs jobs ls']='--status -s --type -t --action --recent --limit -n --before'
 _sdjobs_options['sdjobs jobs output']='--format -f --json --jsonl --severity --min-size --no-pager --help'
 _sdjobs_valued['sdjobs jobs output']='--format -f --severity --min-size'
 _sdjobs_choices['sdjobs jobs output|--format']='table json jsonl fdupes'
@@ -74,7 +80,7 @@ _sdjobs_options['sdjobs schedule']='--help'
 _sdjobs_options['sdjobs schedule add']='--json --help'
 _sdjobs_options['sdjobs schedule ls']='--json --help'
 _sdjobs_options['sdjobs schedule rm']='--help'
-_sdjobs_commands['sdjobs thumbs']='ls make'
+_sdjobs_commands['sdjobs thumbs']='ls make prune'
 _sdjobs_options['sdjobs thumbs']='--help'
 _sdjobs_options['sdjobs thumbs ls']='--failed --no-failed --json --help'
 _sdjobs_argfiles['sdjobs thumbs ls']=1
@@ -83,6 +89,7 @@ _sdjobs_valued['sdjobs thumbs make']='--size -s --format -f --quality -q --prior
 _sdjobs_choices['sdjobs thumbs make|--format']='webp jpeg png'
 _sdjobs_choices['sdjobs thumbs make|-f']='webp jpeg png'
 _sdjobs_argfiles['sdjobs thumbs make']=1
+_sdjobs_options['sdjobs thumbs prune']='--dry-run -n --missing-folders --json --help'
 _sdjobs_options['sdjobs types']='--json --help'
 _sdjobs_options['sdjobs validate']='--mode -m --permissions --gitignore --no-gitignore --skip-system --no-skip-system --skip-git --no-skip-git --skip-hidden --no-skip-hidden --skip-deps --no-skip-deps --bwlimit --detach -d --priority -p --json --after --max-workers --help'
 _sdjobs_valued['sdjobs validate']='--mode -m --bwlimit --priority -p --after --max-workers'

@@ -29,19 +29,34 @@ def ls(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include the whole history.")] = False,
     status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only this status (repeatable).")] = None,
     type_: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Only this job type (repeatable).")] = None,
+    action: Annotated[Optional[list[str]], typer.Option(
+        "--action", help="Only jobs started by this command word, e.g. copy, watch (repeatable).")] = None,
     limit: Annotated[int, typer.Option("--recent", help="How many finished jobs to show without --all.")] = 20,
+    page: Annotated[Optional[int], typer.Option(
+        "--limit", "-n", min=1, help="One page of the whole library, newest first: at most N jobs.")] = None,
+    before: Annotated[Optional[int], typer.Option(
+        "--before", metavar="ID", help="The page of jobs older than job ID (with --limit; 50 by default).")] = None,
     as_json: Json = False,
 ) -> None:
-    """Active jobs and recent history.
+    """Active jobs and recent history; --limit and --before page through the whole library.
 
     Example: sdjobs jobs ls --status failed --json
+
+    Example: sdjobs jobs ls --action copy --limit 100 --before 5230
     """
     for s in status or []:
         if s not in {x.value for x in Status}:
             raise BadInput(f"unknown status {s!r} (one of: {', '.join(x.value for x in Status)})")
     store = state.store()
     store.recover_orphans()
-    recs = store.list_jobs(statuses=status, types=type_, recent=None if all_ else limit)
+    paged = page is not None or before is not None
+    if paged:
+        page = page or 50
+        recs = store.list_jobs(statuses=status, types=type_, action=action, before_id=before, limit=page)
+    else:
+        recs = store.list_jobs(statuses=status, types=type_, action=action, recent=None if all_ else limit)
+    if paged and len(recs) == page:  # on stderr: the listing on stdout stays data
+        output.err(f"more: add --before {recs[-1].id}", style="dim")
     from ..store.waits import waiting
 
     waits = waiting(store, recs)
@@ -75,7 +90,8 @@ def _brief(r) -> dict:
             "progress": r.progress.to_dict(), "bytes": r.bytes_done, "items": r.items_done,
             "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
             "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context),
-            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries}
+            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries,
+            "action": r.action, "initiator": r.context.get("initiator"), "schedule": r.context.get("schedule")}
 
 
 @jobs.command("show")
@@ -90,9 +106,11 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     rec = store.get(job_id)
     issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
     result = _result(store, rec)
+    from ..core.action import mask_mapping
     from ..store.waits import waiting_for
 
     waiting = waiting_for(store, rec)
+    rec.config = mask_mapping(rec.config)  # shown, never run from: a secret stays unseen
     if as_json:
         d = rec.to_dict()
         d["waiting"] = waiting
@@ -114,8 +132,10 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
                                  f" (requested: {rec.control})" if rec.control else "")),
         ("waiting", waiting or ""),
         ("priority", str(rec.priority)),
-        ("command", output.what(rec.context)),
-        ("started by", f"{rec.context.get('user', '?')} in {rec.context.get('cwd', '?')}"),
+        ("command", output.what(rec.context, program=True)),
+        ("action", rec.action or ""),
+        ("started by", f"{rec.context.get('initiator') or rec.context.get('user', '?')}"
+                       f" in {rec.context.get('cwd', '?')}"),
         ("created", _ts(rec.created_at)), ("started", _ts(rec.started_at)),
         ("paused", _ts(rec.paused_at)), ("finished", _ts(rec.finished_at)),
         ("phase", p.phase or ""), ("progress", output.progress_text(p)),
@@ -269,14 +289,14 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
 
     Example: sdjobs jobs prune --older-than 30d
     """
-    n = state.store().prune(parse_age(older_than))
-    from ..store.results import sweep_files
+    from ..store.retention import prune_jobs
 
-    sweep_files(state.store())  # the pruned jobs' result files (their rows went with them)
+    done = prune_jobs(state.store(), parse_age(older_than))
     if as_json:
-        output.print_json({"pruned": n})
+        output.print_json({"pruned": done.jobs, "files": done.files, "bytes": done.bytes})
     else:
-        print(f"pruned {n} jobs")
+        files = f", {done.files} result file(s) ({output.human_bytes(done.bytes)})" if done.files else ""
+        print(f"pruned {done.jobs} jobs{files}")
 
 
 @jobs.command("set")

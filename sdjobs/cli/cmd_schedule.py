@@ -175,6 +175,9 @@ def _brief(r, store=None) -> dict:
     nxt = next_run(r)
     d = r.to_dict()
     d.pop("pending_pid")
+    from ..core.action import mask_argv
+
+    d["argv"] = mask_argv(d["argv"])
     d["next_run"] = nxt.timestamp() if nxt else None
     d["command"] = _show(r.argv)
     if store is not None and r.last_job_id:
@@ -188,7 +191,10 @@ def _job_status(store, job_id: int) -> str | None:
 
 
 def _show(argv: list[str]) -> str:
-    return " ".join(shlex.quote(a) for a in argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """The command as shown (the schedule keeps it whole, to run it): secret-named --set values masked."""
+    from ..core.action import mask_argv
+
+    return shlex.join(mask_argv(argv)).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _when(dt) -> str:

@@ -1,9 +1,9 @@
-"""``sdjobs thumbs``: make thumbnails (``thumbs PATH...``) and list them (``thumbs ls PATH``).
+"""``sdjobs thumbs``: make thumbnails (``thumbs PATH...``), list them (``thumbs ls PATH``), prune them.
 
 ``thumbs`` is a command group whose default command is ``make``: anything
 that is not a subcommand name goes to ``make``, so ``sdjobs thumbs ~/Photos``
 and ``sdjobs thumbs make ~/Photos`` are the same. The one spelling that
-differs is a path literally named ``ls`` or ``make``: write ``./ls``.
+differs is a path literally named ``ls``, ``make`` or ``prune``: write ``./ls``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class _DefaultMake(TyperGroup):
 thumbs = typer.Typer(
     **NO_DOUBLE_SUGGESTION,
     cls=_DefaultMake, no_args_is_help=True,
-    help="Thumbnails of images, stored in the library: `thumbs PATH...` makes them, `thumbs ls PATH` lists them.\n\n"
+    help="Thumbnails of images, stored in the library: `thumbs PATH...` makes them, `thumbs ls PATH` lists them,"
+         " `thumbs prune` removes those no file refers to.\n\n"
          "`thumbs PATH...` is short for `thumbs make PATH...`; a folder named ls is `./ls`.",
 )
 
@@ -138,3 +139,39 @@ def _grouped(rows) -> list[dict]:
                 "path": r.sidecar, "created_at": r.created_at})
     return out
 
+
+
+@thumbs.command("prune")
+def prune(
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only list the sidecars that would go.")] = False,
+    missing_folders: Annotated[bool, typer.Option(
+        "--missing-folders", help="Also forget images whose folder is missing (by default kept: an unmounted disk?).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Remove the thumbnails no file refers to any more: images deleted or changed since,
+    and sidecars a crash left unrecorded. An image still indexed or thumbnailed keeps its own.
+
+    Examples:
+
+      sdjobs thumbs prune --dry-run
+
+      sdjobs thumbs prune --json
+    """
+    from ..store import thumbs_gc
+    from . import output, state
+
+    store = state.store()
+    done = thumbs_gc.prune(store, store.library.data_dir, dry_run=dry_run, missing_folders=missing_folders)
+    if as_json:
+        output.print_json(done.to_dict())
+        return
+    if dry_run:
+        for path in done.sidecars:
+            print(output.safe(path))
+    verb = "would remove" if dry_run else "removed"
+    text = (f"{verb} {done.files:,} sidecar file(s) ({output.human_bytes(done.bytes)}) of {done.thumbnails:,}"
+            f" thumbnail(s); {done.sources:,} image(s) gone")
+    if done.kept_unreachable:
+        text += (f"; kept {done.kept_unreachable:,} whose folder is missing (an unmounted disk?"
+                 " --missing-folders forgets them)")
+    output.err(text, style="green" if not dry_run else "")

@@ -23,7 +23,8 @@ from .groups import NO_DOUBLE_SUGGESTION
 # top-level help, unknown commands and docs generation, which get them all.
 COMMANDS = {"copy": "copy", "index": "index", "watch": "index", "locations": "index", "dupes": "dupes",
             "validate": "validate", "delete": "delete", "thumbs": "thumbs", "jobs": "jobs", "runner": "runner",
-            "dash": "dash", "run": "run", "types": "run", "schedule": "schedule"}
+            "dash": "dash", "run": "run", "types": "run", "schedule": "schedule",
+            "config": "config"}
 COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
 

@@ -172,11 +172,11 @@ def progress_text(p: Any) -> str:
     return " · ".join(parts)
 
 
-def what(context: dict) -> str:
-    argv = context.get("argv") or []
-    if argv and os.path.basename(str(argv[0])) in ("sdjobs", "__main__.py", "-m"):
-        argv = argv[1:]
-    return " ".join(str(a) for a in argv)
+def what(context: dict, *, program: bool = False) -> str:
+    """What started a job: "schedule 3 (0 3 * * *)", or its command line, shell-quoted."""
+    from ..core.action import describe
+
+    return describe(context, program=program)
 
 
 def shorten(text: str, width: int) -> str:

@@ -22,13 +22,48 @@ MaxWorkers = Annotated[Optional[int], typer.Option("--max-workers", min=1,
                                                    help="Cap the worker processes this job fans out to.")]
 
 
-def action_context(inputs: dict[str, Any]) -> dict[str, Any]:
+def action_context(inputs: dict[str, Any], action: str | None = None) -> dict[str, Any]:
+    """What started the job (``core/action.py``): the command line shell-quoted and with the
+    values of secret-named ``--set`` keys masked, the inputs masked the same way (the job's
+    config, what it runs with, is stored apart and whole), who, where, and the schedule, if any."""
+    from ..core.action import mask_argv, mask_mapping, quote
+
     try:
         user = getpass.getuser()
     except Exception:
         user = str(os.getuid())
-    return {"argv": ["sdjobs", *sys.argv[1:]], "inputs": inputs, "user": user, "cwd": os.getcwd(),
-            "host": socket.gethostname(), "time": time.time()}
+    host = socket.gethostname()
+    argv = mask_argv(["sdjobs", *sys.argv[1:]])
+    context = {"argv": argv, "command": quote(argv), "action": action, "inputs": mask_mapping(inputs),
+               "user": user, "cwd": os.getcwd(), "host": host, "time": time.time(), "initiator": f"{user}@{host}"}
+    schedule = _schedule()
+    if schedule is not None:
+        context["schedule"] = schedule
+        context["initiator"] = f"schedule {schedule['id']}"
+    return context
+
+
+def _schedule() -> dict | None:
+    """The schedule whose runner started this command ($SDJOBS_SCHEDULE, runner/scheduler.py)."""
+    sid = os.environ.get("SDJOBS_SCHEDULE", "")
+    if not sid.isdigit():
+        return None
+    from ..store import schedules
+
+    try:
+        rec = schedules.get(state.store(), int(sid))
+    except Exception:  # removed meanwhile: the id is still what started it
+        rec = None
+    return {"id": int(sid), "cron": rec.cron if rec is not None else None}
+
+
+def command_action(job_type: str) -> str:
+    """The command word of the command running now (``copy``, ``watch``...); for ``sdjobs run
+    TYPE`` (and outside a command) the job type, a plugin's action name."""
+    from ..core.action import command_word
+
+    word = command_word(["sdjobs", *sys.argv[1:]])
+    return job_type if word in (None, "run") else word
 
 
 def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | None = None,
@@ -43,11 +78,12 @@ def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | 
     config = cls.prepare(config)
     cls.validate(config)
     store = state.store()
-    context = action_context(inputs if inputs is not None else _asdict(config))
+    action = command_action(job_type)
+    context = action_context(inputs if inputs is not None else _asdict(config), action)
     if (plugin := registry.plugin_module(cls)) is not None:
         context["plugin"] = plugin  # for a runner started without the $SDJOBS_PLUGINS of this command
     return store.submit(job_type, cls.version, config, priority=priority, after=after or [],
-                        settings=settings, context=context)
+                        settings=settings, context=context, action=action)
 
 
 def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_json: bool = False,

@@ -27,6 +27,7 @@ import dataclasses
 import errno
 import os
 import stat
+import sys
 from collections import deque
 from typing import Iterable, Iterator, Literal
 
@@ -39,6 +40,7 @@ from ._copy_books import CopyBooks, errinfo
 from ._copy_finish import DirMeta, finish_dirs, sweep_temps
 from ._copy_large import Bucket, LargeCopier
 from ._copy_walk import Entry, WalkAhead, walk
+from ._index_sync import keep_index
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
 BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
@@ -144,6 +146,7 @@ class Copy(CopyBooks, Job):
             raise
         finally:
             self.sides.close()
+            keep_index(ctx, c.sources, c.targets, move=c.move, exc=sys.exc_info()[1])  # the library stays true
 
     def _run(self, state: dict) -> dict:
         c, ctx = self.config, self.ctx

@@ -26,6 +26,7 @@ from ..core.job import Job
 from ..fs import trash
 from ..core.humanize import human_bytes, plural
 from ._delete_fs import Remover, count, refusal
+from ._index_sync import IndexKeeper
 
 SECURE_NOTE = ("secure deletion overwrites file contents in place; on SSDs and on copy-on-write or journaling"
                " filesystems (btrfs, ZFS, ext4 with data journaling) old blocks may survive: no guarantee")
@@ -106,13 +107,27 @@ class Delete(Job):
                           ctx.check_interrupt)
         sizes = plan["dirs"]
         self._started, self._bytes_at_start = time.monotonic(), out["bytes"]
-        for i in range(state["i"], len(targets)):
-            ctx.check_interrupt()
-            path, expect = targets[i]
-            self._one(i, path, expect, remover, sizes.get(i))
-            state["i"] = i + 1
-            ctx.checkpoint(state)
+        index = IndexKeeper(ctx)
+        try:
+            for i in range(state["i"], len(targets)):
+                ctx.check_interrupt()
+                path, expect = targets[i]
+                self._one(i, path, expect, remover, sizes.get(i))
+                state["i"] = i + 1
+                if index.due(state["i"] - state.get("synced", 0)):
+                    self._sync_index(index, targets, state)
+                ctx.checkpoint(state)
+        finally:  # however it stops, the index forgets what this batch removed
+            self._sync_index(index, targets, state)
+            index.report()
         return out
+
+    def _sync_index(self, index: IndexKeeper, targets: list, state: dict) -> None:
+        """The end of a batch: the index forgets the targets done since the last one (those
+        of an earlier run too, which a crash kept from it: ``synced`` is in the checkpoint)."""
+        done = [path for path, _ in targets[state.get("synced", 0):state["i"]]]
+        index.forget(done)
+        state["synced"] = state["i"]
 
     def _targets(self) -> list[tuple[str, list | None]]:
         c = self.config

@@ -26,14 +26,15 @@ import sys
 import time
 from datetime import datetime
 
-from ..core import codec
+from ..core.action import mask_argv
 from ..core.cron import CronExpr
 from ..core.status import FINISHED
-from ..store import schedules
+from ..store import action_store, schedules
 from ..store.api import Store
 from ..store.leases import pid_alive
 from ..store.schedules import ScheduleRecord
 from . import prestart
+from .retention import Retention
 
 TICK_EVERY = 1.0
 SUBMIT_TIMEOUT = 120.0  # a submitter taking longer than this is killed and the run counted as failed
@@ -60,6 +61,7 @@ class Scheduler:
         self.db_path = str(store.library.db_path)
         self.submitting: dict[int, tuple[subprocess.Popen, float]] = {}
         self._last = 0.0
+        self.retention = Retention(store, _say)  # the history's upkeep rides on the same tick
 
     def tick(self, now: float | None = None, *, force: bool = False) -> None:
         mono = time.monotonic()
@@ -72,6 +74,10 @@ class Scheduler:
                 self._serve(s, time.time() if now is None else now)
         except Exception as exc:  # a schedule must never take the runner down
             _say(f"scheduler: {type(exc).__name__}: {exc}")
+        try:
+            self.retention.tick()
+        except Exception as exc:  # nor the retention
+            _say(f"retention: {type(exc).__name__}: {exc}")
 
     def close(self, wait: float = 10.0) -> None:
         """Collect submissions still running (for tests and orderly exits)."""
@@ -161,11 +167,14 @@ class Scheduler:
             self._submit(s)
 
     def _job_submitted_since(self, s: ScheduleRecord) -> int | None:
-        tail = command_args(s.argv)
-        for job_id, context in self.store.sql("SELECT id, context FROM job WHERE created_at >= ? ORDER BY id",
-                                              (s.pending_at - 1.0,)):
-            argv = (codec.unpack(context) or {}).get("argv") or []
-            if list(argv[-len(tail):]) == tail:
+        """The job a submission cut short had created: the one that records this schedule
+        (or, from an sdjobs that did not record it, its command line, secrets masked as stored)."""
+        tail = mask_argv(command_args(s.argv))
+        for job_id, context in action_store.contexts_since(self.store, s.pending_at - 1.0):
+            if (context.get("schedule") or {}).get("id") == s.id:
+                return job_id
+            argv = context.get("argv") or []
+            if "schedule" not in context and list(argv[-len(tail):]) == tail:
                 return job_id
         return None
 

@@ -20,7 +20,7 @@ import peewee as pw
 from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError
 from ..core.status import ACTIVE, FINISHED, Status
-from . import events as lifecycle, family, schema
+from . import action_store, events as lifecycle, family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobRecord, RunnerRecord
@@ -123,9 +123,11 @@ class Store:
     def submit(self, job_type: str, version: int, config: Any, *, priority: int = 0,
                parent_id: int | None = None, context: dict | None = None,
                after: Iterable[int] = (), settings: dict | None = None,
-               status: Status = Status.QUEUED, parent_claim: int | None = None) -> int:
+               status: Status = Status.QUEUED, parent_claim: int | None = None,
+               action: str | None = None) -> int:
         """Queue a job. A running job that spawns a child passes its claim as ``parent_claim``:
-        a process whose claim was taken over raises LeaseLost and submits nothing."""
+        a process whose claim was taken over raises LeaseLost and submits nothing. ``action``
+        is the command word (``core/action.py``); a child takes its root's, and its initiator."""
         now = time.time()
         after = list(after)
         with self.transaction():
@@ -137,11 +139,12 @@ class Store:
                 missing = [a for a in after if a not in known]
                 if missing:
                     raise NotFound(f"--after: no job {missing[0]}")
+            context, action = action_store.inherit(self, parent_id, context, action)
             cur = self.sql(
                 "INSERT INTO job (type, type_version, status, priority, parent_id, config, created_at,"
-                " updated_at, settings, context) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, settings, context, action) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (job_type, version, str(status), priority, parent_id, codec.pack(config), now, now,
-                 codec.pack(settings or {}), codec.pack(context or {})),
+                 codec.pack(settings or {}), codec.pack(context), action or job_type),
             )
             job_id = cur.lastrowid
             if after:
@@ -165,16 +168,33 @@ class Store:
         return rec
 
     def list_jobs(self, *, statuses: Iterable[str] | None = None, types: Iterable[str] | None = None,
-                  recent: int | None = None, ids: Iterable[int] | None = None) -> list[JobRecord]:
+                  recent: int | None = None, ids: Iterable[int] | None = None,
+                  action: str | Iterable[str] | None = None, before_id: int | None = None,
+                  limit: int | None = None) -> list[JobRecord]:
         """Jobs, active ones first (by priority), then history newest first.
 
-        With ``recent``, at most that many finished jobs are included."""
+        With ``recent``, at most that many finished jobs are included. With ``before_id`` or
+        ``limit``, one page of the whole library instead, newest first whatever the status:
+        at most ``limit`` jobs whose id is below ``before_id`` (the last id of a page asks for
+        the next). Every filter runs in SQLite, over every job."""
         where, params = [], []
-        for column, values in (("status", statuses), ("type", types), ("id", ids)):
+        if isinstance(action, str):
+            action = [action]
+        for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action)):
             if values is not None:
                 values = list(values)
                 where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
                 params += values
+        if before_id is not None or limit is not None:
+            if before_id is not None:
+                where.append("id < ?")
+                params.append(int(before_id))
+            lim = "" if limit is None else f" LIMIT {max(int(limit), 0)}"
+            rows = self.sql(f"SELECT {_COLS} FROM job WHERE {' AND '.join(where) or '1'} ORDER BY id DESC{lim}",
+                            params).fetchall()
+            recs = [JobRecord.from_row(r) for r in rows]
+            family.attach(self, recs)
+            return recs
         cond = " AND ".join(where) or "1"
         active = self.sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_ACTIVE_SQL}"
@@ -511,12 +531,12 @@ class Store:
         return self.sql("UPDATE job SET status='queued', updated_at=? WHERE status='interrupted'", (now,)).rowcount
 
     # -- history ---------------------------------------------------------------
-    def prune(self, older_than: float) -> int:
-        cutoff = time.time() - older_than
-        with self.transaction():
-            return self.sql(f"DELETE FROM job WHERE status IN {_FINISHED_SQL} AND finished_at < ?"
-                            " AND id NOT IN (SELECT parent_id FROM job WHERE parent_id IS NOT NULL"
-                            f" AND status NOT IN {_FINISHED_SQL})", (cutoff,)).rowcount
+    def prune(self, older_than: float, *, failed_older_than: float | None = None) -> int:
+        """Delete finished jobs older than ``older_than`` seconds with their result files
+        (``store/retention.py``); returns how many jobs went."""
+        from .retention import prune_jobs
+
+        return prune_jobs(self, older_than, failed_older_than=failed_older_than).jobs
 
 
 def text(message: str | None) -> str | None:

@@ -18,10 +18,7 @@ inline (``results``): the readers fall back on those, so that
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
 from typing import Iterable, Iterator
 
 from .api import Store
@@ -169,33 +166,6 @@ def _where(job_id: int, min_size: int | None, severity: str | None) -> tuple[str
 
 def _in(values) -> str:
     return "(" + ",".join("?" * len(values)) + ")"
-
-
-# -- files beside the library ----------------------------------------------------
-_FILE = re.compile(r"(?:dupes|validate)-(\d+)(?:-act)?\.(?:json|msgpack)")
-
-
-def sweep_files(store: Store) -> int:
-    """Delete the files in ``library-data/results/`` of jobs that are no longer in the
-    library (pruned): dupes plans and action lists, and results of older versions.
-    Returns how many; for ``jobs prune`` and retention to call after deleting jobs."""
-    folder = store.library.data_dir / "results"
-    try:
-        names = [(n, int(m.group(1))) for n in os.listdir(folder) if (m := _FILE.fullmatch(n))]
-    except FileNotFoundError:
-        return 0
-    known: set[int] = set()
-    ids = sorted({i for _, i in names})
-    for a in range(0, len(ids), 500):
-        part = ids[a:a + 500]
-        known.update(r[0] for r in store.sql(f"SELECT id FROM job WHERE id IN {_in(part)}", part))
-    gone = 0
-    for name, job_id in names:
-        if job_id not in known:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(folder / name)
-                gone += 1
-    return gone
 
 
 # -- results of jobs that ran before this table --------------------------------

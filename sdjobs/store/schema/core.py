@@ -75,3 +75,40 @@ ALTER TABLE job_event ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
 UPDATE job SET attempts = MAX(attempts - 1, 0)
 """,
 ]
+
+
+def _v3_action(conn) -> None:
+    """``action``: the command word that started the job (``copy``, ``watch``...) or, for
+    ``sdjobs run TYPE``, the type; children carry their root's. Indexed, for ``jobs ls
+    --action``. Old rows are filled in from their recorded command line, else their type."""
+    from ...core import codec
+    from ...core.action import command_word
+
+    conn.execute("ALTER TABLE job ADD COLUMN action TEXT")
+    conn.execute("CREATE INDEX job_action ON job(action, id)")
+    parents = {r[0] for r in conn.execute("SELECT DISTINCT parent_id FROM job WHERE parent_id IS NOT NULL")}
+    known: dict[int, str] = {}  # the action of each job that is a parent (parents come before their children)
+    last = 0
+    while True:  # by pages of ids, each read whole before its rows are updated
+        rows = conn.execute("SELECT id, type, parent_id, context FROM job WHERE id > ? ORDER BY id LIMIT 5000",
+                            (last,)).fetchall()
+        if not rows:
+            return
+        updates = []
+        for job_id, job_type, parent_id, context in rows:
+            action = known.get(parent_id) if parent_id is not None else None
+            if action is None:
+                try:
+                    ctx = codec.unpack(context) or {}
+                except Exception:  # a record this code cannot read: its type will do
+                    ctx = {}
+                word = command_word(ctx.get("argv") or []) if isinstance(ctx, dict) else None
+                action = job_type if word in (None, "run") else word
+            if job_id in parents:
+                known[job_id] = action
+            updates.append((action, job_id))
+        conn.executemany("UPDATE job SET action=? WHERE id=?", updates)
+        last = rows[-1][0]
+
+
+MIGRATIONS.append(_v3_action)
