@@ -104,3 +104,7 @@ def test_confirm_dialog(fixed, colours, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app_for(fixed), terminal_size=(80, 24), run_before=ask)
+
+
+def test_help(fixed, snap_compare):
+    assert snap_compare(app_for(fixed), terminal_size=(100, 40), run_before=loaded, press=["question_mark"])
