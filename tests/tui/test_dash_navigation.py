@@ -45,6 +45,7 @@ def run(app, scenario, size=(100, 30)):
 def cursor_drawn(table) -> bool:
     """The highlighted row is on screen and drawn in reverse video."""
     if not table.cursor_on_screen():
+        print("off screen", table.cursor, table.scroll_offset, table.visible_rows, table.max_scroll_y)
         return False
     y = table.cursor - round(table.scroll_offset.y) + 1
     strip = table.render_line(y)
@@ -67,6 +68,7 @@ def test_end_on_1000_jobs_keeps_the_highlighted_row_on_screen(store, size):
         region = table.scrollable_content_region
         assert round(table.scroll_offset.y) + table.visible_rows >= 1000 and region.height >= 2
         await pilot.press("pageup", "up", "home")
+        await pilot.pause()
         assert table.selected_id == ids[-1] and cursor_drawn(table)
         await pilot.press("question_mark")
         await pilot.press("escape")

@@ -241,12 +241,21 @@ class JobTable(ScrollView, can_focus=True):
         if old != self.cursor:
             self._refresh_row(old)
             self._refresh_row(self.cursor)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self, again: bool = True) -> None:
         visible = self.visible_rows
         top = round(self.scroll_offset.y)
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+            target = self.cursor
         elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False, immediate=True)
+            target = self.cursor - visible + 1
+        else:
+            return
+        # force: the scrollbar may not be laid out yet for rows that just arrived
+        self.scroll_to(y=target, animate=False, immediate=True, force=True)
+        if again and round(self.scroll_offset.y) != target:  # clamped to a size not yet laid out: once more
+            self.call_after_refresh(self._scroll_to_cursor, False)
 
     def cursor_on_screen(self) -> bool:
         """The highlighted row is drawn inside the table (not above it, not under its edge)."""
