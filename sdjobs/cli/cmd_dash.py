@@ -22,11 +22,14 @@ def dash(
 ) -> None:
     """A live dashboard of every job: progress, details, logs; pause, resume, cancel, retry.
 
-    Keys: p pause, r resume, c cancel, R retry, +/- priority, enter details, / filter,
-    s status filter, h history, ? help, q quit. Jobs run in a runner, not in the dashboard.
+    Keys: p pause, r resume, c cancel, R retry, +/- priority, enter details, / search, # go to,
+    s status filter, o sort, h history, f follow new jobs, space fold, ctrl+p commands, ? help, q quit.
+    Jobs run in a runner, not in the dashboard.
 
     Example: sdjobs dash --job 12
     """
+    import sys
+
     from ..core.errors import BadInput
 
     store = state.store()
@@ -36,6 +39,10 @@ def dash(
 
     if theme not in BUILTIN_THEMES:
         raise BadInput(f"unknown theme {theme!r} (one of: {', '.join(sorted(BUILTIN_THEMES))})")
+    for stream in (sys.stdin, sys.stdout):
+        if not stream.isatty():
+            raise BadInput(f"sdjobs dash needs a terminal ({stream.name} is not one);"
+                           " for a list of jobs: sdjobs jobs ls")
     from ..core import registry
 
     try:
@@ -46,4 +53,4 @@ def dash(
         output.err(f"sdjobs: warning: loading job types: {exc}", style="yellow")
     from ..tui.app import DashApp
 
-    DashApp(store, job=job, theme=theme).run()
+    DashApp(store, job=job, theme=theme, library=str(store.library.db_path)).run()

@@ -28,16 +28,22 @@ def run(
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="Exit when no job is left to run.")] = False,
     idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", metavar="SECONDS",
                                                        help="Exit after this long with nothing to do.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log job starts and ends on stderr.")] = False,
 ) -> None:
     """Run queued jobs until stopped (SIGTERM/SIGINT pause running jobs with a checkpoint first).
+
+    Logs one line per job start, end and interruption on stderr (timestamped on a terminal; under
+    systemd the journal adds the time).
 
     Example: sdjobs runner --workers 4
     """
     if ctx.invoked_subcommand is not None:
         return
+    from .runner_log import LoggingSupervisor
     from ..runner.supervisor import Supervisor
 
-    sup = Supervisor(state.library(), workers, exit_when_idle=exit_when_idle, idle_exit=idle_exit)
+    kind = Supervisor if quiet else LoggingSupervisor
+    sup = kind(state.library(), workers, exit_when_idle=exit_when_idle, idle_exit=idle_exit)
     raise typer.Exit(sup.run())
 
 

@@ -80,40 +80,88 @@ def _follow_live(store: Store, job_id: int) -> JobRecord:
 
 
 def _render(rec: JobRecord, waiting: str | None = None):
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
+    """The live display of one job: two lines that fit the terminal's width (see ``follow_lines``)."""
+    from rich.text import Text
+
+    class FollowLines:
+        def __rich_console__(self, console, options):
+            for line in follow_lines(rec, options.max_width, waiting):
+                yield line
+
+    return FollowLines()
+
+
+BAR_FULL, BAR_EMPTY = "━", "─"
+
+
+def follow_lines(rec: JobRecord, width: int, waiting: str | None = None):
+    """Two lines in ``width`` cells. The first always keeps the job id, the percentage, the rate and
+    the ETA (the bar takes what is left); the second says what is being done: the phase, the amounts,
+    then the current path cut from the left so that its file name shows. A job that waits (``waiting``,
+    see ``store/waits.py``) says what for instead: it is not "running 0%"."""
     from rich.text import Text
 
     p = rec.progress
     frac = p.fraction()
-    if waiting:  # not "running 0%": what it waits for
-        grid = Table.grid(padding=(0, 1))
-        grid.add_row(Text.assemble((f"{rec.type} #{rec.id} ", "bold"), (rec.status, output.STATUS_STYLE.get(
-            rec.status, ""))), Text(safe(waiting), style="yellow"))
-        return grid
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(width=30)
-    grid.add_column(no_wrap=True)
-    head = Text.assemble((f"{rec.type} #{rec.id} ", "bold"), (rec.status, output.STATUS_STYLE.get(rec.status, "")))
-    if p.phase:
-        head.append(f" {safe(p.phase)}")
-    bar = ProgressBar(total=100, completed=(frac or 0) * 100, pulse=frac is None and rec.status == "running",
-                      width=30)
-    bits = [output.progress_text(p)]
-    if frac is not None:
-        bits.insert(0, f"{frac * 100:.0f}%")
+    head = Text.assemble((f"{rec.type} #{rec.id}", "bold"), " ",
+                         (rec.status, output.STATUS_STYLE.get(rec.status, "")))
+    if waiting:
+        line = head.copy()
+        line.append(" " + safe(waiting), style="yellow")
+        line.truncate(width, overflow="ellipsis")
+        line.no_wrap = True
+        return [line]
+    facts = [f"{frac * 100:.0f}%" if frac is not None else ""]
     if p.rate:
-        bits.append(output.human_rate(p.rate, p.rate_unit))
-    if p.eta is not None:
-        bits.append(f"ETA {output.human_duration(p.eta)}")
+        facts.append(output.human_rate(p.rate, p.rate_unit))
+    if p.eta is not None and rec.status == "running":
+        facts.append(f"ETA {output.human_duration(p.eta)}")
     if rec.warnings or rec.errors:
-        bits.append(f"{rec.warnings} warnings, {rec.errors} errors")
-    grid.add_row(head, bar, Text(safe(" · ".join(b for b in bits if b))))
+        facts.append(f"{rec.warnings}W {rec.errors}E")
+    tail = Text("  ".join(f for f in facts if f))
+    room = width - head.cell_len - tail.cell_len - 2
+    line1 = head.copy()
+    if room >= 6:
+        bar_width = min(40, room)
+        line1.append(" ")
+        line1.append_text(_bar(frac, bar_width, rec.status))
+        line1.append(" ")
+    else:
+        line1.append(" ")
+    line1.append_text(tail)
+    line1.truncate(width, overflow="ellipsis")
+    line1.no_wrap = True
+
+    what = Text("  ", style="dim")
+    if p.phase:
+        what.append(safe(p.phase) + ": ", style="")
+    amounts = output.progress_text(p)
     detail = p.path or p.message
+    parts = amounts.split(" · ")
+    while detail and len(parts) > 1 and width - what.cell_len - len(" · ".join(parts)) < 43:
+        parts.pop()  # the path needs the room more than the second amount does
+    amounts = " · ".join(parts)
+    if amounts:
+        what.append(amounts)
     if detail:
-        grid.add_row(Text(""), Text(output.shorten(detail, 90), style="dim"), Text(""))
-    return grid
+        if amounts:
+            what.append(" · ", style="dim")
+        left = max(8, width - what.cell_len)
+        what.append(output.shorten(detail, left) if p.path else safe(detail), style="dim")
+    what.truncate(width, overflow="ellipsis")
+    what.no_wrap = True
+    return [line1, what]
+
+
+def _bar(frac: float | None, width: int, status: str):
+    from rich.text import Text
+
+    if frac is None:
+        return Text("·" * width, style="dim")
+    full = int(round(max(0.0, min(1.0, frac)) * width))
+    text = Text(BAR_FULL * full, style=output.STATUS_STYLE.get(status, ""))
+    text.append(BAR_EMPTY * (width - full), style="dim")
+    return text
 
 
 def summary(rec: JobRecord) -> str:

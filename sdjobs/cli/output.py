@@ -25,11 +25,45 @@ STATUS_STYLE = {
 
 
 def console(stderr: bool = False):
+    """A rich console for this stream; on a pipe, lines are wide (nothing is cut) and carry no padding."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False,
-                   width=None if stream.isatty() else 400)
+    if stream.isatty():
+        return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False)
+    return Console(file=_Unpadded(stream), no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False,
+                   width=400)
+
+
+class _Unpadded:
+    """A text stream that drops the spaces rich pads table lines with (a pipe gets the text, not a screen)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        if lines:
+            self.stream.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self.stream.write(self._partial)
+            self._partial = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", "utf-8")
 
 
 def err(message: str, style: str = "red") -> None:
@@ -113,12 +147,8 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Ite
     for j, h in enumerate(headers):
         if h in max_width:
             widths[j] = min(widths[j], max(max_width[h], cell_width(h)))
-    tty = sys.stdout.isatty()
-    if squeeze in headers and tty:
-        j = list(headers).index(squeeze)
-        spare = shutil.get_terminal_size().columns - (sum(widths) + 2 * (len(widths) - 1))
-        if spare < 0:
-            widths[j] = max(cell_width(squeeze), widths[j] + spare)
+    if sys.stdout.isatty():
+        fit_widths(headers, widths, shutil.get_terminal_size().columns, squeeze)
     on = colour()
 
     def line(cells: Sequence[str], cell_styles: Sequence[str | None]) -> str:
@@ -137,6 +167,23 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Ite
     write(line(headers, ["bold"] * len(headers)))
     for i, r in enumerate(rows):
         write(line(r, styles[i] if styles else [None] * len(r)))
+
+
+def fit_widths(headers: Sequence[str], widths: list[int], total: int, squeeze: str | None = None) -> None:
+    """Narrow ``widths`` (in place) until a line of them, two spaces apart, fits ``total`` cells:
+    the ``squeeze`` column first, then the widest of the others, none below its header."""
+    def over() -> int:
+        return sum(widths) + 2 * (len(widths) - 1) - total
+
+    if squeeze in headers and over() > 0:
+        j = list(headers).index(squeeze)
+        widths[j] = max(cell_width(squeeze), widths[j] - over())
+    floors = [cell_width(h) for h in headers]
+    while over() > 0:
+        j = max(range(len(widths)), key=lambda k: widths[k] - floors[k])
+        if widths[j] <= floors[j]:
+            break
+        widths[j] -= min(over(), widths[j] - floors[j], max(1, (widths[j] - floors[j]) // 2))
 
 
 def human_age(ts: float | None) -> str:
@@ -179,8 +226,36 @@ def what(context: dict, *, program: bool = False) -> str:
     return describe(context, program=program)
 
 
-def shorten(text: str, width: int) -> str:
+def shorten(text: str | bytes | None, width: int) -> str:
+    """A path in at most ``width`` cells, cut from the left at a ``/`` so that the file name stays:
+    '/home/ana/Photos/2021/IMG_0001.jpg' -> '…/2021/IMG_0001.jpg'. A name that alone is too long
+    keeps its start and its end (the extension): 'holiday-in-the-…-2019.mp4'."""
     from ..fs.names import display_path
 
     text = display_path(text) if text else ""
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    if cell_width(text) <= width:
+        return text
+    if width < 2:
+        return "…"[:width]
+    parts = text.split("/")
+    name = parts.pop()
+    kept = name
+    for part in reversed(parts):
+        if cell_width(part) + 1 + cell_width(kept) + 2 > width:
+            break
+        kept = f"{part}/{kept}"
+    if kept != name or cell_width(name) + 2 <= width:
+        return ("…/" if parts else "…") + kept
+    return name if cell_width(name) <= width else _middle(name, width)
+
+
+def _middle(text: str, width: int) -> str:
+    """``text`` cut in the middle: its start, '…', its last third (the extension stays)."""
+    tail_width = max(1, (width - 1) // 3)
+    head = _fit(text, width - tail_width)[:-1]
+    tail, used = "", 0
+    for c in reversed(text):
+        if used + cell_width(c) > width - 1 - cell_width(head):
+            break
+        tail, used = c + tail, used + cell_width(c)
+    return head + "…" + tail

@@ -18,17 +18,19 @@ from pathlib import Path
 from typing import Callable
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from ..core.errors import SdjobsError
 from ..runner import control
 from ..store.api import Store
+from . import format as fmt
 from .messages import ActionDone, DetailLoaded, JobsLoaded
-from .model import FINISHED_NAMES, DetailLoader, JobsLoader, JobTypes, JobView, Lookup, Snapshot
+from .model import SORTS, DetailLoader, JobsLoader, JobTypes, JobView, Lookup, Query, Snapshot
+from .theme import MONO_THEME, use_monochrome
 from .screens.confirm import ConfirmScreen
 from .screens.detail import DetailScreen
 from .screens.help import HelpScreen
@@ -39,8 +41,9 @@ from .widgets.status_bar import StatusBar
 
 STATUS_CYCLE = (None, "running", "queued", "paused", "interrupted", "failed", "completed-with-errors",
                 "completed", "cancelled")
+SORT_CYCLE = tuple(SORTS)
 JOB_ACTIONS = {"pause", "resume", "cancel", "retry", "priority"}
-MAIN_ONLY = {"filter", "cycle_status", "toggle_history"}
+MAIN_ONLY = {"filter", "cycle_status", "toggle_history", "goto", "cycle_sort", "follow_new", "fold"}
 RECHECK_RUNNERS = 2.0    # seconds: a runner that dies writes nothing, so look again now and then
 RECOVER_EVERY = 10.0     # seconds: jobs of dead runners become interrupted, as `jobs ls` does
 
@@ -54,7 +57,8 @@ class DashApp(App):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "sdjobs dash"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True
+    COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [
         Binding("p", "pause", "Pause"),
         Binding("r", "resume", "Resume"),
@@ -63,27 +67,45 @@ class DashApp(App):
         Binding("plus", "priority(1)", "Priority +", show=False),
         Binding("minus", "priority(-1)", "Priority -", show=False),
         Binding("slash", "filter", "Filter"),
+        Binding("number_sign,colon", "goto", "Go to", show=False),
         Binding("s", "cycle_status", "Status"),
-        Binding("h", "toggle_history", "History"),
+        Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("h", "toggle_history", "History", show=False),
+        Binding("f", "follow_new", "Follow new", show=False),
+        Binding("space", "fold", "Fold", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+z", "suspend_process", "Suspend", show=False),
     ]
 
     def __init__(self, store: Store, *, now: float | Callable[[], float] | None = None, interval: float = 0.1,
-                 job: int | None = None, theme: str | None = "ansi-dark", lookup: Lookup | None = None) -> None:
+                 job: int | None = None, theme: str | None = "ansi-dark", lookup: Lookup | None = None,
+                 library: str | None = None) -> None:
         super().__init__()
         self.store = store
         self.now: Callable[[], float] = (lambda: float(now)) if isinstance(now, (int, float)) else (now or time.time)
         self.interval = interval
         self.open_job = job
+        self.library_name = library if library is not None else str(getattr(store.library, "db_path", ""))
         self.types = JobTypes(lookup)   # used by the watcher thread only
-        if theme:
+        self.register_theme(MONO_THEME)
+        self.monochrome = self.no_color   # NO_COLOR: the terminal's own colours, bold, reverse, underline
+        use_monochrome(self, self.monochrome)
+        if self.monochrome:
+            self.theme = MONO_THEME.name
+        elif theme:
             self.theme = theme
         self.snapshot: Snapshot | None = None
         self.loaded = False            # the first snapshot arrived (tests wait for it)
         self.text_filter = ""
         self.status_filter: str | None = None
         self.show_history = True
+        self.sort = "active"
+        self.follow_new = False         # the cursor jumps to each new job
+        self.folded: set[int] = set()   # parents whose children are hidden
+        self._newest_seen = 0
+        self._query = Query()           # read by the watcher thread: replaced, never changed
         self._follow: tuple[int, int] | None = None   # (generation, job id) the detail screen wants
         self._generation = itertools.count(1)
         self._wake = threading.Event()
@@ -133,9 +155,11 @@ class DashApp(App):
                     version = store.data_version()
                     changed = version != last_version
                     last_version = version
-                    if changed or now - last_runners >= RECHECK_RUNNERS or last_snapshot is None:
+                    query = self._query
+                    moved = last_snapshot is None or last_snapshot.query != query
+                    if changed or moved or now - last_runners >= RECHECK_RUNNERS:
                         last_runners = now
-                        snapshot = jobs.load(changed or last_snapshot is None)
+                        snapshot = jobs.load(changed or last_snapshot is None, query)
                         if snapshot != last_snapshot:
                             last_snapshot = snapshot
                             self.post_message(JobsLoaded(snapshot))
@@ -174,22 +198,72 @@ class DashApp(App):
             if isinstance(screen, DetailScreen) and screen.job_id == message.data.job_id:
                 screen.apply(message.data)
 
+    def query(self) -> Query:
+        return Query(self.text_filter, self.status_filter, self.show_history, self.sort)
+
+    def _ask(self) -> None:
+        """Tell the watcher what to read, and show at once what the rows already read allow."""
+        self._query = self.query()
+        self._wake.set()
+        self.refresh_view()
+
     def visible_jobs(self) -> list[JobView]:
+        """The rows in table order: the store's answer to the query (or, until it comes, the rows
+        already read that match), children under their parent."""
         if self.snapshot is None:
             return []
-        text, status = self.text_filter.lower().strip(), self.status_filter
-        history = self.show_history or status in FINISHED_NAMES
-        return [v for v in self.snapshot.jobs
-                if (history or v.active) and (status is None or v.status == status)
-                and (not text or text in v.search_text)]
+        query = self.query()
+        jobs = list(self.snapshot.jobs)
+        if self.snapshot.query != query:
+            jobs = sorted((v for v in jobs if query.matches(v)), key=SORTS.get(query.sort, JobView.sort_key))
+        return jobs
+
+    def nest(self, jobs: list[JobView]) -> tuple[list[JobView], dict[int, int], dict[int, int]]:
+        """Children right under their parent (when both are shown); folded parents hide theirs."""
+        shown = {v.id for v in jobs}
+        kids: dict[int, list[JobView]] = {}
+        for v in jobs:
+            if v.parent_id in shown and v.parent_id != v.id:
+                kids.setdefault(v.parent_id, []).append(v)
+        out: list[JobView] = []
+        depth: dict[int, int] = {}
+        folded: dict[int, int] = {}
+        placed: set[int] = set()
+
+        def place(v: JobView, level: int) -> None:
+            if v.id in placed:
+                return
+            placed.add(v.id)
+            out.append(v)
+            if level:
+                depth[v.id] = level
+            children = kids.get(v.id, [])
+            if v.id in self.folded and children:
+                folded[v.id] = len(children)
+                placed.update(c.id for c in children)
+                return
+            for child in sorted(children, key=lambda c: c.id):
+                place(child, level + 1)
+
+        for v in jobs:
+            if v.parent_id not in shown or v.parent_id == v.id:
+                place(v, 0)
+        for v in jobs:  # a loop of parents (should not happen): still shown
+            place(v, 0)
+        return out, depth, folded
 
     def refresh_view(self) -> None:
         if not self._table.is_attached:  # a message that arrived while the app closes
             return
-        jobs = self.visible_jobs()
-        self._table.show(jobs, self.now())
+        jobs, depth, folded = self.nest(self.visible_jobs())
+        newest = max((v.id for v in jobs), default=0)
+        self._table.show(jobs, self.now(), depth, folded)
+        if self.follow_new and newest > self._newest_seen and self._newest_seen:
+            self._table.select(newest)
+        self._newest_seen = max(self._newest_seen, newest)
         self._status.show(self.snapshot, shown=len(jobs), text_filter=self.text_filter,
-                          status_filter=self.status_filter, history=self.show_history)
+                          status_filter=self.status_filter, history=self.show_history, sort=self.sort,
+                          follow_new=self.follow_new, library=self.library_name)
         empty = self._empty
         empty.display = not jobs and self.snapshot is not None and not self.snapshot.error
         if empty.display:
@@ -206,6 +280,27 @@ class DashApp(App):
         if action in MAIN_ONLY and isinstance(self.screen, DetailScreen):
             return False
         return True
+
+    def get_system_commands(self, screen: Screen):
+        """The command palette (ctrl+p): every key's action, by name."""
+        yield from super().get_system_commands(screen)
+        commands = [
+            ("Pause job", "Pause the selected job (it checkpoints first)", self.action_pause),
+            ("Resume job", "Resume the selected paused or interrupted job", self.action_resume),
+            ("Cancel job", "Cancel the selected job (asks first)", self.action_cancel),
+            ("Retry job", "Run the selected failed job again", self.action_retry),
+            ("Raise priority", "Priority +1 for the selected job", lambda: self.action_priority(1)),
+            ("Lower priority", "Priority -1 for the selected job", lambda: self.action_priority(-1)),
+            ("Filter", "Search the whole library by text", self.action_filter),
+            ("Go to job", "Go to a job by its id", self.action_goto),
+            ("Cycle status filter", "Show one status at a time", self.action_cycle_status),
+            ("Cycle sort", "Sort by activity, age, priority, status or type", self.action_cycle_sort),
+            ("Toggle history", "Show or hide finished jobs", self.action_toggle_history),
+            ("Follow new jobs", "Move the cursor to each new job", self.action_follow_new),
+            ("Keys", "Every key of the dashboard", self.action_help),
+        ]
+        for title, help_, callback in commands:
+            yield SystemCommand(title, help_, callback)
 
     def current_job(self) -> int | None:
         """The job the keys act on: the detail screen's, or the table's highlighted row."""
@@ -239,7 +334,7 @@ class DashApp(App):
             return
         view = self.table.view(job_id)
         if view is not None and not view.active:
-            self.notify(f"job {job_id} is {view.status}: nothing to cancel", title="cancel", timeout=3)
+            self.notify(f"Job {job_id} is {view.status}: nothing to cancel", title="Cancel", timeout=3)
             return
         what = f"job {job_id}" + (f" ({view.type}, {view.status})" if view else "")
 
@@ -251,31 +346,82 @@ class DashApp(App):
                                        " in the history as cancelled.", yes="Cancel job", no="Keep it"), answered)
 
     def action_filter(self) -> None:
-        bar = self.query_one(FilterBar)
-        bar.value = self.text_filter
-        bar.open()
+        self.query_one(FilterBar).open("filter", self.text_filter)
+
+    def action_goto(self) -> None:
+        self.query_one(FilterBar).open("goto", "")
 
     def action_cycle_status(self) -> None:
+        """The next status that some job has (an empty one would show an empty table)."""
+        counts = self.snapshot.counts if self.snapshot else {}
         i = STATUS_CYCLE.index(self.status_filter) if self.status_filter in STATUS_CYCLE else 0
-        self.status_filter = STATUS_CYCLE[(i + 1) % len(STATUS_CYCLE)]
-        self.refresh_view()
+        for step in range(1, len(STATUS_CYCLE) + 1):
+            status = STATUS_CYCLE[(i + step) % len(STATUS_CYCLE)]
+            if status is None or counts.get(status):
+                break
+        self.status_filter = status
+        self._ask()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORT_CYCLE[(SORT_CYCLE.index(self.sort) + 1) % len(SORT_CYCLE)]
+        self._ask()
 
     def action_toggle_history(self) -> None:
         self.show_history = not self.show_history
+        self._ask()
+
+    def action_follow_new(self) -> None:
+        self.follow_new = not self.follow_new
+        if self.follow_new and self.table.row_count:
+            newest = max(v.id for v in self.visible_jobs())
+            self._table.select(newest)
         self.refresh_view()
 
+    def action_fold(self) -> None:
+        job_id = self.table.selected_id
+        if job_id is None:
+            return
+        view = self.table.view(job_id)
+        parent = job_id if job_id in self.folded or any(
+            v.parent_id == job_id for v in self.visible_jobs()) else (view.parent_id if view else None)
+        if parent is None:
+            return
+        self.folded.symmetric_difference_update({parent})
+        self.refresh_view()
+        self._table.select(parent)
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(), lambda _: self._table.focus())
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.text_filter = event.value
-        self.refresh_view()
+        if self.query_one(FilterBar).mode == "filter":
+            self.text_filter = event.value
+            self._ask()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
-        self.query_one(FilterBar).close()
+        bar = self.query_one(FilterBar)
+        bar.close()
         self.table.focus()
+        if bar.mode == "goto" and event.value.strip():
+            self.go_to(event.value)
+
+    def go_to(self, text: str) -> None:
+        """Select job ``text`` (a number, '#' allowed) in the table, or open it when the table does not show it."""
+        from ..store import browse
+
+        try:
+            job_id = int(text.strip().lstrip("#"))
+        except ValueError:
+            self.notify(f"Not a job id: {text.strip()!r}", title="Go to", severity="warning", timeout=3)
+            return
+        if self.table.view(job_id) is not None:
+            self.table.select(job_id)
+        elif browse.job_exists(self.store, job_id):
+            self.push_screen(DetailScreen(job_id))
+        else:
+            self.notify(f"No job {job_id} in this library", title="Go to", severity="warning", timeout=3)
 
     def on_job_table_selected(self, event: JobTable.Selected) -> None:
         self.push_screen(DetailScreen(event.job_id))
@@ -308,5 +454,5 @@ class DashApp(App):
         return result
 
     def on_action_done(self, message: ActionDone) -> None:
-        self.notify(f"job {message.job_id}: {message.result}", title=message.verb,
+        self.notify(fmt.toast(message.verb, message.result), title=f"{message.verb.capitalize()} job {message.job_id}",
                     severity="information" if message.ok else "error", timeout=4)

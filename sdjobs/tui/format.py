@@ -19,7 +19,27 @@ STATUS_STYLE = {
     "completed-with-errors": "yellow", "failed": "bold red", "cancelled": "magenta",
     "interrupted": "red",
 }
+# NO_COLOR: the same distinctions by text style alone (the terminal's own colours)
+MONO_STATUS_STYLE = {
+    "queued": "", "running": "bold", "paused": "italic", "completed": "", "completed-with-errors": "underline",
+    "failed": "bold reverse", "cancelled": "dim", "interrupted": "bold underline",
+}
+_COLOUR_STATUS_STYLE = dict(STATUS_STYLE)
 STATUS_LABEL = {"completed-with-errors": "done+errors"}
+
+
+_MONO = [False]
+
+
+def monochrome() -> bool:
+    return _MONO[0]
+
+
+def set_monochrome(on: bool) -> None:
+    """Style statuses by bold/reverse/underline instead of colour (NO_COLOR)."""
+    _MONO[0] = on
+    STATUS_STYLE.clear()
+    STATUS_STYLE.update(MONO_STATUS_STYLE if on else _COLOUR_STATUS_STYLE)
 PENDING_LABEL = {"pause": "pausing…", "cancel": "cancelling…", "shutdown": "stopping…"}
 
 
@@ -160,8 +180,58 @@ def plain(text: object, style: str = "") -> Text:
     return Text(safe(text), style=style)
 
 
-def short_path(text: str | None, width: int) -> str:
+def display(path: str | bytes) -> str:
+    """A path as printable text (non-UTF-8 bytes and control characters escaped)."""
     from ..fs.names import display_path
 
-    text = display_path(text) if text else ""
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    return display_path(path)
+
+
+def short_path(text: str | bytes | None, width: int) -> str:
+    """A path cut from the left, keeping the file name (see cli.output.shorten)."""
+    from ..cli.output import shorten
+
+    return shorten(text, width)
+
+
+def count(n: int, word: str) -> str:
+    """'1 file', '2 files', '1,204 errors'."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def issue_count(errors: int, warnings: int) -> str:
+    parts = [count(errors, "error")] if errors else []
+    if warnings:
+        parts.append(count(warnings, "warning"))
+    return ", ".join(parts)
+
+
+ARROW = " → "
+
+
+def what_text(sources: tuple[str, ...], dest: str, width: int) -> str:
+    """'src → dest' or the paths, in ``width`` cells: each path cut from the left, keeping its file name."""
+    from ..cli.output import cell_width, shorten
+
+    if not sources and not dest:
+        return ""
+    first = sources[0] if sources else ""
+    more = f" +{len(sources) - 1}" if len(sources) > 1 else ""
+    if not dest:
+        return shorten(first, max(1, width - len(more))) + more
+    if not first:
+        return ARROW.strip() + " " + shorten(dest, max(1, width - 2))
+    room = max(2, width - len(ARROW) - len(more))
+    src_w = min(cell_width(first), max(room // 2, room - cell_width(dest)))
+    dst_w = max(1, room - src_w)
+    src = shorten(first, src_w)
+    return src + more + ARROW + shorten(dest, dst_w + (src_w - cell_width(src)))
+
+
+def toast(verb: str, result: str) -> str:
+    """A control verb's answer as a sentence: 'not paused: it is paused' -> 'Already paused.'"""
+    result = result.strip()
+    if result.startswith("not paused: it is "):
+        status = result.rsplit(" ", 1)[-1]
+        result = "already paused" if status == "paused" else f"nothing to pause: it is {status}"
+    return (result[:1].upper() + result[1:]) + ("" if result.endswith((".", ")", "!", "?")) else ".")

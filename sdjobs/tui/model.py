@@ -19,13 +19,13 @@ from typing import Any, Callable
 from ..core import registry
 from ..core.errors import NotFound
 from ..core.status import FINISHED
+from ..store import browse
 from ..store.api import Store
 from ..store.records import Event, JobRecord, RunnerRecord
 from . import format as fmt
 
 FINISHED_NAMES = frozenset(str(s) for s in FINISHED)
-_FINISHED_SQL = "(" + ",".join(f"'{s}'" for s in sorted(FINISHED_NAMES)) + ")"
-HISTORY_LIMIT = 1000      # finished jobs kept in the table, newest first
+HISTORY_LIMIT = 1000      # finished jobs kept in the table, newest first (a search reads the whole library)
 FULL_RELOAD_EVERY = 30.0  # seconds: on a change, re-read everything this often (a write may leave updated_at alone)
 
 
@@ -50,6 +50,10 @@ class JobView:
     warnings: int = 0
     errors: int = 0
     problem: str | None = None
+    sources: tuple[str, ...] = ()   # what the job reads (paths, already printable)
+    dest: str = ""                  # where it writes, for a job that copies
+    reason: str = ""                # why it failed or stopped, first line
+    after: tuple[int, ...] = ()     # jobs it waits for
 
     @property
     def active(self) -> bool:
@@ -57,13 +61,46 @@ class JobView:
 
     @property
     def search_text(self) -> str:
-        return " ".join((str(self.id), self.type, self.status, self.phase, self.started_by)).lower()
+        return " ".join((str(self.id), self.type, self.status, self.phase, self.started_by, self.reason,
+                         *self.sources, self.dest)).lower()
 
     def sort_key(self) -> tuple:
         """Active jobs first (running, then by priority), then history newest first."""
         if self.active:
             return (0, self.status != "running", -self.priority, self.id)
         return (1, 0, 0, -self.id)
+
+
+SORTS: dict[str, Callable[[JobView], Any]] = {
+    "active": JobView.sort_key,
+    "newest": lambda v: -v.id,
+    "oldest": lambda v: v.id,
+    "priority": lambda v: (-v.priority, -v.id),
+    "status": lambda v: (v.status, -v.id),
+    "type": lambda v: (v.type, -v.id),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """Which jobs the table shows: the store picks them from the whole library."""
+
+    text: str = ""
+    status: str | None = None
+    history: bool = True
+    sort: str = "active"
+
+    @property
+    def plain(self) -> bool:
+        """The usual view: active jobs and the newest history (no search)."""
+        return not self.text.strip() and self.status is None and self.history and self.sort == "active"
+
+    def matches(self, v: "JobView") -> bool:
+        """The same choice made on rows already read (shown until the store answers)."""
+        text = self.text.lower().split()
+        return ((self.history or v.active or self.status in FINISHED_NAMES)
+                and (self.status is None or v.status == self.status)
+                and all(w.lstrip("#") == str(v.id) or w in v.search_text for w in text))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +128,8 @@ class Snapshot:
     runners: tuple[RunnerView, ...]
     history_total: int          # finished jobs in the library (the table keeps the newest HISTORY_LIMIT)
     error: str | None = None    # the library could not be read at all this time
+    query: Query | None = None  # what these jobs answer
+    matching: int | None = None  # jobs of the whole library that match a search (jobs holds the first ones)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,11 +218,48 @@ def view_of(rec: JobRecord, types: JobTypes) -> JobView:
     except Exception as exc:
         by = ""
         problems.append(f"context: {exc}")
+    try:
+        sources, dest = targets(rec.config)
+    except Exception as exc:
+        sources, dest = (), ""
+        problems.append(f"config: {exc}")
     return JobView(
         id=rec.id, type=str(rec.type), status=str(rec.status), priority=_int(rec.priority),
         known=types.known(str(rec.type)), parent_id=rec.parent_id, fraction=fraction, done=done,
         rate=rate, eta=eta, phase=phase, started_by=by, created_at=rec.created_at, control=rec.control,
-        warnings=_int(rec.warnings), errors=_int(rec.errors), problem="; ".join(problems) or None)
+        warnings=_int(rec.warnings), errors=_int(rec.errors), problem="; ".join(problems) or None,
+        sources=sources, dest=dest, reason=reason_of(rec), after=tuple(rec.depends_on or ()))
+
+
+SOURCE_KEYS = ("sources", "paths", "path", "root", "src", "source", "from_file", "plan_file")
+DEST_KEYS = ("dest", "dst", "destination", "target")
+
+
+def targets(config: Any) -> tuple[tuple[str, ...], str]:
+    """What a job reads and where it writes, from its config (any job type: the usual key names)."""
+    if not isinstance(config, dict):
+        return (), ""
+    sources: tuple[str, ...] = ()
+    for key in SOURCE_KEYS:
+        value = config.get(key)
+        if value:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            sources = tuple(fmt.display(v) for v in values if isinstance(v, (str, bytes)))
+            if sources:
+                break
+    dest = next((fmt.display(config[k]) for k in DEST_KEYS if isinstance(config.get(k), (str, bytes))
+                 and config[k]), "")
+    return sources, dest
+
+
+def reason_of(rec: JobRecord) -> str:
+    """The one line a list shows for a job that did not end well."""
+    first = str(rec.error or "").strip().split("\n")[0]
+    if rec.status in ("failed", "interrupted") and first:
+        return fmt.safe(first)
+    if rec.status == "completed-with-errors" or (rec.status == "failed" and rec.errors):
+        return fmt.issue_count(_int(rec.errors), _int(rec.warnings))
+    return ""
 
 
 def _int(value: Any) -> int:
@@ -219,6 +295,12 @@ def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobVi
         if records is not None:
             for rec in records:
                 views[rec.id] = view_of(rec, types)
+            try:
+                for job_id, deps in browse.dependencies(store, chunk).items():
+                    if job_id in views:
+                        views[job_id] = dataclasses.replace(views[job_id], after=tuple(deps))
+            except Exception:
+                pass  # waiting for a job is a detail: the row shows without it
             continue
         for job_id in chunk:  # find the bad one(s)
             try:
@@ -244,30 +326,42 @@ class JobsLoader:
         self._counts: dict[str, int] | None = None
         self._last_full = 0.0
 
-    def load(self, changed: bool = True) -> Snapshot:
+    def load(self, changed: bool = True, query: Query | None = None) -> Snapshot:
         """Re-read what changed; with ``changed=False`` only the runners (their liveness is a matter of time)."""
         store = self.store
-        if changed or self._counts is None:
-            self._read_jobs()
+        query = query or Query()
+        if changed or self._counts is None or query != self._query:
+            self._read_jobs(query)
         return Snapshot(jobs=self._jobs, counts=self._counts, runners=tuple(map(RunnerView.of, store.runners())),
-                        history_total=sum(n for s, n in self._counts.items() if s in FINISHED_NAMES))
+                        history_total=sum(n for s, n in self._counts.items() if s in FINISHED_NAMES),
+                        query=query, matching=self._matching)
 
-    def _read_jobs(self) -> None:
+    _query: Query | None = None
+    _matching: int | None = None
+
+    def _read_jobs(self, query: Query) -> None:
         store = self.store
         if time.monotonic() - self._last_full > FULL_RELOAD_EVERY:
             self._stamps.clear()
             self._last_full = time.monotonic()
-        stamps = dict(store.sql(
-            f"SELECT id, updated_at FROM job WHERE status NOT IN {_FINISHED_SQL}"
-            f" UNION ALL SELECT * FROM (SELECT id, updated_at FROM job WHERE status IN {_FINISHED_SQL}"
-            " ORDER BY id DESC LIMIT ?)", (self.history_limit,)).fetchall())
+        if query.plain:
+            stamps = dict(browse.job_stamps(store, self.history_limit))
+            self._matching = None
+        else:
+            search = dict(text=query.text, statuses=[query.status] if query.status else None,
+                          active_only=not query.history and query.status not in FINISHED_NAMES)
+            order = "newest" if query.sort == "active" else query.sort
+            stamps = dict(browse.find_job_stamps(store, order=order, limit=self.history_limit, **search))
+            self._matching = (len(stamps) if len(stamps) < self.history_limit
+                              else browse.count_jobs(store, **search))
         changed = [i for i, stamp in stamps.items() if self._stamps.get(i, ()) != stamp or i not in self._views]
         fresh = read_views(store, changed, self.types) if changed else {}
         views = {i: fresh.get(i) or self._views.get(i) for i in stamps}
         self._views = {i: v for i, v in views.items() if v is not None}
         self._stamps = {i: s for i, s in stamps.items() if i in self._views}
-        if changed or len(self._jobs) != len(self._views):
-            self._jobs = tuple(sorted(self._views.values(), key=JobView.sort_key))
+        if changed or len(self._jobs) != len(self._views) or query != self._query:
+            self._jobs = tuple(sorted(self._views.values(), key=SORTS.get(query.sort, JobView.sort_key)))
+        self._query = query
         self._counts = store.counts()
 
 

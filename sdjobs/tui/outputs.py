@@ -139,7 +139,7 @@ def _groups(groups: list, more: str) -> RenderableType:
         members, info = _members(group)
         size = info.get("size")
         head = Text(f"group {n}", style="bold")
-        head.append(f" · {len(members)} files")
+        head.append(f" · {fmt.count(len(members), 'file')}")
         if isinstance(size, (int, float)):
             head.append(f" · {fmt.human_bytes(size)} each")
             wasted = info.get("wasted", size * max(0, len(members) - 1))

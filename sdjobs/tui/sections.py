@@ -36,7 +36,8 @@ def sections(d: DetailData, now: float) -> list:
         out.append(("Problems", [("record", Text(d.problem, style="red"))]))
     if d.view is None:
         return out
-    builders = [("Job", _job)]
+    builders = [("Outcome", _outcome)] if d.record is not None and _has_outcome(d) else []
+    builders += [("Job", _job)]
     if d.record is not None:
         builders += [("Progress", _progress), ("Metrics", _metrics), ("Started by", _started_by),
                      ("Times", _times), ("Related jobs", _related), ("Configuration", _configuration)]
@@ -46,6 +47,29 @@ def sections(d: DetailData, now: float) -> list:
         except Exception as exc:
             out.append((title, [("unreadable", Text(f"{type(exc).__name__}: {exc}", style="red"))]))
     return out
+
+
+def _has_outcome(d: DetailData) -> bool:
+    rec = d.record
+    return rec.status in FINISHED_NAMES or bool(rec.error) or rec.status == "interrupted"
+
+
+def _outcome(d: DetailData, now: float) -> list:
+    """How it ended, first: the status, what it did, why it failed, what went wrong on the way."""
+    rec = d.record
+    status = fmt.status_text(rec.status)
+    if rec.finished_at:
+        status.append(f"  {fmt.timestamp(rec.finished_at)}", style="dim")
+        if rec.run_seconds:
+            status.append(f" after {fmt.human_duration(rec.run_seconds)}", style="dim")
+    issues = fmt.issue_count(rec.errors, rec.warnings)
+    return [
+        ("status", status),
+        ("reason", Text(fmt.safe(str(rec.error)), style="bold red" if rec.status == "failed" else "red")
+         if rec.error else ""),
+        ("result", d.summary or ""),
+        ("issues", Text(issues + "  (2: Issues tab)", style="yellow") if issues else ""),
+    ]
 
 
 def _job(d: DetailData, now: float) -> list:
@@ -60,7 +84,8 @@ def _job(d: DetailData, now: float) -> list:
     status = fmt.status_text(view.status, view.control)
     if view.control and view.status == "running":
         status.append(f" (requested: {view.control})", style="dim")
-    return [("type", kind), ("status", status), ("priority", str(view.priority))]
+    what = fmt.what_text(view.sources, view.dest, 400)
+    return [("type", kind), ("status", status), ("what", what), ("priority", str(view.priority))]
 
 
 def _progress(d: DetailData, now: float) -> list:
@@ -132,5 +157,4 @@ def _configuration(d: DetailData, now: float) -> list:
     return [
         ("config", _kv(rec.config)),
         ("settings", _kv(rec.settings)),
-        ("error", Text(str(rec.error), style="red") if rec.error else ""),
     ]

@@ -49,8 +49,9 @@ def ctx(*argv: str, cwd: str = "/home/ana") -> dict:
 def add(store: Store, job_type: str, status: str, config: dict, *, age: float, context: dict | None = None,
         priority: int = 0, parent: int | None = None, progress: dict | None = None, output=None,
         error: str | None = None, ran: float = 0.0, warnings: int = 0, errors: int = 0,
-        bytes_done: int = 0, items: int = 0, events=()) -> int:
-    job_id = store.submit(job_type, 1, config, priority=priority, parent_id=parent, context=context or {})
+        bytes_done: int = 0, items: int = 0, events=(), after: tuple[int, ...] = ()) -> int:
+    job_id = store.submit(job_type, 1, config, priority=priority, parent_id=parent, context=context or {},
+                          after=list(after))
     created = NOW - age
     started = created + 1 if status != "queued" else None
     finished = started + ran if status in ("completed", "completed-with-errors", "failed", "cancelled") else None
@@ -110,6 +111,8 @@ def build(path: Path) -> Store:
                 ("log", None, "phase copying")])
     add(store, "copy", "queued", {"sources": ["/home/ana/Music"], "dest": "/mnt/backup"}, age=60, priority=5,
         context=ctx("copy", "Music", "/mnt/backup", "--priority", "5"))
+    add(store, "validate", "queued", {"paths": ["/mnt/backup/videos"]}, age=30, after=(8,),
+        context=ctx("validate", "/mnt/backup/videos", "--after", "8"))
     # The running jobs belong to a live runner (this process), so that nothing recovers them as orphans.
     runner = store.register_runner(2, "foreground")
     running = [r[0] for r in store.sql("SELECT id FROM job WHERE status='running'")]

@@ -45,3 +45,10 @@ def test_dash_runs_in_a_terminal_and_quits_with_q(lib, store):
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_without_a_terminal_it_says_so_in_one_line_and_exits_2(cli, store):
+    proc = cli("dash", timeout=20)
+    assert proc.returncode == 2, proc
+    assert proc.stderr.count("\n") == 1 and "needs a terminal" in proc.stderr, proc.stderr
+    assert "\x1b" not in proc.stdout + proc.stderr

@@ -16,6 +16,7 @@ from ..widgets.info_panel import InfoPanel
 from ..widgets.issue_list import IssueList
 from ..widgets.log_tail import LogTail
 from ..widgets.output_view import OutputView
+from ..widgets.result_table import ResultColumn, ResultTable
 
 TABS = ("overview", "issues", "log", "output")
 
@@ -42,20 +43,55 @@ class DetailScreen(Screen):
         yield Static(Text(f"job {self.job_id}", style="bold"), id="detail-title")
         with TabbedContent(initial=self.initial_tab, id="detail-tabs"):
             with TabPane("Overview", id="overview"):
-                with VerticalScroll():
+                with VerticalScroll(id="overview-scroll"):
                     yield InfoPanel(id="info")
             with TabPane("Issues", id="issues"):
                 yield Static("", id="issues-note")
                 yield IssueList(id="issue-list")
+                yield ResultTable(id="issue-results", classes="results")
             with TabPane("Log", id="log"):
                 yield LogTail(id="log-tail")
             with TabPane("Output", id="output"):
-                with VerticalScroll():
+                yield ResultTable(id="output-results", classes="results")
+                with VerticalScroll(id="output-scroll"):
                     yield OutputView(id="output-view")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.app.follow_job(self.job_id)
+        self._focus_tab(self.initial_tab)
+
+    FOCUS = {"overview": "#overview-scroll", "issues": "#issue-list", "log": "#log-tail", "output": "#output-scroll"}
+
+    def _focus_tab(self, tab: str) -> None:
+        """The keys act where the eye is: ↑/↓/PgUp/PgDn scroll the tab shown."""
+        selector = self.FOCUS.get(tab)
+        if tab == "issues" and self.query_one("#issue-results").display:
+            selector = "#issue-results"
+        if tab == "output" and self.query_one("#output-results").display:
+            selector = "#output-results"
+        if selector:
+            self.query_one(selector).focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id or "")
+
+    def show_results(self, tab: str, columns: list[ResultColumn], rows, note: str | None = None) -> ResultTable:
+        """Show a job's results (rows of ``sdjobs jobs output``) as a table in the Issues or Output tab.
+
+        ``rows`` is any iterator of mappings by column key; the first ResultTable.limit are taken."""
+        table = self.query_one("#issue-results" if tab == "issues" else "#output-results", ResultTable)
+        table.display = True
+        if tab == "issues":
+            self.query_one("#issue-list").display = False
+        else:
+            self.query_one("#output-scroll").display = False
+        table.load(columns, rows)
+        if note is not None and tab == "issues":
+            self.query_one("#issues-note", Static).update(Text(note, style="bold"))
+        if self.query_one(TabbedContent).active == tab:
+            table.focus()
+        return table
 
     def on_unmount(self) -> None:
         self.app.follow_job(None)
@@ -65,6 +101,7 @@ class DetailScreen(Screen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
 
     def apply(self, d: DetailData) -> None:
         """Show a load; events in it are new ones unless ``d.reset``."""
@@ -85,13 +122,15 @@ class DetailScreen(Screen):
                 head.append(f" · {v.fraction * 100:.0f}%")
             if v.phase and v.active:
                 head.append(f" · {v.phase}")
+            if v.reason:
+                head.append(f" · {v.reason}", style="bold" if v.status == "failed" else "")
         title.update(head)
         self.query_one("#info", InfoPanel).show(sections(d, self.app.now()))
         issues = self.query_one("#issue-list", IssueList)
         issues.add(d.issues, reset=d.reset)
         self.query_one("#log-tail", LogTail).add(d.events, reset=d.reset)
         rec = d.record
-        if rec is not None:
+        if rec is not None and not self.query_one("#issue-results").display:
             total = rec.warnings + rec.errors
             note = Text(f"{_count(rec.warnings, 'warning')}, {_count(rec.errors, 'error')}", style="bold")
             if total > issues.count:
@@ -100,9 +139,9 @@ class DetailScreen(Screen):
             self.query_one("#issues-note", Static).update(note)
             tabs = self.query_one(TabbedContent)
             tabs.get_tab("issues").label = f"Issues ({total})" if total else "Issues"
+        if rec is not None:
             self.query_one("#output-view", OutputView).show(rec.id, rec.type, rec.status, rec.output, rec.error,
                                                             d.summary)
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+_count = fmt.count

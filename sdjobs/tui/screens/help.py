@@ -11,20 +11,29 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
-    ("Jobs", (
-        ("↑ ↓ PgUp PgDn", "move"), ("enter", "details of the job"), ("p", "pause (it checkpoints first)"),
-        ("r", "resume a paused or interrupted job"), ("c", "cancel (asks first)"),
-        ("R", "retry a failed, cancelled or completed-with-errors job"), ("+ / -", "raise / lower priority"),
+    ("Move", (
+        ("↑ ↓  k j", "previous / next job"), ("PgUp PgDn", "a page up / down"),
+        ("Home End  g G", "first / last job"), ("← →", "slide the columns (the ID stays)"),
+        ("enter", "details of the job"), ("# or :", "go to a job by its id"),
+        ("space", "fold / unfold a job's children"),
+    )),
+    ("Act on the job", (
+        ("p", "pause (it checkpoints first)"), ("r", "resume a paused or interrupted job"),
+        ("c", "cancel (asks first)"), ("R", "retry a failed, cancelled or completed-with-errors job"),
+        ("+ / -", "raise / lower its priority"),
     )),
     ("View", (
-        ("/", "filter by text (id, type, status, phase, command)"), ("s", "cycle the status filter"),
-        ("h", "show or hide the history"), ("?", "this help"), ("q", "quit"),
+        ("/", "search the whole library: id, type, status, path, command, reason"),
+        ("s", "next status filter (only statuses that some job has)"), ("o", "next sort order"),
+        ("h", "show or hide the history"), ("f", "follow new jobs: the cursor jumps to each new one"),
+        ("ctrl+p", "command palette"), ("?", "this help"), ("q  ctrl+c", "quit"), ("ctrl+z", "suspend"),
     )),
     ("Details", (
-        ("1 2 3 4", "overview, issues, log, output"), ("escape", "back to the table"),
-        ("p r c R + -", "act on this job"),
+        ("1 2 3 4", "overview, issues, log, output"), ("tab shift+tab", "next / previous part of the screen"),
+        ("escape", "back to the table"), ("p r c R + -", "act on this job"),
     )),
 )
+DASH_KEYS = tuple((key, what) for _, rows in KEYS for key, what in rows)
 
 
 def help_text() -> Table:
@@ -45,7 +54,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-box"):
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "sdjobs dash · keys"
+            box.border_subtitle = "esc closes"
             yield Static(help_text())
 
     def action_dismiss(self) -> None:

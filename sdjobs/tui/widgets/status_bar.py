@@ -44,7 +44,8 @@ class StatusBar(Static):
     """Runner status and totals on the left and right of one line, then the filters if any."""
 
     def show(self, snapshot: Snapshot | None, *, shown: int, text_filter: str = "",
-             status_filter: str | None = None, history: bool = True) -> None:
+             status_filter: str | None = None, history: bool = True, sort: str = "active",
+             follow_new: bool = False, library: str = "") -> None:
         if snapshot is None:
             left, right = Text("reading the library…", style="dim"), Text("")
         elif snapshot.error:
@@ -56,14 +57,22 @@ class StatusBar(Static):
         grid.add_column(justify="right", no_wrap=True, overflow="ellipsis", ratio=1)
         grid.add_row(left, right)
         filters = []
+        if snapshot is not None and snapshot.matching is not None and snapshot.matching > len(snapshot.jobs):
+            filters.append(f"the first {len(snapshot.jobs):,} of {snapshot.matching:,} matching")
         if text_filter:
             filters.append(f"matching “{text_filter}”")
         if status_filter:
             filters.append(f"status {status_filter}")
         if not history:
             filters.append("history hidden")
-        elif snapshot is not None and snapshot.history_total > HISTORY_LIMIT:
-            filters.append(f"the newest {HISTORY_LIMIT:,} of {snapshot.history_total:,} finished jobs")
-        if filters and snapshot is not None:
-            grid.add_row(Text(f"{shown} shown · " + " · ".join(filters), style="italic"), "")
+        elif (snapshot is not None and snapshot.matching is None and not text_filter and not status_filter
+              and snapshot.history_total > HISTORY_LIMIT):
+            filters.append(f"the newest {HISTORY_LIMIT:,} of {snapshot.history_total:,} finished jobs"
+                           " (/ searches them all)")
+        if sort != "active":
+            filters.append(f"sorted by {sort}")
+        if follow_new:
+            filters.append("following new jobs")
+        line = Text(f"{shown:,} shown · " + " · ".join(filters), style="italic") if filters else Text("")
+        grid.add_row(line, Text(fmt.short_path(library, 50), style="dim"))
         self.update(grid)
