@@ -95,13 +95,20 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
     """What to read next for each colliding group, from what its keys are now."""
     idx: list[int] = []
     kinds: list[str] = []
+    settled: list[int] = []
     level = 0
     whole = sum(sizes[g[0]] * len(g) for g in groups) * STAGED_SHARE
-    for g in groups:
+    # a group of small files is settled whole by one worker if it is not a batch's worth
+    few = max(64, sum(map(len, groups)) // (BATCHES_PER_WORKER * (os.cpu_count() or 1)))
+    for n, g in enumerate(groups):
         k0 = keys.get(g[0])
         if k0 is None and not known:
             size = sizes[g[0]]
-            need = "F" if size <= WHOLE else "S" if size * len(g) <= whole else "H"
+            if size * len(g) <= whole and (size > WHOLE or len(g) <= few):
+                need = "S"
+                settled.append(n)
+            else:
+                need = "F" if size <= WHOLE else "H"
             idx += g
             kinds += [need] * len(g)
             level = max(level, 1)
@@ -125,7 +132,7 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
             level = max(level, 2 if need == "T" else 3)
             idx += g
             kinds += [need] * len(g)
-    return {"idx": idx, "kinds": kinds, "name": PHASE_NAMES.get(level, "compare")}
+    return {"idx": idx, "kinds": kinds, "settled": settled, "name": PHASE_NAMES.get(level, "compare")}
 
 
 def runs(keys: list, items) -> list[list]:
@@ -161,8 +168,8 @@ def regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[in
 def cost(kind: str, size: int) -> int:
     if kind in ("H", "T"):
         return min(size, EDGE_BYTES)
-    if kind == "S":  # at least the first 4 KiB; the worker says how much more
-        return min(size, EDGE_BYTES)
+    if kind == "S":  # small: read whole; else at least the first 4 KiB, the worker says how much more
+        return size if size <= WHOLE else min(size, EDGE_BYTES)
     if kind == "C":
         return size if size <= 100 * 1024 else 57344
     return size
