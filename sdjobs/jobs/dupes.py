@@ -228,7 +228,10 @@ class Dupes(Job):
         ctx, files, state = self.ctx, self.files, self.state
         idx, kinds = todo["idx"], todo["kinds"]
         sizes = files.sizes
-        if "C" in kinds or "S" in kinds:
+        spans = todo.get("spans")  # none in a checkpoint of an older sdjobs
+        if spans is not None:
+            cost = grouping.span_costs(spans)
+        elif "C" in kinds or "S" in kinds:
             cost = [grouping.cost(k, sizes[i]) for i, k in zip(idx, kinds)]
         elif all(k == "F" for k in set(kinds)):
             cost = list(map(sizes.__getitem__, idx))
@@ -237,7 +240,10 @@ class Dupes(Job):
         ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=sum(cost) or None)
         start = state["done"]
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
-        bounds = grouping.bounds(cost, start, glue=grouping.staged_runs(kinds, idx, sizes) if "S" in kinds else None)
+        glue = None
+        if "S" in kinds:
+            glue = grouping.span_glue(spans) if spans is not None else grouping.staged_runs(kinds, idx, sizes)
+        bounds = grouping.bounds(cost, start, glue=glue)
         paths, sizes = files.paths, files.sizes
         schedule = _Schedule(ctx)
         staging = "S" in kinds
