@@ -2,6 +2,7 @@
 
     python bench/dupes_data.py mixed /tmp/dupes-20k    # ~20,000 files + a few large ones
     python bench/dupes_data.py small /tmp/dupes-200k   # ~200,000 small files, many of one size
+    python bench/dupes_data.py lognormal /tmp/dupes-ln # 200,000 files, log-normal sizes (~3 GB)
 
 Both trees plant exact duplicates, same-size files that differ only at the
 end, same-size files that differ only at the start, hard links and symlinks.
@@ -99,15 +100,27 @@ def small(root: str) -> dict:
     return make_tree(root, files=200_000, sizes=sizes, dup_rate=0.3, per_dir=500, seed=200)
 
 
+def lognormal(root: str) -> dict:
+    """200,000 files whose sizes are log-normal (median ~5 KiB, a long tail to
+    8 MiB) as in photo libraries and source trees: small sizes repeat often by
+    themselves, large ones only through copies."""
+    rng = random.Random(2000)
+    sizes = [min(int(rng.lognormvariate(8.5, 1.5)) + 1, 8 << 20) for _ in range(4096)]
+    return make_tree(root, files=200_000, sizes=sizes, dup_rate=0.2, per_dir=300, seed=2000)
+
+
+TREES = {"mixed": mixed, "small": small, "lognormal": lognormal}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["mixed", "small"])
+    ap.add_argument("kind", choices=sorted(TREES))
     ap.add_argument("root")
     a = ap.parse_args(argv)
     if os.path.exists(a.root) and os.listdir(a.root):
         print(f"{a.root} exists and is not empty; leaving it", file=sys.stderr)
         return 0
-    stats = (mixed if a.kind == "mixed" else small)(a.root)
+    stats = TREES[a.kind](a.root)
     print(stats)
     return 0
 

@@ -95,15 +95,24 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
     """What to read next for each colliding group, from what its keys are now."""
     idx: list[int] = []
     kinds: list[str] = []
+    settled: list[int] = []
+    spans: list[tuple[str, int, int]] = []  # (kind, size, files) of each group read, in order
     level = 0
     whole = sum(sizes[g[0]] * len(g) for g in groups) * STAGED_SHARE
-    for g in groups:
+    # a group of small files is settled whole by one worker if it is not a batch's worth
+    few = max(64, sum(map(len, groups)) // (BATCHES_PER_WORKER * (os.cpu_count() or 1)))
+    for n, g in enumerate(groups):
         k0 = keys.get(g[0])
         if k0 is None and not known:
             size = sizes[g[0]]
-            need = "F" if size <= WHOLE else "S" if size * len(g) <= whole else "H"
+            if size * len(g) <= whole and (size > WHOLE or len(g) <= few):
+                need = "S"
+                settled.append(n)
+            else:
+                need = "F" if size <= WHOLE else "H"
             idx += g
             kinds += [need] * len(g)
+            spans.append((need, size, len(g)))
             level = max(level, 1)
         elif k0 is None:
             have = [known.get(i) for i in g]
@@ -113,19 +122,23 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
                 need = "C"
             else:
                 need = "F" if sizes[g[0]] <= WHOLE else "H"
+            before = len(idx)
             for i, h in zip(g, have):
                 if h and h[0] == need:
                     keys[i] = h
                 else:
                     idx.append(i)
                     kinds.append(need)
+            spans.append((need, sizes[g[0]], len(idx) - before))
             level = max(level, 1)
         else:
             need = {"H": "T", "T": "F", "C": "F"}[k0[0]]
             level = max(level, 2 if need == "T" else 3)
             idx += g
             kinds += [need] * len(g)
-    return {"idx": idx, "kinds": kinds, "name": PHASE_NAMES.get(level, "compare")}
+            spans.append((need, sizes[g[0]], len(g)))
+    return {"idx": idx, "kinds": kinds, "settled": settled, "spans": spans,
+            "name": PHASE_NAMES.get(level, "compare")}
 
 
 def runs(keys: list, items) -> list[list]:
@@ -161,11 +174,27 @@ def regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[in
 def cost(kind: str, size: int) -> int:
     if kind in ("H", "T"):
         return min(size, EDGE_BYTES)
-    if kind == "S":  # at least the first 4 KiB; the worker says how much more
-        return min(size, EDGE_BYTES)
+    if kind == "S":  # small: read whole; else at least the first 4 KiB, the worker says how much more
+        return size if size <= WHOLE else min(size, EDGE_BYTES)
     if kind == "C":
         return size if size <= 100 * 1024 else 57344
     return size
+
+
+def span_costs(spans: list) -> list[int]:
+    """The ``cost`` of each file of a pass, built a group at a time from its spans."""
+    out: list[int] = []
+    for kind, size, n in spans:
+        out += [cost(kind, size)] * n
+    return out
+
+
+def span_glue(spans: list) -> list[bool]:
+    """``staged_runs`` built a group at a time from a pass's spans."""
+    out: list[bool] = []
+    for kind, _size, n in spans:
+        out += [True] * (n - 1) + [False] if kind == "S" and n else [False] * n
+    return out
 
 
 def staged_runs(kinds: str | list[str], idx: list[int], sizes: list[int]) -> list[bool]:

@@ -134,19 +134,26 @@ def digest(kind: str, path: str, size: int) -> str:
     raise ValueError(f"unknown digest kind {kind!r}")
 
 
-def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], int]:
-    """Digests of a batch given as (kinds, NUL-joined paths, sizes[, pace]): one
-    digest per file (None if it failed), (position, error text) per failure,
-    and the bytes read for the ``S`` files. Joined strings pickle in one
-    piece, much faster than lists of them.
+def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], int, list]:
+    """Digests of a batch given as (kinds, NUL-joined paths, sizes[, pace[, render]]):
+    one digest per file (None if it failed, or if settled here), (position, error
+    text) per failure, the bytes read for the ``S`` files, and the groups settled
+    here. Joined strings pickle in one piece, much faster than lists of them.
 
-    Consecutive ``S`` files of one size are one size group, staged here as
-    the job would stage it over three passes (see ``staged_group``)."""
+    Consecutive ``S`` files of one size are one whole size group, staged here
+    as the job would stage it over three passes (see ``staged_group``) and
+    *settled* here: what comes back for them is not a digest per file but the
+    groups of identical content, as (digest, positions), or, with ``render``
+    (see ``render_settled``), as rendered results. The job then neither
+    regroups nor renders them, which on a tree of small files was most of its
+    own (single-core) time."""
     kinds, joined, sizes = batch[:3]
     pacer = Pacer(batch[3]) if len(batch) > 3 else NO_PACE
+    render = batch[4] if len(batch) > 4 else None
     paths = joined.split("\0")
     out: list[str | None] = []
     errors: list[tuple[int, str]] = []
+    settled: list = []
     staged_bytes = 0
     append = out.append
     pos, n = 0, len(paths)
@@ -157,9 +164,13 @@ def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], i
             while end < n and kinds[end] == "S" and sizes[end] == size:
                 end += 1
             keys, errs, nbytes = staged_group(paths[pos:end], size, pacer)
-            out += keys
+            out += [None] * (end - pos)
             errors += [(pos + i, e) for i, e in errs]
             staged_bytes += nbytes
+            for digest, members in same_content(keys):
+                members = [pos + i for i in members]
+                settled.append(render_settled(render, paths, size, digest, members) if render
+                               else (digest, members))
             pos = end
             continue
         try:
@@ -168,26 +179,55 @@ def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], i
             append(None)
             errors.append((pos, _describe(exc)))
         pos += 1
-    return out, errors, staged_bytes
+    return out, errors, staged_bytes, settled
+
+
+def same_content(keys: list[str | None]) -> list[tuple[str, list[int]]]:
+    """(full digest, positions) of each full digest that 2+ keys share, in order."""
+    by_key: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        if k is not None and k[0] == "F":
+            by_key.setdefault(k, []).append(i)
+    return [(k[1:], members) for k, members in by_key.items() if len(members) > 1]
+
+
+def render_settled(render: tuple, paths: list[str], size: int, digest: str, members: list[int]) -> tuple:
+    """A settled group as the job keeps rendered results, (-wasted, -count, first
+    path, size, digest, JSON text) (see ``_dupes_results.render_group``), its
+    paths in results order: by path, or by (argument, path) when ``render``
+    carries each file's argument position."""
+    from ._dupes_results import render_group
+
+    args = render[0] if render else None
+    names = sorted(members, key=(lambda i: (args[i], paths[i])) if args else paths.__getitem__)
+    names = list(map(paths.__getitem__, names))
+    wasted = size * (len(names) - 1)
+    return (-wasted, -len(names), names[0], size, digest, render_group(size, digest, wasted, names))
 
 
 def staged_group(paths: list[str], size: int,
                  pacer: Pacer = NO_PACE) -> tuple[list[str | None], list[tuple[int, str]], int]:
     """A whole size group at once: the first 4 KiB of each file, the last
     4 KiB of those whose first ones collide, the full hash of those whose both
-    collide; the same reads as three passes over it, in one task. Keys:
-    ``H`` + head, ``T`` + head + tail, or ``F`` + full hash (only equal keys
-    can be the same content); None for a file that could not be read."""
+    collide; the same reads as three passes over it, in one task. Files of up
+    to ``WHOLE`` bytes are read whole at once instead. Keys: ``H`` + head,
+    ``T`` + head + tail, or ``F`` + full hash (only equal keys can be the same
+    content); None for a file that could not be read."""
     keys: list[str | None] = [None] * len(paths)
     errors: list[tuple[int, str]] = []
     nbytes = 0
     edge = min(size, EDGE)
     todo = list(range(len(paths)))
-    for step in ("H", "T", "F"):
+    for step in (("W",) if size <= WHOLE else ("H", "T", "F")):
         for i in todo:
             try:
                 if step != "F" or not pacer.rate:
                     pacer.wait()
+                if step == "W":
+                    keys[i] = read_whole(paths[i], size)
+                    nbytes += size
+                    pacer.read(size)
+                    continue
                 if step == "H":
                     keys[i] = "H" + head_hash(paths[i], EDGE)
                     nbytes += edge

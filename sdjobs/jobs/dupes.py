@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from itertools import compress
 from typing import Literal
 
 from ..core.errors import BadInput, NotFound
@@ -213,7 +214,9 @@ class Dupes(Job):
                 state["done"] = 0
             todo = state["todo"]
             self._read(todo, keys)
-            still, final = grouping.regroup(state["groups"], keys)
+            settled = set(todo.get("settled") or ())  # whole groups the workers settled
+            still, final = grouping.regroup([g for i, g in enumerate(state["groups"]) if i not in settled]
+                                            if settled else state["groups"], keys)
             state["final"] += final
             state["groups"], state["todo"], state["done"] = still, None, 0
         groups = state["final"]
@@ -225,7 +228,10 @@ class Dupes(Job):
         ctx, files, state = self.ctx, self.files, self.state
         idx, kinds = todo["idx"], todo["kinds"]
         sizes = files.sizes
-        if "C" in kinds or "S" in kinds:
+        spans = todo.get("spans")  # none in a checkpoint of an older sdjobs
+        if spans is not None:
+            cost = grouping.span_costs(spans)
+        elif "C" in kinds or "S" in kinds:
             cost = [grouping.cost(k, sizes[i]) for i, k in zip(idx, kinds)]
         elif all(k == "F" for k in set(kinds)):
             cost = list(map(sizes.__getitem__, idx))
@@ -235,15 +241,32 @@ class Dupes(Job):
         ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=total_bytes or None)
         start = state["done"]
         ctx.progress(done=start, bytes_done=sum(cost[:start]))
-        bounds = grouping.bounds(cost, start, glue=grouping.staged_runs(kinds, idx, sizes) if "S" in kinds else None)
+        glue = None
+        if "S" in kinds:
+            glue = grouping.span_glue(spans) if spans is not None else grouping.staged_runs(kinds, idx, sizes)
+        bounds = grouping.bounds(cost, start, glue=glue)
         paths, sizes = files.paths, files.sizes
         schedule = _Schedule(ctx)
+        staging = "S" in kinds
+        render = self._render_spec() if staging else None
+        args = files.args if render and render[0] else None
         batches = (("".join(kinds[a:b]), "\0".join(map(paths.__getitem__, idx[a:b])),
-                    list(map(sizes.__getitem__, idx[a:b])), schedule.slot(sum(cost[a:b]))) for a, b in bounds)
+                    list(map(sizes.__getitem__, idx[a:b])), schedule.slot(sum(cost[a:b])),
+                    render and (args and list(map(args.__getitem__, idx[a:b])),)) for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
-        for (a, b), (digests, errors, staged) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
-            keys.update(zip(idx[a:b], digests))
+        for (a, b), (digests, errors, staged, settled) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
+            if staging:  # settled files have no digest of their own: None
+                keys.update(compress(zip(idx[a:b], digests), digests))
+            else:
+                keys.update(zip(idx[a:b], digests))
+            if render:
+                state["rendered"] += settled
+            else:
+                for digest, members in settled:
+                    members = [idx[a + p] for p in members]
+                    keys.update(dict.fromkeys(members, "F" + digest))
+                    state["final"].append(members)
             for pos, err in errors:
                 keys.pop(idx[a + pos], None)
                 ctx.error(paths[idx[a + pos]], err)
@@ -261,6 +284,15 @@ class Dupes(Job):
             _throttle(ctx, started, done_bytes - sum(cost[:start]))
             ctx.check_interrupt()
             self._maybe_checkpoint()
+
+    def _render_spec(self) -> tuple | None:
+        """What the workers need to render the groups they settle as results (see
+        ``_dupes_hash.render_settled``), or None when the job must see them as
+        groups: to compare their bytes, act on them, or add hard links' names."""
+        c, files = self.config, self.files
+        if c.mode != "hash" or c.then != "none" or not c.library or (c.hardlinks and self.state["links"]):
+            return None
+        return (len(set(files.args)) > 1,)
 
     def _maybe_checkpoint(self) -> None:
         now = time.monotonic()
@@ -334,7 +366,7 @@ class Dupes(Job):
             if with_mtimes:
                 group["mtimes"] = [mtimes[i] for i in members]
             out_groups.append(group)
-        if as_text and groups:
+        if as_text and rendered:
             rendered.sort()
         if rendered and (c.then != "none" or not c.library):  # the plan and inline results need dicts
             import json

@@ -1,0 +1,86 @@
+"""dupes: size groups settled whole in the workers (read, regrouped and rendered
+there) give the groups a brute-force comparison gives, in the order the job
+itself would give them, for generated trees: small and large files, several
+roots, groups too big to be settled by one worker."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+
+from dupes_helpers import brute_force, found, run_inline, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sdjobs.jobs._dupes_hash import WHOLE, hash_batch, staged_group
+from sdjobs.jobs._dupes_results import results_of
+
+SIZES = [1, 100, 4095, 4096, 4097, WHOLE, WHOLE + 1, 70_000]
+
+
+def make(root: str, seed: int, n: int, bulk: int) -> None:
+    """``n`` files over a few directories: copies of earlier files of the same size,
+    variants differing in one byte (first, middle or last), fresh content; and
+    ``bulk`` files of one small size (a group too big to settle in one task)."""
+    rng = random.Random(seed)
+    made: dict[int, list[bytes]] = {}
+    for i in range(n):
+        size = rng.choice(SIZES)
+        earlier = made.get(size)
+        r = rng.random()
+        if earlier and r < 0.4:
+            data = rng.choice(earlier)
+        elif earlier and r < 0.6:
+            b = bytearray(rng.choice(earlier))
+            b[rng.choice([0, size // 2, size - 1])] ^= 0x5A
+            data = bytes(b)
+        else:
+            data = rng.randbytes(size)
+        made.setdefault(size, []).append(data)
+        write(os.path.join(root, rng.choice(["a", "b", "a/x", "b/y z"]), f"f{i}"), data)
+    pool = [rng.randbytes(200) for _ in range(5)]
+    for i in range(bulk):
+        write(os.path.join(root, "bulk", f"g{i}"), rng.choice(pool) if rng.random() < 0.5 else rng.randbytes(200))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 60), bulk=st.sampled_from([0, 0, 90]),
+       roots=st.sampled_from([1, 2]))
+def test_settled_groups_equal_brute_force_and_the_jobs_own_order(store, lib, seed, n, bulk, roots):
+    print(f"replay: seed={seed} n={n} bulk={bulk} roots={roots}")
+    top = tempfile.mkdtemp(prefix="settle-")
+    try:
+        make(top, seed, n, bulk)
+        paths = [top] if roots == 1 else [os.path.join(top, "b"), os.path.join(top, "a")]
+        paths = [p for p in paths if os.path.isdir(p)]
+        expected = brute_force(paths)
+        runs = {}
+        for label, config in (("rendered by the workers", {"library": str(lib)}),
+                              ("groups for the job", {}),
+                              ("deep", {"library": str(lib), "mode": "deep"})):
+            rec = run_inline(store, "dupes", {"paths": paths, **config})
+            assert rec.status == "completed", (label, rec.status, rec.error)
+            res = results_of(rec.output)
+            assert found(res) == expected, label
+            runs[label] = [(g["size"], g["hash"] if label != "deep" else None, g["paths"]) for g in res["groups"]]
+            assert rec.output["groups"] == len(expected)
+        assert runs["rendered by the workers"] == runs["groups for the job"]
+    finally:
+        shutil.rmtree(top)
+
+
+def test_a_small_group_is_read_whole_once(tmp_path):
+    same = os.urandom(5000)
+    names = []
+    for i, data in enumerate([same, same, os.urandom(5000), b"\0" + same[1:]]):
+        write(tmp_path / f"f{i}", data)
+        names.append(str(tmp_path / f"f{i}"))
+    keys, errors, nbytes = staged_group(names + [str(tmp_path / "gone")], 5000)
+    assert nbytes == 4 * 5000 and [p for p, _ in errors] == [4]
+    assert keys[0] == keys[1] and keys[0][0] == "F" and len({keys[0], keys[2], keys[3]}) == 3
+    digests, errors, staged, settled = hash_batch(("S" * 5, "\0".join(names + [str(tmp_path / "gone")]),
+                                                   [5000] * 5))
+    assert digests == [None] * 5 and staged == 4 * 5000
+    assert settled == [(keys[0][1:], [0, 1])]
