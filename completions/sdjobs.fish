@@ -200,6 +200,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -a stop -d 'Stop every live 
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -l workers -s w -r -d 'Jobs at once and fan-out workers [default: cores].'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -l exit-when-idle -d 'Exit when no job is left to run.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -l idle-exit -r -d 'Exit after this long with nothing to do.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -l quiet -s q -d 'Do not log job starts and ends on stderr.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner status"' -l json -d 'Print JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner status"' -l help -d 'Show this message and exit.'
