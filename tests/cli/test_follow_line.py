@@ -49,3 +49,12 @@ def test_80_columns_as_a_terminal_draws_it(running_copy):
 def test_narrow_terminal_drops_the_bar_not_the_facts(running_copy):
     first = follow_lines(running_copy, 60)[0].plain
     assert f"#{running_copy.id}" in first and "46%" in first and "ETA" in first
+
+
+def test_a_waiting_job_says_what_for_not_running_0_percent(running_copy):
+    out = io.StringIO()
+    Console(file=out, width=80, no_color=True, force_terminal=False).print(
+        _render(running_copy, "waiting for a worker (held by #4, #7)"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and f"copy #{running_copy.id}" in lines[0], lines
+    assert "waiting for a worker (held by #4, #7)" in lines[0] and "%" not in lines[0]
