@@ -72,12 +72,16 @@ def ended(rec) -> str:
 class LoggingSupervisor(Supervisor):
     """The foreground runner, saying what it does."""
 
-    def run(self) -> int:
+    def _started(self) -> None:  # not before: a library refused is one line, the error's
+        self._said_start = True
         say(f"sdjobs runner: {self.workers} worker(s) on {self.library.db_path}")
+
+    def run(self) -> int:
         try:
             return super().run()
         finally:
-            say("sdjobs runner: stopped")
+            if getattr(self, "_said_start", False):
+                say("sdjobs runner: stopped")
 
     def _start(self, rec) -> None:
         super()._start(rec)

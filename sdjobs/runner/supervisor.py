@@ -76,6 +76,7 @@ class Supervisor:
         prestart.hold(str(self.library.data_dir))  # commands see a live runner without SQLite
         self.store = store = Store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
+        self._started()
         try:
             store.recover_orphans(other_hosts=True)
             store.requeue_interrupted()
@@ -86,6 +87,9 @@ class Supervisor:
             store.unregister_runner(self.runner_id)
             store.close()
         return 0
+
+    def _started(self) -> None:
+        """The library is open (and trusted) and this runner registered: a hook for the log."""
 
     def _loop(self) -> None:
         store = self.store

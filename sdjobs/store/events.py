@@ -143,7 +143,8 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     """The ``submitted`` event, from the submitting command's context (cli/submit.py), in the
     transaction that queues the job: by whom, from which command."""
     who = {**requester(), "user": context.get("user") or requester()["user"]}
-    argv = [str(a) for a in context.get("argv") or []]
+    argv = context.get("argv")
+    argv = [str(a) for a in argv] if isinstance(argv, (list, tuple)) else []  # a malformed context: no command
     who["command"] = shlex.join(argv) if argv and not argv[0].startswith("(") else " ".join(argv)
     fields: dict[str, Any] = {**who, "priority": priority}
     if parent_id is not None:

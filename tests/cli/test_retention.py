@@ -51,7 +51,7 @@ def _dupes_job(cli, tmp_path, name: str) -> dict:
     d.mkdir()
     for f in ("a", "b"):
         (d / f).write_text("same content\n" * 10)
-    assert cli("dupes", d, "--json").returncode == 0
+    assert cli("dupes", d, "--then", "trash", "--json").returncode == 0  # a dry run: its plan is a file
     return cli.json("jobs", "ls", "--action", "dupes", "--limit", "1")[0]
 
 

@@ -62,7 +62,7 @@ def test_settled_groups_equal_brute_force_and_the_jobs_own_order(store, lib, see
                               ("deep", {"library": str(lib), "mode": "deep"})):
             rec = run_inline(store, "dupes", {"paths": paths, **config})
             assert rec.status == "completed", (label, rec.status, rec.error)
-            res = results_of(rec.output)
+            res = results_of(store, rec.id)
             assert found(res) == expected, label
             runs[label] = [(g["size"], g["hash"] if label != "deep" else None, g["paths"]) for g in res["groups"]]
             assert rec.output["groups"] == len(expected)
