@@ -146,6 +146,10 @@ class JobContext:
         declared with ``result_columns``."""
         self._results.add(text, size, severity)
 
+    def emit_json_rows(self, rows: Iterable[tuple[str, int | None, str | None]]) -> None:
+        """``emit_json`` for many rows: (text, size, severity) each."""
+        self._results.extend(rows)
+
     def result_columns(self, *keys: str, name: str | None = None) -> None:
         """Declare the rows' keys (and what they are called): a result without rows is
         then stored as empty rather than missing."""

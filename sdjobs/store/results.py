@@ -30,7 +30,7 @@ from .api import Store
 # ``--severity error`` keeps error and critical rows.
 SEVERITIES = ("critical", "error", "warning", "info")
 BAD = ("critical", "error")  # a result with rows of these ends the job completed-with-errors
-_FETCH = 2000
+_FETCH = 20  # chunks read at a time
 
 
 def dumps(row: dict) -> str:
@@ -55,11 +55,19 @@ def keyed(row: dict) -> tuple[str, int | None, str | None]:
 
 
 # -- the job's side -------------------------------------------------------------
+CHUNK_ROWS = 500          # rows per stored chunk, at most
+CHUNK_BYTES = 256 << 10   # and about this much text
+_SEP = ","                # between the sizes, and the severities, of a chunk's rows
+
+
 def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str | None]], *, start: int,
            columns: Iterable[str] = (), name: str | None = None, claim: int | None = None) -> int:
     """Add rows (text, size, severity) numbered from ``start``, in one transaction;
-    ``columns`` (keys of the rows, in order) are added to the job's; returns how many."""
-    batch = [(job_id, start + i, size, sev, text) for i, (text, size, sev) in enumerate(rows)]
+    ``columns`` (keys of the rows, in order) are added to the job's; returns how many.
+    A text is compact JSON without a line break (``dumps`` writes such). Rows of
+    severity error or critical count in the job's errors, in the same transaction."""
+    chunks, n = _chunks(job_id, rows, start)
+    bad = sum(v in BAD for c in chunks for v in c[5].split(_SEP))
     with store.transaction():
         if claim is not None:
             store._check_claim(job_id, claim)
@@ -69,27 +77,77 @@ def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str 
         store.sql("INSERT INTO job_result_set (job_id, name, columns) VALUES (?,?,?) ON CONFLICT(job_id)"
                   " DO UPDATE SET name=excluded.name, columns=excluded.columns",
                   (job_id, name or (old[0] if old else "rows"), json.dumps(cols)))
-        if batch:
-            store.db.cursor().executemany(
-                "INSERT INTO job_result (job_id, seq, size, severity, row) VALUES (?,?,?,?,?)", batch)
-    return len(batch)
+        if chunks:
+            store.db.cursor().executemany("INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows)"
+                                          " VALUES (?,?,?,?,?,?,?)", chunks)
+        if bad:
+            store.sql("UPDATE job SET errors=errors+? WHERE id=?", (bad, job_id))
+    return n
+
+
+def _chunks(job_id: int, rows: Iterable[tuple[str, int | None, str | None]], start: int) -> tuple[list, int]:
+    out: list[tuple] = []
+    texts: list[str] = []
+    sizes: list[str] = []
+    sevs: list[str] = []
+    seq, nbytes, biggest = start, 0, None
+
+    def close() -> None:
+        out.append((job_id, seq, len(texts), biggest, _SEP.join(sizes), _SEP.join(sevs), "\n".join(texts)))
+
+    for text, size, sev in rows:
+        if "\n" in text:  # one a line: a line break can only be JSON whitespace
+            text = dumps(json.loads(text))
+        texts.append(text)
+        sizes.append("" if size is None else str(int(size)))
+        sevs.append(_clean(sev))
+        if size is not None and (biggest is None or size > biggest):
+            biggest = size
+        nbytes += len(text)
+        if len(texts) >= CHUNK_ROWS or nbytes >= CHUNK_BYTES:
+            close()
+            seq += len(texts)
+            texts, sizes, sevs, nbytes, biggest = [], [], [], 0, None
+    if texts:
+        close()
+        seq += len(texts)
+    return out, seq - start
+
+
+def _clean(sev: str | None) -> str:
+    return "" if sev is None else sev.replace(_SEP, ";").replace("\n", " ")
 
 
 def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) -> int:
     """Drop the rows from number ``keep`` on (emitted after the checkpoint a run
-    resumes from); returns how many of them were error or critical rows."""
-    if not store.sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq>=?)"
+    resumes from), and their errors from the job's count; returns how many of
+    them were error or critical rows."""
+    if not store.sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq+n>?)"
                      " OR (? = 0 AND EXISTS(SELECT 1 FROM job_result_set WHERE job_id=?))",
                      (job_id, keep, keep, job_id)).fetchone()[0]:
         return 0  # nothing to drop: no write (every job start comes here)
+    bad = 0
     with store.transaction():
         if claim is not None:
             store._check_claim(job_id, claim)
-        bad = store.sql(f"SELECT count(*) FROM job_result WHERE job_id=? AND seq>=? AND severity IN {_in(BAD)}",
-                        (job_id, keep, *BAD)).fetchone()[0]
-        store.sql("DELETE FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep))
+        cut = store.sql("SELECT seq, sizes, severities, rows FROM job_result WHERE job_id=? AND seq<? AND seq+n>?",
+                        (job_id, keep, keep)).fetchone()
+        for (sevs,) in store.sql("SELECT severities FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep)):
+            bad += sum(s in BAD for s in sevs.split(_SEP))
+        store.sql("DELETE FROM job_result WHERE job_id=? AND seq+n>?", (job_id, keep))
+        if cut:  # the chunk that straddles ``keep``: its first rows stay
+            seq, sizes, sevs, text = cut
+            k = keep - seq
+            sizes, sevs = sizes.split(_SEP), sevs.split(_SEP)
+            bad += sum(s in BAD for s in sevs[k:])
+            rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k]))
+            store.db.cursor().executemany(
+                "INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows) VALUES (?,?,?,?,?,?,?)",
+                _chunks(job_id, [(t, z, v or None) for t, z, v in rows], seq)[0])
         if keep == 0:
             store.sql("DELETE FROM job_result_set WHERE job_id=?", (job_id,))
+        if bad:
+            store.sql("UPDATE job SET errors=MAX(0, errors-?) WHERE id=?", (bad, job_id))
     return bad
 
 
@@ -117,23 +175,36 @@ def columns(store: Store, job_id: int) -> list[str]:
 
 
 def count(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> int:
-    if not _stored(store, job_id):
-        return sum(1 for _ in rows(store, job_id, min_size=min_size, severity=severity))
-    where, params = _where(job_id, min_size, severity)
-    return store.sql(f"SELECT count(*) FROM job_result WHERE {where}", params).fetchone()[0]
+    if min_size is None and severity is None and _stored(store, job_id):
+        return store.sql("SELECT COALESCE(SUM(n), 0) FROM job_result WHERE job_id=?", (job_id,)).fetchone()[0]
+    return sum(1 for _ in texts(store, job_id, min_size=min_size, severity=severity))
 
 
 def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[str]:
-    """The rows' JSON texts in order, read a few thousand at a time."""
+    """The rows' JSON texts in order, read a chunk at a time."""
     if not _stored(store, job_id):
         yield from map(dumps, _legacy_rows(store, job_id, min_size, severity))
         return
-    where, params = _where(job_id, min_size, severity)
-    cur = store.db.connection().execute(f"SELECT row FROM job_result WHERE {where} ORDER BY seq", params)
+    where, params = "job_id=?", [job_id]
+    if min_size is not None:
+        where += " AND max_size>=?"
+        params.append(min_size)
+    wanted = {_clean(s) for s in at_least(severity)} if severity is not None else None
+    cur = store.db.connection().execute(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq",
+                                        params)
     try:
         while batch := cur.fetchmany(_FETCH):
-            for (text,) in batch:
-                yield text
+            for sizes, sevs, text in batch:
+                lines = text.split("\n")
+                if min_size is None and wanted is None:
+                    yield from lines
+                    continue
+                keep = [True] * len(lines)
+                if min_size is not None:
+                    keep = [k and x != "" and int(x) >= min_size for k, x in zip(keep, sizes.split(_SEP))]
+                if wanted is not None:
+                    keep = [k and v in wanted for k, v in zip(keep, sevs.split(_SEP))]
+                yield from (t for t, k in zip(lines, keep) if k)
     finally:
         cur.close()
 
@@ -153,18 +224,6 @@ def at_least(severity: str) -> tuple[str, ...]:
     if severity not in SEVERITIES:
         return (severity,)
     return SEVERITIES[: SEVERITIES.index(severity) + 1]
-
-
-def _where(job_id: int, min_size: int | None, severity: str | None) -> tuple[str, list]:
-    where, params = ["job_id=?"], [job_id]
-    if min_size is not None:
-        where.append("size>=?")
-        params.append(min_size)
-    if severity is not None:
-        wanted = at_least(severity)
-        where.append(f"severity IN {_in(wanted)}")
-        params += wanted
-    return " AND ".join(where), params
 
 
 def _in(values) -> str:
