@@ -48,10 +48,10 @@ class ResultRows:
     def extend(self, rows: Iterable[tuple[str, int | None, str | None]]) -> None:
         """``add`` for many rows (text, size, severity)."""
         self.start()
-        for row in rows:
-            self._rows.append(row)
-            if row[2] in BAD:
-                self._metrics["errors"] += 1
+        rows = rows if isinstance(rows, list) else list(rows)
+        self._metrics["errors"] += sum(1 for r in rows if r[2] in BAD)
+        for a in range(0, len(rows), BATCH):
+            self._rows += rows[a:a + BATCH]
             if len(self._rows) >= BATCH:
                 self.write()
 

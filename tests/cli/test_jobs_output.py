@@ -269,6 +269,9 @@ def test_results_written_before_the_upgrade_are_still_read(cli, store, lib, tmp_
     assert sdjobs_bytes("jobs", "output", 1, "--format", "fdupes").stdout == b"/x/a\n/x/b \xff\n\n"
     assert cli.json("jobs", "output", 2, "--json", "--severity", "error")["issues"] == issues[:1]
     assert cli.json("jobs", "show", 2, "--json")["result"]["rows"] == 2
+    (d / "dupes-1.json").unlink()
+    gone = cli("jobs", "output", 1)
+    assert gone.returncode == 2 and "no longer there" in gone.stderr
 
 
 # -- the pager ------------------------------------------------------------------------------

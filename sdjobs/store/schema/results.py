@@ -21,11 +21,9 @@ CREATE TABLE job_result (
     id INTEGER PRIMARY KEY,
     job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
-    n INTEGER NOT NULL,
-    max_size INTEGER,
-    sizes TEXT NOT NULL,
-    severities TEXT NOT NULL,
-    rows TEXT NOT NULL
+    size INTEGER,
+    severity TEXT,
+    row TEXT NOT NULL
 );
 CREATE UNIQUE INDEX job_result_seq ON job_result(job_id, seq);
 CREATE TABLE job_result_set (
@@ -33,5 +31,21 @@ CREATE TABLE job_result_set (
     name TEXT NOT NULL DEFAULT 'rows',
     columns TEXT NOT NULL DEFAULT '[]'
 )
+""",
+    # v2: rows in chunks (v1, a table row per result row, was only ever in development builds)
+    """
+DROP TABLE job_result;
+DELETE FROM job_result_set;
+CREATE TABLE job_result (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    max_size INTEGER,
+    sizes TEXT NOT NULL,
+    severities TEXT NOT NULL,
+    rows TEXT NOT NULL
+);
+CREATE UNIQUE INDEX job_result_seq ON job_result(job_id, seq)
 """,
 ]
