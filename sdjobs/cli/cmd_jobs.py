@@ -292,7 +292,9 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
     if as_json:
         output.print_json({"pruned": n})
     else:
-        print(f"pruned {n} jobs")
+        from ..core.humanize import plural
+
+        print(f"pruned {plural(n, 'job')}")
 
 
 @jobs.command("set")

@@ -97,7 +97,7 @@ def _render(rec: JobRecord):
     if p.eta is not None:
         bits.append(f"ETA {output.human_duration(p.eta)}")
     if rec.warnings or rec.errors:
-        bits.append(f"{rec.warnings} warnings, {rec.errors} errors")
+        bits.append(f"{plural(rec.warnings, 'warning')}, {plural(rec.errors, 'error')}")
     grid.add_row(head, bar, Text(safe(" · ".join(b for b in bits if b))))
     detail = p.path or p.message
     if detail:

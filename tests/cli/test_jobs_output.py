@@ -150,7 +150,7 @@ def test_prune_removes_the_results(cli, store, tmp_path):
     cli("jobs", "wait", job, check=True)
     assert results.count(store, job) == 3
     time.sleep(0.05)
-    assert "pruned 1 job" in cli("jobs", "prune", "--older-than", "0s", check=True).stdout
+    assert cli("jobs", "prune", "--older-than", "0s", check=True).stdout == "pruned 1 job\n"
     assert results.name(store, job) is None and results.count(store, job) == 0
     assert store.sql("SELECT count(*) FROM job_result WHERE job_id=?", (job,)).fetchone()[0] == 0
     assert store.sql("SELECT count(*) FROM job_result_set").fetchone()[0] == 0
