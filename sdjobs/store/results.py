@@ -19,6 +19,7 @@ inline (``results``): the readers fall back on those, so that
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -172,15 +173,31 @@ def count(store: Store, job_id: int, *, min_size: int | None = None, severity: s
     return sum(1 for _ in texts(store, job_id, min_size=min_size, severity=severity))
 
 
-def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[str]:
-    """The rows' JSON texts in order, read a chunk at a time."""
+def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None,
+          offset: int = 0, limit: int | None = None) -> Iterator[str]:
+    """The rows' JSON texts in order, read a chunk at a time; ``offset`` and ``limit``
+    (counted after the filters) page through them (without filters, a page far in
+    costs no more than the first)."""
     if not _stored(store, job_id):
-        yield from map(dumps, _legacy_rows(store, job_id, min_size, severity))
+        found = map(dumps, _legacy_rows(store, job_id, min_size, severity))
+        yield from itertools.islice(found, offset, None if limit is None else offset + limit)
         return
     where, params = "job_id=?", [job_id]
+    skip = offset
+    if min_size is None and severity is None and offset:
+        where += " AND seq+n>?"  # jump to the chunk that holds row ``offset``
+        params.append(offset)
+        first = store.sql("SELECT MIN(seq) FROM job_result WHERE job_id=? AND seq+n>?", (job_id, offset)).fetchone()[0]
+        skip = max(0, offset - first) if first is not None else 0
     if min_size is not None:
         where += " AND max_size>=?"
         params.append(min_size)
+    found = itertools.islice(_read(store, where, params, min_size, severity), skip,
+                             None if limit is None else skip + limit)
+    yield from found
+
+
+def _read(store: Store, where: str, params: list, min_size: int | None, severity: str | None) -> Iterator[str]:
     wanted = {_clean(s) for s in at_least(severity)} if severity is not None else None
     cur = store.db.connection().execute(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq",
                                         params)
@@ -201,14 +218,10 @@ def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: s
         cur.close()
 
 
-def rows(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[dict]:
-    """The rows as dicts, in order (an iterator: a result can have millions)."""
-    if not _stored(store, job_id):
-        yield from _legacy_rows(store, job_id, min_size, severity)
-        return
-    loads = json.loads
-    for text in texts(store, job_id, min_size=min_size, severity=severity):
-        yield loads(text)
+def rows(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None,
+         offset: int = 0, limit: int | None = None) -> Iterator[dict]:
+    """The rows as dicts, in order (an iterator: a result can have millions); see ``texts``."""
+    return map(json.loads, texts(store, job_id, min_size=min_size, severity=severity, offset=offset, limit=limit))
 
 
 def at_least(severity: str) -> tuple[str, ...]:
