@@ -51,6 +51,7 @@ class JobContext:
         self._last_control = 0.0
         self._dirty = False
         self._results = ResultRows(job_id, backend, self._metrics)
+        self.waited_for: list[tuple[int, str]] = []  # the children, once wait_for_children returned them
 
     # -- progress -------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
@@ -205,6 +206,7 @@ class JobContext:
         self.check_interrupt()  # a cancel of the parent also ends its children: do not mistake that for done
         kids = self._backend.children()
         if all(status in FINISHED for _, status in kids):
+            self.waited_for = kids  # the engine holds the children's outcome against the parent
             return kids
         self.flush()
         raise WaitForChildren()

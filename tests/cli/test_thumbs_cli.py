@@ -51,7 +51,7 @@ def test_a_folder_named_ls_and_the_ls_command(cli, lib, tmp_path):
                                     text=True, timeout=120)
     made = run("thumbs", "./ls", "--size", "64")
     assert made.returncode == 0, made.stderr
-    assert "1 images rendered" in made.stderr
+    assert "1 image rendered" in made.stderr
     assert made.stdout == ""  # stdout is for data; the summary goes to stderr
     made = run("thumbs", "make", "other", "--size", "64")  # the explicit spelling
     assert made.returncode == 0, made.stderr

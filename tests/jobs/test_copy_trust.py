@@ -276,7 +276,7 @@ def test_a_destination_that_cannot_be_written_reports_why_not_vanished(cli, tmp_
         proc = cli("copy", src, dst)
         assert proc.returncode == 1
         assert "vanished" not in proc.stderr and "not permitted" in proc.stderr, proc.stderr
-        assert "1 errors" in proc.stderr, "one error for the directory, not one per file under it"
+        assert "1 error;" in proc.stderr, "one error for the directory, not one per file under it"
     finally:
         subprocess.run(["chattr", "-i", str(dst)])
 
