@@ -144,3 +144,11 @@ def test_pages_and_filters_across_chunks(store, monkeypatch):
     assert results.count(store, job, min_size=40, severity="error") == 8  # 40 (no size: 45, 60, 75, 90), 50 ... 95
     assert results.truncate(store, job, 52) == 9  # 55, 60, ..., 95
     assert [r["n"] for r in results.rows(store, job, offset=45)] == list(range(45, 52))
+
+
+def test_rows_given_over_several_lines_are_stored_on_one(store):
+    job, claim, _ = running(store)
+    pretty = '{\n  "n": 1,\n  "name": "a\\nb"\n}'
+    results.append(store, job, [(pretty, None, None), ('{"n":2}', None, None)], start=0, claim=claim)
+    assert list(results.rows(store, job)) == [{"n": 1, "name": "a\nb"}, {"n": 2}]
+    assert list(results.texts(store, job)) == ['{"n":1,"name":"a\\nb"}', '{"n":2}']
