@@ -63,6 +63,25 @@ def store_rows(store: Store, texts: list[tuple[int, str]]) -> int:
     return job
 
 
+def per_row(where: Path, texts: list[tuple[int, str]]) -> None:
+    """The layout this replaced (results schema v1): a table row per result row."""
+    import sqlite3
+
+    con = sqlite3.connect(where / "per-row.db", isolation_level=None)
+    con.execute("PRAGMA journal_mode=wal")
+    con.execute("PRAGMA synchronous=normal")
+    con.execute("CREATE TABLE job_result (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+                " size INTEGER, severity TEXT, row TEXT NOT NULL)")
+    con.execute("CREATE UNIQUE INDEX job_result_seq ON job_result(job_id, seq)")
+    for a in range(0, len(texts), BATCH):
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany("INSERT INTO job_result (job_id, seq, size, severity, row) VALUES (1,?,?,NULL,?)",
+                        [(a + i, s, t) for i, (s, t) in enumerate(texts[a:a + BATCH])])
+        con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    con.close()
+
+
 def write_file(path: Path, text: str) -> None:
     with open(path, "w", encoding="ascii") as f:
         f.write(text)
@@ -73,7 +92,7 @@ def write_file(path: Path, text: str) -> None:
 def write_speed(n: int, runs: int) -> list[tuple[str, list[float]]]:
     texts = list(groups(n))
     out = []
-    t_store, t_array, t_lines = [], [], []
+    t_store, t_rows, t_array, t_lines = [], [], [], []
     for _ in range(runs):
         store = fresh_store(BENCH_DIR / "output-write")
         t0 = time.perf_counter()
@@ -81,12 +100,16 @@ def write_speed(n: int, runs: int) -> list[tuple[str, list[float]]]:
         t_store.append(time.perf_counter() - t0)
         store.close()
         t0 = time.perf_counter()
+        per_row(BENCH_DIR / "output-write", texts)
+        t_rows.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
         write_file(BENCH_DIR / "output-write" / "groups.json", "[" + ",".join(t for _, t in texts) + "]")
         t_array.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         write_file(BENCH_DIR / "output-write" / "groups.jsonl", "\n".join(t for _, t in texts) + "\n")
         t_lines.append(time.perf_counter() - t0)
-    out.append(("library table (store.results.append, 5,000 a transaction)", t_store))
+    out.append(("library table, chunks of 500 rows (store.results.append, 5,000 rows a transaction)", t_store))
+    out.append(("library table, a table row per result row (the first design)", t_rows))
     out.append(("JSON array file (what dupes wrote before)", t_array))
     out.append(("JSON Lines file", t_lines))
     return out

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..core.humanize import plural
 from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
 from .groups import NO_DOUBLE_SUGGESTION
 
@@ -209,7 +210,7 @@ def rm(path: Annotated[str, typer.Argument(metavar="PATH", help="The root of an 
     if as_json:
         output.print_json({"path": loc.path, "entries": n})
     else:
-        output.err(f"forgot {loc.path} ({n:,} entries)", style="green")
+        output.err(f"forgot {loc.path} ({plural(n, 'entry', 'entries')})", style="green")
 
 
 def watch(

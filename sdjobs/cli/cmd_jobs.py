@@ -159,7 +159,6 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
         from .follow import summary
 
         rows.append(("output", summary(rec).split(": ", 1)[-1] if rec.status in FINISHED else ""))
-    from rich.markup import escape
 
     for k, v in rows:
         if v:  # a str would be read as markup; names are text, their escapes shown (core/display.py)
@@ -295,8 +294,10 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
     if as_json:
         output.print_json({"pruned": done.jobs, "files": done.files, "bytes": done.bytes})
     else:
-        files = f", {done.files} result file(s) ({output.human_bytes(done.bytes)})" if done.files else ""
-        print(f"pruned {done.jobs} jobs{files}")
+        from ..core.humanize import plural
+
+        files = f", {plural(done.files, 'result file')} ({output.human_bytes(done.bytes)})" if done.files else ""
+        print(f"pruned {plural(done.jobs, 'job')}{files}")
 
 
 @jobs.command("set")

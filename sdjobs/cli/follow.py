@@ -81,7 +81,6 @@ def _follow_live(store: Store, job_id: int) -> JobRecord:
 
 def _render(rec: JobRecord, waiting: str | None = None):
     """The live display of one job: two lines that fit the terminal's width (see ``follow_lines``)."""
-    from rich.text import Text
 
     class FollowLines:
         def __rich_console__(self, console, options):

@@ -13,6 +13,7 @@ import sys
 from typing import Iterator
 
 from ..core.errors import BadInput, NotFound
+from ..core.humanize import plural
 
 
 def run_ephemeral(path: str, *, mode: str, full_hash: bool, depth: int | None, recurse: bool | None,
@@ -67,7 +68,7 @@ def run_ephemeral(path: str, *, mode: str, full_hash: bool, depth: int | None, r
     table.add_row("total", f"{n_all:,}", output.human_bytes(sum(v[1] for v in by_kind.values())), style="bold")
     output.console().print(table)
     if errors:
-        output.err(f"{errors:,} entries could not be read")
+        output.err(f"{plural(errors, 'entry', 'entries')} could not be read")
 
 
 def _with_content(entries, want: int, workers: int | None) -> Iterator:

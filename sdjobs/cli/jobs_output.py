@@ -85,6 +85,10 @@ def render(store, rec, fmt: str, *, min_size: int | None = None, severity: str |
     if name is None and rec.status not in FINISHED:
         raise BadInput(f"job {rec.id} is {rec.status}: its result is there when it finishes"
                        f" (sdjobs jobs wait {rec.id})")
+    if name is None and rec.type in ("dupes", "validate") and rec.status in ("completed", "completed-with-errors"):
+        from ..core.errors import NotFound
+
+        raise NotFound(f"the result of job {rec.id} is no longer there (its file in library-data/results was removed)")
     if name is None:
         source = _EventRows(store, rec)
     else:

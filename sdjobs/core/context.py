@@ -63,6 +63,7 @@ class JobContext:
         self._trailer: trail.Trailer | None = None
         self._trailing = False  # a trailing write is due
         trail.watch(self)
+        self.waited_for: list[tuple[int, str]] = []  # the children, once wait_for_children returned them
 
     # -- progress -------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
@@ -203,6 +204,10 @@ class JobContext:
         declared with ``result_columns``."""
         self._results.add(text, size, severity)
 
+    def emit_json_rows(self, rows: Iterable[tuple[str, int | None, str | None]]) -> None:
+        """``emit_json`` for many rows: (text, size, severity) each."""
+        self._results.extend(rows)
+
     def result_columns(self, *keys: str, name: str | None = None) -> None:
         """Declare the rows' keys (and what they are called): a result without rows is
         then stored as empty rather than missing."""
@@ -258,6 +263,7 @@ class JobContext:
         self.check_interrupt()  # a cancel of the parent also ends its children: do not mistake that for done
         kids = self._backend.children()
         if all(status in FINISHED for _, status in kids):
+            self.waited_for = kids  # the engine holds the children's outcome against the parent
             return kids
         self.flush()
         raise WaitForChildren()

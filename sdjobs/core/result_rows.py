@@ -8,11 +8,12 @@ emitted, and a run that resumes from it first drops the rows emitted after it
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from . import codec
 
 BATCH = 5000
+BAD = ("critical", "error")  # rows of these severities count as the job's errors (as store.results.BAD)
 _MARK = "\0sdjobs.result_rows"
 
 
@@ -35,8 +36,6 @@ class ResultRows:
         self.add(*keyed(row), name=name)
 
     def add(self, text: str, size: int | None, severity: str | None, name: str | None = None) -> None:
-        from ..store.results import BAD
-
         self.start()
         if name and name != self._name:
             self._name, self._changed = name, True
@@ -45,6 +44,16 @@ class ResultRows:
             self._metrics["errors"] += 1
         if len(self._rows) >= BATCH:
             self.write()
+
+    def extend(self, rows: Iterable[tuple[str, int | None, str | None]]) -> None:
+        """``add`` for many rows (text, size, severity)."""
+        self.start()
+        rows = rows if isinstance(rows, list) else list(rows)
+        self._metrics["errors"] += sum(1 for r in rows if r[2] in BAD)
+        for a in range(0, len(rows), BATCH):
+            self._rows += rows[a:a + BATCH]
+            if len(self._rows) >= BATCH:
+                self.write()
 
     def declare(self, keys, name: str | None) -> None:
         self.start()

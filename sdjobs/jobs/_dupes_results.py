@@ -89,8 +89,9 @@ def public_group(g: dict) -> dict:
 def emit_groups(ctx, texts: Iterable[str], *, planned: bool = False) -> None:
     """Emit groups (compact JSON texts, as ``render_group`` writes them) as the result rows."""
     ctx.result_columns(*GROUP_KEYS, *(("keep", "act") if planned else ()), name="groups")
-    for text in texts:
-        ctx.emit_json(text, size=size_of(text))
+    head = '{"size":'
+    texts = list(texts)
+    ctx.emit_json_rows([(t, int(t[8:t.index(",", 8)]) if t.startswith(head) else size_of(t), None) for t in texts])
 
 
 def size_of(text: str) -> int:
@@ -103,33 +104,30 @@ def size_of(text: str) -> int:
 
 
 def array_texts(path: str, chunk: int = 1 << 20) -> Iterator[str]:
-    """The texts of the objects of a JSON array file, one by one (at most one
-    object and a chunk in memory)."""
-    import json
-
-    decode = json.JSONDecoder().raw_decode
+    """The texts of the groups of a JSON array file of groups as dupes writes them
+    (``render_group``: each starts with ``{"size":`` and ends with ``]}``), one by
+    one, a chunk of the file in memory at a time. A quote inside a name is escaped,
+    so ``]},{"size":`` (an unescaped quote after ``{``) only ever separates groups."""
+    sep, head = ']},{"size":', '{"size":'
     with open(path, encoding="ascii") as f:
-        buf, pos, eof = "", 0, False
+        buf = f.read(chunk).lstrip()
+        if not buf.startswith("["):
+            raise ValueError(f"{path}: not a JSON array")
+        buf = buf[1:].lstrip()  # from here on, buf starts where a group (or the array's end) does
         while True:
-            while pos < len(buf) and buf[pos] in " \t\r\n[,":
-                pos += 1
-            if pos < len(buf) and buf[pos] == "]":
-                return
-            try:
-                if pos >= len(buf):
-                    raise ValueError
-                _, end = decode(buf, pos)
-            except ValueError:
-                if eof:
-                    if buf[pos:].strip():
-                        raise ValueError(f"{path}: not a JSON array of objects") from None
-                    return
-                more = f.read(chunk)
-                eof = not more
-                buf, pos = buf[pos:] + more, 0
-                continue
-            yield buf[pos:end]
-            pos = end
+            more = f.read(chunk)
+            pieces = buf.split(sep)
+            last = pieces.pop()
+            for i, p in enumerate(pieces):
+                yield (p if i == 0 else head + p) + "]}"
+            buf = (head + last if pieces else last) + more
+            if not more:
+                break
+    buf = buf.rstrip()
+    if buf != "]":
+        if not (buf.endswith("]}]") and buf.startswith(head)):
+            raise ValueError(f"{path}: not a JSON array of dupes groups")
+        yield buf[:-1]
 
 
 def read_results(path: str) -> Any:

@@ -77,7 +77,7 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
                 ctx.restore_metrics(_metrics(rec))  # warnings, errors, bytes, items of earlier runs count
                 job.on_resume(ctx)
         output = job.run(ctx)
-        for kid, kid_status in ctx.children():  # a child's errors are its parent's
+        for kid, kid_status in ctx.waited_for:  # the errors of a child it waited for are its own
             if kid_status in CHILD_ERRORS:
                 ctx.error(None, f"child job {kid} ended {kid_status}")
         ctx.flush()

@@ -18,6 +18,7 @@ inline (``results``): the readers fall back on those, so that
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Iterable, Iterator
 
@@ -27,7 +28,7 @@ from .api import Store
 # ``--severity error`` keeps error and critical rows.
 SEVERITIES = ("critical", "error", "warning", "info")
 BAD = ("critical", "error")  # a result with rows of these ends the job completed-with-errors
-_FETCH = 2000
+_FETCH = 20  # chunks read at a time
 
 
 def dumps(row: dict) -> str:
@@ -52,11 +53,19 @@ def keyed(row: dict) -> tuple[str, int | None, str | None]:
 
 
 # -- the job's side -------------------------------------------------------------
+CHUNK_ROWS = 500          # rows per stored chunk, at most
+CHUNK_BYTES = 256 << 10   # and about this much text
+_SEP = ","                # between the sizes, and the severities, of a chunk's rows
+
+
 def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str | None]], *, start: int,
            columns: Iterable[str] = (), name: str | None = None, claim: int | None = None) -> int:
     """Add rows (text, size, severity) numbered from ``start``, in one transaction;
-    ``columns`` (keys of the rows, in order) are added to the job's; returns how many."""
-    batch = [(job_id, start + i, size, sev, text) for i, (text, size, sev) in enumerate(rows)]
+    ``columns`` (keys of the rows, in order) are added to the job's; returns how many.
+    A text is compact JSON without a line break (``dumps`` writes such). Rows of
+    severity error or critical count in the job's errors, in the same transaction."""
+    chunks, n = _chunks(job_id, rows, start)
+    bad = sum(_bad(c[5]) for c in chunks)
     with store.transaction():
         if claim is not None:
             store._check_claim(job_id, claim)
@@ -66,27 +75,80 @@ def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str 
         store.sql("INSERT INTO job_result_set (job_id, name, columns) VALUES (?,?,?) ON CONFLICT(job_id)"
                   " DO UPDATE SET name=excluded.name, columns=excluded.columns",
                   (job_id, name or (old[0] if old else "rows"), json.dumps(cols)))
-        if batch:
-            store.db.cursor().executemany(
-                "INSERT INTO job_result (job_id, seq, size, severity, row) VALUES (?,?,?,?,?)", batch)
-    return len(batch)
+        if chunks:
+            store.db.cursor().executemany("INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows)"
+                                          " VALUES (?,?,?,?,?,?,?)", chunks)
+        if bad:
+            store.sql("UPDATE job SET errors=errors+? WHERE id=?", (bad, job_id))
+    return n
+
+
+def _chunks(job_id: int, rows: Iterable[tuple[str, int | None, str | None]], start: int) -> tuple[list, int]:
+    """The rows as chunk records (list comprehensions and joins: well under 1 us a row)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    out: list[tuple] = []
+    a = 0
+    while a < len(rows):
+        part = rows[a:a + CHUNK_ROWS]
+        texts = [t for t, _, _ in part]
+        if sum(map(len, texts)) > CHUNK_BYTES:  # long rows: fewer of them
+            k = next(i for i, n in enumerate(itertools.accumulate(map(len, texts)), 1) if n > CHUNK_BYTES)
+            part, texts = part[:k], texts[:k]
+        text = "\n".join(texts)
+        if text.count("\n") != len(texts) - 1:  # one a line: a line break can only be JSON whitespace
+            text = "\n".join([t if "\n" not in t else dumps(json.loads(t)) for t in texts])
+        sizes = [z for _, z, _ in part]
+        known = sizes if None not in sizes else [z for z in sizes if z is not None]
+        sevs = [v for _, _, v in part]
+        out.append((job_id, start + a, len(part), max(known) if known else None,
+                    _SEP.join(["" if z is None else str(int(z)) for z in sizes]) if known is not sizes
+                    else _SEP.join(map(str, map(int, sizes))),
+                    _SEP * (len(part) - 1) if not any(sevs) else _SEP.join([_clean(v) for v in sevs]), text))
+        a += len(part)
+    return out, len(rows)
+
+
+def _bad(severities: str) -> int:
+    """How many of a chunk's rows are of severity error or critical."""
+    if not any(b in severities for b in BAD):
+        return 0
+    return sum(v in BAD for v in severities.split(_SEP))
+
+
+def _clean(sev: str | None) -> str:
+    return "" if not sev else sev if sev in SEVERITIES else sev.replace(_SEP, ";").replace("\n", " ")
 
 
 def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) -> int:
     """Drop the rows from number ``keep`` on (emitted after the checkpoint a run
-    resumes from); returns how many of them were error or critical rows."""
-    if not store.sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq>=?)"
+    resumes from), and their errors from the job's count; returns how many of
+    them were error or critical rows."""
+    if not store.sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq+n>?)"
                      " OR (? = 0 AND EXISTS(SELECT 1 FROM job_result_set WHERE job_id=?))",
                      (job_id, keep, keep, job_id)).fetchone()[0]:
         return 0  # nothing to drop: no write (every job start comes here)
+    bad = 0
     with store.transaction():
         if claim is not None:
             store._check_claim(job_id, claim)
-        bad = store.sql(f"SELECT count(*) FROM job_result WHERE job_id=? AND seq>=? AND severity IN {_in(BAD)}",
-                        (job_id, keep, *BAD)).fetchone()[0]
-        store.sql("DELETE FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep))
+        cut = store.sql("SELECT seq, sizes, severities, rows FROM job_result WHERE job_id=? AND seq<? AND seq+n>?",
+                        (job_id, keep, keep)).fetchone()
+        for (sevs,) in store.sql("SELECT severities FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep)):
+            bad += _bad(sevs)
+        store.sql("DELETE FROM job_result WHERE job_id=? AND seq+n>?", (job_id, keep))
+        if cut:  # the chunk that straddles ``keep``: its first rows stay
+            seq, sizes, sevs, text = cut
+            k = keep - seq
+            sizes, sevs = sizes.split(_SEP), sevs.split(_SEP)
+            bad += sum(s in BAD for s in sevs[k:])
+            rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k]))
+            store.db.cursor().executemany(
+                "INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows) VALUES (?,?,?,?,?,?,?)",
+                _chunks(job_id, [(t, z, v or None) for t, z, v in rows], seq)[0])
         if keep == 0:
             store.sql("DELETE FROM job_result_set WHERE job_id=?", (job_id,))
+        if bad:
+            store.sql("UPDATE job SET errors=MAX(0, errors-?) WHERE id=?", (bad, job_id))
     return bad
 
 
@@ -114,35 +176,60 @@ def columns(store: Store, job_id: int) -> list[str]:
 
 
 def count(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> int:
-    if not _stored(store, job_id):
-        return sum(1 for _ in rows(store, job_id, min_size=min_size, severity=severity))
-    where, params = _where(job_id, min_size, severity)
-    return store.sql(f"SELECT count(*) FROM job_result WHERE {where}", params).fetchone()[0]
+    if min_size is None and severity is None and _stored(store, job_id):
+        return store.sql("SELECT COALESCE(SUM(n), 0) FROM job_result WHERE job_id=?", (job_id,)).fetchone()[0]
+    return sum(1 for _ in texts(store, job_id, min_size=min_size, severity=severity))
 
 
-def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[str]:
-    """The rows' JSON texts in order, read a few thousand at a time."""
+def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None,
+          offset: int = 0, limit: int | None = None) -> Iterator[str]:
+    """The rows' JSON texts in order, read a chunk at a time; ``offset`` and ``limit``
+    (counted after the filters) page through them (without filters, a page far in
+    costs no more than the first)."""
     if not _stored(store, job_id):
-        yield from map(dumps, _legacy_rows(store, job_id, min_size, severity))
+        found = map(dumps, _legacy_rows(store, job_id, min_size, severity))
+        yield from itertools.islice(found, offset, None if limit is None else offset + limit)
         return
-    where, params = _where(job_id, min_size, severity)
-    cur = store.db.connection().execute(f"SELECT row FROM job_result WHERE {where} ORDER BY seq", params)
+    where, params = "job_id=?", [job_id]
+    skip = offset
+    if min_size is None and severity is None and offset:
+        where += " AND seq+n>?"  # jump to the chunk that holds row ``offset``
+        params.append(offset)
+        first = store.sql("SELECT MIN(seq) FROM job_result WHERE job_id=? AND seq+n>?", (job_id, offset)).fetchone()[0]
+        skip = max(0, offset - first) if first is not None else 0
+    if min_size is not None:
+        where += " AND max_size>=?"
+        params.append(min_size)
+    found = itertools.islice(_read(store, where, params, min_size, severity), skip,
+                             None if limit is None else skip + limit)
+    yield from found
+
+
+def _read(store: Store, where: str, params: list, min_size: int | None, severity: str | None) -> Iterator[str]:
+    wanted = {_clean(s) for s in at_least(severity)} if severity is not None else None
+    cur = store.db.connection().execute(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq",
+                                        params)
     try:
         while batch := cur.fetchmany(_FETCH):
-            for (text,) in batch:
-                yield text
+            for sizes, sevs, text in batch:
+                lines = text.split("\n")
+                if min_size is None and wanted is None:
+                    yield from lines
+                    continue
+                keep = [True] * len(lines)
+                if min_size is not None:
+                    keep = [k and x != "" and int(x) >= min_size for k, x in zip(keep, sizes.split(_SEP))]
+                if wanted is not None:
+                    keep = [k and v in wanted for k, v in zip(keep, sevs.split(_SEP))]
+                yield from (t for t, k in zip(lines, keep) if k)
     finally:
         cur.close()
 
 
-def rows(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> Iterator[dict]:
-    """The rows as dicts, in order (an iterator: a result can have millions)."""
-    if not _stored(store, job_id):
-        yield from _legacy_rows(store, job_id, min_size, severity)
-        return
-    loads = json.loads
-    for text in texts(store, job_id, min_size=min_size, severity=severity):
-        yield loads(text)
+def rows(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None,
+         offset: int = 0, limit: int | None = None) -> Iterator[dict]:
+    """The rows as dicts, in order (an iterator: a result can have millions); see ``texts``."""
+    return map(json.loads, texts(store, job_id, min_size=min_size, severity=severity, offset=offset, limit=limit))
 
 
 def at_least(severity: str) -> tuple[str, ...]:
@@ -150,18 +237,6 @@ def at_least(severity: str) -> tuple[str, ...]:
     if severity not in SEVERITIES:
         return (severity,)
     return SEVERITIES[: SEVERITIES.index(severity) + 1]
-
-
-def _where(job_id: int, min_size: int | None, severity: str | None) -> tuple[str, list]:
-    where, params = ["job_id=?"], [job_id]
-    if min_size is not None:
-        where.append("size>=?")
-        params.append(min_size)
-    if severity is not None:
-        wanted = at_least(severity)
-        where.append(f"severity IN {_in(wanted)}")
-        params += wanted
-    return " AND ".join(where), params
 
 
 def _in(values) -> str:

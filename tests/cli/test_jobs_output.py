@@ -150,7 +150,7 @@ def test_prune_removes_the_results(cli, store, tmp_path):
     cli("jobs", "wait", job, check=True)
     assert results.count(store, job) == 3
     time.sleep(0.05)
-    assert "pruned 1 job" in cli("jobs", "prune", "--older-than", "0s", check=True).stdout
+    assert cli("jobs", "prune", "--older-than", "0s", check=True).stdout == "pruned 1 job\n"
     assert results.name(store, job) is None and results.count(store, job) == 0
     assert store.sql("SELECT count(*) FROM job_result WHERE job_id=?", (job,)).fetchone()[0] == 0
     assert store.sql("SELECT count(*) FROM job_result_set").fetchone()[0] == 0
@@ -269,6 +269,9 @@ def test_results_written_before_the_upgrade_are_still_read(cli, store, lib, tmp_
     assert sdjobs_bytes("jobs", "output", 1, "--format", "fdupes").stdout == b"/x/a\n/x/b \xff\n\n"
     assert cli.json("jobs", "output", 2, "--json", "--severity", "error")["issues"] == issues[:1]
     assert cli.json("jobs", "show", 2, "--json")["result"]["rows"] == 2
+    (d / "dupes-1.json").unlink()
+    gone = cli("jobs", "output", 1)
+    assert gone.returncode == 2 and "no longer there" in gone.stderr
 
 
 # -- the pager ------------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 """Tables of job results: the rows ``sdjobs jobs output`` prints.
 
-- ``job_result``: one row of a job's result (a dupes group, a validate
-  issue, whatever a plugin emits), as compact ASCII JSON text, in the order
-  the job emitted it (``seq``, from 0). ``size`` and ``severity`` repeat the
-  row's keys of those names (when it has them) so that ``--min-size`` and
-  ``--severity`` filter without parsing every row.
+- ``job_result``: a chunk of consecutive rows of a job's result (dupes groups,
+  validate issues, whatever a plugin emits), in the order the job emitted them:
+  ``seq`` is the number of the chunk's first row (from 0), ``n`` how many it
+  holds, ``rows`` the rows as compact ASCII JSON, one a line. ``sizes`` and
+  ``severities`` hold each row's ``size`` and ``severity`` keys (comma
+  separated, empty where a row has none) so that ``--min-size`` and
+  ``--severity`` filter without parsing the rows; ``max_size`` skips whole
+  chunks. Chunks of a few hundred rows make a million rows cost about as much
+  to store as one file (a row each cost 4x more: bench/results/output.md).
 - ``job_result_set``: per job, what its rows are called in the JSON document
   (``groups``, ``issues``, ``rows``) and the keys its rows have, in order.
 
@@ -27,5 +31,21 @@ CREATE TABLE job_result_set (
     name TEXT NOT NULL DEFAULT 'rows',
     columns TEXT NOT NULL DEFAULT '[]'
 )
+""",
+    # v2: rows in chunks (v1, a table row per result row, was only ever in development builds)
+    """
+DROP TABLE job_result;
+DELETE FROM job_result_set;
+CREATE TABLE job_result (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES job(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    max_size INTEGER,
+    sizes TEXT NOT NULL,
+    severities TEXT NOT NULL,
+    rows TEXT NOT NULL
+);
+CREATE UNIQUE INDEX job_result_seq ON job_result(job_id, seq)
 """,
 ]
