@@ -142,8 +142,10 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
               priority: int) -> None:
     """The ``submitted`` event, from the submitting command's context (cli/submit.py), in the
     transaction that queues the job: by whom, from which command."""
-    who = {**requester(), "user": context.get("user") or requester()["user"]}
-    argv = [str(a) for a in context.get("argv") or []]
+    context = context if isinstance(context, dict) else {}  # (whatever a caller passed: never fail a submit)
+    who = {**requester(), "user": str(context.get("user") or requester()["user"])}
+    argv = context.get("argv") or []
+    argv = [str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
     who["command"] = shlex.join(argv) if argv and not argv[0].startswith("(") else " ".join(argv)
     fields: dict[str, Any] = {**who, "priority": priority}
     if parent_id is not None:
