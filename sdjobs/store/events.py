@@ -60,35 +60,50 @@ def by(who: dict[str, Any]) -> str:
     return f"{text} running `{who['command']}`" if who.get("command") else text
 
 
-def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> None:
-    """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields])."""
+def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
+    """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields]).
+    Returns the id of the last one written."""
     from .api import text
 
+    last = None
     for ev in events:
         ts, kind, path, message = ev[:4]
         fields = ev[4] if len(ev) > 4 else None
         cur = store.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
                         " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
                         (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
-        if fields and cur.rowcount == 1:
-            store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)",
-                      (cur.lastrowid, codec.pack(fields)))
+        if cur.rowcount == 1:
+            last = cur.lastrowid
+            if fields:
+                store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)", (last, codec.pack(fields)))
+    return last
 
 
 def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
-           ts: float | None = None, claim: int | None = None) -> None:
-    """One lifecycle event. Inside a transaction of the caller's, or in its own; with
+           ts: float | None = None, claim: int | None = None) -> int | None:
+    """One lifecycle event (its id). Inside a transaction of the caller's, or in its own; with
     ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
     event = (time.time() if ts is None else ts, kind, None, message, fields)
     if store.db.in_transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
-        insert(store, job_id, [event])
-        return
+        return insert(store, job_id, [event])
     with store.transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
-        insert(store, job_id, [event])
+        return insert(store, job_id, [event])
+
+
+def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, Any]) -> None:
+    """Complete an event recorded before the outcome it names was known (a request's result)."""
+    from .api import text
+
+    if event_id is None:
+        return
+    with store.transaction():
+        store.sql("UPDATE job_event SET message=? WHERE id=?", (text(message), event_id))
+        store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?) ON CONFLICT(event_id)"
+                  " DO UPDATE SET fields=excluded.fields", (event_id, codec.pack(fields)))
 
 
 def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
