@@ -126,11 +126,6 @@ def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str]
     return out
 
 
-def last_id(store: "Store", job_id: int) -> int:
-    row = store.sql("SELECT MAX(id) FROM job_event WHERE job_id=?", (job_id,)).fetchone()
-    return row[0] or 0
-
-
 def finished(store: "Store", job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
              category: str | None = None, ts: float | None = None, claim: int | None = None) -> None:
     """The ``finished`` event: its status, and the summary or the failure with its category
@@ -151,6 +146,23 @@ def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float
     """The ``interrupted`` event: ``reason`` a stable word (shutdown, runner-died, process-died,
     worker-lost), ``why`` its readable line."""
     record(store, job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
+
+
+def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
+                last: bool, now: float) -> None:
+    """The ``interrupted`` event of a job whose runner is gone: it died (its process, on this
+    host), or on another host it stopped heartbeating (its lease lost)."""
+    from .leases import HOST
+
+    who = f"runner {runner_id} (pid {runner.pid} on {runner.host})" if runner else f"runner {runner_id}"
+    if runner is not None and runner.host != HOST:  # judged by its heartbeat's age, not its process
+        reason, what = "lease-lost", f"its {who} stopped heartbeating {now - runner.heartbeat_at:.0f} s ago"
+    else:
+        reason, what = "runner-died", f"its {who} died"
+    facts = {"runner_id": runner_id, "runner_pid": runner.pid if runner else None,
+             "host": runner.host if runner else None, "pid": pid, "attempt": attempt}
+    interrupted(store, job_id, reason, f"{what}, too often" if last else f"{what}; it resumes from its last checkpoint",
+                ts=now, **{k: v for k, v in facts.items() if v is not None})
 
 
 def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | None, after: list[int],
