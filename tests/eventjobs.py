@@ -34,3 +34,27 @@ class ReportThenBlock(Job):
                 f.write(repr(time.time()))
         time.sleep(c.sleep)
         return {"slept": c.sleep}
+
+
+@dataclasses.dataclass
+class ReportInTransactionConfig:
+    steps: int = 20
+    delay: float = 0.05
+
+
+class ReportInTransaction(Job):
+    """Reports progress while it holds a write transaction of the library (as the index does)."""
+
+    name = "test-report-in-transaction"
+    description = "Test job: report progress inside a transaction of its own"
+    Config = ReportInTransactionConfig
+
+    def run(self, ctx):
+        c = self.config
+        ctx.phase("work", total=c.steps)
+        started = time.monotonic()
+        with ctx.store.transaction():
+            for step in range(c.steps):
+                ctx.progress(done=step + 1)
+                time.sleep(c.delay)
+        return {"seconds": time.monotonic() - started}

@@ -20,7 +20,7 @@ from .progress import Progress, RateEstimator, derive, phase_end_event, phase_st
 from .result_rows import ResultRows, unwrap
 
 MAX_STORED_ISSUES = 10_000  # warnings + errors kept per job; the rest are only counted
-_QUICK = {"busy_timeout": 0.2}  # a trailing write gives way at once to a job's own transaction
+_QUICK = {"busy_timeout": 0.05}  # a trailing write gives way at once (a job's transaction, the index writer)
 
 
 class Backend(Protocol):

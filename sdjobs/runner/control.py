@@ -22,14 +22,20 @@ _IDLE = ("queued", "paused", "interrupted")
 
 
 def asked(kind: str):
-    """Record who asked (``pause-requested``, ...) and what came of it, in the job's log."""
+    """Record who asks (``pause-requested``, ...) before anything it causes, then what came of it."""
     def wrap(verb):
         def verb_logged(store: Store, job_id: int, **kw) -> str:
-            result = verb(store, job_id, **kw)
             who = events.requester()
-            word = kind.split("-")[0]
-            events.record(store, job_id, kind, f"{word} asked by {events.by(who)}: {result}",
-                          {**who, "result": result, **kw})
+            said = f"{'retry' if kind == 'retried' else kind.split('-')[0]} asked by {events.by(who)}"
+            event = events.record(store, job_id, kind, said, {**who, **kw})
+            try:
+                result = verb(store, job_id, **kw)
+            except BadInput as exc:
+                events.amend(store, event, f"{said}: refused: {exc}", {**who, "result": f"refused: {exc}", **kw})
+                raise
+            events.amend(store, event, f"{said}: {result}", {**who, "result": result, **kw})
+            if kind == "cancel-requested" and result == "cancelled":  # it was not running: that is its end
+                events.finished(store, job_id, "cancelled")
             return result
         verb_logged.__doc__, verb_logged.__name__, verb_logged.__wrapped__ = verb.__doc__, verb.__name__, verb
         return verb_logged
@@ -83,7 +89,6 @@ def cancel(store: Store, job_id: int) -> str:
             cleanup(store, rec)
         if not store.set_status(job_id, Status.CANCELLED, only_from=_IDLE):
             return cancel.__wrapped__(store, job_id)  # it started meanwhile: ask the running job instead
-        events.finished(store, job_id, "cancelled")
         store.fail_dependents()  # jobs waiting --after it fail now, even with no runner alive
         result = "cancelled"
     for child in rec.children:

@@ -505,17 +505,8 @@ class Store:
             for job_id, attempts, max_attempts, runner_id, pid in rows:
                 attempts += 1
                 self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
-                runner = by_id.get(runner_id)
-                facts = {"runner_id": runner_id, "runner_pid": runner.pid if runner else None,
-                         "host": runner.host if runner else None, "pid": pid, "attempt": attempts}
-                who = f"runner {runner_id} (pid {runner.pid} on {runner.host})" if runner else f"runner {runner_id}"
-                if runner is not None and runner.host != HOST:  # judged by its heartbeat's age, not its process
-                    why, what = "lease-lost", f"its {who} stopped heartbeating {now - runner.heartbeat_at:.0f} s ago"
-                else:
-                    why, what = "runner-died", f"its {who} died"
-                lifecycle.interrupted(self, job_id, why, f"{what}; it resumes from its last checkpoint"
-                                      if attempts < max_attempts else f"{what}, too often", ts=now,
-                                      **{k: v for k, v in facts.items() if v is not None})
+                lifecycle.runner_lost(self, job_id, by_id.get(runner_id), runner_id, pid, attempts,
+                                      attempts >= max_attempts, now)
                 if attempts >= max_attempts:
                     error = f"the process running it died {attempts} times"
                     self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL,"

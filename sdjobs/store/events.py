@@ -60,35 +60,50 @@ def by(who: dict[str, Any]) -> str:
     return f"{text} running `{who['command']}`" if who.get("command") else text
 
 
-def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> None:
-    """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields])."""
+def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
+    """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields]).
+    Returns the id of the last one written."""
     from .api import text
 
+    last = None
     for ev in events:
         ts, kind, path, message = ev[:4]
         fields = ev[4] if len(ev) > 4 else None
         cur = store.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
                         " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
                         (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
-        if fields and cur.rowcount == 1:
-            store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)",
-                      (cur.lastrowid, codec.pack(fields)))
+        if cur.rowcount == 1:
+            last = cur.lastrowid
+            if fields:
+                store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)", (last, codec.pack(fields)))
+    return last
 
 
 def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
-           ts: float | None = None, claim: int | None = None) -> None:
-    """One lifecycle event. Inside a transaction of the caller's, or in its own; with
+           ts: float | None = None, claim: int | None = None) -> int | None:
+    """One lifecycle event (its id). Inside a transaction of the caller's, or in its own; with
     ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
     event = (time.time() if ts is None else ts, kind, None, message, fields)
     if store.db.in_transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
-        insert(store, job_id, [event])
-        return
+        return insert(store, job_id, [event])
     with store.transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
-        insert(store, job_id, [event])
+        return insert(store, job_id, [event])
+
+
+def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, Any]) -> None:
+    """Complete an event recorded before the outcome it names was known (a request's result)."""
+    from .api import text
+
+    if event_id is None:
+        return
+    with store.transaction():
+        store.sql("UPDATE job_event SET message=? WHERE id=?", (text(message), event_id))
+        store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?) ON CONFLICT(event_id)"
+                  " DO UPDATE SET fields=excluded.fields", (event_id, codec.pack(fields)))
 
 
 def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
@@ -109,11 +124,6 @@ def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str]
         ev.fields = codec.unpack(row[7]) if row[7] is not None else {}
         out.append(ev)
     return out
-
-
-def last_id(store: "Store", job_id: int) -> int:
-    row = store.sql("SELECT MAX(id) FROM job_event WHERE job_id=?", (job_id,)).fetchone()
-    return row[0] or 0
 
 
 def finished(store: "Store", job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
@@ -138,13 +148,31 @@ def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float
     record(store, job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
 
 
+def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
+                last: bool, now: float) -> None:
+    """The ``interrupted`` event of a job whose runner is gone: it died (its process, on this
+    host), or on another host it stopped heartbeating (its lease lost)."""
+    from .leases import HOST
+
+    who = f"runner {runner_id} (pid {runner.pid} on {runner.host})" if runner else f"runner {runner_id}"
+    if runner is not None and runner.host != HOST:  # judged by its heartbeat's age, not its process
+        reason, what = "lease-lost", f"its {who} stopped heartbeating {now - runner.heartbeat_at:.0f} s ago"
+    else:
+        reason, what = "runner-died", f"its {who} died"
+    facts = {"runner_id": runner_id, "runner_pid": runner.pid if runner else None,
+             "host": runner.host if runner else None, "pid": pid, "attempt": attempt}
+    interrupted(store, job_id, reason, f"{what}, too often" if last else f"{what}; it resumes from its last checkpoint",
+                ts=now, **{k: v for k, v in facts.items() if v is not None})
+
+
 def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | None, after: list[int],
               priority: int) -> None:
     """The ``submitted`` event, from the submitting command's context (cli/submit.py), in the
     transaction that queues the job: by whom, from which command."""
-    who = {**requester(), "user": context.get("user") or requester()["user"]}
-    argv = context.get("argv")
-    argv = [str(a) for a in argv] if isinstance(argv, (list, tuple)) else []  # a malformed context: no command
+    context = context if isinstance(context, dict) else {}  # (whatever a caller passed: never fail a submit)
+    who = {**requester(), "user": str(context.get("user") or requester()["user"])}
+    argv = context.get("argv") or []
+    argv = [str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
     who["command"] = shlex.join(argv) if argv and not argv[0].startswith("(") else " ".join(argv)
     fields: dict[str, Any] = {**who, "priority": priority}
     if parent_id is not None:

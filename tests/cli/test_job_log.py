@@ -106,3 +106,18 @@ def test_a_runner_stopped_by_sigterm_logs_why_its_job_was_interrupted(cli, store
     assert "SIGTERM" in stopped[0]["message"]
     assert not [r for r in rows if r["kind"] == "finished"]
     assert rows[-1]["kind"] == "interrupted"  # (not finished: no end line without -f)
+
+
+def test_requests_are_logged_before_what_they_cause_with_their_result(cli, store):
+    from conftest import submit
+
+    job = submit(store, "test-steps", {"steps": 3})
+    cli("jobs", "cancel", job, check=True)  # not running: cancelled at once
+    refused = cli("jobs", "resume", job)
+    assert refused.returncode == 2
+    rows = [json.loads(line) for line in cli("jobs", "logs", job, "--json", check=True).stdout.splitlines()]
+    assert [r["kind"] for r in rows] == ["submitted", "cancel-requested", "finished", "resume-requested", "end"]
+    assert rows[1]["fields"]["result"] == "cancelled" and rows[1]["message"].endswith(": cancelled")
+    assert rows[2]["fields"]["status"] == "cancelled"
+    assert rows[3]["fields"]["result"].startswith("refused: job") and "jobs retry" in rows[3]["message"]
+    assert rows[4]["status"] == "cancelled" and rows[4]["exit_code"] == 1

@@ -37,3 +37,13 @@ def test_a_report_just_after_a_write_is_seen_while_the_job_then_blocks(eventjobs
     shown = cli.json("jobs", "show", str(job))
     assert shown["progress"]["percent"] == 45.2 and shown["warnings"] == 1 and shown["errors"] == 1
     assert cli("jobs", "wait", job, timeout=60).returncode == 1  # (its planted error)
+
+
+def test_a_job_reporting_inside_its_own_transaction_is_not_held_up_by_the_trailing_write(
+        eventjobs, cli, store, start_runner):
+    start_runner("--workers", "1")
+    job = int(cli("run", "test-report-in-transaction", "--detach", check=True).stdout)
+    assert cli("jobs", "wait", job, timeout=120).returncode == 0
+    rec = store.get(job)
+    assert rec.output["seconds"] < 10, rec.output  # not a busy timeout (60 s) waiting on itself
+    assert rec.progress.done == 20

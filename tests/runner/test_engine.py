@@ -141,6 +141,9 @@ def test_a_job_whose_process_keeps_dying_is_failed_after_bounded_attempts(store,
     assert rec.status == "failed" and rec.attempts == 3
     assert "died (signal 9)" in rec.error
     assert len([e for e in store.events(job, kinds=["interrupted"]) if "died" in e.message]) == 3
+    from sdjobs.store import events
+
+    assert [e.fields["reason"] for e in events.read(store, job, kinds=["interrupted"])] == ["process-died"] * 3
     assert [e.message for e in store.events(job, kinds=["finished"])] == [f"failed (crash): {rec.error}"]
 
 

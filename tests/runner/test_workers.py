@@ -33,6 +33,9 @@ def test_a_sigkilled_pool_worker_is_a_crash_of_its_job_which_resumes(store, cli,
     assert rec.output["sum"] == sum(i * i for i in range(200))
     if rec.attempts:
         assert any("a pool worker" in e.message for e in store.events(job)), store.events(job)
+        from sdjobs.store import events
+
+        assert [e.fields["reason"] for e in events.read(store, job, kinds=["interrupted"])] == ["worker-lost"]
     assert not alive(job_pid)
 
 
