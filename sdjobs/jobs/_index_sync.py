@@ -90,7 +90,7 @@ class IndexKeeper:
     def _record_tree(self, src: str, target: str, move: bool) -> None:
         store = self.store
         real = sync.canonical_gone(target)
-        loc = ixs.find_location(store, real)
+        loc = sync.location_of(store, real)
         if loc is None or not os.path.lexists(real):
             return
         rules = WalkRules.from_dict(loc.rules)
@@ -98,8 +98,12 @@ class IndexKeeper:
         below = self._depth_below(loc, real, rules, limit)
         if below is False:
             return  # the location's rules leave the target out
+        parent = os.path.dirname(real)
+        if real != loc.path and parent != loc.path and \
+                getattr(sync.entries_at(store, loc.id, [parent]).get(parent), "kind", None) != "dir":
+            return  # a directory the index does not know (made since, or left out): its next run records it all
         src_real = sync.canonical_gone(src)
-        src_loc = ixs.find_location(store, src_real)
+        src_loc = sync.location_of(store, src_real)
         ignores = _ancestor_ignores(loc.path, real) if rules.gitignore else []
         top = os.lstat(real)
         if ignores and _ignored(ignores, loc.path, real, stat.S_ISDIR(top.st_mode)):

@@ -67,9 +67,17 @@ def anything_indexed(store) -> bool:
             or store.sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None)
 
 
+def location_of(store, path: str) -> ixs.LocationRow | None:
+    """The location containing ``path`` (in its real spelling, ``canonical_gone``): looked
+    up by its directory, so a symlink is where it is, not where it points."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        return ixs.find_location(store, path)
+    return ixs.find_location(store, os.path.dirname(path))
+
+
 def locations_touching(store, path: str) -> list[ixs.LocationRow]:
     """The location that contains ``path`` and those inside it."""
-    out = [loc] if (loc := ixs.find_location(store, path)) is not None else []
+    out = [loc] if (loc := location_of(store, path)) is not None else []
     return out + [n for n in ixs.nested_locations(store, path) if not out or n.id != out[0].id]
 
 
