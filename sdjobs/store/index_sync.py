@@ -77,7 +77,10 @@ def location_of(store, path: str) -> ixs.LocationRow | None:
 
 def locations_touching(store, path: str) -> list[ixs.LocationRow]:
     """The location that contains ``path`` and those inside it."""
-    out = [loc] if (loc := location_of(store, path)) is not None else []
+    loc = location_of(store, path)
+    if loc is None and not os.path.lexists(path):  # a location's root that is gone
+        loc = ixs.find_location(store, path)
+    out = [loc] if loc is not None else []
     return out + [n for n in ixs.nested_locations(store, path) if not out or n.id != out[0].id]
 
 
