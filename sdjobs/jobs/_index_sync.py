@@ -76,6 +76,13 @@ class IndexKeeper:
                 raise
             except Exception as exc:
                 self._failed(target, exc)
+        if move:  # a moved image keeps its thumbnails, wherever it went
+            for src, target in pairs:
+                if not os.path.lexists(src) and os.path.lexists(target):
+                    try:
+                        sync.move_thumb_sources(self.store, sync.canonical_gone(src), sync.canonical_gone(target))
+                    except Exception as exc:
+                        self._failed(target, exc)
         self.seconds += time.monotonic() - started
         if move:
             self.forget([src for src, _ in pairs])
@@ -155,7 +162,7 @@ class IndexKeeper:
             if e is not None and kind == "file" and e.kind == "file" and e.size == size and e.mtime_ns == mtime_ns:
                 carried = (e.cas_id, e.full_hash, e.kind_class, e.width, e.height, e.taken_at)
             rows.append(sync.Written(path, kind, size, inode, device, mode, mtime_ns, carried))
-        sync.record_written(self.store, loc, rows, move_from=sources if move else None, new_tree=self.new_tree)
+        sync.record_written(self.store, loc, rows, new_tree=self.new_tree)
         self.changed += len(rows)
 
 

@@ -222,17 +222,31 @@ def _forget_thumb_sources(store, path: str) -> None:
     store.sql("DELETE FROM thumb_source WHERE path = ? OR (path >= ? AND path < ?)", (exact, lo, hi))
 
 
+def move_thumb_sources(store, src: str, dst: str) -> int:
+    """A moved file or tree keeps its thumbnails: the sources at and below ``src`` are
+    renamed to ``dst`` (byte-exact: the paths are BLOBs, concatenated as such)."""
+    exact = _fsencode(src)
+    lo, hi = ixs.subtree_range(src)
+    return store.sql("UPDATE OR REPLACE thumb_source SET path = CAST(CAST(? AS BLOB) || substr(path, ?) AS BLOB)"
+                     " WHERE path = ? OR (path >= ? AND path < ?)",
+                     (_fsencode(dst), len(exact) + 1, exact, lo, hi)).rowcount
+
+
 # -- writes ---------------------------------------------------------------------------------
-def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, move_from: dict[str, str] | None = None,
-                   new_tree: bool = False) -> int:
-    """Add (or update) the entries of files a job wrote inside ``loc``, in one transaction.
-    ``move_from``: destination path -> source path of files moved, whose thumbnail
-    sources move with them; ``new_tree``: nothing was indexed where they are (not looked up).
-    Returns how many entries are new."""
+def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, new_tree: bool = False) -> int:
+    """Add (or update) the entries of files a job wrote inside ``loc``, in one transaction;
+    ``new_tree``: nothing was indexed where they are (not looked up). Returns how many
+    entries are new."""
     if not rows:
         return 0
     with store.transaction():
         old = {} if new_tree else entries_at(store, loc.id, [r.path for r in rows])
+        # what the index already has exactly as it is stays untouched (its directory's digest too)
+        rows = [r for r in rows if (o := old.get(r.path)) is None or
+                (o.kind, o.size, o.mtime_ns, o.inode, o.device, o.mode) != (r.kind, r.size, r.mtime_ns, r.inode,
+                                                                           r.device, r.mode)]
+        if not rows:
+            return 0
         deltas: dict[str, tuple[int, int]] = {}
         new = dbytes = 0
         lacking = False
@@ -268,8 +282,6 @@ def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, move_fro
         _after_change(store, loc, deltas, new, dbytes, parents)
         if lacking:  # the next index run reads the files that came without a content identity
             ixs.update_location(store, loc.id, identified_want=0, full_hash=0)
-        for dst, src in (move_from or {}).items():
-            store.sql("UPDATE OR REPLACE thumb_source SET path=? WHERE path=?", (_fsencode(dst), _fsencode(src)))
     ixs._forget_groups(store, loc.id)
     return new
 
