@@ -38,13 +38,27 @@ def secret_name(name: object) -> bool:
 
 
 def _mask_assignment(text: str) -> str:
-    key, eq, _value = text.partition("=")
-    return f"{key}={MASK}" if eq and secret_name(key.strip()) else text
+    key, eq, value = text.partition("=")
+    if not eq:
+        return text
+    if secret_name(key.strip()):
+        return f"{key}={MASK}"
+    if value[:1] in ("{", "["):  # a JSON value: its secret-named keys
+        import json
+
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return text
+        masked = mask_mapping(parsed)
+        return text if masked == parsed else f"{key}={json.dumps(masked, ensure_ascii=False)}"
+    return text
 
 
 def mask_argv(argv: list[str]) -> list[str]:
     """The command line with the values of secret-named ``--set KEY=VALUE`` masked
-    (``--set KEY=VALUE``, ``--set=KEY=VALUE``, ``-s KEY=VALUE``, ``-sKEY=VALUE``)."""
+    (``--set KEY=VALUE``, ``--set=KEY=VALUE``, ``-s KEY=VALUE``, ``-sKEY=VALUE``, any other
+    word ``KEY=VALUE``), and the secret-named keys of a JSON value."""
     out: list[str] = []
     after_set = False
     for arg in argv:
@@ -58,6 +72,8 @@ def mask_argv(argv: list[str]) -> list[str]:
             arg = "--set=" + _mask_assignment(arg[len("--set="):])
         elif arg.startswith("-s") and not arg.startswith("--") and "=" in arg:
             arg = "-s" + _mask_assignment(arg[2:])
+        elif "=" in arg and not arg.startswith("--"):  # KEY=VALUE however it came (-dsKEY=VALUE, say)
+            arg = _mask_assignment(arg)
         out.append(arg)
     return out
 

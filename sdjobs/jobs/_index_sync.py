@@ -76,6 +76,13 @@ class IndexKeeper:
                 raise
             except Exception as exc:
                 self._failed(target, exc)
+        if move:  # a moved image keeps its thumbnails, wherever it went
+            for src, target in pairs:
+                if not os.path.lexists(src) and os.path.lexists(target):
+                    try:
+                        sync.move_thumb_sources(self.store, sync.canonical_gone(src), sync.canonical_gone(target))
+                    except Exception as exc:
+                        self._failed(target, exc)
         self.seconds += time.monotonic() - started
         if move:
             self.forget([src for src, _ in pairs])
@@ -90,7 +97,7 @@ class IndexKeeper:
     def _record_tree(self, src: str, target: str, move: bool) -> None:
         store = self.store
         real = sync.canonical_gone(target)
-        loc = ixs.find_location(store, real)
+        loc = sync.location_of(store, real)
         if loc is None or not os.path.lexists(real):
             return
         rules = WalkRules.from_dict(loc.rules)
@@ -98,8 +105,12 @@ class IndexKeeper:
         below = self._depth_below(loc, real, rules, limit)
         if below is False:
             return  # the location's rules leave the target out
+        parent = os.path.dirname(real)
+        if real != loc.path and parent != loc.path and \
+                getattr(sync.entries_at(store, loc.id, [parent]).get(parent), "kind", None) != "dir":
+            return  # a directory the index does not know (made since, or left out): its next run records it all
         src_real = sync.canonical_gone(src)
-        src_loc = ixs.find_location(store, src_real)
+        src_loc = sync.location_of(store, src_real)
         ignores = _ancestor_ignores(loc.path, real) if rules.gitignore else []
         top = os.lstat(real)
         if ignores and _ignored(ignores, loc.path, real, stat.S_ISDIR(top.st_mode)):
@@ -151,7 +162,7 @@ class IndexKeeper:
             if e is not None and kind == "file" and e.kind == "file" and e.size == size and e.mtime_ns == mtime_ns:
                 carried = (e.cas_id, e.full_hash, e.kind_class, e.width, e.height, e.taken_at)
             rows.append(sync.Written(path, kind, size, inode, device, mode, mtime_ns, carried))
-        sync.record_written(self.store, loc, rows, move_from=sources if move else None, new_tree=self.new_tree)
+        sync.record_written(self.store, loc, rows, new_tree=self.new_tree)
         self.changed += len(rows)
 
 

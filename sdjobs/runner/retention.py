@@ -17,6 +17,8 @@ from ..store.retention import prune_jobs
 
 CHECK_EVERY = 60.0
 RUN_EVERY = 86400.0
+PER_TURN = 10_000  # jobs pruned per turn of the runner's loop at most; the rest a few seconds later
+AGAIN_AFTER = 5.0
 
 
 def policy(store) -> tuple[float, float | None] | None:
@@ -49,7 +51,10 @@ class Retention:
             return
         if current == self._applied and mono - self._ran < RUN_EVERY:
             return
-        done = prune_jobs(self.store, current[0], failed_older_than=current[1])
+        done = prune_jobs(self.store, current[0], failed_older_than=current[1], limit=PER_TURN)
         self._ran, self._applied = mono, current
+        if done.jobs >= PER_TURN:  # more to go: again soon, without holding the loop now
+            self._ran = -math.inf
+            self._checked = mono - CHECK_EVERY + AGAIN_AFTER
         if done.jobs or done.files:
             self.say(f"retention: pruned {done.jobs} job(s) and {done.files} result file(s)")

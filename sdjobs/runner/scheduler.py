@@ -13,8 +13,10 @@ Rules:
 - A slot whose previous job is still queued, running or paused is skipped
   (noted on the schedule): runs of one schedule never pile up.
 - A submission cut short by a crash (the runner SIGKILLed while its submitter
-  ran) is found on the next start: if it had created its job, that job is
-  recorded; otherwise the command is submitted again.
+  ran) is found on the next start: if it had created its job (the job records
+  its schedule), that job is recorded; otherwise the command is submitted again.
+
+The same tick applies the history's retention policy (``runner/retention.py``).
 """
 
 from __future__ import annotations

@@ -153,7 +153,10 @@ def entries_under(store, path: str | os.PathLike, *, kind: str | None = None) ->
     if loc is None:
         return
     lo, hi = subtree_range(real)
-    cond, params = "location_id=? AND ((path >= ? AND path < ?) OR path = ?)", [loc.id, lo, hi, _fsencode(real)]
+    exact = _fsencode(real)
+    # one range of the (location_id, path) index, [real, real + '0'), less the siblings in it
+    # ('real-1'): with the OR of the path and its subtree SQLite read the whole location
+    cond, params = "location_id=? AND path >= ? AND path < ? AND (path = ? OR path >= ?)", [loc.id, exact, hi, exact, lo]
     if kind is not None:
         cond += " AND kind=?"
         params.append(kind)

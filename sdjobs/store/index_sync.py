@@ -67,17 +67,18 @@ def anything_indexed(store) -> bool:
             or store.sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None)
 
 
-def locations_touching(store, path: str) -> list[ixs.LocationRow]:
-    """The location that contains ``path`` and those inside it."""
-    out = [loc] if (loc := ixs.find_location(store, path)) is not None else []
-    return out + [n for n in ixs.nested_locations(store, path) if not out or n.id != out[0].id]
+def location_of(store, path: str) -> ixs.LocationRow | None:
+    """The location containing ``path`` (in its real spelling, ``canonical_gone``): looked
+    up by its directory, so a symlink is where it is, not where it points."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        return ixs.find_location(store, path)
+    return ixs.find_location(store, os.path.dirname(path))
 
 
 def has_entries_at(store, location_id: int, path: str) -> bool:
     """Whether the index holds anything at or below ``path`` (no: what is written there is new)."""
-    lo, hi = ixs.subtree_range(path)
-    return store.sql("SELECT 1 FROM entry WHERE location_id=? AND (path = ? OR (path >= ? AND path < ?)) LIMIT 1",
-                     (location_id, _fsencode(path), lo, hi)).fetchone() is not None
+    scope, params = _scope(location_id, path)
+    return store.sql(f"SELECT 1 FROM entry WHERE {scope} LIMIT 1", params).fetchone() is not None
 
 
 def entries_at(store, location_id: int, paths: list[str]) -> dict[str, ixs.EntryRow]:
@@ -107,76 +108,145 @@ def thumb_sources_at(store, paths: list[str]) -> dict[str, tuple]:
 def forget_gone(store, paths: Iterable[str]) -> int:
     """Forget what the index holds at and below each path that is gone from disk (a path
     that is still there keeps its entries, but those below it that are gone go). Locations
-    at or inside a path that is gone are forgotten whole. Returns the entries forgotten."""
-    forgotten = 0
-    for path in paths:
-        path = canonical_gone(path)
-        gone = not os.path.lexists(path)
-        _forget_thumb_sources(store, path, gone)
-        for loc in locations_touching(store, path):
-            if gone and (loc.path == path or loc.path.startswith(path.rstrip("/") + "/")):
-                forgotten += ixs.remove_location(store, loc.id)
-            elif loc.path == path or path.startswith(loc.path.rstrip("/") + "/"):
-                forgotten += _forget_in(store, loc, path, gone)
-    return forgotten
-
-
-def _forget_in(store, loc: ixs.LocationRow, path: str, gone: bool) -> int:
-    exact = _fsencode(path)
-    lo, hi = ixs.subtree_range(path)
-    scope = "location_id=? AND (path = ? OR (path >= ? AND path < ?))"
-    params = [loc.id, exact, lo, hi]
-    if gone:  # the whole subtree, one delta
-        with store.transaction():
-            size, files, n = store.sql(
-                "SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0), count(CASE WHEN kind='file' THEN 1 END),"
-                f" count(*) FROM entry WHERE {scope}", params).fetchone()
-            if not n:
-                return 0
-            store.sql(f"DELETE FROM entry WHERE {scope}", params)
-            _after_change(store, loc, {path: (-size, -files)}, -n, -size, {os.path.dirname(path)})
-        ixs._forget_groups(store, loc.id)
-        return n
-    # still there (a tree partly removed, a file left alone): only what is gone below it
-    doomed = []
-    cur = store.sql(f"SELECT id, path, kind, size FROM entry WHERE {scope} AND path != ? ORDER BY path",
-                    params + [exact])
-    while rows := cur.fetchmany(2000):
-        doomed += [(r[0], _fsdecode(r[1]), r[2], r[3]) for r in rows if not os.path.lexists(_fsdecode(r[1]))]
-    if not doomed:
-        return 0
+    at or inside a path that is gone are forgotten whole. One transaction for them all;
+    returns the entries forgotten."""
+    batch = _Forget(store)
     with store.transaction():
+        for path in paths:
+            batch.add(canonical_gone(path))
+        batch.settle()
+    for loc_id in batch.changed:  # files beside the library: once the rows are gone for good
+        ixs._forget_groups(store, loc_id)
+    return batch.forgotten
+
+
+class _Forget:
+    """What a batch of removals does to the index, totals and digests settled once per location."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.forgotten = 0
+        self.thumbs = store.sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None
+        self.locs: dict[str, ixs.LocationRow | None] = {}   # by directory: the location it is in
+        self.changes: dict[int, list] = {}                   # location id -> [loc, deltas, entries, bytes, parents]
+        self.changed: set[int] = set()
+
+    def _location_of(self, path: str) -> ixs.LocationRow | None:
+        d = os.path.dirname(path)
+        if d not in self.locs:
+            self.locs[d] = ixs.find_location(self.store, d)
+        return self.locs[d]
+
+    def add(self, path: str) -> None:
+        store = self.store
+        gone = not os.path.lexists(path)
+        if gone and self.thumbs:
+            _forget_thumb_sources(store, path)
+        loc = self._location_of(path) if gone or not os.path.isdir(path) else ixs.find_location(store, path)
+        if gone:
+            inside = ixs.nested_locations(store, path)
+            exact = store.sql(f"SELECT {ixs._LOC_COLS} FROM location WHERE path=?", (_fsencode(path),)).fetchone()
+            for gone_loc in inside + ([ixs._location(exact)] if exact else []):
+                self.forgotten += ixs.remove_location(store, gone_loc.id)
+                self.changed.add(gone_loc.id)
+                self.changes.pop(gone_loc.id, None)
+                if loc is not None and loc.id == gone_loc.id:
+                    loc = None
+        if loc is None or not (path.startswith(loc.path.rstrip("/") + "/") or (not gone and path == loc.path)):
+            return
+        if gone:
+            self._gone_subtree(loc, path)
+        else:
+            self._gone_below(loc, path)
+
+    def _acc(self, loc: ixs.LocationRow) -> list:
+        self.changed.add(loc.id)
+        return self.changes.setdefault(loc.id, [loc, {}, 0, 0, set()])
+
+    def _gone_subtree(self, loc: ixs.LocationRow, path: str) -> None:
+        scope, params = _scope(loc.id, path)
+        size, files, n = self.store.sql(
+            "SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0), count(CASE WHEN kind='file' THEN 1 END),"
+            f" count(*) FROM entry WHERE {scope}", params).fetchone()
+        if not n:
+            return
+        self.store.sql(f"DELETE FROM entry WHERE {scope}", params)
+        acc = self._acc(loc)
+        acc[1][path] = (-size, -files)
+        acc[2] -= n
+        acc[3] -= size
+        acc[4].add(os.path.dirname(path))
+        self.forgotten += n
+
+    def _gone_below(self, loc: ixs.LocationRow, path: str) -> None:
+        """Still there (a tree partly removed, a file left alone): only what is gone below it."""
+        scope, params = _scope(loc.id, path)
+        doomed = []
+        cur = self.store.sql(f"SELECT id, path, kind, size FROM entry WHERE {scope} AND path != ? ORDER BY path",
+                             params + [_fsencode(path)])
+        while rows := cur.fetchmany(2000):
+            doomed += [(r[0], _fsdecode(r[1]), r[2], r[3]) for r in rows if not os.path.lexists(_fsdecode(r[1]))]
+        if not doomed:
+            return
         for i in range(0, len(doomed), CHUNK):
             part = [d[0] for d in doomed[i:i + CHUNK]]
-            store.sql(f"DELETE FROM entry WHERE id IN ({','.join('?' * len(part))})", part)
-        deltas = {p: (-size, -1) for _id, p, kind, size in doomed if kind == "file"}
-        nbytes = sum(-d[0] for d in deltas.values())
-        _after_change(store, loc, deltas, -len(doomed), -nbytes, {os.path.dirname(d[1]) for d in doomed})
-    ixs._forget_groups(store, loc.id)
-    for _id, p, _kind, _size in doomed:
-        _forget_thumb_sources(store, p, True)
-    return len(doomed)
+            self.store.sql(f"DELETE FROM entry WHERE id IN ({','.join('?' * len(part))})", part)
+        acc = self._acc(loc)
+        for _id, p, kind, size in doomed:
+            if kind == "file":
+                acc[1][p] = (-size, -1)
+                acc[3] -= size
+            acc[4].add(os.path.dirname(p))
+            if self.thumbs:
+                _forget_thumb_sources(self.store, p)
+        acc[2] -= len(doomed)
+        self.forgotten += len(doomed)
+
+    def settle(self) -> None:
+        for loc, deltas, dentries, dbytes, parents in self.changes.values():
+            _after_change(self.store, loc, deltas, dentries, dbytes, parents)
 
 
-def _forget_thumb_sources(store, path: str, gone: bool) -> None:
-    if not gone:
-        return
+def _scope(location_id: int, path: str) -> tuple[str, list]:
+    """``path`` and all below it, as one range of the (location_id, path) index: [path,
+    path + '0') holds them and a few siblings ('path-1', 'path.bak'), which the last test
+    leaves out. (An OR of the path and its subtree made SQLite scan the whole location.)"""
+    exact = _fsencode(path)
+    lo, hi = ixs.subtree_range(path)
+    return "location_id=? AND path >= ? AND path < ? AND (path = ? OR path >= ?)", [location_id, exact, hi, exact, lo]
+
+
+def _forget_thumb_sources(store, path: str) -> None:
     exact = _fsencode(path)
     lo, hi = ixs.subtree_range(path)
     store.sql("DELETE FROM thumb_source WHERE path = ? OR (path >= ? AND path < ?)", (exact, lo, hi))
 
 
+def move_thumb_sources(store, src: str, dst: str) -> int:
+    """A moved file or tree keeps its thumbnails: the sources at and below ``src`` are
+    renamed to ``dst`` (byte-exact: the paths are BLOBs, concatenated as such)."""
+    exact = _fsencode(src)
+    lo, hi = ixs.subtree_range(src)
+    return store.sql("UPDATE OR REPLACE thumb_source SET path = CAST(CAST(? AS BLOB) || substr(path, ?) AS BLOB)"
+                     " WHERE path = ? OR (path >= ? AND path < ?)",
+                     (_fsencode(dst), len(exact) + 1, exact, lo, hi)).rowcount
+
+
 # -- writes ---------------------------------------------------------------------------------
-def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, move_from: dict[str, str] | None = None,
-                   new_tree: bool = False) -> int:
-    """Add (or update) the entries of files a job wrote inside ``loc``, in one transaction.
-    ``move_from``: destination path -> source path of files moved, whose thumbnail
-    sources move with them; ``new_tree``: nothing was indexed where they are (not looked up).
-    Returns how many entries are new."""
+def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, new_tree: bool = False) -> int:
+    """Add (or update) the entries of files a job wrote inside ``loc``, in one transaction;
+    ``new_tree``: nothing was indexed where they are (not looked up). Returns how many
+    entries are new."""
     if not rows:
         return 0
     with store.transaction():
         old = {} if new_tree else entries_at(store, loc.id, [r.path for r in rows])
+        # what the index already has exactly as it is stays untouched (its directory's digest too)
+        rows = [r for r in rows if (o := old.get(r.path)) is None or
+                (o.kind, o.size, o.mtime_ns, o.inode, o.device, o.mode) != (r.kind, r.size, r.mtime_ns, r.inode,
+                                                                           r.device, r.mode)]
+        if not rows:
+            return 0
         deltas: dict[str, tuple[int, int]] = {}
         new = dbytes = 0
         lacking = False
@@ -212,8 +282,6 @@ def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, move_fro
         _after_change(store, loc, deltas, new, dbytes, parents)
         if lacking:  # the next index run reads the files that came without a content identity
             ixs.update_location(store, loc.id, identified_want=0, full_hash=0)
-        for dst, src in (move_from or {}).items():
-            store.sql("UPDATE OR REPLACE thumb_source SET path=? WHERE path=?", (_fsencode(dst), _fsencode(src)))
     ixs._forget_groups(store, loc.id)
     return new
 

@@ -42,10 +42,11 @@ def results_dir(store) -> Path:
 
 
 def prune_jobs(store, older_than: float, *, failed_older_than: float | None = None,
-               now: float | None = None) -> Pruned:
+               now: float | None = None, limit: int | None = None) -> Pruned:
     """Delete finished jobs that finished more than ``older_than`` seconds ago, with their
     result files. ``failed_older_than``: failed jobs are kept this long instead (None: as
-    the others; ``math.inf``: kept)."""
+    the others; ``math.inf``: kept). ``limit``: at most about this many jobs this time
+    (a runner's loop is not held up by a history of millions; it goes on at its next turn)."""
     now = time.time() if now is None else now
     cutoff = now - older_than
     failed_cutoff = cutoff if failed_older_than is None else (
@@ -65,7 +66,7 @@ def prune_jobs(store, older_than: float, *, failed_older_than: float | None = No
         if not ids:
             break
         done.jobs += len(ids)
-        if len(ids) < CHUNK:
+        if len(ids) < CHUNK or (limit is not None and done.jobs >= limit):
             break
     files, nbytes = sweep_results(store, now=now)
     done.files, done.bytes = files, nbytes

@@ -34,6 +34,8 @@ def test_secret_names_by_their_parts():
                       "--set", "keyboard=us"]) == \
         ["run", "x", "--set", "password=***", "--set=api_key=***", "-stoken=***", "-s", "steps=2",
          "--set", "keyboard=us"]
+    assert mask_argv(["run", "x", "-dspassword=a", "--set", 'db={"host": "h", "Password": "p"}', "paths=a=b"]) == \
+        ["run", "x", "-dspassword=***", "--set", 'db={"host": "h", "Password": "***"}', "paths=a=b"]
 
 
 def test_secrets_masked_where_shown_whole_where_run(plugins, cli, tmp_path, store):

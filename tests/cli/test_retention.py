@@ -138,3 +138,21 @@ def test_jobs_ls_pages_through_the_whole_library(cli, store):
     assert len(cli.json("jobs", "ls")) == 20
     recs = store.list_jobs(action=["copy"], before_id=ids[10], limit=3)
     assert [r.id for r in recs] == [ids[8], ids[7], ids[5]] and all(r.action == "copy" for r in recs)
+
+
+def test_a_long_history_is_pruned_a_turn_at_a_time(store, monkeypatch):
+    from sdjobs.runner import retention
+
+    monkeypatch.setattr(retention, "PER_TURN", 2000)
+    for _ in range(5000):
+        store.submit("test-steps", 1, {"steps": 1})
+    store.sql("UPDATE job SET status='completed', finished_at=?", (time.time() - 40 * DAY,))
+    settings_store.put(store, "retention", "30d")
+    r = Retention(store)
+    r.tick(mono=0.0)
+    assert len(store.list_jobs(recent=None)) == 3000  # one turn's worth
+    r.tick(mono=retention.AGAIN_AFTER - 1)
+    assert len(store.list_jobs(recent=None)) == 3000  # the loop goes on meanwhile
+    r.tick(mono=retention.AGAIN_AFTER)
+    r.tick(mono=2 * retention.AGAIN_AFTER)
+    assert store.list_jobs(recent=None) == []

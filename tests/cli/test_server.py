@@ -77,8 +77,9 @@ def test_a_name_that_is_not_utf8_passes_byte_exact(server, tmp_path):
     assert proc.returncode == 0, proc.stderr[-400:]
     assert (tmp_path / "dst").read_bytes() == b"bytes"
     job = json.loads(sdjobs("jobs", "ls", "--json").stdout)[0]
-    # shell-quoted, so that it can be pasted back: the name's bytes inside the quotes
-    assert os.fsencode(job["command"]).endswith(b"copy '" + os.path.join(b"src", name) + b"' dst")
+    import shlex  # the command is shell-quoted (it pastes back): the name inside is byte-exact
+
+    assert [os.fsencode(w) for w in shlex.split(job["command"])] == [b"copy", os.path.join(b"src", name), b"dst"]
 
 
 def test_the_clients_environment_and_stdin(server, tmp_path):

@@ -32,7 +32,7 @@ def test_thumbs_prune(cli, lib, tmp_path):
     unplugged = jpeg(tmp_path / "usb" / "trip" / "far.jpg", 220)
     assert cli("thumbs", photos, tmp_path / "usb", "--size", "64").returncode == 0
     before = sidecars(lib)
-    assert len(before) == 4
+    assert len(sidecars(lib)) == 4
     data = lib.parent / "library-data"
     crash_left = data / "thumbs" / "zz" / "zz-leftover-64.webp"   # written, never recorded: a crash
     crash_left.parent.mkdir(parents=True)
@@ -43,6 +43,11 @@ def test_thumbs_prune(cli, lib, tmp_path):
     outside = tmp_path / "not-ours.webp"
     outside.write_bytes(b"x")
 
+    moved = jpeg(photos / "to-move" / "moved.jpg", 40)
+    assert cli("thumbs", photos / "to-move", "--size", "64").returncode == 0
+    before = sidecars(lib)
+    assert cli("copy", "--move", photos / "to-move", tmp_path / "elsewhere").returncode == 0  # not indexed there
+    moved = tmp_path / "elsewhere" / "moved.jpg"
     assert cli("delete", by_sdjobs).returncode == 0
     os.unlink(by_hand)
     shutil.rmtree(tmp_path / "usb")  # like a disk that is not mounted: its folder is missing
@@ -59,7 +64,7 @@ def test_thumbs_prune(cli, lib, tmp_path):
     left = sidecars(lib)
     assert str(crash_left) not in left and str(being_written) in left and outside.exists()
     shown = {row["path"]: row for row in cli.json("thumbs", "ls")}
-    assert set(shown) == {str(keep), str(photos / "copy-of-keep.jpg"), str(unplugged)}
+    assert set(shown) == {str(keep), str(photos / "copy-of-keep.jpg"), str(unplugged), str(moved)}
     for row in shown.values():  # every sidecar still listed is there
         assert all(Path(t["path"]).exists() for t in row["thumbnails"]), row
     assert cli.json("thumbs", "prune") == {**done, "sources": 0, "thumbnails": 0, "files": 0, "bytes": 0,
@@ -67,4 +72,4 @@ def test_thumbs_prune(cli, lib, tmp_path):
 
     gone = cli.json("thumbs", "prune", "--missing-folders")  # the disk is gone for good
     assert (gone["sources"], gone["thumbnails"], gone["files"]) == (1, 1, 1)
-    assert set(r["path"] for r in cli.json("thumbs", "ls")) == {str(keep), str(photos / "copy-of-keep.jpg")}
+    assert set(r["path"] for r in cli.json("thumbs", "ls")) == {str(keep), str(photos / "copy-of-keep.jpg"), str(moved)}

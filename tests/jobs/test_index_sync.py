@@ -180,3 +180,25 @@ def test_nothing_indexed_costs_nothing(cli, lib, tmp_path):
     assert cli("copy", src, tmp_path / "d").returncode == 0
     assert cli("delete", tmp_path / "d").returncode == 0
     assert entries(lib, tmp_path / "d") == {}
+
+
+def test_the_queries_of_a_subtree_read_only_that_subtree(cli, lib, store, tree):
+    """Forgetting or listing one path of a big location must not read the whole location:
+    every query of a subtree is a range of the (location_id, path) index."""
+    from sdjobs.store import index_store, index_sync
+
+    index(cli, tree)
+    seen: list[str] = []
+    store.db.connection().set_trace_callback(seen.append)
+    try:
+        list(index_store.entries_under(store, tree / "docs"))
+        (tree / "docs" / "a.txt").unlink()
+        index_sync.forget_gone(store, [str(tree / "docs" / "a.txt"), str(tree / "docs")])
+    finally:
+        store.db.connection().set_trace_callback(None)
+    subtree = [q for q in seen if "FROM entry" in q and ">=" in q]
+    assert len(subtree) >= 3
+    conn = store.db.connection()
+    for q in subtree:
+        plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + q))
+        assert "path>? AND path<?" in plan or "path>" in plan, (q, plan)
