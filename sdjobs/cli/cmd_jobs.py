@@ -271,6 +271,9 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
 
     Example: sdjobs jobs prune --older-than 30d
     """
+    from ..runner.leftovers import clean_up_before_prune
+
+    clean_up_before_prune(state.store(), parse_age(older_than))  # (never orphans a job's temporaries)
     n = state.store().prune(parse_age(older_than))
     if as_json:
         output.print_json({"pruned": n})

@@ -137,9 +137,6 @@ class Copy(CopyBooks, Job):
             state["renamed_tops"] = sorted(self.renamed_tops)
         try:
             return self._run(state)
-        except Exception:
-            sweep_temps(c.targets, self.token)  # failed for good (a full destination, say): no .part left behind
-            raise
         finally:
             self.sides.close()
 
@@ -497,6 +494,11 @@ class Copy(CopyBooks, Job):
         return True
 
     def on_cancel(self, ctx) -> None:
-        state = getattr(self, "state", None) or ctx.load_state() or {}
-        if state.get("token"):
-            sweep_temps(self.config.targets, state["token"])
+        self.clean_temporaries(getattr(self, "state", None) or ctx.load_state())
+
+    def clean_temporaries(self, state) -> None:
+        """A copy that failed, was cancelled or lost its library leaves no .part behind (the
+        runner calls this once the pool has stopped: no worker writes one afterwards)."""
+        token = getattr(self, "token", None) or (state or {}).get("token")
+        if token:
+            sweep_temps(self.config.targets, token)

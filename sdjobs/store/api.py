@@ -350,15 +350,15 @@ class Store:
         self.sql("UPDATE job SET control='shutdown' WHERE status='running' AND runner_id=? AND control IS NULL",
                  (runner_id,))
 
-    def crashed(self, job_id: int, claim: int, reason: str) -> None:
+    def crashed(self, job_id: int, claim: int, reason: str) -> bool:
         """The job's process (of this claim) died without recording an end: that is one more
-        attempt; queue it again, or fail it when it has used them all."""
+        attempt; queue it again, or fail it when it has used them all (then True)."""
         now = time.time()
         with self.transaction():
             row = self.sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
                            (job_id, claim)).fetchone()
             if row is None:
-                return
+                return False
             attempts, max_attempts = row[0] + 1, row[1]
             self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
             if attempts >= max_attempts:
@@ -368,6 +368,7 @@ class Store:
                 self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
                          " pid=NULL WHERE id=?", (now, now, job_id))
             self._event(job_id, "warning", reason, ts=now)
+        return attempts >= max_attempts
 
     def fail_dependents(self) -> list[int]:
         """Waiting jobs one of whose dependencies failed or was cancelled fail without running
