@@ -242,7 +242,8 @@ def _trial(t: Trial, res: Result, seed: int, op: str, fault: str, size: str, mou
         # job is then abandoned; it stops for good at its next write or control check and
         # removes its temporaries, its runner stops, and what it finished stays finished (each
         # file complete, or untouched). Judged once every process of the library has ended.
-        rec = t.wait_end(job, 20, quiet=True) or {"status": None, "id": job}
+        gone = fault == "remove_library" and t.job_row(job) is None  # (a new library took its name)
+        rec = (None if gone else t.wait_end(job, 20, quiet=True)) or {"status": None, "id": job}
         if rec.get("status") is None:
             t.wait_gone(runners_then, 35)
     elif fault == "full_library":
