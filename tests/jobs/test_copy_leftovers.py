@@ -61,3 +61,20 @@ def test_a_copy_that_crashed_its_last_attempt_leaves_no_temporary_and_prune_orph
     r = cli("jobs", "prune", "--older-than", "0s", check=True)
     assert "pruned 1 jobs" in r.stdout
     assert not left.exists()
+
+
+def test_prune_refuses_rather_than_orphan_what_it_cannot_clean(lib, cli, store):
+    """A failed job whose type is not installed here: its temporaries cannot be found, so the
+    record that names them is not pruned (one line, exit 1), nor any other."""
+    import sqlite3
+
+    job = store.submit("not-installed-here", 1, {"x": 1}, context={"argv": ["test"]})
+    done = store.submit("not-installed-here", 1, {"x": 2}, context={"argv": ["test"]})
+    with sqlite3.connect(lib) as conn:
+        conn.execute("UPDATE job SET status='failed', finished_at=1, state=?, state_version=1 WHERE id=?",
+                     (codec.pack({"token": "abcd"}), job))
+        conn.execute("UPDATE job SET status='completed', finished_at=1 WHERE id=?", (done,))
+    r = cli("jobs", "prune", "--older-than", "0s")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "not pruned" in lines[0] and f"job {job}" in lines[0], r.stderr
+    assert {x.id for x in store.list_jobs()} == {job, done}
