@@ -288,8 +288,10 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
 
     Example: sdjobs jobs prune --older-than 30d
     """
+    from ..runner.leftovers import clean_up_before_prune
     from ..store.retention import prune_jobs
 
+    clean_up_before_prune(state.store(), parse_age(older_than))  # (never orphans a job's temporaries)
     done = prune_jobs(state.store(), parse_age(older_than))
     if as_json:
         output.print_json({"pruned": done.jobs, "files": done.files, "bytes": done.bytes})

@@ -77,6 +77,12 @@ class Job:
     def on_cancel(self, ctx: "JobContext") -> None:
         """Clean up after a cancel: remove temporary files and the like."""
 
+    def clean_temporaries(self, state: Any) -> None:
+        """Remove what a run keeps only so that it can resume (temporary files), once the job
+        will never resume: it failed, its library is gone, or its record is pruned. ``state``
+        is its last checkpoint (None if it has none); called on an instance that may not have
+        run in this process. Must be safe to call twice."""
+
     @classmethod
     def accepts_state(cls, state_version: int) -> bool:
         """Whether state written by ``state_version`` can be resumed by this version."""

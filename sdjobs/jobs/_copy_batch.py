@@ -9,6 +9,7 @@ from ..fs import copyfile as cf
 from ..fs.beneath import DirCache
 
 BATCH_SECONDS = 0.25  # a worker hands back what it did not get to by then: pauses stay prompt on slow disks
+TEST_DELAY = float(os.environ.get("SDJOBS_COPY_TEST_DELAY") or 0)  # tests: each batch takes this long more
 
 
 class Sides:
@@ -54,6 +55,8 @@ def copy_batch(task: tuple) -> tuple:
     problems = []
     moved: list[tuple[str, int, str, os.stat_result]] = []  # (source, top, destination, its stat)
     sides = Sides(src_roots, dst_roots)
+    if TEST_DELAY:
+        time.sleep(TEST_DELAY)
     deadline = time.monotonic() + BATCH_SECONDS
     rest = None
     try:

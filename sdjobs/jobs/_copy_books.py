@@ -78,10 +78,11 @@ class CopyBooks:
             self._failed(src, dst, OSError(err[0], err[1]))
 
     def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0, files: int = 0) -> None:
-        if skipped:
-            self.out["skipped"] += 1
-        self.out["links"] += links
-        self.out["files"] += files
+        if self.counting:  # (not when an earlier run's walk counted it)
+            self.out["bytes"] += n
+            self.out["skipped"] += skipped
+            self.out["links"] += links
+            self.out["files"] += files
         p = self.ctx.current
         self.ctx.progress(done=(p.done or 0) + 1, path=e.src)
 

@@ -31,7 +31,7 @@ import sys
 from collections import deque
 from typing import Iterable, Iterator, Literal
 
-from ..core.errors import BadInput, JobFailed, NotFound
+from ..core.errors import BadInput, Interrupt, JobFailed, NotFound
 from ..core.job import Job
 from ..fs import copyfile as cf
 from ..core.humanize import human_bytes, plural
@@ -124,6 +124,7 @@ class Copy(CopyBooks, Job):
         self.links: dict[str, list] = state.setdefault("links", {})  # "dev:ino" of a source -> [top, its copy]
         self.dirmeta: dict[str, list] = state.setdefault("dirmeta", {})  # --move: a directory's source stat
         self.renamed_tops: set[int] = set(state.get("renamed_tops", ()))
+        self.counting = True  # False for an entry whose walk counts an earlier run took already
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
@@ -141,9 +142,6 @@ class Copy(CopyBooks, Job):
             state["renamed_tops"] = sorted(self.renamed_tops)
         try:
             return self._run(state)
-        except Exception:
-            sweep_temps(c.targets, self.token)  # failed for good (a full destination, say): no .part left behind
-            raise
         finally:
             self.sides.close()
             keep_index(ctx, c.sources, c.targets, move=c.move, exc=sys.exc_info()[1])  # the library stays true
@@ -162,6 +160,7 @@ class Copy(CopyBooks, Job):
                 raise JobFailed(f"{len(conflicts)} destination(s) exist: {shown}{more};"
                                 " nothing was written (use --on-conflict skip|overwrite|rename)")
         state["planned"] = True
+        state.setdefault("fresh", walk_ahead)  # its first run found no destination in the way
         ctx.checkpoint(state, force=True)
 
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
@@ -170,15 +169,18 @@ class Copy(CopyBooks, Job):
         self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
                            self.src_roots)
         self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
-        batches = self._work(state, walk_ahead)
+        self.stop: Interrupt | None = None  # a pause, cancel or shutdown, once asked
+        batches = self._until_stopped(self._work(state, walk_ahead))
         try:
             while True:
                 for result in ctx.map(copy_batch, batches, chunksize=1):
                     self._record_batch(result)
-                    ctx.check_interrupt()
+                    self._check_interrupt()
+                if self.stop is not None:
+                    raise self.stop  # (every batch handed out is back and counted)
                 if not self.leftover or self.full is not None:
                     break
-                batches = self._leftovers()
+                batches = self._until_stopped(self._leftovers())
             self._wait_large()
         except BaseException:
             if self.large is not None:  # stop it at a chunk and checkpoint where it stopped
@@ -198,6 +200,25 @@ class Copy(CopyBooks, Job):
         finish_dirs(self.ctx, self.dirs, self._dest, c.sources if c.move else [], self.renamed_tops,
                     lambda top, path: self.sides.at(SRC, top, path))
         return self.out
+
+    def _check_interrupt(self) -> None:
+        if self.stop is None:
+            try:
+                self.ctx.check_interrupt()
+            except Interrupt as exc:
+                self.stop = exc
+
+    def _until_stopped(self, batches: Iterator[tuple]) -> Iterator[tuple]:
+        """The batches for the pool until a pause, cancel or shutdown is asked: then no more
+        go out, and those out already come back and are counted before the job stops. (Their
+        files are copied: counted now, or a resume would find them there and never count them.)"""
+        try:
+            for batch in batches:
+                if self.stop is not None:
+                    return
+                yield batch
+        except Interrupt as exc:  # asked while the walk went on (or a file here was copied)
+            self.stop = exc
 
     # -- plan ---------------------------------------------------------------------
     def _plan(self) -> tuple[int, int, list[str]]:
@@ -273,6 +294,11 @@ class Copy(CopyBooks, Job):
         if walk_ahead:  # its thread starts here, once ctx.map has forked the pool (never fork with it running)
             self.entries = self.ahead = WalkAhead(self._pairs())
         current = state.get("current")
+        # The walk's own counts (directories, skipped, renamed, links) were taken by an earlier
+        # run up to the entry it had reached: a resume, which walks the tree again, counts only
+        # what lies beyond (a --move's moved files are gone from the walk, not from the counts).
+        counted = state.get("walked") if self.resumed else None
+        recount = self._walk_key(*counted) if counted else None
         batch: list[tuple[str, str, int]] = []
         batch_bytes = 0
         ready: deque[tuple] = deque()
@@ -292,6 +318,11 @@ class Copy(CopyBooks, Job):
             if n % 64 == 0:
                 bwlimit = self.bucket.rate = self.ctx.settings().get("bwlimit")  # (read once a second)
                 self.ctx.check_interrupt()
+            if recount is not None:
+                self.counting = self._walk_key(e.top, e.src) > recount
+                if self.counting:
+                    recount = None
+            state["walked"] = [e.top, e.src]
             mode = e.st.st_mode
             key = f"{e.st.st_dev}:{e.st.st_ino}"
             if e.parent in self.unmade:
@@ -314,7 +345,7 @@ class Copy(CopyBooks, Job):
                     else:
                         meta = DirMeta.of(e.st)
                     self.dirs.append((e.top, dst, DirMeta(*meta)))
-                    self.out["dirs"] += 1
+                    self.out["dirs"] += self.counting
                 elif stat.S_ISREG(mode) and key in self.links:  # (a move may have unlinked the first
                     # name already, so nlink is no guide here)
                     self._link(self.links[key], dst, e)
@@ -361,6 +392,10 @@ class Copy(CopyBooks, Job):
             if batch:
                 yield (*self.batch_opts, batch)
 
+    def _walk_key(self, top: int, src: str) -> tuple[int, list[str]]:
+        """An entry's place in the walk's order (pre-order, names sorted), the same in every run."""
+        return top, src[len(self.config.sources[top]):].split("/")
+
     def _leftovers(self) -> Iterator[tuple]:
         while self.leftover and self.full is None:
             yield self.leftover.popleft()
@@ -384,7 +419,14 @@ class Copy(CopyBooks, Job):
             return dst
         policy = self.config.on_conflict
         if cf.same_quick(e.st, dfd, name) and self._proven_same(e, dfd, name):
-            self._done(e, 0, skipped=not self.resumed)  # done by an earlier run of this job, or identical
+            if self.resumed and self.state.get("fresh"):
+                # Into a destination that did not exist: this job put it there, after the last
+                # checkpoint of a run that crashed (what a pause stopped is counted already).
+                kind = e.st.st_mode
+                self._done(e, e.st.st_size if stat.S_ISREG(kind) else 0, links=int(stat.S_ISLNK(kind)),
+                           files=int(not stat.S_ISLNK(kind)))
+            else:
+                self._done(e, 0, skipped=True)  # identical already (or this job's, counted before)
             if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
                 self.links.setdefault(f"{e.st.st_dev}:{e.st.st_ino}", [e.top, dst])
             if self.config.move:  # copied before an interruption, not yet removed
@@ -425,7 +467,7 @@ class Copy(CopyBooks, Job):
             cand = f"{base} ({n}){ext}"
             dfd, name = self._dest(e.top, cand)
             if cf.lstat_at(dfd, name) is None:
-                self.out["renamed"] += 1
+                self.out["renamed"] += self.counting
                 return cand
             if cf.same_quick(e.st, dfd, name) and self._proven_same(e, dfd, name):
                 self._done(e, 0, skipped=True)
@@ -505,6 +547,11 @@ class Copy(CopyBooks, Job):
         return True
 
     def on_cancel(self, ctx) -> None:
-        state = getattr(self, "state", None) or ctx.load_state() or {}
-        if state.get("token"):
-            sweep_temps(self.config.targets, state["token"])
+        self.clean_temporaries(getattr(self, "state", None) or ctx.load_state())
+
+    def clean_temporaries(self, state) -> None:
+        """A copy that failed, was cancelled or lost its library leaves no .part behind (the
+        runner calls this once the pool has stopped: no worker writes one afterwards)."""
+        token = getattr(self, "token", None) or (state or {}).get("token")
+        if token:
+            sweep_temps(self.config.targets, token)

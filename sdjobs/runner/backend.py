@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Iterator
 from ..core import registry
 from ..core.fields import build_config
 from ..store.api import Store
+from ..store.library import LibraryLost
 from .fanout import FanOut
 
 
@@ -29,6 +30,7 @@ class StoreBackend:
         fanout.limit = lambda: self.settings().get("max_workers")
 
     def write(self, progress, metrics, events, checkpoint, busy_timeout: float | None = None) -> None:
+        self._check_library()
         if busy_timeout is not None:  # (this thread's own connection: see core/trail.py)
             self.store.sql(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         self.store.write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim)
@@ -36,7 +38,17 @@ class StoreBackend:
     def read_checkpoint(self):
         return self.store.read_checkpoint(self.job_id)
 
+    def _check_library(self) -> None:
+        """A running job whose library was deleted, replaced or damaged stops for good (its
+        record is gone: nothing can resume it) rather than go on for a file no one reads."""
+        if self.claim is None:
+            return
+        lost = self.store.library.lost_since(self.store.opened_as)
+        if lost:
+            raise LibraryLost(f"the library {self.store.library.db_path} {lost}")
+
     def read_control(self) -> str | None:
+        self._check_library()
         return self.store.read_control(self.job_id, claim=self.claim)
 
     def settings(self) -> dict[str, Any]:

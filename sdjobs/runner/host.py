@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -18,11 +19,12 @@ from ..core.status import FINISHED, Status
 from ..store import events
 from ..store.api import Store
 from ..store.leases import HOST
-from ..store.library import Library
+from ..store.library import Library, LibraryLost
 from ..store.records import JobRecord
 from .backend import StoreBackend
 from . import lifeline, prestart
 from .fanout import FanOut, GateClient
+from .leftovers import clean_temporaries
 
 CRASH_EXIT = 70  # a job process that ends so (a worker of it died) is counted as a crash
 
@@ -34,10 +36,16 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
     (its runner was declared dead), the next write or control check raises LeaseLost, and
     this returns None having recorded nothing more. WorkerLost (a worker process died)
     propagates: the job process must end as a crash."""
+    made: list = []  # the job, once made
     try:
-        return _execute(store, rec, runner_id, fanout)
+        return _execute(store, rec, runner_id, fanout, made)
     except LeaseLost:
         return None  # another process runs it now: not one more word from this one
+    except LibraryLost as exc:  # its record is gone with its library: nothing more is written
+        fanout.close()  # the pool's batches stop first: none writes a temporary after the clean-up
+        clean_temporaries(made[0] if made else None, None)
+        print(f"sdjobs: job {rec.id}: stopped for good: {exc}", file=sys.stderr, flush=True)
+        return None
     finally:
         fanout.close()
 
@@ -45,7 +53,7 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
 CHILD_ERRORS = ("completed-with-errors", "failed", "cancelled")
 
 
-def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut) -> Status:
+def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut, made: list) -> Status:
     started = time.monotonic()
     ctx: JobContext | None = None
     job = None
@@ -62,6 +70,7 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
         cls = registry.get(rec.type, plugin=(rec.context or {}).get("plugin"))
         ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, rec.priority, fanout, claim=rec.claim))
         job = cls(load_config(cls.Config, rec.config))
+        made.append(job)
         if rec.control == "cancel":
             raise CancelRequested()
         data, version = store.read_checkpoint(rec.id)
@@ -90,20 +99,24 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
         _hook(job, "on_pause", ctx)
         return end(Status.INTERRUPTED)
     except CancelRequested:
+        fanout.close()  # the pool's batches stop first: none writes a temporary after the clean-up
         _hook(job, "on_cancel", ctx)
         return end(Status.CANCELLED)
     except WaitForChildren:
         return end(Status.QUEUED, wait_children=True)
-    except IncompatibleState as exc:
+    except IncompatibleState as exc:  # (nothing of this run to clean up: it did not start)
         return end(Status.FAILED, "checkpoint", error=str(exc))
     except BadInput as exc:
-        return end(Status.FAILED, "input", error=str(exc))
+        with _then_clean_up(store, rec, job, fanout):
+            return end(Status.FAILED, "input", error=str(exc))
     except SdjobsError as exc:
-        return end(Status.FAILED, "job", error=str(exc))
+        with _then_clean_up(store, rec, job, fanout):
+            return end(Status.FAILED, "job", error=str(exc))
     except Exception as exc:
-        if ctx is not None:
-            ctx.log(format_exception(exc))
-        return end(Status.FAILED, "unexpected", error=describe_error(exc))
+        with _then_clean_up(store, rec, job, fanout):
+            if ctx is not None:
+                ctx.log(format_exception(exc))
+            return end(Status.FAILED, "unexpected", error=describe_error(exc))
 
 
 def _ended(store: Store, rec: JobRecord, status: Status, job, category: str | None, kw: dict,
@@ -127,6 +140,21 @@ def _ended(store: Store, rec: JobRecord, status: Status, job, category: str | No
                 summary = None
         events.finished(store, rec.id, status.value, summary=summary, error=kw.get("error"), category=category,
                         claim=rec.claim)
+
+
+@contextlib.contextmanager
+def _then_clean_up(store: Store, rec: JobRecord, job, fanout: FanOut):
+    """A job that failed will not resume: once its end is recorded (or that failed too, on a
+    library gone bad), its pool stops and its temporaries are removed."""
+    try:
+        yield
+    finally:
+        fanout.close()  # first: no batch of the pool writes a temporary after the clean-up
+        try:
+            state = store.read_checkpoint(rec.id)[0]
+        except Exception:
+            state = None  # (the job itself knows what its run made)
+        clean_temporaries(job, state)
 
 
 def _hook(job, name: str, ctx) -> None:

@@ -12,8 +12,10 @@ import math
 import time
 
 from ..core import settings as defs
+from ..core.errors import SdjobsError
 from ..store import settings_store
 from ..store.retention import prune_jobs
+from .leftovers import clean_up_before_prune
 
 CHECK_EVERY = 60.0
 RUN_EVERY = 86400.0
@@ -50,6 +52,12 @@ class Retention:
             self._applied = None
             return
         if current == self._applied and mono - self._ran < RUN_EVERY:
+            return
+        try:  # a failed job's temporaries go before its checkpoint (their names) does
+            clean_up_before_prune(self.store, min(current[0], current[1] or math.inf))
+        except SdjobsError as exc:
+            self.say(f"retention: {exc}")
+            self._ran, self._applied = mono, current
             return
         done = prune_jobs(self.store, current[0], failed_older_than=current[1], limit=PER_TURN)
         self._ran, self._applied = mono, current

@@ -23,8 +23,8 @@ from typing import Any
 from ..core.status import Status
 from ..store import events, waits
 from ..store.api import Store
-from ..store.library import Library
-from . import host, prestart
+from ..store.library import Library, storage_fault
+from . import host, leftovers, prestart
 from .gate import Gate
 from .scheduler import Scheduler
 
@@ -63,6 +63,8 @@ class Supervisor:
         self._waits: dict[int, tuple[int, str]] = {}  # what its jobs wait for, as last recorded
         self._mp = multiprocessing.get_context("fork")
         self._cli_server: subprocess.Popen | None = None
+        self._cleaners: list = []  # processes removing the temporaries of jobs that crashed for good
+        self.lost: str | None = None  # why the library can no longer be used, once it cannot
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop = True
@@ -81,12 +83,19 @@ class Supervisor:
             store.recover_orphans(other_hosts=True)
             store.requeue_interrupted()
             self._loop()
+        except Exception as exc:
+            if storage_fault(exc, self.library) is not None:
+                self.lost = "cannot be used"  # (said by the caller) its jobs fail at their next write
+            raise
         finally:
             self._stop_cli_server()
-            self._shutdown()
-            store.unregister_runner(self.runner_id)
+            if self.lost:
+                self._let_go()
+            else:
+                self._shutdown()
+                store.unregister_runner(self.runner_id)
             store.close()
-        return 0
+        return 1 if self.lost else 0
 
     def _started(self) -> None:
         """The library is open (and trusted) and this runner registered: a hook for the log."""
@@ -103,8 +112,9 @@ class Supervisor:
             now = time.monotonic()
             scheduler.tick()  # due schedules submit their job commands (at most once a second)
             if now - last_hb >= HEARTBEAT_EVERY:
-                if self.library.replaced_since(store.opened_as):
-                    print(f"sdjobs runner: the library {self.library.db_path} was deleted or replaced; stopping",
+                self.lost = self.library.lost_since(store.opened_as)
+                if self.lost:  # its jobs see it too, and stop for good (runner/backend.py)
+                    print(f"sdjobs runner: the library {self.library.db_path} {self.lost}; stopping",
                           file=sys.stderr, flush=True)
                     self.why_stopping = "its library was deleted or replaced"
                     break
@@ -116,7 +126,10 @@ class Supervisor:
                 self._record_waits()
                 last_hb = now
             if now - last_recover >= RECOVER_EVERY:
-                store.recover_orphans(other_hosts=True)
+                for job_id in store.recover_orphans(other_hosts=True):
+                    if store.get(job_id).status == Status.FAILED:  # its runner died too often
+                        self._clean_up(job_id)
+                self._cleaners = [p for p in self._cleaners if p.is_alive()]  # (reaps the others)
                 store.requeue_interrupted()
                 store.fail_dependents()
                 self._sync_priorities()
@@ -190,6 +203,13 @@ class Supervisor:
         self.running[rec.id] = Running(rec.id, proc, parent_end, rec.priority, rec.claim)
         self.gate.join(rec.id, parent_end, rec.priority)
 
+    def _clean_up(self, job_id: int) -> None:
+        """Remove the temporaries of a job that failed by crashing, in a process of its own."""
+        proc = self._mp.Process(target=leftovers.clean_up_main, name=f"sdjobs-clean-{job_id}",
+                                args=(str(self.library.db_path), job_id, os.getpid()))
+        proc.start()
+        self._cleaners.append(proc)
+
     def _wait(self, timeout: float) -> None:
         by_conn = {r.conn: r for r in self.running.values()}
         by_sentinel = {r.process.sentinel: r for r in self.running.values()}
@@ -218,7 +238,8 @@ class Supervisor:
                 why = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                 reason, word = f"its process {job.process.pid} died ({why})", "process-died"
                 facts["exit"] = code
-            self.store.crashed(job.job_id, job.claim, reason, word, **facts)
+            if self.store.crashed(job.job_id, job.claim, reason, word, **facts):
+                self._clean_up(job.job_id)  # failed for good: no run of it will remove its temporaries
         elif self._stop_asked and self.store.get(job.job_id).status == "interrupted":
             self._interrupted(job.job_id, facts)
         self.store.fail_dependents()  # jobs waiting --after a job that just failed fail now, not in 5 s
@@ -232,6 +253,25 @@ class Supervisor:
         events.interrupted(self.store, job_id, "shutdown",
                            f"its runner {self.runner_id} (pid {os.getpid()}) stopped: {self.why_stopping};"
                            " it resumes from its checkpoint", stopped=self.why_stopping, **facts)
+
+    def _let_go(self) -> None:
+        """The library is lost: nothing can be recorded any more. Each job stops by itself at
+        its next control check and removes its temporaries; wait for that, kill what is left."""
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        while self.running and time.monotonic() < deadline:
+            self.gate.tokens = max(self.gate.tokens, len(self.running) * 4)  # none waits for a token
+            by_conn = {r.conn: r for r in self.running.values()}
+            for obj in wait(list(by_conn) + [r.process.sentinel for r in self.running.values()], 0.1):
+                if obj in by_conn:
+                    self.gate.handle(by_conn[obj].job_id)
+            for job in [r for r in self.running.values() if not r.process.is_alive()]:
+                job.process.join()
+                self.running.pop(job.job_id)
+                self.gate.leave(job.job_id)
+                job.conn.close()
+        for job in self.running.values():
+            job.process.kill()
+            job.process.join()
 
     def _shutdown(self) -> None:
         """Ask every running job to checkpoint and stop; wait for them."""

@@ -367,16 +367,16 @@ class Store:
         self.sql("UPDATE job SET control='shutdown' WHERE status='running' AND runner_id=? AND control IS NULL",
                  (runner_id,))
 
-    def crashed(self, job_id: int, claim: int, reason: str, why_word: str = "process-died", **facts: Any) -> None:
+    def crashed(self, job_id: int, claim: int, reason: str, why_word: str = "process-died", **facts: Any) -> bool:
         """The job's process (of this claim) died without recording an end: that is one more
-        attempt; queue it again, or fail it when it has used them all. ``why_word`` and ``facts``
-        go in its ``interrupted`` event (store/events.py)."""
+        attempt; queue it again, or fail it when it has used them all (then True). ``why_word``
+        and ``facts`` go in its ``interrupted`` event (store/events.py)."""
         now = time.time()
         with self.transaction():
             row = self.sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
                            (job_id, claim)).fetchone()
             if row is None:
-                return
+                return False
             attempts, max_attempts = row[0] + 1, row[1]
             self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
             lifecycle.interrupted(self, job_id, why_word, reason, ts=now, attempt=attempts, **facts)
@@ -388,6 +388,7 @@ class Store:
             else:
                 self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
                          " pid=NULL WHERE id=?", (now, now, job_id))
+        return attempts >= max_attempts
 
     def fail_dependents(self) -> list[int]:
         """Waiting jobs one of whose dependencies failed or was cancelled fail without running

@@ -45,6 +45,29 @@ class Library:
         process that keeps using it writes to a file nobody else will ever read."""
         return opened is not None and self.file_identity() != opened
 
+    def damage(self) -> str | None:
+        """How the file at ``db_path`` stopped being an SQLite database, or None: cut short of
+        its 100-byte header. A WAL library keeps its first page in this file whatever its WAL
+        holds (SQLite discards the WAL of an empty file), so a library that short is damaged,
+        never merely new and still in its WAL. Only a stat: opening and closing the file would
+        drop the POSIX locks of every SQLite connection this process has on it."""
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            return None  # gone or unreachable: replaced_since and the open say so
+        if stat.S_ISREG(st.st_mode) and st.st_size < SQLITE_HEADER_SIZE:
+            return f"truncated to {st.st_size} bytes"
+        return None
+
+    def lost_since(self, opened: tuple[int, int] | None) -> str | None:
+        """Why a process that opened the library as ``opened`` must stop using it: the file was
+        deleted, replaced, truncated or overwritten (whatever it writes would be read by no
+        one); None while it is the same, sound file."""
+        if self.replaced_since(opened):
+            return "was deleted or replaced"
+        why = self.damage()
+        return f"was damaged ({why})" if why else None
+
     def ensure_dirs(self) -> None:
         for d in (self.db_path.parent, self.data_dir):
             if not d.is_dir():
@@ -77,6 +100,13 @@ class LibraryUnusable(BadInput):
 
 
 DISK_FULL = "database or disk is full"  # SQLite's words for SQLITE_FULL
+SQLITE_HEADER_SIZE = 100
+
+
+class LibraryLost(BaseException):
+    """The library a job process works for was deleted, replaced or damaged under it: the job
+    stops for good (no record is left to resume it from) and removes its temporaries. A
+    BaseException, like an interrupt, so that a job's ``except Exception`` does not swallow it."""
 
 
 def check_openable(library: Library) -> None:
@@ -90,6 +120,13 @@ def check_openable(library: Library) -> None:
         raise unusable(library, exc) from None
     if not stat.S_ISREG(st.st_mode):
         raise LibraryUnusable(f"the library {library.db_path} is not a regular file")
+    why = library.damage()
+    if why and any(os.path.exists(f"{library.db_path}{s}") for s in ("-wal", "-shm")):
+        # Opened, SQLite would take it for a new, empty database, discard the WAL that a live
+        # runner is using, then wait on that runner's lock (60 s) to make it a library again.
+        raise LibraryUnusable(f"cannot use the library {library.db_path}: it was damaged ({why}) while in"
+                              " use; restore it from a backup, or remove it (and its -wal and -shm files)"
+                              " to start an empty library")
 
 
 def storage_fault(exc: BaseException, library: Library) -> "LibraryUnusable | None":

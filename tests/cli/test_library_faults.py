@@ -182,17 +182,21 @@ class _nullcontext:
         self.store.close()
 
 
-def test_a_truncated_library_under_a_live_runner(lib, cli, tmp_path):
+@pytest.mark.parametrize("keep", ["a third", "nothing"])
+def test_a_truncated_library_under_a_live_runner(lib, cli, tmp_path, keep):
+    """Cut to a third, or to nothing (SQLite would take an empty file for a new database, discard
+    the runner's WAL and wait 60 s on the runner's lock): commands answer in one line at once,
+    the runner stops, and the copy it ran leaves no temporary file."""
     import time
 
     (tmp_path / "big").mkdir()
     (tmp_path / "big" / "f").write_bytes(os.urandom(4 << 20))
     r = cli("copy", "--detach", "--bwlimit", "512K", tmp_path / "big", tmp_path / "d", env={"SDJOBS_RUNNER_IDLE_EXIT": "60"})
     assert r.returncode == 0, r.stderr
-    time.sleep(1.5)
-    with sqlite3.connect(lib, timeout=10) as conn:
+    _wait_for_temporary(tmp_path / "d")
+    with sqlite3.connect(lib, timeout=10) as conn:  # every page in the file: the cut takes them
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    os.truncate(lib, os.path.getsize(lib) // 3)
+    os.truncate(lib, os.path.getsize(lib) // 3 if keep == "a third" else 0)
     try:
         for _ in range(3):
             started = time.monotonic()
@@ -203,7 +207,8 @@ def test_a_truncated_library_under_a_live_runner(lib, cli, tmp_path):
 
         wait_for(lambda: not _runners_of(lib), timeout=20, what="the runner to stop on its damaged library")
         log = (lib.parent / "library-data" / "runner.log").read_text()
-        assert "Traceback" not in log and "sdjobs runner: stopped: " in log, log[-3000:]
+        assert "Traceback" not in log and ("sdjobs runner: stopped: " in log or "was damaged" in log), log[-3000:]
+        assert _temporaries(tmp_path / "d") == []
     finally:  # the fixture cannot stop runners through a damaged library: by pid, then its files
         for pid in _runners_of(lib):
             os.kill(pid, 9)
@@ -222,3 +227,43 @@ def _runners_of(lib) -> list[int]:
         if b"sdjobs.runner.background" in argv and os.fsencode(lib) in argv:
             pids.append(int(entry))
     return pids
+
+
+def _temporaries(root) -> list[str]:
+    return [os.path.join(d, n) for d, _, names in os.walk(root) for n in names if ".sdjobs-" in n]
+
+
+def _wait_for_temporary(root) -> None:
+    from conftest import wait_for
+
+    wait_for(lambda: _temporaries(root), timeout=30, what=f"a temporary file of the copy under {root}")
+
+
+def test_a_copy_whose_library_is_deleted_stops_for_good_and_leaves_no_temporary(lib, cli, tmp_path):
+    """The contract (README, Reliability): a job whose library is deleted under it has no record
+    left to resume from; it stops at its next write or control check, removes its temporaries,
+    and keeps what it finished; its runner stops too."""
+    from conftest import wait_for
+
+    src = tmp_path / "big"
+    src.mkdir()
+    (src / "a").write_bytes(os.urandom(200_000))
+    (src / "f").write_bytes(os.urandom(4 << 20))
+    r = cli("copy", "--detach", "--bwlimit", "512K", src, tmp_path / "d", env={"SDJOBS_RUNNER_IDLE_EXIT": "60"})
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: (tmp_path / "d" / "a").exists() and _temporaries(tmp_path / "d"), timeout=30,
+             what="the copy to be in its second file")
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    with _nullcontext(Store(Library(lib))) as store:
+        [runner] = [r.pid for r in store.runners(live_only=True)]
+    for p in _library_files(lib):
+        if not p.is_dir():
+            p.unlink()
+    wait_for(lambda: not _alive(runner), timeout=20, what="the runner of the deleted library to stop")
+    assert _temporaries(tmp_path / "d") == []
+    assert not (tmp_path / "d" / "f").exists()  # (never a part of it under its name)
+    assert (tmp_path / "d" / "a").read_bytes() == (src / "a").read_bytes()  # what it finished stays
+    log = (lib.parent / "library-data" / "runner.log").read_text()
+    assert "stopped for good" in log and "was deleted or replaced; stopping" in log, log[-2000:]

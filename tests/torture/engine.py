@@ -229,6 +229,28 @@ class Trial:
             self.violations.append(f"HANG: job {job_id} not finished after {timeout:g}s (status {row and row['status']})")
         return None
 
+    def wait_gone(self, runners: list, timeout: float) -> None:
+        """Wait until no process of these runners' process groups is left (a runner whose library
+        was lost stops by itself, and its jobs with it); a violation if one still runs."""
+        groups = {r.pid for r in runners}
+
+        def left() -> list[int]:
+            out = []
+            for pid in processes_of(self.lib_dir):
+                try:
+                    if os.getpgid(pid) in groups:
+                        out.append(pid)
+                except ProcessLookupError:
+                    pass
+            return out
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not left():
+                return
+            time.sleep(0.2)
+        self.violations.append(f"runner or job still running {timeout:g}s after its library was lost: {left()}")
+
     def shutdown(self) -> None:
         """Stop the runners gracefully, then check that nothing of this library still runs."""
         self._stop.set()

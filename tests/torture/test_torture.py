@@ -63,10 +63,6 @@ def _judge(res) -> None:
 
 @pytest.mark.parametrize("seed,op,fault", CASES, ids=[f"{op}-{fault}-{seed}" for seed, op, fault in CASES])
 def test_trial(seed, op, fault, tmp_path):
-    if (op, fault) == ("index", "full_library"):
-        pytest.skip("known defect, left open: an index job whose library's disk filled stays 'running' after"
-                    " space is freed when runners were restarted meanwhile (replay: bench/soak.py --replay 2011"
-                    " --ops index --faults full_library --size small)")
     _judge(run_trial(seed, op, fault, base_dir=str(tmp_path)))
 
 

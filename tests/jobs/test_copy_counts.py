@@ -1,0 +1,75 @@
+"""A copy's summary counts what the job did over all its attempts, judged against the tree itself
+(counted here with os.walk, not by sdjobs): pauses while pool batches are out, and resumes that
+walk the tree again, neither lose files from the count nor count a directory twice, and a file
+the job copied itself before a pause is never "skipped"."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import wait_for
+
+
+def _tree(root, rng: random.Random, files: int, dirs: int) -> tuple[int, int, int]:
+    """files spread over dirs (nested a little); returns (files, dirs, bytes) as os.walk sees them."""
+    paths = [root]
+    root.mkdir()
+    for i in range(dirs):
+        d = rng.choice(paths) / f"d{i:03d}"
+        d.mkdir()
+        paths.append(d)
+    for i in range(files):
+        (rng.choice(paths) / f"f{i:05d}").write_bytes(rng.randbytes(rng.randrange(0, 600)))
+    n_files = n_dirs = n_bytes = 0
+    for d, subdirs, names in os.walk(root):
+        n_dirs += 1
+        n_files += len(names)
+        n_bytes += sum(os.lstat(os.path.join(d, n)).st_size for n in names)
+    return n_files, n_dirs, n_bytes
+
+
+def _show(cli, job):
+    return json.loads(cli("jobs", "show", job, "--json", check=True).stdout)
+
+
+@pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
+def test_counts_after_pauses_with_batches_out_equal_the_tree(lib, cli, tmp_path, monkeypatch, request, move):
+    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.15")  # each pool batch takes a while: pauses find some out
+    monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "60")
+    rng = random.Random(7)
+    src = tmp_path / "src"
+    if move:  # across filesystems (on one, a move is a single rename)
+        if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("no second filesystem at /dev/shm")
+        shm = Path(tempfile.mkdtemp(prefix="sdjobs-counts-", dir="/dev/shm"))
+        request.addfinalizer(lambda: shutil.rmtree(shm, ignore_errors=True))
+        src = shm / "src"
+    want_files, want_dirs, want_bytes = _tree(src, rng, 6000, 40)
+    r = cli("copy", "--detach", src, tmp_path / "dst", *(["--move"] if move else []))
+    assert r.returncode == 0, r.stderr
+    job = int(r.stdout.split()[0])
+    paused = 0
+    for _ in range(3):
+        wait_for(lambda: _show(cli, job)["status"] in ("running", "completed"), timeout=30, what="the copy to run")
+        if _show(cli, job)["status"] == "completed":
+            break
+        cli("jobs", "pause", job, check=True)
+        status = wait_for(lambda: (s := _show(cli, job)["status"]) in ("paused", "completed") and s, timeout=30,
+                          what="the pause")
+        if status == "completed":
+            break
+        paused += 1
+        cli("jobs", "resume", job, check=True)
+    rec = wait_for(lambda: (x := _show(cli, job))["status"] in ("completed", "completed-with-errors", "failed")
+                   and x, timeout=60, what="the copy to end")
+    assert rec["status"] == "completed", rec
+    assert paused >= 1, "the copy ended before it could be paused: the test proves nothing"
+    out = rec["output"]
+    assert (out["files"], out["dirs"], out["bytes"], out.get("skipped", 0)) == (want_files, want_dirs, want_bytes, 0), \
+        f"after {paused} pause(s): {out}"
