@@ -59,7 +59,9 @@ def store_rows(store: Store, texts: list[tuple[int, str]]) -> int:
                        columns=("size", "hash", "wasted", "paths"), name="groups")
     store.sql("PRAGMA wal_checkpoint(PASSIVE)")
     store.sql("UPDATE job SET status='completed', finished_at=?, output=? WHERE id=?",
-              (time.time(), codec.pack({"groups": len(texts)}), job))
+              (time.time(), codec.pack({"mode": "hash", "scanned": 2 * len(texts), "candidates": 2 * len(texts),
+                                         "from_index": 0, "read_bytes": 0, "groups": len(texts),
+                                         "duplicates": len(texts), "wasted": sum(s for s, _ in texts)}), job))
     return job
 
 
