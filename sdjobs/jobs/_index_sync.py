@@ -71,7 +71,7 @@ class IndexKeeper:
         started = time.monotonic()
         for src, target in pairs:
             try:
-                self._record_tree(src, target, move)
+                self._record_tree(src, target)
             except Interrupt:
                 raise
             except Exception as exc:
@@ -94,7 +94,7 @@ class IndexKeeper:
                           " location brings it up to date", path)
 
     # -- a copied tree ------------------------------------------------------------------
-    def _record_tree(self, src: str, target: str, move: bool) -> None:
+    def _record_tree(self, src: str, target: str) -> None:
         store = self.store
         real = sync.canonical_gone(target)
         loc = sync.location_of(store, real)
@@ -125,9 +125,9 @@ class IndexKeeper:
                     continue
                 batch.append((e.path, (e.kind, e.size, e.inode, e.device, e.mode, e.mtime_ns)))
                 if len(batch) >= BATCH:
-                    self._write(loc, src_loc, real, src_real, batch, move)
+                    self._write(loc, src_loc, real, src_real, batch)
                     batch = []
-        self._write(loc, src_loc, real, src_real, batch, move)
+        self._write(loc, src_loc, real, src_real, batch)
 
     @staticmethod
     def _depth_below(loc, real: str, rules: WalkRules, limit: int | None):
@@ -145,7 +145,7 @@ class IndexKeeper:
             return False
         return None if limit is None else limit - depth - 1
 
-    def _write(self, loc, src_loc, real: str, src_real: str, batch: list, move: bool) -> None:
+    def _write(self, loc, src_loc, real: str, src_real: str, batch: list) -> None:
         if not batch:
             return
         if self.interruptible:
