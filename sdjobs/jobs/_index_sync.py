@@ -22,7 +22,6 @@ import time
 from ..core.errors import Interrupt, PauseRequested, ShutdownRequested
 from ..fs.rules import GitIgnore, WalkRules
 from ..fs.walker import walk
-from ..store import index_store as ixs
 from ..store import index_sync as sync
 
 BATCH = 2000          # entries per transaction

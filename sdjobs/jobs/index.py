@@ -36,6 +36,7 @@ from ..core.errors import BadInput, JobFailed, NotFound
 from ..core.job import Job
 from ..fs.rules import WalkRules
 from ..store import index_store as ixs
+from ..store.index_sync import shift_ancestors
 from ..core.humanize import human_bytes, plural
 from . import index_diff as diff
 from .index_diff import process
@@ -309,7 +310,7 @@ class Index(Job):
                     deltas[t] = (now_t[0] - old_t[0], now_t[1] - old_t[1])
                     size += now_t[0] - old_t[0]
                     entries += now_t[2] - old_t[2]
-                diff.shift_ancestors(store, loc.id, loc.path, deltas)
+                shift_ancestors(store, loc.id, loc.path, deltas)
             ixs.update_location(store, loc.id, entries=entries, total_size=size)
             if st["kind"] == "fresh":
                 st["new"] = st["found"]

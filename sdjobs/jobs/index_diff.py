@@ -226,25 +226,6 @@ def delete_gone(store, job_id: int, location_id: int, target: str, after: bytes 
     return deleted, (rows[-1][1] if len(rows) == limit else None)
 
 
-def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[int, int]]) -> None:
-    """Add each target's change of (bytes, files) to every directory between the
-    location root and the target."""
-    per_dir: dict[str, list[int]] = {}
-    for target, (dsize, dfiles) in deltas.items():
-        if not (dsize or dfiles):
-            continue
-        d = os.path.dirname(target)
-        while len(d) > len(root) and d.startswith(root):
-            acc = per_dir.setdefault(d, [0, 0])
-            acc[0] += dsize
-            acc[1] += dfiles
-            d = os.path.dirname(d)
-    store.db.cursor().executemany(
-        "UPDATE entry SET subtree_size=coalesce(subtree_size, 0)+?, subtree_files=coalesce(subtree_files, 0)+?"
-        " WHERE location_id=? AND path=?",
-        [(s, f, location_id, _fsencode(d)) for d, (s, f) in per_dir.items()])
-
-
 # -- the phase ------------------------------------------------------------------------------
 def process(job) -> None:
     """The processing phase of ``job`` (an Index job after a re-index's discovery):

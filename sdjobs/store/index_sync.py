@@ -290,7 +290,7 @@ def _after_change(store, loc: ixs.LocationRow, deltas: dict[str, tuple[int, int]
                   parents: set[str]) -> None:
     """Totals of the location and of the directories above the changed paths; digests of
     the directories whose children changed are forgotten (NULL: a re-index looks again)."""
-    _shift_ancestors(store, loc.id, loc.path, deltas)
+    shift_ancestors(store, loc.id, loc.path, deltas)
     store.sql("UPDATE location SET entries=max(entries + ?, 0), total_size=max(total_size + ?, 0) WHERE id=?",
               (dentries, dbytes, loc.id))
     inside = [p for p in parents if p != loc.path]
@@ -302,9 +302,9 @@ def _after_change(store, loc: ixs.LocationRow, deltas: dict[str, tuple[int, int]
         store.sql("UPDATE location SET digest=NULL WHERE id=?", (loc.id,))
 
 
-def _shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[int, int]]) -> None:
+def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[int, int]]) -> None:
     """Add each changed path's (bytes, files) to every directory between the location root
-    and it (as ``index_diff.shift_ancestors`` does for a re-index of targets)."""
+    and it (a re-index of targets does the same: jobs/index.py)."""
     per_dir: dict[str, list[int]] = {}
     for target, (dsize, dfiles) in deltas.items():
         if not (dsize or dfiles):

@@ -59,7 +59,7 @@ def test_a_copy_that_crashed_its_last_attempt_leaves_no_temporary_and_prune_orph
     left = dst / cf.temp_name(token)
     left.write_bytes(b"x" * 1000)
     r = cli("jobs", "prune", "--older-than", "0s", check=True)
-    assert "pruned 1 jobs" in r.stdout
+    assert "pruned 1 job\n" in r.stdout
     assert not left.exists()
 
 
