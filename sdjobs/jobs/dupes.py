@@ -290,7 +290,7 @@ class Dupes(Job):
         ``_dupes_hash.render_settled``), or None when the job must see them as
         groups: to compare their bytes, act on them, or add hard links' names."""
         c, files = self.config, self.files
-        if c.mode != "hash" or c.then != "none" or not c.library or (c.hardlinks and self.state["links"]):
+        if c.mode != "hash" or c.then != "none" or (c.hardlinks and self.state["links"]):
             return None
         return (len(set(files.args)) > 1,)
 
@@ -346,7 +346,7 @@ class Dupes(Job):
         paths, sizes, mtimes, args = files.paths, files.sizes, files.mtimes, files.args
         order = paths.__getitem__ if one_root else (lambda i: (args[i], paths[i]))
         with_mtimes = c.then != "none"  # the keep rules and the re-checks need them
-        as_text = not with_mtimes and bool(c.library)  # straight to the JSON of the results file
+        as_text = not with_mtimes  # straight to the JSON texts of the result rows
         rendered = [tuple(r) for r in state.get("rendered") or []]  # lists, after a checkpoint
         for g in groups:
             members = sorted(g, key=order) if len(g) > 1 else g
@@ -368,7 +368,7 @@ class Dupes(Job):
             out_groups.append(group)
         if as_text and rendered:
             rendered.sort()
-        if rendered and (c.then != "none" or not c.library):  # the plan and inline results need dicts
+        if rendered and c.then != "none":  # the plan needs dicts
             import json
 
             out_groups += json.loads("[" + ",".join(r[5] for r in rendered) + "]")
