@@ -322,7 +322,8 @@ class Copy(CopyBooks, Job):
                 self.counting = self._walk_key(e.top, e.src) > recount
                 if self.counting:
                     recount = None
-            state["walked"] = [e.top, e.src]
+            if self.counting:  # never back: a run paused before the point an earlier one reached keeps that point
+                state["walked"] = [e.top, e.src]
             mode = e.st.st_mode
             key = f"{e.st.st_dev}:{e.st.st_ino}"
             if e.parent in self.unmade:

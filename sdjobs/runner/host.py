@@ -19,7 +19,7 @@ from ..core.status import FINISHED, Status
 from ..store import events
 from ..store.api import Store
 from ..store.leases import HOST
-from ..store.library import Library, LibraryLost
+from ..store.library import Library, LibraryLost, storage_fault
 from ..store.records import JobRecord
 from .backend import StoreBackend
 from . import lifeline, prestart
@@ -42,12 +42,22 @@ def execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut)
     except LeaseLost:
         return None  # another process runs it now: not one more word from this one
     except LibraryLost as exc:  # its record is gone with its library: nothing more is written
-        fanout.close()  # the pool's batches stop first: none writes a temporary after the clean-up
-        clean_temporaries(made[0] if made else None, None)
-        print(f"sdjobs: job {rec.id}: stopped for good: {exc}", file=sys.stderr, flush=True)
+        _lost(rec, made, fanout, str(exc))
+        return None
+    except Exception as exc:
+        fault = storage_fault(exc, store.library)
+        if fault is None or not any(w in str(exc) for w in ("malformed", "not a database")):
+            raise  # (a full disk: a crash, and the job resumes once there is room)
+        _lost(rec, made, fanout, str(fault))  # its library went bad while it wrote its end
         return None
     finally:
         fanout.close()
+
+
+def _lost(rec: JobRecord, made: list, fanout: FanOut, why: str) -> None:
+    fanout.close()  # the pool's batches stop first: none writes a temporary after the clean-up
+    clean_temporaries(made[0] if made else None, None)
+    print(f"sdjobs: job {rec.id}: stopped for good: {why}", file=sys.stderr, flush=True)
 
 
 CHILD_ERRORS = ("completed-with-errors", "failed", "cancelled")
