@@ -54,7 +54,7 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
             output.err(f"job {job_id} {rec.status} before it could pause", style="yellow")
             raise SystemExit(for_status(rec.status))
         output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
-                   f" resume it with: sdjobs jobs resume {job_id}", style="yellow")
+                   f" resume it with: sdjobs jobs resume {job_id} --follow", style="yellow")
         raise SystemExit(Exit.INTERRUPTED)
 
 
