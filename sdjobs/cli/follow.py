@@ -85,8 +85,8 @@ def _render(rec: JobRecord, waiting: str | None = None):
 
     p = rec.progress
     frac = p.fraction()
-    if waiting and not rec.wait_children:  # not "running 0%": what it waits for (a parent waiting
-        # for its children shows their progress: store/family.py)
+    # not "running 0%": what it waits for (a parent waiting for its children shows their progress)
+    if waiting and not rec.wait_children:
         grid = Table.grid(padding=(0, 1))
         grid.add_row(Text.assemble((f"{rec.type} #{rec.id} ", "bold"), (rec.status, output.STATUS_STYLE.get(
             rec.status, ""))), Text(safe(waiting), style="yellow"))
