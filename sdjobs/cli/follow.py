@@ -55,7 +55,7 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
             output.err(f"job {job_id} {rec.status} before it could pause", style="yellow")
             raise SystemExit(for_status(rec.status))
         output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
-                   f" resume it with: sdjobs jobs resume {job_id}", style="yellow")
+                   f" resume it with: sdjobs jobs resume {job_id} --follow", style="yellow")
         raise SystemExit(Exit.INTERRUPTED)
 
 
@@ -104,7 +104,7 @@ def follow_lines(rec: JobRecord, width: int, waiting: str | None = None):
     frac = p.fraction()
     head = Text.assemble((f"{rec.type} #{rec.id}", "bold"), " ",
                          (rec.status, output.STATUS_STYLE.get(rec.status, "")))
-    if waiting:
+    if waiting and not rec.wait_children:  # a parent waiting for its children shows their progress
         line = head.copy()
         line.append(" " + safe(waiting), style="yellow")
         line.truncate(width, overflow="ellipsis")

@@ -21,6 +21,7 @@ from . import output, state
 
 KIND_WIDTH = 16  # "resume-requested", "cancel-requested"
 PROGRESS_EVERY = 0.25
+PAGE = 2000  # events read at a time: a long log streams
 
 
 def register(jobs: typer.Typer) -> None:
@@ -47,12 +48,13 @@ def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
     rec = store.get(job_id)
     last, last_progress, progress_at = 0, None, 0.0
     while True:
-        for e in events.read(store, job_id, after_id=last):
-            last = e.id
-            if as_json:
-                output.print_jsonl([event_json(e)])
-            else:
-                print(event_line(e, rec.retries))
+        while page := events.read(store, job_id, after_id=last, limit=PAGE):
+            for e in page:
+                if as_json:
+                    output.print_jsonl([event_json(e)])
+                else:
+                    print(event_line(e, rec.retries))
+            last = page[-1].id
         stopped = rec.status in FINISHED or rec.status == "paused"
         if stopped or not follow:
             break

@@ -276,6 +276,8 @@ class Supervisor:
     def _shutdown(self) -> None:
         """Ask every running job to checkpoint and stop; wait for them."""
         self._stop_asked = True
+        if self._stop and self.store.runner_stopping(self.runner_id):  # the signal came with the flag
+            self.why_stopping = "`sdjobs runner stop` asked it to stop"
         self.store.request_shutdown(self.runner_id)
         deadline = time.monotonic() + SHUTDOWN_GRACE
         last_hb = time.monotonic()

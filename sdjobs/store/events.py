@@ -173,14 +173,20 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     who = {**requester(), "user": str(context.get("user") or requester()["user"])}
     argv = context.get("argv") or []
     argv = [str(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv])]
-    who["command"] = shlex.join(argv) if argv and not argv[0].startswith("(") else " ".join(argv)
+    if isinstance(context.get("command"), str):  # the command as recorded, already shell-quoted
+        who["command"] = context["command"]
+    else:
+        who["command"] = shlex.join(argv) if argv and not argv[0].startswith("(") else " ".join(argv)
     fields: dict[str, Any] = {**who, "priority": priority}
+    schedule = context.get("schedule", context.get("schedule_id", os.environ.get("SDJOBS_SCHEDULE")))
+    if isinstance(schedule, dict):
+        schedule = schedule.get("id")
     if parent_id is not None:
         fields["parent"] = parent_id
         message = f"submitted by job {parent_id}"
-    elif context.get("schedule") is not None:
-        fields["schedule"] = context["schedule"]
-        message = f"submitted by schedule {context['schedule']} running `{who['command']}`"
+    elif schedule is not None:
+        fields["schedule"] = schedule
+        message = f"submitted by schedule {schedule} running `{who['command']}`"
     else:
         message = f"submitted by {by(who)}"
     if after:

@@ -121,3 +121,26 @@ def test_requests_are_logged_before_what_they_cause_with_their_result(cli, store
     assert rows[2]["fields"]["status"] == "cancelled"
     assert rows[3]["fields"]["result"].startswith("refused: job") and "jobs retry" in rows[3]["message"]
     assert rows[4]["status"] == "cancelled" and rows[4]["exit_code"] == 1
+
+
+def test_a_scheduled_command_and_a_child_job_say_who_submitted_them(cli, store, tmp_path):
+    (tmp_path / "a").write_text("x")
+    job = int(cli("copy", tmp_path / "a", tmp_path / "b", "--detach", env={"SDJOBS_SCHEDULE": "7"},
+                  check=True).stdout)  # as the runner's scheduler runs a schedule's command
+    rows = [json.loads(line) for line in cli("jobs", "logs", job, "--json", check=True).stdout.splitlines()]
+    assert rows[0]["kind"] == "submitted" and rows[0]["fields"]["schedule"] == "7"
+    assert rows[0]["message"].startswith("submitted by schedule 7 running `sdjobs copy ")
+    child = store.submit("test-steps", 1, {}, parent_id=job, context={"parent": job, "argv": ["(child of job 1)"]})
+    assert [e.message for e in store.events(child)] == [f"submitted by job {job}"]
+
+
+def test_runner_stop_is_the_reason_its_job_was_interrupted(cli, store, start_runner):
+    from conftest import submit
+
+    job = submit(store, "test-steps", {"steps": 100, "delay": 0.05})
+    start_runner("--workers", "1")
+    wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
+    cli("runner", "stop", check=True)
+    rows = [json.loads(line) for line in cli("jobs", "logs", job, "--json", check=True).stdout.splitlines()]
+    assert [r["fields"]["stopped"] for r in rows if r["kind"] == "interrupted"] == [
+        "`sdjobs runner stop` asked it to stop"]

@@ -63,3 +63,49 @@ def test_resume_follow_resumes_then_follows_to_the_end(cli, store, start_runner)
     resumed = cli("jobs", "resume", job, "--follow", timeout=60)
     assert resumed.returncode == 0 and f"test-steps job {job} completed" in resumed.stderr, resumed.stderr
     assert store.get(job).status == "completed"
+
+
+def test_on_a_terminal_follow_shows_what_a_queued_job_waits_for_and_ctrl_c_detaches(cli, store, start_runner):
+    import os
+    import pty
+    import select
+
+    start_runner("--workers", "1")
+    busy = submit(store, "test-steps", {"steps": 400, "delay": 0.05})
+    wait_for(lambda: store.get(busy).status == "running", what="the first job to run")
+    queued = submit(store, "test-steps", {"steps": 1, "delay": 0})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `sdjobs jobs follow` on a terminal
+        os.environ.pop("NO_COLOR", None)
+        os.environ["TERM"] = "xterm"
+        os.execv(sys.executable, [sys.executable, "-m", "sdjobs", "jobs", "follow", str(queued)])
+    seen = b""
+
+    def read_for(seconds: float) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    return
+
+    try:
+        deadline = time.monotonic() + 30
+        while b"waiting for a worker" not in seen and time.monotonic() < deadline:
+            read_for(0.2)
+        assert f"waiting for a worker (held by #{busy})".encode() in seen, seen[-500:]
+        os.write(fd, b"\x03")  # Ctrl-C, as the terminal sends it
+        read_for(3)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 130, seen[-500:]
+    assert f"detached; job {queued} keeps running".encode() in seen
+    assert store.get(queued).status == "queued" and not store.events(queued, kinds=["pause-requested"])
+    cli("jobs", "cancel", busy, check=True)

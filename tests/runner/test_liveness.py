@@ -58,8 +58,9 @@ def test_runner_stop_reports_a_runner_still_alive_after_its_wait(store, cli, sta
     marker = tmp_path / "marker"
     submit(store, "test-steps", {"steps": 10, "delay": 3, "marker": str(marker)})
     runner = start_runner("--workers", "1")
-    # in its first 3-second step: a job process that cannot stop at once (not merely claimed)
-    wait_for(lambda: store.get(1).progress.phase == "counting", what="the job's first step")
+    # in its first 3-second step (its phase is written just before the step's interrupt check):
+    # asked earlier, the job would see the stop at that check and the runner exit at once
+    wait_for(lambda: store.get(1).progress.phase == "counting", what="running")
     out = cli("runner", "stop", "--wait", "0.2", timeout=60)
     assert out.returncode == 1 and "still running" in out.stderr and str(runner.proc.pid) in out.stderr, out
     assert runner.proc.wait(30) == 0
