@@ -255,6 +255,13 @@ class DashApp(App):
     def refresh_view(self) -> None:
         if not self._table.is_attached:  # a message that arrived while the app closes
             return
+        if isinstance(self.screen, DetailScreen):
+            # The table is hidden, yet a change drawn on it repaints the screen on top (Textual paints
+            # the screens below one with a transparent background): draw it when it shows again.
+            self._stale = True
+            return
+        self._stale = False
+
         jobs, depth, folded = self.nest(self.visible_jobs())
         newest = max((v.id for v in jobs), default=0)
         self._table.show(jobs, self.now(), depth, folded)
@@ -269,8 +276,13 @@ class DashApp(App):
         if empty.display:
             empty.explain(library_empty=not self.snapshot.jobs, filtered=bool(self.snapshot.jobs))
 
+    def table_shown_again(self) -> None:
+        """A detail screen closed: draw what changed while it hid the table."""
+        if getattr(self, "_stale", False):
+            self.refresh_view()
+
     def _tick(self) -> None:
-        if self._table.is_attached:
+        if self._table.is_attached and not isinstance(self.screen, DetailScreen):
             self._table.refresh_ages(self.now())
 
     # -- keys ---------------------------------------------------------------
