@@ -308,8 +308,9 @@ class JobTable(ScrollView, can_focus=True):
             self.refresh()
 
     def _resize_virtual(self) -> None:
-        # as wide as the widget: no horizontal scrollbar to hide the last row (←/→ slide instead)
-        self.virtual_size = Size(self.size.width, len(self._order) + 1)
+        # never wider than the widget (whose width drops by the vertical scrollbar's when one appears): no
+        # horizontal scrollbar to hide the last row under (←/→ slide the columns instead)
+        self.virtual_size = Size(1, len(self._order) + 1)
 
     def _line(self, texts: dict[str, Text], what: Text | None = None, style: Style | None = None) -> Strip:
         line = Text(no_wrap=True, end="", style=style or "")
