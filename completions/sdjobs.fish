@@ -25,6 +25,17 @@ function __sdjobs_at
     test (__sdjobs_path) = "$argv[1]"
 end
 
+function __sdjobs_dyn --description 'Words from the library: job ids (type and status), types'
+    set -l lib
+    set -l tokens (commandline -opc)
+    for i in (seq (count $tokens))
+        if contains -- $tokens[$i] --library -L
+            set lib --library $tokens[(math $i + 1)]
+        end
+    end
+    sdjobs __complete $argv $lib 2>/dev/null
+end
+
 complete -c sdjobs -f
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -a config -d 'The library\'s settings, stored in the library and used by every runner.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs"' -a copy -d 'Copy files and trees like cp -a (symlinks as symlinks, modes and times kept), as a resumab'
@@ -66,12 +77,12 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l bwlimit -r -d 'Bytes per se
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs copy"' -F
-complete -c sdjobs -n '__sdjobs_at "sdjobs dash"' -l job -s j -r -d 'Open the details of this job first.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs dash"' -l theme -r -d 'A Textual theme; the default uses the terminal\'s own colours.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs dash"' -l job -s j -r -x -a '(__sdjobs_dyn ids)' -d 'Open the details of this job first.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs dash"' -l theme -r -x -a '(__sdjobs_dyn themes)' -d 'A Textual theme; the default uses the terminal\'s own colours.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs dash"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l mode -s m -r -x -a 'trash permanent secure' -d 'trash: the freedesktop.org trash, restorable from a file manager; permanent: remove; secur'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l yes -s y -d 'Do not ask before a permanent or secure deletion.'
@@ -80,7 +91,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l bwlimit -r -d 'At most RA
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs delete"' -F
@@ -103,7 +114,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l bwlimit -r -d 'Read at mos
 complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs dupes"' -F
@@ -121,7 +132,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l thumbs -d 'Then make thumb
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs index"' -F
@@ -139,14 +150,16 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a show -d 'Everything in a jo
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -a wait -d 'Wait until jobs finish; exit 0 only if all completed.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs cancel"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs cancel"' -x -a '(__sdjobs_dyn ids queued running paused interrupted)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs follow"' -l json -d 'Print the final job record as JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs follow"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l follow -s f -d 'Keep printing until the job stops.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l json -d 'JSON Lines on stdout (see docs/events.md).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs logs"' -x -a '(__sdjobs_dyn ids)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l all -s a -d 'Include the whole history.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l status -s s -r -d 'Only this status (repeatable).'
-complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l type -s t -r -d 'Only this job type (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l status -s s -r -x -a '(__sdjobs_dyn statuses)' -d 'Only this status (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l type -s t -r -x -a '(__sdjobs_dyn types)' -d 'Only this job type (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l action -r -d 'Only jobs started by this command word, e.g. copy, watch (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l recent -r -d 'How many finished jobs to show without --all.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs ls"' -l limit -s n -r -d 'One page of the whole library, newest first: at most N jobs.'
@@ -161,23 +174,29 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs jobs output"' -l min-size -r -d 'Only
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs output"' -l no-pager -d 'Do not page the table on a terminal.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs output"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs pause"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs pause"' -x -a '(__sdjobs_dyn ids queued running interrupted)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs prune"' -l older-than -r -d 'Age such as 30d, 12h.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs prune"' -l json -d 'Print JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs prune"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs resume"' -l follow -s f -d 'Then follow the job live, as `jobs follow` (one job).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs resume"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs resume"' -x -a '(__sdjobs_dyn ids paused interrupted)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs retry"' -l from-scratch -d 'Forget the checkpoint and start from the beginning.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs retry"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs retry"' -x -a '(__sdjobs_dyn ids failed cancelled completed-with-errors)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs set"' -l priority -r -d 'New priority.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs set"' -l max-workers -r -d 'Cap fan-out workers.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs set"' -l bwlimit -r -d 'Bytes per second, e.g. 50M (copy).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs set"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs set"' -x -a '(__sdjobs_dyn ids queued running paused interrupted)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs show"' -l json -d 'Print JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs show"' -l events -r -d 'How many warnings/errors to show.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs show"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs show"' -x -a '(__sdjobs_dyn ids)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs wait"' -l timeout -r -d 'Give up after SECONDS (exit 1).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs wait"' -l json -d 'Print JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs jobs wait"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs jobs wait"' -x -a '(__sdjobs_dyn ids queued running paused interrupted)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs locations"' -a ls -d 'List indexed locations (the default of `sdjobs locations`).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs locations"' -a rm -d 'Forget an indexed location and its entries (the files are not touched).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs locations"' -l json -d 'Print the final job record as JSON on stdout.'
@@ -192,9 +211,10 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l config -s c -r -F -d 'A JSON
 complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs run"' -x -a '(__sdjobs_dyn types)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -a status -d 'Show live runners (exit 1 when none is alive).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -a stop -d 'Stop every live runner; their running jobs checkpoint and resume on the next start.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs runner"' -l workers -s w -r -d 'Jobs at once and fan-out workers [default: cores].'
@@ -231,7 +251,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l freedesktop -d 'Also
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs make"' -F
@@ -241,6 +261,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs prune"' -l json -d 'Print JSON
 complete -c sdjobs -n '__sdjobs_at "sdjobs thumbs prune"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs types"' -l json -d 'Print JSON on stdout.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs types"' -l help -d 'Show this message and exit.'
+complete -c sdjobs -n '__sdjobs_at "sdjobs types"' -x -a '(__sdjobs_dyn types)'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l mode -s m -r -x -a 'basic integrity corruption complete' -d 'basic: missing, drift, empty; integrity: re-hash against the index; corruption: undecodabl'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l permissions -d 'Also flag world-writable and unreadable files (always on in complete mode).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l gitignore -l no-gitignore -d 'Honour .gitignore files.'
@@ -252,7 +273,7 @@ complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l bwlimit -r -d 'Read at 
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l detach -s d -d 'Only enqueue the job and print its id.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l priority -s p -r -d 'Higher runs first (default 0).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l json -d 'Print the final job record as JSON on stdout.'
-complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l after -r -d 'Wait until job ID finishes (repeatable).'
+complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l after -r -x -a '(__sdjobs_dyn ids)' -d 'Wait until job ID finishes (repeatable).'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l max-workers -r -d 'Cap the worker processes this job fans out to.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -l help -d 'Show this message and exit.'
 complete -c sdjobs -n '__sdjobs_at "sdjobs validate"' -F

@@ -129,7 +129,8 @@ def _read(cmd, path: list[str], ctx) -> Cmd:
         children.append(_read(sub, path + [name], sub.context_class(sub, info_name=name, parent=ctx)))
     return Cmd(path=path, help=inspect.cleandoc(cmd.help or ""), epilog=inspect.cleandoc(cmd.epilog or ""),
                short=_short(cmd),
-               usage=_usage(path, options, args, bool(children)), options=options, args=args, children=children)
+               usage=_usage(path, options, args, bool(children), bool(getattr(cmd, "invoke_without_command", False))),
+               options=options, args=args, children=children)
 
 
 def _short(cmd) -> str:
@@ -187,19 +188,23 @@ def _option(p, ctx) -> Opt:
                repeatable=bool(getattr(p, "multiple", False)), choices=choices, files=files)
 
 
+ARG_NAMES = {"IDS": "ID", "JOB_ID": "ID"}
+
+
 def _argument(p) -> Arg:
     name = (p.metavar or p.name or "ARG").strip("[]").rstrip(".").upper()
+    name = ARG_NAMES.get(name, name)
     is_path = _is_path(p) or bool(PATHISH.search(name))
     return Arg(name=name, variadic=p.nargs == -1, required=bool(p.required), files=is_path)
 
 
-def _usage(path: list[str], options: list[Opt], args: list[Arg], group: bool) -> str:
+def _usage(path: list[str], options: list[Opt], args: list[Arg], group: bool, optional: bool = False) -> str:
     pieces = list(path) + (["[OPTIONS]"] if options else [])
     for a in args:
-        piece = a.name + ("..." if a.variadic else "")
+        piece = a.name + ("..." if a.variadic and "..." not in a.name else "")  # "SRC... DST" says it all
         pieces.append(piece if a.required else f"[{piece}]")
     if group:
-        pieces.append("COMMAND [ARGS]...")
+        pieces.append("[COMMAND [ARGS]...]" if optional else "COMMAND [ARGS]...")
     return " ".join(pieces)
 
 
@@ -209,6 +214,35 @@ def exit_codes() -> list[tuple[int, str, str]]:
 
     comments = dict(re.findall(r"^\s+([A-Z_]+)\s*=\s*\d+\s*#\s*(.+?)\s*$", inspect.getsource(exitcodes), re.M))
     return [(int(e), e.name, comments.get(e.name, e.name.replace("_", " ").lower())) for e in exitcodes.Exit]
+
+
+STATUS_MEANING = {
+    "queued": "Waiting for a runner (or for the jobs it runs --after).",
+    "running": "A runner's process is working on it; its progress is written as it goes.",
+    "paused": "Stopped at a checkpoint on request; sdjobs jobs resume continues it.",
+    "interrupted": "Stopped by a runner's stop or death; it resumes from its last checkpoint on the next start.",
+    "completed": "Finished; everything was done.",
+    "completed-with-errors": "Finished, but some items failed (see sdjobs jobs show ID).",
+    "failed": "Stopped by an error it cannot go past; the reason is in sdjobs jobs show ID. sdjobs jobs retry runs "
+              "it again.",
+    "cancelled": "Stopped on request and cleaned up; it stays in the history.",
+}
+
+
+def job_statuses() -> list[tuple[str, str]]:
+    from sdjobs.core.status import Status
+
+    return [(s.value, STATUS_MEANING.get(s.value, "")) for s in Status]
+
+
+ASCII_KEYS = str.maketrans({"↑": "Up", "↓": "Down", "←": "Left", "→": "Right", "…": "..."})
+
+
+def dashboard_keys():
+    """The help screen's keys, in ASCII (troff reads no arrows)."""
+    from sdjobs.tui.screens.help import KEYS
+
+    return [(title, [(k.translate(ASCII_KEYS), w.translate(ASCII_KEYS)) for k, w in rows]) for title, rows in KEYS]
 
 
 # -- man page --------------------------------------------------------------------
@@ -268,6 +302,14 @@ def man(root: Cmd) -> str:
             out += [".PP", "Commands: " + ", ".join(f"\\fB{_roff(x.path[-1])}\\fR" for x in c.children) + "."]
         if c.options:
             out += [".PP", "Options:", ".RS", *_options(c.options), ".RE"]
+    out.append(".SH JOB STATUSES")
+    for status, meaning in job_statuses():
+        out += [".TP", f"\\fB{_roff(status)}\\fR", _roff(meaning)]
+    out += [".SH DASHBOARD KEYS", "In \\fBsdjobs dash\\fR:"]
+    for title, rows in dashboard_keys():
+        out += [".SS " + f'"{_roff(title)}"']
+        for key, what in rows:
+            out += [".TP", f"\\fB{_roff(key)}\\fR", _roff(what)]
     out.append(".SH EXIT STATUS")
     for code, name, meaning in exit_codes():
         out += [".TP", f"\\fB{code}\\fR", f"{_roff(meaning)} ({name})."]
@@ -289,7 +331,9 @@ def man(root: Cmd) -> str:
                              if line.strip().startswith(PROG + " ")]
     out += [".nf", *[_roff(e) for e in dict.fromkeys(examples)], ".fi"]
     out += [".SH SEE ALSO", "\\fBcp\\fR(1), \\fBrsync\\fR(1), \\fBjdupes\\fR(1), \\fBsqlite3\\fR(1)",
-            ".PP", "Shell completions for bash, zsh and fish are in the completions/ directory of the source."]
+            ".PP", "Shell completions for bash, zsh and fish are in the completions/ directory of the source; "
+            "they complete job ids (with their type and status), job types, statuses and themes from the "
+            "library."]
     return "\n".join(out) + "\n"
 
 

@@ -60,6 +60,10 @@ def identity() -> bytes:
 
 
 def run() -> None:
+    if sys.argv[1:2] == ["__complete"]:  # shell completion: fast, read-only, no runner (cli/complete.py)
+        from .complete import main
+
+        raise SystemExit(main(sys.argv[2:]))
     if not any(k.endswith("_COMPLETE") for k in os.environ):
         if os.environ.get(SWITCH, "1") != "0":
             code = hand_over(sys.argv)

@@ -46,6 +46,7 @@ JOB_ACTIONS = {"pause", "resume", "cancel", "retry", "priority"}
 MAIN_ONLY = {"filter", "cycle_status", "toggle_history", "goto", "cycle_sort", "follow_new", "fold"}
 RECHECK_RUNNERS = 2.0    # seconds: a runner that dies writes nothing, so look again now and then
 RECOVER_EVERY = 10.0     # seconds: jobs of dead runners become interrupted, as `jobs ls` does
+DETAIL_EVERY = 0.5       # seconds: the followed job is read at most this often (its screen draws once a second)
 
 
 class DashApp(App):
@@ -89,6 +90,7 @@ class DashApp(App):
         self.open_job = job
         self.library_name = library if library is not None else str(getattr(store.library, "db_path", ""))
         self.types = JobTypes(lookup)   # used by the watcher thread only
+        self.animation_level = "none"   # a sliding tab underline costs frames every time a count in a label moves
         self.register_theme(MONO_THEME)
         self.monochrome = self.no_color   # NO_COLOR: the terminal's own colours, bold, reverse, underline
         use_monochrome(self, self.monochrome)
@@ -143,7 +145,8 @@ class DashApp(App):
         detail: DetailLoader | None = None
         following: tuple[int, int] | None = None
         last_version = last_snapshot = None
-        last_runners = last_recover = 0.0
+        last_runners = last_recover = last_detail = 0.0
+        jobs_due = detail_due = False   # a change not read yet (the table hidden; a detail read too soon)
         try:
             while not worker.is_cancelled:
                 now = time.monotonic()
@@ -157,18 +160,25 @@ class DashApp(App):
                     last_version = version
                     query = self._query
                     moved = last_snapshot is None or last_snapshot.query != query
-                    if changed or moved or now - last_runners >= RECHECK_RUNNERS:
-                        last_runners = now
-                        snapshot = jobs.load(changed or last_snapshot is None, query)
-                        if snapshot != last_snapshot:
-                            last_snapshot = snapshot
-                            self.post_message(JobsLoaded(snapshot))
+                    jobs_due = jobs_due or changed
                     wanted = self._follow
+                    # The detail screen hides the table: leave it until the screen closes (a job being
+                    # followed writes four times a second).
+                    if wanted is None or last_snapshot is None or moved:
+                        if jobs_due or moved or now - last_runners >= RECHECK_RUNNERS:
+                            last_runners = now
+                            snapshot = jobs.load(jobs_due or last_snapshot is None, query)
+                            jobs_due = False
+                            if snapshot != last_snapshot:
+                                last_snapshot = snapshot
+                                self.post_message(JobsLoaded(snapshot))
                     if wanted != following:
                         following = wanted
                         detail = DetailLoader(store, wanted[1], self.types) if wanted else None
-                        changed = True
-                    if detail is not None and changed:
+                        detail_due, last_detail = True, 0.0
+                    detail_due = detail_due or changed
+                    if detail is not None and detail_due and now - last_detail >= DETAIL_EVERY:
+                        detail_due, last_detail = False, now
                         self.post_message(DetailLoaded(detail.load()))
                 except Exception as exc:  # a library being rewritten, a disk hiccup: say so, keep the rows, retry
                     error = f"{type(exc).__name__}: {exc}"
@@ -183,7 +193,7 @@ class DashApp(App):
             store.db.close()  # this thread's connection
 
     def follow_job(self, job_id: int | None) -> None:
-        """Ask the watcher to load this job in full on every change (None: stop)."""
+        """Ask the watcher to load this job in full on every change (None: stop, and read the table again)."""
         self._follow = None if job_id is None else (next(self._generation), job_id)
         self._wake.set()
 
@@ -255,6 +265,13 @@ class DashApp(App):
     def refresh_view(self) -> None:
         if not self._table.is_attached:  # a message that arrived while the app closes
             return
+        if isinstance(self.screen, DetailScreen):
+            # The table is hidden, yet a change drawn on it repaints the screen on top (Textual paints
+            # the screens below one with a transparent background): draw it when it shows again.
+            self._stale = True
+            return
+        self._stale = False
+
         jobs, depth, folded = self.nest(self.visible_jobs())
         newest = max((v.id for v in jobs), default=0)
         self._table.show(jobs, self.now(), depth, folded)
@@ -269,8 +286,13 @@ class DashApp(App):
         if empty.display:
             empty.explain(library_empty=not self.snapshot.jobs, filtered=bool(self.snapshot.jobs))
 
+    def table_shown_again(self) -> None:
+        """A detail screen closed: draw what changed while it hid the table."""
+        if getattr(self, "_stale", False):
+            self.refresh_view()
+
     def _tick(self) -> None:
-        if self._table.is_attached:
+        if self._table.is_attached and not isinstance(self.screen, DetailScreen):
             self._table.refresh_ages(self.now())
 
     # -- keys ---------------------------------------------------------------

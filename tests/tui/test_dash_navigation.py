@@ -64,7 +64,7 @@ def test_end_on_1000_jobs_keeps_the_highlighted_row_on_screen(store, size):
         await pilot.press("end")
         await pilot.pause()
         assert table.selected_id == ids[0]   # the oldest: history is newest first
-        assert cursor_drawn(table)
+        await until(pilot, lambda: cursor_drawn(table), timeout=2, what="the last row on screen")
         region = table.scrollable_content_region
         assert round(table.scroll_offset.y) + table.visible_rows >= 1000 and region.height >= 2
         await pilot.press("pageup", "up", "home")

@@ -45,7 +45,8 @@ def app_for(store, job=None) -> DashApp:
 
 async def loaded(pilot) -> None:
     app = pilot.app
-    await until(pilot, lambda: app.loaded and app.table.row_count == ROWS, what="the table")
+    await until(pilot, lambda: app.loaded and (app.open_job is not None or app.table.row_count == ROWS),
+                what="the table")
     if app.open_job is not None:
         await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded, what="details")
     await pilot.pause()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
@@ -38,6 +39,7 @@ class DetailScreen(Screen):
         self.initial_tab = tab
         self.data: DetailData | None = None
         self.loaded = False
+        self._early: list[DetailData] = []   # loads that came before the screen was composed
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"job {self.job_id}", style="bold"), id="detail-title")
@@ -60,6 +62,9 @@ class DetailScreen(Screen):
     def on_mount(self) -> None:
         self.app.follow_job(self.job_id)
         self._focus_tab(self.initial_tab)
+        early, self._early = self._early, []
+        for d in early:
+            self.apply(d)
 
     FOCUS = {"overview": "#overview-scroll", "issues": "#issue-list", "log": "#log-tail", "output": "#output-scroll"}
 
@@ -75,6 +80,7 @@ class DetailScreen(Screen):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._focus_tab(event.pane.id or "")
+        self.query_one("#info", InfoPanel).set_showing(event.pane.id == "overview")
 
     def show_results(self, tab: str, columns: list[ResultColumn], rows, note: str | None = None) -> ResultTable:
         """Show a job's results (rows of ``sdjobs jobs output``) as a table in the Issues or Output tab.
@@ -95,6 +101,7 @@ class DetailScreen(Screen):
 
     def on_unmount(self) -> None:
         self.app.follow_job(None)
+        self.app.call_later(self.app.table_shown_again)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -107,12 +114,22 @@ class DetailScreen(Screen):
         """Show a load; events in it are new ones unless ``d.reset``."""
         if d.job_id != self.job_id:
             return
+        if not self.is_mounted:
+            self._early.append(d)  # events are incremental: none may be lost
+            return
+        try:
+            self._apply(d)
+        except NoMatches:  # the screen is being taken down (the app closes): nothing left to show it on
+            pass
+
+    def _apply(self, d: DetailData) -> None:
         self.data = d
         self.loaded = True
         title = self.query_one("#detail-title", Static)
         if d.gone:
             title.update(Text(f"job {self.job_id} is no longer in the library (pruned?)", style="bold red"))
             return
+        # each part is drawn again only when it changed (a running job writes 4 times a second)
         v = d.view
         head = Text(f"job {d.job_id}", style="bold")
         if v is not None:
@@ -124,7 +141,7 @@ class DetailScreen(Screen):
                 head.append(f" · {v.phase}")
             if v.reason:
                 head.append(f" · {v.reason}", style="bold" if v.status == "failed" else "")
-        title.update(head)
+        self._set(title, head)
         self.query_one("#info", InfoPanel).show(sections(d, self.app.now()))
         issues = self.query_one("#issue-list", IssueList)
         issues.add(d.issues, reset=d.reset)
@@ -136,12 +153,21 @@ class DetailScreen(Screen):
             if total > issues.count:
                 note.append(f" · the newest {issues.count:,} are listed;"
                             f" all of them: sdjobs jobs show {rec.id} --json", style="dim")
-            self.query_one("#issues-note", Static).update(note)
-            tabs = self.query_one(TabbedContent)
-            tabs.get_tab("issues").label = f"Issues ({total})" if total else "Issues"
+            self._set(self.query_one("#issues-note", Static), note)
+            label = f"Issues ({total})" if total else "Issues"
+            tab = self.query_one(TabbedContent).get_tab("issues")
+            if str(tab.label) != label:
+                tab.label = label
         if rec is not None:
             self.query_one("#output-view", OutputView).show(rec.id, rec.type, rec.status, rec.output, rec.error,
                                                             d.summary)
+
+
+    def _set(self, widget: Static, text: Text) -> None:
+        """Update a one-line Static when its text changed (its height does not change: no layout)."""
+        if getattr(widget, "_shown", None) != text:
+            widget._shown = text
+            widget.update(text, layout=False)
 
 
 _count = fmt.count

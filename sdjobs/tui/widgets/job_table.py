@@ -243,7 +243,7 @@ class JobTable(ScrollView, can_focus=True):
             self._refresh_row(self.cursor)
         self._scroll_to_cursor()
 
-    def _scroll_to_cursor(self, again: bool = True) -> None:
+    def _scroll_to_cursor(self, again: int = 3) -> None:
         visible = self.visible_rows
         top = round(self.scroll_offset.y)
         if self.cursor < top:
@@ -255,7 +255,7 @@ class JobTable(ScrollView, can_focus=True):
         # force: the scrollbar may not be laid out yet for rows that just arrived
         self.scroll_to(y=target, animate=False, immediate=True, force=True)
         if again and round(self.scroll_offset.y) != target:  # clamped to a size not yet laid out: once more
-            self.call_after_refresh(self._scroll_to_cursor, False)
+            self.call_after_refresh(self._scroll_to_cursor, again - 1)
 
     def cursor_on_screen(self) -> bool:
         """The highlighted row is drawn inside the table (not above it, not under its edge)."""
@@ -308,8 +308,9 @@ class JobTable(ScrollView, can_focus=True):
             self.refresh()
 
     def _resize_virtual(self) -> None:
-        # as wide as the widget: no horizontal scrollbar to hide the last row (←/→ slide instead)
-        self.virtual_size = Size(self.size.width, len(self._order) + 1)
+        # never wider than the widget (whose width drops by the vertical scrollbar's when one appears): no
+        # horizontal scrollbar to hide the last row under (←/→ slide the columns instead)
+        self.virtual_size = Size(1, len(self._order) + 1)
 
     def _line(self, texts: dict[str, Text], what: Text | None = None, style: Style | None = None) -> Strip:
         line = Text(no_wrap=True, end="", style=style or "")

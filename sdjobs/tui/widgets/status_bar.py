@@ -75,4 +75,7 @@ class StatusBar(Static):
             filters.append("following new jobs")
         line = Text(f"{shown:,} shown · " + " · ".join(filters), style="italic") if filters else Text("")
         grid.add_row(line, Text(fmt.short_path(library, 50), style="dim"))
-        self.update(grid)
+        key = (left, right, line)
+        if key != getattr(self, "_key", None):  # two lines whatever they say: no layout needed
+            self._key = key
+            self.update(grid, layout=False)
