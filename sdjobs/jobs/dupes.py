@@ -132,7 +132,9 @@ class Dupes(Job):
                     f" of the current pass were already read")
         if state["stage"] == "scan":
             state = self._scan_and_group()
-        out = self._report(state, self._compare(state))
+        found = self._compare(state)
+        ctx.phase("results", message="sorting and storing the groups found")
+        out = self._report(state, found)
         groups = self.groups
         if c.then != "none":
             plan(groups, c.keep)
