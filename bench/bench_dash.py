@@ -272,7 +272,6 @@ def main() -> int:
         f"| `sdjobs jobs ls` 4 times a second (naive live view) | {statistics.median(naive):.2f}% | {len(naive)} |"
         f" 1.000x |",
         "",
-        "",
         "| following a running copy (progress + events every 0.25 s) | median of runs | runs | target |",
         "|---|---:|---:|---|",
         *(f"| {label} | {statistics.median(watching[view]):.2f}% | {len(watching[view])} | < 3% |"
