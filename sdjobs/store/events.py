@@ -181,6 +181,8 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     schedule = context.get("schedule", context.get("schedule_id", os.environ.get("SDJOBS_SCHEDULE")))
     if isinstance(schedule, dict):
         schedule = schedule.get("id")
+    if isinstance(schedule, str) and schedule.isdigit():
+        schedule = int(schedule)  # the schedule's id, whether the context or $SDJOBS_SCHEDULE gave it
     if parent_id is not None:
         fields["parent"] = parent_id
         message = f"submitted by job {parent_id}"

@@ -128,7 +128,7 @@ def test_a_scheduled_command_and_a_child_job_say_who_submitted_them(cli, store, 
     job = int(cli("copy", tmp_path / "a", tmp_path / "b", "--detach", env={"SDJOBS_SCHEDULE": "7"},
                   check=True).stdout)  # as the runner's scheduler runs a schedule's command
     rows = [json.loads(line) for line in cli("jobs", "logs", job, "--json", check=True).stdout.splitlines()]
-    assert rows[0]["kind"] == "submitted" and rows[0]["fields"]["schedule"] == "7"
+    assert rows[0]["kind"] == "submitted" and rows[0]["fields"]["schedule"] == 7
     assert rows[0]["message"].startswith("submitted by schedule 7 running `sdjobs copy ")
     child = store.submit("test-steps", 1, {}, parent_id=job, context={"parent": job, "argv": ["(child of job 1)"]})
     assert [e.message for e in store.events(child)] == [f"submitted by job {job}"]
