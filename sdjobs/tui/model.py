@@ -156,6 +156,30 @@ class DetailData:
     summary: str | None = None           # the job type's one-line summary of its output
     gone: bool = False                   # the job was pruned
     problem: str | None = None
+    results: "Results | None" = None     # its result rows (``sdjobs jobs output``), once it has finished
+
+
+RESULT_ROWS = 5000  # the first rows of a result the details show; `jobs output` has them all
+
+
+@dataclasses.dataclass(frozen=True)
+class Results:
+    """The first rows of a finished job's result, as ``sdjobs jobs output`` gives them."""
+
+    name: str                      # what the rows are: groups, issues, rows
+    columns: tuple[str, ...]
+    rows: tuple[dict, ...]
+    count: int
+
+
+def read_results(store: Store, job_id: int) -> Results | None:
+    from ..store import results
+
+    name = results.name(store, job_id)
+    if name is None:
+        return None
+    return Results(name, tuple(results.columns(store, job_id)),
+                   tuple(results.rows(store, job_id, limit=RESULT_ROWS)), results.count(store, job_id))
 
 
 Lookup = Callable[[str], Any]   # job type name -> its class, or None when it is not installed here
@@ -376,6 +400,7 @@ class DetailLoader:
         self.types = types
         self.job_id = job_id
         self._last_event: int | None = None
+        self._results_read = False  # a result is read once, when the job has finished
 
     def load(self) -> DetailData:
         store, job_id = self.store, self.job_id
@@ -410,10 +435,17 @@ class DetailLoader:
             rels = read_views(store, rel_ids, self.types) if rel_ids else {}
             parent = _relative(rels.get(rec.parent_id)) if rec.parent_id else None
             children = tuple(r for r in (_relative(rels.get(c)) for c in rec.children) if r is not None)
+        found = None
+        if rec is not None and str(rec.status) in FINISHED_NAMES and not self._results_read:
+            self._results_read = True
+            try:
+                found = read_results(store, job_id)
+            except Exception as exc:  # an unreadable result must not take the details with it
+                problem = (problem + "; " if problem else "") + f"results: {exc}"
         return DetailData(job_id, rec, view, events=tuple(events), issues=tuple(issues), reset=reset,
                           parent=parent, children=children or (), problem=problem,
                           description=self.types.description(view.type) if view else None,
-                          summary=self.types.summarize(rec))
+                          summary=self.types.summarize(rec), results=found)
 
 
 def _relative(view: JobView | None) -> Relative | None:

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from .. import format as fmt
-from ..model import DetailData
+from ..model import DetailData, Results
 from ..sections import sections
 from ..widgets.info_panel import InfoPanel
 from ..widgets.issue_list import IssueList
@@ -31,6 +31,9 @@ class DetailScreen(Screen):
         Binding("2", "tab('issues')", "Issues", show=False),
         Binding("3", "tab('log')", "Log", show=False),
         Binding("4", "tab('output')", "Output", show=False),
+        Binding("y", "copy", "Copy path", show=False),
+        Binding("o", "open_path", "Open path", show=False),
+        Binding("v", "pager", "All in pager", show=False),
     ]
 
     def __init__(self, job_id: int, tab: str = "overview") -> None:
@@ -40,6 +43,7 @@ class DetailScreen(Screen):
         self.data: DetailData | None = None
         self.loaded = False
         self._early: list[DetailData] = []   # loads that came before the screen was composed
+        self._result_rows: dict[str, tuple[dict, ...]] = {}  # per tab: the result rows as stored
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"job {self.job_id}", style="bold"), id="detail-title")
@@ -98,6 +102,53 @@ class DetailScreen(Screen):
         if self.query_one(TabbedContent).active == tab:
             table.focus()
         return table
+
+    def selected_path(self) -> str | None:
+        """The path of the result row under the cursor in the tab shown (a group's first), if any."""
+        tab = self.query_one(TabbedContent).active
+        rows = self._result_rows.get(tab)
+        if not rows:
+            return None
+        table = self.query_one("#issue-results" if tab == "issues" else "#output-results", ResultTable)
+        if not 0 <= table.cursor_row < len(rows):
+            return None
+        row = rows[table.cursor_row]
+        for key in ("path", "keep", "src", "dst", "paths"):
+            value = row.get(key)
+            if isinstance(value, list):
+                value = value[0] if value else None
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def action_copy(self) -> None:
+        """The selected path, or else the job id, to the terminal's clipboard (OSC 52)."""
+        text = self.selected_path() or str(self.job_id)
+        self.app.copy_to_clipboard(text)
+        self.app.notify(f"Copied {fmt.safe(text)}", timeout=3)
+
+    def action_open_path(self) -> None:
+        path = self.selected_path()
+        if path is None:
+            self.app.notify("No path selected: the Issues or Output tab lists them", severity="warning", timeout=3)
+            return
+        self._suspended([*_pager(), path])
+
+    def action_pager(self) -> None:
+        """The whole result (`sdjobs jobs output`) in $PAGER."""
+        import sys
+
+        self._suspended([sys.executable, "-m", "sdjobs", "--library", self.app.library_name, "jobs", "output",
+                         str(self.job_id)])
+
+    def _suspended(self, argv: list[str]) -> None:
+        import subprocess
+
+        try:
+            with self.app.suspend():
+                subprocess.run(argv)
+        except Exception as exc:  # no terminal to hand over (a headless run), or no such program
+            self.app.notify(f"Cannot run {argv[0]}: {exc}", severity="error", timeout=5)
 
     def on_unmount(self) -> None:
         self.app.follow_job(None)
@@ -161,6 +212,18 @@ class DetailScreen(Screen):
         if rec is not None:
             self.query_one("#output-view", OutputView).show(rec.id, rec.type, rec.status, rec.output, rec.error,
                                                             d.summary)
+        if d.results is not None and d.results.rows:
+            self._show_job_results(d.job_id, d.results)
+
+    def _show_job_results(self, job_id: int, res: Results) -> None:
+        """A finished job's result rows where the eye goes: a validate job's issues in Issues,
+        any other result (a dupes job's groups, a plugin's rows) in Output."""
+        tab = "issues" if res.name == "issues" else "output"
+        self._result_rows[tab] = res.rows
+        rows = [{k: _cell(v) for k, v in r.items()} for r in res.rows]
+        more = f", the first {len(rows):,} listed" if res.count > len(rows) else ""
+        self.show_results(tab, [_column(k) for k in res.columns], rows,
+                          note=f"{res.count:,} {res.name}{more}; all of them: sdjobs jobs output {job_id}")
 
 
     def _set(self, widget: Static, text: Text) -> None:
@@ -171,3 +234,27 @@ class DetailScreen(Screen):
 
 
 _count = fmt.count
+PATH_KEYS = ("path", "paths", "keep", "act", "dst", "src")
+NUMBER_KEYS = ("size", "wasted", "bytes", "count", "files")
+
+
+def _pager() -> list[str]:
+    import os
+    import shlex
+
+    return shlex.split(os.environ.get("SDJOBS_PAGER") or os.environ.get("PAGER") or "less -FRX")
+
+
+def _column(key: str) -> ResultColumn:
+    """How a result's column shows: paths cut from the left, severities styled, numbers to the right."""
+    kind = "path" if key in PATH_KEYS else "severity" if key == "severity" else \
+        "number" if key in NUMBER_KEYS else "text"
+    return ResultColumn(key, key.upper(), kind)
+
+
+def _cell(value):
+    if isinstance(value, list):  # a dupes group's paths: all of them, the last one's name in view
+        return "  ".join(map(str, value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else value

@@ -31,6 +31,8 @@ KEYS = (
     ("Details", (
         ("1 2 3 4", "overview, issues, log, output"), ("tab shift+tab", "next / previous part of the screen"),
         ("escape", "back to the table"), ("p r c R + -", "act on this job"),
+        ("y", "copy the selected result's path (or the job id) to the clipboard (OSC 52)"),
+        ("o", "open the selected result's path in $PAGER"), ("v", "the whole result in $PAGER"),
     )),
 )
 DASH_KEYS = tuple((key, what) for _, rows in KEYS for key, what in rows)
