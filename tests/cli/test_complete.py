@@ -4,6 +4,7 @@ script completes job ids, types, statuses, themes, and paths with spaces as one 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,25 @@ def test_bash_keeps_a_path_with_spaces_as_one_word(lib, tmp_path):
     (tmp_path / "My Photos 2021").mkdir()
     (tmp_path / "My Music").mkdir()
     assert sorted(bash_complete("sdjobs copy My", tmp_path)) == ["My Music", "My Photos 2021"]
+
+
+FISH = ROOT / "completions" / "sdjobs.fish"
+
+
+def fish_complete(line: str) -> list[str]:
+    """What fish offers for ``line`` with the generated script (``complete -C``), this sdjobs on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    proc = subprocess.run(["fish", "--no-config", "-c", f"source {FISH}; complete -C '{line}'"], capture_output=True,
+                          text=True, env={**os.environ, "PATH": path}, timeout=60)
+    assert proc.returncode == 0, proc
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="fish is not installed")
+def test_fish_completes_the_ids_each_verb_accepts_with_type_and_status(store):
+    queued = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
+    failed = store.submit("dupes", 1, {"paths": ["/x"]})
+    store.sql("UPDATE job SET status='failed', finished_at=created_at WHERE id=?", (failed,))
+    assert fish_complete("sdjobs jobs retry ") == [f"{failed}\tdupes failed"]
+    assert fish_complete("sdjobs jobs pause ") == [f"{queued}\tcopy queued"]
+    assert f"{queued}\tcopy queued" in fish_complete("sdjobs jobs show ")
