@@ -52,7 +52,9 @@ def pause(store: Store, job_id: int) -> str:
         return "pausing"
     if store.set_status(job_id, Status.PAUSED, only_from=("queued", "interrupted")):
         return "paused"
-    return f"not paused: it is {rec.status}"
+    if rec.status == "paused":
+        return "already paused"
+    return f"nothing to pause: it is {rec.status}"
 
 
 @asked("resume-requested")

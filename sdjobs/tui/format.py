@@ -229,9 +229,6 @@ def what_text(sources: tuple[str, ...], dest: str, width: int) -> str:
 
 
 def toast(verb: str, result: str) -> str:
-    """A control verb's answer as a sentence: 'not paused: it is paused' -> 'Already paused.'"""
+    """A control verb's answer as a sentence: 'already paused' -> 'Already paused.'"""
     result = result.strip()
-    if result.startswith("not paused: it is "):
-        status = result.rsplit(" ", 1)[-1]
-        result = "already paused" if status == "paused" else f"nothing to pause: it is {status}"
     return (result[:1].upper() + result[1:]) + ("" if result.endswith((".", ")", "!", "?")) else ".")

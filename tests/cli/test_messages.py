@@ -85,3 +85,12 @@ def test_dashboard_panels_show_markup_like_paths_as_text():
     console = Console(file=io.StringIO(), width=200)
     console.print(render_sections([("job", [("source", "/a[/x]/[bold]b")])]))
     assert "/a[/x]/[bold]b" in console.file.getvalue()
+
+
+def test_pausing_twice_says_already_paused_and_a_finished_job_has_nothing_to_pause(cli, store):
+    queued = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
+    done = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
+    store.sql("UPDATE job SET status='failed', finished_at=created_at WHERE id=?", (done,))
+    assert cli("jobs", "pause", queued).stdout.strip() == f"{queued}: paused"
+    assert cli("jobs", "pause", queued).stdout.strip() == f"{queued}: already paused"
+    assert cli("jobs", "pause", done).stdout.strip() == f"{done}: nothing to pause: it is failed"

@@ -34,8 +34,8 @@ def test_ctrl_c_quits(store):
 
 
 def test_toasts_read_as_sentences():
-    assert fmt.toast("pause", "not paused: it is paused") == "Already paused."
-    assert fmt.toast("pause", "not paused: it is failed") == "Nothing to pause: it is failed."
+    assert fmt.toast("pause", "already paused") == "Already paused."
+    assert fmt.toast("pause", "nothing to pause: it is failed") == "Nothing to pause: it is failed."
     assert fmt.toast("resume", "queued to resume") == "Queued to resume."
 
 
