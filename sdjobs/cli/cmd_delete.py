@@ -79,7 +79,7 @@ def _check(config: dict) -> None:
 def _confirm(paths: list[str], mode: str) -> None:
     from ..core.errors import BadInput
     from ..core.humanize import plural
-    from ..jobs._delete_fs import count
+    from ..fs.tally import count
     from . import output
 
     if not (sys.stdin.isatty() and sys.stderr.isatty()):

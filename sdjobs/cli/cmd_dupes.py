@@ -129,7 +129,9 @@ def _maybe_confirm(rec, config: dict, fmt: str, max_workers) -> None:
     code = int(exit_code(rec))
     if not action or action.get("applied") or not action.get("files"):
         raise typer.Exit(code)
-    from ..jobs._dupes_act import describe
+    from ..core import registry
+
+    describe = registry.get("dupes").describe_action
 
     verb = {"trash": "Move to the trash", "delete": "Permanently delete", "hardlink": "Replace with hard links"}
     if not (sys.stdin.isatty() and sys.stderr.isatty()) or fmt == "json":

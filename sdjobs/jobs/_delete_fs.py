@@ -13,17 +13,11 @@ import errno
 import os
 import random
 import stat
-from dataclasses import dataclass
-from typing import Callable
 
-from ..fs.rules import WalkRules
 from ..fs.dirfd import open_real_dir, rename_noreplace
-from ..fs.walker import walk
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
-# Walk everything: deletion must see what the indexer's rules would skip.
-ALL = WalkRules(skip_system=False, skip_git=False, gitignore=False, skip_hidden=False, skip_deps=False)
 
 
 def target_of(path: str) -> str:
@@ -65,29 +59,6 @@ def refusal(path: str, library_db: str | None) -> str | None:
         if what != "the home directory" and _within(target, kept):
             return f"refusing to delete {path!r}: it is part of {what} ({kept})"
     return None
-
-
-@dataclass
-class Tally:
-    files: int = 0
-    dirs: int = 0
-    bytes: int = 0
-
-
-def count(path: str, st: os.stat_result, on_error: Callable[[str, BaseException], None] | None = None) -> Tally:
-    """Files (non-directories), directories and bytes that deleting ``path`` removes."""
-    t = Tally()
-    if not stat.S_ISDIR(st.st_mode):
-        t.files, t.bytes = 1, st.st_size if stat.S_ISREG(st.st_mode) else 0
-        return t
-    t.dirs = 1
-    for e in walk(path, ALL, on_error=on_error):
-        if e.kind == "dir":
-            t.dirs += 1
-        else:
-            t.files += 1
-            t.bytes += e.size if e.kind == "file" else 0
-    return t
 
 
 class Remover:

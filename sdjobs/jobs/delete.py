@@ -25,7 +25,8 @@ from ..core.errors import BadInput, NotFound
 from ..core.job import Job
 from ..fs import trash
 from ..core.humanize import human_bytes, plural
-from ._delete_fs import Remover, count, refusal
+from ..fs.tally import count
+from ._delete_fs import Remover, refusal
 from ._index_sync import IndexKeeper
 
 SECURE_NOTE = ("secure deletion overwrites file contents in place; on SSDs and on copy-on-write or journaling"

@@ -111,6 +111,11 @@ class Dupes(Job):
             text += "; " + act.describe(a)
         return text
 
+    @classmethod
+    def describe_action(cls, action: dict) -> str:
+        """What ``--then`` did or would do, in words (the command's confirmation says it too)."""
+        return act.describe(action)
+
     # -- run ------------------------------------------------------------------
     def run(self, ctx):
         c = self.config
