@@ -371,12 +371,13 @@ def _conflict_oracle(before: dict, pre: dict, dst: str, mode: str, status: str |
     out = []
     now = O.manifest(dst)
     show = O._show
-    if mode == "fail":
+    if mode == "fail" and any(r in pre for r in before if before[r][0] == "file"):
         if now != pre:
             out.append("--on-conflict fail wrote to the destination")
-        if status == "completed" and any(r in pre for r in before if before[r][0] == "file"):
+        if status == "completed":
             out.append("--on-conflict fail completed although destinations existed")
         return out
+    # (fail with nothing in the way, as _preexisting may leave it: a copy like any other, judged below)
     for rel, item in before.items():
         if item[0] != "file":
             continue
