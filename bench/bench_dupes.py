@@ -13,7 +13,7 @@ median of ``--runs`` runs, cases interleaved run by run:
 - ``... cold``: no runner alive, the command starts one (then it is stopped);
 - ``sdjobs dupes PATH --json`` after ``sdjobs index PATH --full-hash``: the
   indexed, unchanged tree (small tree only). The warm-up run keeps the groups
-  of stored hashes (``jobs/_dupes_cache.py``), so the timed runs re-use them
+  of stored hashes (``jobs/dupes/cache.py``), so the timed runs re-use them
   and only check the tree; ``... first run after the index`` re-indexes
   (untimed) before each run, which drops them: the groups are worked out.
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import BENCH_DIR, SDJOBS  # noqa: E402
 
 from sdjobs.core import codec  # noqa: E402
-from sdjobs.jobs._dupes_results import render_group  # noqa: E402
+from sdjobs.jobs.dupes.results import render_group  # noqa: E402
 from sdjobs.store import results  # noqa: E402
 from sdjobs.store.api import Store  # noqa: E402
 from sdjobs.store.library import Library  # noqa: E402

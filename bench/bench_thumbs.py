@@ -157,7 +157,7 @@ def case_vips(files: list[Path], scratch: Path) -> tuple[float, float]:
 
 FLOOR = """
 import multiprocessing as mp, os, sys
-from sdjobs.jobs import _thumbs_worker as w
+from sdjobs.jobs.thumbs import worker as w
 out, files = sys.argv[1], sys.argv[2:]
 def task(f):
     st = os.stat(f)

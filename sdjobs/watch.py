@@ -132,7 +132,7 @@ class Watcher:
             if not self._passes(loc_root, p):
                 continue
             by_root.setdefault(loc_root, []).append(p)
-        from .jobs.index import collapse
+        from .jobs.index.job import collapse
 
         for loc_root, targets in by_root.items():
             targets = collapse(targets)

@@ -53,7 +53,7 @@ def delete(
     config = {"paths": paths, "mode": mode, "passes": passes, "library": library, "yes": True}
     _check(config)
     if mode == "secure":
-        from ..jobs.delete import SECURE_NOTE
+        from ..jobs.delete.job import SECURE_NOTE
 
         output.err(f"note: {SECURE_NOTE}", style="yellow")
     if mode != "trash" and not yes:

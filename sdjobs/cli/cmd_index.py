@@ -88,7 +88,7 @@ def index(
         run_ephemeral(path, mode=mode or "shallow", full_hash=bool(full_hash), depth=depth, recurse=recurse,
                       rules=rules, as_json=as_json, workers=max_workers)
         return
-    from ..jobs.index import Index, IndexConfig
+    from ..jobs.index.job import Index, IndexConfig
 
     config = Index.prepare(IndexConfig(path=path, mode=mode, full_hash=full_hash, depth=depth, recurse=recurse,
                                        rules=rules, thumbs=thumbs))

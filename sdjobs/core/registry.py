@@ -1,15 +1,14 @@
-"""Job type registry: built-in job modules, plus the ``sdjobs.jobs`` entry points.
+"""Job type registry: the built-in job modules (``sdjobs.jobs.BUILTIN``), plus the
+``sdjobs.jobs`` entry points.
 
-Built-in modules under ``sdjobs.jobs`` and plugins are imported lazily, the
-first time a type is looked up, so that commands that never run a job (such
-as ``sdjobs jobs ls``) start fast.
+Built-in modules and plugins are imported lazily, the first time a type is looked
+up, so that commands that never run a job (such as ``sdjobs jobs ls``) start fast.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
 import re
 import sys
 import time
@@ -47,11 +46,10 @@ def load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    import sdjobs.jobs as builtin
+    from ..jobs import BUILTIN
 
-    for mod in pkgutil.iter_modules(builtin.__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"sdjobs.jobs.{mod.name}")
+    for module in BUILTIN.values():
+        importlib.import_module(module)
     _load_plugins()
 
 
@@ -102,13 +100,11 @@ def plugin_module(cls: type["Job"]) -> str | None:
 
 
 def _load_own_module(name: str) -> None:
-    """A built-in type lives in sdjobs.jobs.<name>: import just that one first."""
-    module = f"sdjobs.jobs.{name.replace('-', '_')}"
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
+    """A built-in type: import just its module first."""
+    from ..jobs import BUILTIN
+
+    if name in BUILTIN:
+        importlib.import_module(BUILTIN[name])
 
 
 def get(name: str, plugin: str | None = None) -> type["Job"]:

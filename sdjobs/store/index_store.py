@@ -235,7 +235,7 @@ def active_runs(store, location_id: int) -> list[int]:
         " AND j.status IN ('queued', 'running', 'paused', 'interrupted')", (location_id,))]
 
 
-# -- the indexer's own writes (jobs/index.py) -----------------------------------------
+# -- the indexer's own writes (jobs/index/job.py) -----------------------------------------
 # A walked entry as stored: (path, name, kind, size, inode, device, mode, mtime_ns), paths as bytes.
 ROW_COLS = "path, name, kind, size, inode, device, mode, mtime_ns"
 _ROW_SET = ", ".join(f"{c}=excluded.{c}" for c in ROW_COLS.split(", ")[1:])

@@ -304,7 +304,7 @@ def _after_change(store, loc: ixs.LocationRow, deltas: dict[str, tuple[int, int]
 
 def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[int, int]]) -> None:
     """Add each changed path's (bytes, files) to every directory between the location root
-    and it (a re-index of targets does the same: jobs/index.py)."""
+    and it (a re-index of targets does the same: jobs/index/job.py)."""
     per_dir: dict[str, list[int]] = {}
     for target, (dsize, dfiles) in deltas.items():
         if not (dsize or dfiles):

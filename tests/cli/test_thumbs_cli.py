@@ -85,6 +85,6 @@ def test_detach_prints_the_id_and_options_reach_the_job(cli, lib, tmp_path):
 
 def test_thumbs_does_not_slow_down_cli_start(cli, lib):
     """Pillow stays out of the CLI process until a job runs."""
-    code = "import sys, sdjobs.cli.cmd_thumbs, sdjobs.jobs.thumbs; print('PIL' in sys.modules)"
+    code = "import sys, sdjobs.cli.cmd_thumbs, sdjobs.jobs.thumbs.job; print('PIL' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 from sdjobs.core.humanize import plural
-from sdjobs.jobs.copy import Copy
-from sdjobs.jobs.delete import Delete
-from sdjobs.jobs.dupes import Dupes
-from sdjobs.jobs.index import Index
-from sdjobs.jobs.thumbs import Thumbs
-from sdjobs.jobs.validate import Validate
+from sdjobs.jobs.copy.job import Copy
+from sdjobs.jobs.delete.job import Delete
+from sdjobs.jobs.dupes.job import Dupes
+from sdjobs.jobs.index.job import Index
+from sdjobs.jobs.thumbs.job import Thumbs
+from sdjobs.jobs.validate.job import Validate
 
 ONE_MANY = re.compile(r"(?<![\d,.])1 (files|dirs|symlinks|entries|groups|copies|extra copies|images|items|errors"
                       r"|warnings|\w+ thumbnails)\b")

@@ -7,9 +7,7 @@ import os
 from dupes_helpers import run_inline
 from test_copy import many_small, snapshot, temps
 
-from sdjobs.jobs import _copy_batch
-
-
+from sdjobs.jobs.copy import batch as copy_batch
 def test_a_batch_out_of_time_returns_the_files_it_did_not_start(tmp_path, monkeypatch):
     src, dst = tmp_path / "src", tmp_path / "dst"
     src.mkdir()
@@ -18,8 +16,8 @@ def test_a_batch_out_of_time_returns_the_files_it_did_not_start(tmp_path, monkey
     for i in range(5):
         (src / f"f{i}").write_bytes(b"x" * i)
         files.append((str(src / f"f{i}"), str(dst / f"f{i}"), 0))
-    monkeypatch.setattr(_copy_batch, "BATCH_SECONDS", 0.0)
-    done, nbytes, last, problems, rest = _copy_batch.copy_batch(("0badc0de", False, False, False, [str(tmp_path)], [str(tmp_path)], files))
+    monkeypatch.setattr(copy_batch, "BATCH_SECONDS", 0.0)
+    done, nbytes, last, problems, rest = copy_batch.copy_batch(("0badc0de", False, False, False, [str(tmp_path)], [str(tmp_path)], files))
     assert (done, nbytes, last, problems) == (1, 0, files[0][0], [])
     assert rest == files[1:]
     assert os.listdir(dst) == ["f0"]
@@ -28,7 +26,7 @@ def test_a_batch_out_of_time_returns_the_files_it_did_not_start(tmp_path, monkey
 def test_a_copy_whose_every_batch_runs_out_of_time_still_copies_everything(store, lib, tmp_path, monkeypatch):
     src = tmp_path / "src"
     many_small(src, dirs=2, per_dir=150)
-    monkeypatch.setattr(_copy_batch, "BATCH_SECONDS", 0.0)  # the pool is forked after this: its workers see it too
+    monkeypatch.setattr(copy_batch, "BATCH_SECONDS", 0.0)  # the pool is forked after this: its workers see it too
     rec = run_inline(store, "copy", {"sources": [str(src)], "dest": str(tmp_path / "dst")})
     assert rec.status == "completed", rec.error
     assert rec.output["files"] == 300

@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from dupes_helpers import run_inline
 from test_copy_trust import manifest
 
-from sdjobs.jobs import copy as copy_job
-
+from sdjobs.jobs.copy import job as copy_job
 NAMES = st.one_of(
     st.sampled_from([b"a", b"-dash", b"new\nline", b"caf\xe9", b"\xff\xfe", b"x" * 255, b"sp ace", b".hidden"]),
     st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")),

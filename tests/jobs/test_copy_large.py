@@ -6,7 +6,7 @@ import os
 import time
 
 from sdjobs.fs import copyfile as cf
-from sdjobs.jobs._copy_large import LargeCopier
+from sdjobs.jobs.copy.large import LargeCopier
 
 
 def test_a_halted_large_copy_keeps_its_temp_and_resumes_from_its_offset(tmp_path):

@@ -7,7 +7,7 @@ import stat
 
 from test_copy import make_tree, many_small
 
-from sdjobs.jobs._copy_walk import WalkAhead, walk
+from sdjobs.jobs.copy.walk import WalkAhead, walk
 
 
 def test_walk_ahead_yields_what_walk_does_and_counts_it(tmp_path):

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from dupes_helpers import RAW, SIZES, brute_force, found, make_tree, run_inline, write
 
-from sdjobs.jobs._dupes_results import results_of
+from sdjobs.jobs.dupes.results import results_of
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_size_groups_staged_whole_read_what_the_passes_would(store, lib, tmp_pat
     assert found(res) == brute_force([tmp_path / "t"])
     assert len(res["groups"]) == len(sizes)
     assert out["read_bytes"] == sum(7 * 4096 + 2 * size for size in sizes)
-    from sdjobs.jobs._dupes_hash import staged_group
+    from sdjobs.jobs.dupes.hashing import staged_group
 
     size = sizes[0]
     names = [tmp_path / "t" / f"{size}-{n}" for n in ("a", "b", "c")] + [tmp_path / "t" / "sub" / f"{size}-a-copy"]
@@ -204,7 +204,7 @@ def test_index_without_full_hashes_uses_cas_ids(store, lib, tree):
 
 def test_lean_walk_finds_what_the_walker_finds(tmp_path):
     from sdjobs.fs.rules import WalkRules
-    from sdjobs.jobs._dupes_scan import Filters, _lean_subtree, _walker_subtree
+    from sdjobs.jobs.dupes.scan import Filters, _lean_subtree, _walker_subtree
 
     root = tmp_path / "tree"
     make_tree(root)

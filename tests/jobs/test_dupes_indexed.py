@@ -11,7 +11,7 @@ import shutil
 import pytest
 from dupes_helpers import brute_force, found, make_tree, run_inline, write
 
-from sdjobs.jobs._dupes_results import results_of
+from sdjobs.jobs.dupes.results import results_of
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_dry_run_plan_from_the_index(store, lib, indexed):
     out, res = dupes(store, lib, paths=[str(indexed)], then="trash", keep="oldest")
     assert out["read_bytes"] == 0
     assert found(res) == brute_force([indexed])
-    from sdjobs.jobs._dupes_results import read_results
+    from sdjobs.jobs.dupes.results import read_results
 
     planned = read_results(out["results_file"])["groups"]  # the plan file, with the mtimes
     assert [g["keep"] for g in planned] == [g["keep"] for g in res["groups"]]
@@ -142,8 +142,8 @@ def test_a_dry_run_plan_from_the_index(store, lib, indexed):
 
 
 def test_digest_is_the_indexers():
-    from sdjobs.jobs._dupes_verify import child_key
-    from sdjobs.jobs.index_walk import child_key as indexers
+    from sdjobs.jobs.dupes.verify import child_key
+    from sdjobs.jobs.index.walk import child_key as indexers
 
     rng = random.Random(5)
     for _ in range(100):

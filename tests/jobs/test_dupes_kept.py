@@ -1,5 +1,5 @@
 """dupes over an indexed location, run again: the groups of stored hashes are
-kept from the first run (``_dupes_cache``), the tree is still checked, and
+kept from the first run (``dupes.cache``), the tree is still checked, and
 any index run drops what was kept."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from dupes_helpers import brute_force, found, make_tree, run_inline, write
 
-from sdjobs.jobs import _dupes_cache as cache
-from sdjobs.jobs import _dupes_indexed as indexed_path
-from sdjobs.jobs._dupes_results import array_texts, read_results, results_of
+from sdjobs.jobs.dupes import cache
+from sdjobs.jobs.dupes import indexed as indexed_path
+from sdjobs.jobs.dupes.results import array_texts, read_results, results_of
 from sdjobs.store import results
 from sdjobs.store import dupes_queries as q
 from sdjobs.store import index_store as ixs

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from sdjobs.jobs._dupes_results import array_texts, render_group, size_of
+from sdjobs.jobs.dupes.results import array_texts, render_group, size_of
 
 # pieces of names that look like the separators the reader splits on
 ALPHABET = ["a", '"', "\\", "]", "}", ",", "{", " ", "\n", "\udcff", "é", '"size":', ']},{"size":', "["]

@@ -47,7 +47,7 @@ def test_dupes_resumes_after_sigkill(cli, store, start_runner, tmp_path):
                       lambda rec, st: st and st.get("stage") == "compare" and st["done"] > 0
                       and rec.progress.phase == "compare full hashes", "a checkpoint in the full pass")
     data = json.loads(cli("jobs", "show", job, "--json", check=True).stdout)
-    from sdjobs.jobs._dupes_results import results_of
+    from sdjobs.jobs.dupes.results import results_of
 
     res = results_of(store, int(job))
     assert {frozenset(g["paths"]) for g in res["groups"]} == brute_force([root])
@@ -72,7 +72,7 @@ def test_validate_resumes_after_sigkill(cli, store, start_runner, tmp_path, lib)
     assert store.get(job).status == "completed-with-errors" and store.get(job).errors == 1
     out = store.get(job).output
     assert out["checked"] == 40 and out["counts"]["critical"] == 1
-    from sdjobs.jobs._dupes_results import results_of
+    from sdjobs.jobs.dupes.results import results_of
 
     assert [i["path"] for i in results_of(store, job)["issues"]] == [str(victim)]
 

@@ -14,8 +14,8 @@ from dupes_helpers import brute_force, found, run_inline, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdjobs.jobs._dupes_hash import WHOLE, hash_batch, staged_group
-from sdjobs.jobs._dupes_results import results_of
+from sdjobs.jobs.dupes.hashing import WHOLE, hash_batch, staged_group
+from sdjobs.jobs.dupes.results import results_of
 
 SIZES = [1, 100, 4095, 4096, 4097, WHOLE, WHOLE + 1, 70_000]
 

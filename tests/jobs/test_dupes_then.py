@@ -89,7 +89,7 @@ def inode_bytes(root) -> int:
 def test_a_leftover_of_a_killed_hard_link_is_dropped(tmp_path):
     """Killed between its link and its rename, a run leaves the kept file under its
     temporary name; the resumed run (same secret, same row) removes it and goes on."""
-    from sdjobs.jobs._dupes_act import replace_with_link
+    from sdjobs.jobs.dupes.act import replace_with_link
 
     write(tmp_path / "keep", b"x" * 100, mtime_ns=10**18)
     write(tmp_path / "dup", b"x" * 100, mtime_ns=10**18)

@@ -49,7 +49,7 @@ def swap(tree, outside) -> None:
 def test_hardlink_refuses_a_directory_swapped_after_the_scan(planted):
     tree, outside = planted
     row = [_resolved(str(tree / "mid" / "sub" / "dup")), 1000, 10**18, _resolved(str(tree / "keep")), 1000, 10**18]
-    from sdjobs.jobs._dupes_act import replace_with_link
+    from sdjobs.jobs.dupes.act import replace_with_link
 
     before = outside_manifest(outside)
     swap(tree, outside)

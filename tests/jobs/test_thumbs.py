@@ -18,8 +18,8 @@ from thumbs_images import (bad_header_jpeg, bomb_png, corrupt_jpeg, half_transpa
 
 from sdjobs.core.errors import BadInput
 from sdjobs.fs.hashing import cas_id
-from sdjobs.jobs import _thumbs_worker as w
-from sdjobs.jobs.thumbs import parse_variant
+from sdjobs.jobs.thumbs import worker as w
+from sdjobs.jobs.thumbs.job import parse_variant
 
 
 def task(path: Path, data: Path, sizes=(("256", 256),), fmt="webp", *, regenerate=True, fd_dirs=(), named=True,

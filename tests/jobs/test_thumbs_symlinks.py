@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from sdjobs.imaging import freedesktop as fd
-from sdjobs.jobs._thumbs_worker import _write_atomic, sweep_temps
+from sdjobs.jobs.thumbs.worker import _write_atomic, sweep_temps
 
 
 def manifest(root) -> dict:

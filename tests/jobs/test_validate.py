@@ -10,7 +10,7 @@ from dupes_helpers import run_inline, write
 from PIL import Image
 
 from sdjobs.core.errors import BadInput
-from sdjobs.jobs._dupes_results import results_of
+from sdjobs.jobs.dupes.results import results_of
 
 
 def image_bytes(fmt: str, size=(64, 48)) -> bytes:
@@ -157,9 +157,8 @@ def test_integrity_fast_path_says_what_the_full_checks_say(store, lib, tmp_path,
     """check_hashes (integrity alone, no stat for a file that matches) reports
     exactly what check_batch reports, over every kind of change; in the job,
     big files go first and batches of several sizes all get checked."""
-    from sdjobs.jobs import _validate_checks as checks
-    from sdjobs.jobs import validate
-
+    from sdjobs.jobs.validate import checks
+    from sdjobs.jobs.validate import job as validate
     root = tmp_path / "t"
     clean_tree(root)
     for i in range(40):
@@ -211,8 +210,7 @@ def test_integrity_fast_path_says_what_the_full_checks_say(store, lib, tmp_path,
 
 
 def test_integrity_batches_put_big_files_first_and_shrink(monkeypatch):
-    from sdjobs.jobs import validate
-
+    from sdjobs.jobs.validate import job as validate
     monkeypatch.setattr(validate, "MIN_BATCH", 1 << 20)
     sizes = [300 << 20, 200 << 20] + [100_000] * 20_000
     bounds = validate._bounds(sizes, 0, True)
@@ -227,8 +225,7 @@ def test_integrity_batches_put_big_files_first_and_shrink(monkeypatch):
 def test_workers_start_on_the_first_rows_while_the_rest_is_listed(store, lib, tmp_path, monkeypatch):
     """With a tiny head, the first rows of the first root go out before the
     rest (and the other roots) are listed: same findings, every file checked once."""
-    from sdjobs.jobs import validate
-
+    from sdjobs.jobs.validate import job as validate
     monkeypatch.setattr(validate, "HEAD_FILES", 3)
     monkeypatch.setattr(validate, "BIG_FILE", 50_000)
     roots = [tmp_path / "a", tmp_path / "b"]

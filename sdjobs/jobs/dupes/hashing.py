@@ -1,0 +1,252 @@
+"""Worker-side functions of the dupes job: module level, so they pickle.
+
+Each takes one *batch* (a chunk of files), so that a ``ctx.map`` item is a
+big unit of work and the per-item cost of the pool is paid once per batch.
+Errors are caught per file and returned as text; they never sink a batch.
+
+Digests are strings (``fs/digests.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import xxhash
+
+from ...fs.digests import EDGE, WHOLE, Changed, digest, full_hex, read_whole  # noqa: F401
+from ...fs.digests import O_FLAGS as _O_FLAGS
+from ...fs.hashing import head_hash, tail_hash
+
+
+class Pacer:
+    """Keeps a worker's reads to a schedule the job hands out with each batch,
+    (start, bytes per second): the batch starts no earlier than ``start``, and
+    each read waits until the bytes before it would have been read at that
+    rate. The job gives consecutive batches consecutive slots, so all workers
+    together read no faster than the limit, whichever runs what. No schedule:
+    no waiting."""
+
+    def __init__(self, pace: tuple[float, float] | None) -> None:
+        self.start, self.rate = pace if pace else (0.0, 0.0)
+        self.done = 0
+
+    def wait(self) -> None:
+        if self.rate:
+            delay = self.start + self.done / self.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def read(self, nbytes: int) -> None:
+        self.done += nbytes
+
+
+NO_PACE = Pacer(None)
+PACED_CHUNK = 256 * 1024  # the grain of a paced full read
+
+
+def read_cost(kind: str, size: int) -> int:
+    """Bytes ``digest`` reads for one file (``dupes.groups.cost`` plans with the same)."""
+    if kind in ("H", "T"):
+        return min(size, EDGE)
+    if kind == "C":
+        return size if size <= 100 * 1024 else 57344
+    return size
+
+
+def paced_full_hex(path: str, pacer: Pacer) -> str:
+    """``full_hex`` read chunk by chunk on the pacer's schedule (a big file is not one burst)."""
+    h = xxhash.xxh3_128()
+    fd = os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0))
+    try:
+        while True:
+            pacer.wait()
+            chunk = os.read(fd, PACED_CHUNK)
+            if not chunk:
+                break
+            h.update(chunk)
+            pacer.read(len(chunk))
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+def paced_digest(kind: str, path: str, size: int, pacer: Pacer) -> str:
+    """``digest`` on the pacer's schedule."""
+    if kind == "F" and size > WHOLE and pacer.rate:
+        return "F" + paced_full_hex(path, pacer)
+    pacer.wait()
+    try:
+        return digest(kind, path, size)
+    finally:
+        pacer.read(read_cost(kind, size))
+
+
+
+def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], int, list]:
+    """Digests of a batch given as (kinds, NUL-joined paths, sizes[, pace[, render]]):
+    one digest per file (None if it failed, or if settled here), (position, error
+    text) per failure, the bytes read for the ``S`` files, and the groups settled
+    here. Joined strings pickle in one piece, much faster than lists of them.
+
+    Consecutive ``S`` files of one size are one whole size group, staged here
+    as the job would stage it over three passes (see ``staged_group``) and
+    *settled* here: what comes back for them is not a digest per file but the
+    groups of identical content, as (digest, positions), or, with ``render``
+    (see ``render_settled``), as rendered results. The job then neither
+    regroups nor renders them, which on a tree of small files was most of its
+    own (single-core) time."""
+    kinds, joined, sizes = batch[:3]
+    pacer = Pacer(batch[3]) if len(batch) > 3 else NO_PACE
+    render = batch[4] if len(batch) > 4 else None
+    paths = joined.split("\0")
+    out: list[str | None] = []
+    errors: list[tuple[int, str]] = []
+    settled: list = []
+    staged_bytes = 0
+    append = out.append
+    pos, n = 0, len(paths)
+    while pos < n:
+        kind, size = kinds[pos], sizes[pos]
+        if kind == "S":
+            end = pos + 1
+            while end < n and kinds[end] == "S" and sizes[end] == size:
+                end += 1
+            keys, errs, nbytes = staged_group(paths[pos:end], size, pacer)
+            out += [None] * (end - pos)
+            errors += [(pos + i, e) for i, e in errs]
+            staged_bytes += nbytes
+            for digest, members in same_content(keys):
+                members = [pos + i for i in members]
+                settled.append(render_settled(render, paths, size, digest, members) if render
+                               else (digest, members))
+            pos = end
+            continue
+        try:
+            append(paced_digest(kind, paths[pos], size, pacer))
+        except OSError as exc:
+            append(None)
+            errors.append((pos, _describe(exc)))
+        pos += 1
+    return out, errors, staged_bytes, settled
+
+
+def same_content(keys: list[str | None]) -> list[tuple[str, list[int]]]:
+    """(full digest, positions) of each full digest that 2+ keys share, in order."""
+    by_key: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        if k is not None and k[0] == "F":
+            by_key.setdefault(k, []).append(i)
+    return [(k[1:], members) for k, members in by_key.items() if len(members) > 1]
+
+
+def render_settled(render: tuple, paths: list[str], size: int, digest: str, members: list[int]) -> tuple:
+    """A settled group as the job keeps rendered results, (-wasted, -count, first
+    path, size, digest, JSON text) (see ``dupes.results.render_group``), its
+    paths in results order: by path, or by (argument, path) when ``render``
+    carries each file's argument position."""
+    from .results import render_group
+
+    args = render[0] if render else None
+    names = sorted(members, key=(lambda i: (args[i], paths[i])) if args else paths.__getitem__)
+    names = list(map(paths.__getitem__, names))
+    wasted = size * (len(names) - 1)
+    return (-wasted, -len(names), names[0], size, digest, render_group(size, digest, wasted, names))
+
+
+def staged_group(paths: list[str], size: int,
+                 pacer: Pacer = NO_PACE) -> tuple[list[str | None], list[tuple[int, str]], int]:
+    """A whole size group at once: the first 4 KiB of each file, the last
+    4 KiB of those whose first ones collide, the full hash of those whose both
+    collide; the same reads as three passes over it, in one task. Files of up
+    to ``WHOLE`` bytes are read whole at once instead. Keys: ``H`` + head,
+    ``T`` + head + tail, or ``F`` + full hash (only equal keys can be the same
+    content); None for a file that could not be read."""
+    keys: list[str | None] = [None] * len(paths)
+    errors: list[tuple[int, str]] = []
+    nbytes = 0
+    edge = min(size, EDGE)
+    todo = list(range(len(paths)))
+    for step in (("W",) if size <= WHOLE else ("H", "T", "F")):
+        for i in todo:
+            try:
+                if step != "F" or not pacer.rate:
+                    pacer.wait()
+                if step == "W":
+                    keys[i] = read_whole(paths[i], size)
+                    nbytes += size
+                    pacer.read(size)
+                    continue
+                if step == "H":
+                    keys[i] = "H" + head_hash(paths[i], EDGE)
+                    nbytes += edge
+                elif step == "T":
+                    keys[i] = "T" + keys[i][1:] + tail_hash(paths[i], size, EDGE)
+                    nbytes += edge
+                elif pacer.rate:
+                    keys[i] = "F" + paced_full_hex(paths[i], pacer)
+                    nbytes += size
+                    continue  # counted by the pacer as it read
+                else:
+                    keys[i] = "F" + full_hex(paths[i])
+                    nbytes += size
+                pacer.read(edge if step != "F" else size)
+            except OSError as exc:
+                keys[i] = None
+                errors.append((i, _describe(exc)))
+        seen: dict[str, int] = {}
+        for i in todo:
+            if keys[i] is not None:
+                seen[keys[i]] = seen.get(keys[i], 0) + 1
+        todo = [i for i in todo if keys[i] is not None and seen[keys[i]] > 1]
+        if not todo:
+            break
+    return keys, errors, nbytes
+
+
+def compare_group(paths: list[str], size: int,
+                  pacer: Pacer = NO_PACE) -> tuple[list[list[int]], list[tuple[int, str]]]:
+    """Byte-for-byte partition of files believed identical (``--mode deep``):
+    lists of positions in ``paths`` whose bytes are equal, and (position,
+    error) for files that could not be read."""
+    classes: list[list[int]] = []
+    errors: list[tuple[int, str]] = []
+    for pos, path in enumerate(paths):
+        try:
+            for members in classes:
+                if _same_bytes(paths[members[0]], path, pacer):
+                    members.append(pos)
+                    break
+            else:
+                os.close(os.open(path, _O_FLAGS & ~getattr(os, "O_NOATIME", 0)))
+                classes.append([pos])
+        except OSError as exc:
+            errors.append((pos, _describe(exc)))
+    return classes, errors
+
+
+def compare_groups(batch) -> list[tuple[list[list[int]], list[tuple[int, str]]]]:
+    """``compare_group`` over a batch of groups, given as a list of (paths, size),
+    or as (that list, pace) for --bwlimit (see ``Pacer``)."""
+    groups, pace = batch if isinstance(batch, tuple) else (batch, None)
+    pacer = Pacer(pace)
+    return [compare_group(paths, size, pacer) for paths, size in groups]
+
+
+def _same_bytes(a: str, b: str, pacer: Pacer = NO_PACE, chunk: int = 1 << 20) -> bool:
+    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
+        while True:
+            pacer.wait()
+            x = fa.read(chunk)
+            y = fb.read(chunk)
+            pacer.read(len(x) + len(y))
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def _describe(exc: OSError) -> str:
+    if isinstance(exc, Changed):
+        return str(exc)
+    return exc.strerror or str(exc) or type(exc).__name__
