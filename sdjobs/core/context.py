@@ -11,13 +11,16 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from . import codec
 from .errors import INTERRUPTS, LeaseLost, WaitForChildren
 from . import trail
 from .progress import Progress, RateEstimator, derive, phase_end_event, phase_start_event
 from .result_rows import ResultRows, unwrap
+
+if TYPE_CHECKING:
+    from .library import LibraryInfo
 
 MAX_STORED_ISSUES = 10_000  # warnings + errors kept per job; the rest are only counted
 _QUICK = {"busy_timeout": 0.05}  # a trailing write gives way at once (a job's transaction, the index writer)
@@ -34,6 +37,7 @@ class Backend(Protocol):
     def spawn_child(self, job_type: str, config: dict, priority: int | None) -> int: ...
     def children(self) -> list[tuple[int, str]]: ...
     def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator: ...
+    def library(self) -> "LibraryInfo": ...
 
 
 class JobContext:
@@ -239,6 +243,11 @@ class JobContext:
     def settings(self) -> dict[str, Any]:
         """Settings that may change while the job runs (max_workers, bwlimit)."""
         return self._backend.settings()
+
+    @property
+    def library(self) -> "LibraryInfo":
+        """The library the job runs in: its path, data directory and data plane."""
+        return self._backend.library()
 
     @property
     def store(self) -> Any:

@@ -8,7 +8,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..core import registry
 from ..core.fields import build_config
+from ..core.library import LibraryInfo
 from ..store.api import Store
+from ..store.data_plane import DataPlane
 from ..store.library import LibraryLost
 from .fanout import FanOut
 
@@ -27,6 +29,7 @@ class StoreBackend:
         self.fanout = fanout
         self._settings: dict[str, Any] = {}
         self._settings_at = 0.0
+        self._library: LibraryInfo | None = None
         fanout.limit = lambda: self.settings().get("max_workers")
 
     def write(self, progress, metrics, events, checkpoint, busy_timeout: float | None = None) -> None:
@@ -75,3 +78,9 @@ class StoreBackend:
 
     def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
         return self.fanout.map(fn, items, chunksize)
+
+    def library(self) -> LibraryInfo:
+        if self._library is None:
+            lib = self.store.library
+            self._library = LibraryInfo(str(lib.db_path), str(lib.data_dir), DataPlane(self.store))
+        return self._library
