@@ -17,17 +17,17 @@ def test_a_client_whose_clock_is_ahead_does_not_declare_a_live_runner_dead(store
                                                                            monkeypatch):
     monkeypatch.setenv("SDJOBS_CLI_SERVER", "0")  # the command runs here, under faketime
     marker = tmp_path / "marker"
-    job = submit(store, "test-steps", {"steps": 40, "delay": 0.05, "marker": str(marker)})
+    job = submit(store, "test-steps", {"steps": 120, "delay": 0.05, "marker": str(marker)})
     runner = start_runner("--workers", "1")
     wait_for(lambda: len(steps_done(marker)) >= 3, what="progress")
     for argv in (("jobs", "pause", "999"), ("jobs", "ls"), ("jobs", "show", str(job))):
         proc = subprocess.run(skewed("+2m", *argv), capture_output=True, text=True, timeout=60)
         assert "Traceback" not in proc.stderr, proc.stderr
-        rec = store.get(job)
-        assert rec.status == "running", f"`{' '.join(argv)}` 2 minutes ahead: {rec.status}"
+        rec = store.get(job)  # (on a loaded machine the job may have finished meanwhile: never interrupted)
+        assert rec.status in ("running", "completed"), f"`{' '.join(argv)}` 2 minutes ahead: {rec.status}"
         assert [r.pid for r in store.runners(live_only=False)] == [runner.proc.pid]
     assert cli("jobs", "wait", job, timeout=60).returncode == 0
-    assert steps_done(marker) == list(range(40))
+    assert steps_done(marker) == list(range(120))
     assert store.get(job).attempts == 0
 
 
