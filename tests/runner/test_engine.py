@@ -12,7 +12,7 @@ from sdjobs.cli import submit as submitting
 
 def test_pause_and_resume_from_another_process(store, cli, start_runner, tmp_path):
     marker = tmp_path / "marker"
-    job = submit(store, "test-steps", {"steps": 40, "delay": 0.03, "marker": str(marker)})
+    job = submit(store, "test-steps", {"steps": 200, "delay": 0.03, "marker": str(marker)})
     start_runner()
     wait_for(lambda: (store.get(job).progress.done or 0) >= 5, what="progress")
     assert cli("jobs", "pause", job, check=True).stdout.strip() == f"{job}: pausing"
@@ -25,7 +25,7 @@ def test_pause_and_resume_from_another_process(store, cli, start_runner, tmp_pat
     assert len(steps_done(marker)) == done_at_pause, "a paused job made progress"
     cli("jobs", "resume", job, check=True)
     assert cli("jobs", "wait", job, timeout=60).returncode == 0
-    assert steps_done(marker) == list(range(40)), "steps were skipped or run twice"
+    assert steps_done(marker) == list(range(200)), "steps were skipped or run twice"
 
 
 def test_cancel_runs_cleanup_and_keeps_the_record(store, cli, start_runner, tmp_path):
