@@ -186,8 +186,7 @@ def _brief(r, store=None) -> dict:
 
 
 def _job_status(store, job_id: int) -> str | None:
-    row = store.sql("SELECT status FROM job WHERE id=?", (job_id,)).fetchone()
-    return row[0] if row else None
+    return store.job_status(job_id)
 
 
 def _show(argv: list[str]) -> str:

@@ -153,7 +153,7 @@ class Supervisor:
             elif self.exit_when_idle and not store.has_runnable():
                 break
             elif idle_exit is not None and now - idle_since >= idle_exit and not store.has_runnable() \
-                    and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
+                    and not store.has_schedules():  # schedules need a runner
                 break
             self._wait(IDLE_WAIT)
 

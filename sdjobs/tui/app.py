@@ -190,7 +190,7 @@ class DashApp(App):
                 self._wake.wait(self.interval)
                 self._wake.clear()
         finally:
-            store.db.close()  # this thread's connection
+            store.close()  # this thread's connection
 
     def follow_job(self, job_id: int | None) -> None:
         """Ask the watcher to load this job in full on every change (None: stop, and read the table again)."""
@@ -460,7 +460,7 @@ class DashApp(App):
         except Exception as exc:
             message = ActionDone(job_id, verb, f"{type(exc).__name__}: {exc}", ok=False)
         finally:
-            store.db.close()  # this thread's connection
+            store.close()  # this thread's connection
         self.post_message(message)
 
     def _perform(self, verb: str, job_id: int, delta: int) -> str:

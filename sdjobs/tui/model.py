@@ -295,8 +295,7 @@ def _int(value: Any) -> int:
 
 def broken_view(store: Store, job_id: int, problem: str, types: JobTypes) -> JobView | None:
     """What can be shown of a record whose blobs do not decode."""
-    row = store.sql("SELECT id, type, status, priority, parent_id, created_at, control FROM job WHERE id=?",
-                    (job_id,)).fetchone()
+    row = store.job_head(job_id)
     if row is None:
         return None
     id_, type_, status, priority, parent_id, created_at, control = row
