@@ -13,7 +13,7 @@ import fcntl
 import os
 import sqlite3
 import time
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import peewee as pw
 
@@ -24,8 +24,10 @@ from . import action_store, events as lifecycle, family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobHead, JobRecord, RunnerRecord
-from .retention import Pruned, prune_jobs
 from .verbs import Verbs
+
+if TYPE_CHECKING:
+    from .retention import Pruned
 
 BUSY_TIMEOUT = 60.0
 _PRAGMAS = {"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
@@ -564,6 +566,8 @@ class Store(Verbs):
               limit: int | None = None) -> Pruned:
         """Delete finished jobs older than ``older_than`` seconds with their result files
         (``store/retention.py``); how many jobs and files went."""
+        from .retention import prune_jobs
+
         return prune_jobs(self, older_than, failed_older_than=failed_older_than, now=now, limit=limit)
 
 
