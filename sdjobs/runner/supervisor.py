@@ -163,7 +163,7 @@ class Supervisor:
                for job_id, holders in self.gate.starved().items() if job_id in self.running}
         changes = {job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
         changes.update({job_id: (claim, None) for job_id, (claim, _) in self._waits.items() if job_id not in now})
-        waits.set_waits(self.store, changes)
+        self.store.set_waits(changes)
         self._waits = now
 
     def _start_cli_server(self) -> None:

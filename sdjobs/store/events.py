@@ -19,6 +19,10 @@ docs/events.md:
   finished          status, exit code, summary, error and its category
 
 Warnings, errors and a job's own ``ctx.log`` lines keep their kinds (warning, error, log).
+
+``insert``, ``record``, ``amend`` and ``last`` are the SQLite side of the job plane's event
+verbs; the lifecycle helpers (``finished``, ``interrupted``, ``runner_lost``, ``submitted``,
+``claimed``) only word an event and write it with ``record_event``: they serve any backend.
 """
 
 from __future__ import annotations
@@ -123,15 +127,15 @@ def finished(store: "Store", job_id: int, status: str, *, summary: str | None = 
     elif summary:
         message += f": {summary}"
     fields = {"status": status, "summary": summary, "error": error, "category": category}
-    record(store, job_id, "finished", message, {k: v for k, v in fields.items() if v is not None},
-           ts=ts, claim=claim)
+    store.record_event(job_id, "finished", message, {k: v for k, v in fields.items() if v is not None},
+                       ts=ts, claim=claim)
 
 
 def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float | None = None,
                 **fields: Any) -> None:
     """The ``interrupted`` event: ``reason`` a stable word (shutdown, runner-died, process-died,
     worker-lost), ``why`` its readable line."""
-    record(store, job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
+    store.record_event(job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
 
 
 def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
@@ -180,7 +184,7 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     if after:
         fields["after"] = list(after)
         message += f"; runs after {', '.join(f'#{a}' for a in after)}"
-    record(store, job_id, "submitted", message, fields)
+    store.record_event(job_id, "submitted", message, fields)
 
 
 def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
@@ -191,7 +195,7 @@ def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: in
               "claim": rec.claim, "resumed": resumed}
     message = (f"claimed by runner {runner_id} (pid {runner_pid} on {host}); job process pid {pid},"
                f" attempt {rec.attempt} of {rec.max_attempts}" + (", resuming from its checkpoint" if resumed else ""))
-    record(store, rec.id, "claimed", message, fields, claim=rec.claim)
+    store.record_event(rec.id, "claimed", message, fields, claim=rec.claim)
 
 
 def last(store: "Store", job_id: int, kind: str) -> Event | None:
