@@ -175,7 +175,8 @@ class Store(Verbs):
         if row is None:
             raise NotFound(f"no job {job_id}")
         rec = JobRecord.from_row(row)
-        rec.depends_on = [r[0] for r in self._sql("SELECT depends_on FROM job_dep WHERE job_id=? ORDER BY 1", (job_id,))]
+        rec.depends_on = [r[0] for r in self._sql("SELECT depends_on FROM job_dep WHERE job_id=? ORDER BY 1",
+                                                  (job_id,))]
         rec.children = [r[0] for r in self._sql("SELECT id FROM job WHERE parent_id=? ORDER BY id", (job_id,))]
         if rec.children:
             family.attach(self, [rec])  # the parent's progress includes its children's
