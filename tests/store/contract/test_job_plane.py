@@ -2,7 +2,7 @@
 
 ``JobPlaneTests`` exercises a store through its verbs only: no SQL, no private attribute,
 no knowledge of the backend. ``TestJobPlane`` runs it against every backend of the
-``job_plane`` fixture (``conftest.py``); a new backend must pass it unchanged.
+``job_plane`` fixture (``job_plane_backends.py``); a new backend must pass it unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from sdjobs.core.errors import LeaseLost, NotFound
 from sdjobs.core.status import FINISHED, Status
 from sdjobs.store.job_plane import JobPlane
 from sdjobs.store.results import keyed
+
+from job_plane_backends import another_client, backend, job_plane  # noqa: F401  (fixtures)
 
 CFG = {"sources": ["/a"], "dest": "/b"}
 METRICS = {"bytes": 0, "items": 0, "warnings": 0, "errors": 0}

@@ -1,7 +1,10 @@
 """The backends the job-plane contract runs against. Each entry opens a client of the store
 kept in a directory (a fresh directory: an empty store); opened twice on the same directory,
 two clients of one store. A second backend (PostgreSQL, issue 18) adds itself here and runs
-``test_job_plane.py`` unchanged."""
+``test_job_plane.py`` unchanged.
+
+(Not a conftest.py: the suite's other tests import helpers ``from conftest``, and a second
+module of that name would shadow tests/conftest.py.)"""
 
 from __future__ import annotations
 
