@@ -13,7 +13,8 @@ stale claim changes nothing and raises ``LeaseLost``. Each verb is atomic on its
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..core.status import Status
 from .records import Event, JobHead, JobRecord, RunnerRecord

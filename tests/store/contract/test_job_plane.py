@@ -11,13 +11,12 @@ import math
 import time
 
 import pytest
+from job_plane_backends import BACKENDS
 
 from sdjobs.core.errors import LeaseLost, NotFound
 from sdjobs.core.status import FINISHED, Status
 from sdjobs.store.job_plane import JobPlane
 from sdjobs.store.results import keyed
-
-from job_plane_backends import another_client, backend, job_plane  # noqa: F401  (fixtures)
 
 CFG = {"sources": ["/a"], "dest": "/b"}
 METRICS = {"bytes": 0, "items": 0, "warnings": 0, "errors": 0}
@@ -31,6 +30,23 @@ def run(store, runner_id: int, job_id: int):
 
 
 class JobPlaneTests:
+    @pytest.fixture(params=sorted(BACKENDS))
+    def backend(self, request):
+        return BACKENDS[request.param]
+
+    @pytest.fixture
+    def job_plane(self, backend, tmp_path):
+        store = backend(tmp_path)
+        yield store
+        store.close()
+
+    @pytest.fixture
+    def another_client(self, backend, job_plane, tmp_path):
+        """A second client of ``job_plane``'s store (as another process would be)."""
+        store = backend(tmp_path)
+        yield store
+        store.close()
+
     @pytest.fixture
     def runner(self, job_plane):
         runner_id = job_plane.register_runner(2, "test")
