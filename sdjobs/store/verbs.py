@@ -127,7 +127,7 @@ class Verbs:
     def add_schedule(self: Store, cron: str, argv: list[str], cwd: str | None, now: float | None = None) -> int:
         from . import schedules
 
-        return schedules.add(self, cron, argv, cwd, now)
+        return schedules.add(self, cron, argv, cwd, now=now)
 
     def schedule(self: Store, schedule_id: int) -> ScheduleRecord:
         """The schedule (NotFound if there is none)."""
