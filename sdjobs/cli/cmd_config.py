@@ -38,10 +38,9 @@ def ls(as_json: Json = False) -> None:
     Example: sdjobs config ls --json
     """
     from ..core.settings import SETTINGS
-    from ..store import settings_store
 
     store = state.store()
-    set_ = settings_store.all_set(store)
+    set_ = store.library_settings()
     rows = [_row(store, name, set_) for name in SETTINGS]
     if as_json:
         output.print_json(rows)
@@ -58,11 +57,10 @@ def get(name: Name, as_json: Json = False) -> None:
     Example: sdjobs config get retention
     """
     from ..core.settings import setting
-    from ..store import settings_store
 
     setting(name)
     store = state.store()
-    row = _row(store, name, settings_store.all_set(store))
+    row = _row(store, name, store.library_settings())
     if as_json:
         output.print_json(row)
     else:
@@ -80,12 +78,11 @@ def set_(name: Name, value: Annotated[str, typer.Argument(metavar="VALUE", show_
 
       sdjobs config set retention-failed 90d
     """
-    from ..store import settings_store
 
     store = state.store()
-    stored = settings_store.put(store, name, value)
+    stored = store.put_library_setting(name, value)
     if as_json:
-        output.print_json(_row(store, name, settings_store.all_set(store)))
+        output.print_json(_row(store, name, store.library_settings()))
     else:
         output.err(f"{name} = {stored}", style="green")
 
@@ -96,11 +93,10 @@ def unset(name: Name, as_json: Json = False) -> None:
 
     Example: sdjobs config unset retention
     """
-    from ..store import settings_store
 
     store = state.store()
-    was = settings_store.unset(store, name)
-    row = _row(store, name, settings_store.all_set(store))
+    was = store.unset_library_setting(name)
+    row = _row(store, name, store.library_settings())
     if as_json:
         output.print_json(row)
     else:

@@ -203,7 +203,7 @@ def rm(path: Annotated[str, typer.Argument(metavar="PATH", help="The root of an 
         hint = f" (it is inside the location {loc.path!r})" if loc else ""
         raise NotFound(f"{os.path.abspath(path)!r} is not an indexed location{hint}; see: sdjobs locations")
     running = [j for j in ixs.active_runs(store, loc.id)
-               if store.sql("SELECT status FROM job WHERE id=?", (j,)).fetchone()[0] == "running"]
+               if store.job_status(j) == "running"]
     if running:
         raise BadInput(f"job {running[0]} is indexing {loc.path!r}; cancel it first: sdjobs jobs cancel {running[0]}")
     n = ixs.remove_location(store, loc.id)

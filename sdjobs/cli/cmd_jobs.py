@@ -57,9 +57,8 @@ def ls(
         recs = store.list_jobs(statuses=status, types=type_, action=action, recent=None if all_ else limit)
     if paged and len(recs) == page:  # on stderr: the listing on stdout stays data
         output.err(f"more: add --before {recs[-1].id}", style="dim")
-    from ..store.waits import waiting
 
-    waits = waiting(store, recs)
+    waits = store.waiting(recs)
     if as_json:
         output.print_json([{**_brief(r), "waiting": waits.get(r.id)} for r in recs])
         return
@@ -107,9 +106,8 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     issues = store.events(job_id, kinds=["warning", "error"], limit=events if not as_json else None)
     result = _result(store, rec)
     from ..core.action import mask_mapping
-    from ..store.waits import waiting_for
 
-    waiting = waiting_for(store, rec)
+    waiting = store.waiting([rec]).get(rec.id)
     rec.config = mask_mapping(rec.config)  # shown, never run from: a secret stays unseen
     if as_json:
         d = rec.to_dict()
@@ -173,12 +171,11 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
 
 def _result(store, rec) -> dict | None:
     """Where the job's result is: how many rows, and the command that prints them."""
-    from ..store import results
 
-    name = results.name(store, rec.id)
+    name = store.results_name(rec.id)
     if name is None:
         return None
-    return {"name": name, "rows": results.count(store, rec.id), "columns": results.columns(store, rec.id),
+    return {"name": name, "rows": store.count_results(rec.id), "columns": store.results_columns(rec.id),
             "command": f"sdjobs jobs output {rec.id}"}
 
 
@@ -289,10 +286,9 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
     Example: sdjobs jobs prune --older-than 30d
     """
     from ..runner.leftovers import clean_up_before_prune
-    from ..store.retention import prune_jobs
 
     clean_up_before_prune(state.store(), parse_age(older_than))  # (never orphans a job's temporaries)
-    done = prune_jobs(state.store(), parse_age(older_than))
+    done = state.store().prune(parse_age(older_than))
     if as_json:
         output.print_json({"pruned": done.jobs, "files": done.files, "bytes": done.bytes})
     else:

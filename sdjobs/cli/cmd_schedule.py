@@ -51,7 +51,6 @@ def add(
     from ..core.cron import CronExpr
     from ..runner.daemon import live_runners
     from ..runner.scheduler import next_run
-    from ..store import schedules
 
     try:
         CronExpr.parse(cron)
@@ -61,8 +60,8 @@ def add(
         command = command[1:]
     _check_job_command(ctx, command)
     store = state.store()
-    sid = schedules.add(store, cron.strip(), command, os.getcwd())
-    rec = schedules.get(store, sid)
+    sid = store.add_schedule(cron.strip(), command, os.getcwd())
+    rec = store.schedule(sid)
     nxt = next_run(rec)
     if as_json:
         output.print_json(_brief(rec))
@@ -121,10 +120,9 @@ def ls(as_json: Json = False) -> None:
 
     Example: sdjobs schedule ls --json
     """
-    from ..store import schedules
 
     store = state.store()
-    recs = schedules.all_schedules(store)
+    recs = store.schedules()
     if as_json:
         output.print_json([_brief(r, store) for r in recs])
         return
@@ -156,12 +154,11 @@ def rm(ids: Annotated[list[int], typer.Argument(help="Schedule ids.", show_defau
 
     Example: sdjobs schedule rm 3
     """
-    from ..store import schedules
 
     store = state.store()
     missing = []
     for sid in ids:
-        if schedules.remove(store, sid):
+        if store.remove_schedule(sid):
             print(f"{sid}: removed")
         else:
             missing.append(sid)
@@ -186,8 +183,7 @@ def _brief(r, store=None) -> dict:
 
 
 def _job_status(store, job_id: int) -> str | None:
-    row = store.sql("SELECT status FROM job WHERE id=?", (job_id,)).fetchone()
-    return row[0] if row else None
+    return store.job_status(job_id)
 
 
 def _show(argv: list[str]) -> str:

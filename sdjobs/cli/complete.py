@@ -1,7 +1,7 @@
 """``sdjobs __complete KIND``: the words a shell completes, printed fast (shell completion scripts call it).
 
-It imports nothing of sdjobs but the library's path rules, opens the library read-only
-with sqlite3 (never creating it, never starting a runner), and prints one candidate a
+It imports nothing of sdjobs but the store's read-only glance (store/peek.py), which opens
+the library read-only (never creating it, never starting a runner), and prints one candidate a
 line: ``WORD`` or ``WORD<TAB>DESCRIPTION``. Kinds:
 
     ids [STATUS...]   job ids, newest first, described by type and status (only these statuses)
@@ -12,7 +12,6 @@ line: ``WORD`` or ``WORD<TAB>DESCRIPTION``. Kinds:
 Anything that goes wrong prints nothing: a completion never shows an error.
 """
 
-import os
 import sys
 
 STATUSES = ("queued", "running", "paused", "interrupted", "completed", "completed-with-errors", "failed",
@@ -26,35 +25,18 @@ THEMES = ("ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuc
 MAX_IDS = 500
 
 
-def _connect(library):
-    import sqlite3
-
-    from ..store.libpath import resolve_db_path
-
-    path = resolve_db_path(library)
-    if not os.path.isfile(path):
-        return None
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.05)
-    db.execute("PRAGMA query_only=1")
-    return db
-
-
 def candidates(kind, args, library=None):
     if kind == "statuses":
         return list(STATUSES)
     if kind == "themes":
         return list(THEMES)
-    db = _connect(library) if kind in ("ids", "types") else None
+    from ..store import peek
+
     if kind == "types":
-        seen = [r[0] for r in db.execute("SELECT DISTINCT type FROM job")] if db else []
-        return sorted(set(BUILTIN_TYPES) | set(seen))
+        return sorted(set(BUILTIN_TYPES) | set(peek.job_types(library)))
     if kind == "ids":
-        if db is None:
-            return []
         wanted = [s for s in args if s in STATUSES]
-        where = f" WHERE status IN ({','.join('?' * len(wanted))})" if wanted else ""
-        rows = db.execute(f"SELECT id, type, status FROM job{where} ORDER BY id DESC LIMIT {MAX_IDS}", wanted)
-        return [f"{job_id}\t{job_type} {status}" for job_id, job_type, status in rows]
+        return [f"{job_id}\t{job_type} {status}" for job_id, job_type, status in peek.job_ids(library, wanted, MAX_IDS)]
     return []
 
 

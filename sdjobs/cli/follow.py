@@ -66,16 +66,15 @@ def _stopped(rec: JobRecord) -> bool:
 def _follow_live(store: Store, job_id: int) -> JobRecord:
     from rich.live import Live
 
-    from ..store.waits import waiting_for
-
     console = output.console(stderr=True)
     rec = store.get(job_id)
     started = time.monotonic()
-    with Live(_render(rec, waiting_for(store, rec)), console=console, refresh_per_second=8, transient=True) as live:
+    with Live(_render(rec, store.waiting([rec]).get(rec.id)), console=console, refresh_per_second=8,
+              transient=True) as live:
         while not _stopped(rec):
             time.sleep(poll_interval(started))
             rec = store.get(job_id)
-            live.update(_render(rec, waiting_for(store, rec)))
+            live.update(_render(rec, store.waiting([rec]).get(rec.id)))
     return rec
 
 
@@ -201,7 +200,6 @@ _MEANING = {0: "completed", 1: "failed, completed with errors, or cancelled",
 def outcome(store: Store, rec: JobRecord) -> dict:
     """How a job ended, for programs (`jobs wait --json`, the end of `jobs logs -f --json`):
     status, exit code and what it means, the summary, the error and its category."""
-    from ..store import events
 
     code = int(exit_code(rec)) if rec.status in FINISHED or rec.status == "paused" else int(Exit.FAILED)
     meaning = _MEANING[code] if rec.status in FINISHED or rec.status == "paused" else f"not finished: {rec.status}"
@@ -212,7 +210,7 @@ def outcome(store: Store, rec: JobRecord) -> dict:
             summary = str(cls.summarize(rec.output) or "") or None
         except Exception:
             summary = None
-    ended = events.last(store, rec.id, "finished") if rec.status in FINISHED else None
+    ended = store.last_event(rec.id, "finished") if rec.status in FINISHED else None
     return {"id": rec.id, "type": rec.type, "status": rec.status, "exit_code": code, "exit_meaning": meaning,
             "summary": summary, "error": rec.error, "category": (ended.fields.get("category") if ended else None),
             "warnings": rec.warnings, "errors": rec.errors, "output": rec.output,

@@ -40,7 +40,6 @@ def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
 
       sdjobs jobs logs 12 -f --json | jq -c 'select(.kind == "end")'
     """
-    from ..store import events
     from .follow import POLL, outcome, summary
 
     store = state.store()
@@ -48,7 +47,7 @@ def logs(job_id: Annotated[int, typer.Argument(help="Job id.")],
     rec = store.get(job_id)
     last, last_progress, progress_at = 0, None, 0.0
     while True:
-        while page := events.read(store, job_id, after_id=last, limit=PAGE):
+        while page := store.events(job_id, after_id=last, limit=PAGE):
             for e in page:
                 if as_json:
                     output.print_jsonl([event_json(e)])

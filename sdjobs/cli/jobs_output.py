@@ -79,9 +79,7 @@ def output_cmd(
 
 def render(store, rec, fmt: str, *, min_size: int | None = None, severity: str | None = None) -> None:
     """Print the result of the finished job ``rec`` on stdout in ``fmt``."""
-    from ..store import results
-
-    name = results.name(store, rec.id)
+    name = store.results_name(rec.id)
     if name is None and rec.status not in FINISHED:
         raise BadInput(f"job {rec.id} is {rec.status}: its result is there when it finishes"
                        f" (sdjobs jobs wait {rec.id})")
@@ -126,15 +124,11 @@ def render(store, rec, fmt: str, *, min_size: int | None = None, severity: str |
 # -- sources of rows -------------------------------------------------------------
 class _StoredRows:
     def __init__(self, store, job_id: int, name: str) -> None:
-        from ..store import results
-
         self.store, self.job_id, self.name = store, job_id, name
-        self.columns = results.columns(store, job_id)
+        self.columns = store.results_columns(job_id)
 
     def texts(self, *, min_size, severity) -> Iterator[str]:
-        from ..store import results
-
-        return results.texts(self.store, self.job_id, min_size=min_size, severity=severity)
+        return self.store.result_texts(self.job_id, min_size=min_size, severity=severity)
 
 
 class _EventRows:

@@ -34,9 +34,9 @@ class StoreBackend:
 
     def write(self, progress, metrics, events, checkpoint, busy_timeout: float | None = None) -> None:
         self._check_library()
-        if busy_timeout is not None:  # (this thread's own connection: see core/trail.py)
-            self.store.sql(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        self.store.write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim)
+        # (busy_timeout: this thread's own connection, see core/trail.py)
+        self.store.write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim,
+                         busy_timeout=busy_timeout)
 
     def read_checkpoint(self):
         return self.store.read_checkpoint(self.job_id)

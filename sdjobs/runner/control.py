@@ -27,13 +27,13 @@ def asked(kind: str):
         def verb_logged(store: Store, job_id: int, **kw) -> str:
             who = events.requester()
             said = f"{'retry' if kind == 'retried' else kind.split('-')[0]} asked by {events.by(who)}"
-            event = events.record(store, job_id, kind, said, {**who, **kw})
+            event = store.record_event(job_id, kind, said, {**who, **kw})
             try:
                 result = verb(store, job_id, **kw)
             except BadInput as exc:
-                events.amend(store, event, f"{said}: refused: {exc}", {**who, "result": f"refused: {exc}", **kw})
+                store.amend_event(event, f"{said}: refused: {exc}", {**who, "result": f"refused: {exc}", **kw})
                 raise
-            events.amend(store, event, f"{said}: {result}", {**who, "result": result, **kw})
+            store.amend_event(event, f"{said}: {result}", {**who, "result": result, **kw})
             if kind == "cancel-requested" and result == "cancelled":  # it was not running: that is its end
                 events.finished(store, job_id, "cancelled")
             return result

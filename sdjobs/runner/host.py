@@ -134,13 +134,13 @@ def _ended(store: Store, rec: JobRecord, status: Status, job, category: str | No
     """The lifecycle event of how this run ended (``interrupted`` by a shutdown is the runner's
     to record: it knows why it stops)."""
     if status is Status.PAUSED:
-        events.record(store, rec.id, "paused", f"paused after {seconds:.1f} s of this run; it resumes from its"
-                      " checkpoint", {"pid": os.getpid(), "seconds": round(seconds, 3)}, claim=rec.claim)
+        store.record_event(rec.id, "paused", f"paused after {seconds:.1f} s of this run; it resumes from its"
+                           " checkpoint", {"pid": os.getpid(), "seconds": round(seconds, 3)}, claim=rec.claim)
     elif status is Status.QUEUED:
         kids = store.children_status(rec.id)
         waiting = sum(1 for _, s in kids if s not in FINISHED)
-        events.record(store, rec.id, "waiting", f"waiting for {waiting} child{'ren' if waiting != 1 else ''}",
-                      {"reason": "children", "children": waiting}, claim=rec.claim)
+        store.record_event(rec.id, "waiting", f"waiting for {waiting} child{'ren' if waiting != 1 else ''}",
+                           {"reason": "children", "children": waiting}, claim=rec.claim)
     elif status in FINISHED:
         summary = None
         if job is not None and kw.get("output") is not None:

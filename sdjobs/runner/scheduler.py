@@ -116,8 +116,8 @@ class Scheduler:
     def _active(self, job_id: int | None) -> str | None:
         if job_id is None:
             return None
-        row = self.store.sql("SELECT status FROM job WHERE id=?", (job_id,)).fetchone()
-        return row[0] if row and row[0] not in FINISHED else None
+        status = self.store.job_status(job_id)
+        return status if status is not None and status not in FINISHED else None
 
     def _submit(self, s: ScheduleRecord) -> None:
         if s.cwd and not os.path.isdir(s.cwd):

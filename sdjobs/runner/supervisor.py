@@ -153,7 +153,7 @@ class Supervisor:
             elif self.exit_when_idle and not store.has_runnable():
                 break
             elif idle_exit is not None and now - idle_since >= idle_exit and not store.has_runnable() \
-                    and not store.sql("SELECT 1 FROM schedule LIMIT 1").fetchone():  # schedules need a runner
+                    and not store.has_schedules():  # schedules need a runner
                 break
             self._wait(IDLE_WAIT)
 
@@ -163,7 +163,7 @@ class Supervisor:
                for job_id, holders in self.gate.starved().items() if job_id in self.running}
         changes = {job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
         changes.update({job_id: (claim, None) for job_id, (claim, _) in self._waits.items() if job_id not in now})
-        waits.set_waits(self.store, changes)
+        self.store.set_waits(changes)
         self._waits = now
 
     def _start_cli_server(self) -> None:

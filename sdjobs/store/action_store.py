@@ -16,7 +16,7 @@ def inherit(store, parent_id: int | None, context: dict | None, action: str | No
     context = dict(context or {})
     if parent_id is None:
         return context, action
-    row = store.sql("SELECT action, context, parent_id FROM job WHERE id=?", (parent_id,)).fetchone()
+    row = store._sql("SELECT action, context, parent_id FROM job WHERE id=?", (parent_id,)).fetchone()
     if row is None:
         return context, action
     parent_action, packed, grand = row
@@ -35,7 +35,7 @@ def inherit(store, parent_id: int | None, context: dict | None, action: str | No
 def contexts_since(store, since: float) -> list[tuple[int, dict]]:
     """(id, context) of the jobs created at or after ``since``, oldest first."""
     out = []
-    for job_id, packed in store.sql("SELECT id, context FROM job WHERE created_at >= ? ORDER BY id", (since,)):
+    for job_id, packed in store._sql("SELECT id, context FROM job WHERE created_at >= ? ORDER BY id", (since,)):
         try:
             context = codec.unpack(packed) or {}
         except Exception:

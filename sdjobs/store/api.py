@@ -13,7 +13,7 @@ import fcntl
 import os
 import sqlite3
 import time
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import peewee as pw
 
@@ -23,9 +23,15 @@ from ..core.status import ACTIVE, FINISHED, Status
 from . import action_store, events as lifecycle, family, schema
 from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
-from .records import JOB_COLUMNS, Event, JobRecord, RunnerRecord
+from .records import JOB_COLUMNS, Event, JobHead, JobRecord, RunnerRecord
+from .verbs import Verbs
+
+if TYPE_CHECKING:
+    from .retention import Pruned
 
 BUSY_TIMEOUT = 60.0
+_PRAGMAS = {"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
+            "busy_timeout": int(BUSY_TIMEOUT * 1000)}
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
 _ACTIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in ACTIVE) + ")"
 _COLS = ", ".join(JOB_COLUMNS)
@@ -61,7 +67,11 @@ class LibraryDatabase(pw.SqliteDatabase):
         super().rollback()
 
 
-class Store:
+class Store(Verbs):
+    """The SQLite library: the job plane's verbs (``store/job_plane.py``), the job-plane
+    verbs whose SQL lives in modules of their own (``store/verbs.py``), and, through
+    ``store/data_plane.py``, the data plane."""
+
     def __init__(self, library: Library, *, create: bool = True) -> None:
         self.library = library
         library.check_trust()  # before anything is opened or created (store/trust.py)
@@ -85,13 +95,8 @@ class Store:
             library.check_trust()
         elif not library.data_dir.is_dir():
             library.ensure_dirs()
-        self.db = LibraryDatabase(
-            str(library.db_path),
-            timeout=BUSY_TIMEOUT,
-            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
-                     "busy_timeout": int(BUSY_TIMEOUT * 1000)},
-        )
-        conn = self.db.connection()
+        self._db = LibraryDatabase(str(library.db_path), timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
+        conn = self._db.connection()
         self.opened_as = library.file_identity()  # see Library.replaced_since
         schema.check_not_newer(conn, str(library.db_path))
         if schema.needs_migration(conn):
@@ -103,21 +108,30 @@ class Store:
                 os.close(fd)
 
     def close(self) -> None:
-        self.db.close()
+        """Close this thread's connection (each thread has its own; the next verb opens it again)."""
+        self._db.close()
 
     def reopen(self) -> None:
         """Drop the connection inherited from a parent process and open a new one."""
-        self.db = LibraryDatabase(self.db.database, timeout=BUSY_TIMEOUT, pragmas=dict(self.db._pragmas))
+        self._db = LibraryDatabase(self._db.database, timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
 
-    def sql(self, query: str, params: Sequence = ()) -> sqlite3.Cursor:
-        return self.db.execute_sql(query, params)
+    # The SQL of the store's own modules. Nothing outside ``sdjobs/store`` uses these.
+    def _sql(self, query: str, params: Sequence = ()) -> sqlite3.Cursor:
+        return self._db.execute_sql(query, params)
 
-    def transaction(self):
-        return self.db.atomic("IMMEDIATE")
+    def _transaction(self):
+        return self._db.atomic("IMMEDIATE")
+
+    sql = _sql  # TODO(17): removed once the data plane is in
+    transaction = _transaction  # TODO(17): removed once the data plane is in
+
+    @property
+    def db(self) -> LibraryDatabase:  # TODO(17): removed once the data plane is in
+        return self._db
 
     def data_version(self) -> int:
         """Changes when another connection commits (cheap; for live views)."""
-        return self.sql("PRAGMA data_version").fetchone()[0]
+        return self._sql("PRAGMA data_version").fetchone()[0]
 
     # -- submitting ----------------------------------------------------------
     def submit(self, job_type: str, version: int, config: Any, *, priority: int = 0,
@@ -130,17 +144,17 @@ class Store:
         is the command word (``core/action.py``); a child takes its root's, and its initiator."""
         now = time.time()
         after = list(after)
-        with self.transaction():
+        with self._transaction():
             if parent_claim is not None:
                 self._check_claim(parent_id, parent_claim)
             if after:
-                known = {r[0] for r in self.sql(
+                known = {r[0] for r in self._sql(
                     f"SELECT id FROM job WHERE id IN ({','.join('?' * len(after))})", after)}
                 missing = [a for a in after if a not in known]
                 if missing:
                     raise NotFound(f"--after: no job {missing[0]}")
             context, action = action_store.inherit(self, parent_id, context, action)
-            cur = self.sql(
+            cur = self._sql(
                 "INSERT INTO job (type, type_version, status, priority, parent_id, config, created_at,"
                 " updated_at, settings, context, action) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (job_type, version, str(status), priority, parent_id, codec.pack(config), now, now,
@@ -148,7 +162,7 @@ class Store:
             )
             job_id = cur.lastrowid
             if after:
-                self.db.cursor().executemany(
+                self._db.cursor().executemany(
                     "INSERT INTO job_dep (job_id, depends_on) VALUES (?, ?)", [(job_id, a) for a in after])
             lifecycle.submitted(self, job_id, context or {}, parent_id=parent_id, after=after, priority=priority)
         if after:
@@ -157,12 +171,13 @@ class Store:
 
     # -- reading -------------------------------------------------------------
     def get(self, job_id: int) -> JobRecord:
-        row = self.sql(f"SELECT {_COLS} FROM job WHERE id = ?", (job_id,)).fetchone()
+        row = self._sql(f"SELECT {_COLS} FROM job WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFound(f"no job {job_id}")
         rec = JobRecord.from_row(row)
-        rec.depends_on = [r[0] for r in self.sql("SELECT depends_on FROM job_dep WHERE job_id=? ORDER BY 1", (job_id,))]
-        rec.children = [r[0] for r in self.sql("SELECT id FROM job WHERE parent_id=? ORDER BY id", (job_id,))]
+        rec.depends_on = [r[0] for r in self._sql("SELECT depends_on FROM job_dep WHERE job_id=? ORDER BY 1",
+                                                  (job_id,))]
+        rec.children = [r[0] for r in self._sql("SELECT id FROM job WHERE parent_id=? ORDER BY id", (job_id,))]
         if rec.children:
             family.attach(self, [rec])  # the parent's progress includes its children's
         return rec
@@ -190,19 +205,19 @@ class Store:
                 where.append("id < ?")
                 params.append(int(before_id))
             lim = "" if limit is None else f" LIMIT {max(int(limit), 0)}"
-            rows = self.sql(f"SELECT {_COLS} FROM job WHERE {' AND '.join(where) or '1'} ORDER BY id DESC{lim}",
-                            params).fetchall()
+            rows = self._sql(f"SELECT {_COLS} FROM job WHERE {' AND '.join(where) or '1'} ORDER BY id DESC{lim}",
+                             params).fetchall()
             recs = [JobRecord.from_row(r) for r in rows]
             family.attach(self, recs)
             return recs
         cond = " AND ".join(where) or "1"
-        active = self.sql(
+        active = self._sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_ACTIVE_SQL}"
             " ORDER BY status='running' DESC, priority DESC, id", params).fetchall()
         limit = "" if recent is None else f" LIMIT {int(recent)}"
         # "+status": walk the ids newest first and stop at the limit, rather than sort every
         # finished job of the history through the status index to keep the newest few.
-        done = self.sql(
+        done = self._sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{limit}",
             params).fetchall()
         recs = [JobRecord.from_row(r) for r in active + done]
@@ -210,37 +225,46 @@ class Store:
         return recs
 
     def counts(self) -> dict[str, int]:
-        return dict(self.sql("SELECT status, COUNT(*) FROM job GROUP BY status").fetchall())
+        return dict(self._sql("SELECT status, COUNT(*) FROM job GROUP BY status").fetchall())
 
     def events(self, job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
                limit: int | None = None, newest: bool = False) -> list[Event]:
-        cond, params = "job_id = ? AND id > ?", [job_id, after_id]
+        """A job's events in order, each with its fields (an empty dict for a plain line): the
+        first ``limit`` after ``after_id``, or with ``newest`` the last ``limit`` of them."""
+        cond, params = "e.job_id = ? AND e.id > ?", [job_id, after_id]
         if kinds is not None:
             kinds = list(kinds)
-            cond += f" AND kind IN ({','.join('?' * len(kinds))})"
+            cond += f" AND e.kind IN ({','.join('?' * len(kinds))})"
             params += kinds
         order = "DESC" if newest else "ASC"
         lim = f" LIMIT {int(limit)}" if limit else ""
-        rows = self.sql(f"SELECT id, job_id, ts, kind, path, message, retries FROM job_event WHERE {cond}"
-                        f" ORDER BY id {order}{lim}", params).fetchall()
+        rows = self._sql("SELECT e.id, e.job_id, e.ts, e.kind, e.path, e.message, e.retries, f.fields"
+                         " FROM job_event e LEFT JOIN job_event_field f ON f.event_id = e.id"
+                         f" WHERE {cond} ORDER BY e.id {order}{lim}", params).fetchall()
         if newest:
             rows.reverse()
-        return [Event.from_row(r) for r in rows]
+        out = []
+        for row in rows:
+            ev = Event.from_row(row[:7])
+            if row[7] is not None:
+                ev.fields = codec.unpack(row[7])
+            out.append(ev)
+        return out
 
     def read_checkpoint(self, job_id: int) -> tuple[bytes | None, int | None]:
-        row = self.sql("SELECT state, state_version FROM job WHERE id = ?", (job_id,)).fetchone()
+        row = self._sql("SELECT state, state_version FROM job WHERE id = ?", (job_id,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     def read_control(self, job_id: int, claim: int | None = None) -> str | None:
         """The pending request (pause, cancel, shutdown). With ``claim``: raises LeaseLost when
         the job no longer runs under that claim, so a job taken over stops at its next check."""
-        row = self.sql("SELECT control, status, claim FROM job WHERE id = ?", (job_id,)).fetchone()
+        row = self._sql("SELECT control, status, claim FROM job WHERE id = ?", (job_id,)).fetchone()
         if claim is not None and (row is None or row[1] != "running" or row[2] != claim):
             raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
         return row[0] if row else None
 
     def _check_claim(self, job_id: int | None, claim: int) -> None:
-        if self.sql(f"SELECT 1 FROM job WHERE id=? AND {_FENCE}", (job_id, claim)).fetchone() is None:
+        if self._sql(f"SELECT 1 FROM job WHERE id=? AND {_FENCE}", (job_id, claim)).fetchone() is None:
             raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
 
     def check_claim(self, job_id: int, claim: int) -> None:
@@ -251,23 +275,39 @@ class Store:
     def _event(self, job_id: int, kind: str, message: str, path: bytes | None = None,
                ts: float | None = None) -> None:
         """One event, tagged with the job's current retries (the run it belongs to)."""
-        self.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
-                 " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
-                 (time.time() if ts is None else ts, kind, path, text(message), job_id))
+        self._sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
+                  " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
+                  (time.time() if ts is None else ts, kind, path, text(message), job_id))
 
     def read_settings(self, job_id: int) -> dict:
-        row = self.sql("SELECT settings FROM job WHERE id = ?", (job_id,)).fetchone()
+        row = self._sql("SELECT settings FROM job WHERE id = ?", (job_id,)).fetchone()
         return (codec.unpack(row[0]) or {}) if row else {}
 
+    def job_status(self, job_id: int) -> str | None:
+        """The job's status, or None when there is no such job (cheap: nothing is decoded)."""
+        row = self._sql("SELECT status FROM job WHERE id=?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def job_head(self, job_id: int) -> JobHead | None:
+        """What can be read of a job without decoding any of its blobs (for a record that
+        does not decode), or None when there is no such job."""
+        row = self._sql("SELECT id, type, status, priority, parent_id, created_at, control FROM job WHERE id=?",
+                        (job_id,)).fetchone()
+        return JobHead(*row) if row else None
+
     def children_status(self, job_id: int) -> list[tuple[int, str]]:
-        return [tuple(r) for r in self.sql("SELECT id, status FROM job WHERE parent_id=? ORDER BY id", (job_id,))]
+        return [tuple(r) for r in self._sql("SELECT id, status FROM job WHERE parent_id=? ORDER BY id", (job_id,))]
 
     # -- the running job's writes ---------------------------------------------
     def write(self, job_id: int, progress: dict | None, metrics: dict, events: list,
-              checkpoint: tuple[bytes, int] | None, claim: int | None = None) -> None:
+              checkpoint: tuple[bytes, int] | None, claim: int | None = None,
+              busy_timeout: float | None = None) -> None:
         """A running job's progress, metrics, events and checkpoint, in one transaction.
         With ``claim`` (the job process's writes), nothing is written and LeaseLost is raised
-        unless the job still runs under that claim."""
+        unless the job still runs under that claim. ``busy_timeout``: how long this thread's
+        writes wait for the write lock from now on, in seconds (a trailing writer gives way)."""
+        if busy_timeout is not None:
+            self._sql(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         now = time.time()
         sets = "updated_at=?, bytes_done=?, items_done=?, warnings=?, errors=?"
         params: list[Any] = [now, metrics["bytes"], metrics["items"], metrics["warnings"], metrics["errors"]]
@@ -278,60 +318,60 @@ class Store:
             sets += ", state=?, state_version=?"
             params += list(checkpoint)
         fence, fence_params = ("", []) if claim is None else (f" AND {_FENCE}", [claim])
-        with self.transaction():
-            if self.sql(f"UPDATE job SET {sets} WHERE id=?{fence}", params + [job_id] + fence_params).rowcount != 1:
+        with self._transaction():
+            if self._sql(f"UPDATE job SET {sets} WHERE id=?{fence}", params + [job_id] + fence_params).rowcount != 1:
                 if claim is not None:
                     raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
             if events:
                 lifecycle.insert(self, job_id, events)
 
     def log(self, job_id: int, message: str, kind: str = "log", claim: int | None = None) -> None:
-        with self.transaction():
+        with self._transaction():
             if claim is not None:
                 self._check_claim(job_id, claim)
             self._event(job_id, kind, message)
 
     def set_settings(self, job_id: int, **changes: Any) -> dict:
-        with self.transaction():
+        with self._transaction():
             settings = self.read_settings(job_id)
             settings.update({k: v for k, v in changes.items()})
             settings = {k: v for k, v in settings.items() if v is not None}
-            self.sql("UPDATE job SET settings=?, updated_at=? WHERE id=?",
-                     (codec.pack(settings), time.time(), job_id))
+            self._sql("UPDATE job SET settings=?, updated_at=? WHERE id=?",
+                      (codec.pack(settings), time.time(), job_id))
         return settings
 
     # -- runner side ----------------------------------------------------------
     def register_runner(self, workers: int, mode: str) -> int:
         now, pid = time.time(), os.getpid()
-        cur = self.sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
-                       " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
+        cur = self._sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
+                        " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
         return cur.lastrowid
 
     def unregister_runner(self, runner_id: int) -> None:
-        self.sql("DELETE FROM runner WHERE id=?", (runner_id,))
+        self._sql("DELETE FROM runner WHERE id=?", (runner_id,))
 
     def heartbeat(self, runner_id: int, job_ids: Sequence[int], busy: int) -> bool:
         """Refresh the runner's lease and its jobs'; False if the runner row is gone."""
         now = time.time()
-        with self.transaction():
-            cur = self.sql("UPDATE runner SET heartbeat_at=?, busy=? WHERE id=?", (now, busy, runner_id))
+        with self._transaction():
+            cur = self._sql("UPDATE runner SET heartbeat_at=?, busy=? WHERE id=?", (now, busy, runner_id))
             if job_ids:  # only those still its own
-                self.sql(f"UPDATE job SET heartbeat_at=? WHERE runner_id=? AND status='running'"
-                         f" AND id IN ({','.join('?' * len(job_ids))})", [now, runner_id, *job_ids])
+                self._sql(f"UPDATE job SET heartbeat_at=? WHERE runner_id=? AND status='running'"
+                          f" AND id IN ({','.join('?' * len(job_ids))})", [now, runner_id, *job_ids])
         return cur.rowcount == 1
 
     def runners(self, live_only: bool = True) -> list[RunnerRecord]:
-        rows = [RunnerRecord(*r) for r in self.sql(
+        rows = [RunnerRecord(*r) for r in self._sql(
             "SELECT id, pid, pid_start, host, started_at, heartbeat_at, workers, busy, mode, stopping"
             " FROM runner ORDER BY id")]
         return [r for r in rows if not live_only or runner_alive(r)]
 
     def request_runner_stop(self, runner_id: int | None = None) -> int:
         cond = "" if runner_id is None else f" WHERE id={int(runner_id)}"
-        return self.sql(f"UPDATE runner SET stopping=1{cond}").rowcount
+        return self._sql(f"UPDATE runner SET stopping=1{cond}").rowcount
 
     def runner_stopping(self, runner_id: int) -> bool:
-        row = self.sql("SELECT stopping FROM runner WHERE id=?", (runner_id,)).fetchone()
+        row = self._sql("SELECT stopping FROM runner WHERE id=?", (runner_id,)).fetchone()
         return row is None or bool(row[0])
 
     def claim(self, runner_id: int, n: int) -> list[JobRecord]:
@@ -342,52 +382,52 @@ class Store:
         can then write nothing. Starting a run is not an attempt: only a crash counts one."""
         if n <= 0:
             return []
-        with self.transaction():
+        with self._transaction():
             now = time.time()  # once the write lock is held: after whatever finished before this claim
-            ids = [r[0] for r in self.sql(
+            ids = [r[0] for r in self._sql(
                 f"SELECT id FROM job WHERE {_RUNNABLE} ORDER BY priority DESC, id LIMIT ?", (n,))]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
-            self.sql(f"UPDATE job SET status='running', runner_id=?, heartbeat_at=?, updated_at=?,"
-                     f" started_at=COALESCE(started_at, ?), claim=claim+1, wait_children=0,"
-                     f" control=CASE WHEN control='cancel' THEN control ELSE NULL END"
-                     f" WHERE id IN ({marks}) AND status='queued'", [runner_id, now, now, now, *ids])
-            rows = self.sql(f"SELECT {_COLS} FROM job WHERE id IN ({marks}) ORDER BY priority DESC, id", ids)
+            self._sql(f"UPDATE job SET status='running', runner_id=?, heartbeat_at=?, updated_at=?,"
+                      f" started_at=COALESCE(started_at, ?), claim=claim+1, wait_children=0,"
+                      f" control=CASE WHEN control='cancel' THEN control ELSE NULL END"
+                      f" WHERE id IN ({marks}) AND status='queued'", [runner_id, now, now, now, *ids])
+            rows = self._sql(f"SELECT {_COLS} FROM job WHERE id IN ({marks}) ORDER BY priority DESC, id", ids)
             return [JobRecord.from_row(r) for r in rows]
 
     def has_runnable(self) -> bool:
-        return self.sql(f"SELECT 1 FROM job WHERE {_RUNNABLE} LIMIT 1").fetchone() is not None
+        return self._sql(f"SELECT 1 FROM job WHERE {_RUNNABLE} LIMIT 1").fetchone() is not None
 
     def owned_by(self, runner_id: int) -> list[int]:
-        return [r[0] for r in self.sql("SELECT id FROM job WHERE status='running' AND runner_id=?", (runner_id,))]
+        return [r[0] for r in self._sql("SELECT id FROM job WHERE status='running' AND runner_id=?", (runner_id,))]
 
     def request_shutdown(self, runner_id: int) -> None:
         """Ask the runner's jobs to checkpoint and stop (a pending pause or cancel wins)."""
-        self.sql("UPDATE job SET control='shutdown' WHERE status='running' AND runner_id=? AND control IS NULL",
-                 (runner_id,))
+        self._sql("UPDATE job SET control='shutdown' WHERE status='running' AND runner_id=? AND control IS NULL",
+                  (runner_id,))
 
     def crashed(self, job_id: int, claim: int, reason: str, why_word: str = "process-died", **facts: Any) -> bool:
         """The job's process (of this claim) died without recording an end: that is one more
         attempt; queue it again, or fail it when it has used them all (then True). ``why_word``
         and ``facts`` go in its ``interrupted`` event (store/events.py)."""
         now = time.time()
-        with self.transaction():
-            row = self.sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
-                           (job_id, claim)).fetchone()
+        with self._transaction():
+            row = self._sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
+                            (job_id, claim)).fetchone()
             if row is None:
                 return False
             attempts, max_attempts = row[0] + 1, row[1]
-            self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
+            self._sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
             lifecycle.interrupted(self, job_id, why_word, reason, ts=now, attempt=attempts, **facts)
             if attempts >= max_attempts:
                 error = f"{reason}, {attempts} times"
-                self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL, pid=NULL,"
-                         " error=? WHERE id=?", (now, now, error, job_id))
+                self._sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL, pid=NULL,"
+                          " error=? WHERE id=?", (now, now, error, job_id))
                 lifecycle.finished(self, job_id, "failed", error=error, category="crash", ts=now)
             else:
-                self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
-                         " pid=NULL WHERE id=?", (now, now, job_id))
+                self._sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
+                          " pid=NULL WHERE id=?", (now, now, job_id))
         return attempts >= max_attempts
 
     def fail_dependents(self) -> list[int]:
@@ -395,25 +435,25 @@ class Store:
         (and so do the jobs that wait for those, transitively)."""
         failed: list[int] = []
         while True:
-            rows = self.sql("""SELECT d.job_id, d.depends_on, j2.status FROM job_dep d
+            rows = self._sql("""SELECT d.job_id, d.depends_on, j2.status FROM job_dep d
                                JOIN job j ON j.id = d.job_id JOIN job j2 ON j2.id = d.depends_on
                                WHERE j.status IN ('queued', 'paused', 'interrupted')
                                AND j2.status IN ('failed', 'cancelled')""").fetchall()
             if not rows:
                 return failed
             now = time.time()
-            with self.transaction():
+            with self._transaction():
                 for job_id, dep, status in rows:
                     why = f"dependency-failed: job {dep} {status}"
-                    if self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, error=? WHERE id=?"
-                                " AND status IN ('queued', 'paused', 'interrupted')",
-                                (now, now, why, job_id)).rowcount:
+                    if self._sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, error=? WHERE id=?"
+                                 " AND status IN ('queued', 'paused', 'interrupted')",
+                                 (now, now, why, job_id)).rowcount:
                         lifecycle.finished(self, job_id, "failed", error=f"{why}; not run", category="dependency",
                                            ts=now)
                         failed.append(job_id)
 
     def set_pid(self, job_id: int, pid: int, claim: int) -> None:
-        if self.sql(f"UPDATE job SET pid=? WHERE id=? AND {_FENCE}", (pid, job_id, claim)).rowcount != 1:
+        if self._sql(f"UPDATE job SET pid=? WHERE id=? AND {_FENCE}", (pid, job_id, claim)).rowcount != 1:
             raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
 
     def finish(self, job_id: int, status: Status, *, runner_id: int | None = None, claim: int | None = None,
@@ -437,7 +477,7 @@ class Store:
         elif error is not None:
             fields += ", error=?"
             params.append(text(error))
-        cur = self.sql(f"UPDATE job SET {fields} WHERE id=? AND status='running'{owned}", params + [job_id])
+        cur = self._sql(f"UPDATE job SET {fields} WHERE id=? AND status='running'{owned}", params + [job_id])
         if cur.rowcount != 1 and claim is not None:
             raise LeaseLost(f"job {job_id} is no longer running under claim {claim}")
         return cur.rowcount == 1
@@ -459,8 +499,8 @@ class Store:
         if error is not None:
             extra += ", error=?"
             params.append(text(error))
-        cur = self.sql(f"UPDATE job SET status=?, updated_at=?, control=?{extra}"
-                       f" WHERE id=? AND status IN ({','.join('?' * len(src))})", params + [job_id, *src])
+        cur = self._sql(f"UPDATE job SET status=?, updated_at=?, control=?{extra}"
+                        f" WHERE id=? AND status IN ({','.join('?' * len(src))})", params + [job_id, *src])
         return cur.rowcount == 1
 
     def retry(self, job_id: int, *, only_from: str, from_scratch: bool = False) -> bool:
@@ -468,18 +508,18 @@ class Store:
         warning and error counts (the earlier runs' events stay, tagged with their retries);
         bytes and items done are kept with the checkpoint, unless ``from_scratch``."""
         scratch = ", state=NULL, state_version=NULL, bytes_done=0, items_done=0" if from_scratch else ""
-        cur = self.sql("UPDATE job SET status='queued', updated_at=?, control=NULL, finished_at=NULL, error=NULL,"
-                       f" attempts=0, retries=retries+1, warnings=0, errors=0{scratch} WHERE id=? AND status=?",
-                       (time.time(), job_id, only_from))
+        cur = self._sql("UPDATE job SET status='queued', updated_at=?, control=NULL, finished_at=NULL, error=NULL,"
+                        f" attempts=0, retries=retries+1, warnings=0, errors=0{scratch} WHERE id=? AND status=?",
+                        (time.time(), job_id, only_from))
         return cur.rowcount == 1
 
     def set_control(self, job_id: int, control: str | None, *, only_status: str = "running") -> bool:
-        cur = self.sql("UPDATE job SET control=?, updated_at=? WHERE id=? AND status=?",
-                       (control, time.time(), job_id, only_status))
+        cur = self._sql("UPDATE job SET control=?, updated_at=? WHERE id=? AND status=?",
+                        (control, time.time(), job_id, only_status))
         return cur.rowcount == 1
 
     def set_priority(self, job_id: int, priority: int) -> None:
-        self.sql("UPDATE job SET priority=?, updated_at=? WHERE id=?", (priority, time.time(), job_id))
+        self._sql("UPDATE job SET priority=?, updated_at=? WHERE id=?", (priority, time.time(), job_id))
 
     def recover_orphans(self, other_hosts: bool = False) -> list[int]:
         """Jobs marked running whose runner is gone become interrupted (or failed
@@ -495,40 +535,41 @@ class Store:
         cond = "status='running'"
         if live:  # (NOT IN over an empty or NULL list would match nothing)
             cond += f" AND (runner_id IS NULL OR runner_id NOT IN ({','.join('?' * len(live))}))"
-        if not dead and not self.sql(f"SELECT 1 FROM job WHERE {cond} LIMIT 1", live).fetchone():
+        if not dead and not self._sql(f"SELECT 1 FROM job WHERE {cond} LIMIT 1", live).fetchone():
             return []
         now = time.time()
-        with self.transaction():
+        with self._transaction():
             if dead:
-                self.sql(f"DELETE FROM runner WHERE id IN ({','.join('?' * len(dead))})", dead)
-            rows = self.sql(f"SELECT id, attempts, max_attempts, runner_id, pid FROM job WHERE {cond}",
-                            live).fetchall()
+                self._sql(f"DELETE FROM runner WHERE id IN ({','.join('?' * len(dead))})", dead)
+            rows = self._sql(f"SELECT id, attempts, max_attempts, runner_id, pid FROM job WHERE {cond}",
+                             live).fetchall()
             for job_id, attempts, max_attempts, runner_id, pid in rows:
                 attempts += 1
-                self.sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
+                self._sql("UPDATE job SET attempts=? WHERE id=?", (attempts, job_id))
                 lifecycle.runner_lost(self, job_id, by_id.get(runner_id), runner_id, pid, attempts,
                                       attempts >= max_attempts, now)
                 if attempts >= max_attempts:
                     error = f"the process running it died {attempts} times"
-                    self.sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL,"
-                             " pid=NULL, error=? WHERE id=?", (now, now, error, job_id))
+                    self._sql("UPDATE job SET status='failed', finished_at=?, updated_at=?, runner_id=NULL,"
+                              " pid=NULL, error=? WHERE id=?", (now, now, error, job_id))
                     lifecycle.finished(self, job_id, "failed", error=error, category="crash", ts=now)
                 else:
-                    self.sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='interrupted')}, updated_at=?,"
-                             " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
+                    self._sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='interrupted')}, updated_at=?,"
+                              " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
         return [r[0] for r in rows]
 
     def requeue_interrupted(self) -> int:
         now = time.time()
-        return self.sql("UPDATE job SET status='queued', updated_at=? WHERE status='interrupted'", (now,)).rowcount
+        return self._sql("UPDATE job SET status='queued', updated_at=? WHERE status='interrupted'", (now,)).rowcount
 
     # -- history ---------------------------------------------------------------
-    def prune(self, older_than: float, *, failed_older_than: float | None = None) -> int:
+    def prune(self, older_than: float, *, failed_older_than: float | None = None, now: float | None = None,
+              limit: int | None = None) -> Pruned:
         """Delete finished jobs older than ``older_than`` seconds with their result files
-        (``store/retention.py``); returns how many jobs went."""
+        (``store/retention.py``); how many jobs and files went."""
         from .retention import prune_jobs
 
-        return prune_jobs(self, older_than, failed_older_than=failed_older_than).jobs
+        return prune_jobs(self, older_than, failed_older_than=failed_older_than, now=now, limit=limit)
 
 
 def text(message: str | None) -> str | None:

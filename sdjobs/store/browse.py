@@ -14,10 +14,12 @@ exact case: the blobs are compared byte for byte).
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..core.status import ACTIVE, FINISHED
-from .api import Store
+
+if TYPE_CHECKING:
+    from .api import Store
 
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
 _ACTIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in ACTIVE) + ")"
@@ -36,7 +38,7 @@ Stamps = list[tuple[int, float]]
 
 def job_stamps(store: Store, history: int) -> Stamps:
     """Every active job and the ``history`` newest finished ones."""
-    return [tuple(r) for r in store.sql(
+    return [tuple(r) for r in store._sql(
         f"SELECT id, updated_at FROM job WHERE status IN {_ACTIVE_SQL}"
         f" UNION ALL SELECT * FROM (SELECT id, updated_at FROM job WHERE +status IN {_FINISHED_SQL}"
         " ORDER BY id DESC LIMIT ?)", (int(history),)).fetchall()]
@@ -49,7 +51,7 @@ def find_job_stamps(store: Store, *, text: str = "", statuses: Iterable[str] | N
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r} (one of: {', '.join(ORDERS)})")
     where, params = _conditions(text, statuses, types, active_only)
-    return [tuple(r) for r in store.sql(
+    return [tuple(r) for r in store._sql(
         f"SELECT id, updated_at FROM job WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?",
         (*params, int(limit), int(offset))).fetchall()]
 
@@ -57,11 +59,11 @@ def find_job_stamps(store: Store, *, text: str = "", statuses: Iterable[str] | N
 def count_jobs(store: Store, *, text: str = "", statuses: Iterable[str] | None = None,
                types: Iterable[str] | None = None, active_only: bool = False) -> int:
     where, params = _conditions(text, statuses, types, active_only)
-    return store.sql(f"SELECT COUNT(*) FROM job WHERE {where}", params).fetchone()[0]
+    return store._sql(f"SELECT COUNT(*) FROM job WHERE {where}", params).fetchone()[0]
 
 
 def job_exists(store: Store, job_id: int) -> bool:
-    return store.sql("SELECT 1 FROM job WHERE id = ?", (int(job_id),)).fetchone() is not None
+    return store._sql("SELECT 1 FROM job WHERE id = ?", (int(job_id),)).fetchone() is not None
 
 
 def _conditions(text: str, statuses, types, active_only: bool) -> tuple[str, list]:
@@ -89,7 +91,7 @@ def dependencies(store: Store, ids: Iterable[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for job_id, dep in store.sql(f"SELECT job_id, depends_on FROM job_dep WHERE job_id IN"
-                                     f" ({','.join('?' * len(chunk))}) ORDER BY job_id, depends_on", chunk):
+        for job_id, dep in store._sql(f"SELECT job_id, depends_on FROM job_dep WHERE job_id IN"
+                                      f" ({','.join('?' * len(chunk))}) ORDER BY job_id, depends_on", chunk):
             out.setdefault(job_id, []).append(dep)
     return out

@@ -19,6 +19,10 @@ docs/events.md:
   finished          status, exit code, summary, error and its category
 
 Warnings, errors and a job's own ``ctx.log`` lines keep their kinds (warning, error, log).
+
+``insert``, ``record``, ``amend`` and ``last`` are the SQLite side of the job plane's event
+verbs; the lifecycle helpers (``finished``, ``interrupted``, ``runner_lost``, ``submitted``,
+``claimed``) only word an event and write it with ``record_event``: they serve any backend.
 """
 
 from __future__ import annotations
@@ -69,13 +73,13 @@ def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
     for ev in events:
         ts, kind, path, message = ev[:4]
         fields = ev[4] if len(ev) > 4 else None
-        cur = store.sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
-                        " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
-                        (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
+        cur = store._sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
+                         " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
+                         (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
         if cur.rowcount == 1:
             last = cur.lastrowid
             if fields:
-                store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)", (last, codec.pack(fields)))
+                store._sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)", (last, codec.pack(fields)))
     return last
 
 
@@ -84,11 +88,11 @@ def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[st
     """One lifecycle event (its id). Inside a transaction of the caller's, or in its own; with
     ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
     event = (time.time() if ts is None else ts, kind, None, message, fields)
-    if store.db.in_transaction():
+    if store._db.in_transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
         return insert(store, job_id, [event])
-    with store.transaction():
+    with store._transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
         return insert(store, job_id, [event])
@@ -100,30 +104,16 @@ def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, 
 
     if event_id is None:
         return
-    with store.transaction():
-        store.sql("UPDATE job_event SET message=? WHERE id=?", (text(message), event_id))
-        store.sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?) ON CONFLICT(event_id)"
-                  " DO UPDATE SET fields=excluded.fields", (event_id, codec.pack(fields)))
+    with store._transaction():
+        store._sql("UPDATE job_event SET message=? WHERE id=?", (text(message), event_id))
+        store._sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?) ON CONFLICT(event_id)"
+                   " DO UPDATE SET fields=excluded.fields", (event_id, codec.pack(fields)))
 
 
 def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
          limit: int | None = None) -> list[Event]:
-    """A job's events in order, each with its fields (an empty dict for a plain line)."""
-    cond, params = "e.job_id = ? AND e.id > ?", [job_id, after_id]
-    if kinds is not None:
-        kinds = list(kinds)
-        cond += f" AND e.kind IN ({','.join('?' * len(kinds))})"
-        params += kinds
-    lim = f" LIMIT {int(limit)}" if limit else ""
-    rows = store.sql("SELECT e.id, e.job_id, e.ts, e.kind, e.path, e.message, e.retries, f.fields"
-                     " FROM job_event e LEFT JOIN job_event_field f ON f.event_id = e.id"
-                     f" WHERE {cond} ORDER BY e.id{lim}", params).fetchall()
-    out = []
-    for row in rows:
-        ev = Event.from_row(row[:7])
-        ev.fields = codec.unpack(row[7]) if row[7] is not None else {}
-        out.append(ev)
-    return out
+    """A job's events in order, each with its fields (``Store.events``)."""
+    return store.events(job_id, after_id=after_id, kinds=kinds, limit=limit)
 
 
 def finished(store: "Store", job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
@@ -137,15 +127,15 @@ def finished(store: "Store", job_id: int, status: str, *, summary: str | None = 
     elif summary:
         message += f": {summary}"
     fields = {"status": status, "summary": summary, "error": error, "category": category}
-    record(store, job_id, "finished", message, {k: v for k, v in fields.items() if v is not None},
-           ts=ts, claim=claim)
+    store.record_event(job_id, "finished", message, {k: v for k, v in fields.items() if v is not None},
+                       ts=ts, claim=claim)
 
 
 def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float | None = None,
                 **fields: Any) -> None:
     """The ``interrupted`` event: ``reason`` a stable word (shutdown, runner-died, process-died,
     worker-lost), ``why`` its readable line."""
-    record(store, job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
+    store.record_event(job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
 
 
 def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
@@ -194,7 +184,7 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     if after:
         fields["after"] = list(after)
         message += f"; runs after {', '.join(f'#{a}' for a in after)}"
-    record(store, job_id, "submitted", message, fields)
+    store.record_event(job_id, "submitted", message, fields)
 
 
 def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
@@ -205,12 +195,12 @@ def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: in
               "claim": rec.claim, "resumed": resumed}
     message = (f"claimed by runner {runner_id} (pid {runner_pid} on {host}); job process pid {pid},"
                f" attempt {rec.attempt} of {rec.max_attempts}" + (", resuming from its checkpoint" if resumed else ""))
-    record(store, rec.id, "claimed", message, fields, claim=rec.claim)
+    store.record_event(rec.id, "claimed", message, fields, claim=rec.claim)
 
 
 def last(store: "Store", job_id: int, kind: str) -> Event | None:
     """The job's latest event of ``kind`` (with its fields), or None."""
-    row = store.sql("SELECT MAX(id) FROM job_event WHERE job_id=? AND kind=?", (job_id, kind)).fetchone()
+    row = store._sql("SELECT MAX(id) FROM job_event WHERE job_id=? AND kind=?", (job_id, kind)).fetchone()
     if not row or row[0] is None:
         return None
     found = read(store, job_id, after_id=row[0] - 1, kinds=[kind], limit=1)

@@ -49,7 +49,7 @@ def attach(store: "Store", recs: Iterable["JobRecord"]) -> None:
     rows: dict[int, list[tuple]] = {}
     for i in range(0, len(ids), _CHUNK):
         part = ids[i:i + _CHUNK]
-        for parent, status, progress, bytes_done, items_done in store.sql(
+        for parent, status, progress, bytes_done, items_done in store._sql(
                 f"SELECT parent_id, status, progress, bytes_done, items_done FROM job"
                 f" WHERE parent_id IN ({','.join('?' * len(part))}) ORDER BY id", part):
             rows.setdefault(parent, []).append((status, progress, bytes_done, items_done))

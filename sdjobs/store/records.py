@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core import codec
 from ..core.progress import Progress
@@ -97,6 +97,17 @@ class Event:
     def from_row(cls, row: tuple) -> "Event":
         id_, job_id, ts, kind, path, message, retries = row
         return cls(id_, job_id, ts, kind, os.fsdecode(path) if path is not None else None, message, retries)
+
+
+class JobHead(NamedTuple):
+    """A job's columns that need no decoding: what is shown of a record whose blobs are unreadable."""
+    id: int
+    type: str
+    status: str
+    priority: int
+    parent_id: int | None
+    created_at: float
+    control: str | None
 
 
 @dataclasses.dataclass

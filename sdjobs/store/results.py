@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-from .api import Store
+if TYPE_CHECKING:
+    from .api import Store
+
 
 # Severities of result rows, worst first (validate's, and a plugin's if it uses them):
 # ``--severity error`` keeps error and critical rows.
@@ -66,20 +68,20 @@ def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str 
     severity error or critical count in the job's errors, in the same transaction."""
     chunks, n = _chunks(job_id, rows, start)
     bad = sum(_bad(c[5]) for c in chunks)
-    with store.transaction():
+    with store._transaction():
         if claim is not None:
             store._check_claim(job_id, claim)
-        old = store.sql("SELECT name, columns FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
+        old = store._sql("SELECT name, columns FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
         cols = json.loads(old[1]) if old else []
         cols += [c for c in columns if c not in cols]
-        store.sql("INSERT INTO job_result_set (job_id, name, columns) VALUES (?,?,?) ON CONFLICT(job_id)"
-                  " DO UPDATE SET name=excluded.name, columns=excluded.columns",
-                  (job_id, name or (old[0] if old else "rows"), json.dumps(cols)))
+        store._sql("INSERT INTO job_result_set (job_id, name, columns) VALUES (?,?,?) ON CONFLICT(job_id)"
+                   " DO UPDATE SET name=excluded.name, columns=excluded.columns",
+                   (job_id, name or (old[0] if old else "rows"), json.dumps(cols)))
         if chunks:
-            store.db.cursor().executemany("INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows)"
-                                          " VALUES (?,?,?,?,?,?,?)", chunks)
+            store._db.cursor().executemany("INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows)"
+                                           " VALUES (?,?,?,?,?,?,?)", chunks)
         if bad:
-            store.sql("UPDATE job SET errors=errors+? WHERE id=?", (bad, job_id))
+            store._sql("UPDATE job SET errors=errors+? WHERE id=?", (bad, job_id))
     return n
 
 
@@ -123,32 +125,32 @@ def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) 
     """Drop the rows from number ``keep`` on (emitted after the checkpoint a run
     resumes from), and their errors from the job's count; returns how many of
     them were error or critical rows."""
-    if not store.sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq+n>?)"
-                     " OR (? = 0 AND EXISTS(SELECT 1 FROM job_result_set WHERE job_id=?))",
-                     (job_id, keep, keep, job_id)).fetchone()[0]:
+    if not store._sql("SELECT EXISTS(SELECT 1 FROM job_result WHERE job_id=? AND seq+n>?)"
+                      " OR (? = 0 AND EXISTS(SELECT 1 FROM job_result_set WHERE job_id=?))",
+                      (job_id, keep, keep, job_id)).fetchone()[0]:
         return 0  # nothing to drop: no write (every job start comes here)
     bad = 0
-    with store.transaction():
+    with store._transaction():
         if claim is not None:
             store._check_claim(job_id, claim)
-        cut = store.sql("SELECT seq, sizes, severities, rows FROM job_result WHERE job_id=? AND seq<? AND seq+n>?",
-                        (job_id, keep, keep)).fetchone()
-        for (sevs,) in store.sql("SELECT severities FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep)):
+        cut = store._sql("SELECT seq, sizes, severities, rows FROM job_result WHERE job_id=? AND seq<? AND seq+n>?",
+                         (job_id, keep, keep)).fetchone()
+        for (sevs,) in store._sql("SELECT severities FROM job_result WHERE job_id=? AND seq>=?", (job_id, keep)):
             bad += _bad(sevs)
-        store.sql("DELETE FROM job_result WHERE job_id=? AND seq+n>?", (job_id, keep))
+        store._sql("DELETE FROM job_result WHERE job_id=? AND seq+n>?", (job_id, keep))
         if cut:  # the chunk that straddles ``keep``: its first rows stay
             seq, sizes, sevs, text = cut
             k = keep - seq
             sizes, sevs = sizes.split(_SEP), sevs.split(_SEP)
             bad += sum(s in BAD for s in sevs[k:])
             rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k]))
-            store.db.cursor().executemany(
+            store._db.cursor().executemany(
                 "INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows) VALUES (?,?,?,?,?,?,?)",
                 _chunks(job_id, [(t, z, v or None) for t, z, v in rows], seq)[0])
         if keep == 0:
-            store.sql("DELETE FROM job_result_set WHERE job_id=?", (job_id,))
+            store._sql("DELETE FROM job_result_set WHERE job_id=?", (job_id,))
         if bad:
-            store.sql("UPDATE job SET errors=MAX(0, errors-?) WHERE id=?", (bad, job_id))
+            store._sql("UPDATE job SET errors=MAX(0, errors-?) WHERE id=?", (bad, job_id))
     return bad
 
 
@@ -156,7 +158,7 @@ def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) 
 def name(store: Store, job_id: int) -> str | None:
     """What the rows are called (``groups``, ``issues``, ``rows``); None when the
     job has no result (it has not finished, or its type keeps none)."""
-    row = store.sql("SELECT name FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
+    row = store._sql("SELECT name FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
     if row:
         return row[0]
     old = _legacy(store, job_id)
@@ -165,7 +167,7 @@ def name(store: Store, job_id: int) -> str | None:
 
 def columns(store: Store, job_id: int) -> list[str]:
     """The keys of the job's rows, in the order they first appeared."""
-    row = store.sql("SELECT columns FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
+    row = store._sql("SELECT columns FROM job_result_set WHERE job_id=?", (job_id,)).fetchone()
     if row:
         return json.loads(row[0])
     old = _legacy(store, job_id)
@@ -177,7 +179,7 @@ def columns(store: Store, job_id: int) -> list[str]:
 
 def count(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> int:
     if min_size is None and severity is None and _stored(store, job_id):
-        return store.sql("SELECT COALESCE(SUM(n), 0) FROM job_result WHERE job_id=?", (job_id,)).fetchone()[0]
+        return store._sql("SELECT COALESCE(SUM(n), 0) FROM job_result WHERE job_id=?", (job_id,)).fetchone()[0]
     return sum(1 for _ in texts(store, job_id, min_size=min_size, severity=severity))
 
 
@@ -195,7 +197,7 @@ def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: s
     if min_size is None and severity is None and offset:
         where += " AND seq+n>?"  # jump to the chunk that holds row ``offset``
         params.append(offset)
-        first = store.sql("SELECT MIN(seq) FROM job_result WHERE job_id=? AND seq+n>?", (job_id, offset)).fetchone()[0]
+        first = store._sql("SELECT MIN(seq) FROM job_result WHERE job_id=? AND seq+n>?", (job_id, offset)).fetchone()[0]
         skip = max(0, offset - first) if first is not None else 0
     if min_size is not None:
         where += " AND max_size>=?"
@@ -207,8 +209,8 @@ def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: s
 
 def _read(store: Store, where: str, params: list, min_size: int | None, severity: str | None) -> Iterator[str]:
     wanted = {_clean(s) for s in at_least(severity)} if severity is not None else None
-    cur = store.db.connection().execute(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq",
-                                        params)
+    cur = store._db.connection().execute(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq",
+                                         params)
     try:
         while batch := cur.fetchmany(_FETCH):
             for sizes, sevs, text in batch:
@@ -245,12 +247,12 @@ def _in(values) -> str:
 
 # -- results of jobs that ran before this table --------------------------------
 def _stored(store: Store, job_id: int) -> bool:
-    return store.sql("SELECT 1 FROM job_result_set WHERE job_id=?", (job_id,)).fetchone() is not None
+    return store._sql("SELECT 1 FROM job_result_set WHERE job_id=?", (job_id,)).fetchone() is not None
 
 
 def _legacy(store: Store, job_id: int) -> dict | None:
     """{"groups"|"issues": [rows]} of a job that ran before results were stored here."""
-    row = store.sql("SELECT output FROM job WHERE id=?", (job_id,)).fetchone()
+    row = store._sql("SELECT output FROM job WHERE id=?", (job_id,)).fetchone()
     from ..core import codec
 
     output = codec.unpack(row[0]) if row and row[0] is not None else None

@@ -55,14 +55,14 @@ def prune_jobs(store, older_than: float, *, failed_older_than: float | None = No
     busy_parents = (f"id NOT IN (SELECT parent_id FROM job WHERE parent_id IS NOT NULL"
                     f" AND status NOT IN {_FINISHED_SQL})")
     while True:
-        with store.transaction():
-            ids = [r[0] for r in store.sql(
+        with store._transaction():
+            ids = [r[0] for r in store._sql(
                 f"SELECT id FROM job WHERE status IN {_FINISHED_SQL} AND finished_at < ?"
                 f" AND (status != 'failed' OR finished_at < ?) AND {busy_parents} ORDER BY id LIMIT {CHUNK}",
                 (cutoff, failed_cutoff if failed_cutoff != -math.inf else -1e300))]
             if ids:
                 marks = ",".join("?" * len(ids))
-                store.sql(f"DELETE FROM job WHERE id IN ({marks})", ids)
+                store._sql(f"DELETE FROM job WHERE id IN ({marks})", ids)
         if not ids:
             break
         done.jobs += len(ids)
@@ -93,7 +93,7 @@ def sweep_results(store, *, now: float | None = None) -> tuple[int, int]:
     alive: set[int] = set()
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        alive.update(r[0] for r in store.sql(f"SELECT id FROM job WHERE id IN ({','.join('?' * len(part))})", part))
+        alive.update(r[0] for r in store._sql(f"SELECT id FROM job WHERE id IN ({','.join('?' * len(part))})", part))
     gone = [n for job_id, ns in owners.items() if job_id not in alive for n in ns]
     files = nbytes = 0
     for name in gone + stale:

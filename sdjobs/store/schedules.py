@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 from ..core import codec
 from ..core.errors import NotFound
-from .api import Store
+
+if TYPE_CHECKING:
+    from .api import Store
 
 _COLS = ("id, cron, argv, cwd, created_at, checked_at, pending_at, pending_pid, last_run_at, last_job_id,"
          " last_error, runs, skipped")
@@ -51,41 +54,41 @@ class ScheduleRecord:
 
 def add(store: Store, cron: str, argv: list[str], cwd: str | None, now: float | None = None) -> int:
     now = time.time() if now is None else now
-    cur = store.sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at) VALUES (?,?,?,?,?)",
-                    (cron, codec.pack(list(argv)), codec.pack(cwd), now, now))
+    cur = store._sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at) VALUES (?,?,?,?,?)",
+                     (cron, codec.pack(list(argv)), codec.pack(cwd), now, now))
     return cur.lastrowid
 
 
 def get(store: Store, schedule_id: int) -> ScheduleRecord:
-    row = store.sql(f"SELECT {_COLS} FROM schedule WHERE id=?", (schedule_id,)).fetchone()
+    row = store._sql(f"SELECT {_COLS} FROM schedule WHERE id=?", (schedule_id,)).fetchone()
     if row is None:
         raise NotFound(f"no schedule {schedule_id}")
     return ScheduleRecord.from_row(row)
 
 
 def all_schedules(store: Store) -> list[ScheduleRecord]:
-    return [ScheduleRecord.from_row(r) for r in store.sql(f"SELECT {_COLS} FROM schedule ORDER BY id")]
+    return [ScheduleRecord.from_row(r) for r in store._sql(f"SELECT {_COLS} FROM schedule ORDER BY id")]
 
 
 def remove(store: Store, schedule_id: int) -> bool:
-    return store.sql("DELETE FROM schedule WHERE id=?", (schedule_id,)).rowcount == 1
+    return store._sql("DELETE FROM schedule WHERE id=?", (schedule_id,)).rowcount == 1
 
 
 def claim(store: Store, schedule_id: int, seen_checked_at: float, now: float, *, submit: bool) -> bool:
     """Take the due slot if nobody else did since ``seen_checked_at`` was read."""
-    cur = store.sql("UPDATE schedule SET checked_at=?, pending_at=?, pending_pid=NULL WHERE id=? AND checked_at=?",
-                    (now, now if submit else None, schedule_id, seen_checked_at))
+    cur = store._sql("UPDATE schedule SET checked_at=?, pending_at=?, pending_pid=NULL WHERE id=? AND checked_at=?",
+                     (now, now if submit else None, schedule_id, seen_checked_at))
     return cur.rowcount == 1
 
 
 def set_pending_pid(store: Store, schedule_id: int, pid: int) -> None:
-    store.sql("UPDATE schedule SET pending_pid=? WHERE id=?", (pid, schedule_id))
+    store._sql("UPDATE schedule SET pending_pid=? WHERE id=?", (pid, schedule_id))
 
 
 def take_lost(store: Store, schedule_id: int, seen_pending_at: float) -> bool:
     """Take over a submission whose submitter is gone (compare-and-set on pending_at)."""
-    cur = store.sql("UPDATE schedule SET pending_pid=NULL, pending_at=? WHERE id=? AND pending_at=?",
-                    (time.time(), schedule_id, seen_pending_at))
+    cur = store._sql("UPDATE schedule SET pending_pid=NULL, pending_at=? WHERE id=? AND pending_at=?",
+                     (time.time(), schedule_id, seen_pending_at))
     return cur.rowcount == 1
 
 
@@ -93,10 +96,14 @@ def record(store: Store, schedule_id: int, *, job_id: int | None, error: str | N
            now: float | None = None) -> None:
     """The end of a submission: the job it created, or why it created none."""
     now = time.time() if now is None else now
-    store.sql("UPDATE schedule SET pending_at=NULL, pending_pid=NULL, last_run_at=?, last_error=?,"
-              " last_job_id=COALESCE(?, last_job_id), runs=runs+? WHERE id=?",
-              (now, error, job_id, 1 if job_id else 0, schedule_id))
+    store._sql("UPDATE schedule SET pending_at=NULL, pending_pid=NULL, last_run_at=?, last_error=?,"
+               " last_job_id=COALESCE(?, last_job_id), runs=runs+? WHERE id=?",
+               (now, error, job_id, 1 if job_id else 0, schedule_id))
 
 
 def record_skip(store: Store, schedule_id: int, note: str) -> None:
-    store.sql("UPDATE schedule SET skipped=skipped+1, last_error=? WHERE id=?", (note, schedule_id))
+    store._sql("UPDATE schedule SET skipped=skipped+1, last_error=? WHERE id=?", (note, schedule_id))
+
+
+def any_schedule(store: Store) -> bool:
+    return store._sql("SELECT 1 FROM schedule LIMIT 1").fetchone() is not None

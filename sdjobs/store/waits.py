@@ -69,7 +69,7 @@ def _busy(store: "Store") -> str:
     runners = store.runners()
     if not runners:
         return "waiting for a runner"
-    running = [r[0] for r in store.sql("SELECT id FROM job WHERE status='running' ORDER BY id")]
+    running = [r[0] for r in store._sql("SELECT id FROM job WHERE status='running' ORDER BY id")]
     if len(running) < sum(r.workers for r in runners):
         return ""  # a worker is free: claimed at the runner's next look
     return held_by(running)
@@ -79,7 +79,7 @@ def _rows(store: "Store", query: str, ids: list[int], tail: str = "") -> list[tu
     rows: list[tuple] = []
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        rows += store.sql(f"{query} ({','.join('?' * len(part))}){tail}", part).fetchall()
+        rows += store._sql(f"{query} ({','.join('?' * len(part))}){tail}", part).fetchall()
     return rows
 
 
@@ -93,12 +93,12 @@ def set_waits(store: "Store", changes: dict[int, tuple[int, str | None]]) -> Non
     if not changes:
         return
     now = time.time()
-    with store.transaction():
+    with store._transaction():
         for job_id, (claim, reason) in changes.items():
             if reason is None:
-                store.sql("DELETE FROM job_wait WHERE job_id=?", (job_id,))
+                store._sql("DELETE FROM job_wait WHERE job_id=?", (job_id,))
             else:
-                store.sql("INSERT INTO job_wait (job_id, claim, reason, since) VALUES (?,?,?,?)"
-                          " ON CONFLICT(job_id) DO UPDATE SET claim=excluded.claim, reason=excluded.reason,"
-                          " since=CASE WHEN job_wait.reason = excluded.reason THEN job_wait.since"
-                          " ELSE excluded.since END", (job_id, claim, reason, now))
+                store._sql("INSERT INTO job_wait (job_id, claim, reason, since) VALUES (?,?,?,?)"
+                           " ON CONFLICT(job_id) DO UPDATE SET claim=excluded.claim, reason=excluded.reason,"
+                           " since=CASE WHEN job_wait.reason = excluded.reason THEN job_wait.since"
+                           " ELSE excluded.since END", (job_id, claim, reason, now))

@@ -190,7 +190,7 @@ class DashApp(App):
                 self._wake.wait(self.interval)
                 self._wake.clear()
         finally:
-            store.db.close()  # this thread's connection
+            store.close()  # this thread's connection
 
     def follow_job(self, job_id: int | None) -> None:
         """Ask the watcher to load this job in full on every change (None: stop, and read the table again)."""
@@ -431,7 +431,6 @@ class DashApp(App):
 
     def go_to(self, text: str) -> None:
         """Select job ``text`` (a number, '#' allowed) in the table, or open it when the table does not show it."""
-        from ..store import browse
 
         try:
             job_id = int(text.strip().lstrip("#"))
@@ -440,7 +439,7 @@ class DashApp(App):
             return
         if self.table.view(job_id) is not None:
             self.table.select(job_id)
-        elif browse.job_exists(self.store, job_id):
+        elif self.store.job_status(job_id) is not None:
             self.push_screen(DetailScreen(job_id))
         else:
             self.notify(f"No job {job_id} in this library", title="Go to", severity="warning", timeout=3)
@@ -460,7 +459,7 @@ class DashApp(App):
         except Exception as exc:
             message = ActionDone(job_id, verb, f"{type(exc).__name__}: {exc}", ok=False)
         finally:
-            store.db.close()  # this thread's connection
+            store.close()  # this thread's connection
         self.post_message(message)
 
     def _perform(self, verb: str, job_id: int, delta: int) -> str:

@@ -19,7 +19,6 @@ from typing import Any, Callable
 from ..core import registry
 from ..core.errors import NotFound
 from ..core.status import FINISHED
-from ..store import browse
 from ..store.api import Store
 from ..store.records import Event, JobRecord, RunnerRecord
 from . import format as fmt
@@ -173,13 +172,12 @@ class Results:
 
 
 def read_results(store: Store, job_id: int) -> Results | None:
-    from ..store import results
 
-    name = results.name(store, job_id)
+    name = store.results_name(job_id)
     if name is None:
         return None
-    return Results(name, tuple(results.columns(store, job_id)),
-                   tuple(results.rows(store, job_id, limit=RESULT_ROWS)), results.count(store, job_id))
+    return Results(name, tuple(store.results_columns(job_id)),
+                   tuple(store.result_rows(job_id, limit=RESULT_ROWS)), store.count_results(job_id))
 
 
 Lookup = Callable[[str], Any]   # job type name -> its class, or None when it is not installed here
@@ -295,8 +293,7 @@ def _int(value: Any) -> int:
 
 def broken_view(store: Store, job_id: int, problem: str, types: JobTypes) -> JobView | None:
     """What can be shown of a record whose blobs do not decode."""
-    row = store.sql("SELECT id, type, status, priority, parent_id, created_at, control FROM job WHERE id=?",
-                    (job_id,)).fetchone()
+    row = store.job_head(job_id)
     if row is None:
         return None
     id_, type_, status, priority, parent_id, created_at, control = row
@@ -320,7 +317,7 @@ def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobVi
             for rec in records:
                 views[rec.id] = view_of(rec, types)
             try:
-                for job_id, deps in browse.dependencies(store, chunk).items():
+                for job_id, deps in store.dependencies(chunk).items():
                     if job_id in views:
                         views[job_id] = dataclasses.replace(views[job_id], after=tuple(deps))
             except Exception:
@@ -369,15 +366,15 @@ class JobsLoader:
             self._stamps.clear()
             self._last_full = time.monotonic()
         if query.plain:
-            stamps = dict(browse.job_stamps(store, self.history_limit))
+            stamps = dict(store.job_stamps(self.history_limit))
             self._matching = None
         else:
             search = dict(text=query.text, statuses=[query.status] if query.status else None,
                           active_only=not query.history and query.status not in FINISHED_NAMES)
             order = "newest" if query.sort == "active" else query.sort
-            stamps = dict(browse.find_job_stamps(store, order=order, limit=self.history_limit, **search))
+            stamps = dict(store.find_job_stamps(order=order, limit=self.history_limit, **search))
             self._matching = (len(stamps) if len(stamps) < self.history_limit
-                              else browse.count_jobs(store, **search))
+                              else store.count_jobs(**search))
         changed = [i for i, stamp in stamps.items() if self._stamps.get(i, ()) != stamp or i not in self._views]
         fresh = read_views(store, changed, self.types) if changed else {}
         views = {i: fresh.get(i) or self._views.get(i) for i in stamps}

@@ -93,7 +93,7 @@ def test_rows_are_stored_once_whatever_the_crash_points(store):
         if rng.random() < 0.5:
             ctx.flush()  # a pause: everything written; else a SIGKILL: the buffer is lost
         store.crashed(job, claim, "test")
-        store.sql("UPDATE job SET attempts=0 WHERE id=?", (job,))
+        store._sql("UPDATE job SET attempts=0 WHERE id=?", (job,))
         claim = store.claim(runner, 1)[0].claim
     assert [r["n"] for r in results.rows(store, job)] == list(range(total)), f"seed {seed}"
     assert store.get(job).errors == total // 100, f"seed {seed}"

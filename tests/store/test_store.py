@@ -13,7 +13,7 @@ from sdjobs.runner import control
 def test_library_is_private_and_versioned(store, lib):
     assert stat.S_IMODE(os.stat(lib).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(lib.parent).st_mode) == 0o700
-    versions = dict(store.sql("SELECT component, version FROM schema_version").fetchall())
+    versions = dict(store._sql("SELECT component, version FROM schema_version").fetchall())
     assert versions["core"] >= 1
 
 
@@ -66,12 +66,12 @@ def test_orphans_of_a_dead_runner_are_interrupted_then_failed_after_max_attempts
     job = store.submit("test-steps", 1, {})
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    rid = store.sql("INSERT INTO runner (pid, host, started_at, heartbeat_at, workers) VALUES (?,?,?,?,1)",
+    rid = store._sql("INSERT INTO runner (pid, host, started_at, heartbeat_at, workers) VALUES (?,?,?,?,1)",
                     (dead.pid, __import__("socket").gethostname(), time.time(), time.time())).lastrowid
     store.claim(rid, 1)
     assert store.recover_orphans() == [job]
     assert store.get(job).status == "interrupted"
-    store.sql("UPDATE job SET status='running', runner_id=?, attempts=3 WHERE id=?", (rid, job))
+    store._sql("UPDATE job SET status='running', runner_id=?, attempts=3 WHERE id=?", (rid, job))
     store.recover_orphans()
     rec = store.get(job)
     assert rec.status == "failed" and "died" in rec.error
@@ -80,8 +80,8 @@ def test_orphans_of_a_dead_runner_are_interrupted_then_failed_after_max_attempts
 def test_prune_removes_old_history_only(store):
     old = store.submit("test-steps", 1, {})
     active = store.submit("test-steps", 1, {})
-    store.sql("UPDATE job SET status='completed', finished_at=? WHERE id=?", (time.time() - 40 * 86400, old))
-    assert store.prune(30 * 86400) == 1
+    store._sql("UPDATE job SET status='completed', finished_at=? WHERE id=?", (time.time() - 40 * 86400, old))
+    assert store.prune(30 * 86400).jobs == 1
     assert [r.id for r in store.list_jobs()] == [active]
 
 
@@ -108,8 +108,8 @@ def test_twenty_processes_submitting_and_pausing_never_see_database_locked(lib, 
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
         assert "locked" not in err
-    assert store.sql("SELECT COUNT(*) FROM job").fetchone()[0] == 300
-    claimed = store.sql("SELECT runner_id, COUNT(*) FROM job WHERE status='running' GROUP BY id").fetchall()
+    assert store._sql("SELECT COUNT(*) FROM job").fetchone()[0] == 300
+    claimed = store._sql("SELECT runner_id, COUNT(*) FROM job WHERE status='running' GROUP BY id").fetchall()
     assert all(n == 1 for _, n in claimed)
 
 

@@ -154,7 +154,7 @@ def test_detail_of_a_job_pruned_while_open(store):
     async def scenario(pilot):
         screen = await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded
                              and app.screen, what="details")
-        assert store.prune(older_than=0) == 1
+        assert store.prune(older_than=0).jobs == 1
         await until(pilot, lambda: screen.data.gone, what="the screen to notice")
         assert "no longer in the library" in _plain(screen.query_one("#detail-title").content)
         await until(pilot, lambda: app.table.row_count == 0, what="the table to drop it")
