@@ -219,8 +219,14 @@ def source_change(t: Trial, job: int, rng: random.Random, files: list[bytes] | N
     by_inode: dict[tuple[int, int], set[str]] = {}
     versions: dict[bytes, set[str]] = {}
     for p in files:
-        st = os.lstat(p)
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:  # a move already removed it
+            continue
         versions[p] = by_inode.setdefault((st.st_dev, st.st_ino), set())
+    files = list(versions)
+    if not files:
+        return False
 
     def churn():
         while not stop.is_set():
