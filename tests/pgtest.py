@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -18,8 +19,8 @@ import pytest
 ENV_VAR = "SDJOBS_TEST_POSTGRES"
 
 
-def not_available(why: str):
-    return pytest.skip(f"PostgreSQL not available: {why}")
+def not_available(why: str) -> NoReturn:
+    pytest.skip(f"PostgreSQL not available: {why}")
 
 
 def with_database(url: str, name: str) -> str:

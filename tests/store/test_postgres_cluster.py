@@ -53,6 +53,10 @@ def test_listen_notify_delivers_within_a_second(postgres_url):
 
 def test_psycopg_comes_with_the_postgres_extra_only():
     """``pip install sdjobs`` stays SQLite-only; ``sdjobs[postgres]`` and the test extra bring psycopg."""
+    from importlib.metadata import requires
+
+    installed = [r for r in requires("sdjobs") or [] if "extra ==" not in r]
+    assert installed and not [r for r in installed if r.lower().startswith("psycopg")], installed
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not [d for d in project["dependencies"] if d.lower().startswith("psycopg")]
     extras = project["optional-dependencies"]
