@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pgtest import postgres_url  # noqa: F401  (the fixture: a fresh PostgreSQL database per test)
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

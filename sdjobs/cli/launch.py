@@ -82,9 +82,13 @@ def start_runner_early(argv: list[str]) -> None:
     if command not in JOB_COMMANDS or sub == "ls" or "--help" in argv or "-h" in argv:
         return
     from ..runner.prestart import prestart
-    from ..store.libpath import resolve_db_path
+    from ..store.libpath import UnsupportedLibrary, resolve_db_path
 
-    prestart(resolve_db_path(library))
+    try:
+        path = resolve_db_path(library)
+    except UnsupportedLibrary:
+        return  # the command itself says why
+    prestart(path)
 
 
 def hand_over(argv: list[str]) -> int | None:
@@ -124,13 +128,13 @@ def _request(argv: list[str]) -> bytes:
 def _connect(library: str | None):
     import _socket as socket
 
-    from ..store.libpath import SERVER_SOCKET, data_dir_of, resolve_db_path
+    from ..store.libpath import SERVER_SOCKET, UnsupportedLibrary, data_dir_of, resolve_db_path
 
     # The socket's own path can pass the 108-byte limit of AF_UNIX; a descriptor of its folder
     # in /proc/self/fd keeps the name short whatever the folder.
     try:
         folder = os.open(data_dir_of(resolve_db_path(library)), os.O_PATH | os.O_DIRECTORY)
-    except OSError:
+    except (OSError, UnsupportedLibrary):  # the command, run here, says why
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
