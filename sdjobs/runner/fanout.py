@@ -18,9 +18,10 @@ import multiprocessing
 import os
 import signal
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..core.errors import WorkerLost
 from . import lifeline
@@ -56,8 +57,10 @@ class _Lookahead:
             self.exhausted = self._next is None
         return self._next
 
-    def take(self) -> list | None:
+    def take(self) -> list:
+        """The next chunk (there is one: ``peek`` said so)."""
         chunk, self._next = self.peek(), None
+        assert chunk is not None
         return chunk
 
 
@@ -120,7 +123,8 @@ class FanOut:
             yield from self._map_gated(fn, items, chunksize)
 
     def _map_free(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
-        pool, it, pending = self._get_pool(), iter(items), deque()
+        pool, it = self._get_pool(), iter(items)
+        pending: deque = deque()  # the pool's AsyncResults, in order
         while True:
             while len(pending) < self._cap() * 2:
                 chunk = list(islice(it, chunksize))
@@ -141,6 +145,7 @@ class FanOut:
         The next chunk is taken from ``items`` ahead of time, so a worker that ends a
         chunk gets another as soon as this thread wakes, which a pipe makes immediate."""
         pool, gate, chunks = self._get_pool(), self.gate, _Lookahead(items, chunksize)
+        assert gate is not None
         tokens = Tokens(gate)
         pending: deque[_Sent] = deque()  # the chunks sent to the pool, in order
 

@@ -144,6 +144,7 @@ class Scheduler:
             return
         finally:
             end.close()
+        assert proc.pid is not None  # (started)
         schedules.set_pending_pid(self.store, s.id, proc.pid)
         self.submitting[s.id] = (proc, answer, time.monotonic())
 
@@ -214,7 +215,7 @@ def submit_main(db_path: str, schedule_id: int, answer: Any, runner_pid: int) ->
             result: tuple[int | None, str | None] = (submit_scheduled(store, s), None)
         finally:
             store.close()
-    except Exception as exc:  # told to the schedule: a bad job, a plugin gone, a library fault
+    except Exception as exc:  # noqa: BLE001 - told to the schedule: a bad job, a plugin's error, a library fault
         result = (None, _one_line(exc))
     answer.send(result)
     answer.close()
@@ -269,7 +270,7 @@ def _context(s: ScheduleRecord, job: ScheduledJob, config: Any, db_path: str) ->
     it stands for and the schedule as its initiator."""
     try:
         user = getpass.getuser()
-    except Exception:
+    except (KeyError, OSError):  # no name for this uid
         user = str(os.getuid())
     argv = mask_argv(["sdjobs", "--library", db_path, *command_args(s.argv)])
     inputs = job.inputs if job.inputs is not None else dataclasses.asdict(config)

@@ -75,10 +75,11 @@ class ScheduleRecord:
 
     @classmethod
     def from_row(cls, row: tuple) -> ScheduleRecord:
-        values = list(row[:13])
-        values[2] = codec.unpack(values[2]) or []
-        values[3] = codec.unpack(values[3]) if values[3] is not None else None
-        return cls(*values, ScheduledJob.from_columns(*row[13:17]))
+        (sid, cron, argv, cwd, created_at, checked_at, pending_at, pending_pid, last_run_at, last_job_id,
+         last_error, runs, skipped, *job) = row
+        return cls(sid, cron, codec.unpack(argv) or [], codec.unpack(cwd) if cwd is not None else None, created_at,
+                   checked_at, pending_at, pending_pid, last_run_at, last_job_id, last_error, runs, skipped,
+                   ScheduledJob.from_columns(*job))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -92,6 +93,7 @@ def add(store: Store, cron: str, argv: list[str], cwd: str | None, job: Schedule
     cur = store.sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at, job_type, config, settings,"
                     " options) VALUES (?,?,?,?,?,?,?,?,?)",
                     (cron, codec.pack(list(argv)), codec.pack(cwd), now, now, *_job_columns(job)))
+    assert cur.lastrowid is not None
     return cur.lastrowid
 
 

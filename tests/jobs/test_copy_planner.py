@@ -59,7 +59,7 @@ def test_a_file_whose_inode_was_copied_is_linked_whatever_its_size_or_the_limit(
     assert got["fifo"] is Do.SPECIAL  # (linked is about regular files only)
 
 
-OPTS = ("0badc0de", False, False, False, ["/d"], ["/s"])
+OPTS = BatchTask("0badc0de", False, False, False, ["/d"], ["/s"], [])
 
 
 def test_batches_fill_to_a_count_or_a_size():

@@ -63,7 +63,7 @@ class CopyBooks:
         self._drain_large()
         done, nbytes, last, problems, rest = result
         if rest:
-            self.leftover.append(BatchTask(*self.batch_opts, rest))
+            self.leftover.append(self.batch_opts._replace(files=rest))
         if done:
             self.bucket.spend(nbytes)  # a limit set while batches were out: no more go out until it holds
             self.out["files"] += done

@@ -163,8 +163,8 @@ class Copy(CopyBooks, Job):
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
         self.dirs: list[tuple[int, str, DirMeta]] = []
-        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
-                           self.src_roots)
+        self.batch_opts = BatchTask(self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
+                                    self.src_roots, [])  # each batch: these with its files
         self.leftover: deque[BatchTask] = deque()  # the ends of batches that ran out of time
         self.stop: Interrupt | None = None  # a pause, cancel or shutdown, once asked
         batches = self._until_stopped(self._work(state, walk_ahead))

@@ -70,8 +70,8 @@ class Batcher:
     ETA from the first second); after that, up to READY_AHEAD wait, so that the walk gets ahead
     of the pool and large files further on start early."""
 
-    def __init__(self, opts: tuple) -> None:
-        self.opts = opts  # the BatchTask fields before the files
+    def __init__(self, opts: BatchTask) -> None:
+        self.opts = opts  # how every batch is copied (its own files aside)
         self.files: list[tuple[str, str, int]] = []
         self.nbytes = 0
         self.ready: deque[BatchTask] = deque()
@@ -81,7 +81,7 @@ class Batcher:
         self.files.append((src, dst, top))
         self.nbytes += size
         if len(self.files) >= BATCH_FILES or self.nbytes >= BATCH_BYTES:
-            self.ready.append(BatchTask(*self.opts, self.files))
+            self.ready.append(self.opts._replace(files=self.files))
             self.files, self.nbytes = [], 0
 
     def due(self) -> Iterator[BatchTask]:
@@ -95,7 +95,7 @@ class Batcher:
         """Every batch still here, the last one partly filled: the walk is over."""
         yield from self.ready
         if self.files:
-            yield BatchTask(*self.opts, self.files)
+            yield self.opts._replace(files=self.files)
 
 
 class Recount:
