@@ -1,17 +1,28 @@
-"""``sdjobs schedule``: run job commands on a cron expression while a runner is alive."""
+"""``sdjobs schedule``: run job commands on a cron expression while a runner is alive.
+
+``schedule add`` parses the job command and runs it up to the point where it
+would submit its job (``cli/submit.py``'s ``capture``): the schedule stores
+that submission (job type, config, settings) and submits it at each run,
+through the store, with the type's prepare and validate run then.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
+import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..core.errors import BadInput
 from . import output, state
 from .groups import NO_DOUBLE_SUGGESTION
+
+if TYPE_CHECKING:
+    from ..store.schedules import ScheduledJob
 
 schedule = typer.Typer(
     **NO_DOUBLE_SUGGESTION,
@@ -58,9 +69,9 @@ def add(
         raise BadInput(str(exc)) from None
     if command and command[0] == "--":  # options of `add` end at CRON, so click keeps this "--"
         command = command[1:]
-    _check_job_command(ctx, command)
+    job = job_of_command(command)
     store = state.store()
-    sid = store.add_schedule(cron.strip(), command, os.getcwd())
+    sid = store.add_schedule(cron.strip(), command, os.getcwd(), job)
     rec = store.schedule(sid)
     nxt = next_run(rec)
     if as_json:
@@ -78,8 +89,9 @@ def add(
                    style="yellow")
 
 
-def _check_job_command(ctx: typer.Context, argv: list[str]) -> None:
-    """The command must be a job command (one that takes --detach) with arguments it accepts."""
+def job_of_command(argv: list[str]) -> ScheduledJob:
+    """The job a job command (one that takes --detach) submits, its arguments parsed and checked
+    as the command will (nothing is submitted); BadInput for anything else."""
     try:
         from click import ClickException as ParseError
     except ImportError:  # typer >= 0.25 carries its own click
@@ -102,11 +114,42 @@ def _check_job_command(ctx: typer.Context, argv: list[str]) -> None:
     if "--help" in argv or "-h" in argv:
         raise BadInput(f"`sdjobs {_show(argv)}` only prints help; give it what it should work on")
     args = command_args(argv)
-    try:  # parse its arguments as the command will (nothing runs), so a typo fails now, not at 3 am
-        with cmd.make_context(args[0], list(args[1:]), parent=root_ctx):
-            pass
+    try:  # parse its arguments as the command will, so a typo fails now, not at 3 am
+        with cmd.make_context(args[0], list(args[1:]), parent=root_ctx) as cmd_ctx:
+            if cmd_ctx.params.get("after"):
+                raise BadInput(f"`sdjobs {_show(argv)}`: a schedule runs its job again and again, so it cannot"
+                               " wait --after one job")
+            if cmd_ctx.params.get("ephemeral"):
+                raise BadInput(f"`sdjobs {_show(argv)}`: --ephemeral submits no job; it cannot be scheduled")
+            return _captured(cmd, cmd_ctx, argv)
     except ParseError as exc:  # click's UsageError and friends
         raise BadInput(f"`sdjobs {_show(argv)}`: {exc.format_message()}") from None
+
+
+def _captured(cmd, cmd_ctx, argv: list[str]) -> ScheduledJob:
+    """Run the command up to its submission, as it will run: detached, with no terminal."""
+    from ..core import registry
+    from ..core.action import command_word
+    from ..store.schedules import ScheduledJob
+    from . import submit
+
+    stdin = sys.stdin
+    submit.capture = True
+    try:
+        with open(os.devnull) as sys.stdin:
+            cmd.invoke(cmd_ctx)
+    except submit.Captured as sub:
+        config = sub.config if isinstance(sub.config, dict) else dataclasses.asdict(sub.config)
+        word = command_word(["sdjobs", *argv])
+        return ScheduledJob(sub.job_type, config, dict(sub.settings or {}), priority=sub.priority,
+                            action=sub.job_type if word in (None, "run") else word, inputs=sub.inputs,
+                            plugin=registry.plugin_module(registry.get(sub.job_type)))
+    except typer.Exit:
+        pass
+    finally:
+        submit.capture = False
+        sys.stdin = stdin
+    raise BadInput(f"`sdjobs {_show(argv)}` submits no job; it cannot be scheduled")
 
 
 def _is_job_command(cmd) -> bool:
@@ -172,9 +215,10 @@ def _brief(r, store=None) -> dict:
     nxt = next_run(r)
     d = r.to_dict()
     d.pop("pending_pid")
-    from ..core.action import mask_argv
+    from ..core.action import mask_argv, mask_mapping
 
     d["argv"] = mask_argv(d["argv"])
+    d["job"] = mask_mapping(d["job"])  # (None for a schedule of v1 not yet run)
     d["next_run"] = nxt.timestamp() if nxt else None
     d["command"] = _show(r.argv)
     if store is not None and r.last_job_id:

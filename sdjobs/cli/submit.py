@@ -65,12 +65,28 @@ def command_action(job_type: str) -> str:
     return job_type if word in (None, "run") else word
 
 
+class Captured(Exception):
+    """Raised by ``submit`` while ``capture`` is set: the submission the command would have made
+    (``sdjobs schedule add`` stores it, to submit it at each run)."""
+
+    def __init__(self, job_type: str, config: Any, *, priority: int, after: list[int] | None, settings: dict | None,
+                 inputs: dict | None) -> None:
+        super().__init__(job_type)
+        self.job_type, self.config, self.priority, self.after = job_type, config, priority, after
+        self.settings, self.inputs = settings, inputs
+
+
+capture = False
+
+
 def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | None = None,
            settings: dict | None = None, inputs: dict | None = None) -> int:
     """Validate and enqueue; raises BadInput (exit 2) before anything is written."""
     from ..core import registry
     from ..core.fields import build_config
 
+    if capture:
+        raise Captured(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs)
     cls = registry.get(job_type)
     if isinstance(config, dict):
         config = build_config(cls.Config, config)

@@ -17,14 +17,17 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..core.errors import WorkerLost
 from . import lifeline
+from .gate import GateClient, Tokens
+
+__all__ = ["FanOut", "GateClient", "WorkerLost"]
 
 POLL = 0.05  # seconds between looks at the workers while waiting for a result
 
@@ -39,51 +42,41 @@ def _run_chunk(fn: Callable, chunk: list) -> list:
     return [fn(item) for item in chunk]
 
 
-class GateClient:
-    """The job process's end of the token protocol with the supervisor.
+class _Lookahead:
+    """``items`` in chunks, the next one taken ahead of time (``peek``) so that it is ready when a token is."""
 
-    The job says whether it is hungry (has chunks to run); the supervisor
-    grants tokens to the hungry job of highest priority. A job keeps a token
-    from one chunk to its next while it has work, and gives it back when it
-    runs out of work or when the supervisor reclaims it for a job of higher
-    priority (or for one of equal priority holding fewer). Because demand is
-    standing, a token freed by a high-priority job goes back to it, not to
-    whoever asked last.
-    """
+    def __init__(self, items: Iterable, size: int) -> None:
+        self._it = iter(items)
+        self._size = size
+        self._next: list | None = None
+        self.exhausted = False  # items ran out: no chunk is waiting and none will come
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.reclaim = 0  # tokens the supervisor asked back, not yet released
-        self._send_lock = threading.Lock()
+    def peek(self) -> list | None:
+        if self._next is None and not self.exhausted:
+            self._next = list(islice(self._it, self._size)) or None
+            self.exhausted = self._next is None
+        return self._next
 
-    def _send(self, msg: tuple) -> None:
-        with self._send_lock:
-            self.conn.send(msg)
+    def take(self) -> list:
+        """The next chunk (there is one: ``peek`` said so)."""
+        chunk, self._next = self.peek(), None
+        assert chunk is not None
+        return chunk
 
-    def hungry(self, want: int) -> None:
-        """How many chunks this job could run at once now (0: none)."""
-        self._send(("hungry", want))
 
-    def release(self, n: int = 1) -> None:
-        self.reclaim = max(0, self.reclaim - n)
-        self._send(("release", n))
+class _Sent:
+    """A chunk sent to the pool; the pool's result thread fills in how it ended."""
 
-    def grants(self, timeout: float = 0.0) -> int:
-        """Tokens granted since the last call (waits up to ``timeout`` for a message);
-        requests to give tokens back are added up in ``reclaim``."""
-        n = 0
-        if self.conn.poll(timeout):
-            while True:
-                msg = self.conn.recv()
-                if msg[0] == "grant":
-                    n += 1
-                elif msg[0] == "reclaim":
-                    self.reclaim += msg[1]
-                else:
-                    raise AssertionError(msg)
-                if not self.conn.poll():
-                    break
-        return n
+    __slots__ = ("done", "ok", "value")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.ok = False
+        self.value: Any = None  # its results, or the exception it raised
+
+    def finish(self, ok: bool, value: Any) -> None:
+        self.ok, self.value = ok, value
+        self.done = True  # last: the job's thread reads ``done`` first
 
 
 class FanOut:
@@ -130,7 +123,8 @@ class FanOut:
             yield from self._map_gated(fn, items, chunksize)
 
     def _map_free(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
-        pool, it, pending = self._get_pool(), iter(items), deque()
+        pool, it = self._get_pool(), iter(items)
+        pending: deque = deque()  # the pool's AsyncResults, in order
         while True:
             while len(pending) < self._cap() * 2:
                 chunk = list(islice(it, chunksize))
@@ -150,106 +144,59 @@ class FanOut:
         to the supervisor per chunk) until the work runs out or the supervisor reclaims it.
         The next chunk is taken from ``items`` ahead of time, so a worker that ends a
         chunk gets another as soon as this thread wakes, which a pipe makes immediate."""
-        pool, it, gate = self._get_pool(), iter(items), self.gate
-        pending: deque[list] = deque()  # per chunk in order: [None] until [(ok, result or exception)]
-        ended = [0]  # chunks ended since this thread last looked (counted by the pool's result thread)
-        given = [0]  # of their tokens, those the result thread gave back itself
-        # Out at the consumer (suspended at a yield) or over: a chunk that ends gives its token
-        # back at once, as this thread cannot reuse it meanwhile.
-        away = [False]
-        closed = [False]
-        lock = threading.Lock()
-        wake_r, wake_w = os.pipe()
-        os.set_blocking(wake_w, False)
+        pool, gate, chunks = self._get_pool(), self.gate, _Lookahead(items, chunksize)
+        assert gate is not None
+        tokens = Tokens(gate)
+        pending: deque[_Sent] = deque()  # the chunks sent to the pool, in order
 
         def submit(chunk: list) -> None:
-            slot: list = [None]
+            sent = _Sent()
 
             def finished(ok: bool, value: Any) -> None:
-                slot[0] = (ok, value)
-                with lock:
-                    if closed[0]:
-                        gate.release(1)
-                        return
-                    ended[0] += 1
-                    if away[0]:
-                        gate.release(1)
-                        given[0] += 1
-                    try:
-                        os.write(wake_w, b"x")
-                    except BlockingIOError:
-                        pass  # full of wake-ups already
+                sent.finish(ok, value)
+                tokens.chunk_ended()
 
+            tokens.started()
             pool.apply_async(_run_chunk, (fn, chunk), callback=lambda r: finished(True, r),
                              error_callback=lambda e: finished(False, e))
-            pending.append(slot)
+            pending.append(sent)
 
-        held = running = 0
-        upcoming: list | None = None  # the next chunk, taken before its token is there
-        exhausted = False
-        want = self._cap()
-        gate.hungry(want)
+        tokens.want(self._cap())
         try:
             while True:
-                with lock:
-                    running -= ended[0]
-                    held -= given[0]
-                    ended[0] = given[0] = 0
-                held += gate.grants(0.0)
-                cap = self._cap()
-                if not exhausted and cap != want:
-                    want = cap  # max_workers changed while running
-                    gate.hungry(want)
-                if gate.reclaim and held > running:  # asked back: before this job reuses it
-                    give = min(held - running, gate.reclaim)
-                    gate.release(give)
-                    held -= give
-                while held > running and running < cap:
-                    if upcoming is None and not exhausted:
-                        upcoming = list(islice(it, chunksize)) or None
-                        exhausted = upcoming is None
-                    if upcoming is None:
-                        break
-                    submit(upcoming)
-                    upcoming = None
-                    running += 1
-                if upcoming is None and not exhausted:
-                    upcoming = list(islice(it, chunksize)) or None
-                    exhausted = upcoming is None
-                if exhausted and want:
-                    want = 0
-                    gate.hungry(0)
-                keep = running if upcoming is None and exhausted else max(running, cap)
-                if held > keep:  # no work for them, or more than max_workers now allows
-                    gate.release(held - keep)
-                    held = keep
-                if pending and pending[0][0] is not None:
-                    ok, value = pending.popleft()[0]
-                    if not ok:
-                        raise value
-                    with lock:
-                        away[0] = True
-                    yield from value
-                    with lock:
-                        away[0] = False
+                self._spend(tokens, chunks, submit)
+                if pending and pending[0].done:
+                    sent = pending.popleft()
+                    if not sent.ok:
+                        raise sent.value
+                    with tokens.away():
+                        yield from sent.value
                     continue
-                if not pending and exhausted and upcoming is None:
+                if not pending and chunks.exhausted:
                     return
-                ready = wait([gate.conn, wake_r, *self._sentinels()], POLL)
-                if wake_r in ready:
-                    os.read(wake_r, 4096)
+                tokens.wait([gate.conn, *self._sentinels()], POLL)
                 self._check_workers()
         finally:
-            with lock:
-                closed[0] = True
-                running -= ended[0]
-                held -= given[0]
-                os.close(wake_r)
-                os.close(wake_w)
-            if want:
-                gate.hungry(0)
-            if held > running:
-                gate.release(held - running)
+            tokens.close()
+
+    def _spend(self, tokens: Tokens, chunks: _Lookahead, submit: Callable[[list], None]) -> None:
+        """One look at the tokens: take the grants, answer reclaims, start the chunks that spare
+        tokens allow, and give back the tokens there is no work for."""
+        gate = self.gate
+        assert gate is not None
+        tokens.settle()
+        tokens.granted(gate.grants(0.0))
+        cap = self._cap()
+        if not chunks.exhausted:
+            tokens.want(cap)  # max_workers may have changed while running
+        tokens.give_back(min(tokens.spare, gate.reclaim))  # asked back: before this job reuses it
+        while tokens.spare > 0 and tokens.running < cap and chunks.peek() is not None:
+            submit(chunks.take())
+        chunks.peek()
+        if chunks.exhausted:
+            tokens.want(0)
+        keep = tokens.running if chunks.exhausted else max(tokens.running, cap)
+        tokens.give_back(tokens.held - keep)  # no work for them, or more than max_workers now allows
 
     def close(self) -> None:
         if self._pool is None:

@@ -1,11 +1,13 @@
-"""Schedules: job commands run on a cron expression while a runner is alive.
+"""Schedules: jobs submitted on a cron expression while a runner is alive.
 
 The supervisor calls ``tick()`` from its loop; at most once a second it
 looks for schedules with a slot due since they were last served and submits
-their job command the way a shell would: ``sdjobs --library DB CMD --detach
-ARGS...`` in a subprocess, from the directory the schedule was added in, so
-that a scheduled job is validated, recorded and shown exactly like a typed
-one. The runner never waits for it; the next ticks collect the job id.
+their job through the store (``submit_scheduled``), as the command it was
+given would: the type's ``prepare`` and ``validate`` run then, from the
+directory the schedule was added in, so that a scheduled job is validated,
+recorded and shown exactly like a typed one. That runs in a process forked
+for it (a job type's validation may be slow, a plugin's may hang): the
+runner never waits for it; the next ticks collect its answer.
 
 Rules:
 - However many slots passed while no runner was alive, the schedule runs
@@ -21,21 +23,27 @@ The same tick applies the history's retention policy (``runner/retention.py``).
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import getpass
+import multiprocessing
 import os
-import subprocess
+import signal
+import socket
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from ..core.action import mask_argv
+from ..core.action import mask_argv, mask_mapping, quote
 from ..core.cron import CronExpr
 from ..core.status import FINISHED
-from ..store import action_store, schedules
+from ..store import action_store
 from ..store.api import Store
 from ..store.leases import pid_alive
-from ..store.schedules import ScheduleRecord
-from . import prestart
+from ..store.library import Library
+from ..store.schedules import ScheduledJob, ScheduleRecord
+from . import lifeline, prestart
 from .retention import Retention
 
 TICK_EVERY = 1.0
@@ -61,7 +69,8 @@ class Scheduler:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db_path = str(store.library.db_path)
-        self.submitting: dict[int, tuple[subprocess.Popen, float]] = {}
+        self.submitting: dict[int, tuple[Any, Any, float]] = {}  # schedule: (its submitter, its pipe, since)
+        self._mp = multiprocessing.get_context("fork")
         self._last = 0.0
         self.retention = Retention(store, _say)  # the history's upkeep rides on the same tick
 
@@ -72,7 +81,7 @@ class Scheduler:
         self._last = mono
         try:
             self._collect()
-            for s in schedules.all_schedules(self.store):
+            for s in self.store.schedules():
                 self._serve(s, time.time() if now is None else now)
         except Exception as exc:  # a schedule must never take the runner down
             _say(f"scheduler: {type(exc).__name__}: {exc}")
@@ -98,17 +107,17 @@ class Scheduler:
         try:
             expr = CronExpr.parse(s.cron)
         except ValueError as exc:
-            schedules.record_skip(self.store, s.id, str(exc))
+            self.store.record_schedule_skip(s.id, str(exc))
             return
         if not expr.missed_between(local(s.checked_at), local(now)):
             return
         slot = expr.last_at_or_before(local(now))
         busy = self._active(s.last_job_id)
-        if not schedules.claim(self.store, s.id, s.checked_at, now, submit=busy is None):
+        if not self.store.claim_schedule(s.id, s.checked_at, now, submit=busy is None):
             return  # another runner served it
         if busy is not None:
             note = f"skipped the run due {slot:%Y-%m-%d %H:%M}: job {s.last_job_id} is still {busy}"
-            schedules.record_skip(self.store, s.id, note)
+            self.store.record_schedule_skip(s.id, note)
             _say(f"schedule {s.id}: {note}")
             return
         self._submit(s)
@@ -121,34 +130,42 @@ class Scheduler:
 
     def _submit(self, s: ScheduleRecord) -> None:
         if s.cwd and not os.path.isdir(s.cwd):
-            schedules.record(self.store, s.id, job_id=None,
+            self.store.record_schedule_run(s.id, job_id=None,
                              error=f"its working directory {s.cwd} no longer exists; not run")
             return
-        cmd = [*prestart.python_argv("sdjobs"), "--library", self.db_path, *command_args(s.argv)]
+        answer, end = self._mp.Pipe(duplex=False)
+        proc = self._mp.Process(target=submit_main, name=f"sdjobs-schedule-{s.id}",
+                                args=(self.db_path, s.id, end, os.getpid()))
         try:
-            proc = subprocess.Popen(cmd, cwd=s.cwd or None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env={**os.environ, "SDJOBS_SCHEDULE": str(s.id)},
-                                    text=True, errors="surrogateescape", close_fds=True)
+            proc.start()
         except OSError as exc:
-            schedules.record(self.store, s.id, job_id=None, error=f"cannot start sdjobs: {exc}")
+            answer.close()
+            self.store.record_schedule_run(s.id, job_id=None, error=f"cannot start its submission: {exc}")
             return
-        schedules.set_pending_pid(self.store, s.id, proc.pid)
-        self.submitting[s.id] = (proc, time.monotonic())
+        finally:
+            end.close()
+        assert proc.pid is not None  # (started)
+        self.store.set_schedule_pid(s.id, proc.pid)
+        self.submitting[s.id] = (proc, answer, time.monotonic())
 
     def _collect(self) -> None:
-        for sid, (proc, started) in list(self.submitting.items()):
-            if proc.poll() is None:
+        for sid, (proc, answer, started) in list(self.submitting.items()):
+            if proc.exitcode is None and not answer.poll():
                 if time.monotonic() - started < SUBMIT_TIMEOUT:
                     continue
                 proc.kill()
-            out, err = proc.communicate()
+            job_id, error = None, f"its submission took over {SUBMIT_TIMEOUT:g} s and was stopped"
+            try:
+                if answer.poll():
+                    job_id, error = answer.recv()
+                elif proc.exitcode is not None:
+                    error = f"its submission ended without an answer (exit code {proc.exitcode})"
+            except (EOFError, OSError):
+                error = f"its submission ended without an answer (exit code {proc.exitcode})"
+            proc.join()
+            answer.close()
             del self.submitting[sid]
-            job_id = _job_id(out)
-            error = None
-            if proc.returncode != 0 or job_id is None:
-                lines = [ln for ln in (err or "").splitlines() if ln.strip()]
-                error = lines[-1].strip() if lines else f"the job command exited with code {proc.returncode}"
-            schedules.record(self.store, sid, job_id=job_id, error=error)
+            self.store.record_schedule_run(sid, job_id=job_id, error=error)
             _say(f"schedule {sid}: " + (f"submitted job {job_id}" if job_id else f"not run: {error}"))
 
     def _recover(self, s: ScheduleRecord) -> None:
@@ -158,11 +175,11 @@ class Scheduler:
                 return
         elif s.pending_pid is None and time.time() - s.pending_at < LOST_AFTER:
             return  # the runner that claimed it is starting its submitter
-        if not schedules.take_lost(self.store, s.id, s.pending_at):
+        if not self.store.take_lost_schedule(s.id, s.pending_at):
             return
         job_id = self._job_submitted_since(s)
         if job_id is not None:
-            schedules.record(self.store, s.id, job_id=job_id, error=None)
+            self.store.record_schedule_run(s.id, job_id=job_id, error=None)
             _say(f"schedule {s.id}: found job {job_id} from a submission cut short")
         else:
             _say(f"schedule {s.id}: a submission was cut short; submitting again")
@@ -181,16 +198,93 @@ class Scheduler:
         return None
 
 
-def _job_id(out: str | None) -> int | None:
-    """The id printed by ``--detach`` (a number, or JSON with an ``id`` under ``--json``)."""
-    text = (out or "").strip()
-    if text.isdigit():
-        return int(text)
+def submit_main(db_path: str, schedule_id: int, answer: Any, runner_pid: int) -> None:
+    """Entry point of the process the scheduler forks to submit one schedule's job: sends back
+    (job id, None) or (None, why not, in one line)."""
+    lifeline.die_with_parent(runner_pid)
+    prestart.release_inherited()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), int) else None
+        store = Store(Library(Path(db_path)))
+        try:
+            s = store.schedule(schedule_id)
+            if s.cwd:
+                os.chdir(s.cwd)  # relative paths resolve where the schedule was added
+            result: tuple[int | None, str | None] = (submit_scheduled(store, s), None)
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - told to the schedule: a bad job, a plugin's error, a library fault
+        result = (None, _one_line(exc))
+    answer.send(result)
+    answer.close()
+
+
+def submit_scheduled(store: Store, s: ScheduleRecord) -> int:
+    """Submit the job of schedule ``s`` as its command would (prepare, validate, then the store's submit)."""
+    from ..core import registry
+    from ..core.fields import build_config
+
+    job = s.job
+    if job is None:  # a schedule of v1: its command line, turned into its job once
+        job = job_of_command(s.argv, str(store.library.db_path))
+        store.set_schedule_job(s.id, job)
+    cls = registry.get(job.type, job.plugin)
+    config = cls.prepare(build_config(cls.Config, job.config))
+    cls.validate(config)
+    after = waits_for(store, job.type, config)
+    return store.submit(job.type, cls.version, config, priority=job.priority, after=after, settings=job.settings,
+                        context=_context(s, job, config, str(store.library.db_path)), action=job.action)
+
+
+def job_of_command(argv: list[str], db_path: str) -> ScheduledJob:
+    """The job a command line stands for, parsed by the CLI (for schedules stored before v2)."""
+    from ..cli import state
+    from ..cli.cmd_schedule import job_of_command as parse
+
+    state.set_library(db_path)
+    return parse(argv)
+
+
+def waits_for(store: Store, job_type: str, config: Any) -> list[int]:
+    """Jobs a scheduled job must wait for, as its command would have it: an index waits for
+    the index jobs queued or running on an overlapping location (as ``sdjobs index`` does)."""
+    if job_type != "index":
+        return []
+    from ..store import index_store as ixs
+
+    path = str(config.path)
+    loc = ixs.find_location(store, path)
+    root = path if loc is None else loc.path
+    out = []
+    for rec in store.list_jobs(statuses=["queued", "running"], types=["index"]):
+        p = str(rec.config.get("path", ""))
+        if p == root or p.startswith(root.rstrip("/") + "/") or root.startswith(p.rstrip("/") + "/"):
+            out.append(rec.id)
+    return out
+
+
+def _context(s: ScheduleRecord, job: ScheduledJob, config: Any, db_path: str) -> dict:
+    """The job's context, as a typed command records it (cli/submit.py), with the command line
+    it stands for and the schedule as its initiator."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        user = str(os.getuid())
+    argv = mask_argv(["sdjobs", "--library", db_path, *command_args(s.argv)])
+    inputs = job.inputs if job.inputs is not None else dataclasses.asdict(config)
+    context = {"argv": argv, "command": quote(argv), "action": job.action, "inputs": mask_mapping(inputs),
+               "user": user, "cwd": s.cwd or os.getcwd(), "host": socket.gethostname(), "time": time.time(),
+               "initiator": f"schedule {s.id}", "schedule": {"id": s.id, "cron": s.cron}}
+    if job.plugin is not None:
+        context["plugin"] = job.plugin
+    return context
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _say(message: str) -> None:

@@ -65,6 +65,10 @@ class Supervisor:
         self._cli_server: subprocess.Popen | None = None
         self._cleaners: list = []  # processes removing the temporaries of jobs that crashed for good
         self.lost: str | None = None  # why the library can no longer be used, once it cannot
+        self._claimed_version: int | None = None  # the library's data_version at the last claim
+        self._claimed_at = 0.0
+        self._warm = False  # the job modules are imported
+        self._served = False  # the command server was started
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop = True
@@ -101,52 +105,27 @@ class Supervisor:
         """The library is open (and trusted) and this runner registered: a hook for the log."""
 
     def _loop(self) -> None:
+        """Until stopped: run due schedules, heartbeat, recover, claim, and when idle warm up,
+        start the command server, or exit; then sleep until a job process has something to say."""
         store = self.store
-        last_hb = last_recover = last_claim = 0.0
-        last_version = None
+        last_hb = last_recover = 0.0
         idle_since = time.monotonic()
         scheduler = Scheduler(store)
-        warm = served = False
         first = self.first_idle_exit is not None  # started early by a command; its job not seen yet
         while not self._stop:
             now = time.monotonic()
             scheduler.tick()  # due schedules submit their job commands (at most once a second)
             if now - last_hb >= HEARTBEAT_EVERY:
-                self.lost = self.library.lost_since(store.opened_as)
-                if self.lost:  # its jobs see it too, and stop for good (runner/backend.py)
-                    print(f"sdjobs runner: the library {self.library.db_path} {self.lost}; stopping",
-                          file=sys.stderr, flush=True)
-                    self.why_stopping = "its library was deleted or replaced"
+                if not self._heartbeat():
                     break
-                prestart.keep_held(str(self.library.data_dir))
-                if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \
-                        or store.runner_stopping(self.runner_id):
-                    self.why_stopping = "`sdjobs runner stop` asked it to stop"
-                    break
-                self._record_waits()
                 last_hb = now
             if now - last_recover >= RECOVER_EVERY:
-                for job_id in store.recover_orphans(other_hosts=True):
-                    if store.get(job_id).status == Status.FAILED:  # its runner died too often
-                        self._clean_up(job_id)
-                self._cleaners = [p for p in self._cleaners if p.is_alive()]  # (reaps the others)
-                store.requeue_interrupted()
-                store.fail_dependents()
-                self._sync_priorities()
+                self._recover()
                 last_recover = now
-            version = store.data_version()
-            free = self.workers - len(self.running)
-            if free > 0 and (version != last_version or now - last_claim >= CLAIM_EVERY):
-                last_version, last_claim = version, now
-                for rec in store.claim(self.runner_id, free):
-                    self._start(rec)
-                    first = False
-            if not warm and not self.running:
-                warm = True  # idle: import the job modules now, so that forked jobs start warm
-                _warm_up()
-            if not served and not first and not self.running and now - idle_since >= SERVER_AFTER_IDLE:
-                served = True  # not at once, nor before a started-early runner has had its job
-                self._start_cli_server()
+            if self._claim(now):
+                first = False
+            if not self.running:
+                self._idle(now - idle_since, first)
             idle_exit = self.first_idle_exit if first else self.idle_exit
             if self.running:
                 idle_since = now
@@ -156,6 +135,62 @@ class Supervisor:
                     and not store.has_schedules():  # schedules need a runner
                 break
             self._wait(IDLE_WAIT)
+
+    def _heartbeat(self) -> bool:
+        """Say this runner is alive (with its jobs and their waits); False when it must stop:
+        its library is lost, or `sdjobs runner stop` asked."""
+        store = self.store
+        self.lost = self.library.lost_since(store.opened_as)
+        if self.lost:  # its jobs see it too, and stop for good (runner/backend.py)
+            print(f"sdjobs runner: the library {self.library.db_path} {self.lost}; stopping",
+                  file=sys.stderr, flush=True)
+            self.why_stopping = "its library was deleted or replaced"
+            return False
+        prestart.keep_held(str(self.library.data_dir))
+        if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \
+                or store.runner_stopping(self.runner_id):
+            self.why_stopping = "`sdjobs runner stop` asked it to stop"
+            return False
+        self._record_waits()
+        return True
+
+    def _recover(self) -> None:
+        """Jobs of runners that died are queued again (or fail, after too many crashes), interrupted
+        jobs are queued again, jobs waiting on a failed one fail, and priorities changed since apply."""
+        store = self.store
+        for job_id in store.recover_orphans(other_hosts=True):
+            if store.get(job_id).status == Status.FAILED:  # its runner died too often
+                self._clean_up(job_id)
+        self._cleaners = [p for p in self._cleaners if p.is_alive()]  # (reaps the others)
+        store.requeue_interrupted()
+        store.fail_dependents()
+        self._sync_priorities()
+
+    def _claim(self, now: float) -> bool:
+        """Claim queued jobs for the free workers, at once when the library changed (PRAGMA
+        data_version), else once in CLAIM_EVERY; True if a job started."""
+        free = self.workers - len(self.running)
+        if free <= 0:
+            return False
+        version = self.store.data_version()
+        if version == self._claimed_version and now - self._claimed_at < CLAIM_EVERY:
+            return False
+        self._claimed_version, self._claimed_at = version, now
+        started = False
+        for rec in self.store.claim(self.runner_id, free):
+            self._start(rec)
+            started = True
+        return started
+
+    def _idle(self, idle_for: float, first: bool) -> None:
+        """No job runs: import the job modules (forked jobs start warm), and after SERVER_AFTER_IDLE
+        start the command server (not before a started-early runner has had its job)."""
+        if not self._warm:
+            self._warm = True
+            _warm_up()
+        if not self._served and not first and idle_for >= SERVER_AFTER_IDLE:
+            self._served = True
+            self._start_cli_server()
 
     def _record_waits(self) -> None:
         """Its running jobs that want a fan-out token and have none say so (store/waits.py)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ..core.status import Status
 from .records import Event, JobHead, JobRecord, RunnerRecord
 from .retention import Pruned
-from .schedules import ScheduleRecord
+from .schedules import ScheduledJob, ScheduleRecord
 
 ResultRow = tuple[str, "int | None", "str | None"]  # (row as JSON text, size, severity): results.keyed
 
@@ -134,7 +134,9 @@ class Results(Protocol):
 class Schedules(Protocol):
     """Cron schedules; serving one is a compare-and-set, so two runners never take the same slot."""
 
-    def add_schedule(self, cron: str, argv: list[str], cwd: str | None, now: float | None = None) -> int: ...
+    def add_schedule(self, cron: str, argv: list[str], cwd: str | None, job: ScheduledJob | None = None,
+                     now: float | None = None) -> int: ...
+    def set_schedule_job(self, schedule_id: int, job: ScheduledJob) -> None: ...
     def schedule(self, schedule_id: int) -> ScheduleRecord: ...
     def schedules(self) -> list[ScheduleRecord]: ...
     def has_schedules(self) -> bool: ...

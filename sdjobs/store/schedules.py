@@ -1,4 +1,12 @@
-"""Schedules in the store: a cron expression and the job command it runs.
+"""Schedules in the store: a cron expression and the job it submits.
+
+A schedule keeps the job it submits as a job type, the config its command
+built (before the type's ``prepare``, which runs at each submission: paths
+and targets are resolved when the job runs, as for a typed command), the
+job's settings, and how it is submitted (``ScheduledJob``); and the command
+line it was given, to show. A schedule added by an sdjobs before v2 of the
+schedule schema has only its command line (``job`` is None) until its first
+run stores the job it stands for (``set_job``).
 
 ``checked_at`` is the time up to which a schedule has been served: a slot
 after it and not later than now is due. Serving a schedule moves
@@ -22,7 +30,33 @@ if TYPE_CHECKING:
     from .api import Store
 
 _COLS = ("id, cron, argv, cwd, created_at, checked_at, pending_at, pending_pid, last_run_at, last_job_id,"
-         " last_error, runs, skipped")
+         " last_error, runs, skipped, job_type, config, settings, options")
+
+
+@dataclasses.dataclass
+class ScheduledJob:
+    """What a schedule submits at each run."""
+
+    type: str
+    config: dict  # as the command built it, before the type's prepare (msgpack-safe values)
+    settings: dict = dataclasses.field(default_factory=dict)  # the job's settings (bwlimit, max_workers)
+    priority: int = 0
+    action: str | None = None  # the command word (copy, dupes...), as in a typed job's context
+    inputs: dict | None = None  # what the user gave (recorded in the job's context), if not the config
+    plugin: str | None = None  # the module of a plugin's job type
+
+    def options(self) -> dict:
+        return {"priority": self.priority, "action": self.action, "inputs": self.inputs, "plugin": self.plugin}
+
+    @classmethod
+    def from_columns(cls, job_type: str | None, config: bytes | None, settings: bytes | None,
+                     options: bytes | None) -> ScheduledJob | None:
+        if job_type is None:
+            return None  # a schedule of v1: its command line only
+        opts = codec.unpack(options) if options is not None else {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(job_type, codec.unpack(config) or {}, codec.unpack(settings) if settings is not None else {},
+                   **{k: v for k, v in (opts or {}).items() if k in known})
 
 
 @dataclasses.dataclass
@@ -40,23 +74,42 @@ class ScheduleRecord:
     last_error: str | None
     runs: int
     skipped: int
+    job: ScheduledJob | None  # None: a schedule of v1, to be turned into its job at its first run
 
     @classmethod
-    def from_row(cls, row: tuple) -> "ScheduleRecord":
-        values = list(row)
-        values[2] = codec.unpack(values[2]) or []
-        values[3] = codec.unpack(values[3]) if values[3] is not None else None
-        return cls(*values)
+    def from_row(cls, row: tuple) -> ScheduleRecord:
+        (sid, cron, argv, cwd, created_at, checked_at, pending_at, pending_pid, last_run_at, last_job_id,
+         last_error, runs, skipped, *job) = row
+        return cls(sid, cron, codec.unpack(argv) or [], codec.unpack(cwd) if cwd is not None else None, created_at,
+                   checked_at, pending_at, pending_pid, last_run_at, last_job_id, last_error, runs, skipped,
+                   ScheduledJob.from_columns(*job))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def add(store: Store, cron: str, argv: list[str], cwd: str | None, now: float | None = None) -> int:
+def add(store: Store, cron: str, argv: list[str], cwd: str | None, job: ScheduledJob | None = None,
+        now: float | None = None) -> int:
+    """A schedule of ``argv``, the job command it runs; ``job``, what that command submits
+    (without it, the first run works it out from ``argv``, as for a schedule of v1)."""
     now = time.time() if now is None else now
-    cur = store._sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at) VALUES (?,?,?,?,?)",
-                     (cron, codec.pack(list(argv)), codec.pack(cwd), now, now))
+    cur = store._sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at, job_type, config, settings,"
+                    " options) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (cron, codec.pack(list(argv)), codec.pack(cwd), now, now, *_job_columns(job)))
+    assert cur.lastrowid is not None
     return cur.lastrowid
+
+
+def set_job(store: Store, schedule_id: int, job: ScheduledJob) -> None:
+    """Store the job a schedule of v1 stands for (worked out from its command line)."""
+    store._sql("UPDATE schedule SET job_type=?, config=?, settings=?, options=? WHERE id=?",
+              (*_job_columns(job), schedule_id))
+
+
+def _job_columns(job: ScheduledJob | None) -> tuple:
+    if job is None:
+        return None, None, None, None
+    return job.type, codec.pack(job.config), codec.pack(job.settings), codec.pack(job.options())
 
 
 def get(store: Store, schedule_id: int) -> ScheduleRecord:

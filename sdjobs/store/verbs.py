@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import Store
     from .records import Event, JobRecord
-    from .schedules import ScheduleRecord
+    from .schedules import ScheduledJob, ScheduleRecord
 
 
 class Verbs:
@@ -124,10 +124,17 @@ class Verbs:
                             offset=offset, limit=limit)
 
     # -- schedules ----------------------------------------------------------------
-    def add_schedule(self: Store, cron: str, argv: list[str], cwd: str | None, now: float | None = None) -> int:
+    def add_schedule(self: Store, cron: str, argv: list[str], cwd: str | None, job: ScheduledJob | None = None,
+                     now: float | None = None) -> int:
         from . import schedules
 
-        return schedules.add(self, cron, argv, cwd, now=now)
+        return schedules.add(self, cron, argv, cwd, job, now=now)
+
+    def set_schedule_job(self: Store, schedule_id: int, job: ScheduledJob) -> None:
+        """Store the job a schedule of v1 stands for (worked out from its command line)."""
+        from . import schedules
+
+        schedules.set_job(self, schedule_id, job)
 
     def schedule(self: Store, schedule_id: int) -> ScheduleRecord:
         """The schedule (NotFound if there is none)."""

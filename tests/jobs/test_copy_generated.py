@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from dupes_helpers import run_inline
 from test_copy_trust import manifest
 
-from sdjobs.jobs.copy import job as copy_job
+from sdjobs.jobs.copy import planner as copy_planner
 NAMES = st.one_of(
     st.sampled_from([b"a", b"-dash", b"new\nline", b"caf\xe9", b"\xff\xfe", b"x" * 255, b"sp ace", b".hidden"]),
     st.binary(min_size=1, max_size=12).filter(lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")),
@@ -62,7 +62,7 @@ def build(root: bytes, entries) -> None:
 @example(entries=[("big", 0, b"B", 1), ("file", 1, b"x" * 255, 2), ("link", 2, b"y" * 255, 0), ("link", 3, b"-l", 1),
                   ("fifo", 1, b"f" * 255, 0), ("symlink", 3, b"s" * 255, 1), ("big", 3, b"\xff", 3)], verify=True)
 def test_generated_trees_copy_as_cp_a_does(store, monkeypatch, entries, verify):
-    monkeypatch.setattr(copy_job, "SMALL", 64 * 1024)  # "big" files take the large-file thread (the pool forks after)
+    monkeypatch.setattr(copy_planner, "SMALL", 64 * 1024)  # "big" files take the large-file thread (the pool forks after)
     work = tempfile.mkdtemp(prefix="sdjobs-gen-")
     try:
         src = os.path.join(work.encode(), b"src")

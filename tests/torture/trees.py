@@ -18,7 +18,7 @@ import os
 import random
 from dataclasses import dataclass, field
 
-LARGE = 8 * 1024 * 1024  # copy.SMALL: files from here on take the large-file path
+LARGE = 8 * 1024 * 1024  # copy.planner.SMALL: files from here on take the large-file path
 
 
 @dataclass

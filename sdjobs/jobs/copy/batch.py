@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import NamedTuple
 
 from ...fs import copyfile as cf
 from ...fs.beneath import DirCache
@@ -40,19 +41,68 @@ class Sides:
 SRC, DST = 0, 1
 
 
-def copy_batch(task: tuple) -> tuple:
+class Failure(NamedTuple):
+    """An OSError in a form that crosses from a worker process or a thread to the job's thread."""
+
+    errno: int
+    message: str
+
+    @classmethod
+    def of(cls, exc: OSError) -> Failure:
+        return cls(exc.errno or 0, exc.strerror or str(exc))
+
+    def error(self) -> OSError:
+        return OSError(self.errno, self.message)
+
+
+class Problem(NamedTuple):
+    """A file of a batch that was not copied (or, with --move, whose source was not removed)."""
+
+    src: str
+    dst: str
+    failure: Failure
+
+
+class FileResult(NamedTuple):
+    """One file copied (or not) outside the pool: in the large-file thread or the job's thread."""
+
+    src: str
+    dst: str
+    nbytes: int
+    failure: Failure | None
+
+
+class BatchTask(NamedTuple):
+    """A batch of small files for a worker of the pool, and how to copy them."""
+
+    token: str  # the job's temp-name token
+    verify: bool
+    move: bool
+    replace: bool  # --on-conflict overwrite
+    dst_roots: list[str]  # the parents of the targets, beneath which every destination is resolved
+    src_roots: list[str]  # the same for the sources
+    files: list[tuple[str, str, int]]  # (source, destination, top)
+
+
+class BatchResult(NamedTuple):
+    done: int  # files copied
+    nbytes: int
+    last: str | None  # the last source copied (for progress)
+    problems: list[Problem]
+    rest: list[tuple[str, str, int]] | None  # the files not started within BATCH_SECONDS
+
+
+def copy_batch(task: BatchTask) -> BatchResult:
     """Copy a batch of small files (each with ``copyfile.copy_whole``).
 
-    ``task`` is (token, verify, move, replace, dst roots, src roots, [(src, dst, top)]).
-    Returns (files copied, bytes, last source, [(src, dst, (errno, message))],
-    the files not started within BATCH_SECONDS or None). A full destination
-    ends the batch: the rest would fail the same way. With ``move``, the
-    sources are removed at the end of the batch, once their copies and
-    directories are synced."""
+    A worker hands back the files it did not start within BATCH_SECONDS
+    (``rest``). A full destination ends the batch: the rest would fail the
+    same way. With ``move``, the sources are removed at the end of the batch,
+    once their copies and directories are synced."""
     token, verify, move, replace, dst_roots, src_roots, files = task
     done = nbytes = 0
     last = None
-    problems = []
+    problems: list[Problem] = []
     moved: list[tuple[str, int, str, os.stat_result]] = []  # (source, top, destination, its stat)
     sides = Sides(src_roots, dst_roots)
     if TEST_DELAY:
@@ -70,7 +120,7 @@ def copy_batch(task: tuple) -> tuple:
                 n, st = cf.copy_whole(sname, dfd, name, token, verify=verify, replace=replace, durable=move,
                                       src_dfd=sfd)
             except OSError as exc:
-                problems.append((src, dst, (exc.errno or 0, exc.strerror or str(exc))))
+                problems.append(Problem(src, dst, Failure.of(exc)))
                 if exc.errno in cf.NO_SPACE:
                     break
                 continue
@@ -83,16 +133,16 @@ def copy_batch(task: tuple) -> tuple:
             _remove_moved(sides, moved, problems)
     finally:
         sides.close()
-    return (done, nbytes, last, problems, rest)
+    return BatchResult(done, nbytes, last, problems, rest)
 
 
-def _remove_moved(sides: Sides, moved: list, problems: list) -> None:
+def _remove_moved(sides: Sides, moved: list, problems: list[Problem]) -> None:
     try:
         for top, head in {(top, dst.rpartition("/")[0]) for _, top, dst, _ in moved}:
             os.fsync(sides.dir(DST, top, head))  # the new names are durable before a source goes
     except OSError as exc:
-        problems.append((moved[-1][0], moved[-1][2], (exc.errno or 0, "copied, but not synced, so no source of"
-                                                      f" this batch was removed: {exc.strerror}")))
+        problems.append(Problem(moved[-1][0], moved[-1][2], Failure(exc.errno or 0, "copied, but not synced, so no"
+                                                                    f" source of this batch was removed: {exc.strerror}")))
         return
     for src, top, dst, st in moved:
         try:
@@ -101,4 +151,5 @@ def _remove_moved(sides: Sides, moved: list, problems: list) -> None:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            problems.append((src, dst, (exc.errno or 0, f"copied, but the source was not removed: {exc.strerror}")))
+            problems.append(Problem(src, dst, Failure(exc.errno or 0,
+                                                      f"copied, but the source was not removed: {exc.strerror}")))

@@ -11,21 +11,21 @@ import errno
 import os
 
 from ...fs import copyfile as cf
+from .batch import BatchResult, BatchTask, FileResult
 from .walk import Entry
 
 
 class CopyBooks:
-    def _record(self, result: tuple) -> None:
-        src, dst, n, err = result
-        if err is not None:
-            self._failed(src, dst, OSError(err[0], err[1]))
+    def _record(self, result: FileResult) -> None:
+        if result.failure is not None:
+            self._failed(result.src, result.dst, result.failure.error())
             return
         self.out["files"] += 1
-        self.out["bytes"] += n
+        self.out["bytes"] += result.nbytes
         self.ctx.add_items(1)
-        self.ctx.add_bytes(n)
+        self.ctx.add_bytes(result.nbytes)
         p = self.ctx.current
-        self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=src)
+        self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=result.src)
         self.ctx.checkpoint(self.state)
 
     def _drain_large(self) -> None:
@@ -59,11 +59,11 @@ class CopyBooks:
         self._drain_large()
         self.large = None
 
-    def _record_batch(self, result: tuple) -> None:
+    def _record_batch(self, result: BatchResult) -> None:
         self._drain_large()
         done, nbytes, last, problems, rest = result
         if rest:
-            self.leftover.append((*self.batch_opts, rest))
+            self.leftover.append(self.batch_opts._replace(files=rest))
         if done:
             self.bucket.spend(nbytes)  # a limit set while batches were out: no more go out until it holds
             self.out["files"] += done
@@ -74,8 +74,8 @@ class CopyBooks:
             in_flight = self.large.pos if self.large is not None else 0  # of the large file in its thread
             self.ctx.progress(done=(p.done or 0) + done, bytes_done=self.out["bytes"] + in_flight, path=last)
             self.ctx.checkpoint(self.state)
-        for src, dst, err in problems:
-            self._failed(src, dst, OSError(err[0], err[1]))
+        for problem in problems:
+            self._failed(problem.src, problem.dst, problem.failure.error())
 
     def _done(self, e: Entry, n: int, *, skipped: bool = False, links: int = 0, files: int = 0) -> None:
         if self.counting:  # (not when an earlier run's walk counted it)
@@ -103,8 +103,3 @@ class CopyBooks:
         else:
             self.ctx.error(src, exc)
         self.ctx.progress(done=(self.ctx.current.done or 0) + 1)
-
-
-
-def errinfo(exc: OSError) -> tuple[int, str]:
-    return (exc.errno or 0, exc.strerror or str(exc))

@@ -29,24 +29,21 @@ import os
 import stat
 import sys
 from collections import deque
-from typing import Iterable, Iterator, Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import ClassVar, Literal
 
 from ...core.errors import BadInput, Interrupt, JobFailed, NotFound
 from ...core.humanize import human_bytes, plural
 from ...core.index_keeper import keep_index
 from ...core.job import Job
 from ...fs import copyfile as cf
-from .batch import DST, SRC, Sides, copy_batch
-from .books import CopyBooks, errinfo
+from .batch import DST, SRC, BatchTask, Failure, FileResult, Sides, copy_batch
+from .books import CopyBooks
 from .finish import DirMeta, finish_dirs, sweep_temps
 from .large import Bucket, LargeCopier
+from .planner import Batcher, Do, Recount, inode_key, what_to_do
 from .walk import Entry, WalkAhead, walk
 
-SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
-BATCH_FILES = 256  # small files per fan-out item: one result, one progress update, one checkpoint
-BATCH_BYTES = 32 * 1024 * 1024
-READY_AHEAD = 64  # batches prepared ahead of the pool, so that large files further on start early
-START_AT_ONCE = 4  # but the first few go out at once: progress, a rate and an ETA from the first second
 KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
 Policy = Literal["fail", "skip", "overwrite", "rename"]
 
@@ -166,9 +163,9 @@ class Copy(CopyBooks, Job):
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
         self.state = state
         self.dirs: list[tuple[int, str, DirMeta]] = []
-        self.batch_opts = (self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
-                           self.src_roots)
-        self.leftover: deque[tuple] = deque()  # the ends of batches that ran out of time
+        self.batch_opts = BatchTask(self.token, self.verify, c.move, c.on_conflict == "overwrite", self.roots,
+                                    self.src_roots, [])  # each batch: these with its files
+        self.leftover: deque[BatchTask] = deque()  # the ends of batches that ran out of time
         self.stop: Interrupt | None = None  # a pause, cancel or shutdown, once asked
         batches = self._until_stopped(self._work(state, walk_ahead))
         try:
@@ -208,7 +205,7 @@ class Copy(CopyBooks, Job):
             except Interrupt as exc:
                 self.stop = exc
 
-    def _until_stopped(self, batches: Iterator[tuple]) -> Iterator[tuple]:
+    def _until_stopped(self, batches: Iterator[BatchTask]) -> Iterator[BatchTask]:
         """The batches for the pool until a pause, cancel or shutdown is asked: then no more
         go out, and those out already come back and are counted before the job stops. (Their
         files are copied: counted now, or a resume would find them there and never count them.)"""
@@ -288,121 +285,131 @@ class Copy(CopyBooks, Job):
         """The same for a source: beneath the parent of the source the user named."""
         return self.sides.at(SRC, e.top, e.src)
 
-    def _work(self, state: dict, walk_ahead: bool = False) -> Iterator[tuple]:
-        """Does directories, links and large files here; yields batches of small files for the pool."""
-        c = self.config
+    def _work(self, state: dict, walk_ahead: bool = False) -> Iterator[BatchTask]:
+        """The copy phase's walk: for each entry, where it goes (``_where``) and what to do with
+        it (``what_to_do``), carried out here (``_execute``: directories, links, special files,
+        files for this thread or the large-file thread), or, for small files, gathered into the
+        batches this yields for the pool."""
         if walk_ahead:  # its thread starts here, once ctx.map has forked the pool (never fork with it running)
             self.entries = self.ahead = WalkAhead(self._pairs())
-        current = state.get("current")
-        # The walk's own counts (directories, skipped, renamed, links) were taken by an earlier
-        # run up to the entry it had reached: a resume, which walks the tree again, counts only
-        # what lies beyond (a --move's moved files are gone from the walk, not from the counts).
-        counted = state.get("walked") if self.resumed else None
-        recount = self._walk_key(*counted) if counted else None
-        batch: list[tuple[str, str, int]] = []
-        batch_bytes = 0
-        ready: deque[tuple] = deque()
-        sent = 0
-        bwlimit = None
-        replace = c.on_conflict == "overwrite"
+        self.interrupted_at = state.get("current")  # the large file an earlier run was copying
+        recount = Recount(state, self.config.sources, self.resumed)
+        batches = Batcher(self.batch_opts)
+        throttled = False
         for n, e in enumerate(self._walk() if self.entries is None else self.entries):
             if self.full is not None:
                 return
             if self.leftover:
                 yield from self._leftovers()
-            while len(ready) > READY_AHEAD or (ready and sent < START_AT_ONCE):
-                sent += 1
-                yield ready.popleft()
+            if batches.ready:
+                yield from batches.due()
             if self.ahead is not None and (self.ahead.done or n % 64 == 0):
                 self._walked_ahead()  # the totals as soon as the walk has them
             if n % 64 == 0:
-                bwlimit = self.bucket.rate = self.ctx.settings().get("bwlimit")  # (read once a second)
-                self.ctx.check_interrupt()
-            if recount is not None:
-                self.counting = self._walk_key(e.top, e.src) > recount
-                if self.counting:
-                    recount = None
-            if self.counting:  # never back: a run paused before the point an earlier one reached keeps that point
-                state["walked"] = [e.top, e.src]
-            mode = e.st.st_mode
-            key = f"{e.st.st_dev}:{e.st.st_ino}"
-            if e.parent in self.unmade:
-                if stat.S_ISDIR(mode):
-                    self.unmade.add(e.dst)
-                continue
-            try:
-                if e.parent in self.made and not stat.S_ISDIR(mode):
-                    dst = e.dst  # in a directory this run created: nothing there to conflict with
-                else:
-                    dst = self._destination(e)
-                    if dst is None:
-                        continue
-                if stat.S_ISDIR(mode):
-                    dfd, name = self._dest(e.top, dst)
-                    if cf.make_dir(dfd, name):
-                        self.made.add(dst)
-                    if c.move:  # seen before anything is moved out of it, kept for a resume
-                        meta = self.dirmeta.setdefault(dst, DirMeta.of(e.st))
-                    else:
-                        meta = DirMeta.of(e.st)
-                    self.dirs.append((e.top, dst, DirMeta(*meta)))
-                    self.out["dirs"] += self.counting
-                elif stat.S_ISREG(mode) and key in self.links:  # (a move may have unlinked the first
-                    # name already, so nlink is no guide here)
-                    self._link(self.links[key], dst, e)
-                elif stat.S_ISREG(mode) and e.st.st_size < SMALL and e.st.st_nlink == 1 and not bwlimit:
-                    batch.append((e.src, dst, e.top))
-                    batch_bytes += e.st.st_size
-                    if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
-                        ready.append((*self.batch_opts, batch))
-                        batch, batch_bytes = [], 0
-                elif stat.S_ISREG(mode) and e.st.st_nlink == 1 and not bwlimit:
-                    offset, tmp = self._resume_point(current, dst, e)
-                    if self.large is None:
-                        self.large = LargeCopier(self.token, verify=self.verify, move=c.move, replace=replace,
-                                                 roots=self.roots, src_roots=self.src_roots, bucket=self.bucket)
-                    self.large.add(e.src, dst, e.top, offset, tmp)
-                elif stat.S_ISREG(mode):
-                    offset, tmp = self._resume_point(current, dst, e)
-                    result = self._copy_here(e, dst, offset, tmp)
-                    if e.st.st_nlink > 1 and result[3] is None:
-                        self.links[key] = [e.top, dst]
-                    self._record(result)
-                    self.ctx.check_interrupt()  # (a file here may take a while under --bwlimit)
-                elif stat.S_ISLNK(mode):
-                    sfd, sname = self._src(e)
-                    dfd, name = self._dest(e.top, dst)
-                    cf.copy_symlink(sname, dfd, name, e.st, self.token, replace=replace, src_dfd=sfd)
-                    self._done(e, 0, links=1)
-                    self._unlink_moved(e, dfd)
-                elif (problem := cf.special_problem(e.st)) is not None:
-                    self.ctx.warn(problem, e.src)
-                else:
-                    dfd, name = self._dest(e.top, dst)
-                    cf.copy_special(dfd, name, e.st, self.token, replace=replace)
-                    self._done(e, 0, files=1)
-                    self._unlink_moved(e, dfd)
-            except OSError as exc:
-                if stat.S_ISDIR(mode) and exc.errno not in cf.NO_SPACE:
-                    self.unmade.add(e.dst)
-                    self.ctx.error(e.dst, f"directory not copied, nor anything in it: {exc.strerror}")
-                else:
-                    self._failed(e.src, e.dst, exc)
+                throttled = bool(self._look_up())
+            self.counting = recount.counting(e)
+            self._copy_entry(e, batches, throttled)
         if self.full is None:
-            yield from ready
-            if batch:
-                yield (*self.batch_opts, batch)
+            yield from batches.rest()
 
-    def _walk_key(self, top: int, src: str) -> tuple[int, list[str]]:
-        """An entry's place in the walk's order (pre-order, names sorted), the same in every run."""
-        return top, src[len(self.config.sources[top]):].split("/")
+    def _copy_entry(self, e: Entry, batches: Batcher, throttled: bool) -> None:
+        if e.parent in self.unmade:  # not made: one error for it, nothing under it tried
+            if stat.S_ISDIR(e.st.st_mode):
+                self.unmade.add(e.dst)
+            return
+        try:
+            dst = self._where(e)
+            if dst is None:
+                return
+            st = e.st
+            do = what_to_do(st, linked=stat.S_ISREG(st.st_mode) and inode_key(st) in self.links, throttled=throttled)
+            if do is Do.SMALL:
+                batches.add(e.src, dst, e.top, st.st_size)
+            else:
+                self._execute[do](self, e, dst)
+        except OSError as exc:
+            self._not_copied(e, exc)
 
-    def _leftovers(self) -> Iterator[tuple]:
+    def _look_up(self) -> float | None:
+        """Once in 64 entries: the --bwlimit setting (it may change while the job runs), and a pause or cancel."""
+        bwlimit = self.bucket.rate = self.ctx.settings().get("bwlimit")  # (read once a second)
+        self.ctx.check_interrupt()
+        return bwlimit
+
+    def _where(self, e: Entry) -> str | None:
+        """The destination of ``e``, or None when there is nothing to copy (the conflict policy)."""
+        if e.parent in self.made and not stat.S_ISDIR(e.st.st_mode):
+            return e.dst  # in a directory this run created: nothing there to conflict with
+        return self._destination(e)
+
+    def _not_copied(self, e: Entry, exc: OSError) -> None:
+        if stat.S_ISDIR(e.st.st_mode) and exc.errno not in cf.NO_SPACE:
+            self.unmade.add(e.dst)
+            self.ctx.error(e.dst, f"directory not copied, nor anything in it: {exc.strerror}")
+        else:
+            self._failed(e.src, e.dst, exc)
+
+    # -- the executor: one method per Do, but SMALL (batched for the pool) ---------------
+    def _make_dir(self, e: Entry, dst: str) -> None:
+        dfd, name = self._dest(e.top, dst)
+        if cf.make_dir(dfd, name):
+            self.made.add(dst)
+        if self.config.move:  # seen before anything is moved out of it, kept for a resume
+            meta = self.dirmeta.setdefault(dst, DirMeta.of(e.st))
+        else:
+            meta = DirMeta.of(e.st)
+        self.dirs.append((e.top, dst, DirMeta(*meta)))
+        self.out["dirs"] += self.counting
+
+    def _hardlink(self, e: Entry, dst: str) -> None:
+        self._link(self.links[inode_key(e.st)], dst, e)
+
+    def _to_large(self, e: Entry, dst: str) -> None:
+        offset, tmp = self._resume_point(dst, e)
+        if self.large is None:
+            c = self.config
+            self.large = LargeCopier(self.token, verify=self.verify, move=c.move,
+                                     replace=c.on_conflict == "overwrite", roots=self.roots,
+                                     src_roots=self.src_roots, bucket=self.bucket)
+        self.large.add(e.src, dst, e.top, offset, tmp)
+
+    def _here(self, e: Entry, dst: str) -> None:
+        offset, tmp = self._resume_point(dst, e)
+        result = self._copy_here(e, dst, offset, tmp)
+        if e.st.st_nlink > 1 and result.failure is None:
+            self.links[inode_key(e.st)] = [e.top, dst]
+        self._record(result)
+        self.ctx.check_interrupt()  # (a file here may take a while under --bwlimit)
+
+    def _symlink(self, e: Entry, dst: str) -> None:
+        sfd, sname = self._src(e)
+        dfd, name = self._dest(e.top, dst)
+        cf.copy_symlink(sname, dfd, name, e.st, self.token, replace=self.config.on_conflict == "overwrite",
+                        src_dfd=sfd)
+        self._done(e, 0, links=1)
+        self._unlink_moved(e, dfd)
+
+    def _special(self, e: Entry, dst: str) -> None:
+        dfd, name = self._dest(e.top, dst)
+        cf.copy_special(dfd, name, e.st, self.token, replace=self.config.on_conflict == "overwrite")
+        self._done(e, 0, files=1)
+        self._unlink_moved(e, dfd)
+
+    def _unsupported(self, e: Entry, dst: str) -> None:
+        self.ctx.warn(cf.special_problem(e.st), e.src)
+
+    _execute: ClassVar[dict[Do, Callable[[Copy, Entry, str], None]]] = {
+        Do.DIR: _make_dir, Do.HARDLINK: _hardlink, Do.LARGE: _to_large, Do.HERE: _here,
+        Do.SYMLINK: _symlink, Do.SPECIAL: _special, Do.UNSUPPORTED: _unsupported,
+    }
+
+    def _leftovers(self) -> Iterator[BatchTask]:
         while self.leftover and self.full is None:
             yield self.leftover.popleft()
 
-    def _resume_point(self, current: dict | None, dst: str, e: Entry) -> tuple[int, str | None]:
+    def _resume_point(self, dst: str, e: Entry) -> tuple[int, str | None]:
         """Offset and temp name of the large file an interrupted run was copying, if this is it."""
+        current = self.interrupted_at
         if not current or current.get("dst") != dst or not current.get("tmp"):
             return 0, None
         offset = current.get("offset") or 0
@@ -429,7 +436,7 @@ class Copy(CopyBooks, Job):
             else:
                 self._done(e, 0, skipped=True)  # identical already (or this job's, counted before)
             if stat.S_ISREG(e.st.st_mode) and e.st.st_nlink > 1:
-                self.links.setdefault(f"{e.st.st_dev}:{e.st.st_ino}", [e.top, dst])
+                self.links.setdefault(inode_key(e.st), [e.top, dst])
             if self.config.move:  # copied before an interruption, not yet removed
                 if stat.S_ISREG(e.st.st_mode):
                     cf.sync_existing(dfd, name)
@@ -476,7 +483,7 @@ class Copy(CopyBooks, Job):
         self.ctx.error(e.dst, "no free name for a renamed copy")
         return None
 
-    def _copy_here(self, e: Entry, dst: str, offset: int, tmp: str | None) -> tuple:
+    def _copy_here(self, e: Entry, dst: str, offset: int, tmp: str | None) -> FileResult:
         """A large or hard-linked file (or any file under --bwlimit), copied in the job's thread."""
         ctx = self.ctx
         limit = self.bucket.rate
@@ -508,9 +515,9 @@ class Copy(CopyBooks, Job):
                 self._unlink_moved(e, dfd)
         except OSError as exc:
             self.state["current"] = None
-            return (e.src, dst, 0, errinfo(exc))
+            return FileResult(e.src, dst, 0, Failure.of(exc))
         self.state["current"] = None
-        return (e.src, dst, n, None)
+        return FileResult(e.src, dst, n, None)
 
     def _unlink_moved(self, e: Entry, dfd: int) -> None:
         """--move: remove a source once its copy is durable (file, then its directory, synced),

@@ -16,7 +16,7 @@ import time
 from collections import deque
 
 from ...fs import copyfile as cf
-from .batch import DST, SRC, Sides
+from .batch import DST, SRC, Failure, FileResult, Sides
 
 
 class _Halted(BaseException):
@@ -29,7 +29,7 @@ class LargeCopier:
         self.token, self.verify, self.move, self.replace = token, verify, move, replace
         # paths are resolved beneath the parents of the sources and targets, never through a symlink
         self.roots, self.src_roots = roots, src_roots or roots
-        self.results: deque[tuple] = deque()  # (src, dst, bytes, None or (errno, message))
+        self.results: deque[FileResult] = deque()
         self.current: dict | None = None  # {"dst", "offset", "tmp"} of the file in progress
         self.pos = 0  # its bytes copied so far
         self.bucket = bucket or Bucket()  # the job's bandwidth limit, shared with the job's thread
@@ -105,10 +105,10 @@ class LargeCopier:
                 cf.remove_source(sfd, sname, st)
         except OSError as exc:
             self.current, self.pos = None, 0
-            self.results.append((src, dst, 0, (exc.errno or 0, exc.strerror or str(exc))))
+            self.results.append(FileResult(src, dst, 0, Failure.of(exc)))
             return
         self.current, self.pos = None, 0
-        self.results.append((src, dst, n, None))
+        self.results.append(FileResult(src, dst, n, None))
 
 
 class Bucket:

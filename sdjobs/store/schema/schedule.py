@@ -1,4 +1,10 @@
-"""Tables of schedules: job commands run on a cron expression (``sdjobs schedule``)."""
+"""Tables of schedules: job commands run on a cron expression (``sdjobs schedule``).
+
+v2: what a schedule submits is stored as a job (``job_type``, ``config``,
+``settings``, ``options``) next to the command line it was given (``argv``,
+kept to show it). A schedule of v1 has only its command line: its first run
+turns that into the job and stores it (``runner/scheduler.py``).
+"""
 
 MIGRATIONS = [
     """
@@ -17,5 +23,11 @@ CREATE TABLE schedule (
     runs INTEGER NOT NULL DEFAULT 0,
     skipped INTEGER NOT NULL DEFAULT 0
 )
+""",
+    """
+ALTER TABLE schedule ADD COLUMN job_type TEXT;
+ALTER TABLE schedule ADD COLUMN config BLOB;
+ALTER TABLE schedule ADD COLUMN settings BLOB;
+ALTER TABLE schedule ADD COLUMN options BLOB
 """,
 ]
