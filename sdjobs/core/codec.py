@@ -9,12 +9,11 @@ a dict (a checkpoint) the dataclass again, old or new.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from typing import Any, TypeVar
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]
 
 from .errors import IncompatibleState
 
@@ -30,7 +29,8 @@ def _default(obj: Any) -> Any:
 
 
 def pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, default=_default, unicode_errors="surrogateescape", use_bin_type=True)
+    packed: bytes = msgpack.packb(obj, default=_default, unicode_errors="surrogateescape", use_bin_type=True)
+    return packed
 
 
 def unpack(data: bytes | None) -> Any:
@@ -68,9 +68,14 @@ def to_state(cls: type[S], data: Any) -> S:
     return cls(**values)
 
 
-@functools.cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _rebuild(tp: Any, value: Any) -> Any:
@@ -82,9 +87,8 @@ def _rebuild(tp: Any, value: Any) -> Any:
         for arg in args:
             if dataclasses.is_dataclass(arg) and isinstance(value, dict):
                 return to_state(arg, value)  # type: ignore[arg-type]
-            if typing.get_origin(arg) is not None or dataclasses.is_dataclass(arg):
-                if _fits(arg, value):
-                    return _rebuild(arg, value)
+            if typing.get_origin(arg) is not None and _fits(arg, value):
+                return _rebuild(arg, value)
         return value
     if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return to_state(tp, value)

@@ -32,19 +32,21 @@ _QUICK = {"busy_timeout": 0.05}  # a trailing write gives way at once (a job's t
 S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
+# An event as written: (time, kind, path, message), with its fields (a dict) for some kinds.
+Event = tuple[Any, ...]
 
 
 class Backend(Protocol):
     """What the engine must provide to a running job (see runner.backend)."""
 
-    def write(self, progress: dict | None, metrics: dict, events: list, checkpoint: tuple | None,
-              busy_timeout: float | None = None) -> None: ...
+    def write(self, progress: dict[str, Any] | None, metrics: dict[str, int], events: list[Event],
+              checkpoint: tuple[bytes | None, int | None] | None, busy_timeout: float | None = None) -> None: ...
     def read_checkpoint(self) -> tuple[bytes | None, int | None]: ...
     def read_control(self) -> str | None: ...
     def settings(self) -> dict[str, Any]: ...
-    def spawn_child(self, job_type: str, config: dict, priority: int | None) -> int: ...
+    def spawn_child(self, job_type: str, config: Any, priority: int | None) -> int: ...
     def children(self) -> list[tuple[int, str]]: ...
-    def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator: ...
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int) -> Iterator[R]: ...
     def library(self) -> "LibraryInfo": ...
 
 
@@ -64,7 +66,7 @@ class JobContext:
         self._progress = Progress()
         self._estimator = RateEstimator()
         self._metrics = {"bytes": 0, "items": 0, "warnings": 0, "errors": 0}
-        self._events: list[tuple[float, str, str | None, str]] = []
+        self._events: list[Event] = []
         self._pending_state: bytes | None = None
         self._last_write = 0.0
         self._last_checkpoint = time.monotonic()
@@ -348,7 +350,7 @@ class JobContext:
                 self._trailer.start()
             self._trailer.at(self._last_write + self._progress_interval)
 
-    def _take(self, now: float) -> tuple[dict | None, dict, list]:
+    def _take(self, now: float) -> tuple[dict[str, Any] | None, dict[str, int], list[Event]]:
         """What is buffered (under ``_lock``): progress if it changed, metrics, events."""
         progress = None
         if self._dirty:
