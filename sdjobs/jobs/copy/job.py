@@ -61,7 +61,7 @@ class CopyConfig:
     targets: list[str] = dataclasses.field(default_factory=list)
 
 
-class Copy(CopyBooks, Job):
+class Copy(CopyBooks, Job[CopyConfig]):
     name = "copy"
     version = 1
     description = "Copy or move files and trees like cp -a: atomic, verified, resumable"

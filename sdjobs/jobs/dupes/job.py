@@ -67,7 +67,7 @@ class DupesConfig:
     library: str = ""
 
 
-class Dupes(Job):
+class Dupes(Job[DupesConfig]):
     name = "dupes"
     version = 1
     description = "Find duplicate files (size, then first/last 4 KiB, then xxh3-128); optionally act on them"
