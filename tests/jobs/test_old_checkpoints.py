@@ -64,3 +64,4 @@ def test_validate_resumes_a_dict_checkpoint_without_listed(store, lib, tmp_path)
     assert rec.output["checked"] == 2  # the checkpoint's list, not a new listing of three files
     issues = results_of(store, rec.id)["issues"]
     assert [(i["kind"], i["path"]) for i in issues] == [("planted", str(root / "one.txt"))]
+

@@ -40,7 +40,7 @@ class DeleteConfig:
     mode: Mode = "trash"
     yes: bool = False          # permanent and secure need it (the CLI sets it after a confirmation)
     passes: int = 1            # overwrite passes for secure
-    library: str = ""          # the library's SQLite file: never deleted, nor what contains it
+    library: str = ""          # checked at submission (the CLI fills it in); the job protects its own library anyway
     from_file: str = ""        # a list of re-checked targets written by dupes
 
 
@@ -169,7 +169,9 @@ class Delete(Job[DeleteConfig]):
 
     def _one(self, i: int, path: str, expect: list | None, remover: Remover, dir_tally) -> None:
         ctx, out = self.ctx, self.out
-        why = refusal(path, self.config.library or None)
+        # the library the job runs in is protected whether or not its config names it (a plugin's
+        # or a child's delete has no ``library``); one the config names as well
+        why = refusal(path, self.ctx.library.path) or refusal(path, self.config.library or None)
         if why:
             out["refused"] += 1
             ctx.error(why, path=path)
