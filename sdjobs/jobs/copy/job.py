@@ -249,7 +249,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
                     absent.add(e.dst)
                 continue
             except OSError as exc:
-                self.ctx.error(e.dst, exc)
+                self.ctx.error(exc, path=e.dst)
                 continue
             if is_dir and stat.S_ISDIR(dst_st.st_mode):
                 continue  # directories merge, as with cp -a
@@ -265,7 +265,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
 
     def _walk(self) -> Iterator[Entry]:
         """Pre-order, names sorted; symlinks are entries, never followed."""
-        return walk(self._pairs(), self.ctx.error)
+        return walk(self._pairs(), lambda path, problem: self.ctx.error(problem, path=path))
 
     def _walked_ahead(self) -> None:
         """Report what the walk running ahead found: errors, and the totals once it is done."""
@@ -273,7 +273,8 @@ class Copy(CopyBooks, Job[CopyConfig]):
         if ahead is None:
             return
         while ahead.errors:
-            self.ctx.error(*ahead.errors.popleft())
+            path, problem = ahead.errors.popleft()
+            self.ctx.error(problem, path=path)
         if ahead.done:
             self.ctx.progress(total=ahead.files, bytes_total=ahead.size)
             self.ahead = None
@@ -376,7 +377,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
                     self._done(e, 0, links=1)
                     self._unlink_moved(e, dfd)
                 elif (problem := cf.special_problem(e.st)) is not None:
-                    self.ctx.warn(problem, e.src)
+                    self.ctx.warn(problem, path=e.src)
                 else:
                     dfd, name = self._dest(e.top, dst)
                     cf.copy_special(dfd, name, e.st, self.token, replace=replace)
@@ -385,7 +386,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             except OSError as exc:
                 if stat.S_ISDIR(mode) and exc.errno not in cf.NO_SPACE:
                     self.unmade.add(e.dst)
-                    self.ctx.error(e.dst, f"directory not copied, nor anything in it: {exc.strerror}")
+                    self.ctx.error(f"directory not copied, nor anything in it: {exc.strerror}", path=e.dst)
                 else:
                     self._failed(e.src, e.dst, exc)
         if self.full is None:
@@ -443,10 +444,10 @@ class Copy(CopyBooks, Job[CopyConfig]):
         if policy == "overwrite":
             st = cf.lstat_at(dfd, name)
             if st is not None and stat.S_ISDIR(st.st_mode):
-                self.ctx.error(dst, "a directory is in the way; not overwritten")
+                self.ctx.error("a directory is in the way; not overwritten", path=dst)
                 return None
             return dst
-        self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
+        self.ctx.error("appeared in the destination during the copy; left as it is", path=dst)
         return None
 
     def _proven_same(self, e: Entry, dfd: int, name: str) -> bool:
@@ -473,7 +474,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             if cf.same_quick(e.st, dfd, name) and self._proven_same(e, dfd, name):
                 self._done(e, 0, skipped=True)
                 return None
-        self.ctx.error(e.dst, "no free name for a renamed copy")
+        self.ctx.error("no free name for a renamed copy", path=e.dst)
         return None
 
     def _copy_here(self, e: Entry, dst: str, offset: int, tmp: str | None) -> tuple:
@@ -521,7 +522,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
         try:
             cf.remove_source(*self._src(e), e.st)
         except FileNotFoundError:
-            self.ctx.warn("the source was gone already when it was to be removed", e.src)
+            self.ctx.warn("the source was gone already when it was to be removed", path=e.src)
 
     def _link(self, first: list, dst: str, e: Entry) -> None:
         first_top, first_dst = first
