@@ -12,6 +12,7 @@ from sdjobs.core import codec
 from sdjobs.core import context as engine
 from sdjobs.core.context import JobContext
 from sdjobs.core.errors import IncompatibleState
+from sdjobs.core.keyed_state import KeyedState
 from sdjobs.runner.backend import StoreBackend
 from sdjobs.runner.fanout import FanOut
 
@@ -107,3 +108,21 @@ def test_load_state_resumes_a_dict_checkpoint_with_emitted_rows(store, running):
     ctx.checkpoint({"next": 2, "counts": {"Rust": 3}, "retired": "x"}, force=True)
     engine.flush(ctx)
     assert context(store, job, claim).load_state(StateV2) == StateV2(next=2, counts={"Rust": 3})
+
+
+@dataclasses.dataclass
+class Keyed(KeyedState):
+    total: int = dataclasses.field(default=0, metadata={"was": "ti"})
+    estimate: int | None = None
+
+
+def test_keyed_state_answers_to_the_old_keys_while_code_moves_over():
+    st = Keyed()
+    st["ti"] += 2  # the old key of a renamed field
+    st.update({"estimate": 5}, total=st["total"] + 1)
+    assert st == Keyed(total=3, estimate=5) and st.get("ti") == 3
+    assert Keyed().get("estimate", 7) == 7  # None, as a dict's missing key: the default
+    with pytest.raises(KeyError):
+        st["nope"] = 1
+    with pytest.raises(KeyError):
+        st["nope"]

@@ -4,12 +4,14 @@ the keys added later) still resume where they were."""
 from __future__ import annotations
 
 import os
+import shutil
 
 from dupes_helpers import write
 
 from sdjobs.core import codec, registry
 from sdjobs.core.fields import build_config
 from sdjobs.jobs.dupes.results import results_of
+from sdjobs.store import events
 from sdjobs.runner.fanout import FanOut
 from sdjobs.runner.host import execute
 
@@ -65,3 +67,25 @@ def test_validate_resumes_a_dict_checkpoint_without_listed(store, lib, tmp_path)
     issues = results_of(store, rec.id)["issues"]
     assert [(i["kind"], i["path"]) for i in issues] == [("planted", str(root / "one.txt"))]
 
+
+
+def first_run_copied(src, dst) -> None:
+    dst.parent.mkdir(parents=True)
+    shutil.copy2(src, dst)
+    shutil.copystat(src.parent, dst.parent)
+
+
+def test_copy_resumes_a_dict_checkpoint_of_an_older_version(store, lib, tmp_path):
+    """A copy checkpointed as a dict by a version without ``fresh``, ``walked`` or ``renamed_tops``."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    for i in range(5):
+        write(src / f"d{i % 2}" / f"f{i}", bytes([i]) * (i * 1000 + 1))
+    old = {"planned": True, "token": "0123456789ab", "links": {}, "dirmeta": {}, "current": None,
+           "out": {"files": 1, "bytes": 1, "dirs": 0, "links": 0, "skipped": 0, "renamed": 0}}
+    rec = resume_inline(store, "copy", {"sources": [str(src)], "dest": str(dst)}, old,
+                        before_resume=lambda: first_run_copied(src / "d0" / "f0", dst / "d0" / "f0"))
+    assert rec.status == "completed", [(e.path, e.message) for e in events.read(store, rec.id, kinds=["error"])]
+    for i in range(5):
+        assert (dst / f"d{i % 2}" / f"f{i}").read_bytes() == bytes([i]) * (i * 1000 + 1)
+    assert rec.output["files"] == 5  # the first run's one, and this run's four
+    assert not [p for p in dst.rglob("*") if ".sdjobs-" in p.name]

@@ -40,6 +40,7 @@ from .batch import DST, SRC, Sides, copy_batch
 from .books import CopyBooks, errinfo
 from .finish import DirMeta, finish_dirs, sweep_temps
 from .large import Bucket, LargeCopier
+from .state import CopyState
 from .walk import Entry, WalkAhead, walk
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
@@ -115,15 +116,15 @@ class Copy(CopyBooks, Job[CopyConfig]):
         c = self.config
         self.ctx = ctx
         self.verify = c.verify or c.move  # a move across filesystems verifies before removing
-        state = ctx.load_state() or {"planned": False}
-        self.resumed = bool(state.get("planned"))
-        self.token = state.setdefault("token", cf.new_token())  # temp names: .sdjobs-<token><random>.part
-        self.out = state.setdefault("out", {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0,
-                                            "renamed": 0})  # counts of every attempt, not just this one
+        state = ctx.load_state(CopyState) or CopyState()
+        self.resumed = state.planned
+        state.token = state.token or cf.new_token()  # temp names: .sdjobs-<token><random>.part
+        self.token = state.token
+        self.out = state.out  # counts of every attempt, not just this one
         self.out.update(verified=self.verify, moved=c.move)
-        self.links: dict[str, list] = state.setdefault("links", {})  # "dev:ino" of a source -> [top, its copy]
-        self.dirmeta: dict[str, list] = state.setdefault("dirmeta", {})  # --move: a directory's source stat
-        self.renamed_tops: set[int] = set(state.get("renamed_tops", ()))
+        self.links: dict[str, list] = state.links  # "dev:ino" of a source -> [top, its copy]
+        self.dirmeta: dict[str, list] = state.dirmeta  # --move: a directory's source stat
+        self.renamed_tops: set[int] = set(state.renamed_tops)
         self.counting = True  # False for an entry whose walk counts an earlier run took already
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
@@ -139,14 +140,14 @@ class Copy(CopyBooks, Job[CopyConfig]):
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
                 if top not in self.renamed_tops and self._try_rename(src, target):
                     self.renamed_tops.add(top)
-            state["renamed_tops"] = sorted(self.renamed_tops)
+            state.renamed_tops = sorted(self.renamed_tops)
         try:
             return self._run(state)
         finally:
             self.sides.close()
             keep_index(ctx, c.sources, c.targets, move=c.move, exc=sys.exc_info()[1])  # the library stays true
 
-    def _run(self, state: dict) -> dict:
+    def _run(self, state: CopyState) -> dict:
         c, ctx = self.config, self.ctx
         walk_ahead = not self.resumed and not any(os.path.lexists(t) for t in c.targets)
         if walk_ahead:
@@ -159,8 +160,9 @@ class Copy(CopyBooks, Job[CopyConfig]):
                 more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
                 raise JobFailed(f"{len(conflicts)} destination(s) exist: {shown}{more};"
                                 " nothing was written (use --on-conflict skip|overwrite|rename)")
-        state["planned"] = True
-        state.setdefault("fresh", walk_ahead)  # its first run found no destination in the way
+        state.planned = True
+        if state.fresh is None:
+            state.fresh = walk_ahead  # its first run found no destination in the way
         ctx.checkpoint(state, force=True)
 
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
@@ -185,7 +187,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
         except BaseException:
             if self.large is not None:  # stop it at a chunk and checkpoint where it stopped
                 self.large.halt()
-                state["current"] = self.large.current
+                state.current = self.large.current
                 ctx.checkpoint(state)
             raise
         self._walked_ahead()

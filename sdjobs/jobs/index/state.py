@@ -6,8 +6,9 @@ names that say what they are. A run recorded by an older sdjobs still loads: eac
 field reads its old key (``metadata={"was": ...}``, see ``core.codec.to_state``), and every
 field added later has a default.
 
-Item access with the old keys (``st["ti"]``, ``st.get("estimate")``, ``st.update(...)``) still
-works, for the index modules not yet moved to attributes; new code uses the attributes.
+Item access with the old keys (``st["ti"]``, ``st.get("estimate")``, ``st.update(...)``, see
+``core/keyed_state.py``) still works, for the index modules not yet moved to attributes; new
+code uses the attributes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 from typing import Any, Literal
 
 from ...core import codec
+from ...core.keyed_state import KeyedState
 
 Kind = Literal["fresh", "verify", "targets"]
 
@@ -25,7 +27,7 @@ def _was(old: str) -> dict[str, str]:
 
 
 @dataclasses.dataclass
-class IndexRunState:
+class IndexRunState(KeyedState):
     # -- what the run does (set when it starts) --
     kind: Kind = "targets"  # fresh: a first index; verify: the whole location again; targets: some paths in it
     created: bool = False  # the run created its location (a cancel removes it again)
@@ -70,28 +72,3 @@ class IndexRunState:
     def load(cls, data: Any) -> IndexRunState:
         """From ``index_run.state`` as unpacked (a dict, of either generation's keys)."""
         return codec.to_state(cls, data)
-
-    # -- the old keys, for code not moved to the attributes yet ------------------------------
-    def __getitem__(self, key: str) -> Any:
-        name = _NAMES.get(key, key)
-        if name not in _FIELDS:
-            raise KeyError(key)
-        return getattr(self, name)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        name = _NAMES.get(key, key)
-        if name not in _FIELDS:
-            raise KeyError(key)
-        setattr(self, name, value)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, _NAMES.get(key, key), None)
-        return default if value is None else value
-
-    def update(self, changes: dict[str, Any] | None = None, **more: Any) -> None:
-        for key, value in {**(changes or {}), **more}.items():
-            self[key] = value
-
-
-_FIELDS = {f.name for f in dataclasses.fields(IndexRunState)}
-_NAMES = {f.metadata["was"]: f.name for f in dataclasses.fields(IndexRunState) if "was" in f.metadata}
