@@ -35,7 +35,7 @@ _NAMES: dict[type, dict[str, str]] = {}
 def _field(cls: type, key: str) -> str:
     names = _NAMES.get(cls)
     if names is None:
-        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        fields = dataclasses.fields(cls)
         names = _NAMES[cls] = {f.name: f.name for f in fields}
         names.update({f.metadata["was"]: f.name for f in fields if "was" in f.metadata})
     try:
