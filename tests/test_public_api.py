@@ -89,7 +89,8 @@ def test_the_example_type_checks_strictly_against_sdjobs_api(tmp_path_factory):
                 state.todo                             # line 18: no such state field
                 ctx.error("/a/path", OSError())        # line 19: the old order
                 ctx.flush()                            # line 20: engine-only
+                ctx.progress(don=3)                    # line 21: no such progress field
         '''))
     proc = mypy(bad, cache)
     lines = sorted({int(n) for n in re.findall(r"^badjob\.py:(\d+): error", proc.stdout, re.M)})
-    assert lines == [16, 18, 19, 20], proc.stdout
+    assert lines == [16, 18, 19, 20, 21], proc.stdout

@@ -84,10 +84,22 @@ class JobContext:
         self._waited_for: list[tuple[int, str]] = []  # the children, once wait_for_children returned them
 
     # -- progress -------------------------------------------------------------
-    def progress(self, **fields: Any) -> None:
-        """Update progress: phase, message, path, done, total, unit, bytes_done,
-        bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
-        their value. Written at most a few times a second."""
+    if TYPE_CHECKING:  # what a job may pass; a key it leaves out keeps its value (None clears one)
+        def progress(self, *, phase: str | None = ..., message: str | None = ..., path: str | None = ...,
+                     done: int | None = ..., total: int | None = ..., unit: str = ...,
+                     bytes_done: int | None = ..., bytes_total: int | None = ..., percent: float | None = ...,
+                     fields: dict[str, Any] = ...) -> None:
+            """Update progress: phase, message, path, done, total, unit, bytes_done,
+            bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
+            their value. Written at most a few times a second."""
+    else:
+        def progress(self, **fields):
+            """Update progress: phase, message, path, done, total, unit, bytes_done,
+            bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
+            their value. Written at most a few times a second."""
+            self._report(fields)
+
+    def _report(self, fields: dict[str, Any]) -> None:
         p = self._progress
         for key in fields:
             if not hasattr(p, key) or key in ("rate", "eta", "updated_at", "rate_unit"):
@@ -149,17 +161,19 @@ class JobContext:
         self._flush()
 
     def count(self, done: int, total: int | None = None, unit: str | None = None) -> None:
-        self.progress(done=done, **({"total": total} if total is not None else {}),
-                      **({"unit": unit} if unit else {}))
+        """``progress(done=, total=, unit=)``; a total or unit not given keeps its value."""
+        self._report({"done": done, **({"total": total} if total is not None else {}),
+                      **({"unit": unit} if unit else {})})
 
     def percent(self, value: float, message: str | None = None) -> None:
-        self.progress(percent=value, **({"message": message} if message else {}))
+        self._report({"percent": value, **({"message": message} if message else {})})
 
     def bytes(self, done: int, total: int | None = None) -> None:
-        self.progress(bytes_done=done, **({"bytes_total": total} if total is not None else {}))
+        self._report({"bytes_done": done, **({"bytes_total": total} if total is not None else {})})
 
     def indeterminate(self, message: str) -> None:
-        self.progress(message=message, done=None, total=None, percent=None)
+        """Progress that cannot be counted: a message, no amounts."""
+        self._report({"message": message, "done": None, "total": None, "percent": None})
 
     @property
     def current(self) -> Progress:
