@@ -98,7 +98,7 @@ def _rebuild(tp: Any, value: Any) -> Any:
     if origin is tuple and isinstance(value, (list, tuple)):
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_rebuild(args[0], v) for v in value)
-        return tuple(_rebuild(t, v) for t, v in zip(args, value)) if args else tuple(value)
+        return tuple(_rebuild(t, v) for t, v in zip(args, value, strict=False)) if args else tuple(value)
     if origin is dict and isinstance(value, dict) and len(args) == 2:
         return {k: _rebuild(args[1], v) for k, v in value.items()}
     return value

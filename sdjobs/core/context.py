@@ -16,7 +16,8 @@ import threading
 import time
 import traceback
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol, TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from . import codec
 from .errors import INTERRUPTS, LeaseLost, WaitForChildren
@@ -47,7 +48,7 @@ class Backend(Protocol):
     def spawn_child(self, job_type: str, config: Any, priority: int | None) -> int: ...
     def children(self) -> list[tuple[int, str]]: ...
     def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int) -> Iterator[R]: ...
-    def library(self) -> "LibraryInfo": ...
+    def library(self) -> LibraryInfo: ...
 
 
 class JobContext:
@@ -310,7 +311,7 @@ class JobContext:
         return self._backend.settings()
 
     @property
-    def library(self) -> "LibraryInfo":
+    def library(self) -> LibraryInfo:
         """The library the job runs in: its id, path, data directory and data plane."""
         return self._backend.library()
 
