@@ -4,6 +4,10 @@ The context is storage-agnostic: it talks to a ``Backend`` (implemented by the
 runner over the store), buffers and throttles what it writes, and derives rate
 and ETA. Jobs call it as often as they like; writes happen a few times a
 second at most.
+
+Its public members are the job author's API (``sdjobs.api``); what only the
+engine calls (ending a run, restoring counts, flushing) is private, reached by
+the runner through the functions at the end of this module.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from . import codec
 from .errors import INTERRUPTS, LeaseLost, WaitForChildren
@@ -24,35 +30,44 @@ if TYPE_CHECKING:
 
 MAX_STORED_ISSUES = 10_000  # warnings + errors kept per job; the rest are only counted
 _QUICK = {"busy_timeout": 0.05}  # a trailing write gives way at once (a job's transaction, the index writer)
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
+# An event as written: (time, kind, path, message), with its fields (a dict) for some kinds.
+Event = tuple[Any, ...]
 
 
 class Backend(Protocol):
     """What the engine must provide to a running job (see runner.backend)."""
 
-    def write(self, progress: dict | None, metrics: dict, events: list, checkpoint: tuple | None,
-              busy_timeout: float | None = None) -> None: ...
+    def write(self, progress: dict[str, Any] | None, metrics: dict[str, int], events: list[Event],
+              checkpoint: tuple[bytes | None, int | None] | None, busy_timeout: float | None = None) -> None: ...
     def read_checkpoint(self) -> tuple[bytes | None, int | None]: ...
     def read_control(self) -> str | None: ...
     def settings(self) -> dict[str, Any]: ...
-    def spawn_child(self, job_type: str, config: dict, priority: int | None) -> int: ...
+    def spawn_child(self, job_type: str, config: Any, priority: int | None) -> int: ...
     def children(self) -> list[tuple[int, str]]: ...
-    def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator: ...
-    def library(self) -> "LibraryInfo": ...
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int) -> Iterator[R]: ...
+    def library(self) -> LibraryInfo: ...
 
 
 class JobContext:
-    progress_interval = 0.25
-    checkpoint_interval = 2.0
-    control_interval = 0.2
+    """What a running job can ask of the engine: progress, diagnostics, result rows,
+    checkpoints, control, settings, its library, children and fan-out. ``job_id`` is
+    the job's id (to name files it writes, say)."""
+
+    _progress_interval = 0.25
+    _checkpoint_interval = 2.0
+    _control_interval = 0.2
 
     def __init__(self, job_id: int, version: int, backend: Backend) -> None:
         self.job_id = job_id
-        self.version = version
+        self._version = version
         self._backend = backend
         self._progress = Progress()
         self._estimator = RateEstimator()
         self._metrics = {"bytes": 0, "items": 0, "warnings": 0, "errors": 0}
-        self._events: list[tuple[float, str, str | None, str]] = []
+        self._events: list[Event] = []
         self._pending_state: bytes | None = None
         self._last_write = 0.0
         self._last_checkpoint = time.monotonic()
@@ -67,13 +82,25 @@ class JobContext:
         self._trailer: trail.Trailer | None = None
         self._trailing = False  # a trailing write is due
         trail.watch(self)
-        self.waited_for: list[tuple[int, str]] = []  # the children, once wait_for_children returned them
+        self._waited_for: list[tuple[int, str]] = []  # the children, once wait_for_children returned them
 
     # -- progress -------------------------------------------------------------
-    def progress(self, **fields: Any) -> None:
-        """Update progress: phase, message, path, done, total, unit, bytes_done,
-        bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
-        their value. Written at most a few times a second."""
+    if TYPE_CHECKING:  # what a job may pass; a key it leaves out keeps its value (None clears one)
+        def progress(self, *, phase: str | None = ..., message: str | None = ..., path: str | None = ...,
+                     done: int | None = ..., total: int | None = ..., unit: str = ...,
+                     bytes_done: int | None = ..., bytes_total: int | None = ..., percent: float | None = ...,
+                     fields: dict[str, Any] = ...) -> None:
+            """Update progress: phase, message, path, done, total, unit, bytes_done,
+            bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
+            their value. Written at most a few times a second."""
+    else:
+        def progress(self, **fields):
+            """Update progress: phase, message, path, done, total, unit, bytes_done,
+            bytes_total, percent, or job-specific ``fields={...}``. Keys not given keep
+            their value. Written at most a few times a second."""
+            self._report(fields)
+
+    def _report(self, fields: dict[str, Any]) -> None:
         p = self._progress
         for key in fields:
             if not hasattr(p, key) or key in ("rate", "eta", "updated_at", "rate_unit"):
@@ -126,26 +153,28 @@ class JobContext:
             self._events.append((time.time(), "phase-end", None, text, fields))
         self._phase_began = None
 
-    def end(self, status: str) -> None:
+    def _end(self, status: str) -> None:
         """The run ends (set by the engine): a finished job's phase ends with it, then what
         is buffered is written. A paused or interrupted phase goes on in the next run."""
         if status in ("completed", "completed-with-errors", "failed", "cancelled"):
             with self._lock:
                 self._phase_ends(status)
-        self.flush()
+        self._flush()
 
     def count(self, done: int, total: int | None = None, unit: str | None = None) -> None:
-        self.progress(done=done, **({"total": total} if total is not None else {}),
-                      **({"unit": unit} if unit else {}))
+        """``progress(done=, total=, unit=)``; a total or unit not given keeps its value."""
+        self._report({"done": done, **({"total": total} if total is not None else {}),
+                      **({"unit": unit} if unit else {})})
 
     def percent(self, value: float, message: str | None = None) -> None:
-        self.progress(percent=value, **({"message": message} if message else {}))
+        self._report({"percent": value, **({"message": message} if message else {})})
 
     def bytes(self, done: int, total: int | None = None) -> None:
-        self.progress(bytes_done=done, **({"bytes_total": total} if total is not None else {}))
+        self._report({"bytes_done": done, **({"bytes_total": total} if total is not None else {})})
 
     def indeterminate(self, message: str) -> None:
-        self.progress(message=message, done=None, total=None, percent=None)
+        """Progress that cannot be counted: a message, no amounts."""
+        self._report({"message": message, "done": None, "total": None, "percent": None})
 
     @property
     def current(self) -> Progress:
@@ -163,22 +192,44 @@ class JobContext:
             self._events.append((time.time(), "log", None, message))
         self._maybe_write()
 
-    def warn(self, message: str, path: str | None = None) -> None:
+    if TYPE_CHECKING:
+        def warn(self, message: str, *, path: str | None = None) -> None:
+            """A warning, with the path it concerns; counted, the job goes on."""
+
+        def error(self, problem: BaseException | str, *, path: str | None = None) -> None:
+            """A non-critical error (an exception or a message) with the path it concerns:
+            recorded and counted, the job goes on (it ends completed-with-errors)."""
+    else:
+        def warn(self, message, *legacy, path=None):
+            """A warning, with the path it concerns; counted, the job goes on."""
+            if legacy:  # warn(message, path): the order is right, the path goes by name now
+                _deprecated("ctx.warn(message, path) is deprecated: pass path=... by name")
+                (path,) = legacy
+            self._warn(message, path)
+
+        def error(self, problem, *legacy, path=None):
+            """A non-critical error (an exception or a message) with the path it concerns:
+            recorded and counted, the job goes on (it ends completed-with-errors)."""
+            if legacy:  # the old order: error(path, exc)
+                _deprecated("ctx.error(path, exc) is deprecated: call ctx.error(exc, path=path)")
+                (path, problem) = (problem, *legacy)
+            self._error(problem, path)
+
+    def _warn(self, message: str, path: str | None) -> None:
         with self._lock:
             self._metrics["warnings"] += 1
             if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
                 self._events.append((time.time(), "warning", path, message))
         self._maybe_write()
 
-    def error(self, path: str | None, exc: BaseException | str) -> None:
-        """A non-critical error: recorded with its path; the job goes on."""
+    def _error(self, exc: BaseException | str, path: str | None) -> None:
         with self._lock:
             self._metrics["errors"] += 1
             if self._metrics["warnings"] + self._metrics["errors"] <= MAX_STORED_ISSUES:
                 self._events.append((time.time(), "error", path, describe_error(exc)))
         self._maybe_write()
 
-    def restore_metrics(self, metrics: dict[str, int]) -> None:
+    def _restore_metrics(self, metrics: dict[str, int]) -> None:
         """Continue counting from a resumed run's totals (set by the engine)."""
         for key in self._metrics:
             self._metrics[key] = int(metrics.get(key) or 0)
@@ -186,14 +237,16 @@ class JobContext:
 
     @property
     def warnings(self) -> int:
+        """Warnings so far (of earlier runs too)."""
         return self._metrics["warnings"]
 
     @property
     def errors(self) -> int:
+        """Errors so far (of earlier runs too), result rows of severity error included."""
         return self._metrics["errors"]
 
     # -- result rows ----------------------------------------------------------
-    def emit(self, row: dict, *, name: str | None = None) -> None:
+    def emit(self, row: dict[str, Any], *, name: str | None = None) -> None:
         """Add a row (a dict of JSON values) to the job's result, which ``sdjobs jobs
         output`` prints (a table whose columns are the rows' keys, ``--json``,
         ``--jsonl``). An int ``size`` is what ``--min-size`` filters on, a ``severity``
@@ -221,7 +274,7 @@ class JobContext:
     def check_interrupt(self) -> None:
         """Raise PauseRequested / CancelRequested / ShutdownRequested when asked."""
         now = time.monotonic()
-        if now - self._last_control < self.control_interval:
+        if now - self._last_control < self._control_interval:
             return
         self._last_control = now
         request = self._backend.read_control()
@@ -229,37 +282,54 @@ class JobContext:
             raise INTERRUPTS[request]()
 
     def checkpoint(self, state: Any, force: bool = False) -> None:
-        """Record resumable state; persisted every few seconds and on every stop."""
+        """Record resumable state: a dataclass (see ``load_state``) or plain data (dicts,
+        lists, strings, numbers). Persisted every few seconds, at once with ``force``,
+        and on every stop; the call is cheap."""
         self._pending_state = codec.pack(self._results.wrap(state))
-        if force or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+        if force or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval:
             self._maybe_write(force=True)
 
-    def load_state(self) -> Any:
-        """The state of the last checkpoint, or None on a fresh start."""
+    @overload
+    def load_state(self) -> Any: ...
+    @overload
+    def load_state(self, cls: type[S]) -> S | None: ...
+
+    def load_state(self, cls: type[Any] | None = None) -> Any:
+        """The state of the last checkpoint, or None on a fresh start. With ``cls`` (a
+        dataclass), an instance of it: fields the checkpoint lacks (it was written by an
+        older version of the job, or as a dict) take their defaults and keys ``cls`` no
+        longer has are ignored, so give every field added later a default."""
         data, _version = self._backend.read_checkpoint()
         self._results.start(data, loaded=True)
-        return unwrap(codec.unpack(data))[1]
+        state = unwrap(codec.unpack(data))[1]
+        if cls is None or state is None:
+            return state
+        return codec.to_state(cls, state)
 
     def settings(self) -> dict[str, Any]:
         """Settings that may change while the job runs (max_workers, bwlimit)."""
         return self._backend.settings()
 
     @property
-    def library(self) -> "LibraryInfo":
-        """The library the job runs in: its path, data directory and data plane."""
+    def library(self) -> LibraryInfo:
+        """The library the job runs in: its id, path, data directory and data plane."""
         return self._backend.library()
 
     @property
     def store(self) -> Any:
-        """The library's store, for jobs that keep tables of their own (index, thumbs)."""
+        """Deprecated, engine-internal: the library's raw store. Not part of ``sdjobs.api``;
+        built-in jobs are moving to ``ctx.library.data`` and this goes away once none uses it."""
         return getattr(self._backend, "store", None)
 
     # -- children and fan-out ---------------------------------------------
     def spawn_child(self, job_type: str, config: Any, priority: int | None = None) -> int:
-        self.flush()
+        """Submit a child job (its config a dataclass or a dict); returns its id. The parent
+        usually checkpoints that it did, then ``wait_for_children``."""
+        self._flush()
         return self._backend.spawn_child(job_type, config, priority)
 
     def children(self) -> list[tuple[int, str]]:
+        """The children's (id, status)."""
         return self._backend.children()
 
     def wait_for_children(self) -> list[tuple[int, str]]:
@@ -272,12 +342,12 @@ class JobContext:
         self.check_interrupt()  # a cancel of the parent also ends its children: do not mistake that for done
         kids = self._backend.children()
         if all(status in FINISHED for _, status in kids):
-            self.waited_for = kids  # the engine holds the children's outcome against the parent
+            self._waited_for = kids  # the engine holds the children's outcome against the parent
             return kids
-        self.flush()
+        self._flush()
         raise WaitForChildren()
 
-    def map(self, fn: Callable, items: Iterable, chunksize: int = 64) -> Iterator:
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 64) -> Iterator[R]:
         """Run ``fn(item)`` over the runner's worker processes; yields results in the items' order.
 
         ``fn`` must be a module-level function (it is pickled)."""
@@ -286,16 +356,16 @@ class JobContext:
     # -- writing -------------------------------------------------------------
     def _maybe_write(self, force: bool = False) -> None:
         now = time.monotonic()
-        if force or now - self._last_write >= self.progress_interval:
-            self.flush(now)
+        if force or now - self._last_write >= self._progress_interval:
+            self._flush(now)
         elif not self._trailing:  # too soon: written by the trailer unless a write comes first
             self._trailing = True
             if self._trailer is None:
                 self._trailer = trail.Trailer(self)
                 self._trailer.start()
-            self._trailer.at(self._last_write + self.progress_interval)
+            self._trailer.at(self._last_write + self._progress_interval)
 
-    def _take(self, now: float) -> tuple[dict | None, dict, list]:
+    def _take(self, now: float) -> tuple[dict[str, Any] | None, dict[str, int], list[Event]]:
         """What is buffered (under ``_lock``): progress if it changed, metrics, events."""
         progress = None
         if self._dirty:
@@ -307,7 +377,7 @@ class JobContext:
         self._trailing = False
         return progress, dict(self._metrics), events
 
-    def flush(self, now: float | None = None) -> None:
+    def _flush(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._write_lock:
             self._results.write()  # result rows: before the checkpoint that counts them
@@ -315,7 +385,7 @@ class JobContext:
                 progress, metrics, events = self._take(now)
                 checkpoint = None
                 if self._pending_state is not None:
-                    checkpoint = (self._pending_state, self.version)
+                    checkpoint = (self._pending_state, self._version)
                     self._pending_state = None
                     self._last_checkpoint = now
             if self._trailer is not None:
@@ -344,9 +414,34 @@ class JobContext:
                     self._dirty = self._dirty or progress is not None
                     if not isinstance(exc, LeaseLost) and not self._trailing and self._trailer is not None:
                         self._trailing = True  # busy: try again a moment later
-                        self._trailer.at(now + self.progress_interval)
+                        self._trailer.at(now + self._progress_interval)
         finally:
             self._write_lock.release()
+
+
+# -- the engine's side: what the runner does with a job's context ---------------------
+def end_run(ctx: JobContext, status: str) -> None:
+    """The run ends with ``status``: a finished job's phase ends, then what is buffered is written."""
+    ctx._end(status)
+
+
+def flush(ctx: JobContext) -> None:
+    """Write what the context buffers (progress, metrics, events, rows, checkpoint) now."""
+    ctx._flush()
+
+
+def restore_metrics(ctx: JobContext, metrics: dict[str, int]) -> None:
+    """Continue counting from a resumed run's totals."""
+    ctx._restore_metrics(metrics)
+
+
+def waited_for(ctx: JobContext) -> list[tuple[int, str]]:
+    """The children (id, status) whose end ``wait_for_children`` saw, [] if it did not."""
+    return ctx._waited_for
+
+
+def _deprecated(message: str) -> None:
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 def describe_error(exc: BaseException | str) -> str:

@@ -90,7 +90,7 @@ class IndexKeeper:
         if not self.warned:
             self.warned = True
             self.ctx.warn(f"the index was not updated ({type(exc).__name__}: {exc}); `sdjobs index` on the"
-                          " location brings it up to date", path)
+                          " location brings it up to date", path=path)
 
     # -- a copied tree ------------------------------------------------------------------
     def _record_tree(self, src: str, target: str) -> None:

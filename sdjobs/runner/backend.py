@@ -11,6 +11,7 @@ from ..core.fields import build_config
 from ..core.library import LibraryInfo
 from ..store.api import Store
 from ..store.data_plane import DataPlane
+from ..store.identity import library_id
 from ..store.library import LibraryLost
 from .fanout import FanOut
 
@@ -82,5 +83,6 @@ class StoreBackend:
     def library(self) -> LibraryInfo:
         if self._library is None:
             lib = self.store.library
-            self._library = LibraryInfo(str(lib.db_path), str(lib.data_dir), DataPlane(self.store))
+            self._library = LibraryInfo(id=library_id(self.store), path=str(lib.db_path),
+                                        data_dir=str(lib.data_dir), data=DataPlane(self.store))
         return self._library

@@ -7,7 +7,7 @@ parent's pause and cancel reach its children too.
 
 from __future__ import annotations
 
-from ..core import registry
+from ..core import context as engine, registry
 from ..core.context import JobContext
 from ..core.errors import BadInput
 from ..core.fields import load_config
@@ -107,13 +107,13 @@ def cleanup(store: Store, rec: JobRecord) -> None:
         return
     ctx = JobContext(rec.id, cls.version, StoreBackend(store, rec.id, 0, FanOut(1)))
     # what the job had done stays in its record: the clean-up adds to it, never resets it
-    ctx.restore_metrics({"bytes": rec.bytes_done, "items": rec.items_done, "warnings": rec.warnings,
+    engine.restore_metrics(ctx, {"bytes": rec.bytes_done, "items": rec.items_done, "warnings": rec.warnings,
                          "errors": rec.errors})
     try:
         cls(load_config(cls.Config, rec.config)).on_cancel(ctx)
     except Exception as exc:
         ctx.warn(f"cleanup failed: {exc}")
-    ctx.flush()
+    engine.flush(ctx)
 
 
 @asked("retried")

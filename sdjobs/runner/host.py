@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..core import registry
+from ..core import context as engine, registry
 from ..core.context import JobContext, describe_error, format_exception
 from ..core.errors import (BadInput, CancelRequested, IncompatibleState, LeaseLost, PauseRequested, SdjobsError,
                            ShutdownRequested, WaitForChildren, WorkerLost)
@@ -70,7 +70,7 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
 
     def end(status: Status, category: str | None = None, **kw) -> Status:
         if ctx is not None:
-            ctx.end(status.value)  # the phase's end, what is buffered
+            engine.end_run(ctx, status.value)  # the phase's end, what is buffered
         _ended(store, rec, status, job, category, kw, time.monotonic() - started)
         store.finish(rec.id, status, runner_id=runner_id, claim=rec.claim,
                      run_seconds=time.monotonic() - started, **kw)
@@ -93,13 +93,13 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
                     f"its checkpoint was written by {rec.type} v{version}, and this sdjobs has v{cls.version},"
                     f" which cannot resume it; `sdjobs jobs retry {rec.id} --from-scratch` starts it again")
             else:
-                ctx.restore_metrics(_metrics(rec))  # warnings, errors, bytes, items of earlier runs count
+                engine.restore_metrics(ctx, _metrics(rec))  # warnings, errors, bytes, items of earlier runs count
                 job.on_resume(ctx)
         output = job.run(ctx)
-        for kid, kid_status in ctx.waited_for:  # the errors of a child it waited for are its own
+        for kid, kid_status in engine.waited_for(ctx):  # the errors of a child it waited for are its own
             if kid_status in CHILD_ERRORS:
-                ctx.error(None, f"child job {kid} ended {kid_status}")
-        ctx.flush()
+                ctx.error(f"child job {kid} ended {kid_status}")
+        engine.flush(ctx)
         status = Status.COMPLETED_WITH_ERRORS if ctx.errors else Status.COMPLETED
         return end(status, output=output)
     except PauseRequested:

@@ -9,6 +9,7 @@ from conftest import wait_for
 from index_helpers import entries, expected, location, make_tree, subtree_sums
 
 from sdjobs.fs.hashing import cas_id
+from sdjobs.jobs.index.state import IndexRunState
 
 
 def grow(root, n=60):
@@ -51,13 +52,13 @@ def mid(phase):
         r = run_state(lib)
         if r is None or r[0] != phase:
             return False
-        st = r[2]
+        st = IndexRunState.load(r[2])  # the keys of either generation
         if phase == "discovery":
-            return st["found"] > 0
+            return st.found > 0
         if phase == "processing":
-            return st["step"] == "chunks" and st["pcursor"]
+            return st.diff_step == "chunks" and bool(st.diff_cursor)
         if phase == "content":
-            return st["ccursor"] > 0
+            return st.content_cursor > 0
         return True
     return check
 

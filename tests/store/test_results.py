@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from sdjobs.core import context as engine
 from sdjobs.core.context import JobContext
 from sdjobs.core.errors import LeaseLost
 from sdjobs.runner.backend import StoreBackend
@@ -77,7 +78,7 @@ def test_rows_are_stored_once_whatever_the_crash_points(store):
     for attempt in range(12):
         ctx = context(store, job, claim)
         if store.read_checkpoint(job)[0] is not None:  # as the engine does (runner/host.py)
-            ctx.restore_metrics({"errors": store.get(job).errors})
+            engine.restore_metrics(ctx, {"errors": store.get(job).errors})
         state = ctx.load_state() or {"i": 0}
         die = total if attempt == 11 else rng.randrange(state["i"], total + 1)
         for i in range(state["i"], die):
@@ -86,12 +87,12 @@ def test_rows_are_stored_once_whatever_the_crash_points(store):
                 state["i"] = i + 1
                 ctx.checkpoint(state, force=rng.random() < 0.5)
             if rng.random() < 0.01:
-                ctx.flush()
+                engine.flush(ctx)
         if die == total:
-            ctx.flush()
+            engine.flush(ctx)
             break
         if rng.random() < 0.5:
-            ctx.flush()  # a pause: everything written; else a SIGKILL: the buffer is lost
+            engine.flush(ctx)  # a pause: everything written; else a SIGKILL: the buffer is lost
         store.crashed(job, claim, "test")
         store._sql("UPDATE job SET attempts=0 WHERE id=?", (job,))
         claim = store.claim(runner, 1)[0].claim
@@ -105,13 +106,13 @@ def test_a_fresh_start_drops_the_rows_of_an_earlier_run(store):
     ctx = context(store, job, claim)
     for i in range(7):
         ctx.emit({"n": i})
-    ctx.flush()
+    engine.flush(ctx)
     store.crashed(job, claim, "test")
     claim = store.claim(runner, 1)[0].claim
     ctx = context(store, job, claim)
     assert ctx.load_state() is None
     ctx.emit({"n": 0})
-    ctx.flush()
+    engine.flush(ctx)
     assert [r["n"] for r in results.rows(store, job)] == [0]
 
 
@@ -119,7 +120,7 @@ def test_an_empty_result_is_stored_as_empty(store):
     job, claim, _ = running(store)
     ctx = context(store, job, claim)
     ctx.result_columns("severity", "path", name="issues")
-    ctx.flush()
+    engine.flush(ctx)
     assert results.name(store, job) == "issues" and results.count(store, job) == 0
     assert results.columns(store, job) == ["severity", "path"]
     other, _, _ = running(store)

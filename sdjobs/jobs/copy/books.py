@@ -11,7 +11,7 @@ import errno
 import os
 
 from ...fs import copyfile as cf
-from .batch import BatchResult, BatchTask, FileResult
+from .batch import BatchResult, FileResult
 from .walk import Entry
 
 
@@ -94,12 +94,12 @@ class CopyBooks:
         if exc.errno == errno.EEXIST and self.config.on_conflict == "skip":
             self.out["skipped"] += 1
         elif exc.errno == errno.EEXIST:
-            self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
+            self.ctx.error("appeared in the destination during the copy; left as it is", path=dst)
         elif exc.errno == errno.ENOENT and not os.path.lexists(src):
-            self.ctx.error(src, "vanished before it could be copied")
+            self.ctx.error("vanished before it could be copied", path=src)
         elif exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EXDEV):  # the source is there:
-            self.ctx.error(dst, f"not written (its destination directory is missing or not a directory"
-                                f" any more): {exc.strerror}")  # (a directory swapped for a symlink, say)
+            self.ctx.error(f"not written (its destination directory is missing or not a directory"
+                           f" any more): {exc.strerror}", path=dst)  # (a directory swapped for a symlink, say)
         else:
-            self.ctx.error(src, exc)
+            self.ctx.error(exc, path=src)
         self.ctx.progress(done=(self.ctx.current.done or 0) + 1)

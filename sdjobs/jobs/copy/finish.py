@@ -45,7 +45,7 @@ def finish_dirs(ctx, dirs: list, dest: Callable[[int, str], tuple[int, str]], mo
             finally:
                 os.close(fd)
         except OSError as exc:
-            ctx.error(dst, f"directory metadata not applied: {exc.strerror}")
+            ctx.error(f"directory metadata not applied: {exc.strerror}", path=dst)
     for top, src in sorted(set(_source_dirs(moved_sources, renamed_tops)), key=lambda d: d[1], reverse=True):
         try:
             if source is None:
@@ -54,7 +54,7 @@ def finish_dirs(ctx, dirs: list, dest: Callable[[int, str], tuple[int, str]], mo
                 pfd, name = source(top, src)
                 os.rmdir(name, dir_fd=pfd)  # (never through a directory swapped for a symlink)
         except OSError as exc:
-            ctx.warn(f"source directory not removed: {exc.strerror}", src)
+            ctx.warn(f"source directory not removed: {exc.strerror}", path=src)
 
 
 def _source_dirs(sources: list[str], renamed_tops: set[int]) -> Iterator[tuple[int, str]]:

@@ -42,6 +42,7 @@ from .books import CopyBooks
 from .finish import DirMeta, finish_dirs, sweep_temps
 from .large import Bucket, LargeCopier
 from .planner import Batcher, Do, Recount, inode_key, what_to_do
+from .state import CopyState
 from .walk import Entry, WalkAhead, walk
 
 KEEP_ENTRIES = 250_000  # the plan's walk is kept for the copy phase up to this many entries
@@ -58,7 +59,7 @@ class CopyConfig:
     targets: list[str] = dataclasses.field(default_factory=list)
 
 
-class Copy(CopyBooks, Job):
+class Copy(CopyBooks, Job[CopyConfig]):
     name = "copy"
     version = 1
     description = "Copy or move files and trees like cp -a: atomic, verified, resumable"
@@ -112,15 +113,15 @@ class Copy(CopyBooks, Job):
         c = self.config
         self.ctx = ctx
         self.verify = c.verify or c.move  # a move across filesystems verifies before removing
-        state = ctx.load_state() or {"planned": False}
-        self.resumed = bool(state.get("planned"))
-        self.token = state.setdefault("token", cf.new_token())  # temp names: .sdjobs-<token><random>.part
-        self.out = state.setdefault("out", {"files": 0, "bytes": 0, "dirs": 0, "links": 0, "skipped": 0,
-                                            "renamed": 0})  # counts of every attempt, not just this one
+        state = ctx.load_state(CopyState) or CopyState()
+        self.resumed = state.planned
+        state.token = state.token or cf.new_token()  # temp names: .sdjobs-<token><random>.part
+        self.token = state.token
+        self.out = state.out  # counts of every attempt, not just this one
         self.out.update(verified=self.verify, moved=c.move)
-        self.links: dict[str, list] = state.setdefault("links", {})  # "dev:ino" of a source -> [top, its copy]
-        self.dirmeta: dict[str, list] = state.setdefault("dirmeta", {})  # --move: a directory's source stat
-        self.renamed_tops: set[int] = set(state.get("renamed_tops", ()))
+        self.links: dict[str, list] = state.links  # "dev:ino" of a source -> [top, its copy]
+        self.dirmeta: dict[str, list] = state.dirmeta  # --move: a directory's source stat
+        self.renamed_tops: set[int] = set(state.renamed_tops)
         self.counting = True  # False for an entry whose walk counts an earlier run took already
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
@@ -136,14 +137,14 @@ class Copy(CopyBooks, Job):
             for top, (src, target) in enumerate(zip(c.sources, c.targets)):
                 if top not in self.renamed_tops and self._try_rename(src, target):
                     self.renamed_tops.add(top)
-            state["renamed_tops"] = sorted(self.renamed_tops)
+            state.renamed_tops = sorted(self.renamed_tops)
         try:
             return self._run(state)
         finally:
             self.sides.close()
             keep_index(ctx, c.sources, c.targets, move=c.move, exc=sys.exc_info()[1])  # the library stays true
 
-    def _run(self, state: dict) -> dict:
+    def _run(self, state: CopyState) -> dict:
         c, ctx = self.config, self.ctx
         walk_ahead = not self.resumed and not any(os.path.lexists(t) for t in c.targets)
         if walk_ahead:
@@ -156,8 +157,9 @@ class Copy(CopyBooks, Job):
                 more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
                 raise JobFailed(f"{len(conflicts)} destination(s) exist: {shown}{more};"
                                 " nothing was written (use --on-conflict skip|overwrite|rename)")
-        state["planned"] = True
-        state.setdefault("fresh", walk_ahead)  # its first run found no destination in the way
+        state.planned = True
+        if state.fresh is None:
+            state.fresh = walk_ahead  # its first run found no destination in the way
         ctx.checkpoint(state, force=True)
 
         ctx.phase("copy", total=files, unit="files", bytes_total=size)
@@ -182,7 +184,7 @@ class Copy(CopyBooks, Job):
         except BaseException:
             if self.large is not None:  # stop it at a chunk and checkpoint where it stopped
                 self.large.halt()
-                state["current"] = self.large.current
+                state.current = self.large.current
                 ctx.checkpoint(state)
             raise
         self._walked_ahead()
@@ -246,7 +248,7 @@ class Copy(CopyBooks, Job):
                     absent.add(e.dst)
                 continue
             except OSError as exc:
-                self.ctx.error(e.dst, exc)
+                self.ctx.error(exc, path=e.dst)
                 continue
             if is_dir and stat.S_ISDIR(dst_st.st_mode):
                 continue  # directories merge, as with cp -a
@@ -262,7 +264,7 @@ class Copy(CopyBooks, Job):
 
     def _walk(self) -> Iterator[Entry]:
         """Pre-order, names sorted; symlinks are entries, never followed."""
-        return walk(self._pairs(), self.ctx.error)
+        return walk(self._pairs(), lambda path, problem: self.ctx.error(problem, path=path))
 
     def _walked_ahead(self) -> None:
         """Report what the walk running ahead found: errors, and the totals once it is done."""
@@ -270,7 +272,8 @@ class Copy(CopyBooks, Job):
         if ahead is None:
             return
         while ahead.errors:
-            self.ctx.error(*ahead.errors.popleft())
+            path, problem = ahead.errors.popleft()
+            self.ctx.error(problem, path=path)
         if ahead.done:
             self.ctx.progress(total=ahead.files, bytes_total=ahead.size)
             self.ahead = None
@@ -345,7 +348,7 @@ class Copy(CopyBooks, Job):
     def _not_copied(self, e: Entry, exc: OSError) -> None:
         if stat.S_ISDIR(e.st.st_mode) and exc.errno not in cf.NO_SPACE:
             self.unmade.add(e.dst)
-            self.ctx.error(e.dst, f"directory not copied, nor anything in it: {exc.strerror}")
+            self.ctx.error(f"directory not copied, nor anything in it: {exc.strerror}", path=e.dst)
         else:
             self._failed(e.src, e.dst, exc)
 
@@ -396,7 +399,7 @@ class Copy(CopyBooks, Job):
         self._unlink_moved(e, dfd)
 
     def _unsupported(self, e: Entry, dst: str) -> None:
-        self.ctx.warn(cf.special_problem(e.st), e.src)
+        self.ctx.warn(cf.special_problem(e.st), path=e.src)
 
     _execute: ClassVar[dict[Do, Callable[[Copy, Entry, str], None]]] = {
         Do.DIR: _make_dir, Do.HARDLINK: _hardlink, Do.LARGE: _to_large, Do.HERE: _here,
@@ -450,10 +453,10 @@ class Copy(CopyBooks, Job):
         if policy == "overwrite":
             st = cf.lstat_at(dfd, name)
             if st is not None and stat.S_ISDIR(st.st_mode):
-                self.ctx.error(dst, "a directory is in the way; not overwritten")
+                self.ctx.error("a directory is in the way; not overwritten", path=dst)
                 return None
             return dst
-        self.ctx.error(dst, "appeared in the destination during the copy; left as it is")
+        self.ctx.error("appeared in the destination during the copy; left as it is", path=dst)
         return None
 
     def _proven_same(self, e: Entry, dfd: int, name: str) -> bool:
@@ -480,7 +483,7 @@ class Copy(CopyBooks, Job):
             if cf.same_quick(e.st, dfd, name) and self._proven_same(e, dfd, name):
                 self._done(e, 0, skipped=True)
                 return None
-        self.ctx.error(e.dst, "no free name for a renamed copy")
+        self.ctx.error("no free name for a renamed copy", path=e.dst)
         return None
 
     def _copy_here(self, e: Entry, dst: str, offset: int, tmp: str | None) -> FileResult:
@@ -528,7 +531,7 @@ class Copy(CopyBooks, Job):
         try:
             cf.remove_source(*self._src(e), e.st)
         except FileNotFoundError:
-            self.ctx.warn("the source was gone already when it was to be removed", e.src)
+            self.ctx.warn("the source was gone already when it was to be removed", path=e.src)
 
     def _link(self, first: list, dst: str, e: Entry) -> None:
         first_top, first_dst = first

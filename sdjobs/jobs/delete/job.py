@@ -18,7 +18,7 @@ import dataclasses
 import os
 import stat
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from ...core import codec
 from ...core.errors import BadInput, NotFound
@@ -40,15 +40,26 @@ class DeleteConfig:
     mode: Mode = "trash"
     yes: bool = False          # permanent and secure need it (the CLI sets it after a confirmation)
     passes: int = 1            # overwrite passes for secure
-    library: str = ""          # the library's SQLite file: never deleted, nor what contains it
+    library: str = ""          # checked at submission (the CLI fills it in); the job protects its own library anyway
     from_file: str = ""        # a list of re-checked targets written by dupes
 
 
-class Delete(Job):
+@dataclasses.dataclass
+class DeleteState:
+    """``plan``: totals (files, bytes) and directories' own (files, bytes) by target index;
+    ``out``: the output so far; ``i``: targets done; ``synced``: of those, the ones the
+    index has forgotten."""
+
+    plan: dict[str, Any]
+    out: dict[str, Any]
+    i: int = 0
+    synced: int = 0
+
+
+class Delete(Job[DeleteConfig]):
     name = "delete"
     version = 1
     description = "Move files to the trash, or delete them permanently or securely (overwrite first)"
-    Config = DeleteConfig
 
     @classmethod
     def prepare(cls, c: DeleteConfig) -> DeleteConfig:
@@ -91,31 +102,31 @@ class Delete(Job):
         c = self.config
         self.ctx = ctx
         targets = self._targets()
-        state = ctx.load_state()
+        state = ctx.load_state(DeleteState)
         if state is None:
             ctx.phase("plan", message=f"checking {len(targets):,} targets")
             if c.mode == "secure":
                 ctx.log(SECURE_NOTE)
-            state = {"i": 0, "plan": self._plan(targets),
-                     "out": {"mode": c.mode, "targets": 0, "files": 0, "dirs": 0, "bytes": 0, "gone": 0,
-                             "skipped": 0, "refused": 0}}
+            state = DeleteState(plan=self._plan(targets),
+                                out={"mode": c.mode, "targets": 0, "files": 0, "dirs": 0, "bytes": 0, "gone": 0,
+                                     "skipped": 0, "refused": 0})
             ctx.checkpoint(state, force=True)
-        plan, out = state["plan"], state["out"]
+        plan, out = state.plan, state.out
         self.state, self.out = state, out
         ctx.phase("delete", total=plan["files"], unit="files", bytes_total=plan["bytes"] or None)
         ctx.progress(done=out["files"], bytes_done=out["bytes"])
-        remover = Remover(c.mode == "secure", c.passes, self._file_done, ctx.error, self._warn,
+        remover = Remover(c.mode == "secure", c.passes, self._file_done, self._error, self._warn,
                           ctx.check_interrupt)
         sizes = plan["dirs"]
         self._started, self._bytes_at_start = time.monotonic(), out["bytes"]
         index = IndexKeeper(ctx)
         try:
-            for i in range(state["i"], len(targets)):
+            for i in range(state.i, len(targets)):
                 ctx.check_interrupt()
                 path, expect = targets[i]
                 self._one(i, path, expect, remover, sizes.get(i))
-                state["i"] = i + 1
-                if index.due(state["i"] - state.get("synced", 0)):
+                state.i = i + 1
+                if index.due(state.i - state.synced):
                     self._sync_index(index, targets, state)
                 ctx.checkpoint(state)
         finally:  # however it stops, the index forgets what this batch removed
@@ -123,12 +134,12 @@ class Delete(Job):
             index.report()
         return out
 
-    def _sync_index(self, index: IndexKeeper, targets: list, state: dict) -> None:
+    def _sync_index(self, index: IndexKeeper, targets: list, state: DeleteState) -> None:
         """The end of a batch: the index forgets the targets done since the last one (those
         of an earlier run too, which a crash kept from it: ``synced`` is in the checkpoint)."""
-        done = [path for path, _ in targets[state.get("synced", 0):state["i"]]]
+        done = [path for path, _ in targets[state.synced:state.i]]
         index.forget(done)
-        state["synced"] = state["i"]
+        state.synced = state.i
 
     def _targets(self) -> list[tuple[str, list | None]]:
         c = self.config
@@ -158,10 +169,12 @@ class Delete(Job):
 
     def _one(self, i: int, path: str, expect: list | None, remover: Remover, dir_tally) -> None:
         ctx, out = self.ctx, self.out
-        why = refusal(path, self.config.library or None)
+        # the library the job runs in is protected whether or not its config names it (a plugin's
+        # or a child's delete has no ``library``); one the config names as well
+        why = refusal(path, self.ctx.library.path) or refusal(path, self.config.library or None)
         if why:
             out["refused"] += 1
-            ctx.error(path, why)
+            ctx.error(why, path=path)
             return
         try:
             st = os.lstat(path)
@@ -169,13 +182,13 @@ class Delete(Job):
             out["gone"] += 1  # deleted by an earlier run of this job, or by someone else
             return
         except OSError as exc:
-            ctx.error(path, exc)
+            ctx.error(exc, path=path)
             return
         if expect is not None and len(expect) >= 6:
             changed = _changed(path, st, expect[1], expect[2]) or _keeper_changed(expect[3], expect[4], expect[5])
             if changed:
                 out["skipped"] += 1
-                ctx.warn(f"left alone: {changed}", path)
+                ctx.warn(f"left alone: {changed}", path=path)
                 return
         ctx.progress(path=path)
         try:
@@ -196,7 +209,7 @@ class Delete(Job):
             out["gone"] += 1
             return
         except OSError as exc:
-            ctx.error(path, exc)
+            ctx.error(exc, path=path)
             return
         out["targets"] += 1
 
@@ -217,7 +230,10 @@ class Delete(Job):
                 time.sleep(min(wait, 5.0))
 
     def _warn(self, path: str, message: str) -> None:
-        self.ctx.warn(message, path)
+        self.ctx.warn(message, path=path)
+
+    def _error(self, path: str, exc: BaseException | str) -> None:
+        self.ctx.error(exc, path=path)
 
 
 def _changed(path: str, st: os.stat_result, size: int, mtime_ns: int) -> str | None:

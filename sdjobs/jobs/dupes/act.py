@@ -158,12 +158,12 @@ def _link_all(job, state: dict) -> dict:
         try:
             why, freed = replace_with_link(path, size, mtime, keep, kmtime, f".sdjobs-{secret}-{k}.link")
         except OSError as exc:
-            ctx.error(path, exc)
+            ctx.error(exc, path=path)
             why, freed = None, 0
             a["skipped"] += 1
         else:
             if why:
-                ctx.warn(f"left alone: {why}", path)
+                ctx.warn(f"left alone: {why}", path=path)
                 a["skipped"] += 1
             else:
                 a["done"] += 1

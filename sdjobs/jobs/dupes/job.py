@@ -67,7 +67,7 @@ class DupesConfig:
     library: str = ""
 
 
-class Dupes(Job):
+class Dupes(Job[DupesConfig]):
     name = "dupes"
     version = 1
     description = "Find duplicate files (size, then first/last 4 KiB, then xxh3-128); optionally act on them"
@@ -169,7 +169,7 @@ class Dupes(Job):
             ctx.phase("scan", message=f"checking {fast.given} against the index")
             ans = indexed.answer(fast, mapper, workers, ctx.check_interrupt)
             for path, msg in ans.errors:
-                ctx.error(path, msg)
+                ctx.error(msg, path=path)
             files = Files()
             for path, size, ino, dev, mtime, known in ans.files:
                 files.add(path, size, ino, dev, mtime, 0)
@@ -180,7 +180,8 @@ class Dupes(Job):
         ctx.phase("scan", message="walking " + ", ".join(c.paths))
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters, mapper, workers,
-                            ctx.error, ctx.check_interrupt, index_db=index_db)
+                            lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
+                            index_db=index_db)
         if _overlapping(c.paths):
             files = _dedupe(files)
         return self._group(files, len(files))
@@ -284,7 +285,7 @@ class Dupes(Job):
                     state["final"].append(members)
             for pos, err in errors:
                 keys.pop(idx[a + pos], None)
-                ctx.error(paths[idx[a + pos]], err)
+                ctx.error(err, path=paths[idx[a + pos]])
             n = sum(cost[a:b]) if "S" not in kinds else \
                 staged + sum(c for c, k in zip(cost[a:b], kinds[a:b]) if k != "S")
             if n > sum(cost[a:b]):  # a staged group read past its first 4 KiB: the pass reads that much more
@@ -341,7 +342,7 @@ class Dupes(Job):
         for batch, results in zip(batches, ctx.map(compare_groups, work, chunksize=1)):
             for g, (classes, errors) in zip(batch, results):
                 for pos, err in errors:
-                    ctx.error(files.paths[g[pos]], err)
+                    ctx.error(err, path=files.paths[g[pos]])
                 out += [[g[p] for p in cls] for cls in classes if len(cls) > 1]
                 done += 1
                 done_bytes += sizes[g[0]] * len(g)

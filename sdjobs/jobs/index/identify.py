@@ -82,7 +82,7 @@ def identify_files(job) -> None:
         done += n
         done_bytes += size
         for path, message in errors:
-            ctx.error(path, message)
+            ctx.error(message, path=path)
         with store.transaction():  # the worker committed its range before answering
             if hi is not None:
                 st["ccursor"] = hi

@@ -42,6 +42,7 @@ from . import diff
 from .content import WANT_CAS, WANT_DEEP, WANT_FULL
 from .diff import process
 from .identify import identify_files, lacking_any
+from .state import IndexRunState
 from .verify import VerifyDiscovery
 from .walk import BATCH, PRAGMAS, TEST_DELAY, Discovery
 
@@ -90,7 +91,7 @@ def _store(ctx: Any) -> Any:
     return store
 
 
-class Index(Job):
+class Index(Job[IndexConfig]):
     name = "index"
     version = 1
     description = "Index a tree into the library: entries, content ids, change detection (resumable)"
@@ -154,7 +155,8 @@ class Index(Job):
         ixs.drop_stale_runs(store)
         if ixs.load_run(store, ctx.job_id) is None:
             self._begin()
-        loc_id, root, phase, cursor, st = ixs.load_run(store, ctx.job_id)
+        loc_id, root, phase, cursor, stored = ixs.load_run(store, ctx.job_id)
+        st = IndexRunState.load(stored)
         self.loc = ixs.get_location(store, loc_id)
         if self.loc is None:
             raise JobFailed("the location was removed while this job was stopped")
@@ -223,14 +225,10 @@ class Index(Job):
                 raise JobFailed(f"job {running[0]} is indexing this location now; run this again after it")
             fresh = (created and not absorbed) or (targets == [root] and not ixs.has_entries(store, loc_id))
             kind = "fresh" if fresh else "verify" if targets == [root] else "targets"
-            state = {
-                "kind": kind, "created": created, "fresh": fresh, "targets": targets, "ti": 0, "stack": None, "found": 0,
-                "keep": [], "rules": rules, "max_depth": depth, "recurse": recurse, "mode": mode,
-                "full_hash": full, "estimate": None if created or targets != [root] else (loc.entries or None),
-                "new": 0, "modified": 0, "moved": 0, "deleted": 0, "identified": 0, "step": None,
-                "pcursor": None, "dti": 0, "old": {}, "root_total": None, "ccursor": 0, "totals": None,
-                "absorbed": absorbed,
-            }
+            state = IndexRunState(
+                kind=kind, created=created, fresh=fresh, targets=targets, rules=rules, max_depth=depth,
+                recurse=recurse, mode=mode, full_hash=full, absorbed=absorbed,
+                estimate=None if created or targets != [root] else (loc.entries or None))
             ixs.start_run(store, self.ctx.job_id, loc_id, root, state, now)
         if absorbed:
             self.ctx.log(f"absorbed {len(absorbed)} location(s) inside it: {', '.join(absorbed)}")

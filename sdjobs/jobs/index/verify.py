@@ -201,7 +201,7 @@ class VerifyDiscovery:
                 if vanished:
                     ctx.warn("vanished during the walk", path=path)
                 else:
-                    ctx.error(path, message)
+                    ctx.error(message, path=path)
             ctx.check_interrupt()
             self.on_progress(unit, st["units_done"] / max(1, len(st["units"])))
             if TEST_DELAY:

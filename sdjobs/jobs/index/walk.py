@@ -260,7 +260,7 @@ class Discovery:
         if isinstance(exc, FileNotFoundError):
             self.ctx.warn("vanished during the walk", path=path)
             return
-        self.ctx.error(path, exc)
+        self.ctx.error(exc, path=path)
         if self.stack and self.stack[-1][0] == path and len(self.state["keep"]) < 10_000:
             self.unreadable.add(path)  # a directory we could not list: keep what we knew below it
             self.state["keep"].append(path)
@@ -298,7 +298,7 @@ class Discovery:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            self.ctx.error(target, exc)
+            self.ctx.error(exc, path=target)
             self.state["keep"].append(target)
             return False
         if not is_included(self.root, target, self.rules, self.max_depth, self.recurse):

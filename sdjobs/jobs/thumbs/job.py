@@ -27,7 +27,7 @@ import os
 import re
 import time
 from collections import deque
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 from ...core.errors import BadInput, NotFound
 from ...core.humanize import plural
@@ -73,12 +73,25 @@ class ThumbsConfig:
     freedesktop: bool = False
 
 
-class Thumbs(Job):
+@dataclasses.dataclass
+class ThumbsState:
+    """The walk's position (``root``: index in ``paths``, ``after``: the last path done in it),
+    the output so far, and the render phase's totals and progress."""
+
+    out: dict[str, Any]
+    root: int = 0
+    after: str | None = None
+    total: int = 0
+    bytes_total: int = 0
+    done: int = 0
+    bytes_done: int = 0
+
+
+class Thumbs(Job[ThumbsConfig]):
     name = "thumbs"
     version = 1
     description = "Thumbnails of every image under some paths, stored as sidecars in the library"
     preload = ("sdjobs.jobs.thumbs.worker",)  # Pillow and its format plugins
-    Config = ThumbsConfig
 
     @classmethod
     def prepare(cls, c: ThumbsConfig) -> ThumbsConfig:
@@ -121,23 +134,22 @@ class Thumbs(Job):
         self.data_dir = str(self.store.library.data_dir)
         self.variants = tuple(parse_variant(s) for s in c.sizes)
         self.fd_dirs = _freedesktop_dirs(self.variants) if c.freedesktop else ()
-        state = ctx.load_state()
+        state = ctx.load_state(ThumbsState)
         if state is None:
-            state = {"root": 0, "after": None, "out": self._empty_out()}
+            state = ThumbsState(out=self._empty_out())
             ctx.phase("discovery", message="looking for images")
-            state["total"], state["bytes_total"] = self._discover()
-            state["done"] = state["bytes_done"] = 0
+            state.total, state.bytes_total = self._discover()
             ctx.checkpoint(state, force=True)
         else:
             worker.sweep_temps(self.data_dir)
-        self.state, self.out = state, state["out"]
-        ctx.phase("render", total=state["total"], unit="images", bytes_total=state["bytes_total"] or None)
-        ctx.progress(done=state["done"], bytes_done=state["bytes_done"])
+        self.state, self.out = state, state.out
+        ctx.phase("render", total=state.total, unit="images", bytes_total=state.bytes_total or None)
+        ctx.progress(done=state.done, bytes_done=state.bytes_done)
         # One entry per task in the pool, in walk order: [its (root, path), then what was decided
         # without the pool after it: last (root, path), counters, rows, errors]. Those count only
         # once the task before them is recorded, so the checkpoint never covers more than it says.
         self.pending: deque = deque()
-        self.position = (state["root"], state["after"])
+        self.position = (state.root, state.after)
         self.rows_src: list[tuple] = []
         self.rows_thumb: list[tuple] = []
         self.last_commit = time.monotonic()
@@ -157,7 +169,7 @@ class Thumbs(Job):
         ctx.phase("done", message="finished")
         if self.out["failed"] and not ctx.errors:
             # Reported before a pause or crash; this run's counters started again.
-            ctx.error(None, f"{self.out['failed']} image(s) could not be thumbnailed (reported before the job resumed)")
+            ctx.error(f"{self.out['failed']} image(s) could not be thumbnailed (reported before the job resumed)")
         return self.out
 
     def _empty_out(self) -> dict:
@@ -180,7 +192,7 @@ class Thumbs(Job):
                 st = os.stat(root)
             except OSError as exc:
                 if report:
-                    self.ctx.error(root, exc)
+                    self.ctx.error(exc, path=root)
                 continue
             if not os.path.isdir(root):
                 if start is None and os.path.isfile(root):
@@ -191,7 +203,7 @@ class Thumbs(Job):
                     yield i, e.path, e.size, e.mtime_ns
 
     def _walk_error(self, path: str, exc: BaseException) -> None:
-        self.ctx.error(path, exc)
+        self.ctx.error(exc, path=path)
 
     def _classify(self, path: str) -> str | None:
         """'named' (extension says image), 'sniffed' (content says image) or None."""
@@ -222,7 +234,7 @@ class Thumbs(Job):
     def _tasks(self) -> Iterator:
         c, ctx, worker = self.config, self.ctx, self.worker
         indexed = _IndexLookup(self.store)
-        root, after = self.state["root"], self.state["after"]
+        root, after = self.state.root, self.state.after
         for i, path, size, mtime_ns in self._entries(root, after):
             where = (i, path)
             kind = self._classify(path)
@@ -263,7 +275,7 @@ class Thumbs(Job):
                     self._fd.write_failure(path, mtime_ns / 1e9, _version())
                     self._done(where, {"freedesktop": 1})
                 except (OSError, ValueError) as exc:
-                    self.ctx.warn(f"freedesktop fail entry not written: {exc}", path)
+                    self.ctx.warn(f"freedesktop fail entry not written: {exc}", path=path)
             return True
         if row.cas_id and self._have_thumbs(row.cas_id) and self._fd_current(path):
             self._done(where, {**seen, "rendered": 1, "thumbnails": len(self.variants)} if mine
@@ -316,12 +328,15 @@ class Thumbs(Job):
 
     def _apply(self, where: tuple[int, str], counts: dict, rows: list, errors: list) -> None:
         for key, n in counts.items():
-            (self.state if key in ("done", "bytes_done") else self.out)[key] += n
+            if key in ("done", "bytes_done"):
+                setattr(self.state, key, getattr(self.state, key) + n)
+            else:
+                self.out[key] += n
         for path, why in errors:
-            self.ctx.error(path, why)
+            self.ctx.error(why, path=path)
         self.rows_src += rows
         self.position = where
-        self.ctx.progress(done=self.state["done"], bytes_done=self.state["bytes_done"])
+        self.ctx.progress(done=self.state.done, bytes_done=self.state.bytes_done)
 
     def _record(self, o, where: tuple[int, str]) -> None:
         job_id = self.ctx.job_id
@@ -352,7 +367,7 @@ class Thumbs(Job):
         still covers rows recorded by a run whose checkpoint was lost."""
         with self.store.transaction():
             self.ts.record(self.store, self.rows_src, self.rows_thumb)
-            self.state["root"], self.state["after"] = self.position
+            self.state.root, self.state.after = self.position
             self.ctx.checkpoint(self.state, force=True)
         self.rows_src, self.rows_thumb = [], []
         self.last_commit = time.monotonic()

@@ -25,7 +25,7 @@ import os
 import time
 from collections import deque
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from ...core.errors import BadInput, NotFound
@@ -63,11 +63,25 @@ class ValidateConfig:
     library: str = ""
 
 
-class Validate(Job):
+@dataclasses.dataclass
+class ValidateState:
+    """``items``: (path, kind, stored, size) to check, in order; ``done``: how many are checked;
+    ``notes`` and ``issues``: [severity, kind, path, message, action] found so far; ``hashed``:
+    bytes hashed; ``listed``: ``items`` is the whole list (a checkpoint of a version before
+    this field was written only once it was)."""
+
+    items: list[Any] = dataclasses.field(default_factory=list)
+    notes: list[Any] = dataclasses.field(default_factory=list)
+    done: int = 0
+    issues: list[Any] = dataclasses.field(default_factory=list)
+    hashed: int = 0
+    listed: bool = True
+
+
+class Validate(Job[ValidateConfig]):
     name = "validate"
     version = 1
     description = "Check files: drift and missing files, integrity against stored hashes, corruption, names"
-    Config = ValidateConfig
 
     @classmethod
     def prepare(cls, c: ValidateConfig) -> ValidateConfig:
@@ -106,15 +120,15 @@ class Validate(Job):
         c = self.config
         self.ctx = ctx
         flags = _flags(c)
-        state = ctx.load_state()
+        state = ctx.load_state(ValidateState)
         pieces = None
         if state is None:
             ctx.phase("list", message="listing " + ", ".join(c.paths))
-            state = {"items": [], "notes": [], "done": 0, "issues": [], "hashed": 0, "listed": False}
-            pieces = self._pieces(flags, state["notes"])
-        elif state["done"]:
-            ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['items']):,} files already checked")
-        items, found = state["items"], state["issues"]
+            state = ValidateState(listed=False)
+            pieces = self._pieces(flags, state.notes)
+        elif state.done:
+            ctx.log(f"resumed from a checkpoint: {state.done:,} of {len(state.items):,} files already checked")
+        items, found = state.items, state.issues
         spans: deque = deque()  # (a, b) of each batch out, in order
 
         def work():
@@ -129,31 +143,31 @@ class Validate(Job):
         fn = check_hashes if integrity_only else check_batch
         last_cp = started = time.monotonic()
         cp_cost = 0.0
-        hashed_before = state["hashed"]
+        hashed_before = state.hashed
         for issues, hashed in ctx.map(fn, work(), chunksize=1):
             a, b = spans.popleft()
             found += [list(i) for i in issues]
-            state["done"], state["hashed"] = b, state["hashed"] + hashed
+            state.done, state.hashed = b, state.hashed + hashed
             ctx.add_items(b - a)
             ctx.add_bytes(hashed)
-            ctx.progress(done=b, bytes_done=state["hashed"] if flags.get("integrity") else None,
+            ctx.progress(done=b, bytes_done=state.hashed if flags.get("integrity") else None,
                          path=items[b - 1][0])
-            throttle(ctx, started, state["hashed"] - hashed_before)
+            throttle(ctx, started, state.hashed - hashed_before)
             ctx.check_interrupt()
             now = time.monotonic()
-            if state.get("listed", True) and now - last_cp >= max(CHECKPOINT_EVERY, 25 * cp_cost):
+            if state.listed and now - last_cp >= max(CHECKPOINT_EVERY, 25 * cp_cost):
                 ctx.checkpoint(state, force=True)
                 last_cp = time.monotonic()
                 cp_cost = last_cp - now
         ctx.phase("report")
         return self._report(state)
 
-    def _spans(self, state: dict, pieces, flags: dict):
-        """[a, b) of each batch to check, from state["done"]. On a fresh start
+    def _spans(self, state: ValidateState, pieces, flags: dict):
+        """[a, b) of each batch to check, from ``state.done``. On a fresh start
         the listing is still going (``pieces``): the batches of the first rows
         go out before the rest is listed, so that the workers check them while
         this process lists. The checkpoint waits for the whole list."""
-        items, start = state["items"], state["done"]
+        items, start = state.items, state.done
         if pieces is not None:
             head = next(pieces, [])
             items += head
@@ -161,14 +175,14 @@ class Validate(Job):
             yield from _bounds([it[3] for it in head], 0, flags.get("integrity"))
             rest = [it for piece in pieces for it in piece]
             items += _biggest_first(rest) if flags.get("integrity") else rest
-            state["listed"] = True
+            state.listed = True
             start = len(head)
             self.ctx.progress(total=len(items),
                               bytes_total=sum(it[3] for it in items) if flags.get("integrity") else None)
         else:
             self.ctx.phase("check", total=len(items), unit="files",
                            bytes_total=sum(it[3] for it in items) if flags.get("integrity") else None)
-            self.ctx.progress(done=start, bytes_done=state["hashed"] if flags.get("integrity") else None)
+            self.ctx.progress(done=start, bytes_done=state.hashed if flags.get("integrity") else None)
         yield from _bounds([it[3] for it in items], start, flags.get("integrity"))
 
     def _pieces(self, flags: dict, notes: list):
@@ -213,13 +227,13 @@ class Validate(Job):
             yield root, "file", st.st_size
             return
         rules = WalkRules.from_dict(self.config.rules)
-        for e in walk(root, rules, on_error=self.ctx.error):
+        for e in walk(root, rules, on_error=lambda path, exc: self.ctx.error(exc, path=path)):
             yield e.path, e.kind, e.size if e.kind == "file" else 0
 
-    def _report(self, state: dict) -> dict:
+    def _report(self, state: ValidateState) -> dict:
         c = self.config
         order = {s: i for i, s in enumerate(SEVERITIES)}
-        issues = sorted(state["notes"] + state["issues"], key=lambda i: (order[i[0]], i[1], os.fsencode(i[2])))
+        issues = sorted(state.notes + state.issues, key=lambda i: (order[i[0]], i[1], os.fsencode(i[2])))
         counts = {s: 0 for s in SEVERITIES}
         for i in issues:
             counts[i[0]] += 1
@@ -227,7 +241,7 @@ class Validate(Job):
         self.ctx.result_columns(*keys, name="issues")
         for i in issues:  # error and critical ones make the job completed-with-errors
             self.ctx.emit_json(dumps(dict(zip(keys, i))), severity=i[0])
-        return {"mode": c.mode, "checked": len(state["items"]), "hashed": state["hashed"], "counts": counts}
+        return {"mode": c.mode, "checked": len(state.items), "hashed": state.hashed, "counts": counts}
 
 
 def _flags(c: ValidateConfig) -> dict:
