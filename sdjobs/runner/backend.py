@@ -10,7 +10,7 @@ from ..core import registry
 from ..core.fields import build_config
 from ..core.library import LibraryInfo
 from ..store.api import Store
-from ..store.data_plane import DataPlane
+from ..store.data_sqlite import SQLiteDataPlane
 from ..store.library import LibraryLost
 from .fanout import FanOut
 
@@ -82,5 +82,5 @@ class StoreBackend:
     def library(self) -> LibraryInfo:
         if self._library is None:
             lib = self.store.library
-            self._library = LibraryInfo(str(lib.db_path), str(lib.data_dir), DataPlane(self.store))
+            self._library = LibraryInfo(str(lib.db_path), str(lib.data_dir), SQLiteDataPlane(self.store))
         return self._library
