@@ -46,6 +46,9 @@ class SQLiteDataPlane:
     def get_location(self, location_id: int) -> LocationRow | None:
         return ixs.get_location(self._store, location_id)
 
+    def has_locations(self) -> bool:
+        return self._store.sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
+
     def list_locations(self) -> list[LocationRow]:
         return ixs.list_locations(self._store)
 

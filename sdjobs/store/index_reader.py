@@ -41,7 +41,7 @@ class StoredDigest(NamedTuple):
 
 
 class IndexUnreadable(Exception):
-    """There is no library at the reader's address."""
+    """There is no index to read at the reader's address (no library, no index tables)."""
 
 
 _DIGEST_COLS = "path, size, inode, device, mtime_ns, full_hash, cas_id"
@@ -74,7 +74,11 @@ class IndexReader:
             del _conns[key]  # inherited through fork: never used (nor closed) here
         known = _conns.get((pid, self.db_path))
         if known is None or known[1] != (st.st_dev, st.st_ino):  # a library made anew at the same path
-            known = _conns[(pid, self.db_path)] = (q.connect_ro(self.db_path), (st.st_dev, st.st_ino))
+            try:
+                conn = q.connect_ro(self.db_path)
+            except sqlite3.Error as exc:
+                raise IndexUnreadable(str(exc)) from None
+            known = _conns[(pid, self.db_path)] = (conn, (st.st_dev, st.st_ino))
         self._c, self._pid = known[0], pid
         return self._c
 
@@ -132,7 +136,14 @@ class IndexReader:
     def stored_digests(self, paths: Iterable[str] | None = None, *, subtree: str | None = None
                        ) -> Iterator[StoredDigest]:
         """The stored files with a digest below ``subtree`` (one range query), or at each
-        of ``paths`` (one query each), in the caller's spelling."""
+        of ``paths`` (one query each), in the caller's spelling. Raises ``IndexUnreadable``
+        when there is no index to read (no tables, a library being migrated)."""
+        try:
+            yield from self._stored_digests(paths, subtree)
+        except sqlite3.Error as exc:
+            raise IndexUnreadable(str(exc)) from None
+
+    def _stored_digests(self, paths: Iterable[str] | None, subtree: str | None) -> Iterator[StoredDigest]:
         conn = self._conn()
         if subtree is not None:
             given = os.path.abspath(subtree)
