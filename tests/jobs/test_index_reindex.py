@@ -28,9 +28,9 @@ def assert_exact(lib, root, **rules):
 def test_an_unchanged_tree_reports_nothing_from_any_unit(cli, lib, tmp_path):
     from sdjobs.fs.rules import WalkRules
     from sdjobs.jobs.index.verify import plan_units, verify_unit
-    from sdjobs.store.index_reader import IndexReader
     from sdjobs.store import index_store as ixs
     from sdjobs.store.api import Store
+    from sdjobs.store.index_reader import IndexReader
     from sdjobs.store.library import Library
 
     root = tmp_path / "tree"
