@@ -141,6 +141,7 @@ class ContentWorker:
         ``cas_only``: only content ids were asked for (one column to set)."""
         if not found:
             return
+        values: list[tuple]
         if cas_only:
             update, values = "UPDATE entry SET cas_id=? WHERE id=?", [(r.cas_id, r.id) for r in found]
         else:
