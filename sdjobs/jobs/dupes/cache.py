@@ -33,7 +33,7 @@ FORMAT = 1
 
 @dataclasses.dataclass
 class Kept:
-    store: Any              # where they are kept (``store/kept_groups.py:KeptGroups``)
+    where: Any              # where they are kept (``store/kept_groups.py:KeptGroups``)
     location_id: int
     name: str               # the query's name
     groups: int
@@ -44,11 +44,11 @@ class Kept:
 
     @property
     def json(self) -> str:
-        return self.store.json_path(self.location_id, self.name)
+        return self.where.json_path(self.location_id, self.name)
 
     def load(self) -> list[tuple] | None:
         """The rendered groups (None if they went meanwhile)."""
-        data = self.store.groups(self.location_id, self.name)
+        data = self.where.groups(self.location_id, self.name)
         return None if data is None else [tuple(g) for g in codec.unpack(data)]
 
 
