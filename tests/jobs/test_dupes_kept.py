@@ -14,9 +14,9 @@ from dupes_helpers import brute_force, found, make_tree, run_inline, write
 from sdjobs.jobs.dupes import cache
 from sdjobs.jobs.dupes import indexed as indexed_path
 from sdjobs.jobs.dupes.results import array_texts, read_results, results_of
-from sdjobs.store import results
 from sdjobs.store import dupes_queries as q
 from sdjobs.store import index_store as ixs
+from sdjobs.store import results
 from sdjobs.store.index_reader import IndexReader
 
 
