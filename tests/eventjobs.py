@@ -53,7 +53,7 @@ class ReportInTransaction(Job):
         c = self.config
         ctx.phase("work", total=c.steps)
         started = time.monotonic()
-        with ctx.store.transaction():
+        with ctx.library.data.atomic():  # a unit of work of the data plane, as the index holds one
             for step in range(c.steps):
                 ctx.progress(done=step + 1)
                 time.sleep(c.delay)

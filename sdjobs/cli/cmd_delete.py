@@ -45,12 +45,11 @@ def delete(
       sdjobs delete secrets.txt --mode secure --passes 3
     """
     from ..core.errors import BadInput
-    from . import output, state
+    from . import output
 
     if mode not in MODES:
         raise BadInput(f"--mode must be trash, permanent or secure, not {mode!r}")
-    library = str(state.library().db_path)
-    config = {"paths": paths, "mode": mode, "passes": passes, "library": library, "yes": True}
+    config = {"paths": paths, "mode": mode, "passes": passes, "yes": True}
     _check(config)
     if mode == "secure":
         from ..jobs.delete.job import SECURE_NOTE
@@ -71,9 +70,13 @@ def _check(config: dict) -> None:
     """Refusals and missing paths, before anything is asked or enqueued."""
     from ..core import registry
     from ..core.fields import build_config
+    from ..store.data_plane import library_info
+    from . import state
 
     cls = registry.get("delete")
-    cls.validate(cls.prepare(build_config(cls.Config, dict(config))))
+    c = cls.prepare(build_config(cls.Config, dict(config)))
+    cls.validate(c)
+    cls.check_library(c, library_info(state.store()))
 
 
 def _confirm(paths: list[str], mode: str) -> None:

@@ -89,8 +89,7 @@ def dupes(
               "max_size": parse_size(max_size) if max_size else None,
               "ext": [e for e in (ext or "").split(",") if e.strip()], "hardlinks": hardlinks,
               "use_index": not no_index, "then": then, "keep": keep, "yes": yes,
-              "rules": rules(gitignore, skip_system, skip_git, skip_hidden, skip_deps),
-              "library": str(state.library().db_path)}
+              "rules": rules(gitignore, skip_system, skip_git, skip_hidden, skip_deps)}
     settings = {"bwlimit": parse_size(bwlimit)} if bwlimit else {}
     rec = run("dupes", config, detach=detach, priority=priority, after=after, max_workers=max_workers,
               settings=settings, as_json=fmt == "json")
@@ -144,7 +143,7 @@ def _maybe_confirm(rec, config: dict, fmt: str, max_workers) -> None:
         output.err("nothing was changed", style="yellow")
         raise typer.Exit(1)
     follow_up = {"plan_file": rec.output["results_file"], "then": config["then"], "keep": config["keep"],
-                 "yes": True, "library": config["library"], "mode": config["mode"]}
+                 "yes": True, "mode": config["mode"]}
     done = run("dupes", follow_up, detach=False, priority=0, after=None, max_workers=max_workers, settings={},
                as_json=False)
     raise typer.Exit(int(exit_code(done)))

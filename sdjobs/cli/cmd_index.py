@@ -102,11 +102,11 @@ def _conflicting(config, *, depth, recurse) -> list[int]:
     """Refuse settings that belong to an enclosing location; return the index jobs
     (queued or running) of the same location this one must wait for."""
     from ..core.errors import BadInput
-    from ..store import index_store as ixs
+    from ..store.data_plane import open_data_plane
     from . import state
 
     store = state.store()
-    loc = ixs.find_location(store, config.path)
+    loc = open_data_plane(store).find_location(config.path)
     if loc is not None and loc.path != config.path:
         differ = [k for k, v in config.rules.items() if loc.rules.get(k) != v]
         if depth is not None or recurse is not None:
@@ -146,13 +146,13 @@ def locations_main(ctx: typer.Context, as_json: Json = False) -> None:
 @locations.command("ls")
 def ls(as_json: Json = False) -> None:
     """List indexed locations (the default of `sdjobs locations`)."""
-    from ..store import index_store as ixs
+    from ..store.data_plane import open_data_plane
     from . import output, state
 
-    store = state.store()
+    data = open_data_plane(state.store())
     rows = []
-    for loc in ixs.list_locations(store):
-        active = ixs.active_runs(store, loc.id)
+    for loc in data.list_locations():
+        active = data.active_runs(loc.id)
         rows.append({"id": loc.id, "path": loc.path, "entries": loc.entries, "bytes": loc.total_size,
                      "mode": loc.mode, "full_hash": loc.full_hash, "rules": loc.rules, "depth": loc.max_depth,
                      "recurse": loc.recurse, "created_at": loc.created_at, "indexed_at": loc.indexed_at,
@@ -193,20 +193,20 @@ def rm(path: Annotated[str, typer.Argument(metavar="PATH", help="The root of an 
     import os
 
     from ..core.errors import BadInput, NotFound
-    from ..store import index_store as ixs
+    from ..store.data_plane import open_data_plane
+    from ..store.index_store import canonical
     from . import output, state
 
-    store = state.store()
-    loc = ixs.find_location(store, path)
-    real = ixs.canonical(path)
+    data = open_data_plane(state.store())
+    loc = data.find_location(path)
+    real = canonical(path)
     if loc is None or loc.path != real:
         hint = f" (it is inside the location {loc.path!r})" if loc else ""
         raise NotFound(f"{os.path.abspath(path)!r} is not an indexed location{hint}; see: sdjobs locations")
-    running = [j for j in ixs.active_runs(store, loc.id)
-               if store.job_status(j) == "running"]
+    running = data.running_index_jobs(loc.id)
     if running:
         raise BadInput(f"job {running[0]} is indexing {loc.path!r}; cancel it first: sdjobs jobs cancel {running[0]}")
-    n = ixs.remove_location(store, loc.id)
+    n = data.remove_location(loc.id)
     if as_json:
         output.print_json({"path": loc.path, "entries": n})
     else:

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from .cmd_dupes import BwLimit, Gitignore, SkipDeps, SkipGit, SkipHidden, SkipSystem, rules, run
+from .cmd_dupes import (
+    BwLimit,
+    Gitignore,
+    SkipDeps,
+    SkipGit,
+    SkipHidden,
+    SkipSystem,
+    rules,
+    run,
+)
 from .submit import After, Detach, Json, MaxWorkers, Priority
 
 MODES = ("basic", "integrity", "corruption", "complete")
@@ -48,8 +57,8 @@ def validate(
     if mode not in MODES:
         raise BadInput(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
     config = {"paths": paths, "mode": mode, "permissions": permissions,
-              "rules": rules(gitignore, skip_system, skip_git, skip_hidden, skip_deps),
-              "library": str(state.library().db_path)}
+              "rules": rules(gitignore, skip_system, skip_git, skip_hidden, skip_deps)}
+    _check_library(config)
     settings = {"bwlimit": parse_size(bwlimit)} if bwlimit else {}
     rec = run("validate", config, detach=detach, priority=priority, after=after, max_workers=max_workers,
               settings=settings, as_json=as_json)
@@ -58,3 +67,14 @@ def validate(
 
     render(state.store(), rec, "json" if as_json else "table")  # as `sdjobs jobs output ID` prints it
     raise typer.Exit(int(exit_code(rec)))  # 1 with an error or critical issue: completed-with-errors
+
+
+def _check_library(config: dict) -> None:
+    """What needs the library (integrity: stored hashes), before anything is enqueued."""
+    from ..core import registry
+    from ..core.fields import build_config
+    from ..store.data_plane import library_info
+    from . import state
+
+    cls = registry.get("validate")
+    cls.check_library(cls.prepare(build_config(cls.Config, dict(config))), library_info(state.store()))

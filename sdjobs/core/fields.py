@@ -51,7 +51,8 @@ def fields_of(cls: type) -> list[FieldInfo]:
 def build_config(cls: type, data: dict[str, Any]) -> Any:
     """Check and coerce ``data`` into ``cls``; raise BadInput naming the field."""
     known = {f.name: f for f in fields_of(cls)}
-    unknown = sorted(set(data) - set(known))
+    # fields a job no longer has (its ``RETIRED``): an old script or schedule naming one still submits
+    unknown = sorted(set(data) - set(known) - set(getattr(cls, "RETIRED", ())))
     if unknown:
         raise BadInput(f"unknown field {shown(unknown[0])} (fields: {', '.join(known) or 'none'})")
     values = {}

@@ -21,7 +21,7 @@ import time
 
 from ..fs.rules import GitIgnore, WalkRules
 from ..fs.walker import walk
-from ..store import index_sync as sync
+from ..store.index_sync import Written, canonical_gone, kind_of
 from .errors import Interrupt, PauseRequested, ShutdownRequested
 
 BATCH = 2000          # entries per transaction
@@ -33,27 +33,27 @@ class IndexKeeper:
     def __init__(self, ctx, *, interruptible: bool = True) -> None:
         self.ctx = ctx
         self.interruptible = interruptible  # False once the job is stopping anyway
-        store = ctx.store
+        data = ctx.library.data
         try:
-            self.store = store if store is not None and sync.anything_indexed(store) else None
+            self.data = data if data is not None and data.anything_indexed() else None
         except Exception:  # a library without the index tables, say
-            self.store = None
+            self.data = None
         self.warned = False
         self.flushed_at = time.monotonic()
         self.changed = 0       # entries recorded or forgotten, and the time it took (for the log)
         self.seconds = 0.0
 
     def due(self, pending: int) -> bool:
-        return self.store is not None and (pending >= FLUSH_TARGETS or time.monotonic() - self.flushed_at >= FLUSH_EVERY)
+        return self.data is not None and (pending >= FLUSH_TARGETS or time.monotonic() - self.flushed_at >= FLUSH_EVERY)
 
     def forget(self, paths: list[str]) -> None:
         """Forget what is gone at and below ``paths``."""
         self.flushed_at = time.monotonic()
-        if self.store is None or not paths:
+        if self.data is None or not paths:
             return
         started = time.monotonic()
         try:
-            self.changed += sync.forget_gone(self.store, paths)
+            self.changed += self.data.forget_gone(paths)
         except Exception as exc:
             self._failed(paths[0], exc)
         self.seconds += time.monotonic() - started
@@ -65,7 +65,7 @@ class IndexKeeper:
 
     def copied(self, pairs: list[tuple[str, str]], *, move: bool) -> None:
         """Record the destinations of (source, target) pairs; for a move, forget the sources."""
-        if self.store is None:
+        if self.data is None:
             return
         started = time.monotonic()
         for src, target in pairs:
@@ -79,7 +79,7 @@ class IndexKeeper:
             for src, target in pairs:
                 if not os.path.lexists(src) and os.path.lexists(target):
                     try:
-                        sync.move_thumb_sources(self.store, sync.canonical_gone(src), sync.canonical_gone(target))
+                        self.data.move_thumb_sources(canonical_gone(src), canonical_gone(target))
                     except Exception as exc:
                         self._failed(target, exc)
         self.seconds += time.monotonic() - started
@@ -94,9 +94,9 @@ class IndexKeeper:
 
     # -- a copied tree ------------------------------------------------------------------
     def _record_tree(self, src: str, target: str) -> None:
-        store = self.store
-        real = sync.canonical_gone(target)
-        loc = sync.location_of(store, real)
+        data = self.data
+        real = canonical_gone(target)
+        loc = data.location_at(real)
         if loc is None or not os.path.lexists(real):
             return
         rules = WalkRules.from_dict(loc.rules)
@@ -106,15 +106,15 @@ class IndexKeeper:
             return  # the location's rules leave the target out
         parent = os.path.dirname(real)
         if real != loc.path and parent != loc.path and \
-                getattr(sync.entries_at(store, loc.id, [parent]).get(parent), "kind", None) != "dir":
+                getattr(data.entries_at(loc.id, [parent]).get(parent), "kind", None) != "dir":
             return  # a directory the index does not know (made since, or left out): its next run records it all
-        src_real = sync.canonical_gone(src)
-        src_loc = sync.location_of(store, src_real)
+        src_real = canonical_gone(src)
+        src_loc = data.location_at(src_real)
         ignores = _ancestor_ignores(loc.path, real) if rules.gitignore else []
         top = os.lstat(real)
         if ignores and _ignored(ignores, loc.path, real, stat.S_ISDIR(top.st_mode)):
             return
-        self.new_tree = not sync.has_entries_at(store, loc.id, real)  # (checked before the first batch)
+        self.new_tree = not data.has_entries(loc.id, real)  # (checked before the first batch)
         batch: list[tuple[str, os.stat_result | tuple]] = []
         if real != loc.path:
             batch.append((real, top))
@@ -150,18 +150,18 @@ class IndexKeeper:
         if self.interruptible:
             self.ctx.check_interrupt()
         sources = {p: src_real + p[len(real):] for p, _ in batch}
-        known = sync.entries_at(self.store, src_loc.id, list(sources.values())) if src_loc is not None else {}
+        known = self.data.entries_at(src_loc.id, list(sources.values())) if src_loc is not None else {}
         rows = []
         for path, st in batch:
             if isinstance(st, os.stat_result):
-                st = (sync.kind_of(st.st_mode), st.st_size, st.st_ino, st.st_dev, st.st_mode, st.st_mtime_ns)
+                st = (kind_of(st.st_mode), st.st_size, st.st_ino, st.st_dev, st.st_mode, st.st_mtime_ns)
             kind, size, inode, device, mode, mtime_ns = st
             e = known.get(sources[path])
             carried = None
             if e is not None and kind == "file" and e.kind == "file" and e.size == size and e.mtime_ns == mtime_ns:
                 carried = (e.cas_id, e.full_hash, e.kind_class, e.width, e.height, e.taken_at)
-            rows.append(sync.Written(path, kind, size, inode, device, mode, mtime_ns, carried))
-        sync.record_written(self.store, loc, rows, new_tree=self.new_tree)
+            rows.append(Written(path, kind, size, inode, device, mode, mtime_ns, carried))
+        self.data.record_written(loc, rows, new_tree=self.new_tree)
         self.changed += len(rows)
 
 
@@ -211,7 +211,7 @@ def keep_index(ctx, sources: list[str], targets: list[str], *, move: bool, exc: 
     if exc is not None and not isinstance(exc, (Exception, Interrupt)):
         return  # the process lost its claim, or is going down: the next run does it
     keeper = IndexKeeper(ctx, interruptible=exc is None)
-    if keeper.store is None:
+    if keeper.data is None:
         return
     ctx.progress(message="updating the index")
     keeper.copied(list(zip(sources, targets)), move=move)

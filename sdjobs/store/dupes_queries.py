@@ -50,27 +50,17 @@ def index_busy_since(conn: sqlite3.Connection, since: float) -> bool:
                         " OR finished_at >= ?) LIMIT 1", (since, since)).fetchone() is not None
 
 
-# -- groups worked out from an index ---------------------------------------------------------
+# -- groups worked out from an index: store/kept_groups.py ----------------------------------
 def groups_dir(db: str | os.PathLike) -> Path:
-    """Where dupes keeps the groups of stored hashes it worked out, per location
-    (``<location id>-<query>.*``): valid until the location's next index run."""
-    p = Path(db)
-    return p.with_name(p.stem + "-data") / "dupes-groups"
+    from .kept_groups import groups_dir
+
+    return groups_dir(db)
 
 
 def forget_groups(db: str | os.PathLike, location_id: int) -> None:
-    """Drop the groups kept for a location: its entries are about to change, or did."""
-    d = groups_dir(db)
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(f"{location_id}-"):
-            try:
-                os.unlink(d / name)
-            except OSError:
-                pass
+    from .kept_groups import KeptGroups
+
+    KeptGroups(db).forget(location_id)
 
 
 def indexing(conn: sqlite3.Connection, location_id: int) -> bool:

@@ -257,12 +257,13 @@ def start_run(store, job_id: int, location_id: int, root: str, state: dict, now:
                                           codec.pack(state), now))
 
 
-def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: dict) -> None:
-    """Record progress; call inside the transaction that wrote what it describes."""
+def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: dict | bytes) -> None:
+    """Record progress; call inside the transaction that wrote what it describes.
+    ``state`` may come packed already (``codec.pack``: the walk packs it in its process)."""
     if isinstance(cursor, str):
         cursor = _fsencode(cursor)
     store.sql("UPDATE index_run SET phase=?, cursor=?, state=? WHERE job_id=?",
-              (phase, cursor, codec.pack(state), job_id))
+              (phase, cursor, state if isinstance(state, bytes) else codec.pack(state), job_id))
 
 
 def drop_run(store, job_id: int) -> None:

@@ -158,6 +158,14 @@ def test_delete_needs_yes_without_a_terminal(cli, tmp_path):
     assert proc.returncode == 2 and "root directory" in proc.stderr
 
 
+def test_delete_refuses_the_library_before_submitting(cli, lib):
+    cli("jobs", "ls", check=True)  # the library exists
+    for target in (lib, lib.parent):
+        proc = cli("delete", target, "--mode", "permanent", "--yes")
+        assert proc.returncode == 2 and "refusing" in proc.stderr and "sdjobs library" in proc.stderr
+    assert lib.exists() and cli.json("jobs", "ls") == []
+
+
 def test_delete_asks_on_a_terminal(cli, tmp_path):
     write(tmp_path / "d" / "f1", b"x" * 2000)
     write(tmp_path / "d" / "f2", b"y")

@@ -17,7 +17,6 @@ RAW = b"r\xe9sum\xe9 #1.txt"  # Latin-1 bytes (not UTF-8), a space and a '#'
 
 
 def delete(store, lib, **config):
-    config.setdefault("library", str(lib))
     return run_inline(store, "delete", config)
 
 
@@ -102,15 +101,31 @@ def test_secure_overwrites_then_unlinks(store, lib, tmp_path):
     assert rec.warnings == 1
 
 
-@pytest.mark.parametrize("what", ["root", "home", "library", "library-dir", "library-parent", "library-wal"])
+@pytest.mark.parametrize("what", ["root", "home"])
 def test_refusals(store, lib, tmp_path, what):
-    paths = {"root": "/", "home": os.path.expanduser("~"), "library": str(lib), "library-dir": str(lib.parent),
-             "library-parent": str(lib.parent.parent), "library-wal": str(lib) + "-wal"}
-    if what == "library-wal" and not os.path.exists(paths[what]):
-        write(paths[what], b"")
+    paths = {"root": "/", "home": os.path.expanduser("~")}
     with pytest.raises(BadInput, match="refusing"):
         delete(store, lib, paths=[paths[what]], mode="permanent", yes=True)
-    assert os.path.exists(lib)
+
+
+@pytest.mark.parametrize("what", ["library", "library-dir", "library-parent", "library-wal", "library-data",
+                                  "inside-library-data"])
+@pytest.mark.parametrize("old_config", [False, True])
+def test_the_library_is_refused_with_no_library_in_the_configuration(store, lib, tmp_path, what, old_config):
+    """The job protects its own library (``ctx.library``): no configuration field needed, and
+    an old configuration that names another library (or none) changes nothing."""
+    data_dir = str(store.library.data_dir)
+    paths = {"library": str(lib), "library-dir": str(lib.parent), "library-parent": str(lib.parent.parent),
+             "library-wal": str(lib) + "-wal", "library-data": data_dir,
+             "inside-library-data": os.path.join(data_dir, "thumbs")}
+    if what in ("library-wal", "inside-library-data") and not os.path.exists(paths[what]):
+        write(paths[what], b"")
+    config = {"paths": [paths[what]], "mode": "permanent", "yes": True}
+    if old_config:
+        config["library"] = str(tmp_path / "another" / "library.db")  # a retired field, still accepted
+    rec = run_inline(store, "delete", config)
+    assert rec.output["refused"] == 1 and rec.status == "completed-with-errors"
+    assert os.path.exists(lib) and os.path.exists(paths[what])
 
 
 def test_bad_input(store, lib, tmp_path):

@@ -14,9 +14,10 @@ from dupes_helpers import brute_force, found, make_tree, run_inline, write
 from sdjobs.jobs.dupes import cache
 from sdjobs.jobs.dupes import indexed as indexed_path
 from sdjobs.jobs.dupes.results import array_texts, read_results, results_of
-from sdjobs.store import results
 from sdjobs.store import dupes_queries as q
 from sdjobs.store import index_store as ixs
+from sdjobs.store import results
+from sdjobs.store.index_reader import IndexReader
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_a_run_given_up_drops_them_too(store, lib, indexed):
 def _plan(lib, root):
     c = SimpleNamespace(mode="hash", hardlinks=False, ext=[], paths=[str(root)], min_size=1, max_size=None,
                         then="none", rules={})
-    return indexed_path.plan(c, str(lib))
+    return indexed_path.plan(c, IndexReader(str(lib)))
 
 
 def test_not_kept_when_an_index_job_ran_meanwhile(store, lib, indexed):

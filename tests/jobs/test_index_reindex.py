@@ -30,6 +30,7 @@ def test_an_unchanged_tree_reports_nothing_from_any_unit(cli, lib, tmp_path):
     from sdjobs.jobs.index.verify import plan_units, verify_unit
     from sdjobs.store import index_store as ixs
     from sdjobs.store.api import Store
+    from sdjobs.store.index_reader import IndexReader
     from sdjobs.store.library import Library
 
     root = tmp_path / "tree"
@@ -43,14 +44,14 @@ def test_an_unchanged_tree_reports_nothing_from_any_unit(cli, lib, tmp_path):
     assert any(not direct for _u, direct in units) and sum(1 for _u, d in units if d) > 1
     walked = 0
     for unit, direct in units:
-        out = verify_unit((str(lib), loc.id, str(root), unit, direct, loc.rules, None, True))
+        out = verify_unit((IndexReader(str(lib)), loc.id, str(root), unit, direct, loc.rules, None, True))
         assert out["dirs"] == [] and out["totals"] == [] and out["errors"] == [], unit
         walked += out["walked"]
     assert walked == loc.entries
     (root / "docs" / "deep" / "new.txt").write_text("x")
-    out = verify_unit((str(lib), loc.id, str(root), str(root / "docs"), True, loc.rules, None, True))
+    out = verify_unit((IndexReader(str(lib)), loc.id, str(root), str(root / "docs"), True, loc.rules, None, True))
     assert [os.fsdecode(d[0]) for d in out["dirs"]] == [str(root / "docs")]  # deep's mtime changed
-    out = verify_unit((str(lib), loc.id, str(root), str(root / "docs" / "deep"), False, loc.rules, None, True))
+    out = verify_unit((IndexReader(str(lib)), loc.id, str(root), str(root / "docs" / "deep"), False, loc.rules, None, True))
     changed = {os.fsdecode(d[0]): d for d in out["dirs"]}
     assert set(changed) == {str(root / "docs" / "deep")}
     assert b"new.txt" in changed[str(root / "docs" / "deep")][2][1::8]  # children as flat values, 8 each

@@ -11,6 +11,7 @@ from PIL import Image
 
 from sdjobs.core.errors import BadInput
 from sdjobs.jobs.dupes.results import results_of
+from sdjobs.store.data_plane import open_data_plane
 
 
 def image_bytes(fmt: str, size=(64, 48)) -> bytes:
@@ -102,13 +103,21 @@ def test_integrity_silent_corruption_is_critical(store, lib, tmp_path):
 
 
 def test_integrity_needs_stored_hashes(store, lib, tmp_path):
+    """Checked by the job against its own library (``ctx.library``), no configuration field
+    needed; the CLI checks the same before it submits (tests/cli)."""
     root = tmp_path / "t"
     clean_tree(root)
-    with pytest.raises(BadInput, match="--full-hash"):
-        run_inline(store, "validate", {"paths": [str(root)], "mode": "integrity", "library": str(lib)})
+    rec = run_inline(store, "validate", {"paths": [str(root)], "mode": "integrity"})
+    assert rec.status == "failed" and "--full-hash" in rec.error
     index(store, root, full_hash=False)
+    rec = run_inline(store, "validate", {"paths": [str(root)], "mode": "integrity"})
+    assert rec.status == "failed" and "without full hashes" in rec.error
+    from sdjobs.core import registry
+    from sdjobs.store.data_plane import library_info
+
+    cls = registry.get("validate")
     with pytest.raises(BadInput, match="without full hashes"):
-        run_inline(store, "validate", {"paths": [str(root)], "mode": "integrity", "library": str(lib)})
+        cls.check_library(cls.Config(paths=[str(root)], mode="integrity"), library_info(store))
 
 
 def test_corruption_finds_each_planted_problem(store, lib, tmp_path):
@@ -190,7 +199,7 @@ def test_integrity_fast_path_says_what_the_full_checks_say(store, lib, tmp_path,
     os.unlink(root / "becomes-dir")
     os.mkdir(root / "becomes-dir")
 
-    rows = validate._index_rows(str(lib), str(root))
+    rows = validate._index_rows(open_data_plane(store), str(root))
     rows.pop(None)
     items = [(p, "file", st, st[0]) for p, st in rows.items()]
     flags = validate._flags(validate.ValidateConfig(mode="integrity"))

@@ -18,7 +18,7 @@ import dataclasses
 import os
 import stat
 import time
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ...core import codec
 from ...core.errors import BadInput, NotFound
@@ -40,8 +40,10 @@ class DeleteConfig:
     mode: Mode = "trash"
     yes: bool = False          # permanent and secure need it (the CLI sets it after a confirmation)
     passes: int = 1            # overwrite passes for secure
-    library: str = ""          # checked at submission (the CLI fills it in); the job protects its own library anyway
     from_file: str = ""        # a list of re-checked targets written by dupes
+    # ``library`` was a field (the library's file, never deleted): the job protects
+    # ``ctx.library`` now, whatever the configuration says (old ones still load)
+    RETIRED: ClassVar[tuple[str, ...]] = ("library",)
 
 
 @dataclasses.dataclass
@@ -81,7 +83,16 @@ class Delete(Job[DeleteConfig]):
         for p in c.paths:
             if not os.path.lexists(p):
                 raise NotFound(f"cannot delete {p!r}: no such file or directory")
-            why = refusal(p, c.library or None)
+            why = refusal(p, None)  # the library's own files: refused when the job runs (``_one``)
+            if why:
+                raise BadInput(why)
+
+    @classmethod
+    def check_library(cls, c: DeleteConfig, library) -> None:
+        """The library's own files are never deleted (``library``: a ``LibraryInfo``). The
+        job refuses them as it goes; the CLI before it submits (a one-line error, exit 2)."""
+        for p in c.paths:
+            why = refusal(p, library.path, library.data_dir)
             if why:
                 raise BadInput(why)
 
@@ -169,9 +180,7 @@ class Delete(Job[DeleteConfig]):
 
     def _one(self, i: int, path: str, expect: list | None, remover: Remover, dir_tally) -> None:
         ctx, out = self.ctx, self.out
-        # the library the job runs in is protected whether or not its config names it (a plugin's
-        # or a child's delete has no ``library``); one the config names as well
-        why = refusal(path, self.ctx.library.path) or refusal(path, self.config.library or None)
+        why = refusal(path, ctx.library.path, ctx.library.data_dir)
         if why:
             out["refused"] += 1
             ctx.error(why, path=path)

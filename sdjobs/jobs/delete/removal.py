@@ -35,8 +35,10 @@ def _within(child: str, parent: str) -> bool:
     return child == parent or child.startswith(parent.rstrip("/") + "/")
 
 
-def protected_paths(library_db: str | None) -> list[tuple[str, str]]:
-    """(path, why) pairs that must survive any deletion, with their ancestors."""
+def protected_paths(library_db: str | None, data_dir: str | None = None) -> list[tuple[str, str]]:
+    """(path, why) pairs that must survive any deletion, with their ancestors: the home
+    directory, and the library (``ctx.library.path``), its journal files and its data
+    directory (``ctx.library.data_dir``; by default the one beside it)."""
     home = os.path.realpath(os.path.expanduser("~"))
     out = [(home, "the home directory")]
     if library_db:
@@ -44,15 +46,17 @@ def protected_paths(library_db: str | None) -> list[tuple[str, str]]:
         stem, _ = os.path.splitext(db)
         out += [(db, "the sdjobs library"), (stem + "-data", "the sdjobs library's data")]
         out += [(db + suffix, "the sdjobs library") for suffix in ("-wal", "-shm", "-journal")]
+    if data_dir:
+        out.append((os.path.realpath(data_dir), "the sdjobs library's data"))
     return out
 
 
-def refusal(path: str, library_db: str | None) -> str | None:
+def refusal(path: str, library_db: str | None, data_dir: str | None = None) -> str | None:
     """Why deleting ``path`` must be refused, or None when it may go."""
     target = target_of(path)
     if target == "/" or not os.path.basename(target) or os.path.basename(target) in (".", ".."):
         return f"refusing to delete {path!r}: it is the root directory"
-    for kept, what in protected_paths(library_db):
+    for kept, what in protected_paths(library_db, data_dir):
         if _within(kept, target):
             where = "is" if kept == target else "contains"
             return f"refusing to delete {path!r}: it {where} {what} ({kept})"

@@ -54,7 +54,7 @@ def start(job, groups: list[dict], out: dict) -> dict:
     rows = with_other_names(act_rows(groups), c.paths, WalkRules.from_dict(c.rules), ctx.check_interrupt)
     resolve = _resolver(c.paths)
     rows = [[resolve(r[0]), *r[1:3], resolve(r[3]), *r[4:]] for r in rows]
-    act_file = write_results(c.library, f"dupes-{ctx.job_id}-act", rows)
+    act_file = write_results(ctx.library.path, f"dupes-{ctx.job_id}-act", rows)
     out["action"] = {"then": c.then, "keep": c.keep, "applied": True, **planned(groups), "files": len(rows)}
     if c.then == "hardlink":
         out["action"].update(done=0, skipped=0, freed=0)
@@ -82,8 +82,7 @@ def _spawn(job, state: dict) -> dict:
         child = kids[0][0]
     else:
         mode = "trash" if c.then == "trash" else "permanent"
-        child = ctx.spawn_child("delete", {"from_file": state["act_file"], "mode": mode, "yes": True,
-                                           "library": c.library})
+        child = ctx.spawn_child("delete", {"from_file": state["act_file"], "mode": mode, "yes": True})
         ctx.log(f"handed {state['out']['action']['files']:,} duplicates to delete job {child}")
     state["stage"] = "wait"
     state["out"]["action"]["child"] = child

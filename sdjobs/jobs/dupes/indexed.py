@@ -31,10 +31,10 @@ import time
 from collections import Counter
 from itertools import compress
 from json.encoder import encode_basestring_ascii as _js
+from typing import Any
 
 from ...core import codec
 from ...fs.rules import WalkRules
-from ...store import dupes_queries as q
 from . import cache, verify
 
 HASH_SHARES = ("0", "8", "g")  # the shares of the hash space grouped apart (lower-case hex digests)
@@ -43,7 +43,7 @@ TASKS_PER_WORKER = 4    # walk tasks per worker: each costs a fan-out token roun
 
 @dataclasses.dataclass
 class Plan:
-    db: str
+    reader: Any          # the index's worker-side reads (``store/index_reader.py:IndexReader``)
     location_id: int
     loc_root: str        # real path of the location's root
     real: str            # real path of the searched directory
@@ -59,42 +59,28 @@ class Plan:
         return real_path if self.given == self.real else self.given + real_path[len(self.real):]
 
 
-def plan(c, index_db: str) -> Plan | None:
+def plan(c, reader) -> Plan | None:
     """The fast path's plan for this configuration, or None when it does not apply."""
-    if (c.mode != "hash" or c.hardlinks or c.ext or len(c.paths) != 1 or not index_db
-            or not os.path.exists(index_db)):
+    if c.mode != "hash" or c.hardlinks or c.ext or len(c.paths) != 1 or reader is None:
         return None
     given = c.paths[0].rstrip("/") or "/"
     real = os.path.realpath(given)
     if not os.path.isdir(real):
         return None
-    keys, p = [], real
-    while True:
-        keys.append(os.fsencode(p))
-        parent = os.path.dirname(p)
-        if parent == p:
-            break
-        p = parent
     since = time.time()
     try:
-        conn = q.connect_ro(index_db)
-    except Exception:
-        return None
-    try:
-        row = q.location_of(conn, keys)
+        row = reader.location_of(real)
         if row is None:
             return None
         loc_id, loc_path, rules, full_hash, max_depth, recurse, loc_state = row
-        if not full_hash or max_depth is not None or not recurse or q.indexing(conn, loc_id):
+        if not full_hash or max_depth is not None or not recurse or reader.indexing(loc_id):
             return None
-    except Exception:  # no index tables, or a library being migrated
+    except Exception:  # no library, no index tables, or a library being migrated
         return None
-    finally:
-        conn.close()
     mine = WalkRules.from_dict(c.rules).to_dict()
     if WalkRules.from_dict(codec.unpack(rules) or {}).to_dict() != mine:
         return None
-    return Plan(index_db, loc_id, os.fsdecode(loc_path), real, given, mine, c.min_size, c.max_size,
+    return Plan(reader, loc_id, os.fsdecode(loc_path), real, given, mine, c.min_size, c.max_size,
                 c.then != "none", tuple(loc_state), since)
 
 
@@ -109,15 +95,11 @@ def group_stored(p: Plan, hash_lo: str, hash_hi: str) -> tuple[list[tuple], int,
     size, inode, device, mtime_ns). The per-file steps are C iterators over the
     concatenated columns: Python loops only over the files that collide."""
     lo, hi = _range(p.real)
-    conn = q.connect_ro(p.db)
-    try:
-        first = hash_lo == HASH_SHARES[0]
-        got = q.hashed_concat(conn, p.location_id, lo, hi, p.min_size, p.max_size, hash_lo, hash_hi,
-                              p.with_mtimes, first)
-        unhashed = [(os.fsdecode(path), *rest) for path, *rest in
-                    q.unhashed(conn, p.location_id, lo, hi, p.min_size, p.max_size)] if got[4] else []
-    finally:
-        conn.close()
+    first = hash_lo == HASH_SHARES[0]
+    got = p.reader.hashed_concat(p.location_id, lo, hi, p.min_size, p.max_size, hash_lo, hash_hi,
+                                 p.with_mtimes, first)
+    unhashed = [(os.fsdecode(path), *rest) for path, *rest in
+                p.reader.unhashed(p.location_id, lo, hi, p.min_size, p.max_size)] if got[4] else []
     if got[0] is None:
         return [], 0, unhashed
     keys = got[0].split(b",")
@@ -251,13 +233,9 @@ def _regroup_changed(p: Plan, groups: list[tuple], fresh: list[tuple], untrusted
     the fresh ones, and the trusted stored ones of the same sizes."""
     lo, hi = _range(p.real)
     tree_ranges = [(t.rstrip(b"/") + b"/", t.rstrip(b"/") + b"0") for t in trees]
-    conn = q.connect_ro(p.db)
-    try:
-        touched = q.keys_of(conn, p.location_id, untrusted, tree_ranges)
-        sizes = {f[1] for f in fresh} | {s for s, _ in touched}
-        rows = q.hashed_of_sizes(conn, p.location_id, lo, hi, sizes) if sizes else []
-    finally:
-        conn.close()
+    touched = p.reader.keys_of(p.location_id, untrusted, tree_ranges)
+    sizes = {f[1] for f in fresh} | {s for s, _ in touched}
+    rows = p.reader.hashed_of_sizes(p.location_id, lo, hi, sizes) if sizes else []
     bad = set(untrusted)
     fresh_sizes = {f[1] for f in fresh}
     kept = [g for g in groups if g[3] not in fresh_sizes and (g[3], g[4]) not in touched]

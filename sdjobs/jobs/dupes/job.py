@@ -26,7 +26,7 @@ import dataclasses
 import os
 import time
 from itertools import compress
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ...core.errors import BadInput, NotFound
 from ...core.job import Job
@@ -64,7 +64,9 @@ class DupesConfig:
     keep: Literal["first-arg", "oldest", "newest", "shortest-path"] = "first-arg"
     yes: bool = False                  # act; otherwise the action is a dry run
     plan_file: str = ""                # act on the results of an earlier dry run instead of scanning
-    library: str = ""
+    # ``library`` was a field (where the library is): the job has ``ctx.library`` now; an old
+    # configuration that names it still loads (``core/fields.py`` drops RETIRED keys)
+    RETIRED: ClassVar[tuple[str, ...]] = ("library",)
 
 
 class Dupes(Job[DupesConfig]):
@@ -99,8 +101,6 @@ class Dupes(Job[DupesConfig]):
             raise BadInput(f"--keep must be one of {', '.join(KEEP_RULES)}")
         if c.then != "none" and c.mode in ("size", "name-size"):
             raise BadInput(f"--then needs identical content: not with --mode {c.mode}")
-        if c.then != "none" and c.yes and not c.library:
-            raise BadInput("--then needs the library path in the configuration")
         WalkRules.from_dict(c.rules)
 
     @classmethod
@@ -163,8 +163,8 @@ class Dupes(Job[DupesConfig]):
         c, ctx = self.config, self.ctx
         workers = os.cpu_count() or 1
         mapper = lambda fn, items, per: ctx.map(fn, items, chunksize=per)  # noqa: E731
-        index_db = c.library if c.use_index and c.mode not in ("size", "name-size") else ""
-        fast = indexed.plan(c, index_db) if index_db else None
+        index = ctx.library.data.reader() if c.use_index and c.mode not in ("size", "name-size") else None
+        fast = indexed.plan(c, index) if index is not None else None
         if fast is not None:
             ctx.phase("scan", message=f"checking {fast.given} against the index")
             ans = indexed.answer(fast, mapper, workers, ctx.check_interrupt)
@@ -181,7 +181,7 @@ class Dupes(Job[DupesConfig]):
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters, mapper, workers,
                             lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
-                            index_db=index_db)
+                            index=index)
         if _overlapping(c.paths):
             files = _dedupe(files)
         return self._group(files, len(files))
@@ -412,10 +412,7 @@ class Dupes(Job[DupesConfig]):
             from ...store.results import dumps
             from .results import public_group
 
-            if c.library:
-                out["results_file"] = write_json_list(c.library, f"dupes-{ctx.job_id}", groups)
-            else:
-                out["results"] = {"groups": groups}
+            out["results_file"] = write_json_list(ctx.library.path, f"dupes-{ctx.job_id}", groups)
             emit_groups(ctx, (dumps(public_group(g)) for g in groups), planned=True)
         elif self.kept:  # the only groups: from an earlier run over the same index
             emit_groups(ctx, array_texts(self.kept["json"]))

@@ -100,14 +100,14 @@ class ScanStats:
 
 def walk_subtree(task: tuple) -> tuple[tuple, ScanStats]:
     """Worker: every regular file under one directory that passes the filters,
-    with what the index knows of each when ``index_db`` is given; packed (see
-    ``pack``)."""
-    root, arg, rules, filters, recurse, index_db = task
+    with what the index knows of each when ``index`` (the index's worker-side reads,
+    ``store/index_reader.py``) is given; packed (see ``pack``)."""
+    root, arg, rules, filters, recurse, index = task
     files, st = _walk_subtree((root, arg, rules, filters, recurse))
-    if index_db and len(files):
+    if index is not None and len(files):
         from .stored import lookup
 
-        files.known = lookup(index_db, files, subtree=root)
+        files.known = lookup(index, files, subtree=root)
     return pack(files), st
 
 
@@ -277,7 +277,7 @@ def split(root: str, arg: int, rules: WalkRules, filters: Filters, want: int,
 
 def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: int,
          on_error: Callable[[str, str], None], check: Callable[[], None],
-         index_db: str = "") -> tuple[Files, ScanStats]:
+         index=None) -> tuple[Files, ScanStats]:
     """All regular files under ``roots`` (files named directly count too).
 
     ``mapper(fn, items, chunksize)`` is the job's ``ctx.map``; ``check`` its
@@ -307,12 +307,12 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
         top, top_stats, subtrees = split(root, arg, rules, filters, workers * TASKS_PER_WORKER, report)
         files.extend(top)
         stats.merge(top_stats)
-        tasks += [(d, arg, rd, filters, True, index_db) for d in subtrees]
+        tasks += [(d, arg, rd, filters, True, index) for d in subtrees]
         check()
-    if index_db and len(files):  # the files met while splitting, looked up one by one
+    if index is not None and len(files):  # the files met while splitting, looked up one by one
         from .stored import lookup
 
-        files.known = lookup(index_db, files, subtree=None)
+        files.known = lookup(index, files, subtree=None)
     per = max(1, len(tasks) // (workers * CHUNKS_PER_WORKER))
     for sub_files, sub_stats in mapper(walk_subtree, tasks, per):
         files.extend(unpack(sub_files))

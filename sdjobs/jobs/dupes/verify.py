@@ -27,7 +27,6 @@ from xxhash import xxh3_64_intdigest
 
 from ...fs.rules import WalkRules
 from ...fs.walker import walk
-from ...store import dupes_queries as q
 
 DIGEST_MASK = (1 << 63) - 1
 _PACK = struct.Struct("<QQQQq").pack
@@ -99,26 +98,23 @@ def _gitignore_above(loc_root: str, real: str) -> bool:
 def verify_units(p, todo: list[tuple[str, bool]], lean: bool) -> dict:
     """Worker: verify a list of units (see the module's doc for the result)."""
     out = new_result()
-    conn = q.connect_ro(p.db)
-    try:
-        for unit, direct in todo:
-            res = new_result()
-            if lean:
-                try:
-                    _lean(p, conn, unit, direct, res)
-                except NeedsWalker:
-                    res = new_result()
-                    _walked(p, conn, unit, direct, res)
-            else:
-                _walked(p, conn, unit, direct, res)
-            merge(out, res)
-    finally:
-        conn.close()
+    index = p.reader  # the index's worker-side reads (one connection per process)
+    for unit, direct in todo:
+        res = new_result()
+        if lean:
+            try:
+                _lean(p, index, unit, direct, res)
+            except NeedsWalker:
+                res = new_result()
+                _walked(p, index, unit, direct, res)
+        else:
+            _walked(p, index, unit, direct, res)
+        merge(out, res)
     return out
 
 
 # -- the lean walk --------------------------------------------------------------------------
-def _lean(p, conn, unit: str, direct_only: bool, out: dict) -> None:
+def _lean(p, index, unit: str, direct_only: bool, out: dict) -> None:
     rules = WalkRules.from_dict(p.rules)
     nf = rules.compile()
     gitignore, dir_names, filter_names = rules.gitignore, nf.dir_names, nf.filter_names
@@ -134,13 +130,13 @@ def _lean(p, conn, unit: str, direct_only: bool, out: dict) -> None:
             fd = os.open(d, _DIR_FLAGS)
         except OSError as exc:
             errors.append((d, exc.strerror or str(exc)))
-            _compare_children(conn, p, d, [], out)
+            _compare_children(index, p, d, [], out)
             continue
         try:
             st = os.fstat(fd)
             if (st.st_dev, st.st_ino) in seen:  # a bind mount: nothing stored below it is vouched for
                 errors.append((d, "directory met twice (a cycle or a bind mount)"))
-                _compare_children(conn, p, d, [], out)
+                _compare_children(index, p, d, [], out)
                 continue
             seen.add((st.st_dev, st.st_ino))
             names = os.listdir(fd)
@@ -169,9 +165,9 @@ def _lean(p, conn, unit: str, direct_only: bool, out: dict) -> None:
                               + pack(st.st_size, st.st_ino, st.st_dev, mode, st.st_mtime_ns))
         finally:
             os.close(fd)
-        stored = q.dir_digest(conn, p.location_id, os.fsencode(d), d == p.loc_root)
+        stored = index.dir_digest(p.location_id, os.fsencode(d), d == p.loc_root)
         if stored is None or stored != digest & mask:
-            _compare_children(conn, p, d, list(walk(d, rules, recurse=False)), out)
+            _compare_children(index, p, d, list(walk(d, rules, recurse=False)), out)
     out["files"] += files
 
 
@@ -181,7 +177,7 @@ def _depth(root: str, path: str) -> int:
     return -1 if path == root else os.path.relpath(path, root).count("/")
 
 
-def _walked(p, conn, unit: str, direct_only: bool, out: dict) -> None:
+def _walked(p, index, unit: str, direct_only: bool, out: dict) -> None:
     """The walk from the location's root (so that every ``.gitignore`` above
     applies), resumed at ``unit``, as ``index.verify`` does it."""
     limit = _depth(p.loc_root, unit) + 1 if direct_only else None
@@ -197,9 +193,9 @@ def _walked(p, conn, unit: str, direct_only: bool, out: dict) -> None:
     def close(frame: list) -> None:
         path, digest, entries = frame
         stored = None if path in unreadable else \
-            q.dir_digest(conn, p.location_id, os.fsencode(path), path == p.loc_root)
+            index.dir_digest(p.location_id, os.fsencode(path), path == p.loc_root)
         if stored is None or stored != digest:
-            _compare_children(conn, p, path, entries, out)
+            _compare_children(index, p, path, entries, out)
 
     walker = walk(p.loc_root, WalkRules.from_dict(p.rules), max_depth=limit,
                   start_after=None if unit == p.loc_root else unit, on_error=on_error)
@@ -232,9 +228,9 @@ def _walked(p, conn, unit: str, direct_only: bool, out: dict) -> None:
 
 
 # -- a directory that changed ----------------------------------------------------------------
-def _compare_children(conn, p, path: str, entries: list, out: dict) -> None:
+def _compare_children(index, p, path: str, entries: list, out: dict) -> None:
     """The walker's ``entries`` directly in ``path`` against their stored rows."""
-    stored = {r[0]: r for r in q.children(conn, p.location_id, os.fsencode(path))}
+    stored = {r[0]: r for r in index.children(p.location_id, os.fsencode(path))}
     lo, hi = p.min_size, p.max_size
     fse = os.fsencode
     seen_dirs: set[bytes] = set()

@@ -36,15 +36,12 @@ from ...core.errors import BadInput, JobFailed, NotFound
 from ...core.humanize import human_bytes, plural
 from ...core.job import Job
 from ...fs.rules import WalkRules
-from ...store import index_store as ixs
-from ...store.index_sync import shift_ancestors
-from . import diff
 from .content import WANT_CAS, WANT_DEEP, WANT_FULL
 from .diff import process
 from .identify import identify_files, lacking_any
 from .state import IndexRunState
 from .verify import VerifyDiscovery
-from .walk import BATCH, PRAGMAS, TEST_DELAY, Discovery
+from .walk import BATCH, TEST_DELAY, Discovery
 
 Mode = Literal["shallow", "content", "deep"]
 CHUNK = BATCH
@@ -84,11 +81,9 @@ def collapse(paths: list[str]) -> list[str]:
     return out
 
 
-def _store(ctx: Any) -> Any:
-    store = ctx.store
-    if store is None:
-        raise JobFailed("the index job needs the library store")
-    return store
+def _data(ctx: Any) -> Any:
+    """The library's data plane (``store/data_plane.py``)."""
+    return ctx.library.data
 
 
 class Index(Job[IndexConfig]):
@@ -149,15 +144,14 @@ class Index(Job[IndexConfig]):
         done = ctx.load_state()
         if isinstance(done, dict) and "indexed" in done:  # back after waiting for the thumbs child
             return self._with_thumbs(done["indexed"])
-        self.store = store = _store(ctx)
-        for pragma in PRAGMAS:
-            store.sql(pragma)
-        ixs.drop_stale_runs(store)
-        if ixs.load_run(store, ctx.job_id) is None:
+        self.data = data = _data(ctx)
+        data.tune_for_indexing()
+        data.drop_stale_runs()
+        if data.load_run(ctx.job_id) is None:
             self._begin()
-        loc_id, root, phase, cursor, stored = ixs.load_run(store, ctx.job_id)
+        loc_id, root, phase, cursor, stored = data.load_run(ctx.job_id)
         st = IndexRunState.load(stored)
-        self.loc = ixs.get_location(store, loc_id)
+        self.loc = data.get_location(loc_id)
         if self.loc is None:
             raise JobFailed("the location was removed while this job was stopped")
         self.st, self.phase_name = st, phase
@@ -168,10 +162,10 @@ class Index(Job[IndexConfig]):
         if phase == "discovery":
             self._phase("discovery", total=st.get("estimate"), unit="entries")
             if st["kind"] == "verify":
-                VerifyDiscovery(ctx, store, ctx.job_id, self.loc, st, self._verify_progress).run()
+                VerifyDiscovery(ctx, data, ctx.job_id, self.loc, st, self._verify_progress).run()
             else:
                 rules = WalkRules.from_dict(st["rules"])
-                Discovery(ctx, store, ctx.job_id, loc_id, self.loc.path, rules, st["max_depth"], st["recurse"], st,
+                Discovery(ctx, data, ctx.job_id, loc_id, self.loc.path, rules, st["max_depth"], st["recurse"], st,
                           self._discovery_progress).run(cursor)
             self._next("aggregation" if st["kind"] == "fresh" else "processing")
         if self.phase_name == "processing":
@@ -195,19 +189,19 @@ class Index(Job[IndexConfig]):
 
     def _begin(self) -> None:
         """Find or create the location and record the run (one transaction)."""
-        c, store = self.config, self.store
+        c, data = self.config, self.data
         now = time.time()
-        with store.transaction():
-            loc = ixs.find_location(store, c.path)
+        with data.atomic():
+            loc = data.find_location(c.path)
             overrides = dict(c.rules)
             if loc is None:
                 rules = WalkRules.from_dict(overrides).to_dict()
                 depth = None if c.depth in (None, -1) else c.depth
                 recurse = True if c.recurse is None else c.recurse
                 mode, full = c.mode or "content", bool(c.full_hash)
-                loc_id = ixs.create_location(store, c.path, rules=rules, mode=mode, max_depth=depth,
+                loc_id = data.create_location(c.path, rules=rules, mode=mode, max_depth=depth,
                                              recurse=recurse, now=now)
-                absorbed = ixs.absorb_locations(store, loc_id, c.path)
+                absorbed = data.absorb_locations(loc_id, c.path)
                 created, root = True, c.path
             else:
                 loc_id, root, absorbed, created = loc.id, loc.path, [], False
@@ -218,18 +212,16 @@ class Index(Job[IndexConfig]):
                 mode = c.mode or loc.mode
                 full = loc.full_hash if c.full_hash is None else c.full_hash
             targets = c.only or [c.path]
-            busy = [j for j in ixs.active_runs(store, loc_id) if j != self.ctx.job_id]
-            running = [j for j in busy if store.sql("SELECT status FROM job WHERE id=?", (j,)).fetchone()[0]
-                       == "running"]
+            running = [j for j in data.running_index_jobs(loc_id) if j != self.ctx.job_id]
             if running:
                 raise JobFailed(f"job {running[0]} is indexing this location now; run this again after it")
-            fresh = (created and not absorbed) or (targets == [root] and not ixs.has_entries(store, loc_id))
+            fresh = (created and not absorbed) or (targets == [root] and not data.has_entries(loc_id))
             kind = "fresh" if fresh else "verify" if targets == [root] else "targets"
             state = IndexRunState(
                 kind=kind, created=created, fresh=fresh, targets=targets, rules=rules, max_depth=depth,
                 recurse=recurse, mode=mode, full_hash=full, absorbed=absorbed,
                 estimate=None if created or targets != [root] else (loc.entries or None))
-            ixs.start_run(store, self.ctx.job_id, loc_id, root, state, now)
+            data.start_run(self.ctx.job_id, loc_id, root, state, now)
         if absorbed:
             self.ctx.log(f"absorbed {len(absorbed)} location(s) inside it: {', '.join(absorbed)}")
 
@@ -273,7 +265,7 @@ class Index(Job[IndexConfig]):
     def _next(self, phase: str, **changes: Any) -> None:
         """Move to ``phase`` (inside the caller's transaction when there is one)."""
         self.st.update(changes)
-        ixs.save_run(self.store, self.ctx.job_id, phase, None, self.st)
+        self.data.save_run(self.ctx.job_id, phase, None, self.st)
         self.phase_name = phase
         self.ctx.checkpoint({"phase": phase}, force=True)
 
@@ -291,33 +283,33 @@ class Index(Job[IndexConfig]):
 
     # -- aggregation -----------------------------------------------------------------
     def _aggregate(self) -> None:
-        store, st, loc = self.store, self.st, self.loc
+        data, st, loc = self.data, self.st, self.loc
         self._phase("aggregation", message="summing subtrees")
-        with store.transaction():
+        with data.atomic():
             if st["kind"] in ("fresh", "verify") and st["root_total"] and not st.get("walk_errors") \
                     and not st["keep"]:  # what was walked is what is stored: no need to sum it again
                 size, files, entries = st["root_total"][0], st["root_total"][1], st["found"]
             elif self.full_run:
-                size, files, entries = diff.totals_under(store, loc.id, loc.path)
+                size, files, entries = data.totals_under(loc.id, loc.path)
             else:
                 size, files, entries = loc.total_size, None, loc.entries
                 deltas = {}
                 for t in st["targets"]:
-                    now_t = diff.totals_under(store, loc.id, t)
+                    now_t = data.totals_under(loc.id, t)
                     old_t = st["old"].get(t, (0, 0, 0))
                     deltas[t] = (now_t[0] - old_t[0], now_t[1] - old_t[1])
                     size += now_t[0] - old_t[0]
                     entries += now_t[2] - old_t[2]
-                shift_ancestors(store, loc.id, loc.path, deltas)
-            ixs.update_location(store, loc.id, entries=entries, total_size=size)
+                data.shift_ancestors(loc.id, loc.path, deltas)
+            data.update_location(loc.id, entries=entries, total_size=size)
             if st["kind"] == "fresh":
                 st["new"] = st["found"]
-                ixs.update_location(store, loc.id, digest=(st["root_total"] or [0, 0, None])[2])
+                data.update_location(loc.id, digest=(st["root_total"] or [0, 0, None])[2])
             elif st["kind"] == "verify":
-                ixs.apply_dir_changes(store, self.ctx.job_id, loc.id, loc.path)
+                data.apply_dir_changes(self.ctx.job_id, loc.id, loc.path)
             else:
                 for t in st["targets"]:
-                    ixs.invalidate_digests(store, loc.id, loc.path, t)
+                    data.invalidate_digests(loc.id, loc.path, t)
             self._next("content" if self.want else "done", totals=[size, files, entries])
         self._test_delay()
 
@@ -327,27 +319,26 @@ class Index(Job[IndexConfig]):
 
     # -- done ------------------------------------------------------------------------
     def _finish(self) -> dict:
-        store, st, loc = self.store, self.st, self.loc
+        data, st, loc = self.data, self.st, self.loc
         self._log_phase_end()
         self.ctx.phase("done")
         full_ok = bool(st["full_hash"]) and (self.full_run or loc.full_hash)
         changes = self._changes()
-        with store.transaction():
+        with data.atomic():
             fields: dict[str, Any] = dict(indexed_at=time.time(), last_changes=changes, last_job_id=self.ctx.job_id,
                                           full_hash=int(full_ok))
             fields["identified_want"] = self._identified_want()
             if self.full_run:
                 fields.update(rules=st["rules"], mode=st["mode"], max_depth=st["max_depth"],
                               recurse=int(st["recurse"]))
-            ixs.update_location(store, loc.id, **fields)
-            ixs.drop_run(store, self.ctx.job_id)
+            data.update_location(loc.id, **fields)
+            data.drop_run(self.ctx.job_id)
         # Settle this run's writes into the database file now (not at the next writer's
         # commit, and not for every later reader to look up in the WAL).
-        store.sql("PRAGMA wal_checkpoint(PASSIVE)")
+        data.settle()
         size, files, entries = st["totals"]
         if files is None:
-            files = store.sql("SELECT count(*) FROM entry WHERE location_id=? AND kind='file'",
-                              (loc.id,)).fetchone()[0]
+            files = data.count_files(loc.id)
         self.ctx.add_items(st["found"])
         return {"location": loc.path, "path": self.config.path, "mode": st["mode"], "entries": entries,
                 "files": files, "bytes": size, "walked": st["found"], **changes,
@@ -356,7 +347,7 @@ class Index(Job[IndexConfig]):
     def _identified_want(self) -> int:
         """What every file of the location has after this run (WANT_* bits); an
         unchanged re-index that asks for no more skips the content phase."""
-        st, before = self.st, loc_identified(self.store, self.loc.id)
+        st, before = self.st, self.data.identified_want(self.loc.id)
         changed = st["new"] or st["modified"] or st["moved"]
         if st.get("content_skipped") or not (self.want or changed):
             return before
@@ -367,17 +358,14 @@ class Index(Job[IndexConfig]):
         return 0 if self.ctx.errors else before & self.want
 
     def on_cancel(self, ctx) -> None:
-        store = _store(ctx)
-        run = ixs.load_run(store, ctx.job_id)
+        data = _data(ctx)
+        run = data.load_run(ctx.job_id)
         if run is None:
             return
         loc_id, _root, _phase, _cursor, st = run
         if st.get("created") and not st.get("absorbed"):
-            ixs.remove_location(store, loc_id)  # a first index that never finished leaves nothing
+            data.remove_location(loc_id)  # a first index that never finished leaves nothing
         else:
-            with store.transaction():
-                ixs.drop_run(store, ctx.job_id)
+            with data.atomic():
+                data.drop_run(ctx.job_id)
 
-
-def loc_identified(store, location_id: int) -> int:
-    return store.sql("SELECT identified_want FROM location WHERE id=?", (location_id,)).fetchone()[0]

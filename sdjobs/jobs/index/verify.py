@@ -19,13 +19,11 @@ sent back row by row; the main process lists it again afterwards.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from typing import Any
 
 from ...fs.rules import WalkRules
 from ...fs.walker import walk, walk_segments
-from ...store import index_store as ixs
 from .walk import BATCH, DIGEST_MASK, TEST_DELAY, child_key
 
 ROW_CAP = int(os.environ.get("SDJOBS_INDEX_ROW_CAP") or 20_000)
@@ -72,30 +70,20 @@ def plan_units(root: str, rules: WalkRules, max_depth: int | None, recurse: bool
 
 def verify_unit(task: tuple) -> dict:
     """Walk one unit in a worker; report what differs from the library."""
-    db_path, location_id, root, unit, direct_only, rules, max_depth, recurse = task
-    conn = sqlite3.connect(db_path, timeout=60)
-    try:
-        return _Verify(conn, location_id, root, WalkRules.from_dict(rules), max_depth, recurse).run(unit, direct_only)
-    finally:
-        conn.close()
+    reader, location_id, root, unit, direct_only, rules, max_depth, recurse = task
+    return _Verify(reader, location_id, root, WalkRules.from_dict(rules), max_depth, recurse).run(unit, direct_only)
 
 
 class _Verify:
-    def __init__(self, conn, location_id, root, rules, max_depth, recurse) -> None:
-        self.conn, self.location_id, self.root = conn, location_id, root
+    def __init__(self, reader, location_id, root, rules, max_depth, recurse) -> None:
+        self.reader, self.location_id, self.root = reader, location_id, root
         self.rules, self.max_depth, self.recurse = rules, max_depth, recurse
         self.out: dict[str, Any] = {"walked": 0, "dirs": [], "totals": [], "errors": [], "base": None,
                                     "stored": None}
         self.stack: list[list] = []
 
     def _stored(self, path: str):
-        if path == self.root:
-            row = self.conn.execute("SELECT digest, NULL, NULL FROM location WHERE id=?",
-                                    (self.location_id,)).fetchone()
-        else:
-            row = self.conn.execute("SELECT digest, subtree_size, subtree_files FROM entry WHERE location_id=?"
-                                    " AND path=? AND kind='dir'", (self.location_id, os.fsencode(path))).fetchone()
-        return row
+        return self.reader.dir_stored(self.location_id, path, path == self.root)
 
     def _frame(self, path: str) -> list:
         # path, size, files, digest, direct children as flat values (None past ROW_CAP rows),
@@ -175,28 +163,28 @@ class _Verify:
 class VerifyDiscovery:
     """The main process's side: fan the units out, commit each result."""
 
-    def __init__(self, ctx: Any, store: Any, job_id: int, location: Any, state: dict, on_progress: Any) -> None:
-        self.ctx, self.store, self.job_id, self.loc, self.state = ctx, store, job_id, location, state
+    def __init__(self, ctx: Any, data: Any, job_id: int, location: Any, state: dict, on_progress: Any) -> None:
+        self.ctx, self.data, self.job_id, self.loc, self.state = ctx, data, job_id, location, state
         self.on_progress = on_progress
         self.rules = WalkRules.from_dict(state["rules"])
 
     def run(self) -> None:
-        st, ctx, store = self.state, self.ctx, self.store
+        st, ctx, data = self.state, self.ctx, self.data
         root, depth, recurse = self.loc.path, st["max_depth"], st["recurse"]
         if st.get("units") is None:
             st["units"] = plan_units(root, self.rules, depth, recurse, os.cpu_count() or 2)
             st["units_done"], st["bases"] = 0, {}
-        db_path = str(store.library.db_path)
+        reader = data.reader()
         rules = self.rules.to_dict()
-        tasks = [(db_path, self.loc.id, root, u, direct, rules, depth, recurse)
+        tasks = [(reader, self.loc.id, root, u, direct, rules, depth, recurse)
                  for u, direct in st["units"][st["units_done"]:]]
         for res in ctx.map(verify_unit, tasks, chunksize=1):
             unit, direct = st["units"][st["units_done"]]
-            with store.transaction():
+            with data.atomic():
                 self._commit(res, unit, direct)
                 st["units_done"] += 1
                 st["found"] += res["walked"]
-                ixs.save_run(store, self.job_id, "discovery", None, st)
+                data.save_run(self.job_id, "discovery", None, st)
             for path, message, vanished in res["errors"]:
                 if vanished:
                     ctx.warn("vanished during the walk", path=path)
@@ -207,31 +195,26 @@ class VerifyDiscovery:
             if TEST_DELAY:
                 time.sleep(TEST_DELAY)
         if st.get("combined") is None:
-            with store.transaction():
+            with data.atomic():
                 self._combine()
                 st["combined"] = True
-                ixs.save_run(store, self.job_id, "discovery", None, st)
+                data.save_run(self.job_id, "discovery", None, st)
         self._rescan_big()
 
     def _commit(self, res: dict, unit: str, direct: bool) -> None:
-        store, job_id = self.store, self.job_id
+        data, job_id = self.data, self.job_id
         rows, dirs = [], []
         if any(not vanished for _p, _m, vanished in res["errors"]):
             self.state["walk_errors"] = True  # the location's totals then come from SQL
         for path_b, digest, children_values in res["dirs"]:
             if children_values is None:
-                dirs.append((job_id, path_b, 2, None))  # too many to send: listed again later
+                dirs.append((path_b, 2, None))  # too many to send: listed again later
             else:
                 rows += children_values
-                dirs.append((job_id, path_b, 1, digest))
-        ixs.stage_values(store, job_id, rows)
-        store.db.cursor().executemany(
-            "INSERT INTO index_dirs (job_id, path, changed, digest) VALUES (?,?,?,?)"
-            " ON CONFLICT(job_id, path) DO UPDATE SET changed=excluded.changed, digest=excluded.digest", dirs)
-        store.db.cursor().executemany(
-            f"INSERT INTO index_dirs (job_id, path, subtree_size, subtree_files) VALUES ({job_id},?,?,?)"
-            " ON CONFLICT(job_id, path) DO UPDATE SET subtree_size=excluded.subtree_size,"
-            " subtree_files=excluded.subtree_files", [(p, s, f) for s, f, p in res["totals"]])
+                dirs.append((path_b, 1, digest))
+        data.stage_values(job_id, rows)
+        data.stage_dirs(job_id, dirs)
+        data.stage_dir_totals(job_id, [(p, s, f) for s, f, p in res["totals"]])
         # for _combine: the partial totals of a direct-only unit, the totals of a subtree
         self.state["bases"][unit] = [*res["base"], direct, *(res["stored"] or (None, None, None))[1:]] \
             if res["base"] else [0, 0, direct, None, None]
@@ -250,17 +233,13 @@ class VerifyDiscovery:
         self.state["root_total"] = totals.get(self.loc.path)
         changed = [(s, f, os.fsencode(u)) for u, (s, f) in totals.items()
                    if u != self.loc.path and (bases[u][3], bases[u][4]) != (s, f)]
-        self.store.db.cursor().executemany(
-            f"INSERT INTO index_dirs (job_id, path, subtree_size, subtree_files) VALUES ({self.job_id},?,?,?)"
-            " ON CONFLICT(job_id, path) DO UPDATE SET subtree_size=excluded.subtree_size,"
-            " subtree_files=excluded.subtree_files", [(p, s, f) for s, f, p in changed])
+        self.data.stage_dir_totals(self.job_id, [(p, s, f) for s, f, p in changed])
 
     def _rescan_big(self) -> None:
         """List again the changed directories that had too many children to send."""
-        store, job_id, st = self.store, self.job_id, self.state
+        data, job_id, st = self.data, self.job_id, self.state
         root = self.loc.path
-        big = [os.fsdecode(r[0]) for r in store.sql(
-            "SELECT path FROM index_dirs WHERE job_id=? AND changed=2 ORDER BY path", (job_id,))]
+        big = data.changed_dirs(job_id, changed=2)
         for path in big:
             digest, batch = 0, []
             for e in children(root, self.rules, path, st["max_depth"], st["recurse"]):
@@ -268,11 +247,10 @@ class VerifyDiscovery:
                 digest = (digest + child_key(name_b, e.size, e.inode, e.device, e.mode, e.mtime_ns)) & DIGEST_MASK
                 batch.append((os.fsencode(e.path), name_b, e.kind, e.size, e.inode, e.device, e.mode, e.mtime_ns))
                 if len(batch) >= BATCH:
-                    with store.transaction():
-                        ixs.stage_entries(store, job_id, batch)
+                    with data.atomic():
+                        data.stage_entries(job_id, batch)
                     batch = []
                     self.ctx.check_interrupt()
-            with store.transaction():
-                ixs.stage_entries(store, job_id, batch)
-                store.sql("UPDATE index_dirs SET changed=1, digest=? WHERE job_id=? AND path=?",
-                          (digest, job_id, os.fsencode(path)))
+            with data.atomic():
+                data.stage_entries(job_id, batch)
+                data.dir_listed(job_id, path, digest)

@@ -36,12 +36,8 @@ from ...core import codec
 from ...core.errors import JobFailed, WorkerLost
 from ...fs.rules import GitIgnore, WalkRules
 from ...fs.walker import entry_key, walk_segments
-from ...store import index_store as ixs
 
 BATCH = int(os.environ.get("SDJOBS_INDEX_BATCH") or 5000)
-# For the indexer's connections: a page cache that holds the indexes being updated,
-# fewer WAL checkpoints (each one syncs), temp tables in memory.
-PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=8192", "PRAGMA temp_store=MEMORY")
 FLUSH_SECONDS = 1.0
 PROGRESS_SECONDS = 0.25  # as often as the job context writes progress anyway
 # Seconds to sleep after each commit: lets tests stop a run in any phase of a tiny tree.
@@ -117,8 +113,8 @@ class BatchWriter:
     IN_FLIGHT = 2
     PIPE_BYTES = 1 << 20
 
-    def __init__(self, write: Any, store: Any) -> None:
-        self._write, self._store = write, store
+    def __init__(self, write: Any, data: Any) -> None:
+        self._write, self._data = write, data
         self._inflight = 0
         self._proc = None
         if os.environ.get("SDJOBS_INDEX_SYNC_WRITES"):
@@ -144,11 +140,8 @@ class BatchWriter:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self._batches.close()
         self._acks.close()
-        self._store.reopen()  # never touch the parent's connection
         try:
-            for pragma in PRAGMAS:
-                self._store.sql(pragma)
-            ixs.bulk_connection(self._store)
+            self._data.open_bulk_writer()  # a connection of its own, never the parent's
             while data := batches.recv_bytes():
                 self._write(msgpack.unpackb(data, raw=False))
                 acks.send(None)
@@ -210,9 +203,9 @@ class Discovery:
     ``fresh``: the location had no entries, so rows go straight into
     ``entry``; otherwise they are staged in ``index_scan`` for the diff."""
 
-    def __init__(self, ctx: Any, store: Any, job_id: int, location_id: int, root: str, rules: WalkRules,
+    def __init__(self, ctx: Any, data: Any, job_id: int, location_id: int, root: str, rules: WalkRules,
                  max_depth: int | None, recurse: bool, state: dict, on_progress: Any) -> None:
-        self.ctx, self.store, self.job_id, self.location_id = ctx, store, job_id, location_id
+        self.ctx, self.data, self.job_id, self.location_id = ctx, data, job_id, location_id
         self.root, self.rules, self.max_depth, self.recurse = root, rules, max_depth, recurse
         self.state = state
         self.on_progress = on_progress
@@ -245,16 +238,8 @@ class Discovery:
     def _write(self, batch: tuple) -> None:
         """In the writer process: one batch, its cursor and state, one transaction."""
         rows, totals, cursor, state = batch
-        store = self.store
-        with store.transaction():
-            if self.state["fresh"]:
-                ixs.write_entries(store, self.location_id, rows)
-                ixs.write_totals(store, self.location_id, totals)
-            else:
-                ixs.stage_values(store, self.job_id, rows)
-                ixs.stage_totals(store, self.job_id, totals)
-            store.sql("UPDATE index_run SET phase='discovery', cursor=?, state=? WHERE job_id=?",
-                      (cursor, state, self.job_id))
+        self.data.write_discovered(self.job_id, self.location_id, rows, totals, fresh=self.state["fresh"],
+                                   cursor=cursor, state=state)
 
     def on_error(self, path: str, exc: BaseException) -> None:
         if isinstance(exc, FileNotFoundError):
@@ -267,7 +252,7 @@ class Discovery:
 
     # -- walking ------------------------------------------------------------------
     def run(self, cursor: str | None) -> None:
-        self.writer = BatchWriter(self._write, self.store)
+        self.writer = BatchWriter(self._write, self.data)
         try:
             self._run(cursor)
         finally:

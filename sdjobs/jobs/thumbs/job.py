@@ -125,13 +125,12 @@ class Thumbs(Job[ThumbsConfig]):
 
     # -- run ---------------------------------------------------------------------
     def run(self, ctx):
-        from ...store import thumbs_store as ts
         from . import worker  # Pillow, loaded before the pool forks
 
         c = self.config
-        self.ctx, self.ts, self.worker = ctx, ts, worker
-        self.store = _store_of(ctx)
-        self.data_dir = str(self.store.library.data_dir)
+        self.ctx, self.worker = ctx, worker
+        self.data = ctx.library.data  # thumbnails and their sources (``store/data_plane.py``)
+        self.data_dir = str(ctx.library.data_dir)
         self.variants = tuple(parse_variant(s) for s in c.sizes)
         self.fd_dirs = _freedesktop_dirs(self.variants) if c.freedesktop else ()
         state = ctx.load_state(ThumbsState)
@@ -233,7 +232,7 @@ class Thumbs(Job[ThumbsConfig]):
     # -- deciding what needs work ----------------------------------------------------
     def _tasks(self) -> Iterator:
         c, ctx, worker = self.config, self.ctx, self.worker
-        indexed = _IndexLookup(self.store)
+        indexed = _IndexLookup(self.data)
         root, after = self.state.root, self.state.after
         for i, path, size, mtime_ns in self._entries(root, after):
             where = (i, path)
@@ -257,7 +256,7 @@ class Thumbs(Job[ThumbsConfig]):
         """True when the image needs nothing (and is counted); else its known
         content id, or None."""
         path = where[1]
-        row = self.ts.source(self.store, path)
+        row = self.data.thumb_source(path)
         if row is None or (row.mtime_ns, row.size) != (mtime_ns, size):
             return None
         mine = row.job_id == self.ctx.job_id  # recorded by this job just before a crash (see _commit)
@@ -292,7 +291,7 @@ class Thumbs(Job[ThumbsConfig]):
         return True
 
     def _have_thumbs(self, cas: str) -> bool:
-        have = self.ts.thumbs_of(self.store, cas, self.config.format)
+        have = self.data.thumbs_of(cas, self.config.format)
         for name, _px in self.variants:
             row = have.get(name)
             if row is None or not os.path.exists(os.path.join(self.data_dir, row.path)):
@@ -365,8 +364,8 @@ class Thumbs(Job[ThumbsConfig]):
         """The rows and the position that covers them, in one transaction
         (one commit per result instead of two). ``mine`` in ``_without_work``
         still covers rows recorded by a run whose checkpoint was lost."""
-        with self.store.transaction():
-            self.ts.record(self.store, self.rows_src, self.rows_thumb)
+        with self.data.atomic():
+            self.data.record_thumbs(self.rows_src, self.rows_thumb)
             self.state.root, self.state.after = self.position
             self.ctx.checkpoint(self.state, force=True)
         self.rows_src, self.rows_thumb = [], []
@@ -374,26 +373,20 @@ class Thumbs(Job[ThumbsConfig]):
 
     def on_cancel(self, ctx) -> None:
         from . import worker
-        worker.sweep_temps(str(_store_of(ctx).library.data_dir))
+        worker.sweep_temps(str(ctx.library.data_dir))
 
 
 class _IndexLookup:
     """The indexer's content id for a file it saw with the same size and mtime."""
 
-    def __init__(self, store) -> None:
-        self.store = store
-        try:
-            from ...store import index_store
-
-            self.index = index_store
-            self.any = store.sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
-        except Exception:  # no index in this sdjobs or library
-            self.index, self.any = None, False
+    def __init__(self, data) -> None:
+        self.data = data
+        self.any = data.has_locations()
 
     def cas_id(self, path: str, size: int, mtime_ns: int) -> str | None:
         if not self.any:
             return None
-        e = self.index.entry_at(self.store, path)
+        e = self.data.entry_at(path)
         if e is None or e.cas_id is None or (e.size, e.mtime_ns) != (size, mtime_ns):
             return None
         return e.cas_id
@@ -420,14 +413,6 @@ def _fd_root() -> str:
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     base = cache if cache and os.path.isabs(cache) else os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "thumbnails")
-
-
-def _store_of(ctx):
-    """The library store of the running job (the runner's backend holds it)."""
-    store = ctx.store
-    if store is None:
-        raise RuntimeError("the thumbs job needs the library store (run it through the runner)")
-    return store
 
 
 def _version() -> str:

@@ -24,9 +24,7 @@ import dataclasses
 import os
 import time
 from collections import deque
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any, ClassVar, Literal
 
 from ...core.errors import BadInput, NotFound
 from ...core.job import Job
@@ -60,7 +58,8 @@ class ValidateConfig:
     mode: Mode = "basic"
     permissions: bool = False
     rules: dict = dataclasses.field(default_factory=dict)
-    library: str = ""
+    # ``library`` was a field: the job has ``ctx.library`` now (old configurations still load)
+    RETIRED: ClassVar[tuple[str, ...]] = ("library",)
 
 
 @dataclasses.dataclass
@@ -96,9 +95,15 @@ class Validate(Job[ValidateConfig]):
             if not os.path.lexists(p):
                 raise NotFound(f"cannot validate {p!r}: no such file or directory")
         WalkRules.from_dict(c.rules)
+
+    @classmethod
+    def check_library(cls, c: ValidateConfig, library) -> None:
+        """What ``validate`` cannot tell without the library (``library``: a ``LibraryInfo``):
+        integrity needs stored full hashes. The job checks it when it starts; the CLI
+        before it submits (a one-line error, exit 2)."""
         if c.mode == "integrity":
             for p in c.paths:
-                why = _no_hashes(c.library, p)
+                why = _no_hashes(library.data, p)
                 if why:
                     raise BadInput(why)
 
@@ -123,6 +128,7 @@ class Validate(Job[ValidateConfig]):
         state = ctx.load_state(ValidateState)
         pieces = None
         if state is None:
+            self.check_library(c, ctx.library)
             ctx.phase("list", message="listing " + ", ".join(c.paths))
             state = ValidateState(listed=False)
             pieces = self._pieces(flags, state.notes)
@@ -193,7 +199,7 @@ class Validate(Job[ValidateConfig]):
         c = self.config
         needs_walk = flags.get("corruption") or flags.get("names") or flags.get("permissions")
         for root in c.paths:
-            found = _index_rows(c.library, root, self.ctx.store, lazy=True)
+            found = _index_rows(self.ctx.library.data, root, lazy=True)
             if found is None:
                 if flags.get("drift") or flags.get("integrity"):
                     notes.append(list(issue(
@@ -251,91 +257,36 @@ def _flags(c: ValidateConfig) -> dict:
             "names": every, "permissions": every or c.permissions}
 
 
-def _open_store(library: str):
-    if not library or not os.path.exists(library):
-        return None
-    from ...store.api import Store
-    from ...store.library import Library
-
-    return Store(Library(Path(library)), create=False)
-
-
-def _no_hashes(library: str, path: str) -> str | None:
-    """Why integrity cannot be checked under ``path``, or None."""
-    from ...store import index_store
-
+def _no_hashes(data, path: str) -> str | None:
+    """Why integrity cannot be checked under ``path``, or None (``data``: the library's data plane)."""
     how = f"run `sdjobs index {path} --full-hash` first, then validate again"
-    store = _open_store(library)
-    if store is None:
+    loc = data.find_location(path)
+    if loc is None:
         return f"{path} is not indexed, so there are no stored hashes to compare with: {how}"
-    try:
-        loc = index_store.find_location(store, path)
-        if loc is None:
-            return f"{path} is not indexed, so there are no stored hashes to compare with: {how}"
-        if not index_store.full_hashes_stored(store, loc.id):
-            return f"{loc.path} was indexed without full hashes: {how}"
-    finally:
-        store.close()
+    if not data.full_hashes_stored(loc.id):
+        return f"{loc.path} was indexed without full hashes: {how}"
     return None
 
 
-def _index_rows(library: str, root: str, store=None, *, lazy: bool = False):
+def _index_rows(data, root: str, *, lazy: bool = False):
     """{path: (size, mtime_ns, inode, full_hash)} of the indexed files under
     ``root`` (key None: whether full hashes are stored), or None if not indexed.
     With ``lazy``: (whether full hashes are stored, an iterator of (path,
-    stored) in path order). Uses ``store`` (the job's) when it is that library's.
-
-    The rows come from a read-only connection of their own, so that the job
-    can write its progress while it reads them, and only the five columns
-    needed are read (building full entry rows cost 4x the query on 20,000
-    files), in the spelling of ``root``, like index_store.entries_under."""
-    own = store is None or os.path.realpath(store.library.db_path) != os.path.realpath(library or "/")
-    if own:
-        store = _open_store(library)
-        if store is None:
-            return None
-    from ...store import index_store
-
-    try:
-        given = os.path.abspath(root)
-        real = index_store.canonical(given)
-        loc = index_store.find_location(store, real)
-        if loc is None:
-            return None
-        has_hashes = index_store.full_hashes_stored(store, loc.id)
-        db_path = str(store.library.db_path)
-    finally:
-        if own:
-            store.close()
-    rows = _entry_rows(db_path, loc.id, given, real)
+    stored) in path order), read by the index's own reader (``IndexReader``:
+    the job's connection stays free for its checkpoints). Paths are in the
+    spelling of ``root``, like ``entries_under``."""
+    given = os.path.abspath(root)
+    loc = data.find_location(given)
+    if loc is None:
+        return None
+    has_hashes = data.full_hashes_stored(loc.id)
+    real = os.path.realpath(given)
+    rows = data.reader().file_rows(loc.id, given, real, HEAD_FILES)
     if lazy:
         return has_hashes, rows
     found: dict = {None: has_hashes}
     found.update(rows)
     return found
-
-
-def _entry_rows(db_path: str, location_id: int, given: str, real: str):
-    """(path in the spelling of ``given``, (size, mtime_ns, inode, full_hash))
-    of each indexed file at or under ``real``, in path order."""
-    import sqlite3
-
-    from ...store import index_store
-
-    con = sqlite3.connect(f"file:{quote(db_path)}?mode=ro", uri=True)
-    try:
-        lo, hi = index_store.subtree_range(real)
-        cur = con.execute("SELECT path, size, mtime_ns, inode, full_hash FROM entry WHERE location_id=?"
-                          " AND ((path >= ? AND path < ?) OR path = ?) AND kind='file' ORDER BY path",
-                          (location_id, lo, hi, os.fsencode(real)))
-        cut, base = len(real.rstrip("/")), given.rstrip("/")
-        swap = given != real
-        while batch := cur.fetchmany(HEAD_FILES):
-            for raw, *stored in batch:
-                p = raw.decode("utf-8", "surrogateescape")
-                yield base + p[cut:] if swap else p, tuple(stored)
-    finally:
-        con.close()
 
 
 def _head(rows) -> list[tuple]:
