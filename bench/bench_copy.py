@@ -49,8 +49,8 @@ def jobs_ls_bench(runs: int) -> list[float]:
                  now - i + 1, codec.pack({"argv": ["sdjobs", "copy", f"/src/{i}", "/dst"]}),
                  codec.pack({"files": i, "bytes": i * 1000, "dirs": 1, "links": 0}))
                 for i in range(10_000)]
-        with store.transaction():
-            store.db.cursor().executemany(
+        with store._transaction():
+            store._db.cursor().executemany(
                 "INSERT INTO job (type, type_version, status, priority, config, created_at, updated_at, finished_at,"
                 " context, output) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
         store.close()

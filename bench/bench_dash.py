@@ -48,7 +48,7 @@ from sdjobs.store.library import Library
 store = Store(Library(Path(sys.argv[1])))
 job, samples, mode = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 runner = store.register_runner(1, "foreground")
-store.sql("UPDATE job SET runner_id=? WHERE id=?", (runner, job))
+store._sql("UPDATE job SET runner_id=? WHERE id=?", (runner, job))
 print("ready", flush=True)
 sys.stdin.readline()
 last_beat = 0.0
@@ -103,13 +103,13 @@ def make_library(path: Path, history: int) -> tuple[Store, int]:
                      codec.pack({"files": files, "bytes": files * 4096}),
                      codec.pack({"argv": ["sdjobs", kind, f"/data/set-{n}"], "user": "bench", "cwd": "/data"}),
                      codec.pack({})))
-    with store.transaction():
-        store.db.cursor().executemany(
+    with store._transaction():
+        store._db.cursor().executemany(
             "INSERT INTO job (type, type_version, status, config, created_at, updated_at, started_at, finished_at,"
             " progress, output, context, settings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     job = store.submit("copy", 1, {"sources": ["/data/live"], "dest": "/mnt/b"},
                        context={"argv": ["sdjobs", "copy", "/data/live", "/mnt/b"]})
-    store.sql("UPDATE job SET status='running', started_at=? WHERE id=?", (time.time(), job))
+    store._sql("UPDATE job SET status='running', started_at=? WHERE id=?", (time.time(), job))
     return store, job
 
 

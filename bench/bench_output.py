@@ -57,8 +57,8 @@ def store_rows(store: Store, texts: list[tuple[int, str]]) -> int:
     for a in range(0, len(texts), BATCH):
         results.append(store, job, [(t, s, None) for s, t in texts[a:a + BATCH]], start=a,
                        columns=("size", "hash", "wasted", "paths"), name="groups")
-    store.sql("PRAGMA wal_checkpoint(PASSIVE)")
-    store.sql("UPDATE job SET status='completed', finished_at=?, output=? WHERE id=?",
+    store._sql("PRAGMA wal_checkpoint(PASSIVE)")
+    store._sql("UPDATE job SET status='completed', finished_at=?, output=? WHERE id=?",
               (time.time(), codec.pack({"mode": "hash", "scanned": 2 * len(texts), "candidates": 2 * len(texts),
                                          "from_index": 0, "read_bytes": 0, "groups": len(texts),
                                          "duplicates": len(texts), "wasted": sum(s for s, _ in texts)}), job))

@@ -315,12 +315,6 @@ class JobContext:
         """The library the job runs in: its id, path, data directory and data plane."""
         return self._backend.library()
 
-    @property
-    def store(self) -> Any:
-        """Deprecated, engine-internal: the library's raw store. Not part of ``sdjobs.api``;
-        built-in jobs are moving to ``ctx.library.data`` and this goes away once none uses it."""
-        return getattr(self._backend, "store", None)
-
     # -- children and fan-out ---------------------------------------------
     def spawn_child(self, job_type: str, config: Any, priority: int | None = None) -> int:
         """Submit a child job (its config a dataclass or a dict); returns its id. The parent

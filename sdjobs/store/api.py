@@ -122,13 +122,6 @@ class Store(Verbs):
     def _transaction(self):
         return self._db.atomic("IMMEDIATE")
 
-    sql = _sql  # TODO(17): removed once the data plane is in
-    transaction = _transaction  # TODO(17): removed once the data plane is in
-
-    @property
-    def db(self) -> LibraryDatabase:  # TODO(17): removed once the data plane is in
-        return self._db
-
     def data_version(self) -> int:
         """Changes when another connection commits (cheap; for live views)."""
         return self._sql("PRAGMA data_version").fetchone()[0]

@@ -34,7 +34,7 @@ class SQLiteDataPlane:
         return Path(self._store.library.data_dir)
 
     def atomic(self) -> contextlib.AbstractContextManager:
-        return self._store.transaction()
+        return self._store._transaction()
 
     # -- locations ------------------------------------------------------------------------
     def find_location(self, path: str | os.PathLike) -> LocationRow | None:
@@ -47,7 +47,7 @@ class SQLiteDataPlane:
         return ixs.get_location(self._store, location_id)
 
     def has_locations(self) -> bool:
-        return self._store.sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
+        return self._store._sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
 
     def list_locations(self) -> list[LocationRow]:
         return ixs.list_locations(self._store)
@@ -88,7 +88,7 @@ class SQLiteDataPlane:
         return diff.totals_under(self._store, location_id, target)
 
     def count_files(self, location_id: int) -> int:
-        return self._store.sql("SELECT count(*) FROM entry WHERE location_id=? AND kind='file'",
+        return self._store._sql("SELECT count(*) FROM entry WHERE location_id=? AND kind='file'",
                                (location_id,)).fetchone()[0]
 
     # -- the index kept true by other jobs --------------------------------------------------
@@ -110,7 +110,7 @@ class SQLiteDataPlane:
     # -- index runs -----------------------------------------------------------------------
     def tune_for_indexing(self) -> None:
         for pragma in INDEXER_PRAGMAS:
-            self._store.sql(pragma)
+            self._store._sql(pragma)
 
     def open_bulk_writer(self) -> None:
         """In a process of the indexer's own (forked): a connection of its own, set up for
@@ -121,12 +121,12 @@ class SQLiteDataPlane:
 
     def settle(self) -> None:
         """Move what was written into the database file now (a WAL checkpoint)."""
-        self._store.sql("PRAGMA wal_checkpoint(PASSIVE)")
+        self._store._sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def running_index_jobs(self, location_id: int) -> list[int]:
         """Index jobs running now on the location (started and not finished: ``active_runs``)."""
         return [j for j in ixs.active_runs(self._store, location_id)
-                if self._store.sql("SELECT status FROM job WHERE id=?", (j,)).fetchone()[0] == "running"]
+                if self._store._sql("SELECT status FROM job WHERE id=?", (j,)).fetchone()[0] == "running"]
 
     def active_runs(self, location_id: int) -> list[int]:
         return ixs.active_runs(self._store, location_id)
@@ -151,7 +151,7 @@ class SQLiteDataPlane:
         """One batch of a walk, with the cursor and (packed) state that describe it, in one
         transaction: straight into the entries (``fresh``) or staged for the diff."""
         store = self._store
-        with store.transaction():
+        with store._transaction():
             if fresh:
                 ixs.write_entries(store, location_id, values)
                 ixs.write_totals(store, location_id, totals)

@@ -10,5 +10,5 @@ if TYPE_CHECKING:
 
 def library_id(store: Store) -> str:
     """The library's stable id: 32 hex digits, the same for as long as the library exists."""
-    row = store.sql("SELECT id FROM library_identity").fetchone()
+    row = store._sql("SELECT id FROM library_identity").fetchone()
     return str(row[0])

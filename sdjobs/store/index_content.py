@@ -73,13 +73,13 @@ def _selection(s: ContentScope) -> tuple[str, list]:
 
 def lacking_any(store, s: ContentScope) -> bool:
     cond, params = _selection(s)
-    return store.sql(f"SELECT 1 FROM entry e WHERE {cond} LIMIT 1", params).fetchone() is not None
+    return store._sql(f"SELECT 1 FROM entry e WHERE {cond} LIMIT 1", params).fetchone() is not None
 
 
 def todo(store, s: ContentScope, after: int) -> tuple[int, int]:
     """(files, bytes) left to read after entry id ``after``."""
     cond, params = _selection(s)
-    n, size = store.sql(f"SELECT count(*), coalesce(sum(e.size), 0) FROM entry e WHERE {cond} AND e.id > ?",
+    n, size = store._sql(f"SELECT count(*), coalesce(sum(e.size), 0) FROM entry e WHERE {cond} AND e.id > ?",
                         [*params, after]).fetchone()
     return int(n), int(size)
 
@@ -88,7 +88,7 @@ def ranges(store, s: ContentScope, after: int, size: int = RANGE) -> Iterator[tu
     """(after, upto] entry id ranges of about ``size`` files each; the last one open-ended."""
     cond, params = _selection(s)
     while True:
-        row = store.sql(f"SELECT e.id FROM entry e WHERE {cond} AND e.id > ? ORDER BY e.id"
+        row = store._sql(f"SELECT e.id FROM entry e WHERE {cond} AND e.id > ? ORDER BY e.id"
                         f" LIMIT 1 OFFSET {int(size) - 1}", [*params, after]).fetchone()
         yield (after, None if row is None else row[0])
         if row is None:
@@ -97,13 +97,13 @@ def ranges(store, s: ContentScope, after: int, size: int = RANGE) -> Iterator[tu
 
 
 def identified(store, job_id: int) -> int:
-    row = store.sql("SELECT identified FROM index_run WHERE job_id=?", (job_id,)).fetchone()
+    row = store._sql("SELECT identified FROM index_run WHERE job_id=?", (job_id,)).fetchone()
     return row[0] if row else 0
 
 
 def identified_want(store, location_id: int) -> int:
     """What every file of the location had after its last run (the job's WANT_* bits)."""
-    row = store.sql("SELECT identified_want FROM location WHERE id=?", (location_id,)).fetchone()
+    row = store._sql("SELECT identified_want FROM location WHERE id=?", (location_id,)).fetchone()
     return row[0] if row else 0
 
 

@@ -54,7 +54,7 @@ def _kept(path: bytes, keep: Sequence[bytes]) -> bool:
 def totals_under(store, location_id: int, target: str) -> tuple[int, int, int]:
     """(bytes in files, files, entries) at and below ``target``."""
     cond, params = scope("e", target)
-    row = store.sql(f"SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0),"
+    row = store._sql(f"SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0),"
                     f" count(CASE WHEN kind='file' THEN 1 END), count(*) FROM entry e"
                     f" WHERE e.location_id=? AND {cond}", [location_id, *params]).fetchone()
     return int(row[0]), int(row[1]), int(row[2])
@@ -68,13 +68,13 @@ def _direct(alias: str, directory: str) -> tuple[str, list]:
 
 
 def _gone_table(store) -> None:
-    store.sql("CREATE TEMP TABLE IF NOT EXISTS ix_gone (id INTEGER PRIMARY KEY, device INTEGER, inode INTEGER,"
+    store._sql("CREATE TEMP TABLE IF NOT EXISTS ix_gone (id INTEGER PRIMARY KEY, device INTEGER, inode INTEGER,"
               " kind TEXT, path BLOB, size INTEGER, mtime_ns INTEGER)")
-    store.sql("DELETE FROM temp.ix_gone")
+    store._sql("DELETE FROM temp.ix_gone")
 
 
 def _collect_gone(store, job_id: int, location_id: int, cond: str, params: list) -> None:
-    store.sql(f"INSERT OR IGNORE INTO temp.ix_gone SELECT e.id, e.device, e.inode, e.kind, e.path, e.size,"
+    store._sql(f"INSERT OR IGNORE INTO temp.ix_gone SELECT e.id, e.device, e.inode, e.kind, e.path, e.size,"
               f" e.mtime_ns FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
               f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
               [location_id, *params, job_id])
@@ -84,10 +84,10 @@ def _move_gone(store, job_id: int, location_id: int) -> tuple[int, int]:
     """Pair what is gone with what is new by (device, inode, kind); give the old
     rows their new paths. Returns (moved, deleted): what stayed below a moved
     directory's old path is gone for good."""
-    if not store.sql("SELECT 1 FROM temp.ix_gone LIMIT 1").fetchone():
+    if not store._sql("SELECT 1 FROM temp.ix_gone LIMIT 1").fetchone():
         return 0, 0
-    store.sql("CREATE INDEX IF NOT EXISTS temp.ix_gone_ino ON ix_gone(device, inode, kind)")
-    pairs = store.sql(
+    store._sql("CREATE INDEX IF NOT EXISTS temp.ix_gone_ino ON ix_gone(device, inode, kind)")
+    pairs = store._sql(
         "SELECT s.path, s.name, g.id, g.kind, g.path FROM index_scan s CROSS JOIN temp.ix_gone g"
         " ON g.device = s.device AND g.inode = s.inode AND g.kind = s.kind"
         " AND (s.kind = 'dir' OR (g.size = s.size AND g.mtime_ns = s.mtime_ns))"
@@ -104,13 +104,13 @@ def _move_gone(store, job_id: int, location_id: int) -> tuple[int, int]:
         moves.append((path, name, entry_id))
         if kind == "dir":
             old_dirs.append(old)
-    store.db.cursor().executemany("UPDATE entry SET path=?, name=? WHERE id=?", moves)
+    store._db.cursor().executemany("UPDATE entry SET path=?, name=? WHERE id=?", moves)
     orphans = 0
     for old in old_dirs:
         lo, hi = subtree_range(os.fsdecode(old))
-        orphans += store.sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
+        orphans += store._sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
                              (location_id, lo, hi)).rowcount
-    store.sql("DELETE FROM temp.ix_gone")
+    store._sql("DELETE FROM temp.ix_gone")
     return len(moves), orphans
 
 
@@ -122,8 +122,8 @@ def apply_moves(store, job_id: int, location_id: int, targets: Iterable[str],
         cond, params = scope("e", target)
         _collect_gone(store, job_id, location_id, cond, params)
     if keep:
-        gone = store.sql("SELECT id, path FROM temp.ix_gone").fetchall()
-        store.db.cursor().executemany("DELETE FROM temp.ix_gone WHERE id=?",
+        gone = store._sql("SELECT id, path FROM temp.ix_gone").fetchall()
+        store._db.cursor().executemany("DELETE FROM temp.ix_gone WHERE id=?",
                                       [(i,) for i, p in gone if _kept(p, keep)])
     return _move_gone(store, job_id, location_id)
 
@@ -136,18 +136,18 @@ def apply_moves_in(store, job_id: int, location_id: int, dirs: Iterable[str]) ->
     for d in dirs:
         cond, params = _direct("e", d)
         _collect_gone(store, job_id, location_id, cond, params)
-        replaced += [r[0] for r in store.sql(
+        replaced += [r[0] for r in store._sql(
             f"SELECT e.path FROM entry e JOIN index_scan s ON s.job_id=? AND s.path=e.path"
             f" WHERE e.location_id=? AND {cond} AND e.kind='dir' AND s.kind<>'dir'",
             [job_id, location_id, *params])]
-    below = [r[0] for r in store.sql("SELECT path FROM temp.ix_gone WHERE kind='dir'")] + replaced
+    below = [r[0] for r in store._sql("SELECT path FROM temp.ix_gone WHERE kind='dir'")] + replaced
     for old in below:
         lo, hi = subtree_range(os.fsdecode(old))
         _collect_gone(store, job_id, location_id, "(e.path >= ? AND e.path < ?)", [lo, hi])
     moved, deleted = _move_gone(store, job_id, location_id)
     for old in replaced:
         lo, hi = subtree_range(os.fsdecode(old))
-        deleted += store.sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
+        deleted += store._sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
                              (location_id, lo, hi)).rowcount
     return moved, deleted
 
@@ -156,22 +156,22 @@ def delete_gone_in(store, job_id: int, location_id: int, directory: str) -> int:
     """Delete the direct children of ``directory`` that were not listed again, with
     everything below them."""
     cond, params = _direct("e", directory)
-    gone = store.sql(f"SELECT e.id, e.path, e.kind FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
+    gone = store._sql(f"SELECT e.id, e.path, e.kind FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
                      f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
                      [location_id, *params, job_id]).fetchall()
-    store.db.cursor().executemany("DELETE FROM entry WHERE id=?", [(i,) for i, _p, _k in gone])
+    store._db.cursor().executemany("DELETE FROM entry WHERE id=?", [(i,) for i, _p, _k in gone])
     deleted = len(gone)
     for _i, path, kind in gone:
         if kind == "dir":
             lo, hi = subtree_range(os.fsdecode(path))
-            deleted += store.sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
+            deleted += store._sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
                                  (location_id, lo, hi)).rowcount
     return deleted
 
 
 def chunk_end(store, job_id: int, after: bytes, size: int) -> bytes | None:
     """The scanned path ``size`` rows after ``after`` (None: the rest is smaller)."""
-    row = store.sql("SELECT path FROM index_scan WHERE job_id=? AND path > ? ORDER BY path LIMIT 1 OFFSET ?",
+    row = store._sql("SELECT path FROM index_scan WHERE job_id=? AND path > ? ORDER BY path LIMIT 1 OFFSET ?",
                     (job_id, after, size - 1)).fetchone()
     return row[0] if row else None
 
@@ -184,17 +184,17 @@ def apply_chunk(store, job_id: int, location_id: int, after: bytes, upto: bytes 
     # "LIMIT -1" keeps the subquery from being flattened: the chunk drives the join
     # (one index lookup per scanned row), not a scan of every entry of the location.
     chunk = f"(SELECT * FROM index_scan s WHERE {rng} LIMIT -1) AS s"
-    changed = store.sql(
+    changed = store._sql(
         f"UPDATE entry SET kind=s.kind, size=s.size, inode=s.inode, device=s.device, mode=s.mode,"
         f" mtime_ns=s.mtime_ns, name=s.name, {_KEEP_IF_SAME} FROM {chunk}"
         f" WHERE entry.location_id=? AND entry.path=s.path AND {_CHANGED} RETURNING entry.kind",
         [*rp, location_id]).fetchall()
-    store.sql(
+    store._sql(
         f"UPDATE entry SET subtree_size=s.subtree_size, subtree_files=s.subtree_files FROM {chunk}"
         f" WHERE s.kind='dir' AND s.subtree_size IS NOT NULL AND entry.location_id=?"
         f" AND entry.path=s.path AND (entry.subtree_size IS NOT s.subtree_size"
         f" OR entry.subtree_files IS NOT s.subtree_files)", [*rp, location_id])
-    new = store.sql(
+    new = store._sql(
         f"INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, subtree_size,"
         f" subtree_files) SELECT ?, s.path, s.name, s.kind, s.size, s.inode, s.device, s.mode, s.mtime_ns,"
         f" s.subtree_size, s.subtree_files FROM index_scan s WHERE {rng} AND NOT EXISTS"
@@ -211,17 +211,17 @@ def delete_gone(store, job_id: int, location_id: int, target: str, after: bytes 
     deleted = 0
     if after is None:
         own = _fsencode(target)
-        if not store.sql("SELECT 1 FROM index_scan WHERE job_id=? AND path=?", (job_id, own)).fetchone() \
+        if not store._sql("SELECT 1 FROM index_scan WHERE job_id=? AND path=?", (job_id, own)).fetchone() \
                 and not _kept(own, keep):
-            deleted += store.sql("DELETE FROM entry WHERE location_id=? AND path=?", (location_id, own)).rowcount
+            deleted += store._sql("DELETE FROM entry WHERE location_id=? AND path=?", (location_id, own)).rowcount
         after = b""
     lo, hi = subtree_range(target)
-    rows = store.sql(
+    rows = store._sql(
         "SELECT e.id, e.path FROM entry e WHERE e.location_id=? AND e.path >= ? AND e.path < ? AND e.path > ?"
         " AND NOT EXISTS (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)"
         " ORDER BY e.path LIMIT ?", (location_id, lo, hi, after, job_id, limit)).fetchall()
     doomed = [(i,) for i, p in rows if not _kept(p, keep)]
-    store.db.cursor().executemany("DELETE FROM entry WHERE id=?", doomed)
+    store._db.cursor().executemany("DELETE FROM entry WHERE id=?", doomed)
     deleted += len(doomed)
     return deleted, (rows[-1][1] if len(rows) == limit else None)
 
@@ -230,20 +230,20 @@ def delete_gone(store, job_id: int, location_id: int, target: str, after: bytes 
 def changed_dirs(store, job_id: int, changed: int = 1) -> list[str]:
     """The directories a verifying re-index listed again (``changed`` 1: their children
     are staged; 2: they had too many children to send, to be listed again)."""
-    return [os.fsdecode(r[0]) for r in store.sql(
+    return [os.fsdecode(r[0]) for r in store._sql(
         "SELECT path FROM index_dirs WHERE job_id=? AND changed=? ORDER BY path", (job_id, changed))]
 
 
 def stage_dirs(store, job_id: int, dirs: list[tuple[bytes, int, int | None]]) -> None:
     """(path, changed, digest) of directories a verifying walk compared."""
-    store.db.cursor().executemany(
+    store._db.cursor().executemany(
         f"INSERT INTO index_dirs (job_id, path, changed, digest) VALUES ({int(job_id)},?,?,?)"
         " ON CONFLICT(job_id, path) DO UPDATE SET changed=excluded.changed, digest=excluded.digest", dirs)
 
 
 def stage_dir_totals(store, job_id: int, totals: list[tuple[bytes, int, int]]) -> None:
     """(path, subtree_size, subtree_files) of directories a verifying walk summed."""
-    store.db.cursor().executemany(
+    store._db.cursor().executemany(
         f"INSERT INTO index_dirs (job_id, path, subtree_size, subtree_files) VALUES ({int(job_id)},?,?,?)"
         " ON CONFLICT(job_id, path) DO UPDATE SET subtree_size=excluded.subtree_size,"
         " subtree_files=excluded.subtree_files", totals)
@@ -251,5 +251,5 @@ def stage_dir_totals(store, job_id: int, totals: list[tuple[bytes, int, int]]) -
 
 def dir_listed(store, job_id: int, path: str, digest: int) -> None:
     """A big changed directory was listed again: its children are staged now."""
-    store.sql("UPDATE index_dirs SET changed=1, digest=? WHERE job_id=? AND path=?",
+    store._sql("UPDATE index_dirs SET changed=1, digest=? WHERE job_id=? AND path=?",
               (digest, job_id, _fsencode(path)))

@@ -126,18 +126,18 @@ def find_location(store, path: str | os.PathLike) -> LocationRow | None:
     """The indexed location whose root is ``path`` or one of its ancestors."""
     real = canonical(path)
     keys = _ancestors(real)
-    row = store.sql(f"SELECT {_LOC_COLS} FROM location WHERE path IN ({','.join('?' * len(keys))})"
+    row = store._sql(f"SELECT {_LOC_COLS} FROM location WHERE path IN ({','.join('?' * len(keys))})"
                     " ORDER BY length(path) DESC LIMIT 1", keys).fetchone()
     return _location(row) if row else None
 
 
 def get_location(store, location_id: int) -> LocationRow | None:
-    row = store.sql(f"SELECT {_LOC_COLS} FROM location WHERE id=?", (location_id,)).fetchone()
+    row = store._sql(f"SELECT {_LOC_COLS} FROM location WHERE id=?", (location_id,)).fetchone()
     return _location(row) if row else None
 
 
 def list_locations(store) -> list[LocationRow]:
-    return [_location(r) for r in store.sql(f"SELECT {_LOC_COLS} FROM location ORDER BY path")]
+    return [_location(r) for r in store._sql(f"SELECT {_LOC_COLS} FROM location ORDER BY path")]
 
 
 def entries_under(store, path: str | os.PathLike, *, kind: str | None = None) -> Iterator[EntryRow]:
@@ -160,7 +160,7 @@ def entries_under(store, path: str | os.PathLike, *, kind: str | None = None) ->
     if kind is not None:
         cond += " AND kind=?"
         params.append(kind)
-    cur = store.sql(f"SELECT {_ENTRY_COLS} FROM entry WHERE {cond} ORDER BY path", params)
+    cur = store._sql(f"SELECT {_ENTRY_COLS} FROM entry WHERE {cond} ORDER BY path", params)
     swap = given != real
     cut = len(real.rstrip("/"))
     base = given.rstrip("/")
@@ -176,7 +176,7 @@ def entries_under(store, path: str | os.PathLike, *, kind: str | None = None) ->
 def full_hashes_stored(store, location_id: int) -> bool:
     """True when the last completed index of the location stored the full
     xxh3-128 of every file it could read (``--full-hash``)."""
-    row = store.sql("SELECT full_hash FROM location WHERE id=?", (location_id,)).fetchone()
+    row = store._sql("SELECT full_hash FROM location WHERE id=?", (location_id,)).fetchone()
     return bool(row and row[0])
 
 
@@ -186,7 +186,7 @@ def entry_at(store, path: str | os.PathLike) -> EntryRow | None:
     loc = find_location(store, real)
     if loc is None:
         return None
-    row = store.sql(f"SELECT {_ENTRY_COLS} FROM entry WHERE location_id=? AND path=?",
+    row = store._sql(f"SELECT {_ENTRY_COLS} FROM entry WHERE location_id=? AND path=?",
                     (loc.id, _fsencode(real))).fetchone()
     return EntryRow._make((_fsdecode(row[0]),) + tuple(row[1:])) if row else None
 
@@ -194,7 +194,7 @@ def entry_at(store, path: str | os.PathLike) -> EntryRow | None:
 # -- locations --------------------------------------------------------------------
 def create_location(store, path: str, *, rules: dict, mode: str, max_depth: int | None, recurse: bool,
                     now: float) -> int:
-    cur = store.sql("INSERT INTO location (path, rules, mode, max_depth, recurse, created_at)"
+    cur = store._sql("INSERT INTO location (path, rules, mode, max_depth, recurse, created_at)"
                     " VALUES (?,?,?,?,?,?)",
                     (_fsencode(path), codec.pack(rules), mode, max_depth, int(recurse), now))
     return cur.lastrowid
@@ -203,20 +203,20 @@ def create_location(store, path: str, *, rules: dict, mode: str, max_depth: int 
 def nested_locations(store, path: str) -> list[LocationRow]:
     """Locations strictly inside ``path`` (absorbed when ``path`` is indexed)."""
     lo, hi = subtree_range(path)
-    return [_location(r) for r in store.sql(
+    return [_location(r) for r in store._sql(
         f"SELECT {_LOC_COLS} FROM location WHERE path >= ? AND path < ?", (lo, hi))]
 
 
 def remove_location(store, location_id: int) -> int:
     """Forget a location and its entries; returns how many entries went."""
     _forget_groups(store, location_id)
-    with store.transaction():
-        n = store.sql("DELETE FROM entry WHERE location_id=?", (location_id,)).rowcount
+    with store._transaction():
+        n = store._sql("DELETE FROM entry WHERE location_id=?", (location_id,)).rowcount
         for table in ("index_scan", "index_dirs"):
-            store.sql(f"DELETE FROM {table} WHERE job_id IN (SELECT job_id FROM index_run WHERE location_id=?)",
+            store._sql(f"DELETE FROM {table} WHERE job_id IN (SELECT job_id FROM index_run WHERE location_id=?)",
                       (location_id,))
-        store.sql("DELETE FROM index_run WHERE location_id=?", (location_id,))
-        store.sql("DELETE FROM location WHERE id=?", (location_id,))
+        store._sql("DELETE FROM index_run WHERE location_id=?", (location_id,))
+        store._sql("DELETE FROM location WHERE id=?", (location_id,))
     return n
 
 
@@ -225,12 +225,12 @@ def update_location(store, location_id: int, **fields: Any) -> None:
         if key in fields:
             fields[key] = codec.pack(fields[key])
     sets = ", ".join(f"{k}=?" for k in fields)
-    store.sql(f"UPDATE location SET {sets} WHERE id=?", [*fields.values(), location_id])
+    store._sql(f"UPDATE location SET {sets} WHERE id=?", [*fields.values(), location_id])
 
 
 def active_runs(store, location_id: int) -> list[int]:
     """Ids of index jobs that have started on the location and not finished."""
-    return [r[0] for r in store.sql(
+    return [r[0] for r in store._sql(
         "SELECT r.job_id FROM index_run r JOIN job j ON j.id = r.job_id WHERE r.location_id=?"
         " AND j.status IN ('queued', 'running', 'paused', 'interrupted')", (location_id,))]
 
@@ -243,7 +243,7 @@ _ROW_SET = ", ".join(f"{c}=excluded.{c}" for c in ROW_COLS.split(", ")[1:])
 
 def load_run(store, job_id: int) -> tuple[int, str, str, str | None, dict] | None:
     """(location_id, root, phase, cursor, state) of a started run, or None."""
-    row = store.sql("SELECT location_id, root, phase, cursor, state FROM index_run WHERE job_id=?",
+    row = store._sql("SELECT location_id, root, phase, cursor, state FROM index_run WHERE job_id=?",
                     (job_id,)).fetchone()
     if row is None:
         return None
@@ -252,7 +252,7 @@ def load_run(store, job_id: int) -> tuple[int, str, str, str | None, dict] | Non
 
 
 def start_run(store, job_id: int, location_id: int, root: str, state: dict, now: float) -> None:
-    store.sql("INSERT OR REPLACE INTO index_run (job_id, location_id, root, phase, cursor, state, started_at)"
+    store._sql("INSERT OR REPLACE INTO index_run (job_id, location_id, root, phase, cursor, state, started_at)"
               " VALUES (?,?,?,?,?,?,?)", (job_id, location_id, _fsencode(root), "discovery", None,
                                           codec.pack(state), now))
 
@@ -262,33 +262,33 @@ def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: 
     ``state`` may come packed already (``codec.pack``: the walk packs it in its process)."""
     if isinstance(cursor, str):
         cursor = _fsencode(cursor)
-    store.sql("UPDATE index_run SET phase=?, cursor=?, state=? WHERE job_id=?",
+    store._sql("UPDATE index_run SET phase=?, cursor=?, state=? WHERE job_id=?",
               (phase, cursor, state if isinstance(state, bytes) else codec.pack(state), job_id))
 
 
 def drop_run(store, job_id: int) -> None:
-    row = store.sql("SELECT location_id FROM index_run WHERE job_id=?", (job_id,)).fetchone()
+    row = store._sql("SELECT location_id FROM index_run WHERE job_id=?", (job_id,)).fetchone()
     if row is not None:  # the run may have changed entries, whether it ends or is given up
         _forget_groups(store, row[0])
-    store.sql("DELETE FROM index_scan WHERE job_id=?", (job_id,))
-    store.sql("DELETE FROM index_dirs WHERE job_id=?", (job_id,))
-    store.sql("DELETE FROM index_run WHERE job_id=?", (job_id,))
+    store._sql("DELETE FROM index_scan WHERE job_id=?", (job_id,))
+    store._sql("DELETE FROM index_dirs WHERE job_id=?", (job_id,))
+    store._sql("DELETE FROM index_run WHERE job_id=?", (job_id,))
 
 
 def drop_stale_runs(store) -> int:
     """Forget runs whose job finished (failed, cancelled) or was pruned."""
-    stale = [r[0] for r in store.sql(
+    stale = [r[0] for r in store._sql(
         "SELECT r.job_id FROM index_run r LEFT JOIN job j ON j.id = r.job_id"
         " WHERE j.id IS NULL OR j.status IN ('completed', 'completed-with-errors', 'failed', 'cancelled')")]
     if stale:
-        with store.transaction():
+        with store._transaction():
             for job_id in stale:
                 drop_run(store, job_id)
     return len(stale)
 
 
 def has_entries(store, location_id: int) -> bool:
-    return store.sql("SELECT 1 FROM entry WHERE location_id=? LIMIT 1", (location_id,)).fetchone() is not None
+    return store._sql("SELECT 1 FROM entry WHERE location_id=? LIMIT 1", (location_id,)).fetchone() is not None
 
 
 # Entries go in as the walker's flat values (8 per entry, in ROW_COLS order), many
@@ -299,7 +299,7 @@ _ROWS_PER_STATEMENT = 128
 
 def _insert_values(store, head: str, one: str, tail: str, values: list) -> None:
     """``head VALUES one, one, ... tail`` over ``values``, 8 per row."""
-    cur = store.db.cursor()
+    cur = store._db.cursor()
     step = 8 * _ROWS_PER_STATEMENT
     full = len(values) - len(values) % step
     if full:
@@ -313,13 +313,13 @@ def bulk_connection(store) -> None:
     """Set up the connection of the indexer's writer process: no foreign-key
     lookup of the location per inserted row (a fifth of the insert's cost);
     ``write_entries`` checks once per batch that the location is there."""
-    store.sql("PRAGMA foreign_keys=OFF")
+    store._sql("PRAGMA foreign_keys=OFF")
 
 
 def write_entries(store, location_id: int, values: list) -> None:
     """Insert walked entries straight into ``entry`` (a location's first run);
     ``values`` is flat, 8 per entry in ``ROW_COLS`` order. Call in a transaction."""
-    if store.sql("SELECT 1 FROM location WHERE id=?", (location_id,)).fetchone() is None:
+    if store._sql("SELECT 1 FROM location WHERE id=?", (location_id,)).fetchone() is None:
         raise NotFound("the location was removed while it was being indexed")
     _insert_values(store, f"INSERT INTO entry (location_id, {ROW_COLS})", f"({location_id},?,?,?,?,?,?,?,?)",
                    f"ON CONFLICT(location_id, path) DO UPDATE SET {_ROW_SET}", values)
@@ -327,7 +327,7 @@ def write_entries(store, location_id: int, values: list) -> None:
 
 def stage_entries(store, job_id: int, rows: list[tuple]) -> None:
     """Keep walked rows in ``index_scan`` for the diff of a re-index."""
-    store.db.cursor().executemany(
+    store._db.cursor().executemany(
         f"INSERT OR REPLACE INTO index_scan (job_id, {ROW_COLS}) VALUES ({job_id},?,?,?,?,?,?,?,?)", rows)
 
 
@@ -339,7 +339,7 @@ def stage_values(store, job_id: int, values: list) -> None:
 
 def write_totals(store, location_id: int, totals: list[tuple[int, int, int, bytes]]) -> None:
     """(subtree_size, subtree_files, digest, path) of finished directories, into ``entry``."""
-    store.db.cursor().executemany(
+    store._db.cursor().executemany(
         f"UPDATE entry SET subtree_size=?, subtree_files=?, digest=? WHERE location_id={location_id} AND path=?",
         totals)
 
@@ -347,7 +347,7 @@ def write_totals(store, location_id: int, totals: list[tuple[int, int, int, byte
 def stage_totals(store, job_id: int, totals: list[tuple[int, int, int, bytes]]) -> None:
     """Subtree totals of staged directories (their digests are not kept: see
     ``invalidate_digests``)."""
-    store.db.cursor().executemany(
+    store._db.cursor().executemany(
         f"UPDATE index_scan SET subtree_size=?, subtree_files=? WHERE job_id={job_id} AND path=?",
         [(t[0], t[1], t[3]) for t in totals])
 
@@ -358,23 +358,23 @@ def absorb_locations(store, into_id: int, path: str) -> list[str]:
     nested = nested_locations(store, path)
     for loc in nested:
         _forget_groups(store, loc.id)
-        store.sql("UPDATE entry SET location_id=? WHERE location_id=?", (into_id, loc.id))
-        store.sql("DELETE FROM location WHERE id=?", (loc.id,))
+        store._sql("UPDATE entry SET location_id=? WHERE location_id=?", (into_id, loc.id))
+        store._sql("DELETE FROM location WHERE id=?", (loc.id,))
     return [loc.path for loc in nested]
 
 
 def apply_dir_changes(store, job_id: int, location_id: int, root: str) -> None:
     """New digests and subtree totals found by a verifying re-index (``index_dirs``)."""
-    store.sql("UPDATE entry SET digest = CASE WHEN d.changed = 1 THEN d.digest ELSE entry.digest END,"
+    store._sql("UPDATE entry SET digest = CASE WHEN d.changed = 1 THEN d.digest ELSE entry.digest END,"
               " subtree_size = coalesce(d.subtree_size, entry.subtree_size),"
               " subtree_files = coalesce(d.subtree_files, entry.subtree_files)"
               " FROM (SELECT * FROM index_dirs WHERE job_id=? LIMIT -1) AS d"  # the few rows drive the join
               " WHERE entry.location_id=? AND entry.path = d.path",
               (job_id, location_id))
-    row = store.sql("SELECT digest FROM index_dirs WHERE job_id=? AND path=? AND changed=1",
+    row = store._sql("SELECT digest FROM index_dirs WHERE job_id=? AND path=? AND changed=1",
                     (job_id, _fsencode(root))).fetchone()
     if row is not None:
-        store.sql("UPDATE location SET digest=? WHERE id=?", (row[0], location_id))
+        store._sql("UPDATE location SET digest=? WHERE id=?", (row[0], location_id))
 
 
 def invalidate_digests(store, location_id: int, root: str, target: str) -> None:
@@ -383,8 +383,8 @@ def invalidate_digests(store, location_id: int, root: str, target: str) -> None:
     so the next full re-index lists those directories again."""
     lo, hi = subtree_range(target)
     parent = os.path.dirname(target)
-    store.sql("UPDATE entry SET digest=NULL WHERE location_id=? AND kind='dir'"
+    store._sql("UPDATE entry SET digest=NULL WHERE location_id=? AND kind='dir'"
               " AND (path IN (?, ?) OR (path >= ? AND path < ?))",
               (location_id, _fsencode(target), _fsencode(parent), lo, hi))
     if target == root or parent == root:
-        store.sql("UPDATE location SET digest=NULL WHERE id=?", (location_id,))
+        store._sql("UPDATE location SET digest=NULL WHERE id=?", (location_id,))

@@ -63,8 +63,8 @@ def canonical_gone(path: str) -> str:
 
 def anything_indexed(store) -> bool:
     """Whether any location or thumbnail source is recorded (the cheap test before any work)."""
-    return (store.sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
-            or store.sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None)
+    return (store._sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
+            or store._sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None)
 
 
 def location_of(store, path: str) -> ixs.LocationRow | None:
@@ -78,7 +78,7 @@ def location_of(store, path: str) -> ixs.LocationRow | None:
 def has_entries_at(store, location_id: int, path: str) -> bool:
     """Whether the index holds anything at or below ``path`` (no: what is written there is new)."""
     scope, params = _scope(location_id, path)
-    return store.sql(f"SELECT 1 FROM entry WHERE {scope} LIMIT 1", params).fetchone() is not None
+    return store._sql(f"SELECT 1 FROM entry WHERE {scope} LIMIT 1", params).fetchone() is not None
 
 
 def entries_at(store, location_id: int, paths: list[str]) -> dict[str, ixs.EntryRow]:
@@ -86,7 +86,7 @@ def entries_at(store, location_id: int, paths: list[str]) -> dict[str, ixs.Entry
     out = {}
     for i in range(0, len(paths), CHUNK):
         part = [_fsencode(p) for p in paths[i:i + CHUNK]]
-        for row in store.sql(f"SELECT {ixs._ENTRY_COLS} FROM entry WHERE location_id=? AND path IN"
+        for row in store._sql(f"SELECT {ixs._ENTRY_COLS} FROM entry WHERE location_id=? AND path IN"
                              f" ({','.join('?' * len(part))})", [location_id, *part]):
             e = ixs.EntryRow._make((_fsdecode(row[0]),) + tuple(row[1:]))
             out[e.path] = e
@@ -98,7 +98,7 @@ def thumb_sources_at(store, paths: list[str]) -> dict[str, tuple]:
     out = {}
     for i in range(0, len(paths), CHUNK):
         part = [_fsencode(p) for p in paths[i:i + CHUNK]]
-        for row in store.sql("SELECT path, cas_id, mtime_ns, size, status, error FROM thumb_source"
+        for row in store._sql("SELECT path, cas_id, mtime_ns, size, status, error FROM thumb_source"
                              f" WHERE path IN ({','.join('?' * len(part))})", part):
             out[_fsdecode(row[0])] = tuple(row[1:])
     return out
@@ -111,7 +111,7 @@ def forget_gone(store, paths: Iterable[str]) -> int:
     at or inside a path that is gone are forgotten whole. One transaction for them all;
     returns the entries forgotten."""
     batch = _Forget(store)
-    with store.transaction():
+    with store._transaction():
         for path in paths:
             batch.add(canonical_gone(path))
         batch.settle()
@@ -126,7 +126,7 @@ class _Forget:
     def __init__(self, store) -> None:
         self.store = store
         self.forgotten = 0
-        self.thumbs = store.sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None
+        self.thumbs = store._sql("SELECT 1 FROM thumb_source LIMIT 1").fetchone() is not None
         self.locs: dict[str, ixs.LocationRow | None] = {}   # by directory: the location it is in
         self.changes: dict[int, list] = {}                   # location id -> [loc, deltas, entries, bytes, parents]
         self.changed: set[int] = set()
@@ -145,7 +145,7 @@ class _Forget:
         loc = self._location_of(path) if gone or not os.path.isdir(path) else ixs.find_location(store, path)
         if gone:
             inside = ixs.nested_locations(store, path)
-            exact = store.sql(f"SELECT {ixs._LOC_COLS} FROM location WHERE path=?", (_fsencode(path),)).fetchone()
+            exact = store._sql(f"SELECT {ixs._LOC_COLS} FROM location WHERE path=?", (_fsencode(path),)).fetchone()
             for gone_loc in inside + ([ixs._location(exact)] if exact else []):
                 self.forgotten += ixs.remove_location(store, gone_loc.id)
                 self.changed.add(gone_loc.id)
@@ -165,12 +165,12 @@ class _Forget:
 
     def _gone_subtree(self, loc: ixs.LocationRow, path: str) -> None:
         scope, params = _scope(loc.id, path)
-        size, files, n = self.store.sql(
+        size, files, n = self.store._sql(
             "SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0), count(CASE WHEN kind='file' THEN 1 END),"
             f" count(*) FROM entry WHERE {scope}", params).fetchone()
         if not n:
             return
-        self.store.sql(f"DELETE FROM entry WHERE {scope}", params)
+        self.store._sql(f"DELETE FROM entry WHERE {scope}", params)
         acc = self._acc(loc)
         acc[1][path] = (-size, -files)
         acc[2] -= n
@@ -182,7 +182,7 @@ class _Forget:
         """Still there (a tree partly removed, a file left alone): only what is gone below it."""
         scope, params = _scope(loc.id, path)
         doomed = []
-        cur = self.store.sql(f"SELECT id, path, kind, size FROM entry WHERE {scope} AND path != ? ORDER BY path",
+        cur = self.store._sql(f"SELECT id, path, kind, size FROM entry WHERE {scope} AND path != ? ORDER BY path",
                              params + [_fsencode(path)])
         while rows := cur.fetchmany(2000):
             doomed += [(r[0], _fsdecode(r[1]), r[2], r[3]) for r in rows if not os.path.lexists(_fsdecode(r[1]))]
@@ -190,7 +190,7 @@ class _Forget:
             return
         for i in range(0, len(doomed), CHUNK):
             part = [d[0] for d in doomed[i:i + CHUNK]]
-            self.store.sql(f"DELETE FROM entry WHERE id IN ({','.join('?' * len(part))})", part)
+            self.store._sql(f"DELETE FROM entry WHERE id IN ({','.join('?' * len(part))})", part)
         acc = self._acc(loc)
         for _id, p, kind, size in doomed:
             if kind == "file":
@@ -219,7 +219,7 @@ def _scope(location_id: int, path: str) -> tuple[str, list]:
 def _forget_thumb_sources(store, path: str) -> None:
     exact = _fsencode(path)
     lo, hi = ixs.subtree_range(path)
-    store.sql("DELETE FROM thumb_source WHERE path = ? OR (path >= ? AND path < ?)", (exact, lo, hi))
+    store._sql("DELETE FROM thumb_source WHERE path = ? OR (path >= ? AND path < ?)", (exact, lo, hi))
 
 
 def move_thumb_sources(store, src: str, dst: str) -> int:
@@ -227,7 +227,7 @@ def move_thumb_sources(store, src: str, dst: str) -> int:
     renamed to ``dst`` (byte-exact: the paths are BLOBs, concatenated as such)."""
     exact = _fsencode(src)
     lo, hi = ixs.subtree_range(src)
-    return store.sql("UPDATE OR REPLACE thumb_source SET path = CAST(CAST(? AS BLOB) || substr(path, ?) AS BLOB)"
+    return store._sql("UPDATE OR REPLACE thumb_source SET path = CAST(CAST(? AS BLOB) || substr(path, ?) AS BLOB)"
                      " WHERE path = ? OR (path >= ? AND path < ?)",
                      (_fsencode(dst), len(exact) + 1, exact, lo, hi)).rowcount
 
@@ -239,7 +239,7 @@ def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, new_tree
     entries are new."""
     if not rows:
         return 0
-    with store.transaction():
+    with store._transaction():
         old = {} if new_tree else entries_at(store, loc.id, [r.path for r in rows])
         # what the index already has exactly as it is stays untouched (its directory's digest too)
         rows = [r for r in rows if (o := old.get(r.path)) is None or
@@ -270,7 +270,7 @@ def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, new_tree
             if r.kind == "file" and r.size and (carried[0] is None or (loc.full_hash and carried[1] is None)
                                                or (loc.mode == "deep" and carried[2] is None)):
                 lacking = True
-        store.db.cursor().executemany(
+        store._db.cursor().executemany(
             "INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, cas_id,"
             " full_hash, kind_class, width, height, taken_at, subtree_size, subtree_files)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(location_id, path) DO UPDATE SET"
@@ -291,15 +291,15 @@ def _after_change(store, loc: ixs.LocationRow, deltas: dict[str, tuple[int, int]
     """Totals of the location and of the directories above the changed paths; digests of
     the directories whose children changed are forgotten (NULL: a re-index looks again)."""
     shift_ancestors(store, loc.id, loc.path, deltas)
-    store.sql("UPDATE location SET entries=max(entries + ?, 0), total_size=max(total_size + ?, 0) WHERE id=?",
+    store._sql("UPDATE location SET entries=max(entries + ?, 0), total_size=max(total_size + ?, 0) WHERE id=?",
               (dentries, dbytes, loc.id))
     inside = [p for p in parents if p != loc.path]
     for i in range(0, len(inside), CHUNK):
         part = [_fsencode(p) for p in inside[i:i + CHUNK]]
-        store.sql(f"UPDATE entry SET digest=NULL WHERE location_id=? AND path IN ({','.join('?' * len(part))})",
+        store._sql(f"UPDATE entry SET digest=NULL WHERE location_id=? AND path IN ({','.join('?' * len(part))})",
                   [loc.id, *part])
     if loc.path in parents:
-        store.sql("UPDATE location SET digest=NULL WHERE id=?", (loc.id,))
+        store._sql("UPDATE location SET digest=NULL WHERE id=?", (loc.id,))
 
 
 def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[int, int]]) -> None:
@@ -315,7 +315,7 @@ def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[
             acc[0] += dsize
             acc[1] += dfiles
             d = os.path.dirname(d)
-    store.db.cursor().executemany(
+    store._db.cursor().executemany(
         "UPDATE entry SET subtree_size=coalesce(subtree_size, 0)+?, subtree_files=coalesce(subtree_files, 0)+?"
         " WHERE location_id=? AND path=?",
         [(s, f, location_id, _fsencode(d)) for d, (s, f) in per_dir.items()])

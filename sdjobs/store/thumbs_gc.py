@@ -63,7 +63,7 @@ def prune(store, data_dir: str | os.PathLike, *, dry_run: bool = False, missing_
     data_dir = Path(data_dir)
     out = ThumbsPruned(dry_run=dry_run)
     gone: list[bytes] = []
-    cur = store.sql("SELECT path FROM thumb_source")
+    cur = store._sql("SELECT path FROM thumb_source")
     while rows := cur.fetchmany(2000):
         for (raw,) in rows:
             state = _gone(_fsdecode(raw))
@@ -72,32 +72,32 @@ def prune(store, data_dir: str | os.PathLike, *, dry_run: bool = False, missing_
             elif state is not False:
                 gone.append(raw)
     out.sources = len(gone)
-    store.sql("CREATE TEMP TABLE IF NOT EXISTS thumb_refs (cas_id TEXT PRIMARY KEY)")
-    store.sql("DELETE FROM temp.thumb_refs")
-    store.sql("INSERT OR IGNORE INTO temp.thumb_refs SELECT cas_id FROM entry WHERE cas_id IS NOT NULL")
+    store._sql("CREATE TEMP TABLE IF NOT EXISTS thumb_refs (cas_id TEXT PRIMARY KEY)")
+    store._sql("DELETE FROM temp.thumb_refs")
+    store._sql("INSERT OR IGNORE INTO temp.thumb_refs SELECT cas_id FROM entry WHERE cas_id IS NOT NULL")
     try:
         if dry_run:
-            store.sql("CREATE TEMP TABLE IF NOT EXISTS thumb_gone (path BLOB PRIMARY KEY)")
-            store.sql("DELETE FROM temp.thumb_gone")
-            store.db.cursor().executemany("INSERT OR IGNORE INTO temp.thumb_gone VALUES (?)", [(g,) for g in gone])
-            doomed = store.sql(
+            store._sql("CREATE TEMP TABLE IF NOT EXISTS thumb_gone (path BLOB PRIMARY KEY)")
+            store._sql("DELETE FROM temp.thumb_gone")
+            store._db.cursor().executemany("INSERT OR IGNORE INTO temp.thumb_gone VALUES (?)", [(g,) for g in gone])
+            doomed = store._sql(
                 "SELECT t.id, t.path FROM thumbnail t WHERE NOT (EXISTS (SELECT 1 FROM thumb_source s WHERE"
                 " s.cas_id = t.cas_id AND s.path NOT IN (SELECT path FROM temp.thumb_gone))"
                 " OR EXISTS (SELECT 1 FROM temp.thumb_refs r WHERE r.cas_id = t.cas_id))").fetchall()
         else:
-            with store.transaction():
+            with store._transaction():
                 for i in range(0, len(gone), 500):
                     part = gone[i:i + 500]
-                    store.sql(f"DELETE FROM thumb_source WHERE path IN ({','.join('?' * len(part))})", part)
-                doomed = store.sql(f"SELECT t.id, t.path FROM thumbnail t WHERE NOT ({_REFERENCED})").fetchall()
+                    store._sql(f"DELETE FROM thumb_source WHERE path IN ({','.join('?' * len(part))})", part)
+                doomed = store._sql(f"SELECT t.id, t.path FROM thumbnail t WHERE NOT ({_REFERENCED})").fetchall()
                 for i in range(0, len(doomed), 500):
                     part = [d[0] for d in doomed[i:i + 500]]
-                    store.sql(f"DELETE FROM thumbnail WHERE id IN ({','.join('?' * len(part))})", part)
+                    store._sql(f"DELETE FROM thumbnail WHERE id IN ({','.join('?' * len(part))})", part)
     finally:
-        store.sql("DROP TABLE IF EXISTS temp.thumb_refs")
-        store.sql("DROP TABLE IF EXISTS temp.thumb_gone")
+        store._sql("DROP TABLE IF EXISTS temp.thumb_refs")
+        store._sql("DROP TABLE IF EXISTS temp.thumb_gone")
     out.thumbnails = len(doomed)
-    named = {rel for (rel,) in store.sql("SELECT path FROM thumbnail")}
+    named = {rel for (rel,) in store._sql("SELECT path FROM thumbnail")}
     doomed_rel = {rel for _id, rel in doomed}
     for rel in sorted(doomed_rel):
         _remove(data_dir, rel, out, dry_run)

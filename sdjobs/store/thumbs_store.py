@@ -65,13 +65,13 @@ _THUMB_COLS = "cas_id, variant, size, format, width, height, path, created_at"
 
 
 def source(store, path: str) -> SourceRow | None:
-    row = store.sql(f"SELECT {_SRC_COLS} FROM thumb_source WHERE path=?", (_fsencode(path),)).fetchone()
+    row = store._sql(f"SELECT {_SRC_COLS} FROM thumb_source WHERE path=?", (_fsencode(path),)).fetchone()
     return SourceRow(_fsdecode(row[0]), *row[1:]) if row else None
 
 
 def thumbs_of(store, cas_id: str, fmt: str) -> dict[str, ThumbRow]:
     """The thumbnails of content ``cas_id`` in format ``fmt``, by variant name."""
-    rows = store.sql(f"SELECT {_THUMB_COLS} FROM thumbnail WHERE cas_id=? AND format=?", (cas_id, fmt))
+    rows = store._sql(f"SELECT {_THUMB_COLS} FROM thumbnail WHERE cas_id=? AND format=?", (cas_id, fmt))
     return {r[1]: ThumbRow(*r) for r in rows}
 
 
@@ -85,8 +85,8 @@ def record(store, sources: Iterable[tuple], thumbs: Iterable[tuple]) -> None:
     th = [(*t, now) for t in thumbs]
     if not src and not th:
         return
-    with store.transaction():
-        cur = store.db.cursor()
+    with store._transaction():
+        cur = store._db.cursor()
         if th:
             cur.executemany(
                 f"INSERT INTO thumbnail ({_THUMB_COLS}) VALUES (?,?,?,?,?,?,?,?)"
@@ -120,7 +120,7 @@ def listing(store, data_dir: Path, paths: list[str] | None = None, *,
     where = " OR ".join(conds) or "1"
     if not include_failed:
         where = f"({where}) AND s.status = 'ok'"
-    cur = store.sql(
+    cur = store._sql(
         "SELECT s.path, s.cas_id, s.status, s.error, t.variant, t.size, t.format, t.width, t.height, t.path,"
         " t.created_at FROM thumb_source s LEFT JOIN thumbnail t ON t.cas_id = s.cas_id AND s.status = 'ok'"
         f" WHERE {where} AND s.status != 'not-image' ORDER BY s.path, t.size, t.variant, t.format", params)
@@ -131,6 +131,6 @@ def listing(store, data_dir: Path, paths: list[str] | None = None, *,
 
 
 def counts(store) -> dict[str, int]:
-    sources = store.sql("SELECT COUNT(*) FROM thumb_source WHERE status='ok'").fetchone()[0]
-    thumbs = store.sql("SELECT COUNT(*) FROM thumbnail").fetchone()[0]
+    sources = store._sql("SELECT COUNT(*) FROM thumb_source WHERE status='ok'").fetchone()[0]
+    thumbs = store._sql("SELECT COUNT(*) FROM thumbnail").fetchone()[0]
     return {"sources": sources, "thumbnails": thumbs}

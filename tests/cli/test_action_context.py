@@ -56,9 +56,9 @@ def test_secrets_masked_where_shown_whole_where_run(plugins, cli, tmp_path, stor
     assert "api_token=***" in ctx["command"] and "keyboard=us" in ctx["command"]
     assert shown["action"] == "test-secret" and ctx["initiator"].endswith("@" + ctx["host"])
     # nothing shown holds the secret; only the config the job runs from does
-    raw_context = store.sql("SELECT context FROM job WHERE id=?", (job["id"],)).fetchone()[0]
+    raw_context = store._sql("SELECT context FROM job WHERE id=?", (job["id"],)).fetchone()[0]
     assert b"SECRET" not in raw_context
-    raw_config = codec.unpack(store.sql("SELECT config FROM job WHERE id=?", (job["id"],)).fetchone()[0])
+    raw_config = codec.unpack(store._sql("SELECT config FROM job WHERE id=?", (job["id"],)).fetchone()[0])
     assert raw_config["api_token"] == "t0k3n-SECRET"
 
 
@@ -97,7 +97,7 @@ def test_a_scheduled_job_is_shown_by_its_schedule(plugins, cli, store, start_run
     listed = cli("schedule", "ls", check=True).stdout + repr(cli.json("schedule", "ls"))
     assert "SECRET" not in listed and "api_token=***" in listed
     assert schedules.get(store, sid).argv[-1] == "api_token=SECRET"  # what it runs keeps the value
-    store.sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 86400 * 2, sid))
+    store._sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 86400 * 2, sid))
     start_runner()
     s = wait_for(lambda: (r := schedules.get(store, sid)).last_job_id and r, what="the scheduled run")
     assert cli("jobs", "wait", s.last_job_id, timeout=30).returncode == 0

@@ -27,7 +27,7 @@ def sdjobs_complete(*args: str, env: dict | None = None) -> list[str]:
 def test_ids_come_with_type_and_status_newest_first_and_filter_by_status(store):
     a = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
     b = store.submit("validate", 1, {"paths": ["/a"]})
-    store.sql("UPDATE job SET status='failed' WHERE id=?", (b,))
+    store._sql("UPDATE job SET status='failed' WHERE id=?", (b,))
     assert sdjobs_complete("ids") == [f"{b}\tvalidate failed", f"{a}\tcopy queued"]
     assert sdjobs_complete("ids", "failed", "cancelled") == [f"{b}\tvalidate failed"]
     assert "validate" in sdjobs_complete("types") and "failed" in sdjobs_complete("statuses")
@@ -85,7 +85,7 @@ def bash_complete(line: str, cwd: Path, env: dict | None = None) -> list[str]:
 def test_bash_completes_ids_for_the_verb_that_can_use_them(store, tmp_path):
     queued = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
     failed = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
-    store.sql("UPDATE job SET status='failed' WHERE id=?", (failed,))
+    store._sql("UPDATE job SET status='failed' WHERE id=?", (failed,))
     assert bash_complete("sdjobs jobs retry ", tmp_path) == [str(failed)]
     assert bash_complete("sdjobs jobs show ", tmp_path) == [str(failed), str(queued)]
     assert bash_complete("sdjobs dash --theme ansi", tmp_path) == ["ansi-dark", "ansi-light"]
@@ -114,7 +114,7 @@ def fish_complete(line: str) -> list[str]:
 def test_fish_completes_the_ids_each_verb_accepts_with_type_and_status(store):
     queued = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
     failed = store.submit("dupes", 1, {"paths": ["/x"]})
-    store.sql("UPDATE job SET status='failed', finished_at=created_at WHERE id=?", (failed,))
+    store._sql("UPDATE job SET status='failed', finished_at=created_at WHERE id=?", (failed,))
     assert fish_complete("sdjobs jobs retry ") == [f"{failed}\tdupes failed"]
     assert fish_complete("sdjobs jobs pause ") == [f"{queued}\tcopy queued"]
     assert f"{queued}\tcopy queued" in fish_complete("sdjobs jobs show ")

@@ -22,7 +22,7 @@ def running_copy(store):
     progress = {"phase": "copying", "done": 41_000, "total": 100_000, "unit": "files",
                 "bytes_done": 148_000_000_000, "bytes_total": 320_000_000_000, "rate": 85_000_000.0,
                 "rate_unit": "bytes", "eta": 2024.0, "path": PATH}
-    store.sql("UPDATE job SET status='running', progress=?, warnings=1, errors=2 WHERE id=?",
+    store._sql("UPDATE job SET status='running', progress=?, warnings=1, errors=2 WHERE id=?",
               (codec.pack(progress), job))
     return store.get(job)
 

@@ -84,7 +84,7 @@ def test_a_scheduled_command_never_imports_the_sdjobs_folder_of_its_directory(li
                         "--set", "steps=1", "--set", "delay=0"], cwd=work, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     sid = int(r.stdout)
-    store.sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 61, sid))  # a slot is due
+    store._sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 61, sid))  # a slot is due
     start_runner()
     wait_for(lambda: (x := schedules.get(store, sid)).last_job_id or x.last_error, what="the scheduled run")
     assert schedules.get(store, sid).last_job_id, schedules.get(store, sid).last_error

@@ -152,8 +152,8 @@ def test_prune_removes_the_results(cli, store, tmp_path):
     time.sleep(0.05)
     assert cli("jobs", "prune", "--older-than", "0s", check=True).stdout == "pruned 1 job\n"
     assert results.name(store, job) is None and results.count(store, job) == 0
-    assert store.sql("SELECT count(*) FROM job_result WHERE job_id=?", (job,)).fetchone()[0] == 0
-    assert store.sql("SELECT count(*) FROM job_result_set").fetchone()[0] == 0
+    assert store._sql("SELECT count(*) FROM job_result WHERE job_id=?", (job,)).fetchone()[0] == 0
+    assert store._sql("SELECT count(*) FROM job_result_set").fetchone()[0] == 0
     gone = cli("jobs", "output", job)
     assert gone.returncode == 2 and f"no job {job}" in gone.stderr
 
@@ -170,7 +170,7 @@ def test_prune_removes_result_files_beside_the_library(cli, store, lib, tmp_path
     keep = detach(cli, "run", "test-rows", "--set", "rows=1")
     (folder / f"dupes-{keep}.json").write_text("[]")  # a job still in the library
     cli("jobs", "wait", keep, check=True)
-    store.sql("UPDATE job SET finished_at=finished_at+3600 WHERE id=?", (keep,))
+    store._sql("UPDATE job SET finished_at=finished_at+3600 WHERE id=?", (keep,))
     time.sleep(0.05)
     cli("jobs", "prune", "--older-than", "0s", check=True)
     assert sorted(os.listdir(folder)) == [f"dupes-{keep}.json", "notes.txt"]
@@ -264,7 +264,7 @@ def test_results_written_before_the_upgrade_are_still_read(cli, store, lib, tmp_
     for job_type, out in (("dupes", {"groups": 1, "results_file": str(d / "dupes-1.json")}),
                           ("validate", {"counts": {"error": 1}, "results_file": str(d / "validate-2.msgpack")})):
         job = store.submit(job_type, 1, {})
-        store.sql("UPDATE job SET status='completed', finished_at=?, output=? WHERE id=?",
+        store._sql("UPDATE job SET status='completed', finished_at=?, output=? WHERE id=?",
                   (time.time(), codec.pack(out), job))
     assert sdjobs_bytes("jobs", "output", 1, "--format", "fdupes").stdout == b"/x/a\n/x/b \xff\n\n"
     assert cli.json("jobs", "output", 2, "--json", "--severity", "error")["issues"] == issues[:1]

@@ -90,7 +90,7 @@ def test_dashboard_panels_show_markup_like_paths_as_text():
 def test_pausing_twice_says_already_paused_and_a_finished_job_has_nothing_to_pause(cli, store):
     queued = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
     done = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
-    store.sql("UPDATE job SET status='failed', finished_at=created_at WHERE id=?", (done,))
+    store._sql("UPDATE job SET status='failed', finished_at=created_at WHERE id=?", (done,))
     assert cli("jobs", "pause", queued).stdout.strip() == f"{queued}: paused"
     assert cli("jobs", "pause", queued).stdout.strip() == f"{queued}: already paused"
     assert cli("jobs", "pause", done).stdout.strip() == f"{done}: nothing to pause: it is failed"

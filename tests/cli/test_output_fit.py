@@ -39,11 +39,11 @@ def busy_library(store) -> int:
                 "bytes_done": 148_000_000_000, "bytes_total": 320_000_000_000, "rate": 85_000_000.0,
                 "rate_unit": "bytes", "eta": 2024.0, "path": LONG + "/x.mp4"}
     runner = store.register_runner(1, "foreground")   # alive (this process): not recovered as an orphan
-    store.sql("UPDATE job SET status='running', progress=?, runner_id=? WHERE id=?",
+    store._sql("UPDATE job SET status='running', progress=?, runner_id=? WHERE id=?",
               (codec.pack(progress), runner, job))
     store.heartbeat(runner, [job], busy=1)
     done = store.submit("validate", 1, {"paths": [LONG]}, context={"argv": ["sdjobs", "validate", LONG]})
-    store.sql("UPDATE job SET status='completed-with-errors', finished_at=created_at WHERE id=?", (done,))
+    store._sql("UPDATE job SET status='completed-with-errors', finished_at=created_at WHERE id=?", (done,))
     return job
 
 

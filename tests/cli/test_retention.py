@@ -18,7 +18,7 @@ DAY = 86400.0
 
 def age_jobs(store, ids, days: float) -> None:
     """Make jobs look finished ``days`` ago (the one thing retention compares)."""
-    store.sql(f"UPDATE job SET finished_at=? WHERE id IN ({','.join('?' * len(ids))})",
+    store._sql(f"UPDATE job SET finished_at=? WHERE id IN ({','.join('?' * len(ids))})",
               (time.time() - days * DAY, *ids))
 
 
@@ -97,7 +97,7 @@ def test_jobs_prune_sweeps_result_files_a_crash_left_behind(cli, store, lib, tmp
 
 def test_retention_reads_its_setting_a_minute_at_most_and_prunes_daily(store):
     steps = [store.submit("test-steps", 1, {"steps": 1}) for _ in range(3)]
-    store.sql("UPDATE job SET status='completed', finished_at=?", (time.time() - 10 * DAY,))
+    store._sql("UPDATE job SET status='completed', finished_at=?", (time.time() - 10 * DAY,))
     r = Retention(store)
     r.tick(mono=1000.0)  # off: nothing
     assert len(store.list_jobs(recent=None)) == 3
@@ -109,7 +109,7 @@ def test_retention_reads_its_setting_a_minute_at_most_and_prunes_daily(store):
     r.tick(mono=1000.0 + 2 * CHECK_EVERY)   # a changed setting applies at once
     assert store.list_jobs(recent=None) == []
     more = store.submit("test-steps", 1, {"steps": 1})
-    store.sql("UPDATE job SET status='completed', finished_at=? WHERE id=?", (time.time() - 10 * DAY, more))
+    store._sql("UPDATE job SET status='completed', finished_at=? WHERE id=?", (time.time() - 10 * DAY, more))
     r.tick(mono=1000.0 + 4 * CHECK_EVERY)   # same setting, within the day: not run again
     assert [j.id for j in store.list_jobs(recent=None)] == [more]
     r.tick(mono=1000.0 + 2 * CHECK_EVERY + RUN_EVERY)
@@ -118,7 +118,7 @@ def test_retention_reads_its_setting_a_minute_at_most_and_prunes_daily(store):
 
 def test_jobs_ls_pages_through_the_whole_library(cli, store):
     ids = [store.submit("test-steps", 1, {"steps": 1}, action="copy" if i % 3 else "delete") for i in range(1234)]
-    store.sql("UPDATE job SET status='completed', finished_at=created_at")
+    store._sql("UPDATE job SET status='completed', finished_at=created_at")
     seen, before, pages = [], None, 0
     while True:
         args = ["jobs", "ls", "--limit", "500"] + (["--before", str(before)] if before else [])
@@ -146,7 +146,7 @@ def test_a_long_history_is_pruned_a_turn_at_a_time(store, monkeypatch):
     monkeypatch.setattr(retention, "PER_TURN", 2000)
     for _ in range(5000):
         store.submit("test-steps", 1, {"steps": 1})
-    store.sql("UPDATE job SET status='completed', finished_at=?", (time.time() - 40 * DAY,))
+    store._sql("UPDATE job SET status='completed', finished_at=?", (time.time() - 40 * DAY,))
     settings_store.put(store, "retention", "30d")
     r = Retention(store)
     r.tick(mono=0.0)

@@ -189,16 +189,16 @@ def test_the_queries_of_a_subtree_read_only_that_subtree(cli, lib, store, tree):
 
     index(cli, tree)
     seen: list[str] = []
-    store.db.connection().set_trace_callback(seen.append)
+    store._db.connection().set_trace_callback(seen.append)
     try:
         list(index_store.entries_under(store, tree / "docs"))
         (tree / "docs" / "a.txt").unlink()
         index_sync.forget_gone(store, [str(tree / "docs" / "a.txt"), str(tree / "docs")])
     finally:
-        store.db.connection().set_trace_callback(None)
+        store._db.connection().set_trace_callback(None)
     subtree = [q for q in seen if "FROM entry" in q and ">=" in q]
     assert len(subtree) >= 3
-    conn = store.db.connection()
+    conn = store._db.connection()
     for q in subtree:
         plan = " ".join(str(r[-1]) for r in conn.execute("EXPLAIN QUERY PLAN " + q))
         assert "path>? AND path<?" in plan or "path>" in plan, (q, plan)

@@ -203,7 +203,7 @@ def test_uses_the_index_content_id(cli, lib, store, tmp_path):
     st = a.stat()
     loc = index_store.create_location(store, str(tree), rules={}, mode="content", max_depth=None, recurse=True,
                                       now=time.time())
-    store.sql("INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, cas_id)"
+    store._sql("INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, cas_id)"
               " VALUES (?,?,?,?,?,?,?,?,?,?)", (loc, os.fsencode(str(a)), b"a.jpg", "file", st.st_size, st.st_ino,
                                                 st.st_dev, st.st_mode, st.st_mtime_ns, "00c0ffee00c0ffee"))
     run(cli, tree)

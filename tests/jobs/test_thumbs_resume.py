@@ -79,8 +79,8 @@ def test_sigkill_mid_job_then_resume_redoes_only_the_images_in_flight(cli, lib, 
     assert len(redone) <= IN_FLIGHT_MAX, f"{len(redone)} images rendered twice"
     out = rec.output
     assert out["images"] == N and out["rendered"] + out["shared"] == N and out["up_to_date"] == 0, out
-    assert store.sql("SELECT COUNT(*) FROM thumb_source WHERE status='ok'").fetchone()[0] == N
-    assert store.sql("SELECT COUNT(*) FROM thumbnail").fetchone()[0] == 3 * N
+    assert store._sql("SELECT COUNT(*) FROM thumb_source WHERE status='ok'").fetchone()[0] == N
+    assert store._sql("SELECT COUNT(*) FROM thumbnail").fetchone()[0] == 3 * N
     assert not [p for p in (data_dir(lib) / "thumbs").rglob("*.tmp")], "temporary files left behind"
     ref = reference(cli, tmp_path, tree)
     assert sorted(ref) == sorted(after)
@@ -110,7 +110,7 @@ def test_pause_and_resume_with_regenerate(cli, lib, store, start_runner, tmp_pat
     rec = store.get(job)
     assert rec.status == "completed-with-errors" and rec.errors == 2
     assert rec.output["images"] == N + 2 and rec.output["rendered"] == N and rec.output["failed"] == 2, rec.output
-    events = store.sql("SELECT path FROM job_event WHERE job_id=? AND kind='error'", (job,)).fetchall()
+    events = store._sql("SELECT path FROM job_event WHERE job_id=? AND kind='error'", (job,)).fetchall()
     assert sorted(os.path.basename(os.fsdecode(p)) for (p,) in events) == [
         "img-004-broken.jpg", "img-030-broken.jpg"]
     after = sidecars(lib)

@@ -118,7 +118,7 @@ def test_sigkill_while_the_parent_waits_resumes_children_and_never_spawns_twice(
     assert cli("jobs", "wait", parent, timeout=60).returncode == 0
     rec = store.get(parent)
     assert len(rec.children) == 2 and rec.output == {"children": 2}
-    assert store.sql("SELECT COUNT(*) FROM job").fetchone()[0] == 3
+    assert store._sql("SELECT COUNT(*) FROM job").fetchone()[0] == 3
     for i in range(2):
         done = steps(f"{marker}.{i}")
         assert sorted(set(done)) == list(range(40)) and len(done) - 40 <= 1

@@ -47,7 +47,7 @@ def test_a_retried_job_whose_cause_was_fixed_exits_0_and_keeps_the_earlier_error
     start_runner("--exit-when-idle")
     assert cli("jobs", "wait", job, timeout=60).returncode == 1
     assert store.get(job).errors == 3
-    store.sql("UPDATE job SET config=?, state=NULL, state_version=NULL WHERE id=?",  # the cause is fixed
+    store._sql("UPDATE job SET config=?, state=NULL, state_version=NULL WHERE id=?",  # the cause is fixed
               (codec.pack({"steps": 6, "delay": 0}), job))
     cli("jobs", "retry", job, check=True)
     start_runner("--exit-when-idle")

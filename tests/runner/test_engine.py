@@ -43,7 +43,7 @@ def test_cancel_runs_cleanup_and_keeps_the_record(store, cli, start_runner, tmp_
 def test_cancel_of_a_paused_job_runs_its_cleanup_without_a_runner(store, cli, tmp_path):
     marker = tmp_path / "marker"
     job = submit(store, "test-steps", {"steps": 5, "marker": str(marker)})
-    store.sql("UPDATE job SET status='paused', state=?, state_version=1 WHERE id=?", (b"\x81\xa4step\x02", job))
+    store._sql("UPDATE job SET status='paused', state=?, state_version=1 WHERE id=?", (b"\x81\xa4step\x02", job))
     cli("jobs", "cancel", job, check=True)
     assert store.get(job).status == "cancelled"
     assert open(marker).read() == "cancelled\n"
@@ -96,7 +96,7 @@ def test_a_failed_job_retries_from_its_checkpoint(store, cli, start_runner, tmp_
     assert cli("jobs", "wait", job, timeout=60).returncode == 1
     rec = store.get(job)
     assert rec.status == "failed" and "failed at step 6" in rec.error
-    store.sql("UPDATE job SET config=? WHERE id=?",
+    store._sql("UPDATE job SET config=? WHERE id=?",
               (__import__("sdjobs.core.codec", fromlist=["pack"]).pack({"steps": 10, "delay": 0.0,
                                                                           "marker": str(marker)}), job))
     assert "from its last checkpoint" in cli("jobs", "retry", job, check=True).stdout
@@ -106,7 +106,7 @@ def test_a_failed_job_retries_from_its_checkpoint(store, cli, start_runner, tmp_
 
 def test_incompatible_checkpoint_fails_with_a_clear_message(store, cli, start_runner):
     job = submit(store, "test-steps", {"steps": 3})
-    store.sql("UPDATE job SET state=?, state_version=99 WHERE id=?", (b"\x80", job))
+    store._sql("UPDATE job SET state=?, state_version=99 WHERE id=?", (b"\x80", job))
     start_runner("--exit-when-idle")
     cli("jobs", "wait", job, timeout=60)
     rec = store.get(job)

@@ -21,11 +21,11 @@ def add(cli, cron: str, *command: str) -> int:
 
 
 def rewind(store, sid: int, seconds: float) -> None:
-    store.sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - seconds, sid))
+    store._sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - seconds, sid))
 
 
 def jobs_of(store) -> list[int]:
-    return [r[0] for r in store.sql("SELECT id FROM job ORDER BY id")]
+    return [r[0] for r in store._sql("SELECT id FROM job ORDER BY id")]
 
 
 def test_add_ls_rm_and_bad_input(store, cli, tmp_path):
@@ -112,7 +112,7 @@ def test_a_submission_cut_short_by_a_crash_is_made_again_once(store, cli, start_
     made = add(cli, "@daily", "run", "test-steps", "--set", "steps=3", "--set", "delay=0")
     past = time.time() - 30
     # Both were being submitted when the runner died; only `made` had got its job in.
-    store.sql("UPDATE schedule SET pending_at=?, pending_pid=NULL WHERE id IN (?, ?)", (past, lost, made))
+    store._sql("UPDATE schedule SET pending_at=?, pending_pid=NULL WHERE id IN (?, ?)", (past, lost, made))
     found = store.submit("test-steps", 1, {"steps": 3, "delay": 0.0}, context={
         "argv": ["sdjobs", "--library", str(lib), "run", "--detach", "test-steps", "--set", "steps=3",
                  "--set", "delay=0"]})

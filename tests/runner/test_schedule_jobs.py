@@ -38,7 +38,7 @@ def add(store, cwd, cron: str, *command: str) -> int:
 
 def run_due(store, sid: int) -> schedules.ScheduleRecord:
     """Serve the schedule once, as a runner's tick would, and wait for its submission."""
-    store.sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 2 * HOUR, sid))
+    store._sql("UPDATE schedule SET checked_at=? WHERE id=?", (time.time() - 2 * HOUR, sid))
     scheduler = Scheduler(store)
     scheduler.tick(force=True)
     assert scheduler.submitting, "nothing was due"

@@ -15,7 +15,7 @@ def values(n: int, start: int = 0) -> list:
 
 
 def stored(store, table: str, key: str, key_value: int) -> list[tuple]:
-    return store.sql(f"SELECT {ixs.ROW_COLS} FROM {table} WHERE {key}=? ORDER BY path", (key_value,)).fetchall()
+    return store._sql(f"SELECT {ixs.ROW_COLS} FROM {table} WHERE {key}=? ORDER BY path", (key_value,)).fetchall()
 
 
 @pytest.mark.parametrize("n", [0, 1, 127, 128, 129, 300])
@@ -23,7 +23,7 @@ def test_write_entries_and_stage_values_store_every_row(store, n):
     loc = ixs.create_location(store, "/t", rules={}, mode="shallow", max_depth=None, recurse=True, now=0.0)
     flat = values(n)
     rows = [tuple(flat[i:i + 8]) for i in range(0, len(flat), 8)]
-    with store.transaction():
+    with store._transaction():
         ixs.write_entries(store, loc, flat)
         ixs.stage_values(store, 99, flat)
     assert stored(store, "entry", "location_id", loc) == rows
@@ -32,11 +32,11 @@ def test_write_entries_and_stage_values_store_every_row(store, n):
 
 def test_write_entries_again_updates_in_place(store):
     loc = ixs.create_location(store, "/t", rules={}, mode="shallow", max_depth=None, recurse=True, now=0.0)
-    with store.transaction():
+    with store._transaction():
         ixs.write_entries(store, loc, values(200))
     newer = values(200)
     newer[3::8] = [s + 1 for s in newer[3::8]]
-    with store.transaction():
+    with store._transaction():
         ixs.write_entries(store, loc, newer)
     assert stored(store, "entry", "location_id", loc) == [tuple(newer[i:i + 8]) for i in range(0, len(newer), 8)]
 
@@ -47,6 +47,6 @@ def test_write_entries_refuses_a_location_that_is_gone(store):
     ixs.bulk_connection(store)
     ixs.remove_location(store, loc)
     with pytest.raises(NotFound):
-        with store.transaction():
+        with store._transaction():
             ixs.write_entries(store, loc, values(10))
-    assert store.sql("SELECT count(*) FROM entry").fetchone()[0] == 0
+    assert store._sql("SELECT count(*) FROM entry").fetchone()[0] == 0

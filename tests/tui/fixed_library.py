@@ -55,14 +55,14 @@ def add(store: Store, job_type: str, status: str, config: dict, *, age: float, c
     created = NOW - age
     started = created + 1 if status != "queued" else None
     finished = started + ran if status in ("completed", "completed-with-errors", "failed", "cancelled") else None
-    store.sql("UPDATE job SET status=?, created_at=?, updated_at=?, started_at=?, finished_at=?, paused_at=?,"
+    store._sql("UPDATE job SET status=?, created_at=?, updated_at=?, started_at=?, finished_at=?, paused_at=?,"
               " progress=?, output=?, error=?, run_seconds=?, warnings=?, errors=?, bytes_done=?, items_done=?,"
               " attempts=? WHERE id=?",
               (status, created, finished or created + 2, started, finished,
                created + ran if status == "paused" else None, codec.pack(progress) if progress else None,
                codec.pack(output), error, ran, warnings, errors, bytes_done, items, 1 if started else 0, job_id))
     for n, (kind, path, message) in enumerate(events):
-        store.sql("INSERT INTO job_event (job_id, ts, kind, path, message) VALUES (?,?,?,?,?)",
+        store._sql("INSERT INTO job_event (job_id, ts, kind, path, message) VALUES (?,?,?,?,?)",
                   (job_id, created + 2 + n, kind, path.encode() if path else None, message))
     return job_id
 
@@ -115,7 +115,7 @@ def build(path: Path) -> Store:
         context=ctx("validate", "/mnt/backup/videos", "--after", "8"))
     # The running jobs belong to a live runner (this process), so that nothing recovers them as orphans.
     runner = store.register_runner(2, "foreground")
-    running = [r[0] for r in store.sql("SELECT id FROM job WHERE status='running'")]
-    store.sql("UPDATE job SET runner_id=? WHERE status='running'", (runner,))
+    running = [r[0] for r in store._sql("SELECT id FROM job WHERE status='running'")]
+    store._sql("UPDATE job SET runner_id=? WHERE status='running'", (runner,))
     store.heartbeat(runner, running, busy=len(running))
     return store

@@ -26,11 +26,11 @@ def history(store, n: int, *, failed_every: int = 0) -> list[int]:
                      codec.pack({"sources": [f"/data/set-{i}/photos"], "dest": f"/mnt/b/set-{i}"}), t, t, t, t,
                      codec.pack({"argv": ["sdjobs", "copy", f"set-{i}", "/mnt/b"]}), codec.pack({}),
                      f"disk full on set-{i}" if failed else None))
-    with store.transaction():
-        store.db.cursor().executemany(
+    with store._transaction():
+        store._db.cursor().executemany(
             "INSERT INTO job (type, type_version, status, config, created_at, updated_at, started_at, finished_at,"
             " context, settings, error) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-    return [r[0] for r in store.sql("SELECT id FROM job ORDER BY id")]
+    return [r[0] for r in store._sql("SELECT id FROM job ORDER BY id")]
 
 
 def run(app, scenario, size=(100, 30)):

@@ -15,7 +15,7 @@ from sdjobs.tui.screens.detail import DetailScreen
 
 def finished(store, job_type: str, name: str, rows: list[dict]) -> int:
     job = store.submit(job_type, 1, {})
-    store.sql("UPDATE job SET status='completed-with-errors', finished_at=created_at WHERE id=?", (job,))
+    store._sql("UPDATE job SET status='completed-with-errors', finished_at=created_at WHERE id=?", (job,))
     results.append(store, job, [(json.dumps(r, separators=(",", ":")), r.get("size"), r.get("severity"))
                                 for r in rows], start=0, columns=list(rows[0]), name=name)
     return job

@@ -47,11 +47,11 @@ def test_unknown_types_and_malformed_records_are_shown_as_far_as_they_go(store):
     good = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"}, context={"argv": ["sdjobs", "copy", "a", "b"]})
     plugin = store.submit("photo-sort", 1, {"root": "/p"}, context={"argv": ["sdjobs", "run", "photo-sort"]})
     bad_progress = store.submit("copy", 1, {})
-    store.sql("UPDATE job SET progress=X'c1c1' WHERE id=?", (bad_progress,))  # not msgpack at all
+    store._sql("UPDATE job SET progress=X'c1c1' WHERE id=?", (bad_progress,))  # not msgpack at all
     odd_context = store.submit("copy", 1, {}, context={"argv": 42})
-    store.sql("UPDATE job SET context=? WHERE id=?", (codec.pack([1, 2, 3]), odd_context))
+    store._sql("UPDATE job SET context=? WHERE id=?", (codec.pack([1, 2, 3]), odd_context))
     odd_output = store.submit("copy", 1, {})
-    store.sql("UPDATE job SET status='completed', finished_at=created_at, output=?, progress=? WHERE id=?",
+    store._sql("UPDATE job SET status='completed', finished_at=created_at, output=?, progress=? WHERE id=?",
               (codec.pack({"weird": [[1, {"x": b"\xff"}], None]}), codec.pack({"done": "many"}), odd_output))
     app = DashApp(store)
 
@@ -86,9 +86,9 @@ def test_filters_history_priority_and_retry(store):
                           context={"argv": ["sdjobs", "copy", "/music", "/b"]})
     failed = store.submit("copy", 1, {"sources": ["/films"], "dest": "/b"},
                           context={"argv": ["sdjobs", "copy", "/films", "/b"]})
-    store.sql("UPDATE job SET status='failed', finished_at=created_at, error='disk full' WHERE id=?", (failed,))
+    store._sql("UPDATE job SET status='failed', finished_at=created_at, error='disk full' WHERE id=?", (failed,))
     done = store.submit("copy", 1, {})
-    store.sql("UPDATE job SET status='completed', finished_at=created_at WHERE id=?", (done,))
+    store._sql("UPDATE job SET status='completed', finished_at=created_at WHERE id=?", (done,))
     app = DashApp(store)
 
     def shown():
@@ -131,12 +131,12 @@ def test_a_job_whose_runner_dies_shows_as_interrupted(store, monkeypatch):
     monkeypatch.setattr(dash, "RECOVER_EVERY", 0.3)
     job = store.submit("copy", 1, {})
     runner = store.register_runner(1, "foreground")  # this process: alive
-    store.sql("UPDATE job SET status='running', runner_id=? WHERE id=?", (runner, job))
+    store._sql("UPDATE job SET status='running', runner_id=? WHERE id=?", (runner, job))
     app = DashApp(store)
 
     async def scenario(pilot):
         await until(pilot, lambda: app.table.view(job) and app.table.view(job).status == "running", what="running")
-        store.sql("UPDATE runner SET pid=?, pid_start=NULL WHERE id=?", (2**22 + 12345, runner))  # it died
+        store._sql("UPDATE runner SET pid=?, pid_start=NULL WHERE id=?", (2**22 + 12345, runner))  # it died
         await until(pilot, lambda: app.table.view(job).status == "interrupted", timeout=5, what="interrupted")
         assert store.get(job).status == "interrupted"
 
@@ -148,7 +148,7 @@ def test_a_job_whose_runner_dies_shows_as_interrupted(store, monkeypatch):
 
 def test_detail_of_a_job_pruned_while_open(store):
     job = store.submit("copy", 1, {})
-    store.sql("UPDATE job SET status='completed', finished_at=1 WHERE id=?", (job,))
+    store._sql("UPDATE job SET status='completed', finished_at=1 WHERE id=?", (job,))
     app = DashApp(store, job=job)
 
     async def scenario(pilot):

@@ -41,7 +41,7 @@ def test_toasts_read_as_sentences():
 
 def test_pausing_a_paused_job_says_so(store):
     job = store.submit("copy", 1, {"sources": ["/a"], "dest": "/b"})
-    store.sql("UPDATE job SET status='paused' WHERE id=?", (job,))
+    store._sql("UPDATE job SET status='paused' WHERE id=?", (job,))
     app = DashApp(store)
 
     async def scenario(pilot):
