@@ -47,7 +47,7 @@ class StoreBackend:
         record is gone: nothing can resume it) rather than go on for a file no one reads."""
         if self.claim is None:
             return
-        lost = self.store.library.lost_since(self.store.opened_as)
+        lost = self.store.lost()
         if lost:
             raise LibraryLost(f"the library {self.store.library.db_path} {lost}")
 

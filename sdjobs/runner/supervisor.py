@@ -140,11 +140,11 @@ class Supervisor:
         """Say this runner is alive (with its jobs and their waits); False when it must stop:
         its library is lost, or `sdjobs runner stop` asked."""
         store = self.store
-        self.lost = self.library.lost_since(store.opened_as)
+        self.lost = store.lost()
         if self.lost:  # its jobs see it too, and stop for good (runner/backend.py)
             print(f"sdjobs runner: the library {self.library.db_path} {self.lost}; stopping",
                   file=sys.stderr, flush=True)
-            self.why_stopping = "its library was deleted or replaced"
+            self.why_stopping = f"its library {self.lost}"
             return False
         prestart.keep_held(str(self.library.data_dir))
         if not store.heartbeat(self.runner_id, list(self.running), len(self.running)) \

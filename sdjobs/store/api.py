@@ -107,6 +107,31 @@ class Store(Verbs):
             finally:
                 os.close(fd)
 
+    def lost(self) -> str | None:
+        """Why this process must stop using the library, or None: its file was deleted, replaced
+        or cut short of its header (``Library.lost_since``: a stat), or it holds fewer pages
+        than the database has. Every page past the file's end must be in the WAL, so a file
+        and WAL that together hold fewer pages than the page count were cut: a runner whose
+        row went with the cut took that for `runner stop`, let its jobs checkpoint and left
+        their temporaries to a resume that could never come. The WAL's size bounds its frames
+        from above, and the database only grows here (no VACUUM): no healthy library is
+        taken for a damaged one."""
+        why = self.library.lost_since(self.opened_as)
+        if why:
+            return why
+        page_size = self._sql("PRAGMA page_size").fetchone()[0]
+        pages = self._sql("PRAGMA page_count").fetchone()[0]  # (the latest commit's, WAL included)
+        path = str(self.library.db_path)
+        try:
+            size = os.stat(path).st_size
+            wal = os.stat(path + "-wal").st_size if os.path.exists(path + "-wal") else 0
+        except OSError:
+            return None  # gone: the next look says so (lost_since)
+        frames = max(0, wal - 32) // (page_size + 24)  # a 32-byte header, then frames of a 24-byte header + a page
+        if pages > size // page_size + frames:
+            return f"was damaged (cut short: {size:,} bytes for {pages:,} pages of {page_size:,})"
+        return None
+
     def close(self) -> None:
         """Close this thread's connection (each thread has its own; the next verb opens it again)."""
         self._db.close()
