@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Iterator
 
 from . import codec
 from .errors import INTERRUPTS, LeaseLost, WaitForChildren
@@ -37,7 +38,7 @@ class Backend(Protocol):
     def spawn_child(self, job_type: str, config: dict, priority: int | None) -> int: ...
     def children(self) -> list[tuple[int, str]]: ...
     def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator: ...
-    def library(self) -> "LibraryInfo": ...
+    def library(self) -> LibraryInfo: ...
 
 
 class JobContext:
@@ -245,7 +246,7 @@ class JobContext:
         return self._backend.settings()
 
     @property
-    def library(self) -> "LibraryInfo":
+    def library(self) -> LibraryInfo:
         """The library the job runs in: its path, data directory and data plane."""
         return self._backend.library()
 

@@ -65,16 +65,16 @@ class Job:
     def validate(cls, config: Any) -> None:
         """Check the input before the job is enqueued; raise ``BadInput``."""
 
-    def run(self, ctx: "JobContext") -> Any:
+    def run(self, ctx: JobContext) -> Any:
         raise NotImplementedError
 
-    def on_pause(self, ctx: "JobContext") -> None:
+    def on_pause(self, ctx: JobContext) -> None:
         """Called after the job stopped for a pause (its last checkpoint is saved)."""
 
-    def on_resume(self, ctx: "JobContext") -> None:
+    def on_resume(self, ctx: JobContext) -> None:
         """Called before ``run`` when the job continues from a checkpoint."""
 
-    def on_cancel(self, ctx: "JobContext") -> None:
+    def on_cancel(self, ctx: JobContext) -> None:
         """Clean up after a cancel: remove temporary files and the like."""
 
     def clean_temporaries(self, state: Any) -> None:

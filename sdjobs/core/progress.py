@@ -60,7 +60,7 @@ class Progress:
         return {k: v for k, v in d.items() if v is not None and v != {}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Progress":
+    def from_dict(cls, data: dict[str, Any] | None) -> Progress:
         if not data:
             return cls()
         names = {f.name for f in dataclasses.fields(cls)}

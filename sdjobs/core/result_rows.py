@@ -8,7 +8,8 @@ emitted, and a run that resumes from it first drops the rows emitted after it
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from . import codec
 
