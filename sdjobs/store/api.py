@@ -13,7 +13,8 @@ import fcntl
 import os
 import sqlite3
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 import peewee as pw
 

@@ -14,7 +14,7 @@ exact case: the blobs are compared byte for byte).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..core.status import ACTIVE, FINISHED
 from .api import Store

@@ -11,5 +11,5 @@ if TYPE_CHECKING:
 
 
 class DataPlane:
-    def __init__(self, store: "Store") -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store

@@ -28,7 +28,8 @@ import os
 import shlex
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from ..core import codec
 from .records import Event
@@ -60,7 +61,7 @@ def by(who: dict[str, Any]) -> str:
     return f"{text} running `{who['command']}`" if who.get("command") else text
 
 
-def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
+def insert(store: Store, job_id: int, events: Iterable[tuple]) -> int | None:
     """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields]).
     Returns the id of the last one written."""
     from .api import text
@@ -79,7 +80,7 @@ def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
     return last
 
 
-def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
+def record(store: Store, job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
            ts: float | None = None, claim: int | None = None) -> int | None:
     """One lifecycle event (its id). Inside a transaction of the caller's, or in its own; with
     ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
@@ -94,7 +95,7 @@ def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[st
         return insert(store, job_id, [event])
 
 
-def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, Any]) -> None:
+def amend(store: Store, event_id: int | None, message: str, fields: dict[str, Any]) -> None:
     """Complete an event recorded before the outcome it names was known (a request's result)."""
     from .api import text
 
@@ -106,7 +107,7 @@ def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, 
                   " DO UPDATE SET fields=excluded.fields", (event_id, codec.pack(fields)))
 
 
-def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
+def read(store: Store, job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
          limit: int | None = None) -> list[Event]:
     """A job's events in order, each with its fields (an empty dict for a plain line)."""
     cond, params = "e.job_id = ? AND e.id > ?", [job_id, after_id]
@@ -126,7 +127,7 @@ def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str]
     return out
 
 
-def finished(store: "Store", job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
+def finished(store: Store, job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
              category: str | None = None, ts: float | None = None, claim: int | None = None) -> None:
     """The ``finished`` event: its status, and the summary or the failure with its category
     (job: the job said why; input: what it was given; checkpoint: an incompatible checkpoint;
@@ -141,14 +142,14 @@ def finished(store: "Store", job_id: int, status: str, *, summary: str | None = 
            ts=ts, claim=claim)
 
 
-def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float | None = None,
+def interrupted(store: Store, job_id: int, reason: str, why: str, *, ts: float | None = None,
                 **fields: Any) -> None:
     """The ``interrupted`` event: ``reason`` a stable word (shutdown, runner-died, process-died,
     worker-lost), ``why`` its readable line."""
     record(store, job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
 
 
-def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
+def runner_lost(store: Store, job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
                 last: bool, now: float) -> None:
     """The ``interrupted`` event of a job whose runner is gone: it died (its process, on this
     host), or on another host it stopped heartbeating (its lease lost)."""
@@ -165,7 +166,7 @@ def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid:
                 ts=now, **{k: v for k, v in facts.items() if v is not None})
 
 
-def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | None, after: list[int],
+def submitted(store: Store, job_id: int, context: dict, *, parent_id: int | None, after: list[int],
               priority: int) -> None:
     """The ``submitted`` event, from the submitting command's context (cli/submit.py), in the
     transaction that queues the job: by whom, from which command."""
@@ -197,7 +198,7 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     record(store, job_id, "submitted", message, fields)
 
 
-def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
+def claimed(store: Store, rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
     """The ``claimed`` event, written by the job process before the job runs (fenced by its claim)."""
     resumed = rec.state_version is not None
     fields = {"runner_id": runner_id, "runner_pid": runner_pid, "host": host, "pid": pid,
@@ -208,7 +209,7 @@ def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: in
     record(store, rec.id, "claimed", message, fields, claim=rec.claim)
 
 
-def last(store: "Store", job_id: int, kind: str) -> Event | None:
+def last(store: Store, job_id: int, kind: str) -> Event | None:
     """The job's latest event of ``kind`` (with its fields), or None."""
     row = store.sql("SELECT MAX(id) FROM job_event WHERE job_id=? AND kind=?", (job_id, kind)).fetchone()
     if not row or row[0] is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .api import Store
 

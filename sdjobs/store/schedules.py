@@ -39,7 +39,7 @@ class ScheduleRecord:
     skipped: int
 
     @classmethod
-    def from_row(cls, row: tuple) -> "ScheduleRecord":
+    def from_row(cls, row: tuple) -> ScheduleRecord:
         values = list(row)
         values[2] = codec.unpack(values[2]) or []
         values[3] = codec.unpack(values[3]) if values[3] is not None else None
