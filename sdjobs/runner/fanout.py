@@ -21,7 +21,8 @@ import threading
 from collections import deque
 from itertools import islice
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 from ..core.errors import WorkerLost
 from . import lifeline
