@@ -23,7 +23,7 @@ import secrets
 import stat
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import xxhash
 
