@@ -29,7 +29,8 @@ import io
 import warnings
 from dataclasses import dataclass
 from os import PathLike
-from typing import Callable, ContextManager, Literal, cast
+from typing import ContextManager, Literal, cast
+from collections.abc import Callable
 
 from PIL import Image, ImageFile
 
