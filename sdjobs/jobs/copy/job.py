@@ -29,7 +29,8 @@ import os
 import stat
 import sys
 from collections import deque
-from typing import Iterable, Iterator, Literal
+from typing import Literal
+from collections.abc import Iterable, Iterator
 
 from ...core.errors import BadInput, Interrupt, JobFailed, NotFound
 from ...core.humanize import human_bytes, plural

@@ -7,7 +7,7 @@ import os
 import stat
 import threading
 from collections import deque
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 
 @dataclasses.dataclass(slots=True)

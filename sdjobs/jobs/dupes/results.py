@@ -17,7 +17,8 @@ from json.encoder import (
     encode_basestring_ascii as quote,  # what json.dumps(ensure_ascii=True) uses
 )
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from ...core import codec
 

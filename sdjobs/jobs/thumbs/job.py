@@ -27,7 +27,8 @@ import os
 import re
 import time
 from collections import deque
-from typing import Iterator, Literal
+from typing import Literal
+from collections.abc import Iterator
 
 from ...core.errors import BadInput, NotFound
 from ...core.humanize import plural
