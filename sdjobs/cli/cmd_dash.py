@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def dash(
-    job: Annotated[Optional[int], typer.Option("--job", "-j", metavar="ID",
+    job: Annotated[int | None, typer.Option("--job", "-j", metavar="ID",
                                                help="Open the details of this job first.")] = None,
     theme: Annotated[str, typer.Option("--theme", metavar="NAME",
                                        help="A Textual theme; the default uses the terminal's own colours.")]

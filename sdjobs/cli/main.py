@@ -35,7 +35,7 @@ def _version(value: bool) -> None:
 
 
 def main(
-    library: Annotated[Optional[str], typer.Option(
+    library: Annotated[str | None, typer.Option(
         "--library", "-L", envvar="SDJOBS_LIBRARY", metavar="PATH",
         help="The library (SQLite file) to use [default: $XDG_DATA_HOME/sdjobs/library.db].")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,

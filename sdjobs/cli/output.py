@@ -13,7 +13,8 @@ import shutil
 import sys
 import time
 import unicodedata
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 from ..core.display import safe
 from ..core.humanize import human_bytes, human_duration  # noqa: F401  (re-exported)
 

@@ -62,7 +62,7 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
             _reap()
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 time.sleep(0.05)
@@ -321,7 +321,7 @@ def _stream(fd: int, spec) -> io.TextIOWrapper | None:
         return None
     encoding, errors, tty = spec
     if fd == 0:
-        return open(0, "r", encoding=encoding, errors=errors, closefd=False)
+        return open(0, encoding=encoding, errors=errors, closefd=False)
     return io.TextIOWrapper(open(fd, "wb", closefd=False), encoding=encoding, errors=errors,
                             line_buffering=tty, write_through=fd == 2)
 
