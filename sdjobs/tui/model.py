@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..core import registry
 from ..core.errors import NotFound
@@ -95,7 +96,7 @@ class Query:
         """The usual view: active jobs and the newest history (no search)."""
         return not self.text.strip() and self.status is None and self.history and self.sort == "active"
 
-    def matches(self, v: "JobView") -> bool:
+    def matches(self, v: JobView) -> bool:
         """The same choice made on rows already read (shown until the store answers)."""
         text = self.text.lower().split()
         return ((self.history or v.active or self.status in FINISHED_NAMES)
@@ -115,7 +116,7 @@ class RunnerView:
     stopping: bool
 
     @classmethod
-    def of(cls, r: RunnerRecord) -> "RunnerView":
+    def of(cls, r: RunnerRecord) -> RunnerView:
         return cls(r.id, r.pid, r.host, r.workers, r.busy, bool(r.stopping))
 
 
@@ -156,7 +157,7 @@ class DetailData:
     summary: str | None = None           # the job type's one-line summary of its output
     gone: bool = False                   # the job was pruned
     problem: str | None = None
-    results: "Results | None" = None     # its result rows (``sdjobs jobs output``), once it has finished
+    results: Results | None = None     # its result rows (``sdjobs jobs output``), once it has finished
 
 
 RESULT_ROWS = 5000  # the first rows of a result the details show; `jobs output` has them all

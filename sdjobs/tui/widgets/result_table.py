@@ -10,7 +10,8 @@ laid out again when the width changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
