@@ -8,7 +8,7 @@ differs is a path literally named ``ls``, ``make`` or ``prune``: write ``./ls``.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timezone, UTC
+from datetime import datetime, UTC
 from typing import Annotated
 
 import typer

@@ -17,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import IO, Annotated, Optional
+from typing import IO, Annotated
 from collections.abc import Iterable, Iterator
 
 import typer

@@ -7,7 +7,7 @@ import gc
 import importlib
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 import time
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
