@@ -30,7 +30,7 @@ def action_context(inputs: dict[str, Any], action: str | None = None) -> dict[st
 
     try:
         user = getpass.getuser()
-    except Exception:
+    except (KeyError, OSError):  # no name for this uid
         user = str(os.getuid())
     host = socket.gethostname()
     argv = mask_argv(["sdjobs", *sys.argv[1:]])
@@ -48,11 +48,12 @@ def _schedule() -> dict | None:
     sid = os.environ.get("SDJOBS_SCHEDULE", "")
     if not sid.isdigit():
         return None
+    from ..core.errors import NotFound
     from ..store import schedules
 
     try:
         rec = schedules.get(state.store(), int(sid))
-    except Exception:  # removed meanwhile: the id is still what started it
+    except NotFound:  # removed meanwhile: the id is still what started it
         rec = None
     return {"id": int(sid), "cron": rec.cron if rec is not None else None}
 

@@ -49,7 +49,7 @@ def requester() -> dict[str, Any]:
     """Who asks, from this process: the user, uid, pid and command line."""
     try:
         user = getpass.getuser()
-    except Exception:
+    except (KeyError, OSError):  # no name for this uid
         user = str(os.getuid())
     return {"user": user, "uid": os.getuid(), "pid": client_pid or os.getpid(),
             "command": shlex.join(["sdjobs", *sys.argv[1:]])}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sqlite3
 import time
 from collections import Counter
 from itertools import compress
@@ -78,7 +79,7 @@ def plan(c, index_db: str) -> Plan | None:
     since = time.time()
     try:
         conn = q.connect_ro(index_db)
-    except Exception:
+    except sqlite3.Error:
         return None
     try:
         row = q.location_of(conn, keys)
@@ -87,7 +88,7 @@ def plan(c, index_db: str) -> Plan | None:
         loc_id, loc_path, rules, full_hash, max_depth, recurse, loc_state = row
         if not full_hash or max_depth is not None or not recurse or q.indexing(conn, loc_id):
             return None
-    except Exception:  # no index tables, or a library being migrated
+    except sqlite3.Error:  # no index tables, or a library being migrated
         return None
     finally:
         conn.close()
