@@ -47,7 +47,7 @@ def dash(
 
     try:
         registry.load_all()  # plugin warnings reach the terminal before the screen takes it over
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not keep the dashboard from opening
         from . import output
 
         output.err(f"sdjobs: warning: loading job types: {exc}", style="yellow")

@@ -210,7 +210,7 @@ def outcome(store: Store, rec: JobRecord) -> dict:
     if rec.status in FINISHED and cls is not None and rec.output is not None:
         try:
             summary = str(cls.summarize(rec.output) or "") or None
-        except Exception:
+        except Exception:  # noqa: BLE001 - a plugin's summary must not break the listing
             summary = None
     ended = events.last(store, rec.id, "finished") if rec.status in FINISHED else None
     return {"id": rec.id, "type": rec.type, "status": rec.status, "exit_code": code, "exit_meaning": meaning,

@@ -106,7 +106,7 @@ def run() -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise SystemExit(Exit.FAILED)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the top-level handler: one line for the user, whatever it was
         from ..store.library import storage_fault
 
         fault = storage_fault(exc, state.library())

@@ -66,7 +66,7 @@ def _load_plugins() -> None:
             ep.load()
         except JobTypeError:
             raise
-        except Exception as exc:  # a broken plugin must not break the tool
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the tool
             plugin_errors.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
             print(f"sdjobs: warning: {plugin_errors[-1]}", file=sys.stderr)
 

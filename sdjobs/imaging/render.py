@@ -152,7 +152,7 @@ def _open(path: str | PathLike[str]) -> Image.Image:
 def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # unreadable EXIF: render as stored rather than fail
+    except Exception:  # noqa: BLE001 - unreadable EXIF: render as stored rather than fail
         return 1
     return value if isinstance(value, int) and value in _TRANSPOSE else 1
 

@@ -74,11 +74,11 @@ class Scheduler:
             self._collect()
             for s in schedules.all_schedules(self.store):
                 self._serve(s, time.time() if now is None else now)
-        except Exception as exc:  # a schedule must never take the runner down
+        except Exception as exc:  # noqa: BLE001 - a schedule must never take the runner down
             _say(f"scheduler: {type(exc).__name__}: {exc}")
         try:
             self.retention.tick()
-        except Exception as exc:  # nor the retention
+        except Exception as exc:  # noqa: BLE001 - nor the retention
             _say(f"retention: {type(exc).__name__}: {exc}")
 
     def close(self, wait: float = 10.0) -> None:

@@ -302,11 +302,11 @@ def _warm_up() -> None:
 
     try:
         registry.load_all()
-    except Exception:  # a broken plugin is reported when a job of its type runs
+    except Exception:  # noqa: BLE001 - a broken plugin is reported when a job of its type runs
         return
     for cls in registry.all_types().values():
         for module in cls.preload:
             try:
                 importlib.import_module(module)
-            except Exception:  # the job's own import reports it
+            except Exception:  # noqa: BLE001 - the job's own import reports it
                 pass

@@ -75,7 +75,7 @@ class LargeCopier:
                 self._copy(*item)
         except _Halted:
             pass
-        except BaseException as exc:  # handed to the job's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread
             self.failure = exc
         finally:
             self._sides.close()

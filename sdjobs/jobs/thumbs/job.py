@@ -373,7 +373,7 @@ class _IndexLookup:
 
             self.index = index_store
             self.any = store.sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
-        except Exception:  # no index in this sdjobs or library
+        except Exception:  # noqa: BLE001 - no index in this sdjobs or library
             self.index, self.any = None, False
 
     def cas_id(self, path: str, size: int, mtime_ns: int) -> str | None:
