@@ -166,7 +166,7 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     con = output.console()
     con.print(t)
     for e in issues:
-        earlier = ("(run %d) " % (e.retries + 1), "dim") if e.retries != rec.retries else ""
+        earlier = (f"(run {e.retries + 1}) ", "dim") if e.retries != rec.retries else ""
         con.print(Text.assemble("  ", earlier, (e.kind, "red" if e.kind == "error" else "yellow"),
                                 f" {safe(output.shorten(e.path or '', 70))} {safe(e.message)}"), highlight=False)
 

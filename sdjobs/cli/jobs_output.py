@@ -214,7 +214,7 @@ def write_issues(rows: Iterable[dict], out: IO[str], *, empty: str = "no issues 
     from ..fs.names import display_path
 
     it = iter(rows)
-    head = [r for _, r in zip(range(_PEEK), it)]
+    head = [r for _, r in zip(range(_PEEK), it, strict=False)]
     if not head:
         out.write(empty + "\n" if empty else "")
         return
@@ -234,7 +234,7 @@ def write_generic(rows: Iterable[dict], columns: list[str], out: IO[str]) -> Non
     """A plain table whose columns are the rows' keys, sized on the first rows
     (longer cells are cut with an ellipsis; the last column never is)."""
     it = iter(rows)
-    head = [r for _, r in zip(range(_PEEK), it)]
+    head = [r for _, r in zip(range(_PEEK), it, strict=False)]
     if not head:
         out.write("no rows\n")
         return

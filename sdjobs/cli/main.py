@@ -102,16 +102,16 @@ def run() -> None:
     except SdjobsError as exc:
         _fail(exc, Exit.FAILED)
     except KeyboardInterrupt:
-        raise SystemExit(Exit.INTERRUPTED)
+        raise SystemExit(Exit.INTERRUPTED) from None
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(Exit.FAILED)
+        raise SystemExit(Exit.FAILED) from None
     except Exception as exc:  # noqa: BLE001 - the top-level handler: one line for the user, whatever it was
         from ..store.library import storage_fault
 
         fault = storage_fault(exc, state.library())
         if fault is None:
-            raise SystemExit(report_unexpected(exc))
+            raise SystemExit(report_unexpected(exc)) from None
         _fail(fault, Exit.FAILED)
     finally:
         # Interpreter shutdown collects garbage while it tears the modules down; on a

@@ -154,7 +154,7 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Ite
 
     def line(cells: Sequence[str], cell_styles: Sequence[str | None]) -> str:
         out = []
-        for j, (text, width) in enumerate(zip(cells, widths)):
+        for j, (text, width) in enumerate(zip(cells, widths, strict=False)):
             text = _fit(text, width)
             pad = " " * (width - cell_width(text))
             last = j == len(widths) - 1

@@ -214,5 +214,5 @@ def keep_index(ctx, sources: list[str], targets: list[str], *, move: bool, exc: 
     if keeper.store is None:
         return
     ctx.progress(message="updating the index")
-    keeper.copied(list(zip(sources, targets)), move=move)
+    keeper.copied(list(zip(sources, targets, strict=True)), move=move)
     keeper.report()

@@ -29,7 +29,8 @@ import io
 import warnings
 from dataclasses import dataclass
 from os import PathLike
-from typing import ContextManager, Literal, cast
+from contextlib import AbstractContextManager
+from typing import Literal, cast
 from collections.abc import Callable
 
 from PIL import Image, ImageFile
@@ -251,7 +252,7 @@ def _three_eighths(im: Image.Image, full: tuple[int, int], want: tuple[int, int]
     return True
 
 
-Hold = Callable[[int], ContextManager[object]]
+Hold = Callable[[int], AbstractContextManager[object]]
 
 
 def render_variants(

@@ -60,7 +60,7 @@ class JobRecord:
     @classmethod
     def from_row(cls, row: tuple) -> JobRecord:
         values = {}
-        for name, value in zip(JOB_COLUMNS, row):
+        for name, value in zip(JOB_COLUMNS, row, strict=True):
             if name in _BLOBS:
                 value = codec.unpack(value)
             values[name] = value

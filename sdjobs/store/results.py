@@ -141,7 +141,7 @@ def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) 
             k = keep - seq
             sizes, sevs = sizes.split(_SEP), sevs.split(_SEP)
             bad += sum(s in BAD for s in sevs[k:])
-            rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k]))
+            rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k], strict=False))
             store.db.cursor().executemany(
                 "INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows) VALUES (?,?,?,?,?,?,?)",
                 _chunks(job_id, [(t, z, v or None) for t, z, v in rows], seq)[0])
@@ -218,10 +218,10 @@ def _read(store: Store, where: str, params: list, min_size: int | None, severity
                     continue
                 keep = [True] * len(lines)
                 if min_size is not None:
-                    keep = [k and x != "" and int(x) >= min_size for k, x in zip(keep, sizes.split(_SEP))]
+                    keep = [k and x != "" and int(x) >= min_size for k, x in zip(keep, sizes.split(_SEP), strict=False)]
                 if wanted is not None:
-                    keep = [k and v in wanted for k, v in zip(keep, sevs.split(_SEP))]
-                yield from (t for t, k in zip(lines, keep) if k)
+                    keep = [k and v in wanted for k, v in zip(keep, sevs.split(_SEP), strict=False)]
+                yield from (t for t, k in zip(lines, keep, strict=False) if k)
     finally:
         cur.close()
 

@@ -78,7 +78,7 @@ def identify_files(job) -> None:
     tasks = ((db_path, ctx.job_id, cond, params, lo, hi, job.want)
              for lo, hi in _ranges(job, cond, params, st["ccursor"]))
     done = done_bytes = 0
-    for n, ok, size, errors, hi in ctx.map(identify_range, tasks, chunksize=1):
+    for n, _ok, size, errors, hi in ctx.map(identify_range, tasks, chunksize=1):
         done += n
         done_bytes += size
         for path, message in errors:

@@ -54,7 +54,7 @@ class ResultTable(DataTable):
             if len(self.rows_given) >= self.limit:
                 self.total = None
                 break
-            self.rows_given.append(row if isinstance(row, Mapping) else dict(zip(keys, row)))
+            self.rows_given.append(row if isinstance(row, Mapping) else dict(zip(keys, row, strict=False)))
             self.total += 1
         self._rebuild()
 
