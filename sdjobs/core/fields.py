@@ -137,7 +137,7 @@ def coerce(tp: Any, value: Any) -> Any:
         if isinstance(value, str):
             return value
         raise ValueError(f"expected a string, got {shown(value)}")
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return build_config(tp, value)
     if isinstance(tp, type) and isinstance(value, tp):
         return value

@@ -93,7 +93,7 @@ class ResultRows:
         """The state to checkpoint, with the number of rows emitted so far."""
         if not (self._seq or self._rows):
             return state
-        return {_MARK: self._seq + len(self._rows), "state": state}
+        return {_MARK: (self._seq or 0) + len(self._rows), "state": state}
 
 
 def unwrap(state: Any) -> tuple[int, Any]:

@@ -7,6 +7,8 @@ parent's pause and cancel reach its children too.
 
 from __future__ import annotations
 
+import functools
+
 from ..core import registry
 from ..core.context import JobContext
 from ..core.errors import BadInput
@@ -24,6 +26,7 @@ _IDLE = ("queued", "paused", "interrupted")
 def asked(kind: str):
     """Record who asks (``pause-requested``, ...) before anything it causes, then what came of it."""
     def wrap(verb):
+        @functools.wraps(verb)
         def verb_logged(store: Store, job_id: int, **kw) -> str:
             who = events.requester()
             said = f"{'retry' if kind == 'retried' else kind.split('-')[0]} asked by {events.by(who)}"
@@ -37,7 +40,6 @@ def asked(kind: str):
             if kind == "cancel-requested" and result == "cancelled":  # it was not running: that is its end
                 events.finished(store, job_id, "cancelled")
             return result
-        verb_logged.__doc__, verb_logged.__name__, verb_logged.__wrapped__ = verb.__doc__, verb.__name__, verb
         return verb_logged
     return wrap
 

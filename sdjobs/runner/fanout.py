@@ -21,6 +21,7 @@ import threading
 from collections import deque
 from itertools import islice
 from multiprocessing.connection import wait
+from multiprocessing.pool import Pool
 from typing import Any
 from collections.abc import Callable, Iterable, Iterator
 
@@ -93,14 +94,15 @@ class FanOut:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.gate = gate
         self.limit = limit  # live per-job cap (max_workers setting)
-        self._pool = None
+        self._pool: Pool | None = None
         self._procs: list = []  # the pool's worker processes, as started (kept: their sentinels stay valid)
 
-    def _get_pool(self):
+    def _get_pool(self) -> Pool:
         if self._pool is None:
             ctx = multiprocessing.get_context("fork")
             self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(os.getpid(),))
-            self._procs = list(self._pool._pool)  # the pool replaces a dead worker; we must notice it
+            # the pool replaces a dead worker; we must notice it (its list of workers is private)
+            self._procs = list(self._pool._pool)  # type: ignore[attr-defined]
         return self._pool
 
     def _sentinels(self) -> list:
@@ -131,6 +133,7 @@ class FanOut:
             yield from self._map_gated(fn, items, chunksize)
 
     def _map_free(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
+        pending: deque[Any]
         pool, it, pending = self._get_pool(), iter(items), deque()
         while True:
             while len(pending) < self._cap() * 2:
@@ -152,6 +155,7 @@ class FanOut:
         The next chunk is taken from ``items`` ahead of time, so a worker that ends a
         chunk gets another as soon as this thread wakes, which a pipe makes immediate."""
         pool, it, gate = self._get_pool(), iter(items), self.gate
+        assert gate is not None  # (gated)
         pending: deque[list] = deque()  # per chunk in order: [None] until [(ok, result or exception)]
         ended = [0]  # chunks ended since this thread last looked (counted by the pool's result thread)
         given = [0]  # of their tokens, those the result thread gave back itself
@@ -259,10 +263,11 @@ class FanOut:
             # A worker killed while it waited for a task still holds the task queue's lock:
             # Pool.terminate() would wait for that lock forever. Kill the rest and leave the
             # pool's threads behind (daemons; this process is about to end as a crash).
-            for p in {*self._procs, *self._pool._pool}:
+            for p in {*self._procs, *self._pool._pool}:  # type: ignore[attr-defined]  # (private)
                 if p.exitcode is None:
                     p.kill()
-            self._pool._terminate.cancel()  # or the same wait would come at this process's exit
+            # or the same wait would come at this process's exit (the finalizer is private)
+            self._pool._terminate.cancel()  # type: ignore[attr-defined]
         else:
             self._pool.terminate()
             self._pool.join()

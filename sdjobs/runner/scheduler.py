@@ -153,6 +153,7 @@ class Scheduler:
 
     def _recover(self, s: ScheduleRecord) -> None:
         """A submission is pending but not ours: wait for its submitter, or redo it if it is gone."""
+        assert s.pending_at is not None  # (pending)
         if s.pending_pid is not None and pid_alive(s.pending_pid):
             if time.time() - s.pending_at < SUBMIT_TIMEOUT:
                 return
@@ -171,6 +172,7 @@ class Scheduler:
     def _job_submitted_since(self, s: ScheduleRecord) -> int | None:
         """The job a submission cut short had created: the one that records this schedule
         (or, from an sdjobs that did not record it, its command line, secrets masked as stored)."""
+        assert s.pending_at is not None  # (pending)
         tail = mask_argv(command_args(s.argv))
         for job_id, context in action_store.contexts_since(self.store, s.pending_at - 1.0):
             if (context.get("schedule") or {}).get("id") == s.id:

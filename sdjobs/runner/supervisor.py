@@ -161,7 +161,8 @@ class Supervisor:
         """Its running jobs that want a fan-out token and have none say so (store/waits.py)."""
         now = {job_id: (self.running[job_id].claim, waits.held_by(holders))
                for job_id, holders in self.gate.starved().items() if job_id in self.running}
-        changes = {job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
+        changes: dict[int, tuple[int, str | None]] = {
+            job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
         changes.update({job_id: (claim, None) for job_id, (claim, _) in self._waits.items() if job_id not in now})
         waits.set_waits(self.store, changes)
         self._waits = now

@@ -108,7 +108,8 @@ class Store:
 
     def reopen(self) -> None:
         """Drop the connection inherited from a parent process and open a new one."""
-        self.db = LibraryDatabase(self.db.database, timeout=BUSY_TIMEOUT, pragmas=dict(self.db._pragmas))
+        pragmas = dict(self.db._pragmas)  # type: ignore[attr-defined]  # peewee keeps them private
+        self.db = LibraryDatabase(self.db.database, timeout=BUSY_TIMEOUT, pragmas=pragmas)
 
     def sql(self, query: str, params: Sequence = ()) -> sqlite3.Cursor:
         return self.db.execute_sql(query, params)
@@ -148,6 +149,7 @@ class Store:
                  codec.pack(settings or {}), codec.pack(context), action or job_type),
             )
             job_id = cur.lastrowid
+            assert job_id is not None  # (an INSERT's)
             if after:
                 self.db.cursor().executemany(
                     "INSERT INTO job_dep (job_id, depends_on) VALUES (?, ?)", [(job_id, a) for a in after])
@@ -178,7 +180,9 @@ class Store:
         ``limit``, one page of the whole library instead, newest first whatever the status:
         at most ``limit`` jobs whose id is below ``before_id`` (the last id of a page asks for
         the next). Every filter runs in SQLite, over every job."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
+        values: Iterable[object] | None
         if isinstance(action, str):
             action = [action]
         for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action)):
@@ -200,11 +204,11 @@ class Store:
         active = self.sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_ACTIVE_SQL}"
             " ORDER BY status='running' DESC, priority DESC, id", params).fetchall()
-        limit = "" if recent is None else f" LIMIT {int(recent)}"
+        recent_limit = "" if recent is None else f" LIMIT {int(recent)}"
         # "+status": walk the ids newest first and stop at the limit, rather than sort every
         # finished job of the history through the status index to keep the newest few.
         done = self.sql(
-            f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{limit}",
+            f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{recent_limit}",
             params).fetchall()
         recs = [JobRecord.from_row(r) for r in active + done]
         family.attach(self, recs)  # the parents' progress includes their children's
@@ -215,7 +219,8 @@ class Store:
 
     def events(self, job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
                limit: int | None = None, newest: bool = False) -> list[Event]:
-        cond, params = "job_id = ? AND id > ?", [job_id, after_id]
+        cond = "job_id = ? AND id > ?"
+        params: list[object] = [job_id, after_id]
         if kinds is not None:
             kinds = list(kinds)
             cond += f" AND kind IN ({','.join('?' * len(kinds))})"
@@ -265,7 +270,7 @@ class Store:
 
     # -- the running job's writes ---------------------------------------------
     def write(self, job_id: int, progress: dict | None, metrics: dict, events: list,
-              checkpoint: tuple[bytes, int] | None, claim: int | None = None) -> None:
+              checkpoint: tuple[bytes | None, int | None] | None, claim: int | None = None) -> None:
         """A running job's progress, metrics, events and checkpoint, in one transaction.
         With ``claim`` (the job process's writes), nothing is written and LeaseLost is raised
         unless the job still runs under that claim."""
@@ -306,6 +311,7 @@ class Store:
         now, pid = time.time(), os.getpid()
         cur = self.sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
                        " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
+        assert cur.lastrowid is not None  # (an INSERT's)
         return cur.lastrowid
 
     def unregister_runner(self, runner_id: int) -> None:

@@ -110,7 +110,8 @@ def amend(store: Store, event_id: int | None, message: str, fields: dict[str, An
 def read(store: Store, job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
          limit: int | None = None) -> list[Event]:
     """A job's events in order, each with its fields (an empty dict for a plain line)."""
-    cond, params = "e.job_id = ? AND e.id > ?", [job_id, after_id]
+    cond = "e.job_id = ? AND e.id > ?"
+    params: list[object] = [job_id, after_id]
     if kinds is not None:
         kinds = list(kinds)
         cond += f" AND e.kind IN ({','.join('?' * len(kinds))})"

@@ -53,6 +53,7 @@ def add(store: Store, cron: str, argv: list[str], cwd: str | None, now: float | 
     now = time.time() if now is None else now
     cur = store.sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at) VALUES (?,?,?,?,?)",
                     (cron, codec.pack(list(argv)), codec.pack(cwd), now, now))
+    assert cur.lastrowid is not None  # (an INSERT's)
     return cur.lastrowid
 
 

@@ -1,6 +1,9 @@
 """Tables of the job engine."""
 
-MIGRATIONS = [
+import sqlite3
+from collections.abc import Callable
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
 CREATE TABLE job (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
