@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import as_user, manifest
+from .conftest import manifest
 
 REFUSED = "refusing to run jobs from"
 
