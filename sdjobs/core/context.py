@@ -53,7 +53,8 @@ class JobContext:
         self._progress = Progress()
         self._estimator = RateEstimator()
         self._metrics = {"bytes": 0, "items": 0, "warnings": 0, "errors": 0}
-        self._events: list[tuple[float, str, str | None, str] | tuple[float, str, str | None, str, dict[str, Any]]] = []
+        self._events: list[tuple[float, str, str | None, str]  # (time, kind, path, message[, fields])
+                           | tuple[float, str, str | None, str, dict[str, Any]]] = []
         self._pending_state: bytes | None = None
         self._last_write = 0.0
         self._last_checkpoint = time.monotonic()
