@@ -54,7 +54,7 @@ class IndexKeeper:
         started = time.monotonic()
         try:
             self.changed += sync.forget_gone(self.store, paths)
-        except Exception as exc:  # noqa: BLE001 - the index is kept as a courtesy: its failure is a warning, not the job's
+        except Exception as exc:  # noqa: BLE001 - the index is a courtesy: its failure warns
             self._failed(paths[0], exc)
         self.seconds += time.monotonic() - started
 
@@ -73,14 +73,14 @@ class IndexKeeper:
                 self._record_tree(src, target)
             except Interrupt:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the index is kept as a courtesy: its failure is a warning, not the job's
+            except Exception as exc:  # noqa: BLE001 - the index is a courtesy: its failure warns
                 self._failed(target, exc)
         if move:  # a moved image keeps its thumbnails, wherever it went
             for src, target in pairs:
                 if not os.path.lexists(src) and os.path.lexists(target):
                     try:
                         sync.move_thumb_sources(self.store, sync.canonical_gone(src), sync.canonical_gone(target))
-                    except Exception as exc:  # noqa: BLE001 - the index is kept as a courtesy: its failure is a warning, not the job's
+                    except Exception as exc:  # noqa: BLE001 - the index is a courtesy: its failure warns
                         self._failed(target, exc)
         self.seconds += time.monotonic() - started
         if move:

@@ -30,7 +30,7 @@ import os
 import sqlite3
 import time
 from collections import Counter
-from itertools import compress
+from itertools import compress, pairwise
 from json.encoder import encode_basestring_ascii as _js
 
 from ...core import codec
@@ -158,7 +158,7 @@ def group_stored(p: Plan, hash_lo: str, hash_hi: str) -> tuple[list[tuple], int,
         wasted = size * (n - 1)
         text = _GROUP % (size, k[:32].decode(), wasted, ",".join([quoted[i] for i in members]))
         if mtimes is not None:
-            text = text[:-1] + ',"mtimes":[%s]}' % ",".join([str(mtimes[i]) for i in members])  # noqa: UP031 - a JSON template
+            text = text[:-1] + ',"mtimes":[%s]}' % ",".join([str(mtimes[i]) for i in members])  # noqa: UP031 - JSON
         out.append((-wasted, -n, paths[members[0]], size, k[:32].decode(), text))
     out.sort()
     return out, len(keys), unhashed
@@ -194,7 +194,7 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
     """Verify the tree and group the stored hashes (or take the groups kept
     from an earlier run over the same index), all in the workers."""
     kept = cache.lookup(p)
-    tasks: list[tuple] = [] if kept else [("group", p, a, b) for a, b in zip(HASH_SHARES, HASH_SHARES[1:], strict=False)]
+    tasks: list[tuple] = [] if kept else [("group", p, a, b) for a, b in pairwise(HASH_SHARES)]
     todo, lean = verify.units(p, workers)
     per = -(-len(todo) // (workers * TASKS_PER_WORKER))
     tasks += [("walk", p, todo[i:i + per], lean) for i in range(0, len(todo), per)]
@@ -230,7 +230,7 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
 def _group_here(p: Plan) -> list[tuple]:
     """The groups of stored hashes, worked out in this process (kept ones went meanwhile)."""
     out: list[tuple] = []
-    for a, b in zip(HASH_SHARES, HASH_SHARES[1:], strict=False):
+    for a, b in pairwise(HASH_SHARES):
         out += group_stored(p, a, b)[0]
     out.sort()
     return out

@@ -270,7 +270,8 @@ class Dupes(Job):
                     render and (args and list(map(args.__getitem__, idx[a:b])),)) for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
-        for (a, b), (digests, errors, staged, settled) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1), strict=True):
+        hashed = ctx.map(hash_batch, batches, chunksize=1)
+        for (a, b), (digests, errors, staged, settled) in zip(bounds, hashed, strict=True):
             if staging:  # settled files have no digest of their own: None
                 keys.update(compress(zip(idx[a:b], digests, strict=True), digests))
             else:
