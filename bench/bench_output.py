@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ def groups(n: int, seed: int = 7):
     rng = random.Random(seed)
     for i in range(n):
         size = rng.randint(1, 10 ** 9)
-        yield size, render_group(size, "%032x" % rng.getrandbits(128), size,
+        yield size, render_group(size, f"{rng.getrandbits(128):032x}", size,
                                  [f"/home/user/Photos/{i // 1000}/IMG_{i:07d}.jpg",
                                   f"/home/user/Backup/Photos/{i // 1000}/IMG_{i:07d}.jpg"])
 

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                   f" {s.get('read_bytes', 0) / 1e6:,.1f} MB read, {s.get('groups', 0):,} groups;"
                   f" median of {a.runs}: {med['wall']:.2f} s wall, {med['cpu']:.2f} s CPU over the runner's"
                   f" processes ({med['cpu'] / med['wall']:.2f} cores busy on average)"
-                  f" [walls: {', '.join('%.2f' % r['wall'] for r in runs)}]\n")
+                  f" [walls: {', '.join(format(r['wall'], '.2f') for r in runs)}]\n")
             print("| part | s | share |\n|---|---:|---:|")
             for label, secs in med["parts"]:
                 print(f"| {label} | {secs:.3f} | {secs / med['wall']:.0%} |")

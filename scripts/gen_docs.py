@@ -86,7 +86,7 @@ class Cmd:
     usage: str
     options: list[Opt]
     args: list[Arg]
-    children: list["Cmd"]
+    children: list[Cmd]
 
     @property
     def key(self) -> str:

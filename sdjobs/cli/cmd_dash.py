@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def dash(
-    job: Annotated[Optional[int], typer.Option("--job", "-j", metavar="ID",
+    job: Annotated[int | None, typer.Option("--job", "-j", metavar="ID",
                                                help="Open the details of this job first.")] = None,
     theme: Annotated[str, typer.Option("--theme", metavar="NAME",
                                        help="A Textual theme; the default uses the terminal's own colours.")]
@@ -47,7 +47,7 @@ def dash(
 
     try:
         registry.load_all()  # plugin warnings reach the terminal before the screen takes it over
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not keep the dashboard from opening
         from . import output
 
         output.err(f"sdjobs: warning: loading job types: {exc}", style="yellow")

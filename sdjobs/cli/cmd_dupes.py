@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,8 +40,8 @@ def dupes(
                                            " size: same size only; name-size: same name and size.")] = "hash",
     min_size: Annotated[str, typer.Option("--min-size", metavar="SIZE",
                                           help="Skip smaller files (default 1: empty files are not duplicates).")] = "1",
-    max_size: Annotated[Optional[str], typer.Option("--max-size", metavar="SIZE", help="Skip larger files.")] = None,
-    ext: Annotated[Optional[str], typer.Option("--ext", metavar="LIST", help="Only these extensions: jpg,png")] = None,
+    max_size: Annotated[str | None, typer.Option("--max-size", metavar="SIZE", help="Skip larger files.")] = None,
+    ext: Annotated[str | None, typer.Option("--ext", metavar="LIST", help="Only these extensions: jpg,png")] = None,
     hardlinks: Annotated[bool, typer.Option("--hardlinks", "-H",
                                             help="Report hard links to one file as duplicates of each other.")] = False,
     no_index: Annotated[bool, typer.Option("--no-index", help="Read every file even where the index knows it.")] = False,

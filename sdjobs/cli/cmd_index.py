@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,18 +13,18 @@ from .groups import NO_DOUBLE_SUGGESTION
 locations = typer.Typer(**NO_DOUBLE_SUGGESTION, help="Indexed locations: list them, forget one.",
                         invoke_without_command=True)
 
-ModeOpt = Annotated[Optional[str], typer.Option(
+ModeOpt = Annotated[str | None, typer.Option(
     "--mode", "-m", metavar="shallow|content|deep",
     help="shallow: metadata only; content (default for a new location): plus a content id per file;"
          " deep: plus kind, image size and EXIF date. A re-index keeps the recorded mode.")]
-FullHash = Annotated[Optional[bool], typer.Option(
+FullHash = Annotated[bool | None, typer.Option(
     "--full-hash/--no-full-hash", help="Also store the full xxh3-128 of every file (used by validate).")]
-SkipSystem = Annotated[Optional[bool], typer.Option(
+SkipSystem = Annotated[bool | None, typer.Option(
     "--skip-system/--no-skip-system", help="Skip OS clutter: .DS_Store, Thumbs.db, lost+found, .Trash-* [on].")]
-SkipGit = Annotated[Optional[bool], typer.Option("--skip-git/--no-skip-git", help="Skip .git [on].")]
-GitignoreOpt = Annotated[Optional[bool], typer.Option("--gitignore/--no-gitignore", help="Honour .gitignore files [on].")]
-SkipHidden = Annotated[Optional[bool], typer.Option("--skip-hidden/--no-skip-hidden", help="Skip dot files [off].")]
-SkipDeps = Annotated[Optional[bool], typer.Option(
+SkipGit = Annotated[bool | None, typer.Option("--skip-git/--no-skip-git", help="Skip .git [on].")]
+GitignoreOpt = Annotated[bool | None, typer.Option("--gitignore/--no-gitignore", help="Honour .gitignore files [on].")]
+SkipHidden = Annotated[bool | None, typer.Option("--skip-hidden/--no-skip-hidden", help="Skip dot files [off].")]
+SkipDeps = Annotated[bool | None, typer.Option(
     "--skip-deps/--no-skip-deps", help="Skip node_modules, __pycache__, .venv, target, build, dist... [off].")]
 _MODES = ("shallow", "content", "deep")
 
@@ -35,11 +35,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(locations, name="locations")
 
 
-def _rules(**flags: Optional[bool]) -> dict:
+def _rules(**flags: bool | None) -> dict:
     return {k: v for k, v in flags.items() if v is not None}
 
 
-def _check_mode(mode: Optional[str]) -> None:
+def _check_mode(mode: str | None) -> None:
     from ..core.errors import BadInput
 
     if mode is not None and mode not in _MODES:
@@ -51,9 +51,9 @@ def index(
                                         help="A directory; or a path inside an indexed location to refresh it.")],
     mode: ModeOpt = None,
     full_hash: FullHash = None,
-    depth: Annotated[Optional[int], typer.Option("--depth", metavar="N",
+    depth: Annotated[int | None, typer.Option("--depth", metavar="N",
                                                  help="Descend at most N levels below PATH (-1: no limit).")] = None,
-    recurse: Annotated[Optional[bool], typer.Option("--recurse/--no-recurse",
+    recurse: Annotated[bool | None, typer.Option("--recurse/--no-recurse",
                                                     help="--no-recurse: this directory only.")] = None,
     ephemeral: Annotated[bool, typer.Option("--ephemeral", help="Walk and summarise without writing the library;"
                                             " with --json, a stream of entries (JSON lines).")] = False,

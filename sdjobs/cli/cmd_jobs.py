@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -27,14 +27,14 @@ def register(app: typer.Typer) -> None:
 @jobs.command("ls")
 def ls(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Include the whole history.")] = False,
-    status: Annotated[Optional[list[str]], typer.Option("--status", "-s", help="Only this status (repeatable).")] = None,
-    type_: Annotated[Optional[list[str]], typer.Option("--type", "-t", help="Only this job type (repeatable).")] = None,
-    action: Annotated[Optional[list[str]], typer.Option(
+    status: Annotated[list[str] | None, typer.Option("--status", "-s", help="Only this status (repeatable).")] = None,
+    type_: Annotated[list[str] | None, typer.Option("--type", "-t", help="Only this job type (repeatable).")] = None,
+    action: Annotated[list[str] | None, typer.Option(
         "--action", help="Only jobs started by this command word, e.g. copy, watch (repeatable).")] = None,
     limit: Annotated[int, typer.Option("--recent", help="How many finished jobs to show without --all.")] = 20,
-    page: Annotated[Optional[int], typer.Option(
+    page: Annotated[int | None, typer.Option(
         "--limit", "-n", min=1, help="One page of the whole library, newest first: at most N jobs.")] = None,
-    before: Annotated[Optional[int], typer.Option(
+    before: Annotated[int | None, typer.Option(
         "--before", metavar="ID", help="The page of jobs older than job ID (with --limit; 50 by default).")] = None,
     as_json: Json = False,
 ) -> None:
@@ -164,7 +164,7 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
     con = output.console()
     con.print(t)
     for e in issues:
-        earlier = ("(run %d) " % (e.retries + 1), "dim") if e.retries != rec.retries else ""
+        earlier = (f"(run {e.retries + 1}) ", "dim") if e.retries != rec.retries else ""
         con.print(Text.assemble("  ", earlier, (e.kind, "red" if e.kind == "error" else "yellow"),
                                 f" {safe(output.shorten(e.path or '', 70))} {safe(e.message)}"), highlight=False)
 
@@ -244,7 +244,7 @@ def retry(ids: Ids, from_scratch: Annotated[bool, typer.Option(
 
 
 @jobs.command("wait")
-def wait(ids: Ids, timeout: Annotated[Optional[float], typer.Option(help="Give up after SECONDS (exit 1).")] = None,
+def wait(ids: Ids, timeout: Annotated[float | None, typer.Option(help="Give up after SECONDS (exit 1).")] = None,
          as_json: Json = False) -> None:
     """Wait until jobs finish; exit 0 only if all completed.
 
@@ -300,9 +300,9 @@ def prune(older_than: Annotated[str, typer.Option("--older-than", help="Age such
 
 @jobs.command("set")
 def set_(job_id: Annotated[int, typer.Argument(help="Job id.")],
-         priority: Annotated[Optional[int], typer.Option(help="New priority.", **PRIORITY_RANGE)] = None,
-         max_workers: Annotated[Optional[int], typer.Option("--max-workers", min=1, help="Cap fan-out workers.")] = None,
-         bwlimit: Annotated[Optional[str], typer.Option("--bwlimit", help="Bytes per second, e.g. 50M (copy).")] = None) -> None:
+         priority: Annotated[int | None, typer.Option(help="New priority.", **PRIORITY_RANGE)] = None,
+         max_workers: Annotated[int | None, typer.Option("--max-workers", min=1, help="Cap fan-out workers.")] = None,
+         bwlimit: Annotated[str | None, typer.Option("--bwlimit", help="Bytes per second, e.g. 50M (copy).")] = None) -> None:
     """Change a job's priority or limits, even while it runs."""
     store = state.store()
     store.get(job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -21,10 +21,10 @@ def register(app: typer.Typer) -> None:
 def run(
     job_type: Annotated[str, typer.Argument(metavar="TYPE", show_default=False,
                                             help="A job type, built in or from a plugin (see `sdjobs types`).")],
-    set_: Annotated[Optional[list[str]], typer.Option(
+    set_: Annotated[list[str] | None, typer.Option(
         "--set", "-s", metavar="KEY=VALUE",
         help="Set a config field (repeatable). Lists: a,b,c or the key repeated; JSON for [..] and {..}.")] = None,
-    config_file: Annotated[Optional[str], typer.Option(
+    config_file: Annotated[str | None, typer.Option(
         "--config", "-c", metavar="FILE", help="A JSON object of config fields ('-' reads stdin); --set wins.")] = None,
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
     max_workers: MaxWorkers = None,
@@ -107,7 +107,7 @@ def _as_list(value: Any) -> list:
 
 
 def types(
-    name: Annotated[Optional[str], typer.Argument(metavar="[TYPE]", help="Show only this type.")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="Show only this type.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """List the registered job types (built in and from plugins) with their config fields.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,10 @@ def register(app: typer.Typer) -> None:
 @runner.callback()
 def run(
     ctx: typer.Context,
-    workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1,
                                                    help="Jobs at once and fan-out workers [default: cores].")] = None,
     exit_when_idle: Annotated[bool, typer.Option("--exit-when-idle", help="Exit when no job is left to run.")] = False,
-    idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", metavar="SECONDS",
+    idle_exit: Annotated[float | None, typer.Option("--idle-exit", metavar="SECONDS",
                                                        help="Exit after this long with nothing to do.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log job starts and ends on stderr.")] = False,
 ) -> None:

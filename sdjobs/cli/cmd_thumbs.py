@@ -8,7 +8,7 @@ differs is a path literally named ``ls``, ``make`` or ``prune``: write ``./ls``.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
 @thumbs.command(DEFAULT_COMMAND)
 def make(
     paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Images, or folders to search for images.")],
-    size: Annotated[Optional[list[str]], typer.Option(
+    size: Annotated[list[str] | None, typer.Option(
         "--size", "-s", metavar="PX|NAME|NAME=PX",
         help="Longest side in pixels (repeatable). Named: small 128, grid 256, grid@2x 512, detail 1024. "
              "[default: 256]")] = None,
@@ -85,7 +85,7 @@ def make(
 
 @thumbs.command("ls")
 def ls(
-    paths: Annotated[Optional[list[str]], typer.Argument(
+    paths: Annotated[list[str] | None, typer.Argument(
         metavar="PATH...", help="Images or folders [default: everything in the library].")] = None,
     failed: Annotated[bool, typer.Option("--failed/--no-failed", help="Include images that failed.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,

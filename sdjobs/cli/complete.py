@@ -51,7 +51,7 @@ def main(argv):
         return 2
     try:
         words = candidates(argv[0], argv[1:], library)
-    except Exception:  # a locked, missing or foreign library: no candidates
+    except Exception:  # noqa: BLE001 - a locked, missing or foreign library: no candidates
         words = []
     sys.stdout.write("".join(w.replace("\n", " ") + "\n" for w in words))
     return 0

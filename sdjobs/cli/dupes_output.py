@@ -9,7 +9,8 @@ must stay fast, greppable, and streamed (one group in memory at a time).
 from __future__ import annotations
 
 import json
-from typing import IO, Iterable
+from typing import IO
+from collections.abc import Iterable
 
 from . import output
 

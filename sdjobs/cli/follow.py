@@ -48,15 +48,15 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
             return store.get(job_id)  # it ended before the Ctrl-C: its outcome is the answer
         if detach:
             output.err(f"detached; job {job_id} keeps running: sdjobs jobs follow {job_id}", style="yellow")
-            raise SystemExit(Exit.INTERRUPTED)
+            raise SystemExit(Exit.INTERRUPTED) from None
         control.pause(store, job_id)
         rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
         if rec.status in FINISHED:
             output.err(f"job {job_id} {rec.status} before it could pause", style="yellow")
-            raise SystemExit(for_status(rec.status))
+            raise SystemExit(for_status(rec.status)) from None
         output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
                    f" resume it with: sdjobs jobs resume {job_id} --follow", style="yellow")
-        raise SystemExit(Exit.INTERRUPTED)
+        raise SystemExit(Exit.INTERRUPTED) from None
 
 
 def _stopped(rec: JobRecord) -> bool:
@@ -83,8 +83,7 @@ def _render(rec: JobRecord, waiting: str | None = None):
 
     class FollowLines:
         def __rich_console__(self, console, options):
-            for line in follow_lines(rec, options.max_width, waiting):
-                yield line
+            yield from follow_lines(rec, options.max_width, waiting)
 
     return FollowLines()
 
@@ -208,7 +207,7 @@ def outcome(store: Store, rec: JobRecord) -> dict:
     if rec.status in FINISHED and cls is not None and rec.output is not None:
         try:
             summary = str(cls.summarize(rec.output) or "") or None
-        except Exception:
+        except Exception:  # noqa: BLE001 - a plugin's summary must not break the listing
             summary = None
     ended = store.last_event(rec.id, "finished") if rec.status in FINISHED else None
     return {"id": rec.id, "type": rec.type, "status": rec.status, "exit_code": code, "exit_meaning": meaning,

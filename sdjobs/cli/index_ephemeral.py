@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..core.errors import BadInput, NotFound
 from ..core.humanize import plural

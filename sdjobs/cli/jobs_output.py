@@ -17,7 +17,8 @@ import json
 import os
 import subprocess
 import sys
-from typing import IO, Annotated, Iterable, Iterator, Optional
+from typing import IO, Annotated
+from collections.abc import Iterable, Iterator
 
 import typer
 
@@ -41,9 +42,9 @@ def output_cmd(
                                      help="fdupes: a dupes job's paths, groups separated by a blank line.")] = "table",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout (--format json).")] = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON row a line, streamed (--format jsonl).")] = False,
-    severity: Annotated[Optional[str], typer.Option(
+    severity: Annotated[str | None, typer.Option(
         "--severity", metavar="LEVEL", help="Only rows of this severity or worse: critical, error, warning, info.")] = None,
-    min_size: Annotated[Optional[str], typer.Option("--min-size", metavar="SIZE",
+    min_size: Annotated[str | None, typer.Option("--min-size", metavar="SIZE",
                                                     help="Only rows (dupes groups) of files this big or bigger.")] = None,
     no_pager: Annotated[bool, typer.Option("--no-pager", help="Do not page the table on a terminal.")] = False,
 ) -> None:
@@ -207,7 +208,7 @@ def write_issues(rows: Iterable[dict], out: IO[str], *, empty: str = "no issues 
     from ..fs.names import display_path
 
     it = iter(rows)
-    head = [r for _, r in zip(range(_PEEK), it)]
+    head = [r for _, r in zip(range(_PEEK), it, strict=False)]
     if not head:
         out.write(empty + "\n" if empty else "")
         return
@@ -227,7 +228,7 @@ def write_generic(rows: Iterable[dict], columns: list[str], out: IO[str]) -> Non
     """A plain table whose columns are the rows' keys, sized on the first rows
     (longer cells are cut with an ellipsis; the last column never is)."""
     it = iter(rows)
-    head = [r for _, r in zip(range(_PEEK), it)]
+    head = [r for _, r in zip(range(_PEEK), it, strict=False)]
     if not head:
         out.write("no rows\n")
         return

@@ -7,7 +7,7 @@ import gc
 import importlib
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -35,7 +35,7 @@ def _version(value: bool) -> None:
 
 
 def main(
-    library: Annotated[Optional[str], typer.Option(
+    library: Annotated[str | None, typer.Option(
         "--library", "-L", envvar="SDJOBS_LIBRARY", metavar="PATH",
         help="The library (SQLite file) to use [default: $XDG_DATA_HOME/sdjobs/library.db].")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -102,16 +102,16 @@ def run() -> None:
     except SdjobsError as exc:
         _fail(exc, Exit.FAILED)
     except KeyboardInterrupt:
-        raise SystemExit(Exit.INTERRUPTED)
+        raise SystemExit(Exit.INTERRUPTED) from None
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise SystemExit(Exit.FAILED)
-    except Exception as exc:
+        raise SystemExit(Exit.FAILED) from None
+    except Exception as exc:  # noqa: BLE001 - the top-level handler: one line for the user, whatever it was
         from ..store.library import storage_fault
 
         fault = storage_fault(exc, state.library())
         if fault is None:
-            raise SystemExit(report_unexpected(exc))
+            raise SystemExit(report_unexpected(exc)) from None
         _fail(fault, Exit.FAILED)
     finally:
         # Interpreter shutdown collects garbage while it tears the modules down; on a

@@ -13,7 +13,8 @@ import shutil
 import sys
 import time
 import unicodedata
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 from ..core.display import safe
 from ..core.humanize import human_bytes, human_duration  # noqa: F401  (re-exported)
 
@@ -153,7 +154,7 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Ite
 
     def line(cells: Sequence[str], cell_styles: Sequence[str | None]) -> str:
         out = []
-        for j, (text, width) in enumerate(zip(cells, widths)):
+        for j, (text, width) in enumerate(zip(cells, widths, strict=False)):
             text = _fit(text, width)
             pad = " " * (width - cell_width(text))
             last = j == len(widths) - 1

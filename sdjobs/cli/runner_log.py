@@ -54,7 +54,7 @@ def ended(rec) -> str:
         cls = registry.find(rec.type)
         try:
             summary = cls.summarize(rec.output) if cls and rec.output is not None else ""
-        except Exception:
+        except Exception:  # noqa: BLE001 - a plugin's summary must not break the runner's log
             summary = ""
         if summary:
             line += f": {summary}"
@@ -87,14 +87,14 @@ class LoggingSupervisor(Supervisor):
         super()._start(rec)
         try:
             say(f"job {rec.id} started: {what(rec)}")
-        except Exception:
+        except Exception:  # noqa: BLE001 - the log line must not take the runner down
             say(f"job {rec.id} started")
 
     def _reap(self, job: Running, killed: bool = False) -> None:
         super()._reap(job, killed)
         try:
             rec = self.store.get(job.job_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the log line must not take the runner down
             say(f"job {job.job_id} ended")
             return
         if rec.status != "running":  # still running: the shutdown marks it interrupted and says so
@@ -106,7 +106,7 @@ class LoggingSupervisor(Supervisor):
         for job_id in left:
             try:
                 rec = self.store.get(job_id)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the log line must not take the runner down
                 continue
             if rec.status == "interrupted":
                 say(f"job {job_id} interrupted by the runner's stop (resumes on the next start)")

@@ -62,7 +62,7 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
             _reap()
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 time.sleep(0.05)
@@ -109,7 +109,7 @@ class Loaded:
                     return False
                 self.path_dirs = dirs  # something else changed there
             return True
-        except Exception:
+        except Exception:  # noqa: BLE001 - in doubt: not served
             return False  # in doubt: not served
 
 
@@ -233,7 +233,7 @@ def _child(listener: socket.socket, conn: socket.socket) -> None:
         conn.sendall(launch.ACCEPTED + struct.pack("!i", os.getpid()))  # the client signals us by pid
         accepted = True
         code = _run()
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - whatever ends the command, the client hears of it
         if accepted:  # the client's stderr is ours: the user hears of it, the usual way
             code = _crashed(exc)
     for stream in (sys.stdout, sys.stderr):
@@ -263,7 +263,7 @@ def _crashed(exc: BaseException) -> int:
         from . import main
 
         return main.report_unexpected(exc)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the report itself failed: the raw traceback is all that is left
         import traceback
 
         os.write(2, f"sdjobs: error: {traceback.format_exc()}".encode(errors="replace"))
@@ -274,7 +274,7 @@ def _take_over_or_log(conn: socket.socket) -> bool:
     log = os.dup(2)  # the runner log, until the client's stderr takes its place
     try:
         return _take_over(conn)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a command the server cannot take over must not take the server down
         import traceback
 
         os.write(log, f"sdjobs command server: cannot take a command over:\n{traceback.format_exc()}".encode())
@@ -321,7 +321,7 @@ def _stream(fd: int, spec) -> io.TextIOWrapper | None:
         return None
     encoding, errors, tty = spec
     if fd == 0:
-        return open(0, "r", encoding=encoding, errors=errors, closefd=False)
+        return open(0, encoding=encoding, errors=errors, closefd=False)
     return io.TextIOWrapper(open(fd, "wb", closefd=False), encoding=encoding, errors=errors,
                             line_buffering=tty, write_through=fd == 2)
 
@@ -363,7 +363,7 @@ def _run() -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the top-level handler of a served command
         return main.report_unexpected(exc)
     return 0
 

@@ -7,7 +7,7 @@ import os
 import socket
 import sys
 import time
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -17,8 +17,8 @@ Detach = Annotated[bool, typer.Option("--detach", "-d", help="Only enqueue the j
 PRIORITY_RANGE = {"min": -(2**31), "max": 2**31 - 1}  # typer's bounds: a clear message, exit 2
 Priority = Annotated[int, typer.Option("--priority", "-p", help="Higher runs first (default 0).", **PRIORITY_RANGE)]
 Json = Annotated[bool, typer.Option("--json", help="Print the final job record as JSON on stdout.")]
-After = Annotated[Optional[list[int]], typer.Option("--after", help="Wait until job ID finishes (repeatable).")]
-MaxWorkers = Annotated[Optional[int], typer.Option("--max-workers", min=1,
+After = Annotated[list[int] | None, typer.Option("--after", help="Wait until job ID finishes (repeatable).")]
+MaxWorkers = Annotated[int | None, typer.Option("--max-workers", min=1,
                                                    help="Cap the worker processes this job fans out to.")]
 
 
@@ -30,7 +30,7 @@ def action_context(inputs: dict[str, Any], action: str | None = None) -> dict[st
 
     try:
         user = getpass.getuser()
-    except Exception:
+    except (KeyError, OSError):  # no name for this uid
         user = str(os.getuid())
     host = socket.gethostname()
     argv = mask_argv(["sdjobs", *sys.argv[1:]])

@@ -402,7 +402,7 @@ class JobContext:
             try:
                 self._backend.write(progress, metrics, events, None, **_QUICK)
                 self._last_write = now
-            except BaseException as exc:  # busy, or the job is no longer ours (its thread will see)
+            except BaseException as exc:  # noqa: BLE001 - busy, or the job is no longer ours (its thread will see)
                 with self._lock:
                     self._events[:0] = events
                     self._dirty = self._dirty or progress is not None

@@ -125,10 +125,10 @@ class CronExpr:
                 raise ValueError(f"unknown alias {source!r}")
             if len(fields) != 5:
                 raise ValueError(f"expected 5 fields, got {len(fields)}")
-            parsed = [_parse_field(f, i) for i, f in enumerate(fields)]
+            minutes, hours, days, months, weekdays = (_parse_field(f, i) for i, f in enumerate(fields))
         except ValueError as exc:
             raise ValueError(f"invalid cron expression {text!r}: {exc}") from None
-        return cls(source, *parsed, fields[2].startswith("*"), fields[4].startswith("*"))
+        return cls(source, minutes, hours, days, months, weekdays, fields[2].startswith("*"), fields[4].startswith("*"))
 
     def __str__(self) -> str:
         return self.text

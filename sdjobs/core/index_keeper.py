@@ -73,7 +73,7 @@ class IndexKeeper:
                 self._record_tree(src, target)
             except Interrupt:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the index is a courtesy: its failure warns
                 self._failed(target, exc)
         if move:  # a moved image keeps its thumbnails, wherever it went
             for src, target in pairs:
@@ -214,5 +214,5 @@ def keep_index(ctx, sources: list[str], targets: list[str], *, move: bool, exc: 
     if keeper.data is None:
         return
     ctx.progress(message="updating the index")
-    keeper.copied(list(zip(sources, targets)), move=move)
+    keeper.copied(list(zip(sources, targets, strict=True)), move=move)
     keeper.report()

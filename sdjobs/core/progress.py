@@ -60,7 +60,7 @@ class Progress:
         return {k: v for k, v in d.items() if v is not None and v != {}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "Progress":
+    def from_dict(cls, data: dict[str, Any] | None) -> Progress:
         if not data:
             return cls()
         names = {f.name for f in dataclasses.fields(cls)}
@@ -102,6 +102,8 @@ def derive(progress: Progress, estimator: RateEstimator, now: float | None = Non
         progress.total = progress.done
     if progress.bytes_total and (progress.bytes_done or 0) > progress.bytes_total:
         progress.bytes_total = progress.bytes_done
+    amount: float
+    total: float | None
     if progress.bytes_done is not None:
         amount, total, unit = progress.bytes_done, progress.bytes_total, "bytes"
     elif progress.done is not None:

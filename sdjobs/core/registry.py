@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "sdjobs.jobs"
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
-_types: dict[str, type["Job"]] = {}
+_types: dict[str, type[Job]] = {}
 _loaded = False
 plugin_errors: list[str] = []
 
 
-def register(cls: type["Job"]) -> None:
+def register(cls: type[Job]) -> None:
     name = cls.__dict__["name"]
     if not isinstance(name, str) or not name:
         raise JobTypeError(f"{cls.__qualname__}: job name must be a non-empty string")
@@ -66,7 +66,7 @@ def _load_plugins() -> None:
             ep.load()
         except JobTypeError:
             raise
-        except Exception as exc:  # a broken plugin must not break the tool
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the tool
             plugin_errors.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}")
             print(f"sdjobs: warning: {plugin_errors[-1]}", file=sys.stderr)
 
@@ -90,7 +90,7 @@ def rescan() -> None:
     _load_plugins()
 
 
-def plugin_module(cls: type["Job"]) -> str | None:
+def plugin_module(cls: type[Job]) -> str | None:
     """The module to import for ``cls`` in a process that does not know its type: the one
     it came from, unless that is a built-in module or an installed entry point's."""
     module = cls.__module__
@@ -107,7 +107,7 @@ def _load_own_module(name: str) -> None:
         importlib.import_module(BUILTIN[name])
 
 
-def get(name: str, plugin: str | None = None) -> type["Job"]:
+def get(name: str, plugin: str | None = None) -> type[Job]:
     """The job type ``name``; ``plugin`` is the module its job was submitted with, when that
     came from the submitting command's $SDJOBS_PLUGINS (see plugin_module)."""
     if name not in _types:
@@ -127,7 +127,7 @@ def get(name: str, plugin: str | None = None) -> type["Job"]:
         raise JobTypeError(f"unknown job type {name!r} (known: {', '.join(sorted(_types))})") from None
 
 
-def find(name: str) -> type["Job"] | None:
+def find(name: str) -> type[Job] | None:
     """Like ``get`` but returns None for a type that is not installed here."""
     try:
         return get(name)
@@ -135,6 +135,6 @@ def find(name: str) -> type["Job"] | None:
         return None
 
 
-def all_types() -> dict[str, type["Job"]]:
+def all_types() -> dict[str, type[Job]]:
     load_all()
     return dict(sorted(_types.items()))

@@ -8,7 +8,8 @@ emitted, and a run that resumes from it first drops the rows emitted after it
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from . import codec
 
@@ -92,7 +93,7 @@ class ResultRows:
         """The state to checkpoint, with the number of rows emitted so far."""
         if not (self._seq or self._rows):
             return state
-        return {_MARK: self._seq + len(self._rows), "state": state}
+        return {_MARK: (self._seq or 0) + len(self._rows), "state": state}
 
 
 def unwrap(state: Any) -> tuple[int, Any]:

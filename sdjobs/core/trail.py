@@ -21,7 +21,7 @@ import time
 import weakref
 from typing import Any
 
-_contexts: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_contexts: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _before_fork() -> None:

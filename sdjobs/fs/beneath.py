@@ -159,7 +159,7 @@ class DirCache:
             os.close(self._root_fd)
             self._root_fd = -1
 
-    def __enter__(self) -> "DirCache":
+    def __enter__(self) -> DirCache:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -23,7 +23,7 @@ import secrets
 import stat
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import xxhash
 
@@ -328,7 +328,7 @@ def copy_file(src: str, dfd: int, name: str, tmp: str, *, verify: bool = False, 
             if offset != st.st_size or not _unchanged(st, os.fstat(src_fd)):
                 continue  # torn: again from the start
             digest = None
-            if verify:
+            if hasher is not None:  # (verify)
                 digest = hasher.hexdigest()
                 _reread(dst_fd, offset, digest)
             apply_meta(dst_fd, st)

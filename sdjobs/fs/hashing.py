@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterable, Literal, NamedTuple
+from typing import Literal, NamedTuple
+from collections.abc import Iterable
 
 import xxhash
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 SYSTEM_NAMES = frozenset({
     ".DS_Store", "Thumbs.db", "desktop.ini", "lost+found", ".Trash",
@@ -50,13 +51,13 @@ class WalkRules:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "WalkRules":
+    def from_dict(cls, data: dict[str, Any] | None) -> WalkRules:
         """Build from a dict; unknown keys are ignored, missing keys default."""
         data = data or {}
         known = {f.name for f in fields(cls)}
         return cls(**{k: bool(v) for k, v in data.items() if k in known})
 
-    def compile(self) -> "NameFilter":
+    def compile(self) -> NameFilter:
         """The fast per-name form of these rules used by the walker."""
         any_kind: set[str] = set()
         prefixes: tuple[str, ...] = ()
@@ -245,7 +246,7 @@ class GitIgnore:
         self._dirs = self._matchers(dirs=True)
 
     @classmethod
-    def parse(cls, text: str) -> "GitIgnore":
+    def parse(cls, text: str) -> GitIgnore:
         """Parse the text of a .gitignore file."""
         text = text.removeprefix("\ufeff")
         parsed = (parse_gitignore_line(line) for line in text.split("\n"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from .rules import WalkRules
 from .walker import walk

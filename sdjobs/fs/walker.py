@@ -44,7 +44,8 @@ import errno
 import os
 import struct
 import sys
-from typing import Callable, Iterator, Literal, NamedTuple
+from typing import Literal, NamedTuple
+from collections.abc import Callable, Iterator
 
 from xxhash import xxh3_64_intdigest
 
@@ -192,7 +193,7 @@ def walk_segments(
     return walker.run(top, limit, comps, lambda stack, limit: walker._segments(stack, limit, max(1, chunk)))
 
 
-def _setup(root, rules, max_depth, recurse, start_after, on_error) -> tuple["_Walker", str, int, list[str]]:
+def _setup(root, rules, max_depth, recurse, start_after, on_error) -> tuple[_Walker, str, int, list[str]]:
     top = os.fsdecode(os.fspath(root))
     if not top:
         raise ValueError("empty root")

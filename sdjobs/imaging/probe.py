@@ -107,7 +107,7 @@ def _exif_datetime(im: Image.Image) -> datetime | None:
     try:
         exif = im.getexif()
         sub = exif.get_ifd(_IFD_EXIF)
-    except Exception:  # a broken EXIF block must not fail the probe
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not fail the probe
         return None
     for value in (sub.get(_TAG_DATETIME_ORIGINAL), sub.get(_TAG_DATETIME_DIGITIZED), exif.get(_TAG_DATETIME)):
         found = _parse_exif_datetime(value)

@@ -29,7 +29,9 @@ import io
 import warnings
 from dataclasses import dataclass
 from os import PathLike
-from typing import Callable, ContextManager, Literal, cast
+from contextlib import AbstractContextManager
+from typing import Literal, cast
+from collections.abc import Callable
 
 from PIL import Image, ImageFile
 
@@ -151,7 +153,7 @@ def _open(path: str | PathLike[str]) -> Image.Image:
 def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(_ORIENTATION_TAG, 1)
-    except Exception:  # unreadable EXIF: render as stored rather than fail
+    except Exception:  # noqa: BLE001 - unreadable EXIF: render as stored rather than fail
         return 1
     return value if isinstance(value, int) and value in _TRANSPOSE else 1
 
@@ -250,7 +252,7 @@ def _three_eighths(im: Image.Image, full: tuple[int, int], want: tuple[int, int]
     return True
 
 
-Hold = Callable[[int], ContextManager[object]]
+Hold = Callable[[int], AbstractContextManager[object]]
 
 
 def render_variants(

@@ -19,7 +19,7 @@ import sys
 
 def main(argv: list[str]) -> int:
     db, idle = argv[0], float(argv[1])
-    opts = dict(zip(argv[2::2], argv[3::2]))
+    opts = dict(zip(argv[2::2], argv[3::2], strict=False))
     from . import prestart
 
     if "--lock-fd" in opts:

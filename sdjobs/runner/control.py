@@ -24,6 +24,7 @@ _IDLE = ("queued", "paused", "interrupted")
 def asked(kind: str):
     """Record who asks (``pause-requested``, ...) before anything it causes, then what came of it."""
     def wrap(verb):
+        @functools.wraps(verb)
         def verb_logged(store: Store, job_id: int, **kw) -> str:
             who = events.requester()
             said = f"{'retry' if kind == 'retried' else kind.split('-')[0]} asked by {events.by(who)}"
@@ -37,7 +38,6 @@ def asked(kind: str):
             if kind == "cancel-requested" and result == "cancelled":  # it was not running: that is its end
                 events.finished(store, job_id, "cancelled")
             return result
-        verb_logged.__doc__, verb_logged.__name__, verb_logged.__wrapped__ = verb.__doc__, verb.__name__, verb
         return verb_logged
     return wrap
 
@@ -111,7 +111,7 @@ def cleanup(store: Store, rec: JobRecord) -> None:
                          "errors": rec.errors})
     try:
         cls(load_config(cls.Config, rec.config)).on_cancel(ctx)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a plugin's cleanup must not keep the cancel from completing
         ctx.warn(f"cleanup failed: {exc}")
     engine.flush(ctx)
 

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..core.errors import SdjobsError
 from ..store.api import Store

@@ -85,14 +85,15 @@ class FanOut:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.gate = gate
         self.limit = limit  # live per-job cap (max_workers setting)
-        self._pool = None
+        self._pool: Pool | None = None
         self._procs: list = []  # the pool's worker processes, as started (kept: their sentinels stay valid)
 
-    def _get_pool(self):
+    def _get_pool(self) -> Pool:
         if self._pool is None:
             ctx = multiprocessing.get_context("fork")
             self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(os.getpid(),))
-            self._procs = list(self._pool._pool)  # the pool replaces a dead worker; we must notice it
+            # the pool replaces a dead worker; we must notice it (its list of workers is private)
+            self._procs = list(self._pool._pool)  # type: ignore[attr-defined]
         return self._pool
 
     def _sentinels(self) -> list:
@@ -205,10 +206,11 @@ class FanOut:
             # A worker killed while it waited for a task still holds the task queue's lock:
             # Pool.terminate() would wait for that lock forever. Kill the rest and leave the
             # pool's threads behind (daemons; this process is about to end as a crash).
-            for p in {*self._procs, *self._pool._pool}:
+            for p in {*self._procs, *self._pool._pool}:  # type: ignore[attr-defined]  # (private)
                 if p.exitcode is None:
                     p.kill()
-            self._pool._terminate.cancel()  # or the same wait would come at this process's exit
+            # or the same wait would come at this process's exit (the finalizer is private)
+            self._pool._terminate.cancel()  # type: ignore[attr-defined]
         else:
             self._pool.terminate()
             self._pool.join()

@@ -122,7 +122,7 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
     except SdjobsError as exc:
         with _then_clean_up(store, rec, job, fanout):
             return end(Status.FAILED, "job", error=str(exc))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the job crashed: it is recorded as failed, with its traceback in the log
         with _then_clean_up(store, rec, job, fanout):
             if ctx is not None:
                 ctx.log(format_exception(exc))
@@ -146,7 +146,7 @@ def _ended(store: Store, rec: JobRecord, status: Status, job, category: str | No
         if job is not None and kw.get("output") is not None:
             try:
                 summary = str(type(job).summarize(kw["output"]) or "") or None
-            except Exception:  # a plugin's summary must not keep its job from finishing
+            except Exception:  # noqa: BLE001 - a plugin's summary must not keep its job from finishing
                 summary = None
         events.finished(store, rec.id, status.value, summary=summary, error=kw.get("error"), category=category,
                         claim=rec.claim)
@@ -162,7 +162,7 @@ def _then_clean_up(store: Store, rec: JobRecord, job, fanout: FanOut):
         fanout.close()  # first: no batch of the pool writes a temporary after the clean-up
         try:
             state = store.read_checkpoint(rec.id)[0]
-        except Exception:
+        except Exception:  # noqa: BLE001 - the clean-up goes on without the checkpoint
             state = None  # (the job itself knows what its run made)
         clean_temporaries(job, state)
 
@@ -172,7 +172,7 @@ def _hook(job, name: str, ctx) -> None:
         return
     try:
         getattr(job, name)(ctx)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a job's hook must not keep the job from finishing
         ctx.warn(f"{name} failed: {describe_error(exc)}")
 
 

@@ -31,7 +31,7 @@ def clean_temporaries(job, state: bytes | None) -> str | None:
         return None
     try:
         job.clean_temporaries(codec.unpack(state) if state else None)
-    except Exception as exc:  # (its files stay; `jobs prune` tries again)
+    except Exception as exc:  # noqa: BLE001 - a plugin's clean-up failed: its files stay, `jobs prune` tries again
         print(f"sdjobs: temporaries not removed: {describe_error(exc)}", file=sys.stderr, flush=True)
         return describe_error(exc)
     return None

@@ -25,7 +25,7 @@ import signal
 
 PR_SET_PDEATHSIG = 1
 
-_libc = None
+_libc: ctypes.CDLL | bool | None = None  # False: no libc to load
 
 
 def _prctl():

@@ -83,11 +83,11 @@ class Scheduler:
             self._collect()
             for s in self.store.schedules():
                 self._serve(s, time.time() if now is None else now)
-        except Exception as exc:  # a schedule must never take the runner down
+        except Exception as exc:  # noqa: BLE001 - a schedule must never take the runner down
             _say(f"scheduler: {type(exc).__name__}: {exc}")
         try:
             self.retention.tick()
-        except Exception as exc:  # nor the retention
+        except Exception as exc:  # noqa: BLE001 - nor the retention
             _say(f"retention: {type(exc).__name__}: {exc}")
 
     def close(self, wait: float = 10.0) -> None:
@@ -170,6 +170,7 @@ class Scheduler:
 
     def _recover(self, s: ScheduleRecord) -> None:
         """A submission is pending but not ours: wait for its submitter, or redo it if it is gone."""
+        assert s.pending_at is not None  # (pending)
         if s.pending_pid is not None and pid_alive(s.pending_pid):
             if time.time() - s.pending_at < SUBMIT_TIMEOUT:
                 return
@@ -188,6 +189,7 @@ class Scheduler:
     def _job_submitted_since(self, s: ScheduleRecord) -> int | None:
         """The job a submission cut short had created: the one that records this schedule
         (or, from an sdjobs that did not record it, its command line, secrets masked as stored)."""
+        assert s.pending_at is not None  # (pending)
         tail = mask_argv(command_args(s.argv))
         for job_id, context in action_store.contexts_since(self.store, s.pending_at - 1.0):
             if (context.get("schedule") or {}).get("id") == s.id:

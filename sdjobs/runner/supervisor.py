@@ -196,7 +196,8 @@ class Supervisor:
         """Its running jobs that want a fan-out token and have none say so (store/waits.py)."""
         now = {job_id: (self.running[job_id].claim, waits.held_by(holders))
                for job_id, holders in self.gate.starved().items() if job_id in self.running}
-        changes = {job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
+        changes: dict[int, tuple[int, str | None]] = {
+            job_id: v for job_id, v in now.items() if self._waits.get(job_id) != v}
         changes.update({job_id: (claim, None) for job_id, (claim, _) in self._waits.items() if job_id not in now})
         self.store.set_waits(changes)
         self._waits = now
@@ -337,11 +338,11 @@ def _warm_up() -> None:
 
     try:
         registry.load_all()
-    except Exception:  # a broken plugin is reported when a job of its type runs
+    except Exception:  # noqa: BLE001 - a broken plugin is reported when a job of its type runs
         return
     for cls in registry.all_types().values():
         for module in cls.preload:
             try:
                 importlib.import_module(module)
-            except Exception:  # the job's own import reports it
+            except Exception:  # noqa: BLE001 - the job's own import reports it
                 pass

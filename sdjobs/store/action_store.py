@@ -22,7 +22,7 @@ def inherit(store, parent_id: int | None, context: dict | None, action: str | No
     parent_action, packed, grand = row
     try:
         parent: Any = codec.unpack(packed) or {}
-    except Exception:
+    except (ValueError, TypeError):  # msgpack's errors: a record this code cannot read
         parent = {}
     if isinstance(parent, dict):
         for key in INHERITED:
@@ -38,7 +38,7 @@ def contexts_since(store, since: float) -> list[tuple[int, dict]]:
     for job_id, packed in store._sql("SELECT id, context FROM job WHERE created_at >= ? ORDER BY id", (since,)):
         try:
             context = codec.unpack(packed) or {}
-        except Exception:
+        except (ValueError, TypeError):  # msgpack's errors: a record this code cannot read
             context = {}
         out.append((job_id, context if isinstance(context, dict) else {}))
     return out

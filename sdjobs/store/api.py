@@ -179,6 +179,7 @@ class Store(Verbs):
                  codec.pack(settings or {}), codec.pack(context), action or job_type),
             )
             job_id = cur.lastrowid
+            assert job_id is not None  # (an INSERT's)
             if after:
                 self._db.cursor().executemany(
                     "INSERT INTO job_dep (job_id, depends_on) VALUES (?, ?)", [(job_id, a) for a in after])
@@ -210,7 +211,9 @@ class Store(Verbs):
         ``limit``, one page of the whole library instead, newest first whatever the status:
         at most ``limit`` jobs whose id is below ``before_id`` (the last id of a page asks for
         the next). Every filter runs in SQLite, over every job."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
+        values: Iterable[object] | None
         if isinstance(action, str):
             action = [action]
         for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action)):
@@ -232,7 +235,7 @@ class Store(Verbs):
         active = self._sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_ACTIVE_SQL}"
             " ORDER BY status='running' DESC, priority DESC, id", params).fetchall()
-        limit = "" if recent is None else f" LIMIT {int(recent)}"
+        recent_limit = "" if recent is None else f" LIMIT {int(recent)}"
         # "+status": walk the ids newest first and stop at the limit, rather than sort every
         # finished job of the history through the status index to keep the newest few.
         done = self._sql(

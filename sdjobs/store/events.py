@@ -32,7 +32,8 @@ import os
 import shlex
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from ..core import codec
 from .records import Event
@@ -52,7 +53,7 @@ def requester() -> dict[str, Any]:
     """Who asks, from this process: the user, uid, pid and command line."""
     try:
         user = getpass.getuser()
-    except Exception:
+    except (KeyError, OSError):  # no name for this uid
         user = str(os.getuid())
     return {"user": user, "uid": os.getuid(), "pid": client_pid or os.getpid(),
             "command": shlex.join(["sdjobs", *sys.argv[1:]])}
@@ -64,7 +65,7 @@ def by(who: dict[str, Any]) -> str:
     return f"{text} running `{who['command']}`" if who.get("command") else text
 
 
-def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
+def insert(store: Store, job_id: int, events: Iterable[tuple]) -> int | None:
     """Events of a job, in the caller's transaction: (ts, kind, path, message[, fields]).
     Returns the id of the last one written."""
     from .api import text
@@ -83,7 +84,7 @@ def insert(store: "Store", job_id: int, events: Iterable[tuple]) -> int | None:
     return last
 
 
-def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
+def record(store: Store, job_id: int, kind: str, message: str, fields: dict[str, Any] | None = None, *,
            ts: float | None = None, claim: int | None = None) -> int | None:
     """One lifecycle event (its id). Inside a transaction of the caller's, or in its own; with
     ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
@@ -98,7 +99,7 @@ def record(store: "Store", job_id: int, kind: str, message: str, fields: dict[st
         return insert(store, job_id, [event])
 
 
-def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, Any]) -> None:
+def amend(store: Store, event_id: int | None, message: str, fields: dict[str, Any]) -> None:
     """Complete an event recorded before the outcome it names was known (a request's result)."""
     from .api import text
 
@@ -110,13 +111,13 @@ def amend(store: "Store", event_id: int | None, message: str, fields: dict[str, 
                    " DO UPDATE SET fields=excluded.fields", (event_id, codec.pack(fields)))
 
 
-def read(store: "Store", job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
+def read(store: Store, job_id: int, *, after_id: int = 0, kinds: Iterable[str] | None = None,
          limit: int | None = None) -> list[Event]:
     """A job's events in order, each with its fields (``Store.events``)."""
     return store.events(job_id, after_id=after_id, kinds=kinds, limit=limit)
 
 
-def finished(store: "Store", job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
+def finished(store: Store, job_id: int, status: str, *, summary: str | None = None, error: str | None = None,
              category: str | None = None, ts: float | None = None, claim: int | None = None) -> None:
     """The ``finished`` event: its status, and the summary or the failure with its category
     (job: the job said why; input: what it was given; checkpoint: an incompatible checkpoint;
@@ -131,14 +132,14 @@ def finished(store: "Store", job_id: int, status: str, *, summary: str | None = 
                        ts=ts, claim=claim)
 
 
-def interrupted(store: "Store", job_id: int, reason: str, why: str, *, ts: float | None = None,
+def interrupted(store: Store, job_id: int, reason: str, why: str, *, ts: float | None = None,
                 **fields: Any) -> None:
     """The ``interrupted`` event: ``reason`` a stable word (shutdown, runner-died, process-died,
     worker-lost), ``why`` its readable line."""
     store.record_event(job_id, "interrupted", why, {"reason": reason, **fields}, ts=ts)
 
 
-def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
+def runner_lost(store: Store, job_id: int, runner, runner_id: int | None, pid: int | None, attempt: int,
                 last: bool, now: float) -> None:
     """The ``interrupted`` event of a job whose runner is gone: it died (its process, on this
     host), or on another host it stopped heartbeating (its lease lost)."""
@@ -155,7 +156,7 @@ def runner_lost(store: "Store", job_id: int, runner, runner_id: int | None, pid:
                 ts=now, **{k: v for k, v in facts.items() if v is not None})
 
 
-def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | None, after: list[int],
+def submitted(store: Store, job_id: int, context: dict, *, parent_id: int | None, after: list[int],
               priority: int) -> None:
     """The ``submitted`` event, from the submitting command's context (cli/submit.py), in the
     transaction that queues the job: by whom, from which command."""
@@ -187,7 +188,7 @@ def submitted(store: "Store", job_id: int, context: dict, *, parent_id: int | No
     store.record_event(job_id, "submitted", message, fields)
 
 
-def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
+def claimed(store: Store, rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
     """The ``claimed`` event, written by the job process before the job runs (fenced by its claim)."""
     resumed = rec.state_version is not None
     fields = {"runner_id": runner_id, "runner_pid": runner_pid, "host": host, "pid": pid,
@@ -198,7 +199,7 @@ def claimed(store: "Store", rec, runner_id: int | None, runner_pid: int, pid: in
     store.record_event(rec.id, "claimed", message, fields, claim=rec.claim)
 
 
-def last(store: "Store", job_id: int, kind: str) -> Event | None:
+def last(store: Store, job_id: int, kind: str) -> Event | None:
     """The job's latest event of ``kind`` (with its fields), or None."""
     row = store._sql("SELECT MAX(id) FROM job_event WHERE job_id=? AND kind=?", (job_id, kind)).fetchone()
     if not row or row[0] is None:

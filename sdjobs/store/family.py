@@ -11,7 +11,8 @@ is never stale, and the CLI, the dashboard and ``--json`` all see the same.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 from ..core import codec
 from ..core.progress import Progress
@@ -41,7 +42,7 @@ class ChildrenSummary(dict):
     __repr__ = __str__
 
 
-def attach(store: "Store", recs: Iterable["JobRecord"]) -> None:
+def attach(store: Store, recs: Iterable[JobRecord]) -> None:
     """Add the children summary to each record that has children (one query per 500 records)."""
     recs = [r for r in recs]
     by_id = {r.id: r for r in recs}

@@ -17,7 +17,8 @@ accept any spelling and hand paths back in the caller's spelling.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Iterator
 
 from ..core import codec
 from ..core.errors import NotFound

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable
 
 from . import index_store as ixs
 

@@ -129,7 +129,7 @@ def check_openable(library: Library) -> None:
                               " to start an empty library")
 
 
-def storage_fault(exc: BaseException, library: Library) -> "LibraryUnusable | None":
+def storage_fault(exc: BaseException, library: Library) -> LibraryUnusable | None:
     """A SQLite error that says the library's storage failed (full disk, I/O error, a file
     gone bad), as one line; None for any other error."""
     import sqlite3

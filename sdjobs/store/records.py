@@ -58,9 +58,9 @@ class JobRecord:
     children: list[int] = dataclasses.field(default_factory=list)
 
     @classmethod
-    def from_row(cls, row: tuple) -> "JobRecord":
+    def from_row(cls, row: tuple) -> JobRecord:
         values = {}
-        for name, value in zip(JOB_COLUMNS, row):
+        for name, value in zip(JOB_COLUMNS, row, strict=True):
             if name in _BLOBS:
                 value = codec.unpack(value)
             values[name] = value
@@ -94,7 +94,7 @@ class Event:
     fields: dict = dataclasses.field(default_factory=dict)  # a lifecycle event's facts (store/events.py)
 
     @classmethod
-    def from_row(cls, row: tuple) -> "Event":
+    def from_row(cls, row: tuple) -> Event:
         id_, job_id, ts, kind, path, message, retries = row
         return cls(id_, job_id, ts, kind, os.fsdecode(path) if path is not None else None, message, retries)
 

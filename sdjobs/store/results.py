@@ -100,11 +100,11 @@ def _chunks(job_id: int, rows: Iterable[tuple[str, int | None, str | None]], sta
         if text.count("\n") != len(texts) - 1:  # one a line: a line break can only be JSON whitespace
             text = "\n".join([t if "\n" not in t else dumps(json.loads(t)) for t in texts])
         sizes = [z for _, z, _ in part]
-        known = sizes if None not in sizes else [z for z in sizes if z is not None]
+        known: list[int] = cast("list[int]", sizes) if None not in sizes else [z for z in sizes if z is not None]
         sevs = [v for _, _, v in part]
         out.append((job_id, start + a, len(part), max(known) if known else None,
                     _SEP.join(["" if z is None else str(int(z)) for z in sizes]) if known is not sizes
-                    else _SEP.join(map(str, map(int, sizes))),
+                    else _SEP.join(map(str, map(int, known))),
                     _SEP * (len(part) - 1) if not any(sevs) else _SEP.join([_clean(v) for v in sevs]), text))
         a += len(part)
     return out, len(rows)
@@ -189,7 +189,7 @@ def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: s
     (counted after the filters) page through them (without filters, a page far in
     costs no more than the first)."""
     if not _stored(store, job_id):
-        found = map(dumps, _legacy_rows(store, job_id, min_size, severity))
+        found: Iterator[str] = map(dumps, _legacy_rows(store, job_id, min_size, severity))
         yield from itertools.islice(found, offset, None if limit is None else offset + limit)
         return
     where, params = "job_id=?", [job_id]
@@ -220,10 +220,10 @@ def _read(store: Store, where: str, params: list, min_size: int | None, severity
                     continue
                 keep = [True] * len(lines)
                 if min_size is not None:
-                    keep = [k and x != "" and int(x) >= min_size for k, x in zip(keep, sizes.split(_SEP))]
+                    keep = [k and x != "" and int(x) >= min_size for k, x in zip(keep, sizes.split(_SEP), strict=False)]
                 if wanted is not None:
-                    keep = [k and v in wanted for k, v in zip(keep, sevs.split(_SEP))]
-                yield from (t for t, k in zip(lines, keep) if k)
+                    keep = [k and v in wanted for k, v in zip(keep, sevs.split(_SEP), strict=False)]
+                yield from (t for t, k in zip(lines, keep, strict=False) if k)
     finally:
         cur.close()
 

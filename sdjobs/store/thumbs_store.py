@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable, Iterator
 
 _fsencode, _fsdecode = os.fsencode, os.fsdecode
 

@@ -14,19 +14,20 @@ runner knows, and it records it here (``set_waits``), under the job's claim.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 if TYPE_CHECKING:
     from .api import Store
     from .records import JobRecord
 
 
-def waiting_for(store: "Store", rec: "JobRecord") -> str | None:
+def waiting_for(store: Store, rec: JobRecord) -> str | None:
     """What ``rec`` waits for, or None when it does not wait (or is not active)."""
     return waiting(store, [rec]).get(rec.id)
 
 
-def waiting(store: "Store", recs: Iterable["JobRecord"]) -> dict[int, str]:
+def waiting(store: Store, recs: Iterable[JobRecord]) -> dict[int, str]:
     """{job: what it waits for} for those of ``recs`` that wait (a few queries for them all)."""
     recs = [r for r in recs if r.status in ("queued", "running")]
     out: dict[int, str] = {}
@@ -64,7 +65,7 @@ def waiting(store: "Store", recs: Iterable["JobRecord"]) -> dict[int, str]:
     return out
 
 
-def _busy(store: "Store") -> str:
+def _busy(store: Store) -> str:
     """Why a runnable job is not running: no runner, or every worker busy ('' if one is free)."""
     runners = store.runners()
     if not runners:
@@ -75,7 +76,7 @@ def _busy(store: "Store") -> str:
     return held_by(running)
 
 
-def _rows(store: "Store", query: str, ids: list[int], tail: str = "") -> list[tuple]:
+def _rows(store: Store, query: str, ids: list[int], tail: str = "") -> list[tuple]:
     rows: list[tuple] = []
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
@@ -88,7 +89,7 @@ def held_by(ids: list[int]) -> str:
     return f"waiting for a worker (held by {shown})" if ids else "waiting for a worker"
 
 
-def set_waits(store: "Store", changes: dict[int, tuple[int, str | None]]) -> None:
+def set_waits(store: Store, changes: dict[int, tuple[int, str | None]]) -> None:
     """The runner's word on its running jobs: {job: (claim, reason or None when it no longer waits)}."""
     if not changes:
         return

@@ -15,7 +15,7 @@ import itertools
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -180,7 +180,7 @@ class DashApp(App):
                     if detail is not None and detail_due and now - last_detail >= DETAIL_EVERY:
                         detail_due, last_detail = False, now
                         self.post_message(DetailLoaded(detail.load()))
-                except Exception as exc:  # a library being rewritten, a disk hiccup: say so, keep the rows, retry
+                except Exception as exc:  # noqa: BLE001 - a library being rewritten, a disk hiccup: say so, keep the rows, retry
                     error = f"{type(exc).__name__}: {exc}"
                     if last_snapshot is None or last_snapshot.error != error:
                         last_snapshot = dataclasses.replace(last_snapshot or Snapshot((), {}, (), 0), error=error)
@@ -456,7 +456,7 @@ class DashApp(App):
                 message = ActionDone(job_id, verb, self._perform(verb, job_id, delta))
         except SdjobsError as exc:
             message = ActionDone(job_id, verb, str(exc), ok=False)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the dashboard reports a failed action and stays up
             message = ActionDone(job_id, verb, f"{type(exc).__name__}: {exc}", ok=False)
         finally:
             store.close()  # this thread's connection

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..core import registry
 from ..core.errors import NotFound
@@ -94,7 +95,7 @@ class Query:
         """The usual view: active jobs and the newest history (no search)."""
         return not self.text.strip() and self.status is None and self.history and self.sort == "active"
 
-    def matches(self, v: "JobView") -> bool:
+    def matches(self, v: JobView) -> bool:
         """The same choice made on rows already read (shown until the store answers)."""
         text = self.text.lower().split()
         return ((self.history or v.active or self.status in FINISHED_NAMES)
@@ -114,7 +115,7 @@ class RunnerView:
     stopping: bool
 
     @classmethod
-    def of(cls, r: RunnerRecord) -> "RunnerView":
+    def of(cls, r: RunnerRecord) -> RunnerView:
         return cls(r.id, r.pid, r.host, r.workers, r.busy, bool(r.stopping))
 
 
@@ -155,7 +156,7 @@ class DetailData:
     summary: str | None = None           # the job type's one-line summary of its output
     gone: bool = False                   # the job was pruned
     problem: str | None = None
-    results: "Results | None" = None     # its result rows (``sdjobs jobs output``), once it has finished
+    results: Results | None = None     # its result rows (``sdjobs jobs output``), once it has finished
 
 
 RESULT_ROWS = 5000  # the first rows of a result the details show; `jobs output` has them all
@@ -194,7 +195,7 @@ class JobTypes:
         if name not in self._cache:
             try:
                 self._cache[name] = self.lookup(name)
-            except Exception:  # a broken plugin is the plugin's problem, not the dashboard's
+            except Exception:  # noqa: BLE001 - a broken plugin is the plugin's problem, not the dashboard's
                 self._cache[name] = None
         return self._cache[name]
 
@@ -211,7 +212,7 @@ class JobTypes:
         cls = self.find(rec.type)
         try:
             return None if cls is None else str(cls.summarize(rec.output) or "") or None
-        except Exception:
+        except Exception:  # noqa: BLE001 - a plugin's summary must not break the dashboard
             return None
 
 
@@ -228,7 +229,7 @@ def view_of(rec: JobRecord, types: JobTypes) -> JobView:
         if rec.status == "running":
             rate = fmt.human_rate(p.rate, p.rate_unit)
             eta = fmt.human_duration(p.eta) if p.eta is not None else ""
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a record this code cannot lay out: the row says so
         problems.append(f"progress: {exc}")
     if rec.status in ("completed", "completed-with-errors") and fraction is None:
         fraction = 1.0
@@ -237,12 +238,12 @@ def view_of(rec: JobRecord, types: JobTypes) -> JobView:
             f"{fmt.compact_number(rec.items_done)} items" if rec.items_done else "")
     try:
         by = fmt.started_by(rec.context, rec.parent_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a record this code cannot lay out: the row says so
         by = ""
         problems.append(f"context: {exc}")
     try:
         sources, dest = targets(rec.config)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a record this code cannot lay out: the row says so
         sources, dest = (), ""
         problems.append(f"config: {exc}")
     return JobView(
@@ -311,7 +312,7 @@ def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobVi
             records = store.list_jobs(ids=chunk)
         except NotFound:
             continue
-        except Exception:
+        except Exception:  # noqa: BLE001 - one unreadable record: find it below, one by one
             records = None
         if records is not None:
             for rec in records:
@@ -320,14 +321,14 @@ def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobVi
                 for job_id, deps in store.dependencies(chunk).items():
                     if job_id in views:
                         views[job_id] = dataclasses.replace(views[job_id], after=tuple(deps))
-            except Exception:
+            except Exception:  # noqa: BLE001 - waiting for a job is a detail
                 pass  # waiting for a job is a detail: the row shows without it
             continue
         for job_id in chunk:  # find the bad one(s)
             try:
                 for rec in store.list_jobs(ids=[job_id]):
                     views[rec.id] = view_of(rec, types)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - an unreadable record: shown broken, not hidden
                 view = broken_view(store, job_id, str(exc) or type(exc).__name__, types)
                 if view is not None:
                     views[job_id] = view
@@ -407,7 +408,7 @@ class DetailLoader:
             view = view_of(rec, self.types)
         except NotFound:
             return DetailData(job_id, None, None, gone=True, reset=self._last_event is None)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an unreadable record: shown broken, not hidden
             problem = f"unreadable record: {exc}"
             view = broken_view(store, job_id, str(exc), self.types)
             if view is None:
@@ -422,7 +423,7 @@ class DetailLoader:
                 issues = [e for e in events if e.kind in ("warning", "error")]
             last = max([e.id for e in events] + [e.id for e in issues] + [self._last_event or 0])
             self._last_event = last
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an unreadable event log must not take the details with it
             events, issues = [], []
             problem = (problem + "; " if problem else "") + f"events: {exc}"
             self._last_event = self._last_event or 0
@@ -437,7 +438,7 @@ class DetailLoader:
             self._results_read = True
             try:
                 found = read_results(store, job_id)
-            except Exception as exc:  # an unreadable result must not take the details with it
+            except Exception as exc:  # noqa: BLE001 - an unreadable result must not take the details with it
                 problem = (problem + "; " if problem else "") + f"results: {exc}"
         return DetailData(job_id, rec, view, events=tuple(events), issues=tuple(issues), reset=reset,
                           parent=parent, children=children or (), problem=problem,

@@ -44,7 +44,7 @@ def sections(d: DetailData, now: float) -> list:
     for title, build in builders:
         try:
             out.append((title, build(d, now)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a section that cannot be laid out says so; the others still show
             out.append((title, [("unreadable", Text(f"{type(exc).__name__}: {exc}", style="red"))]))
     return out
 

@@ -50,8 +50,8 @@ def test_generation_depends_on_nothing_but_the_code(tmp_path, generated):
     """Another terminal width, locale, library and time zone give the same files."""
     env = {**os.environ, "COLUMNS": "37", "LANG": "C", "LC_ALL": "C", "TZ": "Asia/Kolkata",
            "SDJOBS_LIBRARY": str(tmp_path / "elsewhere.db"), "XDG_DATA_HOME": str(tmp_path), "NO_COLOR": "1"}
-    code = ("import json, sys; sys.path.insert(0, %r); import gen_docs; "
-            "print(json.dumps({str(k): v for k, v in gen_docs.generate().items()}))" % str(SCRIPT.parent))
+    code = (f"import json, sys; sys.path.insert(0, {str(SCRIPT.parent)!r}); import gen_docs; "
+            "print(json.dumps({str(k): v for k, v in gen_docs.generate().items()}))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -1,7 +1,7 @@
 """The job model: registration, typed configs, msgpack round trips, progress."""
 
 import dataclasses
-from typing import Literal, Optional
+from typing import Literal
 
 import pytest
 
@@ -30,7 +30,7 @@ def test_unknown_type_names_the_known_ones():
 @dataclasses.dataclass
 class Cfg:
     paths: list[str]
-    depth: Optional[int] = None
+    depth: int | None = None
     mode: Literal["a", "b"] = "a"
     verify: bool = False
     ratio: float = 1.0

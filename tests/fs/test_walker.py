@@ -440,7 +440,7 @@ def test_gitignore_agrees_with_git(tmp_path, monkeypatch):
     git_files = sorted(p for p in out.decode().split("\0") if p)
     entries, errors = collect(repo, WalkRules(skip_system=False))
     assert errors == []
-    ours = sorted(r for r, e in zip(rels(repo, entries), entries) if e.kind == "file")
+    ours = sorted(r for r, e in zip(rels(repo, entries), entries, strict=True) if e.kind == "file")
     assert ours == git_files
 
 

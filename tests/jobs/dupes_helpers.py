@@ -76,7 +76,7 @@ def brute_force(roots, *, min_size: int = 1, hardlinks: bool = False) -> set[fro
     inode (the smallest in byte order) unless ``hardlinks``."""
     by_content: dict[bytes, dict[tuple[int, int], list[str]]] = {}
     for root in roots:
-        for dirpath, dirs, files in os.walk(os.fspath(root)):
+        for dirpath, _dirs, files in os.walk(os.fspath(root)):
             for name in files:
                 p = os.path.join(dirpath, name)
                 st = os.lstat(p)

@@ -27,7 +27,7 @@ def _tree(root, rng: random.Random, files: int, dirs: int) -> tuple[int, int, in
     for i in range(files):
         (rng.choice(paths) / f"f{i:05d}").write_bytes(rng.randbytes(rng.randrange(0, 600)))
     n_files = n_dirs = n_bytes = 0
-    for d, subdirs, names in os.walk(root):
+    for d, _subdirs, names in os.walk(root):
         n_dirs += 1
         n_files += len(names)
         n_bytes += sum(os.lstat(os.path.join(d, n)).st_size for n in names)

@@ -44,7 +44,7 @@ def test_a_copy_that_crashed_its_last_attempt_leaves_no_temporary_and_prune_orph
         pid = wait_for(running_with_a_part, timeout=30, what="the copy to write its temporary")
         os.kill(pid, signal.SIGKILL)
         killed.add(pid)
-        wait_for(lambda: _row(lib, job).pid != pid, timeout=30, what="the crash to be recorded")
+        wait_for(lambda pid=pid: _row(lib, job).pid != pid, timeout=30, what="the crash to be recorded")
     rec = wait_for(lambda: (r := _row(lib, job)).status == "failed" and r, timeout=30, what="the job to fail")
     assert "3 times" in rec.error
     wait_for(lambda: not _temporaries(dst), timeout=30, what="the failed copy's temporary to be removed")

@@ -216,7 +216,7 @@ def test_lean_walk_finds_what_the_walker_finds(tmp_path):
         for filters in (Filters(1), Filters(0, 5000), Filters(0, None, ("bin",))):
             lean, lean_st = _lean_subtree(str(root), 3, rules, filters)
             full, full_st = _walker_subtree(str(root), 3, rules.to_dict(), filters, True)
-            assert sorted(zip(lean.paths, lean.sizes, lean.inos, lean.devs, lean.mtimes, lean.args)) == \
-                sorted(zip(full.paths, full.sizes, full.inos, full.devs, full.mtimes, full.args))
+            assert sorted(zip(lean.paths, lean.sizes, lean.inos, lean.devs, lean.mtimes, lean.args, strict=True)) == \
+                sorted(zip(full.paths, full.sizes, full.inos, full.devs, full.mtimes, full.args, strict=True))
             assert (lean_st.dirs, lean_st.symlinks, lean_st.other, lean_st.filtered) == \
                 (full_st.dirs, full_st.symlinks, full_st.other, full_st.filtered)

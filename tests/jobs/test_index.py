@@ -25,7 +25,7 @@ def test_index_records_every_entry_os_walk_sees(cli, lib, tmp_path):
     assert set(got) == want
     out = rec["output"]
     assert out["entries"] == len(want) and out["new"] == len(want) and out["walked"] == len(want)
-    for rel, (kind, size, cas, full, sub_size, sub_files) in got.items():
+    for rel, (kind, size, cas, full, _sub_size, _sub_files) in got.items():
         st = os.lstat(os.path.join(os.fsencode(root), os.fsencode(rel)))
         assert size == st.st_size
         if kind == "file" and size:
@@ -190,7 +190,7 @@ def test_full_hash_is_stored_and_sticky(cli, lib, tmp_path):
     make_tree(root)
     index(cli, root, "--full-hash", "--mode", "shallow")
     got = entries(lib, root)
-    for rel, (kind, size, cas, full, *_rest) in got.items():
+    for rel, (kind, _size, cas, full, *_rest) in got.items():
         if kind == "file":
             assert full == full_hash(os.path.join(root, rel)) and cas is None, rel
     store = Store(Library(lib))

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import time
 
 import pytest
-from conftest import submit, wait_for
+from conftest import wait_for
 from index_helpers import entries, expected, location, make_tree, subtree_sums
 
 

@@ -55,7 +55,7 @@ def test_sizes_aspect_and_no_upscaling(tmp_path):
     assert dims == {"small": (128, 64), "256": (256, 128), "detail": (600, 300)}  # 1024 would upscale
     cas = cas_id(str(src), src.stat().st_size)
     assert out.cas_id == cas
-    for name, px, wd, ht, rel in out.thumbs:
+    for name, _px, wd, ht, rel in out.thumbs:
         assert rel == f"thumbs/{cas[:2]}/{cas}-{name}.webp"
         im = opened(data, out, name)
         assert im.format == "WEBP" and im.size == (wd, ht)
@@ -149,7 +149,7 @@ def test_one_decode_for_all_variants_and_freedesktop(tmp_path, monkeypatch, deco
     assert decodes["open"].count("src.jpg") == 1
     # The sidecars are encoded from the rendered pixels, not from re-read freedesktop PNGs.
     assert None not in decodes["open"]
-    for name, px, width, height, rel in out.thumbs:
+    for _name, px, width, height, rel in out.thumbs:
         with Image.open(tmp_path / "d" / rel) as im:
             assert im.format == "WEBP" and im.size == (width, height) and max(im.size) == px
     for size_dir, px in (("normal", 128), ("large", 256), ("x-large", 512), ("xx-large", 1024)):

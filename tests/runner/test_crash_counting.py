@@ -14,9 +14,9 @@ def test_pauses_resumes_and_a_runner_stop_are_no_attempts_and_one_crash_is_one(s
     marker = tmp_path / "marker"
     job = submit(store, "test-steps", {"steps": 200, "delay": 0.02, "marker": str(marker)})
     runner = start_runner("--workers", "1")
-    for cycle in range(3):
+    for _cycle in range(3):
         at = len(steps_done(marker))
-        wait_for(lambda: len(steps_done(marker)) >= at + 3, what="progress")
+        wait_for(lambda at=at: len(steps_done(marker)) >= at + 3, what="progress")
         cli("jobs", "pause", job, check=True)
         wait_for(lambda: store.get(job).status == "paused", what="paused")
         cli("jobs", "resume", job, check=True)

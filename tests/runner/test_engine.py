@@ -1,13 +1,9 @@
 """The runner with real processes: control from other processes, crashes, shutdown, priorities, fan-out."""
 
-import json
-import os
 import time
 
-import pytest
 from conftest import steps_done, submit, wait_for
 
-from sdjobs.cli import submit as submitting
 
 
 def test_pause_and_resume_from_another_process(store, cli, start_runner, tmp_path):

@@ -3,7 +3,6 @@ and a process whose claim was taken over (frozen, then thawed) writes nothing an
 
 import os
 import signal
-import time
 
 import pytest
 

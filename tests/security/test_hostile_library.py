@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import as_user, manifest
+from .conftest import manifest
 
 REFUSED = "refusing to run jobs from"
 
@@ -30,7 +30,7 @@ def queued_delete(db: Path, target: Path) -> None:
 
 
 def hand_over(path: Path, uid: int, gid: int, mode_file=0o666, mode_dir=0o777) -> None:
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, _dirnames, filenames in os.walk(path):
         os.chown(dirpath, uid, gid)
         os.chmod(dirpath, mode_dir)
         for f in filenames:

@@ -4,14 +4,12 @@ lists its job: every human output escapes control characters (as GNU ls does on 
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import select
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 

@@ -21,7 +21,7 @@ PATIENCE = 25.0  # seconds of operations per test before giving up on reaching M
 
 def give(path: Path, uid: int, gid: int) -> None:
     """Hand a tree to the attacker: owned by it, folders 0777 (copied as such by cp -a rules)."""
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, _dirnames, filenames in os.walk(path):
         os.chown(dirpath, uid, gid)
         os.chmod(dirpath, 0o777)
         for f in filenames:

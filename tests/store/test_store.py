@@ -105,7 +105,7 @@ def test_twenty_processes_submitting_and_pausing_never_see_database_locked(lib, 
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(lib), str(i)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(20)]
     outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err
     assert store._sql("SELECT COUNT(*) FROM job").fetchone()[0] == 300

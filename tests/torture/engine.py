@@ -153,7 +153,7 @@ class Trial:
         rows = self.db("SELECT status, pid, attempts, runner_id FROM job WHERE id=?", (job_id,))
         if not rows:
             return None
-        return dict(zip(("status", "pid", "attempts", "runner_id"), rows[0]))
+        return dict(zip(("status", "pid", "attempts", "runner_id"), rows[0], strict=True))
 
     def wait_status(self, job_id: int, statuses: set[str], timeout: float = 30) -> str | None:
         deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 
@@ -96,7 +97,7 @@ def _restart_after(t: Trial, victims) -> None:
     for r in victims:
         try:
             r.wait(40)
-        except Exception:
+        except subprocess.TimeoutExpired:
             pass
     t.start_runner()
 
@@ -138,7 +139,7 @@ def _signal_runner(t: Trial, job: int, rng: random.Random, sig: int) -> bool:
         return False
     try:
         r.wait(45)
-    except Exception:
+    except subprocess.TimeoutExpired:
         t.violations.append(f"runner still alive 45s after {signal.Signals(sig).name}")
     _restart_after(t, [])
     return True

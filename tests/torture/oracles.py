@@ -268,7 +268,7 @@ def dupes_oracle(before: Manifest, root: str, then: str, trash: bytes | None) ->
     if lost:
         out.append(f"LOST: {len(lost)} unique content(s) no longer in the tree")
     inodes: dict[str, set] = {}
-    for rel, p, st in walk(root):
+    for rel, _p, st in walk(root):
         if stat.S_ISREG(st.st_mode) and st.st_size > 0 and now.get(rel, ("",))[0] == "file":
             inodes.setdefault(now[rel][1], set()).add((st.st_dev, st.st_ino))
     left = {d: len(s) for d, s in inodes.items() if len(s) > 1}
@@ -299,7 +299,7 @@ def index_oracle(lib: str, root: str) -> list[str]:
     kinds = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
     broot = os.fsencode(os.path.realpath(root))
     fresh = {}
-    for rel, p, st in walk(broot):
+    for _rel, p, st in walk(broot):
         kind = kinds.get(stat.S_IFMT(st.st_mode), "other")
         fresh[os.fsdecode(p)] = (kind, st.st_size if kind == "file" else None, st.st_mtime_ns)
     store = Store(Library(Path(lib)), create=False)

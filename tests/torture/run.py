@@ -108,7 +108,7 @@ def run_trial(seed: int, op: str | None = None, fault: str | None = None, *, siz
             mounts.append(lib_dir)
         trial = Trial(base, lib_dir)
         _trial(trial, res, seed, op, fault, size, mounts, extra)
-    except Exception:
+    except Exception:  # noqa: BLE001 - the harness's own error is this trial's result
         res.violations.append("HARNESS ERROR: " + traceback.format_exc().strip().splitlines()[-1])
         res.violations.append(traceback.format_exc()[-1500:])
     finally:
@@ -221,7 +221,7 @@ def _trial(t: Trial, res: Result, seed: int, op: str, fault: str, size: str, mou
             res.injected = True
             return
         raise AssertionError(f"no job id from `sdjobs {args[0]}`: exit {proc.returncode}, "
-                             f"{proc.stderr.decode(errors='replace')[-300:]}")
+                             f"{proc.stderr.decode(errors='replace')[-300:]}") from None
     t.watch(job)
     fn = F.FAULTS.get(fault)
     runners_then = list(t.runners)  # (for a lost library: these must stop, and their jobs)

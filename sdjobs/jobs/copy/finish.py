@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable, Iterator, NamedTuple
+from typing import NamedTuple
+from collections.abc import Callable, Iterator
 
 from ...fs import copyfile as cf
 

@@ -82,7 +82,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             raise BadInput(f"target {c.dest!r} is not a directory (several sources need one)")
         if not os.path.isdir(os.path.dirname(c.dest) or "/"):
             raise NotFound(f"cannot create {c.dest!r}: its parent directory does not exist")
-        for src, target in zip(c.sources, c.targets or [c.dest] * len(c.sources)):
+        for src, target in zip(c.sources, c.targets or [c.dest] * len(c.sources), strict=True):
             try:
                 st = os.lstat(src)
             except FileNotFoundError:
@@ -134,7 +134,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
         self.src_roots = [os.path.dirname(s) or "/" for s in c.sources]
         self.sides = Sides(self.src_roots, self.roots)  # this thread's directory descriptors
         if c.move:
-            for top, (src, target) in enumerate(zip(c.sources, c.targets)):
+            for top, (src, target) in enumerate(zip(c.sources, c.targets, strict=True)):
                 if top not in self.renamed_tops and self._try_rename(src, target):
                     self.renamed_tops.add(top)
             state.renamed_tops = sorted(self.renamed_tops)
@@ -259,7 +259,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
 
     def _pairs(self) -> list[tuple[int, str, str]]:
         c = self.config
-        return [(top, src, target) for top, (src, target) in enumerate(zip(c.sources, c.targets))
+        return [(top, src, target) for top, (src, target) in enumerate(zip(c.sources, c.targets, strict=True))
                 if top not in self.renamed_tops]
 
     def _walk(self) -> Iterator[Entry]:

@@ -25,7 +25,7 @@ class _Halted(BaseException):
 
 class LargeCopier:
     def __init__(self, token: str, *, verify: bool, move: bool, replace: bool, roots: list[str],
-                 src_roots: list[str] | None = None, bucket: "Bucket | None" = None) -> None:
+                 src_roots: list[str] | None = None, bucket: Bucket | None = None) -> None:
         self.token, self.verify, self.move, self.replace = token, verify, move, replace
         # paths are resolved beneath the parents of the sources and targets, never through a symlink
         self.roots, self.src_roots = roots, src_roots or roots
@@ -75,7 +75,7 @@ class LargeCopier:
                 self._copy(*item)
         except _Halted:
             pass
-        except BaseException as exc:  # handed to the job's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread
             self.failure = exc
         finally:
             self._sides.close()

@@ -7,7 +7,7 @@ import os
 import stat
 import threading
 from collections import deque
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 
 @dataclasses.dataclass(slots=True)
@@ -80,7 +80,7 @@ class WalkAhead:
                 if n % 64 == 0:
                     with self._cond:
                         self._cond.notify()
-        except BaseException as exc:  # handed to the job's thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the job's thread
             self._failure = exc
         finally:
             with self._cond:

@@ -31,13 +31,13 @@ def size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list
     """Groups of 2+ distinct files of one size (and name); hard links collapsed
     to their first path, the other paths kept in ``links``."""
     sizes = files.sizes
-    keys: list = list(zip(sizes, map(os.path.basename, files.paths))) if by_name else sizes
+    keys: list = list(zip(sizes, map(os.path.basename, files.paths), strict=True)) if by_name else sizes
     groups = runs(keys, range(len(keys)))
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
     linked: set[int] = set()
     if len(set(inos)) < len(inos):  # inode numbers repeat: look at (device, inode)
-        idents = list(zip(devs, inos))
+        idents = list(zip(devs, inos, strict=True))
         shared = {x for x, n in Counter(idents).items() if n > 1}
         linked = set(compress(range(len(idents)), map(shared.__contains__, idents)))
     if linked:  # some files have several names: keep one per inode
@@ -84,7 +84,7 @@ def settle_known(groups: list[list[int]], known: dict[int, str], final: list[lis
             rest.append(g)
             continue
         sub: dict[str, list[int]] = {}
-        for i, k in zip(g, ks):
+        for i, k in zip(g, ks, strict=True):
             sub.setdefault(k, []).append(i)
         final += [m for m in sub.values() if len(m) > 1]
     return rest
@@ -123,7 +123,7 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
             else:
                 need = "F" if sizes[g[0]] <= WHOLE else "H"
             before = len(idx)
-            for i, h in zip(g, have):
+            for i, h in zip(g, have, strict=True):
                 if h and h[0] == need:
                     keys[i] = h
                 else:

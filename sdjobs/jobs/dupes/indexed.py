@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sqlite3
 import time
 from collections import Counter
-from itertools import compress
+from itertools import compress, pairwise
 from json.encoder import encode_basestring_ascii as _js
 from typing import Any
 
@@ -139,7 +140,7 @@ def group_stored(p: Plan, hash_lo: str, hash_hi: str) -> tuple[list[tuple], int,
         wasted = size * (n - 1)
         text = _GROUP % (size, k[:32].decode(), wasted, ",".join([quoted[i] for i in members]))
         if mtimes is not None:
-            text = text[:-1] + ',"mtimes":[%s]}' % ",".join([str(mtimes[i]) for i in members])
+            text = text[:-1] + ',"mtimes":[%s]}' % ",".join([str(mtimes[i]) for i in members])  # noqa: UP031 - JSON
         out.append((-wasted, -n, paths[members[0]], size, k[:32].decode(), text))
     out.sort()
     return out, len(keys), unhashed
@@ -175,14 +176,14 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
     """Verify the tree and group the stored hashes (or take the groups kept
     from an earlier run over the same index), all in the workers."""
     kept = cache.lookup(p)
-    tasks: list[tuple] = [] if kept else [("group", p, a, b) for a, b in zip(HASH_SHARES, HASH_SHARES[1:])]
+    tasks: list[tuple] = [] if kept else [("group", p, a, b) for a, b in pairwise(HASH_SHARES)]
     todo, lean = verify.units(p, workers)
     per = -(-len(todo) // (workers * TASKS_PER_WORKER))
     tasks += [("walk", p, todo[i:i + per], lean) for i in range(0, len(todo), per)]
     groups: list[tuple] = []
     unhashed: list[tuple] = list(kept.unhashed) if kept else []
     scanned, fresh, untrusted, trees, errors = 0, [], [], [], []
-    for (kind, *_), res in zip(tasks, mapper(run_task, tasks, 1)):
+    for (kind, *_), res in zip(tasks, mapper(run_task, tasks, 1), strict=True):
         if kind == "group":
             groups += res[0]
             unhashed += res[2]
@@ -211,7 +212,7 @@ def answer(p: Plan, mapper, workers: int, check) -> Answer:
 def _group_here(p: Plan) -> list[tuple]:
     """The groups of stored hashes, worked out in this process (kept ones went meanwhile)."""
     out: list[tuple] = []
-    for a, b in zip(HASH_SHARES, HASH_SHARES[1:]):
+    for a, b in pairwise(HASH_SHARES):
         out += group_stored(p, a, b)[0]
     out.sort()
     return out

@@ -248,11 +248,11 @@ class Dupes(Job[DupesConfig]):
         if spans is not None:
             cost = grouping.span_costs(spans)
         elif "C" in kinds or "S" in kinds:
-            cost = [grouping.cost(k, sizes[i]) for i, k in zip(idx, kinds)]
+            cost = [grouping.cost(k, sizes[i]) for i, k in zip(idx, kinds, strict=True)]
         elif all(k == "F" for k in set(kinds)):
             cost = list(map(sizes.__getitem__, idx))
         else:
-            cost = [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds)]
+            cost = [sizes[i] if k == "F" else min(sizes[i], EDGE_BYTES) for i, k in zip(idx, kinds, strict=True)]
         total_bytes = sum(cost)
         ctx.phase(todo["name"], total=len(idx), unit="files", bytes_total=total_bytes or None)
         start = state["done"]
@@ -271,11 +271,12 @@ class Dupes(Job[DupesConfig]):
                     render and (args and list(map(args.__getitem__, idx[a:b])),)) for a, b in bounds)
         started = time.monotonic()
         done_bytes = sum(cost[:start])
-        for (a, b), (digests, errors, staged, settled) in zip(bounds, ctx.map(hash_batch, batches, chunksize=1)):
+        hashed = ctx.map(hash_batch, batches, chunksize=1)
+        for (a, b), (digests, errors, staged, settled) in zip(bounds, hashed, strict=True):
             if staging:  # settled files have no digest of their own: None
-                keys.update(compress(zip(idx[a:b], digests), digests))
+                keys.update(compress(zip(idx[a:b], digests, strict=True), digests))
             else:
-                keys.update(zip(idx[a:b], digests))
+                keys.update(zip(idx[a:b], digests, strict=True))
             if render:
                 state["rendered"] += settled
             else:
@@ -287,7 +288,7 @@ class Dupes(Job[DupesConfig]):
                 keys.pop(idx[a + pos], None)
                 ctx.error(err, path=paths[idx[a + pos]])
             n = sum(cost[a:b]) if "S" not in kinds else \
-                staged + sum(c for c, k in zip(cost[a:b], kinds[a:b]) if k != "S")
+                staged + sum(c for c, k in zip(cost[a:b], kinds[a:b], strict=True) if k != "S")
             if n > sum(cost[a:b]):  # a staged group read past its first 4 KiB: the pass reads that much more
                 total_bytes += n - sum(cost[a:b])
                 ctx.progress(bytes_total=total_bytes)
@@ -339,8 +340,8 @@ class Dupes(Job[DupesConfig]):
         out: list[list[int]] = []
         done = done_bytes = 0
         started = time.monotonic()
-        for batch, results in zip(batches, ctx.map(compare_groups, work, chunksize=1)):
-            for g, (classes, errors) in zip(batch, results):
+        for batch, results in zip(batches, ctx.map(compare_groups, work, chunksize=1), strict=True):
+            for g, (classes, errors) in zip(batch, results, strict=True):
                 for pos, err in errors:
                     ctx.error(err, path=files.paths[g[pos]])
                 out += [[g[p] for p in cls] for cls in classes if len(cls) > 1]

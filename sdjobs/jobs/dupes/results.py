@@ -17,7 +17,8 @@ from json.encoder import (
     encode_basestring_ascii as quote,  # what json.dumps(ensure_ascii=True) uses
 )
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from ...core import codec
 
@@ -58,7 +59,7 @@ def write_json_list(library_db: str, name: str, items: list) -> str:
 
 def render_group(size: int, digest: str | None, wasted: int, paths: list[str]) -> str:
     """A group as ``json.dumps(..., ensure_ascii=True, separators=(",", ":"))`` writes it."""
-    return '{"size":%d,"hash":%s,"wasted":%d,"paths":[%s]}' % (
+    return '{"size":%d,"hash":%s,"wasted":%d,"paths":[%s]}' % (  # noqa: UP031 - a JSON template
         size, quote(digest) if digest is not None else "null", wasted, ",".join(map(quote, paths)))
 
 

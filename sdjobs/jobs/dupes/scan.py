@@ -13,7 +13,7 @@ import dataclasses
 import os
 import stat
 from array import array
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ...fs.rules import WalkRules
 from ...fs.walker import walk
@@ -53,7 +53,7 @@ class Files:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def extend(self, other: "Files") -> None:
+    def extend(self, other: Files) -> None:
         for f in dataclasses.fields(self):
             getattr(self, f.name).extend(getattr(other, f.name))
 
@@ -66,7 +66,7 @@ class Files:
         self.args.append(arg)
         self.known.append("")
 
-    def take(self, idx: Iterable[int]) -> "Files":
+    def take(self, idx: Iterable[int]) -> Files:
         idx = list(idx)
         out = Files()
         for f in dataclasses.fields(self):
@@ -78,7 +78,7 @@ class Files:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]
 
     @classmethod
-    def from_state(cls, cols: list[list]) -> "Files":
+    def from_state(cls, cols: list[list]) -> Files:
         return cls(*cols)
 
 
@@ -90,7 +90,7 @@ class ScanStats:
     filtered: int = 0
     errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
-    def merge(self, other: "ScanStats") -> None:
+    def merge(self, other: ScanStats) -> None:
         self.dirs += other.dirs
         self.symlinks += other.symlinks
         self.other += other.other

@@ -49,7 +49,7 @@ def identify_files(job) -> None:
     tasks = ((worker, ctx.job_id, scope, lo, hi, job.want)
              for lo, hi in data.content_ranges(scope, st["ccursor"], RANGE))
     done = done_bytes = 0
-    for n, ok, size, errors, hi in ctx.map(identify_range, tasks, chunksize=1):
+    for n, _ok, size, errors, hi in ctx.map(identify_range, tasks, chunksize=1):
         done += n
         done_bytes += size
         for path, message in errors:

@@ -147,7 +147,7 @@ class BatchWriter:
                 acks.send(None)
         except EOFError:
             return  # the job process is gone
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - whatever stops the walk is reported to the job process
             acks.send(f"{type(exc).__name__}: {exc}")
 
     def _ack(self) -> None:

@@ -161,7 +161,7 @@ def _existing(data_dir: str, rels: list) -> tuple | None:
         try:
             with Image.open(os.path.join(data_dir, rel)) as im:
                 out.append((name, px, im.width, im.height, rel))
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged sidecar, however damaged: render again
             return None  # damaged sidecar: render again
     return tuple(out)
 

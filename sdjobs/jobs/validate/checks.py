@@ -65,7 +65,7 @@ def check_hashes(batch: tuple[dict, str, list[int], list[int], list[str | None]]
     flags, joined, sizes, mtimes, hashes = batch
     issues: list[tuple] = []
     hashed = 0
-    for path, size, mtime_ns, stored_hash in zip(joined.split("\0"), sizes, mtimes, hashes):
+    for path, size, mtime_ns, stored_hash in zip(joined.split("\0"), sizes, mtimes, hashes, strict=True):
         if stored_hash:
             try:
                 if full_hash_if_size(path, size) == stored_hash:

@@ -1,6 +1,9 @@
 """Tables of the job engine."""
 
-MIGRATIONS = [
+import sqlite3
+from collections.abc import Callable
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
 CREATE TABLE job (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,7 +103,7 @@ def _v3_action(conn) -> None:
             if action is None:
                 try:
                     ctx = codec.unpack(context) or {}
-                except Exception:  # a record this code cannot read: its type will do
+                except (ValueError, TypeError):  # a record msgpack cannot read: its type will do
                     ctx = {}
                 word = command_word(ctx.get("argv") or []) if isinstance(ctx, dict) else None
                 action = job_type if word in (None, "run") else word

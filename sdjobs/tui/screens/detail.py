@@ -147,7 +147,7 @@ class DetailScreen(Screen):
         try:
             with self.app.suspend():
                 subprocess.run(argv)
-        except Exception as exc:  # no terminal to hand over (a headless run), or no such program
+        except Exception as exc:  # noqa: BLE001 - no terminal to hand over (a headless run), or no such program
             self.app.notify(f"Cannot run {argv[0]}: {exc}", severity="error", timeout=5)
 
     def on_unmount(self) -> None:

@@ -35,6 +35,6 @@ class OutputView(Static):
             parts += [Text(summary, style="bold"), Text("")]
         try:
             parts.append(render_output(job_type, output, job_id))
-        except Exception as exc:  # an output of a shape nobody foresaw: say so, show it raw
+        except Exception as exc:  # noqa: BLE001 - an output of a shape nobody foresaw: say so, show it raw
             parts += [Text(f"(could not lay this output out: {exc})", style="dim"), Text(repr(output)[:20000])]
         self.update(Group(*parts))

@@ -10,7 +10,8 @@ laid out again when the width changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -53,7 +54,7 @@ class ResultTable(DataTable):
             if len(self.rows_given) >= self.limit:
                 self.total = None
                 break
-            self.rows_given.append(row if isinstance(row, Mapping) else dict(zip(keys, row)))
+            self.rows_given.append(row if isinstance(row, Mapping) else dict(zip(keys, row, strict=False)))
             self.total += 1
         self._rebuild()
 
