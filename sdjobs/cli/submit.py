@@ -48,10 +48,11 @@ def _schedule() -> dict | None:
     sid = os.environ.get("SDJOBS_SCHEDULE", "")
     if not sid.isdigit():
         return None
+    from ..core.errors import NotFound
 
     try:
         rec = state.store().schedule(int(sid))
-    except Exception:  # removed meanwhile: the id is still what started it
+    except NotFound:  # removed meanwhile: the id is still what started it
         rec = None
     return {"id": int(sid), "cron": rec.cron if rec is not None else None}
 

@@ -13,7 +13,7 @@ import types
 import typing
 from typing import Any, TypeVar
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 
 from .errors import IncompatibleState
 

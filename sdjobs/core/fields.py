@@ -89,7 +89,7 @@ def coerce(tp: Any, value: Any) -> Any:
     by_type = _BY_TYPE.get(tp) if isinstance(tp, type) else None
     if by_type is not None:
         return by_type(value)
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return build_config(tp, value)
     if isinstance(tp, type) and isinstance(value, tp):
         return value

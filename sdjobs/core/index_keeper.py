@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from typing import Any
 
 from ..fs.rules import GitIgnore, WalkRules
 from ..fs.walker import walk
@@ -34,9 +35,10 @@ class IndexKeeper:
         self.ctx = ctx
         self.interruptible = interruptible  # False once the job is stopping anyway
         data = ctx.library.data
+        self.data: Any
         try:
             self.data = data if data is not None and data.anything_indexed() else None
-        except Exception:  # a library without the index tables, say
+        except Exception:  # noqa: BLE001 - a library without the index tables, say
             self.data = None
         self.warned = False
         self.flushed_at = time.monotonic()
@@ -54,7 +56,7 @@ class IndexKeeper:
         started = time.monotonic()
         try:
             self.changed += self.data.forget_gone(paths)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the index is a courtesy: its failure warns
             self._failed(paths[0], exc)
         self.seconds += time.monotonic() - started
 
@@ -80,7 +82,7 @@ class IndexKeeper:
                 if not os.path.lexists(src) and os.path.lexists(target):
                     try:
                         self.data.move_thumb_sources(canonical_gone(src), canonical_gone(target))
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - the index is a courtesy: its failure warns
                         self._failed(target, exc)
         self.seconds += time.monotonic() - started
         if move:

@@ -11,8 +11,7 @@ from ..core import registry
 from ..core.fields import build_config
 from ..core.library import LibraryInfo
 from ..store.api import Store
-from ..store.data_sqlite import SQLiteDataPlane
-from ..store.identity import library_id
+from ..store.data_plane import library_info
 from ..store.library import LibraryLost
 from .fanout import FanOut
 
@@ -83,7 +82,5 @@ class StoreBackend:
 
     def library(self) -> LibraryInfo:
         if self._library is None:
-            lib = self.store.library
-            self._library = LibraryInfo(id=library_id(self.store), path=str(lib.db_path),
-                                        data_dir=str(lib.data_dir), data=SQLiteDataPlane(self.store))
+            self._library = library_info(self.store)
         return self._library

@@ -7,6 +7,8 @@ parent's pause and cancel reach its children too.
 
 from __future__ import annotations
 
+import functools
+
 from ..core import context as engine, registry
 from ..core.context import JobContext
 from ..core.errors import BadInput

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from multiprocessing.connection import wait
+from multiprocessing.pool import Pool
 from typing import Any
 
 from ..core.errors import WorkerLost

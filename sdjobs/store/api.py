@@ -13,7 +13,8 @@ import fcntl
 import os
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
 
 import peewee as pw
 
@@ -239,7 +240,7 @@ class Store(Verbs):
         # "+status": walk the ids newest first and stop at the limit, rather than sort every
         # finished job of the history through the status index to keep the newest few.
         done = self._sql(
-            f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{limit}",
+            f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{recent_limit}",
             params).fetchall()
         recs = [JobRecord.from_row(r) for r in active + done]
         family.attach(self, recs)  # the parents' progress includes their children's
@@ -252,7 +253,8 @@ class Store(Verbs):
                limit: int | None = None, newest: bool = False) -> list[Event]:
         """A job's events in order, each with its fields (an empty dict for a plain line): the
         first ``limit`` after ``after_id``, or with ``newest`` the last ``limit`` of them."""
-        cond, params = "e.job_id = ? AND e.id > ?", [job_id, after_id]
+        cond = "e.job_id = ? AND e.id > ?"
+        params: list[Any] = [job_id, after_id]
         if kinds is not None:
             kinds = list(kinds)
             cond += f" AND e.kind IN ({','.join('?' * len(kinds))})"
@@ -321,7 +323,7 @@ class Store(Verbs):
 
     # -- the running job's writes ---------------------------------------------
     def write(self, job_id: int, progress: dict | None, metrics: dict, events: list,
-              checkpoint: tuple[bytes, int] | None, claim: int | None = None,
+              checkpoint: tuple[bytes | None, int | None] | None, claim: int | None = None,
               busy_timeout: float | None = None) -> None:
         """A running job's progress, metrics, events and checkpoint, in one transaction.
         With ``claim`` (the job process's writes), nothing is written and LeaseLost is raised
@@ -366,6 +368,7 @@ class Store(Verbs):
         now, pid = time.time(), os.getpid()
         cur = self._sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
                         " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
+        assert cur.lastrowid is not None
         return cur.lastrowid
 
     def unregister_runner(self, runner_id: int) -> None:

@@ -14,7 +14,8 @@ exact case: the blobs are compared byte for byte).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 from ..core.status import ACTIVE, FINISHED
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Iterator, Sequence
 
 if TYPE_CHECKING:
     from ..core.library import LibraryInfo
@@ -328,5 +329,7 @@ def library_info(store: Any) -> LibraryInfo:
     """What a job knows of its library (``ctx.library``), for code outside a job (the CLI's
     checks before it submits one)."""
     from ..core.library import LibraryInfo
+    from .identity import library_id
 
-    return LibraryInfo(str(store.library.db_path), str(store.library.data_dir), open_data_plane(store))
+    return LibraryInfo(id=library_id(store), path=str(store.library.db_path),
+                       data_dir=str(store.library.data_dir), data=open_data_plane(store))

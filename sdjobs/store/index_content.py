@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterator, NamedTuple, Sequence
+from typing import NamedTuple
+from collections.abc import Iterator, Sequence
 
 from .index_diff import scope as _scope
 

@@ -28,7 +28,7 @@ is stored below them stays as it was.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .index_store import subtree_range
 

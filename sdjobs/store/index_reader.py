@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable, Iterator
 
 from . import dupes_queries as q
 from .index_store import canonical, subtree_range

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, cast
+from collections.abc import Iterable, Iterator
 
 if TYPE_CHECKING:
     from .api import Store
@@ -143,7 +144,7 @@ def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) 
             k = keep - seq
             sizes, sevs = sizes.split(_SEP), sevs.split(_SEP)
             bad += sum(s in BAD for s in sevs[k:])
-            rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k]))
+            rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k], strict=False))
             store._db.cursor().executemany(
                 "INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows) VALUES (?,?,?,?,?,?,?)",
                 _chunks(job_id, [(t, z, v or None) for t, z, v in rows], seq)[0])

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sqlite3
 import time
 from collections import Counter
 from itertools import compress, pairwise
@@ -76,7 +75,7 @@ def plan(c, reader) -> Plan | None:
         loc_id, loc_path, rules, full_hash, max_depth, recurse, loc_state = row
         if not full_hash or max_depth is not None or not recurse or reader.indexing(loc_id):
             return None
-    except Exception:  # no library, no index tables, or a library being migrated
+    except Exception:  # noqa: BLE001 - no library, no index tables, or a library being migrated
         return None
     mine = WalkRules.from_dict(c.rules).to_dict()
     if WalkRules.from_dict(codec.unpack(rules) or {}).to_dict() != mine:

@@ -27,7 +27,8 @@ import os
 import re
 import time
 from collections import deque
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
+from collections.abc import Iterator
 
 from ...core.errors import BadInput, NotFound
 from ...core.humanize import plural

@@ -246,7 +246,7 @@ class Validate(Job[ValidateConfig]):
         keys = ("severity", "kind", "path", "message", "action")
         self.ctx.result_columns(*keys, name="issues")
         for i in issues:  # error and critical ones make the job completed-with-errors
-            self.ctx.emit_json(dumps(dict(zip(keys, i))), severity=i[0])
+            self.ctx.emit_json(dumps(dict(zip(keys, i, strict=False))), severity=i[0])
         return {"mode": c.mode, "checked": len(state.items), "hashed": state.hashed, "counts": counts}
 
 
