@@ -30,7 +30,6 @@ PUBLIC = {
     "emit", "emit_json", "emit_json_rows", "result_columns",
     "check_interrupt", "checkpoint", "load_state", "settings", "library",
     "spawn_child", "children", "wait_for_children", "map",
-    "store",  # deprecated: the dataplane work removes it; not documented, not in sdjobs.api
 }
 
 
