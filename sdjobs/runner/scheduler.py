@@ -29,7 +29,7 @@ import time
 from datetime import datetime
 
 from ..core.action import mask_argv
-from ..core.cron import CronExpr
+from ..core.cron import CronExpr, local_time
 from ..core.status import FINISHED
 from ..store import action_store, schedules
 from ..store.api import Store
@@ -49,7 +49,7 @@ def command_args(argv: list[str]) -> list[str]:
 
 
 def local(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts)
+    return local_time(ts)  # aware, in the machine's zone: schedules follow its DST changes
 
 
 def next_run(s: ScheduleRecord) -> datetime | None:
