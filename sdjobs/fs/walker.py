@@ -35,6 +35,24 @@ goes on. If the callback raises, that exception propagates (a way to abort).
 entry: runs of consecutive entries of one directory, each as flat storage
 values (paths as bytes) with the run's file sizes and metadata digest (``child_key``) summed
 in the same pass, so a consumer does per-run, not per-entry, Python work.
+`walk_lstat` is the walk with each entry's whole lstat (copy's walk).
+
+This is the one walker of sdjobs; every job walks through it:
+
+- `walk`: the index keeper, the index's verify and ephemeral listing, thumbs,
+  validate, dupes' --then and the split of dupes' discovery, delete's tally;
+- `walk_lstat`: copy (jobs/copy/walk.py), for the O_NOFOLLOW descriptors;
+- `walk_segments`: the indexer (jobs/index/walk.py);
+- its lean form, `fs.scan.lean_dirs` (unsorted, not resumable, the per-entry
+  loop left to the caller): dupes' discovery and its check of an indexed tree.
+
+The per-entry loops of `walk` and `walk_segments` stay two (`_loop`,
+`_segments`) over the shared directory machinery of `_Walker` (listing, rules,
+descriptors, resuming): `walk` built on `walk_segments` (decoding each
+segment's values into entries) took 2.79 s where its own loop takes 2.05 s on
+bench/dupes_data.py's 200,000-file tree (medians of 3, one process, loaded
+2-core machine), and the indexer's bulk values built from entries would give
+back what segments were made for.
 """
 
 from __future__ import annotations
