@@ -38,10 +38,18 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from .rules import WalkRules
-from .walker import DirectoryCycleError, Ignores, OnError, _ignore_error, _ignored, read_gitignore
+from .walker import (
+    DirectoryCycleError,
+    Ignores,
+    OnError,
+    _ignore_error,
+    _ignored,
+    read_gitignore,
+)
 
 __all__ = ["LeanDir", "ignored", "lean_dirs"]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 
@@ -455,7 +456,7 @@ def _berlin(*args: int, fold: int = 0) -> datetime:
 
 def _real(dt: datetime) -> datetime:
     """Whether an aware time exists: it survives a round trip through UTC."""
-    return dt.astimezone(timezone.utc).astimezone(dt.tzinfo)
+    return dt.astimezone(UTC).astimezone(dt.tzinfo)
 
 
 def test_a_time_in_the_spring_forward_gap_fires_right_after_it() -> None:
@@ -475,7 +476,7 @@ def test_a_repeated_time_on_the_fall_back_day_fires_once() -> None:
     assert first == _berlin(2024, 10, 27, 2, 30) and first.utcoffset() == timedelta(hours=2)
     again = e.next_after(first)
     assert again is not None and again.date() == date(2024, 10, 28)
-    assert again.astimezone(timezone.utc) - first.astimezone(timezone.utc) == timedelta(hours=25)
+    assert again.astimezone(UTC) - first.astimezone(UTC) == timedelta(hours=25)
 
 
 def test_hourly_follows_real_time_across_both_changes() -> None:
@@ -486,9 +487,9 @@ def test_hourly_follows_real_time_across_both_changes() -> None:
         for _ in range(5):
             n = e.next_after(t)
             assert n is not None and _real(n) == n and n.timestamp() > t.timestamp()
-            seen.append(n.astimezone(timezone.utc))
+            seen.append(n.astimezone(UTC))
             t = n
-        gaps = {b - a for a, b in zip(seen, seen[1:])}
+        gaps = {b - a for a, b in pairwise(seen)}
         assert gaps <= {timedelta(hours=1), timedelta(hours=2)}, (day, seen)
 
 

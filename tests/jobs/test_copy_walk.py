@@ -51,8 +51,8 @@ def test_a_directory_swapped_for_a_symlink_mid_walk_is_not_followed(tmp_path):
 
 
 def test_a_source_that_becomes_a_symlink_is_not_walked(tmp_path):
-    from sdjobs.jobs.copy.walk import EVERYTHING
     from sdjobs.fs.walker import walk_lstat
+    from sdjobs.jobs.copy.walk import EVERYTHING
 
     (tmp_path / "outside").mkdir()
     (tmp_path / "outside" / "secret").write_text("x")
