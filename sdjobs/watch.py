@@ -7,6 +7,11 @@ One incremental index job per location and batch refreshes exactly those
 targets (``only``); jobs of one location run one after the other
 (``after``), so a move within a batch is seen as a move. A path that is
 not indexed yet gets a full index job first.
+
+The watcher does not know how jobs are submitted: the command that runs it
+(``sdjobs watch``, in ``cli/cmd_index.py``) hands it the store, the paths to
+ignore (the library's own files) and a ``submit(config, location_root)``
+callable, so this module imports nothing from ``cli``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import os
 import signal
 import sys
 import time
+from typing import Any
+from collections.abc import Callable
 
 from .core.errors import BadInput, NotFound
 from .fs.rules import WalkRules
@@ -24,12 +31,17 @@ FALLBACK_SECONDS = 2.0
 _LOSSY = "\ufffd"  # watchfiles decodes non-UTF-8 names lossily: refresh the parent instead
 
 
+Submit = Callable[[dict, str], int]  # (index job config, location root) -> job id
+
+
 class Watcher:
-    def __init__(self, paths: list[str], *, debounce_ms: int = 500, mode: str | None = None,
-                 full_hash: bool | None = None, rules: dict | None = None, priority: int = 0) -> None:
+    def __init__(self, paths: list[str], *, store: Any, ignored: tuple[str, ...], submit: Submit,
+                 debounce_ms: int = 500, mode: str | None = None, full_hash: bool | None = None,
+                 rules: dict | None = None) -> None:
         self.paths = paths
+        self.store, self.ignored, self.submit = store, ignored, submit
         self.debounce_ms = debounce_ms
-        self.mode, self.full_hash, self.rules, self.priority = mode, full_hash, dict(rules or {}), priority
+        self.mode, self.full_hash, self.rules = mode, full_hash, dict(rules or {})
         self.roots: dict[str, str] = {}          # watched dir -> its location root
         self.last_job: dict[str, int] = {}       # location root -> last job queued for it
         self.last_fallback = -FALLBACK_SECONDS
@@ -55,26 +67,14 @@ class Watcher:
                 self.roots[real] = loc.path
 
     def _submit(self, config: dict, root: str) -> int:
-        from .cli.cmd_index import active_index_jobs
-        from .cli.submit import submit
-        from .runner.daemon import ensure_runner
-
-        after = set(active_index_jobs(self.store, root))
-        job_id = submit("index", config, priority=self.priority, after=sorted(after),
-                        inputs={"watch": root, **config})
+        job_id = self.submit(config, root)
         self.last_job[root] = job_id
-        ensure_runner(self.store)
         return job_id
 
     # -- the loop -------------------------------------------------------------------
     def run(self) -> None:
         import watchfiles
 
-        from .cli import state
-
-        self.store = state.store()
-        lib = state.library()
-        self.ignored = (str(lib.db_path), str(lib.data_dir))
         self._resolve()
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         self.ready = False

@@ -234,8 +234,21 @@ def watch(
       sdjobs watch ~/src --skip-deps --mode shallow --debounce 2000
     """
     _check_mode(mode)
+    from ..runner.daemon import ensure_runner
     from ..watch import Watcher
+    from . import state
+    from .submit import submit
 
     rules = _rules(skip_system=skip_system, skip_git=skip_git, gitignore=gitignore, skip_hidden=skip_hidden,
                    skip_deps=skip_deps)
-    Watcher(paths, debounce_ms=debounce, mode=mode, full_hash=full_hash, rules=rules, priority=priority).run()
+    store, lib = state.store(), state.library()
+
+    def submit_index(config: dict, root: str) -> int:
+        """One index job for ``root``, after the index jobs already queued or running there."""
+        job_id = submit("index", config, priority=priority, after=sorted(set(active_index_jobs(store, root))),
+                        inputs={"watch": root, **config})
+        ensure_runner(store)
+        return job_id
+
+    Watcher(paths, store=store, ignored=(str(lib.db_path), str(lib.data_dir)), submit=submit_index,
+            debounce_ms=debounce, mode=mode, full_hash=full_hash, rules=rules).run()

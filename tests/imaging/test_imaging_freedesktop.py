@@ -125,6 +125,38 @@ def test_write_thumbnail_from_rendered_png(cache: Path, photo: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temp files left
 
 
+def test_written_chunks_are_what_readers_expect(cache: Path, photo: Path) -> None:
+    """The freedesktop keys, as tEXt (latin-1) or uncompressed iTXt (anything else), in chunks
+    right after IHDR with correct CRCs, and no text chunk twice: what GNOME's and KDE's readers
+    (and Pillow) check."""
+    import struct
+    import zlib
+
+    (r,) = render_variants(photo, [128], "png", 80)
+    target = fd.write_thumbnail(photo, r.data, "normal", photo.stat().st_mtime, software="sdjobs \u00e9\u20ac")
+    data = target.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, kinds, texts = 8, [], {}
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        assert struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0] == zlib.crc32(kind + body)
+        kinds.append(kind)
+        if kind in (b"tEXt", b"iTXt"):
+            key, _, rest = body.partition(b"\0")
+            assert key not in texts
+            texts[key] = (kind, rest)
+        pos += 12 + length
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    assert kinds.index(b"IDAT") > max(i for i, k in enumerate(kinds) if k in (b"tEXt", b"iTXt"))
+    assert texts[b"Thumb::URI"] == (b"tEXt", fd.thumbnail_uri(photo).encode("ascii"))
+    assert texts[b"Thumb::MTime"] == (b"tEXt", b"1600000000")
+    assert texts[b"Software"] == (b"iTXt", b"\0\0\0\0" + "sdjobs \u00e9\u20ac".encode())  # flag 0, method 0, no lang
+    with Image.open(target) as im:
+        assert im.info["Software"] == "sdjobs \u00e9\u20ac"
+        assert im.info["Thumb::URI"] == fd.thumbnail_uri(photo)
+
+
 def test_permissions_ignore_a_permissive_umask(cache: Path, photo: Path) -> None:
     old = os.umask(0)
     try:

@@ -203,20 +203,40 @@ def test_index_without_full_hashes_uses_cas_ids(store, lib, tree):
 
 
 def test_lean_walk_finds_what_the_walker_finds(tmp_path):
+    """dupes' discovery (the walker's lean form, fs/scan.py) against fs.walker.walk, which
+    applies the same rules its own way (sorted, resumable): same files, same counts,
+    nested .gitignore files (with a re-inclusion) included."""
     from sdjobs.fs.rules import WalkRules
-    from sdjobs.jobs.dupes.scan import Filters, _lean_subtree, _walker_subtree
+    from sdjobs.fs.walker import walk
+    from sdjobs.jobs.dupes.scan import Filters, _walk_subtree
+
+    def by_walker(rules, filters):
+        files, counts = [], [0, 0, 0, 0]
+        for e in walk(str(root), rules):
+            if e.kind == "file":
+                if filters.keep(e.name, e.size):
+                    files.append((e.path, e.size, e.inode, e.device, e.mtime_ns, 3))
+                else:
+                    counts[3] += 1
+            else:
+                counts[("dir", "symlink").index(e.kind) if e.kind in ("dir", "symlink") else 2] += 1
+        return sorted(files), tuple(counts)
 
     root = tmp_path / "tree"
     make_tree(root)
     write(root / "node_modules" / "x", b"dep")
     write(root / "s100" / ".DS_Store", b"clutter")
     write(root / ".hidden" / "h", b"hidden")
+    write(root / "g" / ".gitignore", b"*.log\n!keep.log\nbuild/\n")
+    for rel in ("a.log", "keep.log", "b.bin", "build/c.bin", "sub/d.log", "sub/keep.log", "sub/build/e.bin"):
+        write(root / "g" / rel, rel.encode())
+    write(root / "g" / "sub" / ".gitignore", b"*.bin\n")
+    write(root / "g" / "sub" / "f.bin", b"f")
     os.mkfifo(root / "fifo")
-    for rules in (WalkRules(), WalkRules(skip_deps=True, skip_hidden=True), WalkRules(skip_system=False)):
+    for rules in (WalkRules(), WalkRules(skip_deps=True, skip_hidden=True), WalkRules(skip_system=False),
+                  WalkRules(gitignore=False)):
         for filters in (Filters(1), Filters(0, 5000), Filters(0, None, ("bin",))):
-            lean, lean_st = _lean_subtree(str(root), 3, rules, filters)
-            full, full_st = _walker_subtree(str(root), 3, rules.to_dict(), filters, True)
-            assert sorted(zip(lean.paths, lean.sizes, lean.inos, lean.devs, lean.mtimes, lean.args, strict=True)) == \
-                sorted(zip(full.paths, full.sizes, full.inos, full.devs, full.mtimes, full.args, strict=True))
-            assert (lean_st.dirs, lean_st.symlinks, lean_st.other, lean_st.filtered) == \
-                (full_st.dirs, full_st.symlinks, full_st.other, full_st.filtered)
+            lean, lean_st = _walk_subtree((str(root), 3, rules.to_dict(), filters, True))
+            files, counts = by_walker(rules, filters)
+            assert sorted(zip(lean.paths, lean.sizes, lean.inos, lean.devs, lean.mtimes, lean.args, strict=True)) == files
+            assert (lean_st.dirs, lean_st.symlinks, lean_st.other, lean_st.filtered) == counts, rules

@@ -142,11 +142,40 @@ def test_a_dry_run_plan_from_the_index(store, lib, indexed):
 
 
 def test_digest_is_the_indexers():
-    from sdjobs.jobs.dupes.verify import child_key
-    from sdjobs.jobs.index.walk import child_key as indexers
+    """dupes' check of an indexed tree and the indexer (both its walk and its verify) use the one
+    child_key of fs/walker.py, and it is the stored digests' format: an independent formula."""
+    import struct
 
+    from xxhash import xxh3_64_intdigest
+
+    from sdjobs.fs import walker
+    from sdjobs.jobs.dupes import verify
+    from sdjobs.jobs.index import verify as index_verify
+
+    assert verify.child_key is walker.child_key is index_verify.child_key
     rng = random.Random(5)
     for _ in range(100):
         args = (rng.randbytes(rng.randrange(1, 40)), rng.randrange(1 << 40), rng.randrange(1 << 60),
                 rng.randrange(1 << 32), rng.randrange(1 << 16), rng.randrange(-(1 << 62), 1 << 62))
-        assert child_key(*args) == indexers(*args)
+        assert walker.child_key(*args) == xxh3_64_intdigest(args[0] + struct.pack("<QQQQq", *args[1:]))
+
+
+def test_gitignore_deep_inside_a_unit(store, lib, tmp_path):
+    """A .gitignore below the levels the check splits into units is met by the lean walk of a
+    unit, which applies it as the indexer did: the unchanged tree is all vouched for (nothing
+    read), and a change below it is still seen."""
+    root = tmp_path / "g"
+    blob = random.Random(4).randbytes(3000)
+    deep = root / "l1" / "l2" / "l3" / "l4"
+    for rel in ("a.bin", "l1/l2/l3/l4/b.log", "l1/l2/l3/l4/c.bin", "l1/l2/l3/l4/deep/d.log", "l1/l2/x/e.bin"):
+        write(root / rel, blob)
+    write(deep / ".gitignore", b"*.log\n")
+    assert run_inline(store, "index", {"path": str(root), "full_hash": True}).status == "completed"
+    out, res = dupes(store, lib, paths=[str(root)])
+    assert found(res) == {frozenset(str(root / n) for n in ("a.bin", "l1/l2/l3/l4/c.bin", "l1/l2/x/e.bin"))}
+    assert out["read_bytes"] == 0
+    write(deep / "deep" / "f.bin", blob)
+    write(deep / "deep" / "g.log", blob)
+    _, res = dupes(store, lib, paths=[str(root)])
+    assert found(res) == {frozenset(str(root / n) for n in ("a.bin", "l1/l2/l3/l4/c.bin", "l1/l2/x/e.bin",
+                                                              "l1/l2/l3/l4/deep/f.bin"))}

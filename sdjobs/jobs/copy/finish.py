@@ -16,6 +16,8 @@ from typing import NamedTuple
 from collections.abc import Callable, Iterator
 
 from ...fs import copyfile as cf
+from ...fs.walker import walk_lstat
+from .walk import EVERYTHING
 
 
 class DirMeta(NamedTuple):
@@ -62,8 +64,10 @@ def _source_dirs(sources: list[str], renamed_tops: set[int]) -> Iterator[tuple[i
     for top, src in enumerate(sources):
         if top in renamed_tops or not os.path.isdir(src) or os.path.islink(src):
             continue
-        for root, _dirs, _files in os.walk(src):
-            yield top, root
+        yield top, src
+        for path, _parent, st in walk_lstat(src, EVERYTHING, follow_root=False):  # the shared walker
+            if stat.S_ISDIR(st.st_mode):
+                yield top, path
 
 
 def sweep_temps(targets: list[str], token: str) -> None:

@@ -9,6 +9,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
+from ...fs.rules import WalkRules
+from ...fs.walker import walk_lstat
+
+EVERYTHING = WalkRules(skip_system=False, skip_git=False, gitignore=False)  # a copy leaves nothing out
+
 
 @dataclasses.dataclass(slots=True)
 class Entry:
@@ -20,31 +25,25 @@ class Entry:
 
 
 def walk(pairs: Iterable[tuple[int, str, str]], on_error: Callable[[str, OSError], None]) -> Iterator[Entry]:
-    """Pre-order over (top, source, target), names sorted; symlinks are entries, never followed."""
+    """Pre-order over (top, source, target), names sorted (by their bytes); symlinks are
+    entries, never followed. The shared walker (``fs.walker``) reads the tree: every
+    directory opened with O_NOFOLLOW beneath its parent's descriptor, the source
+    itself too, so a directory swapped for a symlink during the walk is an error
+    (ELOOP), never a way out of the source."""
     for top, src, target in pairs:
         try:
             st = os.lstat(src)
         except OSError as exc:
             on_error(src, exc)
             continue
-        stack = [Entry(src, target, st, top)]
-        while stack:
-            e = stack.pop()
-            yield e
-            if stat.S_ISDIR(e.st.st_mode):
-                try:
-                    with os.scandir(e.src) as it:
-                        children = sorted(it, key=lambda d: d.name, reverse=True)
-                except OSError as exc:
-                    on_error(e.src, exc)
-                    continue
-                for d in children:
-                    try:
-                        st = d.stat(follow_symlinks=False)
-                    except OSError as exc:
-                        on_error(d.path, exc)
-                        continue
-                    stack.append(Entry(d.path, os.path.join(e.dst, d.name), st, top, e.dst))
+        yield Entry(src, target, st, top)
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        root = src.rstrip("/") or "/"
+        cut = len(root if root == "/" else root + "/")
+        into = target if target.endswith("/") else target + "/"
+        for path, parent, est in walk_lstat(root, EVERYTHING, on_error=on_error, follow_root=False):
+            yield Entry(path, into + path[cut:], est, top, target if parent == root else into + parent[cut:])
 
 
 class WalkAhead:

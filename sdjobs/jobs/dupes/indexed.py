@@ -3,7 +3,7 @@ checking that the tree still is what the index describes.
 
 Checking costs one lstat per entry, whatever is done: the workers walk the
 tree with the location's rules and add up each directory's digest exactly
-as the indexer does (``index.walk.child_key``: name, size, inode, device,
+as the indexer does (``fs.walker.child_key``: name, size, inode, device,
 mode and mtime of every direct child). A directory whose digest matches the
 stored one has its files vouched for as they are stored; only the children
 of one that does not are compared one by one with their rows: a file that

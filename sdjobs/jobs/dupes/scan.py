@@ -16,6 +16,7 @@ from array import array
 from collections.abc import Callable, Iterable
 
 from ...fs.rules import WalkRules
+from ...fs.scan import ignored, lean_dirs
 from ...fs.walker import walk
 
 SPLIT_DEPTH = 3          # levels the main process may expand to find enough subtrees
@@ -130,115 +131,53 @@ def unpack(packed: tuple) -> Files:
     return Files(joined.split("\0"), *cols, arg * n, known.split("\0") if known else [""] * n)
 
 
-class _GitIgnored(Exception):
-    """A ``.gitignore`` takes part: the lean walk cannot tell what it hides."""
-
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-
-
-def _lean_subtree(root: str, arg: int, rules: WalkRules, filters: Filters) -> tuple[Files, ScanStats]:
-    """What ``_walk_subtree`` finds, by a listing and one lstat per entry and
-    nothing else per entry (the walker's entry objects and sorting cost a
-    third more); raises _GitIgnored if a ``.gitignore`` is to be honoured."""
-    nf = rules.compile()
-    gitignore, dir_names, filter_names = rules.gitignore, nf.dir_names, nf.filter_names
+def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, ScanStats]:
+    """Every regular file under one directory that passes the filters: the
+    walker's lean form (``fs.scan.lean_dirs``), with its rules (.gitignore files
+    included), and one lstat per entry in this loop -- nothing else per entry
+    (see fs/scan.py for why the loop is here and not in the walker: the figures)."""
+    root, arg, rules_dict, filters, recurse = task
+    rules = WalkRules.from_dict(rules_dict)
+    dir_names = rules.compile().dir_names
     files, st = Files(), ScanStats()
     paths, sizes, inos, devs, mtimes = files.paths, files.sizes, files.inos, files.devs, files.mtimes
     keep, lstat, errors = filters.keep, os.lstat, st.errors
-    stack: list = [root]
-    ancestors: set[tuple[int, int]] = set()
-    while stack:
-        d = stack.pop()
-        if d.__class__ is tuple:  # done with that directory's subtree
-            ancestors.discard(d)
-            continue
-        try:
-            fd = os.open(d, _DIR_FLAGS)
-        except OSError as exc:
-            errors.append((d, exc.strerror or str(exc)))
-            continue
-        try:
-            here = os.fstat(fd)
-            key = (here.st_dev, here.st_ino)
-            if key in ancestors:
-                errors.append((d, "directory cycle"))
-                continue
-            names = os.listdir(fd)
-            if gitignore and ".gitignore" in names:
-                raise _GitIgnored(d)
-            ancestors.add(key)
-            stack.append(key)
-            prefix = d + "/"
-            for name in filter_names(names):
-                try:
-                    e = lstat(name, dir_fd=fd)
-                except OSError as exc:
-                    errors.append((prefix + name, exc.strerror or str(exc)))
-                    continue
-                fmt = e.st_mode & 0o170000
-                if fmt == 0o100000:
-                    size = e.st_size
-                    if keep(name, size):
-                        paths.append(prefix + name)
-                        sizes.append(size)
-                        inos.append(e.st_ino)
-                        devs.append(e.st_dev)
-                        mtimes.append(e.st_mtime_ns)
-                    else:
-                        st.filtered += 1
-                elif fmt == 0o040000:
-                    if name not in dir_names:
-                        st.dirs += 1
-                        stack.append(prefix + name)
-                elif fmt == 0o120000:
-                    st.symlinks += 1
-                else:
-                    st.other += 1
-        finally:
-            os.close(fd)
-    files.args = [arg] * len(paths)
-    files.known = [""] * len(paths)
-    return files, st
-
-
-def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, ScanStats]:
-    root, arg, rules, filters, recurse = task
-    if recurse:
-        try:
-            return _lean_subtree(root, arg, WalkRules.from_dict(rules), filters)
-        except _GitIgnored:
-            pass
-    return _walker_subtree(root, arg, rules, filters, recurse)
-
-
-def _walker_subtree(root: str, arg: int, rules: dict, filters: Filters, recurse: bool) -> tuple[Files, ScanStats]:
-    """The walker's way: its rules in full, .gitignore files included."""
-    files, st = Files(), ScanStats()
-    keep = filters.keep
-    errors = st.errors
 
     def on_error(path: str, exc: BaseException) -> None:
         errors.append((path, getattr(exc, "strerror", None) or str(exc)))
 
-    paths, sizes, inos, devs, mtimes = files.paths, files.sizes, files.inos, files.devs, files.mtimes
-    for e in walk(root, WalkRules.from_dict(rules), recurse=recurse, on_error=on_error):
-        kind = e.kind
-        if kind == "file":
-            if keep(e.name, e.size):
-                paths.append(e.path)
-                sizes.append(e.size)
-                inos.append(e.inode)
-                devs.append(e.device)
-                mtimes.append(e.mtime_ns)
+    for d in lean_dirs(root, rules, on_error=on_error):
+        names, fd, prefix, ignores = d.names, d.fd, d.prefix, d.ignores
+        if names is None:
+            continue
+        for name in names:
+            try:
+                e = lstat(name, dir_fd=fd)
+            except OSError as exc:
+                on_error(prefix + name, exc)
+                continue
+            fmt = e.st_mode & 0o170000
+            if ignores and ignored(ignores, name, fmt == 0o040000):
+                continue
+            if fmt == 0o100000:
+                size = e.st_size
+                if keep(name, size):
+                    paths.append(prefix + name)
+                    sizes.append(size)
+                    inos.append(e.st_ino)
+                    devs.append(e.st_dev)
+                    mtimes.append(e.st_mtime_ns)
+                else:
+                    st.filtered += 1
+            elif fmt == 0o040000:
+                if name not in dir_names:
+                    st.dirs += 1
+                    if recurse:
+                        d.subdirs.append(name)
+            elif fmt == 0o120000:
+                st.symlinks += 1
             else:
-                st.filtered += 1
-        elif kind == "dir":
-            st.dirs += 1
-        elif kind == "symlink":
-            st.symlinks += 1
-        else:
-            st.other += 1
+                st.other += 1
     files.args = [arg] * len(paths)
     files.known = [""] * len(paths)
     return files, st

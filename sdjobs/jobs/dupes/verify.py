@@ -2,15 +2,17 @@
 
 A directory's digest is the sum of a 64-bit hash of each direct child's
 (name, size, inode, device, mode, mtime), computed here exactly as the
-indexer does (``index.walk.child_key``; a test holds the two together). A
+indexer does (``fs.walker.child_key``, the one definition both use). A
 directory whose digest equals the stored one has all its direct children as
 stored; one that differs (or could not be listed) has its children compared
 with their stored rows one by one (``_compare_children``).
 
-The walk is the lean one of ``_lean``: a listing and one lstat per entry, no
-per-entry objects, no paths built for files. A tree with ``.gitignore`` files
-(when they are honoured) takes the full walker instead (``_walked``), which
-applies their patterns as the indexer did.
+The walk is the walker's lean form (``fs.scan.lean_dirs``) in ``_lean``: a
+listing and one lstat per entry, no per-entry objects, no paths built for
+files, ``.gitignore`` files inside the unit applied as the indexer applies
+them. A unit below a ``.gitignore`` it cannot see (one in a directory above
+it, down from the location's root) takes the full walker from the location's
+root instead (``_walked``).
 
 A worker's result: the number of files that pass the size filters, the
 *fresh* files (on disk, not as stored: real path, size, inode, device,
@@ -21,27 +23,14 @@ and the errors met.
 from __future__ import annotations
 
 import os
-import struct
-
-from xxhash import xxh3_64_intdigest
 
 from ...fs.rules import WalkRules
-from ...fs.walker import walk
+from ...fs.scan import ignored, lean_dirs
+from ...fs.walker import child_key, walk
 
 DIGEST_MASK = (1 << 63) - 1
-_PACK = struct.Struct("<QQQQq").pack
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 _S_IFMT, _S_IFDIR, _S_IFREG = 0o170000, 0o040000, 0o100000
 UNITS_PER_WORKER = 6    # directories wanted per worker before whole subtrees are handed out
-
-
-def child_key(name: bytes, size: int, inode: int, device: int, mode: int, mtime_ns: int) -> int:
-    """What one direct child adds to its directory's digest: ``index.walk.child_key``."""
-    return xxh3_64_intdigest(name + _PACK(size, inode, device, mode, mtime_ns))
-
-
-class NeedsWalker(Exception):
-    """A ``.gitignore`` takes part: the lean walk cannot tell what it hides."""
 
 
 def new_result() -> dict:
@@ -102,11 +91,7 @@ def verify_units(p, todo: list[tuple[str, bool]], lean: bool) -> dict:
     for unit, direct in todo:
         res = new_result()
         if lean:
-            try:
-                _lean(p, index, unit, direct, res)
-            except NeedsWalker:
-                res = new_result()
-                _walked(p, index, unit, direct, res)
+            _lean(p, index, unit, direct, res)
         else:
             _walked(p, index, unit, direct, res)
         merge(out, res)
@@ -115,59 +100,57 @@ def verify_units(p, todo: list[tuple[str, bool]], lean: bool) -> dict:
 
 # -- the lean walk --------------------------------------------------------------------------
 def _lean(p, index, unit: str, direct_only: bool, out: dict) -> None:
+    """The walker's lean form (``fs.scan.lean_dirs``, .gitignore files included),
+    with the digest summed in this loop (see fs/scan.py for why the loop is here)."""
     rules = WalkRules.from_dict(p.rules)
-    nf = rules.compile()
-    gitignore, dir_names, filter_names = rules.gitignore, nf.dir_names, nf.filter_names
+    dir_names = rules.compile().dir_names
     lo, hi = p.min_size, p.max_size
-    lstat, enc, xxh, pack, mask = os.lstat, str.encode, xxh3_64_intdigest, _PACK, DIGEST_MASK
+    lstat, enc, key, mask = os.lstat, str.encode, child_key, DIGEST_MASK
     errors = out["errors"]
     files = 0
-    stack = [unit]
     seen: set[tuple[int, int]] = set()
-    while stack:
-        d = stack.pop()
-        try:
-            fd = os.open(d, _DIR_FLAGS)
-        except OSError as exc:
-            errors.append((d, exc.strerror or str(exc)))
-            _compare_children(index, p, d, [], out)
+
+    def on_error(path: str, exc: BaseException) -> None:
+        errors.append((path, getattr(exc, "strerror", None) or str(exc)))
+
+    for d in lean_dirs(unit, rules, on_error=on_error):
+        names, fd, prefix, ignores = d.names, d.fd, d.prefix, d.ignores
+        if names is None:  # unreadable, or a cycle: nothing stored below it is vouched for
+            _compare_children(index, p, d.path, [], out)
             continue
-        try:
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) in seen:  # a bind mount: nothing stored below it is vouched for
-                errors.append((d, "directory met twice (a cycle or a bind mount)"))
-                _compare_children(index, p, d, [], out)
+        if d.key in seen:  # a bind mount: nothing stored below it is vouched for
+            errors.append((d.path, "directory met twice (a cycle or a bind mount)"))
+            _compare_children(index, p, d.path, [], out)
+            continue
+        seen.add(d.key)
+        digest = 0
+        for name in names:
+            try:
+                st = lstat(name, dir_fd=fd)
+            except OSError as exc:
+                errors.append((prefix + name, exc.strerror or str(exc)))
                 continue
-            seen.add((st.st_dev, st.st_ino))
-            names = os.listdir(fd)
-            if gitignore and ".gitignore" in names:
-                raise NeedsWalker(d)
-            digest = 0
-            prefix = d + "/"
-            for name in filter_names(names):
-                try:
-                    st = lstat(name, dir_fd=fd)
-                except OSError as exc:
-                    errors.append((prefix + name, exc.strerror or str(exc)))
+            mode = st.st_mode
+            fmt = mode & _S_IFMT
+            if ignores and ignored(ignores, name, fmt == _S_IFDIR):
+                continue
+            if fmt == _S_IFDIR:
+                if name in dir_names:
                     continue
-                mode = st.st_mode
-                fmt = mode & _S_IFMT
-                if fmt == _S_IFDIR:
-                    if name in dir_names:
-                        continue
-                    if not direct_only:
-                        stack.append(prefix + name)
-                elif fmt == _S_IFREG:
-                    size = st.st_size
-                    if size >= lo and (hi is None or size <= hi):
-                        files += 1
-                digest += xxh(enc(name, "utf-8", "surrogateescape")
-                              + pack(st.st_size, st.st_ino, st.st_dev, mode, st.st_mtime_ns))
-        finally:
-            os.close(fd)
-        stored = index.dir_digest(p.location_id, os.fsencode(d), d == p.loc_root)
+                if not direct_only:
+                    d.subdirs.append(name)
+            elif fmt == _S_IFREG:
+                size = st.st_size
+                if size >= lo and (hi is None or size <= hi):
+                    files += 1
+            digest += key(enc(name, "utf-8", "surrogateescape"), st.st_size, st.st_ino, st.st_dev, mode,
+                          st.st_mtime_ns)
+        stored = index.dir_digest(p.location_id, os.fsencode(d.path), d.path == p.loc_root)
         if stored is None or stored != digest & mask:
-            _compare_children(index, p, d, list(walk(d, rules, recurse=False)), out)
+            # (a walk of d alone cannot see the .gitignore files above it: d.ignores holds them)
+            entries = [e for e in walk(d.path, rules, recurse=False)
+                       if not (ignores and ignored(ignores, e.name, e.kind == "dir"))]
+            _compare_children(index, p, d.path, entries, out)
     out["files"] += files
 
 

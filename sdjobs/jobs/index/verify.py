@@ -4,7 +4,7 @@ The tree is cut into units: the location root's direct children (and, when
 there are few top-level directories, theirs), then one unit per remaining
 directory subtree. Each unit is walked in a worker process (``ctx.map``),
 which looks up every directory's stored digest and subtree totals and
-computes them afresh (see ``index.walk.child_key``; the walk comes in
+computes them afresh (see ``fs.walker.child_key``; the walk comes in
 segments, with their digests summed by the walker). Only what differs comes
 back: the direct children of a directory whose digest changed (as flat
 values, to be staged and diffed), and new subtree totals. An unchanged tree
@@ -24,7 +24,8 @@ from typing import Any
 
 from ...fs.rules import WalkRules
 from ...fs.walker import walk, walk_segments
-from .walk import BATCH, DIGEST_MASK, TEST_DELAY, child_key
+from ...fs.walker import child_key
+from .walk import BATCH, DIGEST_MASK, TEST_DELAY
 
 ROW_CAP = int(os.environ.get("SDJOBS_INDEX_ROW_CAP") or 20_000)
 

@@ -35,7 +35,7 @@ import msgpack
 from ...core import codec
 from ...core.errors import JobFailed, WorkerLost
 from ...fs.rules import GitIgnore, WalkRules
-from ...fs.walker import entry_key, walk_segments
+from ...fs.walker import walk_segments
 
 BATCH = int(os.environ.get("SDJOBS_INDEX_BATCH") or 5000)
 FLUSH_SECONDS = 1.0
@@ -44,9 +44,8 @@ PROGRESS_SECONDS = 0.25  # as often as the job context writes progress anyway
 TEST_DELAY = float(os.environ.get("SDJOBS_INDEX_TEST_DELAY") or 0)
 _KINDS = {stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink"}
 DIGEST_MASK = (1 << 63) - 1  # digests are stored as SQLite (signed) integers
-# What one direct child adds to its directory's digest (see schema/index.py); the
-# walker sums it for each segment (``Segment.digest``).
-child_key = entry_key
+# What one direct child adds to its directory's digest (see schema/index.py) is
+# ``fs.walker.child_key``; the walker sums it for each segment (``Segment.digest``).
 
 
 def row_of(path: str, st: os.stat_result) -> tuple:
