@@ -44,6 +44,7 @@ def delete(
 
       sdjobs delete secrets.txt --mode secure --passes 3
     """
+    from ..core import registry
     from ..core.errors import BadInput
     from . import output
 
@@ -52,9 +53,7 @@ def delete(
     config = {"paths": paths, "mode": mode, "passes": passes, "yes": True}
     _check(config)
     if mode == "secure":
-        from ..jobs.delete.job import SECURE_NOTE
-
-        output.err(f"note: {SECURE_NOTE}", style="yellow")
+        output.err(f"note: {registry.get('delete').secure_note}", style="yellow")
     if mode != "trash" and not yes:
         _confirm(paths, mode)
     settings = {}

@@ -88,10 +88,11 @@ def index(
         run_ephemeral(path, mode=mode or "shallow", full_hash=bool(full_hash), depth=depth, recurse=recurse,
                       rules=rules, as_json=as_json, workers=max_workers)
         return
-    from ..jobs.index.job import Index, IndexConfig
+    from ..core import registry
 
-    config = Index.prepare(IndexConfig(path=path, mode=mode, full_hash=full_hash, depth=depth, recurse=recurse,
-                                       rules=rules, thumbs=thumbs))
+    Index = registry.get("index")
+    config = Index.prepare(Index.Config(path=path, mode=mode, full_hash=full_hash, depth=depth, recurse=recurse,
+                                        rules=rules, thumbs=thumbs))
     Index.validate(config)
     after = list(after or []) + _conflicting(config, depth=depth, recurse=recurse)
     run_job("index", config, detach=detach, priority=priority, as_json=as_json, after=after,

@@ -78,7 +78,7 @@ def _with_content(entries, want: int, workers: int | None) -> Iterator:
     from itertools import islice
 
     from ..core.display import safe
-    from ..jobs.index.content import identify
+    from ..fs.identify import identify
 
     with multiprocessing.get_context("fork").Pool(workers or os.cpu_count() or 1) as pool:
         while batch := list(islice(entries, 5000)):

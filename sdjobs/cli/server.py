@@ -160,18 +160,16 @@ def _restart(db_path: str) -> None:
 
 def _preload() -> None:
     """Everything a command imports, so that a fork starts with it loaded."""
-    import pkgutil
-
-    import sdjobs.jobs as builtin
     import typer.main
+
+    from ..jobs import BUILTIN
 
     from . import follow, main, output, submit  # noqa: F401
     from ..runner import daemon  # noqa: F401
 
     typer.main.get_command(main.build_app())  # imports every cmd_* module and typer's lazy parts
-    for mod in pkgutil.iter_modules(builtin.__path__):
-        if not mod.name.startswith("_"):
-            importlib.import_module(f"sdjobs.jobs.{mod.name}")
+    for module in BUILTIN.values():  # (the job types' own modules, not their packages)
+        importlib.import_module(module)
     import rich.console  # noqa: F401
     import rich.live  # noqa: F401
     import rich.progress  # noqa: F401

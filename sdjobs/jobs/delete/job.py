@@ -60,6 +60,7 @@ class DeleteState:
 
 class Delete(Job[DeleteConfig]):
     name = "delete"
+    secure_note: ClassVar[str] = SECURE_NOTE  # what the CLI says before a secure deletion
     version = 1
     description = "Move files to the trash, or delete them permanently or securely (overwrite first)"
 

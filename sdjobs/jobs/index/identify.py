@@ -14,7 +14,7 @@ could not be read stay without and are reported.
 from __future__ import annotations
 
 from ...store.index_content import ContentFound, ContentScope
-from .content import WANT_CAS, WANT_DEEP, WANT_FULL, identify_row
+from ...fs.identify import WANT_CAS, WANT_DEEP, WANT_FULL, identify_row
 from .walk import BATCH
 
 RANGE = max(1, min(BATCH // 4, 2000))  # files per task: a worker reads them and writes their results itself

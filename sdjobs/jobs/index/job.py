@@ -36,7 +36,7 @@ from ...core.errors import BadInput, JobFailed, NotFound
 from ...core.humanize import human_bytes, plural
 from ...core.job import Job
 from ...fs.rules import WalkRules
-from .content import WANT_CAS, WANT_DEEP, WANT_FULL
+from ...fs.identify import WANT_CAS, WANT_DEEP, WANT_FULL
 from .diff import process
 from .identify import identify_files, lacking_any
 from .state import IndexRunState

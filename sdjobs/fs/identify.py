@@ -12,7 +12,7 @@ import errno
 import os
 from typing import NamedTuple
 
-from ...fs.hashing import cas_id, full_hash
+from .hashing import cas_id, full_hash
 
 WANT_CAS, WANT_FULL, WANT_DEEP = 1, 2, 4
 
