@@ -115,17 +115,7 @@ def _conflicting(config, *, depth, recurse) -> list[int]:
         if differ:
             raise BadInput(f"{config.path!r} is inside the location {loc.path!r}, whose rules and depth apply;"
                            f" to change {differ[0]!r}, index {loc.path!r} itself")
-    return active_index_jobs(store, config.path if loc is None else loc.path)
-
-
-def active_index_jobs(store, root: str) -> list[int]:
-    """Queued or running index jobs whose path overlaps ``root``."""
-    out = []
-    for rec in store.list_jobs(statuses=["queued", "running"], types=["index"]):
-        p = str(rec.config.get("path", ""))
-        if p == root or p.startswith(root.rstrip("/") + "/") or root.startswith(p.rstrip("/") + "/"):
-            out.append(rec.id)
-    return out
+    return store.index_jobs_over(config.path if loc is None else loc.path)
 
 
 @locations.callback()
@@ -246,7 +236,7 @@ def watch(
 
     def submit_index(config: dict, root: str) -> int:
         """One index job for ``root``, after the index jobs already queued or running there."""
-        job_id = submit("index", config, priority=priority, after=sorted(set(active_index_jobs(store, root))),
+        job_id = submit("index", config, priority=priority, after=sorted(set(store.index_jobs_over(root))),
                         inputs={"watch": root, **config})
         ensure_runner(store)
         return job_id

@@ -254,17 +254,11 @@ def waits_for(store: Store, job_type: str, config: Any) -> list[int]:
     the index jobs queued or running on an overlapping location (as ``sdjobs index`` does)."""
     if job_type != "index":
         return []
-    from ..store import index_store as ixs
+    from ..store.data_plane import open_data_plane
 
     path = str(config.path)
-    loc = ixs.find_location(store, path)
-    root = path if loc is None else loc.path
-    out = []
-    for rec in store.list_jobs(statuses=["queued", "running"], types=["index"]):
-        p = str(rec.config.get("path", ""))
-        if p == root or p.startswith(root.rstrip("/") + "/") or root.startswith(p.rstrip("/") + "/"):
-            out.append(rec.id)
-    return out
+    loc = open_data_plane(store).find_location(path)
+    return store.index_jobs_over(path if loc is None else loc.path)
 
 
 def _context(s: ScheduleRecord, job: ScheduledJob, config: Any, db_path: str) -> dict:

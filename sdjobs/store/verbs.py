@@ -123,6 +123,16 @@ class Verbs:
         return results.rows(self, job_id, min_size=min_size, severity=severity,
                             offset=offset, limit=limit)
 
+    def index_jobs_over(self: Store, root: str) -> list[int]:
+        """Queued or running index jobs whose path overlaps ``root`` (a new index of it waits
+        for them: one writer per location)."""
+        out = []
+        for rec in self.list_jobs(statuses=["queued", "running"], types=["index"]):
+            p = str(rec.config.get("path", ""))
+            if p == root or p.startswith(root.rstrip("/") + "/") or root.startswith(p.rstrip("/") + "/"):
+                out.append(rec.id)
+        return out
+
     # -- schedules ----------------------------------------------------------------
     def add_schedule(self: Store, cron: str, argv: list[str], cwd: str | None, job: ScheduledJob | None = None,
                      now: float | None = None) -> int:
