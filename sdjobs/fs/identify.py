@@ -62,7 +62,7 @@ def classify(name: str, head: bytes) -> str:
         kind = _EXT.get(name[dot + 1:].lower())
         if kind:
             return kind
-    from ...imaging.probe import sniff_format
+    from ..imaging.probe import sniff_format
 
     if sniff_format(head):
         return "image"
@@ -92,7 +92,7 @@ def _deep(path: str, name: str) -> tuple[str, int | None, int | None, str | None
     width = height = taken = None
     if kind == "image":
         try:
-            from ...imaging.probe import image_info
+            from ..imaging.probe import image_info
 
             info = image_info(path)
             width, height = info.width, info.height
