@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Sequence
 
-import peewee as pw
+from .peewee_lazy import pw
 
 from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError

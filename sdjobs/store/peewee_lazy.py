@@ -1,0 +1,44 @@
+"""peewee, imported without the PostgreSQL driver.
+
+peewee imports psycopg (or psycopg2) when it is itself imported, if one is installed:
+with ``sdjobs[postgres]`` that was 89 ms of the 167 ms a cold `sdjobs jobs ls` spent
+importing (``python -X importtime``, 2026-12-06), for a SQLite library that never needs
+it. So the drivers are hidden while peewee is imported; ``with_psycopg`` hands peewee the
+driver for a PostgreSQL library, when one is opened.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+_HIDDEN = ("psycopg2", "psycopg2cffi", "psycopg")
+
+
+def _import_peewee():
+    if "peewee" in sys.modules:
+        return sys.modules["peewee"]
+    saved = {name: sys.modules.get(name, ...) for name in _HIDDEN}
+    for name in _HIDDEN:
+        if saved[name] is ...:
+            sys.modules[name] = None  # type: ignore[assignment]  # (an import of it raises ImportError)
+    try:
+        return importlib.import_module("peewee")
+    finally:
+        for name, mod in saved.items():
+            if mod is ...:
+                sys.modules.pop(name, None)
+
+
+pw = _import_peewee()
+
+
+def with_psycopg():
+    """peewee as it would be had psycopg 3 been importable when it was imported."""
+    if pw.psycopg is None:
+        import psycopg
+        from psycopg.pq import TransactionStatus
+        from psycopg.types.json import Json, Jsonb
+
+        pw.psycopg, pw.TransactionStatus, pw.Json_pg3, pw.Jsonb_pg3 = psycopg, TransactionStatus, Json, Jsonb
+    return pw
