@@ -91,6 +91,7 @@ class Trial:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.crashes = 0  # crashes injected into a running job (each should cost one attempt)
+        self.maybe_crashes = 0  # kills that landed as the job recorded its end (each costs one attempt or none)
         self.faults: list[str] = []  # kinds actually injected
 
     # -- the CLI -------------------------------------------------------------------------

@@ -319,7 +319,7 @@ def _judge(t: Trial, res: Result, rec: dict, op: str, fault: str, src: str, dst:
                                            "sighup_runner", "skewed_clock", "kill_worker"}:
         # (`attempts` counts crashes; a pool worker's death is one, unless another worker
         # finished its work first: the job's chunk was not lost)
-        want = {t.crashes, t.crashes + 1} if fault == "kill_worker" else {t.crashes}
+        want = set(range(t.crashes, t.crashes + t.maybe_crashes + 1 + (fault == "kill_worker")))
         if rec.get("attempts") not in want:
             v.append(f"attempts (crashes) {rec.get('attempts')}, expected {' or '.join(map(str, sorted(want)))}"
                      f" ({t.crashes} crash(es) injected)")
