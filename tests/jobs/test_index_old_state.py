@@ -8,8 +8,7 @@ import sqlite3
 
 import msgpack
 import pytest
-from conftest import wait_for
-from test_index_resume import CHANGES, check_index, grow, make_tree, mid, mutate, run_state
+from test_index_resume import CHANGES, check_index, index_killed_in, run_state
 
 from sdjobs.jobs.index.state import IndexRunState
 
@@ -38,20 +37,7 @@ def test_the_old_keys_are_the_ones_the_index_used():
 
 @pytest.mark.parametrize("phase,reindex", [("discovery", False), ("processing", True)])
 def test_a_run_recorded_with_the_old_keys_resumes(cli, lib, tmp_path, monkeypatch, start_runner, phase, reindex):
-    monkeypatch.setenv("SDJOBS_INDEX_BATCH", "8")
-    root = tmp_path / "tree"
-    root.mkdir()
-    make_tree(root)
-    grow(root)
-    if reindex:
-        cli("index", str(root), check=True)
-        cli("runner", "stop", check=True)
-        mutate(root)
-    monkeypatch.setenv("SDJOBS_INDEX_TEST_DELAY", "0.15")
-    runner = start_runner("--workers", "2")
-    job = cli("index", str(root), "--detach", check=True).stdout.strip()
-    wait_for(lambda: mid(phase)(lib), timeout=60, interval=0.02, what=f"the middle of {phase}")
-    runner.kill_group()
+    root, job = index_killed_in(phase, reindex, cli, lib, tmp_path, monkeypatch, start_runner)
     old = as_older_sdjobs_wrote_it(lib)
     assert ("pcursor" if phase == "processing" else "ti") in old and run_state(lib)[0] == phase
 

@@ -78,12 +78,9 @@ def check_index(lib, root, out):
     assert out["walked"] == len(want)  # nothing walked twice
 
 
-@pytest.mark.parametrize("phase,reindex", [
-    ("discovery", False), ("content", False),
-    ("discovery", True), ("processing", True), ("aggregation", True), ("content", True),
-])
-def test_sigkill_in_each_phase_resumes_to_the_same_index(cli, lib, tmp_path, monkeypatch, start_runner,
-                                                         phase, reindex):
+def index_killed_in(phase, reindex, cli, lib, tmp_path, monkeypatch, start_runner):
+    """An index of a generated tree (a re-index of it, mutated, with ``reindex``) whose runner
+    is SIGKILLed in the middle of ``phase``: (its root, the job's id)."""
     monkeypatch.setenv("SDJOBS_INDEX_BATCH", "8")
     root = tmp_path / "tree"
     root.mkdir()
@@ -98,6 +95,16 @@ def test_sigkill_in_each_phase_resumes_to_the_same_index(cli, lib, tmp_path, mon
     job = cli("index", str(root), "--detach", check=True).stdout.strip()
     wait_for(lambda: mid(phase)(lib), timeout=60, interval=0.02, what=f"the middle of {phase}")
     runner.kill_group()
+    return root, job
+
+
+@pytest.mark.parametrize("phase,reindex", [
+    ("discovery", False), ("content", False),
+    ("discovery", True), ("processing", True), ("aggregation", True), ("content", True),
+])
+def test_sigkill_in_each_phase_resumes_to_the_same_index(cli, lib, tmp_path, monkeypatch, start_runner,
+                                                         phase, reindex):
+    root, job = index_killed_in(phase, reindex, cli, lib, tmp_path, monkeypatch, start_runner)
     assert run_state(lib)[0] == phase  # killed before the phase ended
     assert cli.json("jobs", "show", job)["status"] in ("running", "interrupted")  # it crashed
 
