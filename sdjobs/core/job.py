@@ -4,24 +4,7 @@ A job type is a class with a ``name``, a ``version``, a ``description``, a
 ``Config`` dataclass and a ``run(ctx)`` method. Defining the class registers
 it (see ``registry``); two classes with the same name fail at import.
 ``Job[ConfigT]`` types ``self.config``; its ``Config`` defaults to ``ConfigT``.
-
-    @dataclass
-    class CountConfig:
-        root: str
-
-    @dataclass
-    class CountState:
-        done: int = 0
-
-    class CountFiles(Job[CountConfig]):
-        name = "count"
-        description = "Count the files under a directory"
-
-        def run(self, ctx: JobContext) -> dict[str, int]:
-            state = ctx.load_state(CountState) or CountState()
-            ...
-            ctx.checkpoint(state)
-            return {"files": state.done}
+An example job is in ``sdjobs/api.py``'s docstring.
 """
 
 from __future__ import annotations

@@ -125,9 +125,12 @@ class Store(Verbs):
         path = str(self.library.db_path)
         try:
             size = os.stat(path).st_size
-            wal = os.stat(path + "-wal").st_size if os.path.exists(path + "-wal") else 0
         except OSError:
             return None  # gone: the next look says so (lost_since)
+        try:
+            wal = os.stat(path + "-wal").st_size
+        except OSError:
+            wal = 0  # no WAL: every page is in the file
         frames = max(0, wal - 32) // (page_size + 24)  # a 32-byte header, then frames of a 24-byte header + a page
         if pages > size // page_size + frames:
             return f"was damaged (cut short: {size:,} bytes for {pages:,} pages of {page_size:,})"
