@@ -43,7 +43,10 @@ class PgDatabase(pw.PostgresqlDatabase):
         params: dict[str, Any] = {"application_name": "sdjobs"}
         if "connect_timeout" not in url:
             params["connect_timeout"] = CONNECT_TIMEOUT
-        super().__init__(url, prefer_psycopg3=True, **params)
+        scheme, _, rest = url.partition("://")
+        # (peewee hands psycopg a URL only when it says postgresql://: any other is taken for a
+        # database's name, and the server's address in it is lost)
+        super().__init__(f"postgresql://{rest}", prefer_psycopg3=True, **params)
 
 
 def unreachable(library: PostgresLibrary, exc: BaseException) -> LibraryUnusable:
