@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .retention import Pruned
 
 BUSY_TIMEOUT = 60.0
-WAIT_POLL = 0.05  # wait_changed's look at data_version on SQLite (microseconds each)
+WAIT_POLL = 0.01  # wait_changed's look at data_version on SQLite (5 us each)
 _PRAGMAS = {"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
             "busy_timeout": int(BUSY_TIMEOUT * 1000)}
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"

@@ -8,6 +8,7 @@ no knowledge of the backend. ``TestJobPlane`` runs it against every backend of t
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import pytest
@@ -422,6 +423,24 @@ class JobPlaneTests:
         job_id = another_client.submit("copy", 1, CFG)
         assert job_plane.data_version() != before
         assert job_plane.job_status(job_id) == "queued"
+
+    def test_wait_changed_wakes_when_another_client_writes(self, job_plane, another_client):
+        seen = job_plane.data_version()
+        writer = threading.Timer(0.2, lambda: another_client.submit("copy", 1, CFG))
+        started = time.monotonic()
+        writer.start()
+        try:
+            version = job_plane.wait_changed(seen, 30)
+        finally:
+            writer.join()
+        assert version != seen and time.monotonic() - started < 25  # woken, not timed out
+        assert job_plane.counts() == {"queued": 1}
+
+    def test_wait_changed_returns_at_its_timeout_when_nothing_changes(self, job_plane):
+        seen = job_plane.data_version()
+        started = time.monotonic()
+        assert job_plane.wait_changed(seen, 0.3) == seen
+        assert time.monotonic() - started >= 0.29
 
     def test_every_finished_status_is_final_for_claims(self, job_plane, runner):
         for status in FINISHED:
