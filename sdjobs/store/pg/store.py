@@ -48,6 +48,21 @@ class PgDatabase(pw.PostgresqlDatabase):
         # database's name, and the server's address in it is lost)
         super().__init__(f"postgresql://{rest}", prefer_psycopg3=True, **params)
 
+    def cursor(self, named_cursor=None):
+        """A connection the server dropped (it restarted, the network failed, an admin ended
+        the session) is replaced by the next statement outside a transaction: the one that
+        met the loss failed, and said so; the store goes on once the server is back."""
+        if not self.is_closed() and self._state.conn.broken and not self.in_transaction():
+            self.close()
+        return super().cursor(named_cursor)
+
+    def rollback(self):
+        """A transaction whose connection was lost is gone with it: no ROLLBACK can be sent,
+        and trying would replace the error that says what happened."""
+        if not self.is_closed() and self._state.conn.broken:
+            return
+        super().rollback()
+
 
 def unreachable(library: PostgresLibrary, exc: BaseException) -> LibraryUnusable:
     """One line that says why the PostgreSQL library cannot be used (never its password)."""
