@@ -75,3 +75,33 @@ def test_without_psycopg_the_error_says_what_to_install(tmp_path, args):
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert "psycopg is not installed: pip install 'sdjobs[postgres]'" in proc.stderr, proc.stderr
     assert "s3cret" not in proc.stderr
+
+
+def test_a_password_in_the_url_is_not_recorded_with_the_job(tmp_path, postgres_url):
+    """The submitting command is recorded (jobs ls, jobs logs): the URL's password is masked.
+    (The test cluster trusts local connections, so any password is accepted.)"""
+    url = postgres_url.replace("://sdjobs@", "://sdjobs:hunter2@", 1)
+    assert "hunter2" in url
+    (tmp_path / "src").mkdir()
+    try:
+        proc = sdjobs(tmp_path, "--library", url, "copy", str(tmp_path / "src"), str(tmp_path / "dst"),
+                      library=postgres_url)
+        assert proc.returncode == 0, proc.stderr
+        listed = sdjobs(tmp_path, "jobs", "ls", "--json", library=url).stdout
+        logs = sdjobs(tmp_path, "jobs", "logs", "1", library=url).stdout
+        assert "sdjobs:***@" in listed and "hunter2" not in listed + logs
+    finally:
+        sdjobs(tmp_path, "runner", "stop", library=postgres_url)
+
+
+@pytest.mark.parametrize("arg, masked", [
+    ("postgresql://ann:s3cret@db/x?sslmode=require", "postgresql://ann:***@db/x?sslmode=require"),
+    ("--library=postgres://bob:pw@h:5/d", "--library=postgres://bob:***@h:5/d"),
+    ("postgresql://ann@h/db?password=pw&sslmode=require", "postgresql://ann@h/db?password=***&sslmode=require"),
+    ("postgresql://ann@h/db", "postgresql://ann@h/db"),
+    ("/data/postgres/a:b@c", "/data/postgres/a:b@c"),
+])
+def test_mask_argv_masks_a_url_password(arg, masked):
+    from sdjobs.core.action import mask_argv
+
+    assert mask_argv(["sdjobs", arg]) == ["sdjobs", masked]
