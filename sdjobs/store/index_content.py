@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from collections.abc import Iterator, Sequence
 
 from .index_diff import scope as _scope
@@ -62,7 +62,7 @@ def _selection(s: ContentScope) -> tuple[str, list]:
     if s.deep:
         need.append("e.kind_class IS NULL")
     if not need:
-        need.append("0")
+        need.append("1=0")
     # "+e.location_id": walk the rows by id from the cursor, not the (location, path) index
     cond, params = f"+e.location_id=? AND e.kind='file' AND ({' OR '.join(need)})", [s.location_id]
     if s.targets is not None:
@@ -112,8 +112,15 @@ def identified_want(store, location_id: int) -> int:
 _conn: tuple[int, str, sqlite3.Connection] | None = None
 
 
-def _connection(db_path: str) -> sqlite3.Connection:
-    """This process's own connection (never one inherited through fork)."""
+def _connection(db_path: str) -> Any:
+    """This process's own connection (never one inherited through fork): ``sqlite3``'s,
+    or ``data_pg.PgConnection`` for a PostgreSQL library."""
+    from .data_sql import is_url
+
+    if is_url(db_path):
+        from .data_pg import connection
+
+        return connection(db_path)
     global _conn
     if _conn is None or _conn[0] != os.getpid() or _conn[1] != db_path:
         conn = sqlite3.connect(db_path, timeout=60, isolation_level=None)
@@ -134,7 +141,7 @@ class ContentWorker:
         sql = (f"SELECT e.id, e.path, e.size, e.cas_id IS NULL, e.full_hash IS NULL, e.kind_class IS NULL"
                f" FROM entry e WHERE {cond} AND e.id > ?" + ("" if upto is None else " AND e.id <= ?"))
         rows = _connection(self.db_path).execute(sql, [*params, after] + ([] if upto is None else [upto])).fetchall()
-        return [ContentRow(i, p.decode("utf-8", "surrogateescape"), size, bool(a), bool(b), bool(c))
+        return [ContentRow(i, bytes(p).decode("utf-8", "surrogateescape"), size, bool(a), bool(b), bool(c))
                 for i, p, size, a, b, c in rows]
 
     def record(self, job_id: int, found: Sequence[ContentFound], *, cas_only: bool) -> None:
@@ -151,6 +158,11 @@ class ContentWorker:
                       " taken_at=coalesce(?, taken_at) WHERE id=?")
             values = [(*r[1:7], r.id) for r in found]
         conn = _connection(self.db_path)
+        if getattr(conn, "dialect", "sqlite") == "postgres":
+            with conn.transaction():
+                conn.executemany(update, values)
+                conn.execute("UPDATE index_run SET identified = identified + ? WHERE job_id=?", (len(values), job_id))
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(update, values)

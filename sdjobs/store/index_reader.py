@@ -2,9 +2,10 @@
 
 Workers of the runner's pool (dupes' scan, verify and grouping, the indexer's verifying
 walk, validate) read the index on their own, so the job process does not ship rows to
-them. An ``IndexReader`` is picklable: it holds the library's address only, and each
-process opens one read-only connection of its own on first use (never one inherited
-through fork) and keeps it for the tasks that follow: cheaper than a connection per task.
+them. An ``IndexReader`` is picklable: it holds the library's address only (an SQLite
+file, or a PostgreSQL URL: ``data_pg.PgConnection``), and each process opens one
+read-only connection of its own on first use (never one inherited through fork) and keeps
+it for the tasks that follow: cheaper than a connection per task.
 
 The lookups are hot paths of dupes; their SQL is hand-written (``dupes_queries``) and
 stays here, behind these verbs. Paths are the stored BLOBs (bytes) where the caller
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from collections.abc import Iterable, Iterator
 
 from . import dupes_queries as q
+from .data_sql import is_url
 from .index_store import canonical, subtree_range
 from .kept_groups import KeptGroups
 
@@ -52,21 +54,30 @@ _HAS_DIGEST = "kind='file' AND (full_hash IS NOT NULL OR cas_id IS NOT NULL)"
 class IndexReader:
     """Read-only verbs over one library's index, for worker processes."""
 
-    def __init__(self, db_path: str) -> None:
-        self.db_path = db_path
-        self._c: sqlite3.Connection | None = None
+    def __init__(self, db_path: str, data_dir: str | None = None) -> None:
+        self.db_path = db_path  # the library's address: an SQLite file or a PostgreSQL URL
+        self.data_dir = data_dir  # where kept groups live (None: beside the SQLite file)
+        self._c: Any = None
         self._pid = 0
 
     def __reduce__(self):
-        return (IndexReader, (self.db_path,))
+        return (IndexReader, (self.db_path, self.data_dir))
 
     def __repr__(self) -> str:
         return f"IndexReader({self.db_path!r})"
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self) -> Any:
         if self._c is not None and self._pid == os.getpid():
             return self._c
         pid = os.getpid()
+        if is_url(self.db_path):
+            from .data_pg import connection, errors
+
+            try:
+                self._c, self._pid = connection(self.db_path), pid
+            except errors() as exc:
+                raise IndexUnreadable(str(exc).strip()) from None
+            return self._c
         try:
             st = os.stat(self.db_path)
         except OSError:
@@ -84,6 +95,9 @@ class IndexReader:
         return self._c
 
     def close(self) -> None:
+        if is_url(self.db_path):
+            self._c = None  # (the process's connection stays, for its other readers)
+            return
         known = _conns.pop((os.getpid(), self.db_path), None)
         if known is not None:
             known[0].close()
@@ -91,6 +105,8 @@ class IndexReader:
 
     def kept(self) -> KeptGroups:
         """Where dupes keeps the groups it worked out from this library's index."""
+        if self.data_dir is not None:
+            return KeptGroups(data_dir=self.data_dir)
         return KeptGroups(self.db_path)
 
     # -- dupes: the location and its stored hashes -----------------------------------------
@@ -141,8 +157,15 @@ class IndexReader:
         when there is no index to read (no tables, a library being migrated)."""
         try:
             yield from self._stored_digests(paths, subtree)
-        except sqlite3.Error as exc:
+        except self._errors() as exc:
             raise IndexUnreadable(str(exc)) from None
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        if is_url(self.db_path):
+            from .data_pg import errors
+
+            return errors()
+        return (sqlite3.Error,)
 
     def _stored_digests(self, paths: Iterable[str] | None, subtree: str | None) -> Iterator[StoredDigest]:
         conn = self._conn()
