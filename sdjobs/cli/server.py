@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-from ..store.libpath import SERVER_SOCKET, data_dir_of
+from ..store.libpath import SERVER_SOCKET, data_dir_of, is_postgres
 from . import launch
 
 ACCEPT_POLL = 1.0  # how often the server looks whether its runner is still there
@@ -41,7 +41,8 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
     runner = int(runner_pid) if runner_pid else os.getppid()
     if os.getppid() != runner:
         return 0
-    db_path = os.path.abspath(db_path)
+    if not is_postgres(db_path):  # (a PostgreSQL URL is no path)
+        db_path = os.path.abspath(db_path)
     folder = data_dir_of(db_path)
     os.chdir("/")  # each fork enters its client's directory; the server keeps none busy
     if not launch.HAND_OVER_POSSIBLE:
@@ -54,6 +55,8 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a foreground runner's terminal is the runner's
     signal.signal(signal.SIGTERM, _stop)
     _preload()
+    if is_postgres(db_path):
+        importlib.import_module("sdjobs.store.pg.store")  # psycopg: most of a PostgreSQL command's imports
     loaded = Loaded()
     listener, inode = _listen(folder)
     gc.freeze()  # what the imports made is shared by every fork, untouched

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from ..store.api import Store
-from ..store.library import Library, resolve
+from ..store.library import AnyLibrary, resolve
+from ..store.open import open_store
 
 _library_arg: str | None = None
 _store: Store | None = None
@@ -16,14 +17,14 @@ def set_library(path: str | None) -> None:
     _library_arg, _store = path, None
 
 
-def library() -> Library:
+def library() -> AnyLibrary:
     return resolve(_library_arg)
 
 
 def store() -> Store:
     global _store
     if _store is None:
-        _store = Store(library())
+        _store = open_store(library())
     return _store
 
 

@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from ..core import context as engine, registry
 from ..core.context import JobContext, describe_error, format_exception
@@ -19,7 +18,8 @@ from ..core.status import FINISHED, Status
 from ..store import events
 from ..store.api import Store
 from ..store.leases import HOST
-from ..store.library import Library, LibraryLost, storage_fault
+from ..store.library import LibraryLost, storage_fault
+from ..store.open import open_store
 from ..store.records import JobRecord
 from .backend import StoreBackend
 from . import lifeline, prestart
@@ -190,7 +190,7 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up is the runner's to handle, like Ctrl-C
-    store = Store(Library(Path(db_path)))
+    store = open_store(db_path)
     rec = store.get(job_id)
     try:
         if rec.claim != claim:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from pathlib import Path
 
 from ..core import codec, registry
 from ..core.context import describe_error
@@ -20,7 +19,7 @@ from ..core.errors import SdjobsError
 from ..core.fields import load_config
 from ..core.status import Status
 from ..store.api import Store
-from ..store.library import Library
+from ..store.open import open_store
 from . import lifeline, prestart
 
 
@@ -69,7 +68,7 @@ def clean_up_main(db_path: str, job_id: int, runner_pid: int) -> None:
     prestart.release_inherited()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    store = Store(Library(Path(db_path)))
+    store = open_store(db_path)
     try:
         if store.get(job_id).status == Status.FAILED:
             clean_up_failed(store, job_id)

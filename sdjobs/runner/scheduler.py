@@ -32,7 +32,6 @@ import socket
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ..core.action import mask_argv, mask_mapping, quote
@@ -41,7 +40,7 @@ from ..core.status import FINISHED
 from ..store import action_store
 from ..store.api import Store
 from ..store.leases import pid_alive
-from ..store.library import Library
+from ..store.open import open_store
 from ..store.schedules import ScheduledJob, ScheduleRecord
 from . import lifeline, prestart
 from .retention import Retention
@@ -209,7 +208,7 @@ def submit_main(db_path: str, schedule_id: int, answer: Any, runner_pid: int) ->
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
-        store = Store(Library(Path(db_path)))
+        store = open_store(db_path)
         try:
             s = store.schedule(schedule_id)
             if s.cwd:

@@ -22,8 +22,8 @@ from typing import Any
 
 from ..core.status import Status
 from ..store import events, waits
-from ..store.api import Store
-from ..store.library import Library, storage_fault
+from ..store.library import AnyLibrary, storage_fault
+from ..store.open import open_store
 from . import host, leftovers, prestart
 from .gate import Gate
 from .scheduler import Scheduler
@@ -46,7 +46,7 @@ class Running:
 
 
 class Supervisor:
-    def __init__(self, library: Library, workers: int | None = None, *, exit_when_idle: bool = False,
+    def __init__(self, library: AnyLibrary, workers: int | None = None, *, exit_when_idle: bool = False,
                  idle_exit: float | None = None, first_idle_exit: float | None = None,
                  mode: str = "foreground") -> None:
         self.library = library
@@ -80,7 +80,7 @@ class Supervisor:
         signal.signal(signal.SIGHUP, self._on_signal)  # a closed terminal: checkpoint and stop, as SIGTERM
         self.library.ensure_dirs()
         prestart.hold(str(self.library.data_dir))  # commands see a live runner without SQLite
-        self.store = store = Store(self.library)
+        self.store = store = open_store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
         self._started()
         try:

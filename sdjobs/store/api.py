@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .retention import Pruned
 
 BUSY_TIMEOUT = 60.0
+WAIT_POLL = 0.05  # wait_changed's look at data_version on SQLite (microseconds each)
 _PRAGMAS = {"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
             "busy_timeout": int(BUSY_TIMEOUT * 1000)}
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
@@ -144,16 +145,64 @@ class Store(Verbs):
         """Drop the connection inherited from a parent process and open a new one."""
         self._db = LibraryDatabase(self._db.database, timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
 
-    # The SQL of the store's own modules. Nothing outside ``sdjobs/store`` uses these.
+    # The SQL of the store's own modules. Nothing outside ``sdjobs/store`` uses these. The
+    # statements are written once, in qmark style (``?``), in the SQL both backends speak; the
+    # few spots where SQLite and PostgreSQL differ go through the dialect hooks below, which
+    # PostgreSQL's store (``store/pg/store.py``) overrides.
     def _sql(self, query: str, params: Sequence = ()) -> sqlite3.Cursor:
         return self._db.execute_sql(query, params)
 
     def _transaction(self):
         return self._db.atomic("IMMEDIATE")
 
+    # -- dialect hooks -----------------------------------------------------------
+    # ``+column``: a column no index may answer (SQLite's unary plus; PostgreSQL has none).
+    _PLUS = "+"
+    # Appended to a SELECT that reads what its transaction then writes (SQLite's write lock,
+    # taken by BEGIN IMMEDIATE, already keeps everyone else out).
+    _FOR_UPDATE = ""
+    # Appended to the claim's SELECT: rows another claim holds are skipped, not waited for.
+    _SKIP_LOCKED = ""
+    _LIKE = "LIKE"  # a case-insensitive LIKE
+
+    def _insert_id(self, query: str, params: Sequence = ()) -> int | None:
+        """Run an INSERT of one row (or none: an INSERT ... SELECT); the new row's id, or None."""
+        cur = self._sql(query, params)
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def _executemany(self, query: str, rows: Iterable[Sequence]) -> None:
+        self._db.cursor().executemany(query, rows)
+
+    def _in_transaction(self) -> bool:
+        return self._db.in_transaction()
+
+    def _contains(self, column: str) -> str:
+        """A condition: the bytes of a parameter occur in the blob ``column``."""
+        return f"instr({column}, ?) > 0"
+
+    def _now(self) -> float:
+        """The time of leases and heartbeats: this host's clock on SQLite (one host), the
+        database's on PostgreSQL (runners on several hosts compare them)."""
+        return time.time()
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        self._sql(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
     def data_version(self) -> int:
         """Changes when another connection commits (cheap; for live views)."""
         return self._sql("PRAGMA data_version").fetchone()[0]
+
+    def wait_changed(self, seen: int, timeout: float) -> int:
+        """Block until the library changed since ``data_version()`` was ``seen``, or ``timeout``
+        seconds passed; the data version then. SQLite polls ``data_version``; PostgreSQL's
+        store is woken by NOTIFY."""
+        deadline = time.monotonic() + timeout
+        while True:
+            version = self.data_version()
+            left = deadline - time.monotonic()
+            if version != seen or left <= 0:
+                return version
+            time.sleep(min(WAIT_POLL, left))
 
     # -- submitting ----------------------------------------------------------
     def submit(self, job_type: str, version: int, config: Any, *, priority: int = 0,
@@ -176,16 +225,15 @@ class Store(Verbs):
                 if missing:
                     raise NotFound(f"--after: no job {missing[0]}")
             context, action = action_store.inherit(self, parent_id, context, action)
-            cur = self._sql(
+            job_id = self._insert_id(
                 "INSERT INTO job (type, type_version, status, priority, parent_id, config, created_at,"
                 " updated_at, settings, context, action) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (job_type, version, str(status), priority, parent_id, codec.pack(config), now, now,
                  codec.pack(settings or {}), codec.pack(context), action or job_type),
             )
-            job_id = cur.lastrowid
             assert job_id is not None  # (an INSERT's)
             if after:
-                self._db.cursor().executemany(
+                self._executemany(
                     "INSERT INTO job_dep (job_id, depends_on) VALUES (?, ?)", [(job_id, a) for a in after])
             lifecycle.submitted(self, job_id, context or {}, parent_id=parent_id, after=after, priority=priority)
         if after:
@@ -223,19 +271,19 @@ class Store(Verbs):
         for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action)):
             if values is not None:
                 values = list(values)
-                where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+                where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "FALSE")
                 params += values
         if before_id is not None or limit is not None:
             if before_id is not None:
                 where.append("id < ?")
                 params.append(int(before_id))
             lim = "" if limit is None else f" LIMIT {max(int(limit), 0)}"
-            rows = self._sql(f"SELECT {_COLS} FROM job WHERE {' AND '.join(where) or '1'} ORDER BY id DESC{lim}",
+            rows = self._sql(f"SELECT {_COLS} FROM job WHERE {' AND '.join(where) or 'TRUE'} ORDER BY id DESC{lim}",
                              params).fetchall()
             recs = [JobRecord.from_row(r) for r in rows]
             family.attach(self, recs)
             return recs
-        cond = " AND ".join(where) or "1"
+        cond = " AND ".join(where) or "TRUE"
         active = self._sql(
             f"SELECT {_COLS} FROM job WHERE {cond} AND status IN {_ACTIVE_SQL}"
             " ORDER BY status='running' DESC, priority DESC, id", params).fetchall()
@@ -243,7 +291,7 @@ class Store(Verbs):
         # "+status": walk the ids newest first and stop at the limit, rather than sort every
         # finished job of the history through the status index to keep the newest few.
         done = self._sql(
-            f"SELECT {_COLS} FROM job WHERE {cond} AND +status IN {_FINISHED_SQL} ORDER BY id DESC{recent_limit}",
+            f"SELECT {_COLS} FROM job WHERE {cond} AND {self._PLUS}status IN {_FINISHED_SQL} ORDER BY id DESC{recent_limit}",
             params).fetchall()
         recs = [JobRecord.from_row(r) for r in active + done]
         family.attach(self, recs)  # the parents' progress includes their children's
@@ -333,7 +381,7 @@ class Store(Verbs):
         unless the job still runs under that claim. ``busy_timeout``: how long this thread's
         writes wait for the write lock from now on, in seconds (a trailing writer gives way)."""
         if busy_timeout is not None:
-            self._sql(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._set_busy_timeout(busy_timeout)
         now = time.time()
         sets = "updated_at=?, bytes_done=?, items_done=?, warnings=?, errors=?"
         params: list[Any] = [now, metrics["bytes"], metrics["items"], metrics["warnings"], metrics["errors"]]
@@ -359,7 +407,8 @@ class Store(Verbs):
 
     def set_settings(self, job_id: int, **changes: Any) -> dict:
         with self._transaction():
-            settings = self.read_settings(job_id)
+            row = self._sql(f"SELECT settings FROM job WHERE id = ?{self._FOR_UPDATE}", (job_id,)).fetchone()
+            settings = (codec.unpack(row[0]) or {}) if row else {}
             settings.update({k: v for k, v in changes.items()})
             settings = {k: v for k, v in settings.items() if v is not None}
             self._sql("UPDATE job SET settings=?, updated_at=? WHERE id=?",
@@ -368,18 +417,18 @@ class Store(Verbs):
 
     # -- runner side ----------------------------------------------------------
     def register_runner(self, workers: int, mode: str) -> int:
-        now, pid = time.time(), os.getpid()
-        cur = self._sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
-                        " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        now, pid = self._now(), os.getpid()
+        runner_id = self._insert_id("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
+                                    " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
+        assert runner_id is not None
+        return runner_id
 
     def unregister_runner(self, runner_id: int) -> None:
         self._sql("DELETE FROM runner WHERE id=?", (runner_id,))
 
     def heartbeat(self, runner_id: int, job_ids: Sequence[int], busy: int) -> bool:
         """Refresh the runner's lease and its jobs'; False if the runner row is gone."""
-        now = time.time()
+        now = self._now()
         with self._transaction():
             cur = self._sql("UPDATE runner SET heartbeat_at=?, busy=? WHERE id=?", (now, busy, runner_id))
             if job_ids:  # only those still its own
@@ -410,9 +459,9 @@ class Store(Verbs):
         if n <= 0:
             return []
         with self._transaction():
-            now = time.time()  # once the write lock is held: after whatever finished before this claim
+            now = self._now()  # once the write lock is held: after whatever finished before this claim
             ids = [r[0] for r in self._sql(
-                f"SELECT id FROM job WHERE {_RUNNABLE} ORDER BY priority DESC, id LIMIT ?", (n,))]
+                f"SELECT id FROM job WHERE {_RUNNABLE} ORDER BY priority DESC, id LIMIT ?{self._SKIP_LOCKED}", (n,))]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
@@ -440,7 +489,7 @@ class Store(Verbs):
         and ``facts`` go in its ``interrupted`` event (store/events.py)."""
         now = time.time()
         with self._transaction():
-            row = self._sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}",
+            row = self._sql(f"SELECT attempts, max_attempts FROM job WHERE id=? AND {_FENCE}{self._FOR_UPDATE}",
                             (job_id, claim)).fetchone()
             if row is None:
                 return False
@@ -568,7 +617,7 @@ class Store(Verbs):
         with self._transaction():
             if dead:
                 self._sql(f"DELETE FROM runner WHERE id IN ({','.join('?' * len(dead))})", dead)
-            rows = self._sql(f"SELECT id, attempts, max_attempts, runner_id, pid FROM job WHERE {cond}",
+            rows = self._sql(f"SELECT id, attempts, max_attempts, runner_id, pid FROM job WHERE {cond}{self._FOR_UPDATE}",
                              live).fetchall()
             for job_id, attempts, max_attempts, runner_id, pid in rows:
                 attempts += 1

@@ -41,8 +41,8 @@ def job_stamps(store: Store, history: int) -> Stamps:
     """Every active job and the ``history`` newest finished ones."""
     return [tuple(r) for r in store._sql(
         f"SELECT id, updated_at FROM job WHERE status IN {_ACTIVE_SQL}"
-        f" UNION ALL SELECT * FROM (SELECT id, updated_at FROM job WHERE +status IN {_FINISHED_SQL}"
-        " ORDER BY id DESC LIMIT ?)", (int(history),)).fetchall()]
+        f" UNION ALL SELECT * FROM (SELECT id, updated_at FROM job WHERE {store._PLUS}status IN {_FINISHED_SQL}"
+        " ORDER BY id DESC LIMIT ?) AS recent", (int(history),)).fetchall()]
 
 
 def find_job_stamps(store: Store, *, text: str = "", statuses: Iterable[str] | None = None,
@@ -51,7 +51,7 @@ def find_job_stamps(store: Store, *, text: str = "", statuses: Iterable[str] | N
     """Jobs of the whole library that match, in ``order`` (a key of ORDERS), one page of them."""
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r} (one of: {', '.join(ORDERS)})")
-    where, params = _conditions(text, statuses, types, active_only)
+    where, params = _conditions(store, text, statuses, types, active_only)
     return [tuple(r) for r in store._sql(
         f"SELECT id, updated_at FROM job WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?",
         (*params, int(limit), int(offset))).fetchall()]
@@ -59,7 +59,7 @@ def find_job_stamps(store: Store, *, text: str = "", statuses: Iterable[str] | N
 
 def count_jobs(store: Store, *, text: str = "", statuses: Iterable[str] | None = None,
                types: Iterable[str] | None = None, active_only: bool = False) -> int:
-    where, params = _conditions(text, statuses, types, active_only)
+    where, params = _conditions(store, text, statuses, types, active_only)
     return store._sql(f"SELECT COUNT(*) FROM job WHERE {where}", params).fetchone()[0]
 
 
@@ -67,23 +67,24 @@ def job_exists(store: Store, job_id: int) -> bool:
     return store._sql("SELECT 1 FROM job WHERE id = ?", (int(job_id),)).fetchone() is not None
 
 
-def _conditions(text: str, statuses, types, active_only: bool) -> tuple[str, list]:
+def _conditions(store: Store, text: str, statuses, types, active_only: bool) -> tuple[str, list]:
     where: list[str] = []
     params: list = []
     for column, values in (("status", statuses), ("type", types)):
         if values is not None:
             values = list(values)
-            where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
+            where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "FALSE")
             params += values
     if active_only:
         where.append(f"status IN {_ACTIVE_SQL}")
     for word in text.split():
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         raw = word.encode("utf-8", "surrogateescape")
-        where.append("(CAST(id AS TEXT) = ? OR type LIKE ? ESCAPE '\\' OR status LIKE ? ESCAPE '\\'"
-                     " OR error LIKE ? ESCAPE '\\' OR instr(config, ?) > 0 OR instr(context, ?) > 0)")
+        like_ = store._LIKE
+        where.append(f"(CAST(id AS TEXT) = ? OR type {like_} ? ESCAPE '\\' OR status {like_} ? ESCAPE '\\'"
+                     f" OR error {like_} ? ESCAPE '\\' OR {store._contains('config')} OR {store._contains('context')})")
         params += [word.lstrip("#"), like, like, like, raw, raw]
-    return " AND ".join(where) or "1", params
+    return " AND ".join(where) or "TRUE", params
 
 
 def dependencies(store: Store, ids: Iterable[int]) -> dict[int, list[int]]:

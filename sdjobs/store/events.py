@@ -74,11 +74,11 @@ def insert(store: Store, job_id: int, events: Iterable[tuple]) -> int | None:
     for ev in events:
         ts, kind, path, message = ev[:4]
         fields = ev[4] if len(ev) > 4 else None
-        cur = store._sql("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
-                         " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
-                         (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
-        if cur.rowcount == 1:
-            last = cur.lastrowid
+        event_id = store._insert_id("INSERT INTO job_event (job_id, ts, kind, path, message, retries)"
+                                    " SELECT id, ?, ?, ?, ?, retries FROM job WHERE id=?",
+                                    (ts, kind, os.fsencode(path) if path is not None else None, text(message), job_id))
+        if event_id is not None:
+            last = event_id
             if fields:
                 store._sql("INSERT INTO job_event_field (event_id, fields) VALUES (?, ?)", (last, codec.pack(fields)))
     return last
@@ -89,7 +89,7 @@ def record(store: Store, job_id: int, kind: str, message: str, fields: dict[str,
     """One lifecycle event (its id). Inside a transaction of the caller's, or in its own; with
     ``claim``, only while the job still runs under it (LeaseLost otherwise)."""
     event = (time.time() if ts is None else ts, kind, None, message, fields)
-    if store._db.in_transaction():
+    if store._in_transaction():
         if claim is not None:
             store.check_claim(job_id, claim)
         return insert(store, job_id, [event])

@@ -1,4 +1,5 @@
-"""Where a library lives: the SQLite file and the folder of files beside it."""
+"""Where a library lives: the SQLite file and the folder of files beside it, or a PostgreSQL
+database and a folder of this host's (``PostgresLibrary``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from ..core.errors import BadInput
 from . import trust
-from .libpath import ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, resolve_db_path  # noqa: F401  (ENV_VAR re-exported)
+from .libpath import (ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, is_postgres,  # noqa: F401  (ENV_VAR re-exported)
+                      resolve_db_path, without_password)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,15 +84,79 @@ class Library:
             raise BadInput(str(exc)) from None
 
 
+@dataclasses.dataclass(frozen=True)
+class PostgresLibrary:
+    """A library in a PostgreSQL database, named by its URL. ``db_path`` is the URL (what a
+    runner hands its processes); ``data_dir`` is a folder of this host's, keyed by the URL
+    without its password (``libpath.data_dir_of``): the runner's log and lock, the command
+    server's socket. There is no file to lose: the server keeps the data."""
+
+    url: str
+
+    @property
+    def db_path(self) -> str:
+        return self.url
+
+    @property
+    def shown(self) -> str:
+        """The URL as messages show it: without its password."""
+        return without_password(self.url)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(data_dir_of(self.url))
+
+    @property
+    def runner_log(self) -> Path:
+        return self.data_dir / RUNNER_LOG
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / "library.lock"
+
+    def file_identity(self) -> None:
+        return None
+
+    def replaced_since(self, opened: object) -> bool:
+        return False
+
+    def damage(self) -> None:
+        return None
+
+    def lost_since(self, opened: object) -> None:
+        return None
+
+    def ensure_dirs(self) -> None:
+        if not self.data_dir.is_dir():
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.check_trust()
+
+    def check_trust(self) -> None:
+        try:
+            trust.check_library(self.url, str(self.data_dir))
+        except trust.UntrustedLibrary as exc:
+            raise BadInput(str(exc)) from None
+
+
+AnyLibrary = Library | PostgresLibrary
+
+
 def default_path() -> Path:
     return Path(default_db_path())
 
 
-def resolve(path: str | os.PathLike | None = None) -> Library:
+def resolve(path: str | os.PathLike | None = None) -> AnyLibrary:
     """``--library`` beats ``$SDJOBS_LIBRARY`` beats the XDG default.
 
-    A path naming an existing directory means ``library.db`` inside it."""
-    return Library(Path(resolve_db_path(os.fspath(path) if path is not None else None)))
+    A path naming an existing directory means ``library.db`` inside it; a PostgreSQL URL
+    names a PostgreSQL library."""
+    return named(resolve_db_path(os.fspath(path) if path is not None else None))
+
+
+def named(name: str | os.PathLike) -> AnyLibrary:
+    """The library a resolved name (a path, or a PostgreSQL URL) stands for."""
+    name = os.fspath(name)
+    return PostgresLibrary(name) if is_postgres(name) else Library(Path(name))
 
 
 # -- why a library cannot be used ---------------------------------------------------------

@@ -41,4 +41,7 @@ def with_psycopg():
         from psycopg.types.json import Json, Jsonb
 
         pw.psycopg, pw.TransactionStatus, pw.Json_pg3, pw.Jsonb_pg3 = psycopg, TransactionStatus, Json, Jsonb
+        adapter = pw.Psycopg3Adapter  # (its class body read the driver's constants only if it was there)
+        adapter.txn_idle, adapter.txn_inerror, adapter.txn_unknown = (
+            TransactionStatus.IDLE, TransactionStatus.INERROR, TransactionStatus.UNKNOWN)
     return pw

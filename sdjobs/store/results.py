@@ -79,8 +79,8 @@ def append(store: Store, job_id: int, rows: Iterable[tuple[str, int | None, str 
                    " DO UPDATE SET name=excluded.name, columns=excluded.columns",
                    (job_id, name or (old[0] if old else "rows"), json.dumps(cols)))
         if chunks:
-            store._db.cursor().executemany("INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows)"
-                                           " VALUES (?,?,?,?,?,?,?)", chunks)
+            store._executemany("INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows)"
+                               " VALUES (?,?,?,?,?,?,?)", chunks)
         if bad:
             store._sql("UPDATE job SET errors=errors+? WHERE id=?", (bad, job_id))
     return n
@@ -145,13 +145,14 @@ def truncate(store: Store, job_id: int, keep: int, *, claim: int | None = None) 
             sizes, sevs = sizes.split(_SEP), sevs.split(_SEP)
             bad += sum(s in BAD for s in sevs[k:])
             rows = list(zip(text.split("\n")[:k], [int(x) if x else None for x in sizes[:k]], sevs[:k], strict=False))
-            store._db.cursor().executemany(
+            store._executemany(
                 "INSERT INTO job_result (job_id, seq, n, max_size, sizes, severities, rows) VALUES (?,?,?,?,?,?,?)",
                 _chunks(job_id, [(t, z, v or None) for t, z, v in rows], seq)[0])
         if keep == 0:
             store._sql("DELETE FROM job_result_set WHERE job_id=?", (job_id,))
         if bad:
-            store._sql("UPDATE job SET errors=MAX(0, errors-?) WHERE id=?", (bad, job_id))
+            store._sql("UPDATE job SET errors=CASE WHEN errors > ? THEN errors - ? ELSE 0 END WHERE id=?",
+                       (bad, bad, job_id))
     return bad
 
 
@@ -180,7 +181,8 @@ def columns(store: Store, job_id: int) -> list[str]:
 
 def count(store: Store, job_id: int, *, min_size: int | None = None, severity: str | None = None) -> int:
     if min_size is None and severity is None and _stored(store, job_id):
-        return store._sql("SELECT COALESCE(SUM(n), 0) FROM job_result WHERE job_id=?", (job_id,)).fetchone()[0]
+        return store._sql("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM job_result WHERE job_id=?",
+                          (job_id,)).fetchone()[0]
     return sum(1 for _ in texts(store, job_id, min_size=min_size, severity=severity))
 
 
@@ -210,8 +212,7 @@ def texts(store: Store, job_id: int, *, min_size: int | None = None, severity: s
 
 def _read(store: Store, where: str, params: list, min_size: int | None, severity: str | None) -> Iterator[str]:
     wanted = {_clean(s) for s in at_least(severity)} if severity is not None else None
-    cur = store._db.connection().execute(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq",
-                                         params)
+    cur = store._sql(f"SELECT sizes, severities, rows FROM job_result WHERE {where} ORDER BY seq", params)
     try:
         while batch := cur.fetchmany(_FETCH):
             for sizes, sevs, text in batch:

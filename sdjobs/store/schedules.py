@@ -93,11 +93,11 @@ def add(store: Store, cron: str, argv: list[str], cwd: str | None, job: Schedule
     """A schedule of ``argv``, the job command it runs; ``job``, what that command submits
     (without it, the first run works it out from ``argv``, as for a schedule of v1)."""
     now = time.time() if now is None else now
-    cur = store._sql("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at, job_type, config, settings,"
-                    " options) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (cron, codec.pack(list(argv)), codec.pack(cwd), now, now, *_job_columns(job)))
-    assert cur.lastrowid is not None
-    return cur.lastrowid
+    schedule_id = store._insert_id("INSERT INTO schedule (cron, argv, cwd, created_at, checked_at, job_type, config,"
+                                   " settings, options) VALUES (?,?,?,?,?,?,?,?,?)",
+                                   (cron, codec.pack(list(argv)), codec.pack(cwd), now, now, *_job_columns(job)))
+    assert schedule_id is not None
+    return schedule_id
 
 
 def set_job(store: Store, schedule_id: int, job: ScheduledJob) -> None:

@@ -26,6 +26,8 @@ import os
 import pwd
 import stat
 
+from .libpath import is_postgres
+
 SHARED_VAR = "SDJOBS_SHARED_LIBRARY"
 DOC = "docs/security.md"
 
@@ -48,8 +50,13 @@ def check_library(db_path: str, data_dir: str) -> None:
     if shared and os.geteuid() == 0:
         raise UntrustedLibrary(f"{SHARED_VAR}=1 is refused for root: a job any member of the group queues"
                                f" would run as root (see {DOC})")
-    _check_ancestors(os.path.dirname(db_path), shared)
-    for path in (db_path, db_path + "-wal", db_path + "-shm", data_dir):
+    if is_postgres(db_path):  # only its local data folder is a file here (store/libpath.py)
+        _check_ancestors(os.path.dirname(data_dir), shared)
+        files = [data_dir]
+    else:
+        _check_ancestors(os.path.dirname(db_path), shared)
+        files = [db_path, db_path + "-wal", db_path + "-shm", data_dir]
+    for path in files:
         _check_own(path, shared, what="library" if path == db_path else None)
     try:
         entries = list(os.scandir(data_dir))

@@ -5,6 +5,11 @@ Each component module (``core``, and one per feature that owns tables) has a
 *i + 1*. The versions applied are kept in ``schema_version``. Entries are
 SQL scripts (str) or callables taking the sqlite3 connection. Never edit a
 released entry; append a new one.
+
+The same versions make the schema of a PostgreSQL library (``store/pg/schema.py``): scripts
+are translated (types), a step the dialects cannot share has its PostgreSQL form in the
+component's ``POSTGRES`` dict (step index -> script or callable), and callables are given a
+connection that takes the same qmark SQL (its ``dialect`` is ``"postgres"``).
 """
 
 from __future__ import annotations

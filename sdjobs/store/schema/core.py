@@ -115,3 +115,7 @@ def _v3_action(conn) -> None:
 
 
 MIGRATIONS.append(_v3_action)
+
+# PostgreSQL's form of the steps the dialects cannot share (store/pg/schema.py): v2's scalar
+# MAX is GREATEST there.
+POSTGRES = {1: MIGRATIONS[1].replace("MAX(attempts - 1, 0)", "GREATEST(attempts - 1, 0)")}

@@ -14,3 +14,12 @@ CREATE TABLE library_identity (
 INSERT INTO library_identity (id, created_at) VALUES (lower(hex(randomblob(16))), (julianday('now') - 2440587.5) * 86400.0)
 """,
 ]
+
+POSTGRES = {0: """
+CREATE TABLE library_identity (
+    id TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL
+);
+INSERT INTO library_identity (id, created_at) VALUES (replace(gen_random_uuid()::text, '-', ''),
+                                                      extract(epoch FROM clock_timestamp()))
+"""}

@@ -1,8 +1,11 @@
 """The backends the job-plane contract (``test_job_plane.py``) runs against.
 
 Each entry opens a client of the store kept in a directory: on a fresh directory, an empty
-store; opened twice on the same directory, two clients of one store. A second backend
-(PostgreSQL, issue 18) adds itself here and runs ``test_job_plane.py`` unchanged.
+store; opened twice on the same directory, two clients of one store.
+
+``postgres``: a database of its own per directory on the cluster ``$SDJOBS_TEST_POSTGRES``
+names (tests/pgtest.py), dropped when the tests end; skipped with pgtest's message when
+there is no cluster.
 
 (Not a conftest.py: the suite's other tests import helpers ``from conftest``, and a second
 module of that name would shadow tests/conftest.py.)
@@ -10,8 +13,12 @@ module of that name would shadow tests/conftest.py.)
 
 from __future__ import annotations
 
+import atexit
+import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def sqlite_store(tmp: Path):
@@ -21,4 +28,46 @@ def sqlite_store(tmp: Path):
     return Store(Library(tmp / "lib" / "library.db"))
 
 
-BACKENDS: dict[str, Callable] = {"sqlite": sqlite_store}
+_DATABASES: dict[Path, str] = {}
+
+
+def postgres_database(tmp: Path) -> str:
+    """The URL of the database of ``tmp`` (made on first use, dropped at exit)."""
+    from pgtest import ENV_VAR, not_available, with_database
+
+    if tmp in _DATABASES:
+        return _DATABASES[tmp]
+    base = os.environ.get(ENV_VAR)
+    if not base:
+        not_available(f"${ENV_VAR} is not set (.ci/postgres.sh starts a cluster and prints its URL)")
+    try:
+        import psycopg
+    except ImportError:
+        not_available("psycopg is not installed (pip install -e '.[test]')")
+    try:
+        with psycopg.connect(base, autocommit=True, connect_timeout=5) as admin:
+            name = f"sdjobs_contract_{uuid.uuid4().hex[:12]}"
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    except psycopg.Error as exc:
+        not_available(f"cannot connect to ${ENV_VAR}: {str(exc).strip().splitlines()[0]}")
+    if not _DATABASES:
+        atexit.register(_drop_all, base)
+    _DATABASES[tmp] = with_database(base, name)
+    return _DATABASES[tmp]
+
+
+def _drop_all(base: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as admin:
+        for url in _DATABASES.values():
+            admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+
+
+def postgres_store(tmp: Path):
+    from sdjobs.store.open import open_store
+
+    return open_store(postgres_database(tmp))
+
+
+BACKENDS: dict[str, Callable] = {"sqlite": sqlite_store, "postgres": postgres_store}

@@ -1,0 +1,171 @@
+"""``PgStore``: the job plane on PostgreSQL, with the SQL of SQLite's ``Store``.
+
+Every verb is ``Store``'s own; only the dialect hooks of ``store/api.py`` differ:
+
+- statements go through ``dialect.pyformat`` (qmark to psycopg's placeholders, cached);
+- transactions are plain ``BEGIN`` (READ COMMITTED): a SELECT whose rows the transaction
+  then writes takes them ``FOR UPDATE``, and the claim ``FOR UPDATE SKIP LOCKED``, so two
+  runners claiming at once take different jobs without waiting for each other;
+- new ids come back with ``RETURNING id``;
+- the time of leases and heartbeats is the database's (``clock_timestamp()``), never a
+  host's: runners on several hosts compare them;
+- ``data_version`` is a change counter that the job plane's tables bump (triggers,
+  ``pg/schema.py``) plus the NOTIFYs they send at commit, heard on a LISTEN connection of
+  this thread's; ``wait_changed`` sleeps on that connection's socket until one comes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ...core.errors import NotFound, SdjobsError
+from ..api import Store
+from ..library import LibraryUnusable, PostgresLibrary
+from ..peewee_lazy import with_psycopg
+from . import schema as pg_schema
+from .dialect import pyformat
+
+pw = with_psycopg()
+import psycopg  # noqa: E402  (after peewee was handed the driver, like peewee's own import)
+
+CONNECT_TIMEOUT = 10  # seconds, unless the URL says
+
+
+class PgDatabase(pw.PostgresqlDatabase):
+    """peewee's PostgreSQL database on psycopg 3: one connection per thread, in autocommit
+    between the transactions ``atomic()`` opens."""
+
+    def __init__(self, url: str) -> None:
+        params: dict[str, Any] = {"application_name": "sdjobs"}
+        if "connect_timeout" not in url:
+            params["connect_timeout"] = CONNECT_TIMEOUT
+        scheme, _, rest = url.partition("://")
+        # (peewee hands psycopg a URL only when it says postgresql://: any other is taken for a
+        # database's name, and the server's address in it is lost)
+        super().__init__(f"postgresql://{rest}", prefer_psycopg3=True, **params)
+
+
+def unreachable(library: PostgresLibrary, exc: BaseException) -> LibraryUnusable:
+    """One line that says why the PostgreSQL library cannot be used (never its password)."""
+    cause = exc.__cause__ if isinstance(exc, pw.PeeweeException) and exc.__cause__ else exc
+    first = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    try:
+        password = urlsplit(library.url).password
+    except ValueError:
+        password = None
+    if password:
+        first = first.replace(password, "***")
+    return LibraryUnusable(f"cannot use the library {library.shown}: {first}")
+
+
+class PgStore(Store):
+    """The library in a PostgreSQL database (``postgresql://user@host/db``)."""
+
+    _PLUS = ""
+    _FOR_UPDATE = " FOR UPDATE"
+    _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+    _LIKE = "ILIKE"
+
+    def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:  # noqa: D107
+        self.library = library  # type: ignore[assignment]
+        self.opened_as = None
+        self._local = threading.local()  # this thread's LISTEN connection and change count
+        library.check_trust()
+        self._db = PgDatabase(library.url)
+        try:
+            raw = self._db.connection()
+            pg_schema.check_not_newer(raw, library.shown)
+            if pg_schema.needs_migration(raw):
+                if not create and not pg_schema.current_versions(raw):
+                    raise NotFound(f"no library at {library.shown}")
+                pg_schema.migrate(raw, library.shown)
+        except SdjobsError:
+            self._db.close()
+            raise
+        except (pw.PeeweeException, psycopg.Error) as exc:
+            self._db.close()
+            raise unreachable(library, exc) from None
+        # (its local data folder is made by what needs it: a runner, ``library.ensure_dirs``)
+
+    def lost(self) -> str | None:
+        return None  # no file to lose: the server keeps the data
+
+    def close(self) -> None:
+        self._db.close()
+        listener = getattr(self._local, "listener", None)
+        if listener is not None:
+            self._local.listener = None
+            listener.close()
+
+    def reopen(self) -> None:
+        """After a fork: the parent's connections are cut from this process (their sockets
+        point at /dev/null, so that closing them here cannot end the parent's sessions) and
+        new ones are opened on first use."""
+        inherited = [getattr(self._db._state, "conn", None), getattr(self._local, "listener", None)]
+        devnull = os.open(os.devnull, os.O_RDWR)
+        try:
+            for conn in inherited:
+                if conn is not None and not conn.closed:
+                    try:
+                        os.dup2(devnull, conn.fileno())
+                    except (OSError, psycopg.Error):
+                        pass
+        finally:
+            os.close(devnull)
+        self._db = PgDatabase(self.library.url)
+        self._local = threading.local()
+
+    # -- dialect hooks (store/api.py) ---------------------------------------------
+    def _sql(self, query: str, params: Sequence = ()):  # type: ignore[override]
+        return self._db.execute_sql(pyformat(query), params)
+
+    def _transaction(self):
+        return self._db.atomic()
+
+    def _insert_id(self, query: str, params: Sequence = ()) -> int | None:
+        row = self._sql(query + " RETURNING id", params).fetchone()
+        return row[0] if row else None
+
+    def _executemany(self, query: str, rows: Iterable[Sequence]) -> None:
+        self._db.cursor().executemany(pyformat(query), rows)
+
+    def _contains(self, column: str) -> str:
+        return f"position(CAST(? AS BYTEA) IN {column}) > 0"
+
+    def _now(self) -> float:
+        return self._sql("SELECT CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)").fetchone()[0]
+
+    def _set_busy_timeout(self, seconds: float) -> None:
+        self._sql(f"SET lock_timeout = {int(seconds * 1000)}")
+
+    # -- live views ----------------------------------------------------------------
+    def _listener(self):
+        conn = getattr(self._local, "listener", None)
+        if conn is None or conn.closed:
+            conn = psycopg.connect(self.library.url, autocommit=True, application_name="sdjobs-listen",
+                                   **({} if "connect_timeout" in self.library.url
+                                      else {"connect_timeout": CONNECT_TIMEOUT}))
+            conn.execute(f"LISTEN {pg_schema.CHANNEL}")
+            self._local.listener = conn
+            self._local.heard = getattr(self._local, "heard", 0) + 1  # whatever happened before it listened
+        return conn
+
+    def data_version(self) -> int:
+        """Changes when anyone commits a change of the job plane: the triggers' sequence (one
+        round trip) plus the NOTIFYs this thread has heard (none of them missed: a commit under
+        way when the sequence was read is heard when it ends)."""
+        listener = self._listener()
+        self._local.heard += sum(1 for _ in listener.notifies(timeout=0))
+        counter = self._sql(f"SELECT last_value FROM {pg_schema.COUNTER}").fetchone()[0]
+        return counter + self._local.heard
+
+    def wait_changed(self, seen: int, timeout: float) -> int:
+        version = self.data_version()
+        if version != seen or timeout <= 0:
+            return version
+        self._local.heard += sum(1 for _ in self._listener().notifies(timeout=timeout, stop_after=1))
+        return self.data_version()
