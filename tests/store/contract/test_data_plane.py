@@ -2,7 +2,7 @@
 
 As huey's ``StorageTests``: ``DataPlaneTests`` holds the tests, written against the
 ``DataPlane`` Protocol with no SQL and no connection; each backend runs them through the
-``data_plane`` fixture (SQLite today; a second backend adds itself to ``BACKENDS``).
+``data_plane`` fixture (SQLite, and PostgreSQL when ``$SDJOBS_TEST_POSTGRES`` names a cluster).
 Paths are real files in a temporary directory: verbs that judge by the disk (forgetting
 what is gone) see what a job would.
 """
@@ -32,7 +32,19 @@ def _sqlite(tmp_path):
         store.close()
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _postgres(tmp_path):
+    from job_plane_backends import postgres_store
+
+    from sdjobs.store.data_plane import open_data_plane
+
+    store = postgres_store(tmp_path)  # (skipped with pgtest's message when there is no cluster)
+    try:
+        yield open_data_plane(store), store
+    finally:
+        store.close()
+
+
+BACKENDS = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
