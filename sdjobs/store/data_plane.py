@@ -320,7 +320,9 @@ class DataPlane(Locations, Entries, IndexKeeping, IndexRuns, ContentIds, Thumbna
 
 def open_data_plane(store: Any) -> DataPlane:
     """The data plane of an open store: ``Store`` (SQLite) or ``PgStore`` (PostgreSQL)."""
-    if getattr(store, "dialect", "sqlite") == "postgres":
+    from .data_sql import dialect
+
+    if dialect(store).name == "postgres":
         from .data_pg import PgDataPlane
 
         return PgDataPlane(store)
