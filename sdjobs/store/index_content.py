@@ -160,7 +160,7 @@ class ContentWorker:
         conn = _connection(self.db_path)
         if getattr(conn, "dialect", "sqlite") == "postgres":
             with conn.transaction():
-                conn.executemany(update, values)
+                _record_pg(conn, found, cas_only)
                 conn.execute("UPDATE index_run SET identified = identified + ? WHERE job_id=?", (len(values), job_id))
             return
         conn.execute("BEGIN IMMEDIATE")
@@ -171,3 +171,21 @@ class ContentWorker:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+_FOUND_TYPES = ("bigint", "text", "text", "text", "bigint", "bigint", "text")
+
+
+def _record_pg(conn: Any, found: Sequence[ContentFound], cas_only: bool) -> None:
+    """``record``'s UPDATE on PostgreSQL: one statement over the columns passed as arrays
+    (``unnest``), not one per file: 3x the rows per second of ``executemany``
+    (``bench/bench_index_bulk.py``)."""
+    if cas_only:
+        conn.execute("UPDATE entry SET cas_id = f.cas_id FROM unnest(?::bigint[], ?::text[]) AS f(id, cas_id)"
+                     " WHERE entry.id = f.id", ([r.id for r in found], [r.cas_id for r in found]))
+        return
+    names = ContentFound._fields
+    sets = ", ".join(f"{c} = coalesce(f.{c}, entry.{c})" for c in names[1:])
+    arrays = ", ".join(f"?::{t}[]" for t in _FOUND_TYPES)
+    conn.execute(f"UPDATE entry SET {sets} FROM unnest({arrays}) AS f({', '.join(names)}) WHERE entry.id = f.id",
+                 [list(col) for col in zip(*found)])
