@@ -202,7 +202,10 @@ def apply_chunk(store, job_id: int, location_id: int, after: bytes, upto: bytes 
         f"INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, subtree_size,"
         f" subtree_files) SELECT ?, s.path, s.name, s.kind, s.size, s.inode, s.device, s.mode, s.mtime_ns,"
         f" s.subtree_size, s.subtree_files FROM index_scan s WHERE {rng} AND NOT EXISTS"
-        f" (SELECT 1 FROM entry e WHERE e.location_id=? AND e.path=s.path)",
+        f" (SELECT 1 FROM entry e WHERE e.location_id=? AND e.path=s.path)"
+        # a row another job wrote since (a copy into the location, on PostgreSQL, whose writers
+        # do not queue on one lock as SQLite's do) is that job's: it has the file as it is now
+        f" ON CONFLICT (location_id, path) DO NOTHING",
         [location_id, *rp, location_id]).rowcount
     return sum(1 for (kind,) in changed if kind != "dir"), new
 
