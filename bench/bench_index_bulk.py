@@ -15,8 +15,7 @@ the walker's size (5,000):
 
 On PostgreSQL (``--postgres`` or ``$SDJOBS_TEST_POSTGRES``: a URL whose role may create
 databases; each run gets a fresh database), the first two are measured with each way
-``PgDataPlane`` can write a batch (``data_pg.BULK``): ``copy`` (COPY into the table),
-``stage`` (COPY into a temporary table, merged by INSERT ... SELECT ... ON CONFLICT) and
+``PgDataPlane`` can write a batch (``data_pg.BULK``): ``copy`` (COPY into the table) and
 ``insert`` (the multi-row INSERTs SQLite uses). Reported: rows per second of wall time
 (median of ``--runs``), and the client's CPU seconds (PostgreSQL's server works in its own
 processes: its CPU is not in that column).
@@ -154,7 +153,7 @@ def main() -> int:
     ap.add_argument("--entries", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--postgres", default=os.environ.get("SDJOBS_TEST_POSTGRES"))
-    ap.add_argument("--modes", default="copy,stage,insert", help="PostgreSQL's ways of writing a batch")
+    ap.add_argument("--modes", default="copy,insert", help="PostgreSQL's ways of writing a batch")
     args = ap.parse_args()
     configs = [("SQLite", None)]
     if args.postgres:

@@ -9,7 +9,7 @@ The verbs and their SQL are the data-plane modules' (one copy for both engines, 
   SQL as ``sqlite3`` does (``execute``, ``executemany``, ``transaction``);
 - ``PgDataPlane``: the verbs of ``data_sqlite.SQLDataPlane``, with the bulk path of the
   index's walk written through ``COPY ... FROM STDIN`` (binary), measured against
-  multi-row INSERTs (``bench/bench_pgindex.py``).
+  multi-row INSERTs (``bench/bench_index_bulk.py``).
 """
 
 from __future__ import annotations
@@ -93,10 +93,11 @@ from . import index_store as ixs  # noqa: E402
 
 _WALK_COLS = ixs.ROW_COLS  # path, name, kind, size, inode, device, mode, mtime_ns
 _WALK_TYPES = ("int8", "bytea", "bytea", "text", "int8", "int8", "int8", "int8", "int8")
-# How ``write_discovered`` writes a batch on PostgreSQL (``bench/bench_pgindex.py`` measures
-# each): "copy" (COPY into the table; a batch that meets rows already there is merged by
-# multi-row INSERTs instead), "stage" (COPY into a temporary table, merged into the table by
-# one INSERT ... SELECT ... ON CONFLICT), "insert" (the multi-row INSERTs SQLite uses).
+# How ``write_discovered`` writes a batch on PostgreSQL: "copy" (COPY into the table; a batch
+# that meets rows already there is merged by multi-row INSERTs instead) or "insert" (the
+# multi-row INSERTs SQLite uses). ``bench/bench_index_bulk.py`` measures both: COPY is 2.6x
+# (first index) to 3x (re-index) the rows per second (bench/results/hosts.md; COPY into a
+# temporary table merged by INSERT ... SELECT ... ON CONFLICT was measured too, and dropped).
 BULK = os.environ.get("SDJOBS_PG_BULK", "copy")
 
 
@@ -136,13 +137,6 @@ class PgDataPlane(SQLDataPlane):
         rows = [(owner_id, *values[i:i + 8]) for i in range(0, len(values), 8)]
         merge = (f"ON CONFLICT (location_id, path) DO UPDATE SET {ixs._ROW_SET}" if table == "entry"
                  else ixs._STAGE_AGAIN)
-        if BULK == "stage":
-            store._sql(f"CREATE TEMP TABLE IF NOT EXISTS ix_walk (owner BIGINT, path BYTEA, name BYTEA, kind TEXT,"
-                       f" size BIGINT, inode BIGINT, device BIGINT, mode BIGINT, mtime_ns BIGINT)")
-            _copy(store._db.cursor(), "ix_walk", f"owner, {_WALK_COLS}", rows)
-            store._sql(f"INSERT INTO {table} ({owner}, {_WALK_COLS}) SELECT owner, {_WALK_COLS} FROM ix_walk {merge}")
-            store._sql("TRUNCATE ix_walk")
-            return
         psycopg = _psycopg()
         try:
             with store._transaction():  # a savepoint: a batch that meets rows already there is undone

@@ -188,4 +188,4 @@ def _record_pg(conn: Any, found: Sequence[ContentFound], cas_only: bool) -> None
     sets = ", ".join(f"{c} = coalesce(f.{c}, entry.{c})" for c in names[1:])
     arrays = ", ".join(f"?::{t}[]" for t in _FOUND_TYPES)
     conn.execute(f"UPDATE entry SET {sets} FROM unnest({arrays}) AS f({', '.join(names)}) WHERE entry.id = f.id",
-                 [list(col) for col in zip(*found)])
+                 [list(col) for col in zip(*found, strict=True)])
