@@ -51,6 +51,7 @@ class PgConnection:
         self.url = url
         self.raw = psycopg.connect(url, autocommit=True)
         self.pid = os.getpid()
+        self._cursors = 0
 
     def execute(self, query: str, params: Sequence = ()) -> Any:
         return self.raw.execute(qmark(query), params or None)
@@ -58,6 +59,16 @@ class PgConnection:
     def executemany(self, query: str, rows: Iterable[Sequence]) -> None:
         with self.raw.cursor() as cur:
             cur.executemany(qmark(query), rows)
+
+    def batches(self, query: str, params: Sequence, size: int) -> Iterator[list]:
+        """The rows of a query that may return many, ``size`` at a time, through a cursor
+        of the server's (a client cursor would hold all of them in this process at once)."""
+        self._cursors += 1
+        with self.raw.cursor(name=f"sdjobs_rows_{self._cursors}", withhold=True) as cur:
+            cur.itersize = size
+            cur.execute(qmark(query), params or None)
+            while rows := cur.fetchmany(size):
+                yield rows
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -176,12 +176,11 @@ class IndexReader:
             if loc is None:
                 return
             lo, hi = subtree_range(real)
-            cur = conn.execute(f"SELECT {_DIGEST_COLS} FROM entry WHERE location_id=? AND path >= ? AND path < ?"
-                               f" AND {_HAS_DIGEST}", (loc, lo, hi))
             cut = len(real.rstrip("/"))
             base = given.rstrip("/") if given != real else None
             make = StoredDigest._make
-            while rows := cur.fetchmany(5000):
+            for rows in _batches(conn, f"SELECT {_DIGEST_COLS} FROM entry WHERE location_id=? AND path >= ?"
+                                 f" AND path < ? AND {_HAS_DIGEST}", (loc, lo, hi), 5000):
                 for raw, *rest in rows:
                     p = raw.decode("utf-8", "surrogateescape")
                     yield make((base + p[cut:] if base is not None else p, *rest))
@@ -215,13 +214,22 @@ class IndexReader:
         """(path in the spelling of ``given``, (size, mtime_ns, inode, full_hash)) of each
         indexed file at or under ``real``, in path order."""
         lo, hi = subtree_range(real)
-        cur = self._conn().execute(
-            "SELECT path, size, mtime_ns, inode, full_hash FROM entry WHERE location_id=?"
-            " AND ((path >= ? AND path < ?) OR path = ?) AND kind='file' ORDER BY path",
-            (location_id, lo, hi, _fsencode(real)))
         cut, base = len(real.rstrip("/")), given.rstrip("/")
         swap = given != real
-        while rows := cur.fetchmany(batch):
+        for rows in _batches(self._conn(), "SELECT path, size, mtime_ns, inode, full_hash FROM entry WHERE"
+                             " location_id=? AND ((path >= ? AND path < ?) OR path = ?) AND kind='file' ORDER BY path",
+                             (location_id, lo, hi, _fsencode(real)), batch):
             for raw, *stored in rows:
                 p = raw.decode("utf-8", "surrogateescape")
                 yield base + p[cut:] if swap else p, tuple(stored)
+
+
+def _batches(conn: Any, query: str, params: tuple, size: int) -> Iterator[list]:
+    """The rows of a long scan, ``size`` at a time, read as they are used (PostgreSQL: a
+    cursor of the server's, ``PgConnection.batches``)."""
+    if getattr(conn, "dialect", "sqlite") == "postgres":
+        yield from conn.batches(query, params, size)
+        return
+    cur = conn.execute(query, params)
+    while rows := cur.fetchmany(size):
+        yield rows
