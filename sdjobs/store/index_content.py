@@ -136,6 +136,12 @@ class ContentWorker:
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
 
+    def __repr__(self) -> str:
+        from .data_sql import is_url
+        from .libpath import without_password
+
+        return f"ContentWorker({without_password(self.db_path) if is_url(self.db_path) else self.db_path!r})"
+
     def rows(self, s: ContentScope, after: int, upto: int | None) -> list[ContentRow]:
         cond, params = _selection(s)
         sql = (f"SELECT e.id, e.path, e.size, e.cas_id IS NULL, e.full_hash IS NULL, e.kind_class IS NULL"

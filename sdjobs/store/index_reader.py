@@ -64,7 +64,9 @@ class IndexReader:
         return (IndexReader, (self.db_path, self.data_dir))
 
     def __repr__(self) -> str:
-        return f"IndexReader({self.db_path!r})"
+        from .libpath import without_password
+
+        return f"IndexReader({without_password(self.db_path) if is_url(self.db_path) else self.db_path!r})"
 
     def _conn(self) -> Any:
         if self._c is not None and self._pid == os.getpid():
