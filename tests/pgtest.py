@@ -9,6 +9,7 @@ the variable, psycopg or a reachable server, the test is skipped with the reason
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import NoReturn
@@ -47,6 +48,15 @@ def postgres_url() -> Iterator[str]:
     try:
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
         yield with_database(base, name)
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        for attempt in range(50):
+            try:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                break
+            except psycopg.errors.InsufficientPrivilege:
+                # an autovacuum worker (the server's, not ours to end) is in the database: it
+                # gives way soon (seen after a test wrote ~1,000 rows)
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
     finally:
         admin.close()

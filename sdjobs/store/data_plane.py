@@ -319,7 +319,13 @@ class DataPlane(Locations, Entries, IndexKeeping, IndexRuns, ContentIds, Thumbna
 
 
 def open_data_plane(store: Any) -> DataPlane:
-    """The data plane of an open ``Store`` (SQLite, the only backend today)."""
+    """The data plane of an open store: ``Store`` (SQLite) or ``PgStore`` (PostgreSQL)."""
+    from .data_sql import dialect
+
+    if dialect(store).name == "postgres":
+        from .data_pg import PgDataPlane
+
+        return PgDataPlane(store)
     from .data_sqlite import SQLiteDataPlane
 
     return SQLiteDataPlane(store)

@@ -1,6 +1,10 @@
-"""The data plane over the SQLite library (``data_plane.DataPlane``): each verb is one
+"""The data plane over a library's SQL store (``data_plane.DataPlane``): each verb is one
 function of the store modules that hold the SQL (``index_store``, ``index_sync``,
-``index_diff``, ``index_content``, ``thumbs_store``), run on the job's connection."""
+``index_diff``, ``index_content``, ``thumbs_store``), run on the job's connection.
+
+``SQLDataPlane`` holds the verbs, for any store whose ``_sql`` speaks the modules' SQL
+(one copy for SQLite and PostgreSQL: ``data_sql.py``); ``SQLiteDataPlane`` adds SQLite's
+tuning of a long bulk run, ``data_pg.PgDataPlane`` PostgreSQL's."""
 
 from __future__ import annotations
 
@@ -24,11 +28,16 @@ from .index_store import EntryRow, LocationRow
 INDEXER_PRAGMAS = ("PRAGMA cache_size=-65536", "PRAGMA wal_autocheckpoint=8192", "PRAGMA temp_store=MEMORY")
 
 
-class SQLiteDataPlane:
-    """The data plane of one open ``Store`` (its connection, its thread)."""
+class SQLDataPlane:
+    """The data plane of one open store (its connection, its thread)."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
+
+    @property
+    def address(self) -> str:
+        """What a worker process opens the library with (an SQLite file, a PostgreSQL URL)."""
+        return str(self._store.library.db_path)
 
     @property
     def data_dir(self) -> Path:
@@ -110,8 +119,7 @@ class SQLiteDataPlane:
 
     # -- index runs -----------------------------------------------------------------------
     def tune_for_indexing(self) -> None:
-        for pragma in INDEXER_PRAGMAS:
-            self._store._sql(pragma)
+        pass
 
     def open_bulk_writer(self) -> None:
         """In a process of the indexer's own (forked): a connection of its own, set up for
@@ -121,8 +129,7 @@ class SQLiteDataPlane:
         ixs.bulk_connection(self._store)
 
     def settle(self) -> None:
-        """Move what was written into the database file now (a WAL checkpoint)."""
-        self._store._sql("PRAGMA wal_checkpoint(PASSIVE)")
+        pass
 
     def running_index_jobs(self, location_id: int) -> list[int]:
         """Index jobs running now on the location (started and not finished: ``active_runs``)."""
@@ -222,11 +229,11 @@ class SQLiteDataPlane:
         return content.identified(self._store, job_id)
 
     def content_worker(self) -> ContentWorker:
-        return ContentWorker(str(self._store.library.db_path))
+        return ContentWorker(self.address)
 
     # -- worker-side reads (dupes, the verifying walk, validate) ------------------------------
     def reader(self) -> IndexReader:
-        return IndexReader(str(self._store.library.db_path))
+        return IndexReader(self.address, str(self.data_dir))
 
     # -- thumbnails -----------------------------------------------------------------------
     def thumb_source(self, path: str) -> ts.SourceRow | None:
@@ -243,3 +250,15 @@ class SQLiteDataPlane:
 
     def thumb_counts(self) -> dict[str, int]:
         return ts.counts(self._store)
+
+
+class SQLiteDataPlane(SQLDataPlane):
+    """The data plane of an SQLite ``Store``."""
+
+    def tune_for_indexing(self) -> None:
+        for pragma in INDEXER_PRAGMAS:
+            self._store._sql(pragma)
+
+    def settle(self) -> None:
+        """Move what was written into the database file now (a WAL checkpoint)."""
+        self._store._sql("PRAGMA wal_checkpoint(PASSIVE)")

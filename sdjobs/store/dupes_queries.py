@@ -1,8 +1,10 @@
 """Read-only queries of the index for dupes (the schema is in schema/index.py),
 and where dupes keeps the groups it worked out from a location's index.
 
-Each query function takes a plain ``sqlite3`` connection from ``connect_ro``: they
-run in worker processes as well as in the job's. Paths are the stored BLOBs.
+Each query function takes a worker's connection from ``connect_ro`` (a plain ``sqlite3``
+one, or ``data_pg.PgConnection`` on PostgreSQL: the same qmark SQL, and a fragment of its
+``data_sql.Dialect`` where they differ): they run in worker processes as well as in the
+job's. Paths are the stored BLOBs.
 
 The bulk queries return what SQLite can assemble in C as one string per
 column (``group_concat``) instead of one Python tuple per row: on 200,000
@@ -16,10 +18,19 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
+from .data_sql import dialect
+
 _HASHED = "kind='file' AND full_hash IS NOT NULL"
 
 
-def connect_ro(db: str) -> sqlite3.Connection:
+def connect_ro(db: str):
+    """A connection for reading the index at ``db`` (an SQLite file, or a PostgreSQL URL)."""
+    from .data_sql import is_url
+
+    if is_url(db):
+        from .data_pg import connection
+
+        return connection(db)
     conn = sqlite3.connect(f"file:{quote(db)}?mode=ro", uri=True, timeout=30)
     # pages through the page cache's mapping, not one pread per page
     conn.execute("PRAGMA mmap_size=1073741824")
@@ -83,8 +94,8 @@ def children(conn: sqlite3.Connection, location_id: int, dir_path: bytes) -> lis
     lo = dir_path.rstrip(b"/") + b"/"
     return conn.execute(
         "SELECT path, kind, size, inode, device, mtime_ns, full_hash FROM entry WHERE location_id=?"
-        " AND path >= ? AND path < ? AND instr(substr(path, ?), x'2f') = 0",
-        (location_id, lo, lo[:-1] + b"0", len(lo) + 1)).fetchall()
+        f" AND path >= ? AND path < ? AND {dialect(conn).no_slash_after('path', len(lo) + 1)}",
+        (location_id, lo, lo[:-1] + b"0")).fetchall()
 
 
 def hashed_concat(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes, min_size: int,
@@ -96,6 +107,9 @@ def hashed_concat(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: byt
     ``count_unhashed``, the number of files without a stored full hash."""
     size_sql, size_args = _size_clause(min_size, max_size)
     has = "FILTER (WHERE full_hash IS NOT NULL)" if count_unhashed else ""
+    if dialect(conn).name == "postgres":
+        return _hashed_concat_pg(conn, location_id, lo, hi, size_sql, size_args, hash_lo, hash_hi, mtimes,
+                                 count_unhashed, has)
     mtime_col = f"group_concat(mtime_ns, ',') {has}" if mtimes else "NULL"
     where = "(full_hash IS NULL OR full_hash >= ? AND full_hash < ?)" if count_unhashed else \
         "full_hash >= ? AND full_hash < ?"
@@ -110,6 +124,24 @@ def hashed_concat(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: byt
             (location_id, lo, hi, *size_args, hash_lo, hash_hi)).fetchone()
     finally:
         conn.text_factory = old
+
+
+def _hashed_concat_pg(conn, location_id: int, lo: bytes, hi: bytes, size_sql: str, size_args: tuple,
+                      hash_lo: str, hash_hi: str, mtimes: bool, count_unhashed: bool, has: str) -> tuple:
+    """``hashed_concat`` on PostgreSQL: ``string_agg`` in path order, the text columns as bytes."""
+    def agg(expr: str) -> str:
+        return f"convert_to(string_agg({expr}, ',' ORDER BY path) {has}, 'UTF8')"
+
+    where = "(full_hash IS NULL OR full_hash >= ? AND full_hash < ?)" if count_unhashed else \
+        "full_hash >= ? AND full_hash < ?"
+    keys, idents = agg("full_hash || size::text"), agg("inode::text || ':' || device::text")
+    row = conn.execute(
+        f"SELECT {keys}, {idents}, string_agg(path, '\\x00'::bytea ORDER BY path) {has},"
+        f" {agg('mtime_ns::text') if mtimes else 'NULL'},"
+        f" {'count(*) FILTER (WHERE full_hash IS NULL)' if count_unhashed else '0'}"
+        f" FROM entry WHERE location_id=? AND path >= ? AND path < ? AND kind='file' AND {size_sql} AND {where}",
+        (location_id, lo, hi, *size_args, hash_lo, hash_hi)).fetchone()
+    return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
 
 
 def unhashed(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: bytes, min_size: int,

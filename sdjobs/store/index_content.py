@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from collections.abc import Iterator, Sequence
 
 from .index_diff import scope as _scope
@@ -62,7 +62,7 @@ def _selection(s: ContentScope) -> tuple[str, list]:
     if s.deep:
         need.append("e.kind_class IS NULL")
     if not need:
-        need.append("0")
+        need.append("1=0")
     # "+e.location_id": walk the rows by id from the cursor, not the (location, path) index
     cond, params = f"+e.location_id=? AND e.kind='file' AND ({' OR '.join(need)})", [s.location_id]
     if s.targets is not None:
@@ -112,8 +112,15 @@ def identified_want(store, location_id: int) -> int:
 _conn: tuple[int, str, sqlite3.Connection] | None = None
 
 
-def _connection(db_path: str) -> sqlite3.Connection:
-    """This process's own connection (never one inherited through fork)."""
+def _connection(db_path: str) -> Any:
+    """This process's own connection (never one inherited through fork): ``sqlite3``'s,
+    or ``data_pg.PgConnection`` for a PostgreSQL library."""
+    from .data_sql import is_url
+
+    if is_url(db_path):
+        from .data_pg import connection
+
+        return connection(db_path)
     global _conn
     if _conn is None or _conn[0] != os.getpid() or _conn[1] != db_path:
         conn = sqlite3.connect(db_path, timeout=60, isolation_level=None)
@@ -129,12 +136,18 @@ class ContentWorker:
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
 
+    def __repr__(self) -> str:
+        from .data_sql import is_url
+        from .libpath import without_password
+
+        return f"ContentWorker({without_password(self.db_path) if is_url(self.db_path) else self.db_path!r})"
+
     def rows(self, s: ContentScope, after: int, upto: int | None) -> list[ContentRow]:
         cond, params = _selection(s)
         sql = (f"SELECT e.id, e.path, e.size, e.cas_id IS NULL, e.full_hash IS NULL, e.kind_class IS NULL"
                f" FROM entry e WHERE {cond} AND e.id > ?" + ("" if upto is None else " AND e.id <= ?"))
         rows = _connection(self.db_path).execute(sql, [*params, after] + ([] if upto is None else [upto])).fetchall()
-        return [ContentRow(i, p.decode("utf-8", "surrogateescape"), size, bool(a), bool(b), bool(c))
+        return [ContentRow(i, bytes(p).decode("utf-8", "surrogateescape"), size, bool(a), bool(b), bool(c))
                 for i, p, size, a, b, c in rows]
 
     def record(self, job_id: int, found: Sequence[ContentFound], *, cas_only: bool) -> None:
@@ -151,6 +164,11 @@ class ContentWorker:
                       " taken_at=coalesce(?, taken_at) WHERE id=?")
             values = [(*r[1:7], r.id) for r in found]
         conn = _connection(self.db_path)
+        if getattr(conn, "dialect", "sqlite") == "postgres":
+            with conn.transaction():
+                _record_pg(conn, found, cas_only)
+                conn.execute("UPDATE index_run SET identified = identified + ? WHERE job_id=?", (len(values), job_id))
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(update, values)
@@ -159,3 +177,21 @@ class ContentWorker:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+_FOUND_TYPES = ("bigint", "text", "text", "text", "bigint", "bigint", "text")
+
+
+def _record_pg(conn: Any, found: Sequence[ContentFound], cas_only: bool) -> None:
+    """``record``'s UPDATE on PostgreSQL: one statement over the columns passed as arrays
+    (``unnest``), not one per file: 3x the rows per second of ``executemany``
+    (``bench/bench_index_bulk.py``)."""
+    if cas_only:
+        conn.execute("UPDATE entry SET cas_id = f.cas_id FROM unnest(?::bigint[], ?::text[]) AS f(id, cas_id)"
+                     " WHERE entry.id = f.id", ([r.id for r in found], [r.cas_id for r in found]))
+        return
+    names = ContentFound._fields
+    sets = ", ".join(f"{c} = coalesce(f.{c}, entry.{c})" for c in names[1:])
+    arrays = ", ".join(f"?::{t}[]" for t in _FOUND_TYPES)
+    conn.execute(f"UPDATE entry SET {sets} FROM unnest({arrays}) AS f({', '.join(names)}) WHERE entry.id = f.id",
+                 [list(col) for col in zip(*found, strict=True)])

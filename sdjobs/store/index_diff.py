@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
+from .data_sql import NO_FLATTEN, dialect, many
 from .index_store import subtree_range
 
 _fsencode = os.fsencode
@@ -60,35 +61,38 @@ def totals_under(store, location_id: int, target: str) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def _direct(alias: str, directory: str) -> tuple[str, list]:
+def _direct(store, alias: str, directory: str) -> tuple[str, list]:
     """Entries directly inside ``directory`` (no '/' after its prefix)."""
     lo, hi = subtree_range(directory)
-    return (f"({alias}.path >= ? AND {alias}.path < ? AND instr(substr({alias}.path, {len(lo) + 1}), x'2f') = 0)",
+    return (f"({alias}.path >= ? AND {alias}.path < ? AND {dialect(store).no_slash_after(f'{alias}.path', len(lo) + 1)})",
             [lo, hi])
 
 
 def _gone_table(store) -> None:
-    store._sql("CREATE TEMP TABLE IF NOT EXISTS ix_gone (id INTEGER PRIMARY KEY, device INTEGER, inode INTEGER,"
-              " kind TEXT, path BLOB, size INTEGER, mtime_ns INTEGER)")
-    store._sql("DELETE FROM temp.ix_gone")
+    """``ix_gone``, this connection's scratch table of entries gone from where they were
+    (a temporary table: unqualified, the connection's own one is found first)."""
+    d = dialect(store)
+    store._sql(f"CREATE TEMP TABLE IF NOT EXISTS ix_gone (id {d.int_pk}, device {d.bigint}, inode {d.bigint},"
+               f" kind TEXT, path {d.blob}, size {d.bigint}, mtime_ns {d.bigint})")
+    store._sql("DELETE FROM ix_gone")
 
 
 def _collect_gone(store, job_id: int, location_id: int, cond: str, params: list) -> None:
-    store._sql(f"INSERT OR IGNORE INTO temp.ix_gone SELECT e.id, e.device, e.inode, e.kind, e.path, e.size,"
-              f" e.mtime_ns FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
-              f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
-              [location_id, *params, job_id])
+    store._sql(f"INSERT INTO ix_gone SELECT e.id, e.device, e.inode, e.kind, e.path, e.size,"
+               f" e.mtime_ns FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
+               f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path) ON CONFLICT DO NOTHING",
+               [location_id, *params, job_id])
 
 
 def _move_gone(store, job_id: int, location_id: int) -> tuple[int, int]:
     """Pair what is gone with what is new by (device, inode, kind); give the old
     rows their new paths. Returns (moved, deleted): what stayed below a moved
     directory's old path is gone for good."""
-    if not store._sql("SELECT 1 FROM temp.ix_gone LIMIT 1").fetchone():
+    if not store._sql("SELECT 1 FROM ix_gone LIMIT 1").fetchone():
         return 0, 0
-    store._sql("CREATE INDEX IF NOT EXISTS temp.ix_gone_ino ON ix_gone(device, inode, kind)")
+    store._sql("CREATE INDEX IF NOT EXISTS ix_gone_ino ON ix_gone(device, inode, kind)")
     pairs = store._sql(
-        "SELECT s.path, s.name, g.id, g.kind, g.path FROM index_scan s CROSS JOIN temp.ix_gone g"
+        f"SELECT s.path, s.name, g.id, g.kind, g.path FROM index_scan s {dialect(store).cross_join} ix_gone g"
         " ON g.device = s.device AND g.inode = s.inode AND g.kind = s.kind"
         " AND (s.kind = 'dir' OR (g.size = s.size AND g.mtime_ns = s.mtime_ns))"
         " WHERE s.job_id=? AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.location_id=? AND e.path=s.path)"
@@ -104,13 +108,13 @@ def _move_gone(store, job_id: int, location_id: int) -> tuple[int, int]:
         moves.append((path, name, entry_id))
         if kind == "dir":
             old_dirs.append(old)
-    store._db.cursor().executemany("UPDATE entry SET path=?, name=? WHERE id=?", moves)
+    many(store, "UPDATE entry SET path=?, name=? WHERE id=?", moves)
     orphans = 0
     for old in old_dirs:
         lo, hi = subtree_range(os.fsdecode(old))
         orphans += store._sql("DELETE FROM entry WHERE location_id=? AND path >= ? AND path < ?",
                              (location_id, lo, hi)).rowcount
-    store._sql("DELETE FROM temp.ix_gone")
+    store._sql("DELETE FROM ix_gone")
     return len(moves), orphans
 
 
@@ -122,9 +126,8 @@ def apply_moves(store, job_id: int, location_id: int, targets: Iterable[str],
         cond, params = scope("e", target)
         _collect_gone(store, job_id, location_id, cond, params)
     if keep:
-        gone = store._sql("SELECT id, path FROM temp.ix_gone").fetchall()
-        store._db.cursor().executemany("DELETE FROM temp.ix_gone WHERE id=?",
-                                      [(i,) for i, p in gone if _kept(p, keep)])
+        gone = store._sql("SELECT id, path FROM ix_gone").fetchall()
+        many(store, "DELETE FROM ix_gone WHERE id=?", [(i,) for i, p in gone if _kept(p, keep)])
     return _move_gone(store, job_id, location_id)
 
 
@@ -134,13 +137,13 @@ def apply_moves_in(store, job_id: int, location_id: int, dirs: Iterable[str]) ->
     _gone_table(store)
     replaced = []  # directories that are something else now: what was below them is gone
     for d in dirs:
-        cond, params = _direct("e", d)
+        cond, params = _direct(store, "e", d)
         _collect_gone(store, job_id, location_id, cond, params)
         replaced += [r[0] for r in store._sql(
             f"SELECT e.path FROM entry e JOIN index_scan s ON s.job_id=? AND s.path=e.path"
             f" WHERE e.location_id=? AND {cond} AND e.kind='dir' AND s.kind<>'dir'",
             [job_id, location_id, *params])]
-    below = [r[0] for r in store._sql("SELECT path FROM temp.ix_gone WHERE kind='dir'")] + replaced
+    below = [r[0] for r in store._sql("SELECT path FROM ix_gone WHERE kind='dir'")] + replaced
     for old in below:
         lo, hi = subtree_range(os.fsdecode(old))
         _collect_gone(store, job_id, location_id, "(e.path >= ? AND e.path < ?)", [lo, hi])
@@ -155,11 +158,11 @@ def apply_moves_in(store, job_id: int, location_id: int, dirs: Iterable[str]) ->
 def delete_gone_in(store, job_id: int, location_id: int, directory: str) -> int:
     """Delete the direct children of ``directory`` that were not listed again, with
     everything below them."""
-    cond, params = _direct("e", directory)
+    cond, params = _direct(store, "e", directory)
     gone = store._sql(f"SELECT e.id, e.path, e.kind FROM entry e WHERE e.location_id=? AND {cond} AND NOT EXISTS"
                      f" (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)",
                      [location_id, *params, job_id]).fetchall()
-    store._db.cursor().executemany("DELETE FROM entry WHERE id=?", [(i,) for i, _p, _k in gone])
+    many(store, "DELETE FROM entry WHERE id=?", [(i,) for i, _p, _k in gone])
     deleted = len(gone)
     for _i, path, kind in gone:
         if kind == "dir":
@@ -181,9 +184,10 @@ def apply_chunk(store, job_id: int, location_id: int, after: bytes, upto: bytes 
     Returns (modified entries that are not directories, new entries)."""
     rng = "s.job_id=? AND s.path > ?" + ("" if upto is None else " AND s.path <= ?")
     rp = [job_id, after] + ([] if upto is None else [upto])
-    # "LIMIT -1" keeps the subquery from being flattened: the chunk drives the join
+    # a LIMIT keeps SQLite from flattening the subquery: the chunk drives the join
     # (one index lookup per scanned row), not a scan of every entry of the location.
-    chunk = f"(SELECT * FROM index_scan s WHERE {rng} LIMIT -1) AS s"
+    chunk = f"(SELECT * FROM index_scan s WHERE {rng} {NO_FLATTEN}) AS s"
+    d = dialect(store)
     changed = store._sql(
         f"UPDATE entry SET kind=s.kind, size=s.size, inode=s.inode, device=s.device, mode=s.mode,"
         f" mtime_ns=s.mtime_ns, name=s.name, {_KEEP_IF_SAME} FROM {chunk}"
@@ -192,13 +196,16 @@ def apply_chunk(store, job_id: int, location_id: int, after: bytes, upto: bytes 
     store._sql(
         f"UPDATE entry SET subtree_size=s.subtree_size, subtree_files=s.subtree_files FROM {chunk}"
         f" WHERE s.kind='dir' AND s.subtree_size IS NOT NULL AND entry.location_id=?"
-        f" AND entry.path=s.path AND (entry.subtree_size IS NOT s.subtree_size"
-        f" OR entry.subtree_files IS NOT s.subtree_files)", [*rp, location_id])
+        f" AND entry.path=s.path AND (entry.subtree_size {d.distinct} s.subtree_size"
+        f" OR entry.subtree_files {d.distinct} s.subtree_files)", [*rp, location_id])
     new = store._sql(
         f"INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, subtree_size,"
         f" subtree_files) SELECT ?, s.path, s.name, s.kind, s.size, s.inode, s.device, s.mode, s.mtime_ns,"
         f" s.subtree_size, s.subtree_files FROM index_scan s WHERE {rng} AND NOT EXISTS"
-        f" (SELECT 1 FROM entry e WHERE e.location_id=? AND e.path=s.path)",
+        f" (SELECT 1 FROM entry e WHERE e.location_id=? AND e.path=s.path)"
+        # a row another job wrote since (a copy into the location, on PostgreSQL, whose writers
+        # do not queue on one lock as SQLite's do) is that job's: it has the file as it is now
+        f" ON CONFLICT (location_id, path) DO NOTHING",
         [location_id, *rp, location_id]).rowcount
     return sum(1 for (kind,) in changed if kind != "dir"), new
 
@@ -221,7 +228,7 @@ def delete_gone(store, job_id: int, location_id: int, target: str, after: bytes 
         " AND NOT EXISTS (SELECT 1 FROM index_scan s WHERE s.job_id=? AND s.path=e.path)"
         " ORDER BY e.path LIMIT ?", (location_id, lo, hi, after, job_id, limit)).fetchall()
     doomed = [(i,) for i, p in rows if not _kept(p, keep)]
-    store._db.cursor().executemany("DELETE FROM entry WHERE id=?", doomed)
+    many(store, "DELETE FROM entry WHERE id=?", doomed)
     deleted += len(doomed)
     return deleted, (rows[-1][1] if len(rows) == limit else None)
 
@@ -236,17 +243,15 @@ def changed_dirs(store, job_id: int, changed: int = 1) -> list[str]:
 
 def stage_dirs(store, job_id: int, dirs: list[tuple[bytes, int, int | None]]) -> None:
     """(path, changed, digest) of directories a verifying walk compared."""
-    store._db.cursor().executemany(
-        f"INSERT INTO index_dirs (job_id, path, changed, digest) VALUES ({int(job_id)},?,?,?)"
-        " ON CONFLICT(job_id, path) DO UPDATE SET changed=excluded.changed, digest=excluded.digest", dirs)
+    many(store, f"INSERT INTO index_dirs (job_id, path, changed, digest) VALUES ({int(job_id)},?,?,?)"
+                " ON CONFLICT(job_id, path) DO UPDATE SET changed=excluded.changed, digest=excluded.digest", dirs)
 
 
 def stage_dir_totals(store, job_id: int, totals: list[tuple[bytes, int, int]]) -> None:
     """(path, subtree_size, subtree_files) of directories a verifying walk summed."""
-    store._db.cursor().executemany(
-        f"INSERT INTO index_dirs (job_id, path, subtree_size, subtree_files) VALUES ({int(job_id)},?,?,?)"
-        " ON CONFLICT(job_id, path) DO UPDATE SET subtree_size=excluded.subtree_size,"
-        " subtree_files=excluded.subtree_files", totals)
+    many(store, f"INSERT INTO index_dirs (job_id, path, subtree_size, subtree_files) VALUES ({int(job_id)},?,?,?)"
+                " ON CONFLICT(job_id, path) DO UPDATE SET subtree_size=excluded.subtree_size,"
+                " subtree_files=excluded.subtree_files", totals)
 
 
 def dir_listed(store, job_id: int, path: str, digest: int) -> None:

@@ -2,9 +2,10 @@
 
 Workers of the runner's pool (dupes' scan, verify and grouping, the indexer's verifying
 walk, validate) read the index on their own, so the job process does not ship rows to
-them. An ``IndexReader`` is picklable: it holds the library's address only, and each
-process opens one read-only connection of its own on first use (never one inherited
-through fork) and keeps it for the tasks that follow: cheaper than a connection per task.
+them. An ``IndexReader`` is picklable: it holds the library's address only (an SQLite
+file, or a PostgreSQL URL: ``data_pg.PgConnection``), and each process opens one
+read-only connection of its own on first use (never one inherited through fork) and keeps
+it for the tasks that follow: cheaper than a connection per task.
 
 The lookups are hot paths of dupes; their SQL is hand-written (``dupes_queries``) and
 stays here, behind these verbs. Paths are the stored BLOBs (bytes) where the caller
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from collections.abc import Iterable, Iterator
 
 from . import dupes_queries as q
+from .data_sql import is_url
 from .index_store import canonical, subtree_range
 from .kept_groups import KeptGroups
 
@@ -52,21 +54,32 @@ _HAS_DIGEST = "kind='file' AND (full_hash IS NOT NULL OR cas_id IS NOT NULL)"
 class IndexReader:
     """Read-only verbs over one library's index, for worker processes."""
 
-    def __init__(self, db_path: str) -> None:
-        self.db_path = db_path
-        self._c: sqlite3.Connection | None = None
+    def __init__(self, db_path: str, data_dir: str | None = None) -> None:
+        self.db_path = db_path  # the library's address: an SQLite file or a PostgreSQL URL
+        self.data_dir = data_dir  # where kept groups live (None: beside the SQLite file)
+        self._c: Any = None
         self._pid = 0
 
     def __reduce__(self):
-        return (IndexReader, (self.db_path,))
+        return (IndexReader, (self.db_path, self.data_dir))
 
     def __repr__(self) -> str:
-        return f"IndexReader({self.db_path!r})"
+        from .libpath import without_password
 
-    def _conn(self) -> sqlite3.Connection:
+        return f"IndexReader({without_password(self.db_path) if is_url(self.db_path) else self.db_path!r})"
+
+    def _conn(self) -> Any:
         if self._c is not None and self._pid == os.getpid():
             return self._c
         pid = os.getpid()
+        if is_url(self.db_path):
+            from .data_pg import connection, errors
+
+            try:
+                self._c, self._pid = connection(self.db_path), pid
+            except errors() as exc:
+                raise IndexUnreadable(str(exc).strip()) from None
+            return self._c
         try:
             st = os.stat(self.db_path)
         except OSError:
@@ -84,6 +97,9 @@ class IndexReader:
         return self._c
 
     def close(self) -> None:
+        if is_url(self.db_path):
+            self._c = None  # (the process's connection stays, for its other readers)
+            return
         known = _conns.pop((os.getpid(), self.db_path), None)
         if known is not None:
             known[0].close()
@@ -91,6 +107,8 @@ class IndexReader:
 
     def kept(self) -> KeptGroups:
         """Where dupes keeps the groups it worked out from this library's index."""
+        if self.data_dir is not None:
+            return KeptGroups(data_dir=self.data_dir)
         return KeptGroups(self.db_path)
 
     # -- dupes: the location and its stored hashes -----------------------------------------
@@ -141,8 +159,15 @@ class IndexReader:
         when there is no index to read (no tables, a library being migrated)."""
         try:
             yield from self._stored_digests(paths, subtree)
-        except sqlite3.Error as exc:
+        except self._errors() as exc:
             raise IndexUnreadable(str(exc)) from None
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        if is_url(self.db_path):
+            from .data_pg import errors
+
+            return errors()
+        return (sqlite3.Error,)
 
     def _stored_digests(self, paths: Iterable[str] | None, subtree: str | None) -> Iterator[StoredDigest]:
         conn = self._conn()
@@ -153,12 +178,11 @@ class IndexReader:
             if loc is None:
                 return
             lo, hi = subtree_range(real)
-            cur = conn.execute(f"SELECT {_DIGEST_COLS} FROM entry WHERE location_id=? AND path >= ? AND path < ?"
-                               f" AND {_HAS_DIGEST}", (loc, lo, hi))
             cut = len(real.rstrip("/"))
             base = given.rstrip("/") if given != real else None
             make = StoredDigest._make
-            while rows := cur.fetchmany(5000):
+            for rows in _batches(conn, f"SELECT {_DIGEST_COLS} FROM entry WHERE location_id=? AND path >= ?"
+                                 f" AND path < ? AND {_HAS_DIGEST}", (loc, lo, hi), 5000):
                 for raw, *rest in rows:
                     p = raw.decode("utf-8", "surrogateescape")
                     yield make((base + p[cut:] if base is not None else p, *rest))
@@ -192,13 +216,22 @@ class IndexReader:
         """(path in the spelling of ``given``, (size, mtime_ns, inode, full_hash)) of each
         indexed file at or under ``real``, in path order."""
         lo, hi = subtree_range(real)
-        cur = self._conn().execute(
-            "SELECT path, size, mtime_ns, inode, full_hash FROM entry WHERE location_id=?"
-            " AND ((path >= ? AND path < ?) OR path = ?) AND kind='file' ORDER BY path",
-            (location_id, lo, hi, _fsencode(real)))
         cut, base = len(real.rstrip("/")), given.rstrip("/")
         swap = given != real
-        while rows := cur.fetchmany(batch):
+        for rows in _batches(self._conn(), "SELECT path, size, mtime_ns, inode, full_hash FROM entry WHERE"
+                             " location_id=? AND ((path >= ? AND path < ?) OR path = ?) AND kind='file' ORDER BY path",
+                             (location_id, lo, hi, _fsencode(real)), batch):
             for raw, *stored in rows:
                 p = raw.decode("utf-8", "surrogateescape")
                 yield base + p[cut:] if swap else p, tuple(stored)
+
+
+def _batches(conn: Any, query: str, params: tuple, size: int) -> Iterator[list]:
+    """The rows of a long scan, ``size`` at a time, read as they are used (PostgreSQL: a
+    cursor of the server's, ``PgConnection.batches``)."""
+    if getattr(conn, "dialect", "sqlite") == "postgres":
+        yield from conn.batches(query, params, size)
+        return
+    cur = conn.execute(query, params)
+    while rows := cur.fetchmany(size):
+        yield rows

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from ..core import codec
 from ..core.errors import NotFound
+from .data_sql import NO_FLATTEN, dialect, many
 
 _fsencode, _fsdecode = os.fsencode, os.fsdecode
 
@@ -109,11 +110,11 @@ def _ancestors(path: str) -> list[bytes]:
 def _forget_groups(store, location_id: int) -> None:
     """Duplicate groups that dupes worked out from the location's entries go
     whenever the entries may change (``dupes_queries.forget_groups``)."""
-    db = getattr(getattr(store, "library", None), "db_path", None)
-    if db is not None:
-        from .dupes_queries import forget_groups
+    data_dir = getattr(getattr(store, "library", None), "data_dir", None)
+    if data_dir is not None:
+        from .kept_groups import KeptGroups
 
-        forget_groups(db, location_id)
+        KeptGroups(data_dir=data_dir).forget(location_id)
 
 
 def subtree_range(path: str) -> tuple[bytes, bytes]:
@@ -195,10 +196,9 @@ def entry_at(store, path: str | os.PathLike) -> EntryRow | None:
 # -- locations --------------------------------------------------------------------
 def create_location(store, path: str, *, rules: dict, mode: str, max_depth: int | None, recurse: bool,
                     now: float) -> int:
-    cur = store._sql("INSERT INTO location (path, rules, mode, max_depth, recurse, created_at)"
-                    " VALUES (?,?,?,?,?,?)",
-                    (_fsencode(path), codec.pack(rules), mode, max_depth, int(recurse), now))
-    return cur.lastrowid
+    return store._sql("INSERT INTO location (path, rules, mode, max_depth, recurse, created_at)"
+                      " VALUES (?,?,?,?,?,?) RETURNING id",
+                      (_fsencode(path), codec.pack(rules), mode, max_depth, int(recurse), now)).fetchone()[0]
 
 
 def nested_locations(store, path: str) -> list[LocationRow]:
@@ -240,6 +240,8 @@ def active_runs(store, location_id: int) -> list[int]:
 # A walked entry as stored: (path, name, kind, size, inode, device, mode, mtime_ns), paths as bytes.
 ROW_COLS = "path, name, kind, size, inode, device, mode, mtime_ns"
 _ROW_SET = ", ".join(f"{c}=excluded.{c}" for c in ROW_COLS.split(", ")[1:])
+# a staged row walked again replaces the one staged (its subtree totals come after it)
+_STAGE_AGAIN = f"ON CONFLICT (job_id, path) DO UPDATE SET {_ROW_SET}, subtree_size=NULL, subtree_files=NULL"
 
 
 def load_run(store, job_id: int) -> tuple[int, str, str, str | None, dict] | None:
@@ -253,9 +255,11 @@ def load_run(store, job_id: int) -> tuple[int, str, str, str | None, dict] | Non
 
 
 def start_run(store, job_id: int, location_id: int, root: str, state: dict, now: float) -> None:
-    store._sql("INSERT OR REPLACE INTO index_run (job_id, location_id, root, phase, cursor, state, started_at)"
-              " VALUES (?,?,?,?,?,?,?)", (job_id, location_id, _fsencode(root), "discovery", None,
-                                          codec.pack(state), now))
+    store._sql("INSERT INTO index_run (job_id, location_id, root, phase, cursor, state, started_at)"
+               " VALUES (?,?,?,?,?,?,?) ON CONFLICT (job_id) DO UPDATE SET location_id=excluded.location_id,"
+               " root=excluded.root, phase=excluded.phase, cursor=excluded.cursor, state=excluded.state,"
+               " started_at=excluded.started_at, identified=0",
+               (job_id, location_id, _fsencode(root), "discovery", None, codec.pack(state), now))
 
 
 def save_run(store, job_id: int, phase: str, cursor: str | bytes | None, state: dict | bytes) -> None:
@@ -300,21 +304,22 @@ _ROWS_PER_STATEMENT = 128
 
 def _insert_values(store, head: str, one: str, tail: str, values: list) -> None:
     """``head VALUES one, one, ... tail`` over ``values``, 8 per row."""
-    cur = store._db.cursor()
     step = 8 * _ROWS_PER_STATEMENT
     full = len(values) - len(values) % step
     if full:
-        cur.executemany(f"{head} VALUES {','.join([one] * _ROWS_PER_STATEMENT)} {tail}",
-                        [values[i:i + step] for i in range(0, full, step)])
+        many(store, f"{head} VALUES {','.join([one] * _ROWS_PER_STATEMENT)} {tail}",
+             [values[i:i + step] for i in range(0, full, step)])
     if full < len(values):
-        cur.execute(f"{head} VALUES {','.join([one] * ((len(values) - full) // 8))} {tail}", values[full:])
+        store._sql(f"{head} VALUES {','.join([one] * ((len(values) - full) // 8))} {tail}", values[full:])
 
 
 def bulk_connection(store) -> None:
     """Set up the connection of the indexer's writer process: no foreign-key
     lookup of the location per inserted row (a fifth of the insert's cost);
-    ``write_entries`` checks once per batch that the location is there."""
-    store._sql("PRAGMA foreign_keys=OFF")
+    ``write_entries`` checks once per batch that the location is there. (PostgreSQL checks
+    each row's reference: only a superuser may turn that off.)"""
+    if dialect(store).name == "sqlite":
+        store._sql("PRAGMA foreign_keys=OFF")
 
 
 def write_entries(store, location_id: int, values: list) -> None:
@@ -328,29 +333,27 @@ def write_entries(store, location_id: int, values: list) -> None:
 
 def stage_entries(store, job_id: int, rows: list[tuple]) -> None:
     """Keep walked rows in ``index_scan`` for the diff of a re-index."""
-    store._db.cursor().executemany(
-        f"INSERT OR REPLACE INTO index_scan (job_id, {ROW_COLS}) VALUES ({job_id},?,?,?,?,?,?,?,?)", rows)
+    many(store, f"INSERT INTO index_scan (job_id, {ROW_COLS}) VALUES ({int(job_id)},?,?,?,?,?,?,?,?) {_STAGE_AGAIN}",
+         rows)
 
 
 def stage_values(store, job_id: int, values: list) -> None:
     """``stage_entries`` of flat values (8 per entry, as for ``write_entries``)."""
-    _insert_values(store, f"INSERT OR REPLACE INTO index_scan (job_id, {ROW_COLS})", f"({job_id},?,?,?,?,?,?,?,?)",
-                   "", values)
+    _insert_values(store, f"INSERT INTO index_scan (job_id, {ROW_COLS})", f"({int(job_id)},?,?,?,?,?,?,?,?)",
+                   _STAGE_AGAIN, values)
 
 
 def write_totals(store, location_id: int, totals: list[tuple[int, int, int, bytes]]) -> None:
     """(subtree_size, subtree_files, digest, path) of finished directories, into ``entry``."""
-    store._db.cursor().executemany(
-        f"UPDATE entry SET subtree_size=?, subtree_files=?, digest=? WHERE location_id={location_id} AND path=?",
-        totals)
+    many(store, f"UPDATE entry SET subtree_size=?, subtree_files=?, digest=? WHERE location_id={int(location_id)}"
+                " AND path=?", totals)
 
 
 def stage_totals(store, job_id: int, totals: list[tuple[int, int, int, bytes]]) -> None:
     """Subtree totals of staged directories (their digests are not kept: see
     ``invalidate_digests``)."""
-    store._db.cursor().executemany(
-        f"UPDATE index_scan SET subtree_size=?, subtree_files=? WHERE job_id={job_id} AND path=?",
-        [(t[0], t[1], t[3]) for t in totals])
+    many(store, f"UPDATE index_scan SET subtree_size=?, subtree_files=? WHERE job_id={int(job_id)} AND path=?",
+         [(t[0], t[1], t[3]) for t in totals])
 
 
 def absorb_locations(store, into_id: int, path: str) -> list[str]:
@@ -366,10 +369,10 @@ def absorb_locations(store, into_id: int, path: str) -> list[str]:
 
 def apply_dir_changes(store, job_id: int, location_id: int, root: str) -> None:
     """New digests and subtree totals found by a verifying re-index (``index_dirs``)."""
-    store._sql("UPDATE entry SET digest = CASE WHEN d.changed = 1 THEN d.digest ELSE entry.digest END,"
+    store._sql(f"UPDATE entry SET digest = CASE WHEN d.changed = 1 THEN d.digest ELSE entry.digest END,"
               " subtree_size = coalesce(d.subtree_size, entry.subtree_size),"
               " subtree_files = coalesce(d.subtree_files, entry.subtree_files)"
-              " FROM (SELECT * FROM index_dirs WHERE job_id=? LIMIT -1) AS d"  # the few rows drive the join
+              f" FROM (SELECT * FROM index_dirs WHERE job_id=? {NO_FLATTEN}) AS d"  # the few rows drive the join
               " WHERE entry.location_id=? AND entry.path = d.path",
               (job_id, location_id))
     row = store._sql("SELECT digest FROM index_dirs WHERE job_id=? AND path=? AND changed=1",

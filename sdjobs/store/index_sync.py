@@ -24,6 +24,7 @@ from typing import NamedTuple
 from collections.abc import Iterable
 
 from . import index_store as ixs
+from .data_sql import many
 
 _fsencode, _fsdecode = os.fsencode, os.fsdecode
 CHUNK = 500  # paths per IN (...) list
@@ -166,9 +167,9 @@ class _Forget:
 
     def _gone_subtree(self, loc: ixs.LocationRow, path: str) -> None:
         scope, params = _scope(loc.id, path)
-        size, files, n = self.store._sql(
+        size, files, n = map(int, self.store._sql(  # (PostgreSQL's sum is a numeric: a Decimal)
             "SELECT coalesce(sum(CASE WHEN kind='file' THEN size END), 0), count(CASE WHEN kind='file' THEN 1 END),"
-            f" count(*) FROM entry WHERE {scope}", params).fetchone()
+            f" count(*) FROM entry WHERE {scope}", params).fetchone())
         if not n:
             return
         self.store._sql(f"DELETE FROM entry WHERE {scope}", params)
@@ -225,12 +226,21 @@ def _forget_thumb_sources(store, path: str) -> None:
 
 def move_thumb_sources(store, src: str, dst: str) -> int:
     """A moved file or tree keeps its thumbnails: the sources at and below ``src`` are
-    renamed to ``dst`` (byte-exact: the paths are BLOBs, concatenated as such)."""
-    exact = _fsencode(src)
+    renamed to ``dst`` (byte-exact: the new paths are made in bytes); a source recorded
+    at a new path already gives way, as the file that was there did."""
+    exact, new = _fsencode(src), _fsencode(dst)
     lo, hi = ixs.subtree_range(src)
-    return store._sql("UPDATE OR REPLACE thumb_source SET path = CAST(CAST(? AS BLOB) || substr(path, ?) AS BLOB)"
-                     " WHERE path = ? OR (path >= ? AND path < ?)",
-                     (_fsencode(dst), len(exact) + 1, exact, lo, hi)).rowcount
+    with store._transaction():
+        moving = [r[0] for r in store._sql("SELECT path FROM thumb_source WHERE path = ? OR (path >= ? AND path < ?)",
+                                           (exact, lo, hi))]
+        renamed = [(new + bytes(old)[len(exact):], old) for old in moving if new != exact]
+        mine = set(moving)
+        taken = [n for n, _o in renamed if n not in mine]
+        for i in range(0, len(taken), CHUNK):
+            part = taken[i:i + CHUNK]
+            store._sql(f"DELETE FROM thumb_source WHERE path IN ({','.join('?' * len(part))})", part)
+        many(store, "UPDATE thumb_source SET path=? WHERE path=?", renamed)
+    return len(moving)
 
 
 # -- writes ---------------------------------------------------------------------------------
@@ -271,8 +281,8 @@ def record_written(store, loc: ixs.LocationRow, rows: list[Written], *, new_tree
             if r.kind == "file" and r.size and (carried[0] is None or (loc.full_hash and carried[1] is None)
                                                or (loc.mode == "deep" and carried[2] is None)):
                 lacking = True
-        store._db.cursor().executemany(
-            "INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, cas_id,"
+        many(
+            store, "INSERT INTO entry (location_id, path, name, kind, size, inode, device, mode, mtime_ns, cas_id,"
             " full_hash, kind_class, width, height, taken_at, subtree_size, subtree_files)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(location_id, path) DO UPDATE SET"
             " kind=excluded.kind, size=excluded.size, inode=excluded.inode, device=excluded.device,"
@@ -292,8 +302,9 @@ def _after_change(store, loc: ixs.LocationRow, deltas: dict[str, tuple[int, int]
     """Totals of the location and of the directories above the changed paths; digests of
     the directories whose children changed are forgotten (NULL: a re-index looks again)."""
     shift_ancestors(store, loc.id, loc.path, deltas)
-    store._sql("UPDATE location SET entries=max(entries + ?, 0), total_size=max(total_size + ?, 0) WHERE id=?",
-              (dentries, dbytes, loc.id))
+    store._sql("UPDATE location SET entries=CASE WHEN entries + ? > 0 THEN entries + ? ELSE 0 END,"
+               " total_size=CASE WHEN total_size + ? > 0 THEN total_size + ? ELSE 0 END WHERE id=?",
+               (dentries, dentries, dbytes, dbytes, loc.id))
     inside = [p for p in parents if p != loc.path]
     for i in range(0, len(inside), CHUNK):
         part = [_fsencode(p) for p in inside[i:i + CHUNK]]
@@ -316,7 +327,7 @@ def shift_ancestors(store, location_id: int, root: str, deltas: dict[str, tuple[
             acc[0] += dsize
             acc[1] += dfiles
             d = os.path.dirname(d)
-    store._db.cursor().executemany(
-        "UPDATE entry SET subtree_size=coalesce(subtree_size, 0)+?, subtree_files=coalesce(subtree_files, 0)+?"
+    many(
+        store, "UPDATE entry SET subtree_size=coalesce(subtree_size, 0)+?, subtree_files=coalesce(subtree_files, 0)+?"
         " WHERE location_id=? AND path=?",
         [(s, f, location_id, _fsencode(d)) for d, (s, f) in per_dir.items()])

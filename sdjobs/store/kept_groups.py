@@ -22,10 +22,16 @@ def groups_dir(db: str | os.PathLike) -> Path:
 
 
 class KeptGroups:
-    """The kept groups of one library (its address only: picklable)."""
+    """The kept groups of one library (a folder's name only: picklable): those of the SQLite
+    library at ``db_path``, or those under a library's ``data_dir`` (any backend)."""
 
-    def __init__(self, db_path: str | os.PathLike) -> None:
-        self.dir = groups_dir(db_path)
+    def __init__(self, db_path: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> None:
+        if data_dir is not None:
+            self.dir = Path(data_dir) / "dupes-groups"
+        elif db_path is not None:
+            self.dir = groups_dir(db_path)
+        else:
+            raise TypeError("KeptGroups needs db_path or data_dir")
 
     def _base(self, location_id: int, name: str) -> Path:
         return self.dir / f"{int(location_id)}-{name}"

@@ -22,12 +22,13 @@ import os
 import time
 from pathlib import Path
 
+from .data_sql import dialect, many
 from .thumbs_store import THUMBS_DIR
 
 ORPHAN_GRACE = 3600.0
 _fsencode, _fsdecode = os.fsencode, os.fsdecode
 _REFERENCED = ("EXISTS (SELECT 1 FROM thumb_source s WHERE s.cas_id = t.cas_id)"
-               " OR EXISTS (SELECT 1 FROM temp.thumb_refs r WHERE r.cas_id = t.cas_id)")
+               " OR EXISTS (SELECT 1 FROM thumb_refs r WHERE r.cas_id = t.cas_id)")
 
 
 @dataclasses.dataclass
@@ -72,18 +73,19 @@ def prune(store, data_dir: str | os.PathLike, *, dry_run: bool = False, missing_
             elif state is not False:
                 gone.append(raw)
     out.sources = len(gone)
+    # scratch tables of this connection (temporary: unqualified, its own are found first)
     store._sql("CREATE TEMP TABLE IF NOT EXISTS thumb_refs (cas_id TEXT PRIMARY KEY)")
-    store._sql("DELETE FROM temp.thumb_refs")
-    store._sql("INSERT OR IGNORE INTO temp.thumb_refs SELECT cas_id FROM entry WHERE cas_id IS NOT NULL")
+    store._sql("DELETE FROM thumb_refs")
+    store._sql("INSERT INTO thumb_refs SELECT cas_id FROM entry WHERE cas_id IS NOT NULL ON CONFLICT DO NOTHING")
     try:
         if dry_run:
-            store._sql("CREATE TEMP TABLE IF NOT EXISTS thumb_gone (path BLOB PRIMARY KEY)")
-            store._sql("DELETE FROM temp.thumb_gone")
-            store._db.cursor().executemany("INSERT OR IGNORE INTO temp.thumb_gone VALUES (?)", [(g,) for g in gone])
+            store._sql(f"CREATE TEMP TABLE IF NOT EXISTS thumb_gone (path {dialect(store).blob} PRIMARY KEY)")
+            store._sql("DELETE FROM thumb_gone")
+            many(store, "INSERT INTO thumb_gone VALUES (?) ON CONFLICT DO NOTHING", [(g,) for g in gone])
             doomed = store._sql(
                 "SELECT t.id, t.path FROM thumbnail t WHERE NOT (EXISTS (SELECT 1 FROM thumb_source s WHERE"
-                " s.cas_id = t.cas_id AND s.path NOT IN (SELECT path FROM temp.thumb_gone))"
-                " OR EXISTS (SELECT 1 FROM temp.thumb_refs r WHERE r.cas_id = t.cas_id))").fetchall()
+                " s.cas_id = t.cas_id AND s.path NOT IN (SELECT path FROM thumb_gone))"
+                " OR EXISTS (SELECT 1 FROM thumb_refs r WHERE r.cas_id = t.cas_id))").fetchall()
         else:
             with store._transaction():
                 for i in range(0, len(gone), 500):
@@ -94,8 +96,8 @@ def prune(store, data_dir: str | os.PathLike, *, dry_run: bool = False, missing_
                     part = [d[0] for d in doomed[i:i + 500]]
                     store._sql(f"DELETE FROM thumbnail WHERE id IN ({','.join('?' * len(part))})", part)
     finally:
-        store._sql("DROP TABLE IF EXISTS temp.thumb_refs")
-        store._sql("DROP TABLE IF EXISTS temp.thumb_gone")
+        store._sql("DROP TABLE IF EXISTS thumb_refs")
+        store._sql("DROP TABLE IF EXISTS thumb_gone")
     out.thumbnails = len(doomed)
     named = {rel for (rel,) in store._sql("SELECT path FROM thumbnail")}
     doomed_rel = {rel for _id, rel in doomed}

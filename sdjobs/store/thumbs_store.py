@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import NamedTuple
 from collections.abc import Iterable, Iterator
 
+from .data_sql import many
+
 _fsencode, _fsdecode = os.fsencode, os.fsdecode
 
 THUMBS_DIR = "thumbs"
@@ -87,16 +89,15 @@ def record(store, sources: Iterable[tuple], thumbs: Iterable[tuple]) -> None:
     if not src and not th:
         return
     with store._transaction():
-        cur = store._db.cursor()
         if th:
-            cur.executemany(
-                f"INSERT INTO thumbnail ({_THUMB_COLS}) VALUES (?,?,?,?,?,?,?,?)"
+            many(
+                store, f"INSERT INTO thumbnail ({_THUMB_COLS}) VALUES (?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (cas_id, variant, format) DO UPDATE SET size=excluded.size,"
                 " width=excluded.width, height=excluded.height, path=excluded.path,"
                 " created_at=excluded.created_at", th)
         if src:
-            cur.executemany(
-                f"INSERT INTO thumb_source ({_SRC_COLS}) VALUES (?,?,?,?,?,?,?,?)"
+            many(
+                store, f"INSERT INTO thumb_source ({_SRC_COLS}) VALUES (?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (path) DO UPDATE SET cas_id=excluded.cas_id, mtime_ns=excluded.mtime_ns,"
                 " size=excluded.size, status=excluded.status, error=excluded.error,"
                 " job_id=excluded.job_id, updated_at=excluded.updated_at", src)
@@ -118,7 +119,7 @@ def listing(store, data_dir: Path, paths: list[str] | None = None, *,
         exact, lo, hi = _range(os.path.abspath(p))
         conds.append("(s.path = ? OR (s.path >= ? AND s.path < ?))")
         params += [exact, lo, hi]
-    where = " OR ".join(conds) or "1"
+    where = " OR ".join(conds) or "1=1"
     if not include_failed:
         where = f"({where}) AND s.status = 'ok'"
     cur = store._sql(

@@ -131,3 +131,25 @@ ALTER TABLE index_run ADD COLUMN identified INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE location ADD COLUMN identified_want INTEGER NOT NULL DEFAULT 0
 """,
 ]
+
+# PostgreSQL's form of the steps the dialects cannot share (``store/pg/schema.py``; the other
+# steps run there as they are, their types translated): v2 looks at no PRAGMA, the columns
+# and indexes it drops are there.
+POSTGRES = {1: """
+DROP INDEX IF EXISTS entry_inode;
+DROP INDEX IF EXISTS entry_cas;
+DROP INDEX IF EXISTS entry_size;
+ALTER TABLE entry DROP COLUMN parent;
+ALTER TABLE index_scan DROP COLUMN parent;
+ALTER TABLE entry ADD COLUMN digest INTEGER;
+ALTER TABLE location ADD COLUMN digest INTEGER;
+CREATE TABLE index_dirs (
+    job_id INTEGER NOT NULL,
+    path BLOB NOT NULL,
+    changed INTEGER NOT NULL DEFAULT 0,
+    digest INTEGER,
+    subtree_size INTEGER,
+    subtree_files INTEGER,
+    PRIMARY KEY (job_id, path)
+)
+"""}

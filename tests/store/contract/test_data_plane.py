@@ -2,7 +2,7 @@
 
 As huey's ``StorageTests``: ``DataPlaneTests`` holds the tests, written against the
 ``DataPlane`` Protocol with no SQL and no connection; each backend runs them through the
-``data_plane`` fixture (SQLite today; a second backend adds itself to ``BACKENDS``).
+``data_plane`` fixture (SQLite, and PostgreSQL when ``$SDJOBS_TEST_POSTGRES`` names a cluster).
 Paths are real files in a temporary directory: verbs that judge by the disk (forgetting
 what is gone) see what a job would.
 """
@@ -32,7 +32,19 @@ def _sqlite(tmp_path):
         store.close()
 
 
-BACKENDS = {"sqlite": _sqlite}
+def _postgres(tmp_path):
+    from job_plane_backends import postgres_store
+
+    from sdjobs.store.data_plane import open_data_plane
+
+    store = postgres_store(tmp_path)  # (skipped with pgtest's message when there is no cluster)
+    try:
+        yield open_data_plane(store), store
+    finally:
+        store.close()
+
+
+BACKENDS = {"sqlite": _sqlite, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -263,6 +275,61 @@ class DataPlaneTests:
         with data_plane.atomic():
             data_plane.drop_run(job_id)
         assert not reader.indexing(loc)
+
+    def test_a_reader_answers_dupes_and_the_verifying_walk(self, data_plane, tmp_path, job_id):
+        """The worker reads whose SQL differs between engines (``group_concat``/``string_agg``,
+        a BLOB with no '/' after a prefix), on names that are not UTF-8."""
+        root = tmp_path / "t"
+        tree(root)
+        odd = os.fsdecode(b"caf\xe9 \xff.bin")  # not UTF-8: surrogateescape, byte-exact
+        (root / "sub" / odd).write_bytes(b"\x00" * 300)  # the same size as sub/b.bin
+        (root / "sub" / "deep" / "hard").hardlink_to(root / "sub" / "deep" / "c.txt")
+        loc = indexed(data_plane, root, job_id)
+        real = os.path.realpath(root)
+        worker = data_plane.content_worker()
+        scope = ContentScope(loc, cas=True, full=True, deep=False)
+        with data_plane.atomic():
+            data_plane.start_run(job_id, loc, real, {}, 3.0)
+        rows = [r for r in worker.rows(scope, 0, None) if not r.path.endswith("a.txt")]  # a.txt: unhashed
+        worker.record(job_id, [ContentFound(r.id, None, f"{r.size:032x}", None, None, None, None) for r in rows],
+                      cas_only=False)
+        with data_plane.atomic():
+            data_plane.drop_run(job_id)
+        reader = pickle.loads(pickle.dumps(data_plane.reader()))
+        prefix = os.fsencode(real) + b"/"
+        lo, hi = prefix, prefix[:-1] + b"0"
+        keys, idents, paths, mtimes, unhashed = reader.hashed_concat(loc, lo, hi, 1, None, "0" * 32, "g" * 32,
+                                                                     True, True)
+        stored = sorted((os.fsencode(e.path), e) for e in data_plane.entries_under(root, kind="file")
+                        if e.full_hash is not None)
+        assert paths.split(b"\0") == [p for p, _e in stored]  # in path byte order, as stored
+        assert keys.split(b",") == [f"{e.full_hash}{e.size}".encode() for _p, e in stored]
+        assert idents.split(b",") == [f"{e.inode}:{e.device}".encode() for _p, e in stored]
+        assert mtimes.split(b",") == [str(e.mtime_ns).encode() for _p, e in stored]
+        assert unhashed == 1
+        assert [r[0] for r in reader.unhashed(loc, lo, hi, 1, None)] == [prefix + b"a.txt"]
+        assert reader.hashed_concat(loc, lo, hi, 10_000, None, "0" * 32, "g" * 32, False, False)[:3] == \
+            (None, None, None)
+        kids = sorted(r[0] for r in reader.children(loc, prefix + b"sub"))
+        assert kids == sorted([prefix + b"sub/b.bin", prefix + b"sub/deep", os.fsencode(os.path.join(real, "sub", odd))])
+        assert reader.keys_of(loc, [prefix + b"sub/b.bin"], []) == {(300, f"{300:032x}")}
+        assert len(reader.hashed_of_sizes(loc, lo, hi, {300})) == 2
+        assert [p for p, _ in reader.file_rows(loc, str(root), real)] == [os.fsdecode(p) for p in
+                                                                         sorted(os.fsencode(os.path.join(real, r))
+                                                                                for r in ["a.txt", "sub/b.bin",
+                                                                                          f"sub/{odd}",
+                                                                                          "sub/deep/c.txt",
+                                                                                          "sub/deep/hard"])]
+        assert reader.dir_stored(loc, os.path.join(real, "sub"), False) == (None, None, None)
+        assert reader.dir_digest(loc, prefix + b"sub", False) is None
+
+    def test_a_long_run_is_tuned_and_settled(self, data_plane, tmp_path, job_id):
+        """What the index job asks of the engine around a long bulk run is this engine's."""
+        tree(tmp_path / "t")
+        data_plane.tune_for_indexing()
+        loc = indexed(data_plane, tmp_path / "t", job_id)
+        data_plane.settle()
+        assert data_plane.count_files(loc) == 3
 
     def test_a_reader_of_no_library_says_so(self, tmp_path):
         from sdjobs.store.index_reader import IndexReader, IndexUnreadable
