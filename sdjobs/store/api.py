@@ -22,7 +22,9 @@ from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError
 from ..core.status import ACTIVE, FINISHED, Status
 from . import action_store, events as lifecycle, family, schema
-from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
+from ..core.hostid import this_host
+from . import hosts
+from .leases import LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobHead, JobRecord, RunnerRecord
 from .verbs import Verbs
@@ -51,6 +53,8 @@ _RUNNABLE = f"""status='queued'
                     WHERE d.job_id = job.id AND j2.status NOT IN ('completed', 'completed-with-errors'))
     AND (wait_children = 0 OR NOT EXISTS (
         SELECT 1 FROM job c WHERE c.parent_id = job.id AND c.status NOT IN {_FINISHED_SQL}))"""
+# The jobs a runner of this host may take: ``any`` and its host's, by id or by name (store/hosts.py).
+_MINE = "host IN (?, ?, ?)"
 
 
 class StoreError(SdjobsError):
@@ -68,7 +72,7 @@ class LibraryDatabase(pw.SqliteDatabase):
         super().rollback()
 
 
-class Store(Verbs):
+class Store(Verbs, hosts.HostVerbs):
     """The SQLite library: the job plane's verbs (``store/job_plane.py``), the job-plane
     verbs whose SQL lives in modules of their own (``store/verbs.py``), and, through
     ``store/data_plane.py``, the data plane."""
@@ -160,10 +164,12 @@ class Store(Verbs):
                parent_id: int | None = None, context: dict | None = None,
                after: Iterable[int] = (), settings: dict | None = None,
                status: Status = Status.QUEUED, parent_claim: int | None = None,
-               action: str | None = None) -> int:
+               action: str | None = None, host: str | None = None) -> int:
         """Queue a job. A running job that spawns a child passes its claim as ``parent_claim``:
         a process whose claim was taken over raises LeaseLost and submits nothing. ``action``
-        is the command word (``core/action.py``); a child takes its root's, and its initiator."""
+        is the command word (``core/action.py``); a child takes its root's, and its initiator.
+        ``host``: whose runner takes it (a host id or name, or ``any``); by default its
+        parent's, else this host's (its paths are this host's: store/hosts.py)."""
         now = time.time()
         after = list(after)
         with self._transaction():
@@ -176,11 +182,14 @@ class Store(Verbs):
                 if missing:
                     raise NotFound(f"--after: no job {missing[0]}")
             context, action = action_store.inherit(self, parent_id, context, action)
+            if host is None and parent_id is not None:
+                row = self._sql("SELECT host FROM job WHERE id=?", (parent_id,)).fetchone()
+                host = row[0] if row else None
             cur = self._sql(
                 "INSERT INTO job (type, type_version, status, priority, parent_id, config, created_at,"
-                " updated_at, settings, context, action) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, settings, context, action, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (job_type, version, str(status), priority, parent_id, codec.pack(config), now, now,
-                 codec.pack(settings or {}), codec.pack(context), action or job_type),
+                 codec.pack(settings or {}), codec.pack(context), action or job_type, host or this_host()),
             )
             job_id = cur.lastrowid
             assert job_id is not None  # (an INSERT's)
@@ -208,7 +217,7 @@ class Store(Verbs):
     def list_jobs(self, *, statuses: Iterable[str] | None = None, types: Iterable[str] | None = None,
                   recent: int | None = None, ids: Iterable[int] | None = None,
                   action: str | Iterable[str] | None = None, before_id: int | None = None,
-                  limit: int | None = None) -> list[JobRecord]:
+                  limit: int | None = None, hosts: Iterable[str] | None = None) -> list[JobRecord]:
         """Jobs, active ones first (by priority), then history newest first.
 
         With ``recent``, at most that many finished jobs are included. With ``before_id`` or
@@ -220,7 +229,8 @@ class Store(Verbs):
         values: Iterable[object] | None
         if isinstance(action, str):
             action = [action]
-        for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action)):
+        for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action),
+                               ("host", hosts)):
             if values is not None:
                 values = list(values)
                 where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "0")
@@ -368,9 +378,12 @@ class Store(Verbs):
 
     # -- runner side ----------------------------------------------------------
     def register_runner(self, workers: int, mode: str) -> int:
+        """This process as a runner of the library, on this host (recorded with its mounts)."""
         now, pid = time.time(), os.getpid()
-        cur = self._sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
-                        " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
+        with self._transaction():
+            host = hosts.register(self, now)
+            cur = self._sql("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
+                            " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), host, now, now, workers, mode))
         assert cur.lastrowid is not None
         return cur.lastrowid
 
@@ -382,6 +395,8 @@ class Store(Verbs):
         now = time.time()
         with self._transaction():
             cur = self._sql("UPDATE runner SET heartbeat_at=?, busy=? WHERE id=?", (now, busy, runner_id))
+            if cur.rowcount == 1:
+                hosts.seen(self, this_host(), now)
             if job_ids:  # only those still its own
                 self._sql(f"UPDATE job SET heartbeat_at=? WHERE runner_id=? AND status='running'"
                           f" AND id IN ({','.join('?' * len(job_ids))})", [now, runner_id, *job_ids])
@@ -402,7 +417,7 @@ class Store(Verbs):
         return row is None or bool(row[0])
 
     def claim(self, runner_id: int, n: int) -> list[JobRecord]:
-        """Atomically take up to ``n`` runnable jobs, highest priority, then oldest.
+        """Atomically take up to ``n`` runnable jobs of this host or ``any``, highest priority, then oldest.
 
         Each claim gives the job a new ``claim`` value, which its process passes with every
         write (fencing): a process of an earlier claim, frozen or cut off from its runner,
@@ -412,7 +427,8 @@ class Store(Verbs):
         with self._transaction():
             now = time.time()  # once the write lock is held: after whatever finished before this claim
             ids = [r[0] for r in self._sql(
-                f"SELECT id FROM job WHERE {_RUNNABLE} ORDER BY priority DESC, id LIMIT ?", (n,))]
+                f"SELECT id FROM job WHERE {_RUNNABLE} AND {_MINE} ORDER BY priority DESC, id LIMIT ?",
+                (*hosts.mine(), n))]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
@@ -424,7 +440,8 @@ class Store(Verbs):
             return [JobRecord.from_row(r) for r in rows]
 
     def has_runnable(self) -> bool:
-        return self._sql(f"SELECT 1 FROM job WHERE {_RUNNABLE} LIMIT 1").fetchone() is not None
+        """Whether a job a runner of this host may take is runnable."""
+        return self._sql(f"SELECT 1 FROM job WHERE {_RUNNABLE} AND {_MINE} LIMIT 1", hosts.mine()).fetchone() is not None
 
     def owned_by(self, runner_id: int) -> list[int]:
         return [r[0] for r in self._sql("SELECT id FROM job WHERE status='running' AND runner_id=?", (runner_id,))]
@@ -556,7 +573,8 @@ class Store(Verbs):
         clock is trusted for it, so a client whose clock is ahead cannot declare it dead. Only
         a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
         runners = self.runners(live_only=False)
-        dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r)]
+        here = this_host()
+        dead = [r.id for r in runners if (other_hosts or r.host == here) and not runner_alive(r)]
         by_id = {r.id: r for r in runners}
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
@@ -586,8 +604,11 @@ class Store(Verbs):
         return [r[0] for r in rows]
 
     def requeue_interrupted(self) -> int:
+        """Queue again the interrupted jobs a runner of this host may take: those of another host
+        stay interrupted until their host's runner comes back (or for ever, if it never does)."""
         now = time.time()
-        return self._sql("UPDATE job SET status='queued', updated_at=? WHERE status='interrupted'", (now,)).rowcount
+        return self._sql(f"UPDATE job SET status='queued', updated_at=? WHERE status='interrupted' AND {_MINE}",
+                         (now, *hosts.mine())).rowcount
 
     # -- history ---------------------------------------------------------------
     def prune(self, older_than: float, *, failed_older_than: float | None = None, now: float | None = None,
@@ -612,6 +633,6 @@ def runner_alive(r: RunnerRecord) -> bool:
     """A runner on this host is alive while its process is (pid and start time): neither this
     process's clock nor the runner's heartbeat decides it. A heartbeat older than the lease
     declares dead only a runner on another host, whose process cannot be seen from here."""
-    if r.host == HOST:
+    if r.host == this_host():
         return pid_alive(r.pid, r.pid_start)
     return time.time() - r.heartbeat_at <= LEASE_SECONDS

@@ -115,3 +115,9 @@ def _v3_action(conn) -> None:
 
 
 MIGRATIONS.append(_v3_action)
+
+
+# host: the host whose runner takes the job (``core/hostid.py``: its id, or a name not seen yet),
+# or 'any' (any runner). Jobs queued before it take 'any': before this column every runner of a
+# library took every job, and so they still do. A constant default: no table rewrite.
+MIGRATIONS.append("ALTER TABLE job ADD COLUMN host TEXT NOT NULL DEFAULT 'any'")
