@@ -197,10 +197,13 @@ def _result(store, rec) -> dict | None:
             "command": f"sdjobs jobs output {rec.id}"}
 
 
-def _ensure_runner() -> None:
+def _ensure_runner(ids: list[int] | None = None) -> None:
+    """A runner here for those of the jobs ``ids`` this host's runner would take (by default, one)."""
     from ..runner.daemon import ensure_runner
 
-    ensure_runner(state.store())
+    store = state.store()
+    for host in dict.fromkeys(store.get(i).host for i in ids) if ids else [None]:
+        ensure_runner(store, host=host)
 
 
 def _ts(ts: float | None) -> str:
@@ -238,7 +241,7 @@ def resume(ids: Ids, follow: Annotated[bool, typer.Option(
     if follow and len(ids) != 1:
         raise BadInput("--follow follows one job: give one id")
     _each(ids, control.resume)
-    _ensure_runner()
+    _ensure_runner(ids)
     if follow:
         jobs_follow.follow_job(ids[0])
 
@@ -258,7 +261,7 @@ def retry(ids: Ids, from_scratch: Annotated[bool, typer.Option(
     from ..runner import control
 
     _each(ids, lambda s, i: control.retry(s, i, from_scratch=from_scratch))
-    _ensure_runner()
+    _ensure_runner(ids)
 
 
 @jobs.command("wait")

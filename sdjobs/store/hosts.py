@@ -96,6 +96,11 @@ def names(store: Store) -> dict[str, str]:
     return dict(store._sql("SELECT id, name FROM host").fetchall())
 
 
+def runs_here(host: str) -> bool:
+    """Whether a job of ``host`` may run on this host (its paths mean the same files here)."""
+    return host in mine()
+
+
 def mine(host_id: str | None = None) -> tuple[str, str, str]:
     """The values of ``job.host`` a runner of this host takes: ``any``, its id and its name."""
     return ANY, host_id or this_host(), host_name()
