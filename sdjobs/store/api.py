@@ -79,6 +79,7 @@ class Store(Verbs, hosts.HostVerbs):
 
     def __init__(self, library: Library, *, create: bool = True) -> None:
         self.library = library
+        self._heard: dict[int, tuple[float, float]] = {}  # runner -> (its last heartbeat_at, since: monotonic)
         library.check_trust()  # before anything is opened or created (store/trust.py)
         check_openable(library)
         try:
@@ -571,10 +572,12 @@ class Store(Verbs, hosts.HostVerbs):
 
         A runner on this host is gone only when its process is (see ``runner_alive``): no
         clock is trusted for it, so a client whose clock is ahead cannot declare it dead. Only
-        a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
+        a runner (``other_hosts``) judges runners on other hosts: one is gone when its heartbeat
+        has stood still for a lease as this process watched it (``_silent``)."""
         runners = self.runners(live_only=False)
         here = this_host()
-        dead = [r.id for r in runners if (other_hosts or r.host == here) and not runner_alive(r)]
+        dead = [r.id for r in runners
+                if (not runner_alive(r) if r.host == here else other_hosts and self._silent(r))]
         by_id = {r.id: r for r in runners}
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
@@ -602,6 +605,18 @@ class Store(Verbs, hosts.HostVerbs):
                     self._sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='interrupted')}, updated_at=?,"
                               " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
         return [r[0] for r in rows]
+
+    def _silent(self, r: RunnerRecord) -> bool:
+        """A runner of another host has not heartbeated for a lease, by this process's monotonic
+        clock: its heartbeat value has not changed since this process first saw it, a lease ago.
+        No two hosts' clocks are compared (a host whose clock lags or leads keeps its jobs while
+        it heartbeats); a runner that starts after another host went silent waits one lease."""
+        now = time.monotonic()
+        seen = self._heard.get(r.id)
+        if seen is None or seen[0] != r.heartbeat_at:
+            self._heard[r.id] = (r.heartbeat_at, now)
+            return False
+        return now - seen[1] > LEASE_SECONDS
 
     def requeue_interrupted(self) -> int:
         """Queue again the interrupted jobs a runner of this host may take: those of another host

@@ -109,8 +109,14 @@ def _stale_runner(store: Store, host: str, lease_ago: float = 120.0) -> int:
                       (dead_pid(), host, then, then)).lastrowid
 
 
-def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_host):
-    """Host a's runner sees b's runner silent past the lease: b's running jobs become
+@pytest.fixture
+def short_lease(monkeypatch):
+    monkeypatch.setattr("sdjobs.store.api.LEASE_SECONDS", 0.2)
+    return 0.2
+
+
+def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_host, short_lease):
+    """Host a's runner sees b's runner silent for a lease: b's running jobs become
     interrupted and stay so for a; b's runner queues them again when it is back. A job for
     any runner is queued again by a's runner (recovered anywhere)."""
     as_host("b")
@@ -119,6 +125,8 @@ def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_h
     assert sorted(r.id for r in store.claim(b_runner, 5)) == [b_job, any_job]
     as_host("a")
     assert store.recover_orphans() == [], "a client (not a runner) does not judge other hosts"
+    assert store.recover_orphans(other_hosts=True) == [], "a runner watches a lease before it judges"
+    time.sleep(short_lease + 0.1)
     assert sorted(store.recover_orphans(other_hosts=True)) == [b_job, any_job]
     assert store.requeue_interrupted() == 1
     assert store.job_status(b_job) == "interrupted" and store.job_status(any_job) == "queued"
@@ -133,13 +141,18 @@ def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_h
     assert lost is not None and lost.fields["reason"] == "lease-lost"
 
 
-def test_a_live_remote_runner_keeps_its_jobs(store, as_host):
+def test_a_remote_runner_that_heartbeats_keeps_its_jobs_whatever_its_clock(store, as_host, short_lease):
+    """b's clock lags 2 minutes behind a's: its heartbeats look old to a, but they change, so b
+    is alive. (Judged by a's clock against b's, a would take b's lease at once.)"""
     as_host("b")
     b_job = job(store)
-    b_runner = _stale_runner(store, "b", lease_ago=0)
+    b_runner = _stale_runner(store, "b", lease_ago=120)
     store.claim(b_runner, 1)
     as_host("a")
-    assert store.recover_orphans(other_hosts=True) == []
+    for _ in range(4):
+        assert store.recover_orphans(other_hosts=True) == []
+        time.sleep(short_lease / 2)
+        store._sql("UPDATE runner SET heartbeat_at=heartbeat_at+0.1 WHERE id=?", (b_runner,))  # b heartbeats
     assert store.job_status(b_job) == "running"
 
 
