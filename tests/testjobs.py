@@ -95,3 +95,48 @@ class Preloaded(Job):
         import sys
 
         return {"preloaded": "preloadme" in sys.modules, "pid": os.getpid()}
+
+
+@dataclasses.dataclass
+class HostStepsConfig:
+    steps: int = 10
+    delay: float = 0.05
+    marker: str = ""  # each step appends "HOST PID STEP"; a run that finds another run of it adds "OVERLAP"
+    gate: str = ""  # a file to wait for before the first step (to hold the job while others are claimed)
+
+
+class HostSteps(Job):
+    """Counts steps as test-steps does, saying which host ($SDJOBS_HOST) and process ran each.
+
+    For as long as it runs it holds an exclusive lock on ``marker.lock``: a second run of the
+    same job at the same time (on whatever host) cannot take it, and writes OVERLAP."""
+
+    name = "test-host-steps"
+    description = "Test job: count steps, recording the host of each"
+    Config = HostStepsConfig
+
+    def run(self, ctx):
+        import fcntl
+
+        c = self.config
+        host = os.environ.get("SDJOBS_HOST", "?")
+        lock = os.open(c.marker + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with open(c.marker, "a") as f:
+                f.write(f"OVERLAP {host} {os.getpid()}\n")
+        state = ctx.load_state() or {"step": 0}
+        ctx.phase("counting", total=c.steps, unit="steps")
+        while c.gate and not os.path.exists(c.gate):
+            ctx.check_interrupt()
+            time.sleep(0.02)
+        for step in range(state["step"], c.steps):
+            ctx.check_interrupt()
+            time.sleep(c.delay)
+            with open(c.marker, "a") as f:
+                f.write(f"{host} {os.getpid()} {step}\n")
+            state["step"] = step + 1
+            ctx.checkpoint(state, force=True)
+            ctx.progress(done=step + 1)
+        return {"steps": c.steps, "host": host}

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .submit import After, Detach, Json, MaxWorkers, On, Priority, run_job
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def copy(
                                              help="When a destination exists. fail lists them and writes nothing.")] = "fail",
     bwlimit: Annotated[str, typer.Option("--bwlimit", metavar="RATE", help="Bytes per second, e.g. 50M.")] = "",
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Copy files and trees like cp -a (symlinks as symlinks, modes and times kept), as a resumable job.
 

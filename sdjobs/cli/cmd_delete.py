@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .submit import After, Detach, Json, MaxWorkers, On, Priority, run_job
 
 MODES = ("trash", "permanent", "secure")
 
@@ -27,7 +27,7 @@ def delete(
     bwlimit: Annotated[str, typer.Option("--bwlimit", metavar="RATE",
                                          help="At most RATE bytes/s deleted or overwritten, e.g. 20M.")] = "",
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Delete files and trees as a resumable job: to the trash by default.
 

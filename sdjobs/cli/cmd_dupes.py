@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .submit import After, Detach, Json, MaxWorkers, Priority
+from .submit import After, Detach, Json, MaxWorkers, On, Priority
 
 MODES = ("hash", "deep", "size", "name-size")
 THEN = ("none", "trash", "delete", "hardlink")
@@ -56,7 +56,7 @@ def dupes(
     gitignore: Gitignore = True, skip_system: SkipSystem = True, skip_git: SkipGit = True,
     skip_hidden: SkipHidden = False, skip_deps: SkipDeps = False, bwlimit: BwLimit = "",
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Find files with identical content, reading as little as possible.
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..core.humanize import plural
-from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .submit import After, Detach, Json, MaxWorkers, On, Priority, run_job
 from .groups import NO_DOUBLE_SUGGESTION
 
 locations = typer.Typer(**NO_DOUBLE_SUGGESTION, help="Indexed locations: list them, forget one.",
@@ -62,7 +62,7 @@ def index(
     thumbs: Annotated[bool, typer.Option("--thumbs", help="Then make thumbnails of its images, as a child"
                                          " `thumbs` job (with --mode deep: `sdjobs index ~/Photos --mode deep --thumbs`).")] = False,
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Index a directory into the library, or refresh an indexed one (incremental: unchanged files are not read).
 

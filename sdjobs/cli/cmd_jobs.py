@@ -36,6 +36,8 @@ def ls(
         "--limit", "-n", min=1, help="One page of the whole library, newest first: at most N jobs.")] = None,
     before: Annotated[int | None, typer.Option(
         "--before", metavar="ID", help="The page of jobs older than job ID (with --limit; 50 by default).")] = None,
+    host: Annotated[list[str] | None, typer.Option(
+        "--host", metavar="HOST", help="Only jobs meant for this host, or 'any' (repeatable).")] = None,
     as_json: Json = False,
 ) -> None:
     """Active jobs and recent history; --limit and --before page through the whole library.
@@ -47,20 +49,26 @@ def ls(
     for s in status or []:
         if s not in {x.value for x in Status}:
             raise BadInput(f"unknown status {s!r} (one of: {', '.join(x.value for x in Status)})")
+    from . import hosts_output
+
     store = state.store()
     store.recover_orphans()
+    hosts = hosts_output.filter_values(store, host)
     paged = page is not None or before is not None
     if paged:
         page = page or 50
-        recs = store.list_jobs(statuses=status, types=type_, action=action, before_id=before, limit=page)
+        recs = store.list_jobs(statuses=status, types=type_, action=action, before_id=before, limit=page, hosts=hosts)
     else:
-        recs = store.list_jobs(statuses=status, types=type_, action=action, recent=None if all_ else limit)
+        recs = store.list_jobs(statuses=status, types=type_, action=action, recent=None if all_ else limit,
+                               hosts=hosts)
     if paged and len(recs) == page:  # on stderr: the listing on stdout stays data
         output.err(f"more: add --before {recs[-1].id}", style="dim")
 
     waits = store.waiting(recs)
+    names = store.host_names()
     if as_json:
-        output.print_json([{**_brief(r), "waiting": waits.get(r.id)} for r in recs])
+        output.print_json([{**_brief(r), "waiting": waits.get(r.id), "host_name": hosts_output.label(names, r.host)}
+                           for r in recs])
         return
     if not recs:
         output.err("no jobs", style="dim")
@@ -80,8 +88,12 @@ def ls(
                      output.human_duration(p.eta) if running and p.eta is not None else "",
                      output.human_age(r.created_at), output.what(r.context)))
         styles.append((None, None, output.STATUS_STYLE.get(r.status)) + (None,) * 7)
-    output.columns(("ID", "TYPE", "STATUS", "PRI", "PROGRESS", "PHASE", "RATE", "ETA", "AGE", "COMMAND"), rows,
-                   right=("ID", "PRI"), styles=styles, squeeze="COMMAND", max_width={"COMMAND": 60})
+    headers = ("ID", "TYPE", "STATUS", "PRI", "PROGRESS", "PHASE", "RATE", "ETA", "AGE", "COMMAND")
+    if hosts or hosts_output.show_column(names, (r.host for r in recs)):  # after STATUS: one library, many hosts
+        headers = headers[:3] + ("HOST",) + headers[3:]
+        rows = [(*row[:3], hosts_output.label(names, r.host), *row[3:]) for row, r in zip(rows, recs, strict=True)]
+        styles = [(*st, None) for st in styles]
+    output.columns(headers, rows, right=("ID", "PRI"), styles=styles, squeeze="COMMAND", max_width={"COMMAND": 60})
 
 
 def _brief(r) -> dict:
@@ -90,7 +102,8 @@ def _brief(r) -> dict:
             "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
             "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context),
             "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries,
-            "action": r.action, "initiator": r.context.get("initiator"), "schedule": r.context.get("schedule")}
+            "action": r.action, "initiator": r.context.get("initiator"), "schedule": r.context.get("schedule"),
+            "host": r.host}
 
 
 @jobs.command("show")
@@ -109,9 +122,13 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
 
     waiting = store.waiting([rec]).get(rec.id)
     rec.config = mask_mapping(rec.config)  # shown, never run from: a secret stays unseen
+    from .hosts_output import label
+
+    host = label(store.host_names(), rec.host)
     if as_json:
         d = rec.to_dict()
         d["waiting"] = waiting
+        d["host_name"] = host
         d["issues"] = [{"kind": e.kind, "path": e.path, "message": e.message, "ts": e.ts, "run": e.retries}
                        for e in issues]
         d["result"] = result
@@ -130,6 +147,7 @@ def show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: Json =
                                  f" (requested: {rec.control})" if rec.control else "")),
         ("waiting", waiting or ""),
         ("priority", str(rec.priority)),
+        ("host", host if rec.host == "any" else f"{host} (runs only there)"),
         ("command", output.what(rec.context, program=True)),
         ("action", rec.action or ""),
         ("started by", f"{rec.context.get('initiator') or rec.context.get('user', '?')}"
@@ -179,10 +197,13 @@ def _result(store, rec) -> dict | None:
             "command": f"sdjobs jobs output {rec.id}"}
 
 
-def _ensure_runner() -> None:
+def _ensure_runner(ids: list[int] | None = None) -> None:
+    """A runner here for those of the jobs ``ids`` this host's runner would take (by default, one)."""
     from ..runner.daemon import ensure_runner
 
-    ensure_runner(state.store())
+    store = state.store()
+    for host in dict.fromkeys(store.get(i).host for i in ids) if ids else [None]:
+        ensure_runner(store, host=host)
 
 
 def _ts(ts: float | None) -> str:
@@ -220,7 +241,7 @@ def resume(ids: Ids, follow: Annotated[bool, typer.Option(
     if follow and len(ids) != 1:
         raise BadInput("--follow follows one job: give one id")
     _each(ids, control.resume)
-    _ensure_runner()
+    _ensure_runner(ids)
     if follow:
         jobs_follow.follow_job(ids[0])
 
@@ -240,7 +261,7 @@ def retry(ids: Ids, from_scratch: Annotated[bool, typer.Option(
     from ..runner import control
 
     _each(ids, lambda s, i: control.retry(s, i, from_scratch=from_scratch))
-    _ensure_runner()
+    _ensure_runner(ids)
 
 
 @jobs.command("wait")

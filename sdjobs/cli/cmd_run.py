@@ -10,7 +10,7 @@ import typer
 
 from ..core.errors import BadInput, shown
 from . import output
-from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .submit import After, Detach, Json, MaxWorkers, On, Priority, run_job
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def run(
     config_file: Annotated[str | None, typer.Option(
         "--config", "-c", metavar="FILE", help="A JSON object of config fields ('-' reads stdin); --set wins.")] = None,
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Submit a job of any registered type, its config checked against the type's fields.
 

@@ -50,16 +50,30 @@ def run(
 @runner.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
     """Show live runners (exit 1 when none is alive)."""
+    from .hosts_output import label
+
     store = state.store()
     runners = daemon.live_runners(store)
+    names = store.host_names()
     if as_json:
-        output.print_json([r.__dict__ for r in runners])
+        output.print_json([{**r.__dict__, "host_name": label(names, r.host)} for r in runners])
     elif not runners:
         output.err("no runner is alive", style="yellow")
     for r in runners if not as_json else []:
-        print(f"runner {r.id}: pid {r.pid} on {r.host}, {r.mode}, {r.busy}/{r.workers} busy,"
+        print(f"runner {r.id}: pid {r.pid} on {label(names, r.host)}, {r.mode}, {r.busy}/{r.workers} busy,"
               f" up {output.human_duration(time.time() - r.started_at)}")
     raise typer.Exit(0 if runners else 1)
+
+
+@runner.command("hosts")
+def hosts(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False) -> None:
+    """List the hosts whose runners share this library (for `--on HOST`), with their live runners.
+
+    Example: sdjobs runner hosts
+    """
+    from .hosts_output import hosts_cmd
+
+    hosts_cmd(state.store(), as_json)
 
 
 @runner.command("stop")

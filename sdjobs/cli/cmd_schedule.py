@@ -143,7 +143,7 @@ def _captured(cmd, cmd_ctx, argv: list[str]) -> ScheduledJob:
         word = command_word(["sdjobs", *argv])
         return ScheduledJob(sub.job_type, config, dict(sub.settings or {}), priority=sub.priority,
                             action=sub.job_type if word in (None, "run") else word, inputs=sub.inputs,
-                            plugin=registry.plugin_module(registry.get(sub.job_type)))
+                            plugin=registry.plugin_module(registry.get(sub.job_type)), host=sub.host)
     except typer.Exit:
         pass
     finally:

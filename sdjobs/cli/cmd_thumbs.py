@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from .submit import After, Detach, Json, MaxWorkers, Priority, run_job
+from .submit import After, Detach, Json, MaxWorkers, On, Priority, run_job
 from .groups import NO_DOUBLE_SUGGESTION
 
 DEFAULT_COMMAND = "make"
@@ -56,7 +56,7 @@ def make(
                               "x-large/xx-large when a size reaches 512/1024) and fail entries, "
                               "so file managers use them.")] = False,
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Make thumbnails of every image under PATH... (JPEG, PNG, WebP, GIF, BMP, TIFF and whatever
     else Pillow reads), each decoded once for all sizes, spread over all cores.

@@ -16,7 +16,7 @@ from .cmd_dupes import (
     rules,
     run,
 )
-from .submit import After, Detach, Json, MaxWorkers, Priority
+from .submit import After, Detach, Json, MaxWorkers, On, Priority
 
 MODES = ("basic", "integrity", "corruption", "complete")
 
@@ -36,7 +36,7 @@ def validate(
     gitignore: Gitignore = True, skip_system: SkipSystem = True, skip_git: SkipGit = True,
     skip_hidden: SkipHidden = False, skip_deps: SkipDeps = False, bwlimit: BwLimit = "",
     detach: Detach = False, priority: Priority = 0, as_json: Json = False, after: After = None,
-    max_workers: MaxWorkers = None,
+    max_workers: MaxWorkers = None, on: On = None,
 ) -> None:
     """Check files and report issues by severity, each with a suggested action.
 

@@ -47,6 +47,7 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
     try:
         if live:
             return _follow_live(store, job_id)
+        _say_if_no_runner(store, job_id)
         return wait_until(store, job_id, _stopped)
     except KeyboardInterrupt:
         if store.get(job_id).status in FINISHED:
@@ -62,6 +63,14 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
         output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
                    f" resume it with: sdjobs jobs resume {job_id} --follow", style="yellow")
         raise SystemExit(Exit.INTERRUPTED) from None
+
+
+def _say_if_no_runner(store: Store, job_id: int) -> None:
+    """A job no live runner can take (meant for a host whose runner is not there) says so once,
+    rather than be followed in silence (the live display shows it as the job's line)."""
+    why = store.waiting([store.get(job_id)]).get(job_id) or ""
+    if why.startswith("waiting for a runner"):
+        output.err(f"job {job_id} is {why}", style="yellow")
 
 
 def _stopped(rec: JobRecord) -> bool:

@@ -21,6 +21,21 @@ After = Annotated[list[int] | None, typer.Option("--after", help="Wait until job
 MaxWorkers = Annotated[int | None, typer.Option("--max-workers", min=1,
                                                    help="Cap the worker processes this job fans out to.")]
 
+target: str | None = None  # --on, as given to the command running now (see On)
+
+
+def _on(value: str | None) -> str | None:
+    global target
+    target = value
+    return value
+
+
+# Every submitting command takes --on; its value reaches ``submit`` through this callback, so that a
+# command need not pass it along (the command server forks a fresh process for each command).
+On = Annotated[str | None, typer.Option(
+    "--on", metavar="HOST", callback=_on,
+    help="Run it on HOST's runner (its paths are HOST's), or on any runner with 'any' [default: this host].")]
+
 
 def action_context(inputs: dict[str, Any], action: str | None = None) -> dict[str, Any]:
     """What started the job (``core/action.py``): the command line shell-quoted and with the
@@ -71,23 +86,46 @@ class Captured(Exception):
     (``sdjobs schedule add`` stores it, to submit it at each run)."""
 
     def __init__(self, job_type: str, config: Any, *, priority: int, after: list[int] | None, settings: dict | None,
-                 inputs: dict | None) -> None:
+                 inputs: dict | None, host: str | None = None) -> None:
         super().__init__(job_type)
         self.job_type, self.config, self.priority, self.after = job_type, config, priority, after
-        self.settings, self.inputs = settings, inputs
+        self.settings, self.inputs, self.host = settings, inputs, host
 
 
 capture = False
 
 
+def target_host(store, on: str | None) -> str:
+    """The host a job is sent to: this host's id by default, else what ``--on`` names (a known
+    host's id, or ``any``). A host no runner has run on yet is accepted with a warning: its runner
+    may come later, and until it does the job says what it waits for."""
+    from ..core.errors import BadInput
+    from ..core.hostid import this_host
+
+    if on is None:
+        return this_host()
+    text = on.strip()
+    if not text or any(not c.isprintable() for c in text):
+        raise BadInput(f"--on needs a host name, a host id or 'any', not {on!r}")
+    host = store.resolve_host(text)
+    if host is None:
+        output.err(f"warning: no runner has run on host {text!r} yet: the job waits until one does"
+                   " (known hosts: sdjobs runner hosts)", style="yellow")
+        return text
+    return host
+
+
 def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | None = None,
-           settings: dict | None = None, inputs: dict | None = None) -> int:
-    """Validate and enqueue; raises BadInput (exit 2) before anything is written."""
+           settings: dict | None = None, inputs: dict | None = None, host: str | None = None) -> int:
+    """Validate and enqueue, for ``host`` (by default the one ``--on`` named, else this host);
+    raises BadInput (exit 2) before anything is written."""
     from ..core import registry
     from ..core.fields import build_config
 
+    host = target_host(state.store(), host if host is not None else target)
     if capture:
-        raise Captured(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs)
+        raise Captured(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs,
+                       host=host)
     cls = registry.get(job_type)
     if isinstance(config, dict):
         config = build_config(cls.Config, config)
@@ -99,7 +137,7 @@ def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | 
     if (plugin := registry.plugin_module(cls)) is not None:
         context["plugin"] = plugin  # for a runner started without the $SDJOBS_PLUGINS of this command
     return store.submit(job_type, cls.version, config, priority=priority, after=after or [],
-                        settings=settings, context=context, action=action)
+                        settings=settings, context=context, action=action, host=host)
 
 
 def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_json: bool = False,
@@ -115,7 +153,7 @@ def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_js
         settings["max_workers"] = max_workers
     job_id = submit(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs)
     store = state.store()
-    ensure_runner(store)
+    ensure_runner(store, host=store.get(job_id).host)  # none here for a job of another host
     if detach:
         if as_json:
             output.print_json({"id": job_id, "status": "queued"})

@@ -16,6 +16,7 @@ from ..core.fields import load_config
 from ..core.status import FINISHED, Status
 from ..store import events
 from ..store.api import Store
+from ..store.hosts import runs_here
 from ..store.records import JobRecord
 from .backend import StoreBackend
 from .fanout import FanOut
@@ -88,6 +89,12 @@ def cancel(store: Store, job_id: int) -> str:
     elif rec.status == "running":
         store.set_control(job_id, "cancel")
         result = "cancelling"
+    elif rec.state_version is not None and not runs_here(rec.host):
+        # Its temporaries are on its host, under paths that mean other files here: its runner
+        # cleans up (a cancel stays asked for the next run, which only cleans up, then ends).
+        if not store.set_status(job_id, Status.QUEUED, only_from=_IDLE, control="cancel"):
+            return cancel.__wrapped__(store, job_id)
+        result = f"cancelling: host {rec.host}'s runner cleans up after it"
     else:
         if rec.state_version is not None:
             cleanup(store, rec)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from ..core.errors import SdjobsError
 from ..store.api import Store
-from ..store.leases import HOST, pid_alive
+from ..core.hostid import this_host
+from ..store.leases import pid_alive
 from ..store.records import RunnerRecord
 from . import prestart
 
@@ -20,16 +21,30 @@ def live_runners(store: Store) -> list[RunnerRecord]:
     return store.runners(live_only=True)
 
 
-def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | None:
-    """Start a background runner unless one is alive; returns the new one, if any."""
-    if live_runners(store):
+def runners_for(store: Store, host: str | None = None) -> list[RunnerRecord]:
+    """The live runners that take a job of ``host`` (a host id, or ``any``; None: this host's)."""
+    runners = live_runners(store)
+    if host == "any":
+        return runners
+    host = host or this_host()
+    names = store.host_names()  # a job sent --on a name before its host was seen carries the name
+    return [r for r in runners if host in (r.host, names.get(r.host))]
+
+
+def ensure_runner(store: Store, workers: int | None = None, host: str | None = None) -> RunnerRecord | None:
+    """Start a background runner on this host unless one that takes a job of ``host`` (None:
+    this host's) is alive; returns the new one, if any. For a job of another host none is
+    started here: only that host's runner can take it."""
+    if host not in (None, "any", this_host()):
+        return None
+    if runners_for(store, host):
         return None
     lib = store.library
     lib.ensure_dirs()
     lock = os.open(lib.data_dir / prestart.AUTOSTART_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _wait_for_starting_runner(store):
+        if _wait_for_starting_runner(store, host):
             return None
         try:
             idle = prestart.idle_exit()
@@ -56,16 +71,16 @@ def ensure_runner(store: Store, workers: int | None = None) -> RunnerRecord | No
         os.close(lock)
 
 
-def _wait_for_starting_runner(store: Store, patience: float = 10.0) -> bool:
+def _wait_for_starting_runner(store: Store, host: str | None = None, patience: float = 10.0) -> bool:
     """Whether a runner is alive, waiting up to ``patience`` for one that holds runner.lock
     but has not registered yet (started early by a command, or stopping)."""
     data_dir = str(store.library.data_dir)
     deadline = time.monotonic() + patience
     while prestart.runner_alive(data_dir) and time.monotonic() < deadline:
-        if live_runners(store):
+        if runners_for(store, host):
             return True
         time.sleep(0.01)
-    return bool(live_runners(store))
+    return bool(runners_for(store, host))
 
 
 def stop_runners(store: Store, wait: float = 40.0,
@@ -77,9 +92,10 @@ def stop_runners(store: Store, wait: float = 40.0,
     record says so; one on another host, when its record is gone or its lease ran out.
     ``waiting`` is told the pids still alive once, after a second, to say why this takes long."""
     runners = live_runners(store)
+    here = this_host()
     for r in runners:
         store.request_runner_stop(r.id)  # runners on other hosts see this flag
-        if r.host == HOST:
+        if r.host == here:
             try:
                 os.kill(r.pid, signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
@@ -88,7 +104,7 @@ def stop_runners(store: Store, wait: float = 40.0,
     alive = list(runners)
     while alive:
         listed = {x.id for x in live_runners(store)}
-        alive = [r for r in alive if (pid_alive(r.pid, r.pid_start) if r.host == HOST else r.id in listed)]
+        alive = [r for r in alive if (pid_alive(r.pid, r.pid_start) if r.host == here else r.id in listed)]
         if not alive or time.monotonic() >= start + wait:
             break
         if waiting is not None and time.monotonic() >= start + 1.0:

@@ -17,7 +17,7 @@ from ..core.fields import load_config
 from ..core.status import FINISHED, Status
 from ..store import events
 from ..store.api import Store
-from ..store.leases import HOST
+from ..core.hostid import this_host
 from ..store.library import LibraryLost, storage_fault
 from ..store.open import open_store
 from ..store.records import JobRecord
@@ -196,7 +196,7 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
         if rec.claim != claim:
             return  # claimed again since: not this process's to run
         store.set_pid(job_id, os.getpid(), claim)
-        events.claimed(store, rec, runner_id, runner_pid, os.getpid(), HOST)
+        events.claimed(store, rec, runner_id, runner_pid, os.getpid(), this_host())
         execute(store, rec, runner_id, FanOut(workers, GateClient(conn)))
     except LeaseLost:
         return

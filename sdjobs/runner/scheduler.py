@@ -236,7 +236,8 @@ def submit_scheduled(store: Store, s: ScheduleRecord) -> int:
     cls.validate(config)
     after = waits_for(store, job.type, config)
     return store.submit(job.type, cls.version, config, priority=job.priority, after=after, settings=job.settings,
-                        context=_context(s, job, config, str(store.library.db_path)), action=job.action)
+                        context=_context(s, job, config, str(store.library.db_path)), action=job.action,
+                        host=job.host)
 
 
 def job_of_command(argv: list[str], db_path: str) -> ScheduledJob:

@@ -22,7 +22,9 @@ from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError
 from ..core.status import ACTIVE, FINISHED, Status
 from . import action_store, events as lifecycle, family, schema
-from .leases import HOST, LEASE_SECONDS, pid_alive, process_start
+from ..core.hostid import this_host
+from . import hosts
+from .leases import LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobHead, JobRecord, RunnerRecord
 from .verbs import Verbs
@@ -52,6 +54,8 @@ _RUNNABLE = f"""status='queued'
                     WHERE d.job_id = job.id AND j2.status NOT IN ('completed', 'completed-with-errors'))
     AND (wait_children = 0 OR NOT EXISTS (
         SELECT 1 FROM job c WHERE c.parent_id = job.id AND c.status NOT IN {_FINISHED_SQL}))"""
+# The jobs a runner of this host may take: ``any`` and its host's, by id or by name (store/hosts.py).
+_MINE = "host IN (?, ?, ?)"
 
 
 class StoreError(SdjobsError):
@@ -69,13 +73,14 @@ class LibraryDatabase(pw.SqliteDatabase):
         super().rollback()
 
 
-class Store(Verbs):
+class Store(Verbs, hosts.HostVerbs):
     """The SQLite library: the job plane's verbs (``store/job_plane.py``), the job-plane
     verbs whose SQL lives in modules of their own (``store/verbs.py``), and, through
     ``store/data_plane.py``, the data plane."""
 
     def __init__(self, library: Library, *, create: bool = True) -> None:
         self.library = library
+        self._heard: dict[int, tuple[float, float]] = {}  # runner -> (its last heartbeat_at, since: monotonic)
         library.check_trust()  # before anything is opened or created (store/trust.py)
         check_openable(library)
         try:
@@ -209,10 +214,12 @@ class Store(Verbs):
                parent_id: int | None = None, context: dict | None = None,
                after: Iterable[int] = (), settings: dict | None = None,
                status: Status = Status.QUEUED, parent_claim: int | None = None,
-               action: str | None = None) -> int:
+               action: str | None = None, host: str | None = None) -> int:
         """Queue a job. A running job that spawns a child passes its claim as ``parent_claim``:
         a process whose claim was taken over raises LeaseLost and submits nothing. ``action``
-        is the command word (``core/action.py``); a child takes its root's, and its initiator."""
+        is the command word (``core/action.py``); a child takes its root's, and its initiator.
+        ``host``: whose runner takes it (a host id or name, or ``any``); by default its
+        parent's, else this host's (its paths are this host's: store/hosts.py)."""
         now = time.time()
         after = list(after)
         with self._transaction():
@@ -225,11 +232,14 @@ class Store(Verbs):
                 if missing:
                     raise NotFound(f"--after: no job {missing[0]}")
             context, action = action_store.inherit(self, parent_id, context, action)
+            if host is None and parent_id is not None:
+                row = self._sql("SELECT host FROM job WHERE id=?", (parent_id,)).fetchone()
+                host = row[0] if row else None
             job_id = self._insert_id(
                 "INSERT INTO job (type, type_version, status, priority, parent_id, config, created_at,"
-                " updated_at, settings, context, action) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " updated_at, settings, context, action, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (job_type, version, str(status), priority, parent_id, codec.pack(config), now, now,
-                 codec.pack(settings or {}), codec.pack(context), action or job_type),
+                 codec.pack(settings or {}), codec.pack(context), action or job_type, host or this_host()),
             )
             assert job_id is not None  # (an INSERT's)
             if after:
@@ -256,7 +266,7 @@ class Store(Verbs):
     def list_jobs(self, *, statuses: Iterable[str] | None = None, types: Iterable[str] | None = None,
                   recent: int | None = None, ids: Iterable[int] | None = None,
                   action: str | Iterable[str] | None = None, before_id: int | None = None,
-                  limit: int | None = None) -> list[JobRecord]:
+                  limit: int | None = None, hosts: Iterable[str] | None = None) -> list[JobRecord]:
         """Jobs, active ones first (by priority), then history newest first.
 
         With ``recent``, at most that many finished jobs are included. With ``before_id`` or
@@ -268,7 +278,8 @@ class Store(Verbs):
         values: Iterable[object] | None
         if isinstance(action, str):
             action = [action]
-        for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action)):
+        for column, values in (("status", statuses), ("type", types), ("id", ids), ("action", action),
+                               ("host", hosts)):
             if values is not None:
                 values = list(values)
                 where.append(f"{column} IN ({','.join('?' * len(values))})" if values else "FALSE")
@@ -417,9 +428,13 @@ class Store(Verbs):
 
     # -- runner side ----------------------------------------------------------
     def register_runner(self, workers: int, mode: str) -> int:
+        """This process as a runner of the library, on this host (recorded with its mounts)."""
         now, pid = self._now(), os.getpid()
-        runner_id = self._insert_id("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers, mode)"
-                                    " VALUES (?,?,?,?,?,?,?)", (pid, process_start(pid), HOST, now, now, workers, mode))
+        with self._transaction():
+            host = hosts.register(self, now)
+            runner_id = self._insert_id("INSERT INTO runner (pid, pid_start, host, started_at, heartbeat_at, workers,"
+                                        " mode) VALUES (?,?,?,?,?,?,?)",
+                                        (pid, process_start(pid), host, now, now, workers, mode))
         assert runner_id is not None
         return runner_id
 
@@ -431,6 +446,8 @@ class Store(Verbs):
         now = self._now()
         with self._transaction():
             cur = self._sql("UPDATE runner SET heartbeat_at=?, busy=? WHERE id=?", (now, busy, runner_id))
+            if cur.rowcount == 1:
+                hosts.seen(self, this_host(), now)
             if job_ids:  # only those still its own
                 self._sql(f"UPDATE job SET heartbeat_at=? WHERE runner_id=? AND status='running'"
                           f" AND id IN ({','.join('?' * len(job_ids))})", [now, runner_id, *job_ids])
@@ -440,7 +457,8 @@ class Store(Verbs):
         rows = [RunnerRecord(*r) for r in self._sql(
             "SELECT id, pid, pid_start, host, started_at, heartbeat_at, workers, busy, mode, stopping"
             " FROM runner ORDER BY id")]
-        now = self._now() if live_only and any(r.host != HOST for r in rows) else None
+        here = this_host()
+        now = self._now() if live_only and any(r.host != here for r in rows) else None
         return [r for r in rows if not live_only or runner_alive(r, now)]
 
     def request_runner_stop(self, runner_id: int | None = None) -> int:
@@ -452,7 +470,7 @@ class Store(Verbs):
         return row is None or bool(row[0])
 
     def claim(self, runner_id: int, n: int) -> list[JobRecord]:
-        """Atomically take up to ``n`` runnable jobs, highest priority, then oldest.
+        """Atomically take up to ``n`` runnable jobs of this host or ``any``, highest priority, then oldest.
 
         Each claim gives the job a new ``claim`` value, which its process passes with every
         write (fencing): a process of an earlier claim, frozen or cut off from its runner,
@@ -462,7 +480,8 @@ class Store(Verbs):
         with self._transaction():
             now = self._now()  # once the write lock is held: after whatever finished before this claim
             ids = [r[0] for r in self._sql(
-                f"SELECT id FROM job WHERE {_RUNNABLE} ORDER BY priority DESC, id LIMIT ?{self._SKIP_LOCKED}", (n,))]
+                f"SELECT id FROM job WHERE {_RUNNABLE} AND {_MINE} ORDER BY priority DESC, id LIMIT ?{self._SKIP_LOCKED}",
+                (*hosts.mine(), n))]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))
@@ -474,7 +493,8 @@ class Store(Verbs):
             return [JobRecord.from_row(r) for r in rows]
 
     def has_runnable(self) -> bool:
-        return self._sql(f"SELECT 1 FROM job WHERE {_RUNNABLE} LIMIT 1").fetchone() is not None
+        """Whether a job a runner of this host may take is runnable."""
+        return self._sql(f"SELECT 1 FROM job WHERE {_RUNNABLE} AND {_MINE} LIMIT 1", hosts.mine()).fetchone() is not None
 
     def owned_by(self, runner_id: int) -> list[int]:
         return [r[0] for r in self._sql("SELECT id FROM job WHERE status='running' AND runner_id=?", (runner_id,))]
@@ -604,10 +624,12 @@ class Store(Verbs):
 
         A runner on this host is gone only when its process is (see ``runner_alive``): no
         clock is trusted for it, so a client whose clock is ahead cannot declare it dead. Only
-        a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
+        a runner (``other_hosts``) judges runners on other hosts: one is gone when its heartbeat
+        has stood still for a lease as this process watched it (``_silent``)."""
         runners = self.runners(live_only=False)
-        now = self._now() if any(r.host != HOST for r in runners) else None  # (another host's lease: the database's clock)
-        dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r, now)]
+        here = this_host()
+        dead = [r.id for r in runners
+                if (not runner_alive(r) if r.host == here else other_hosts and self._silent(r))]
         by_id = {r.id: r for r in runners}
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
@@ -636,9 +658,24 @@ class Store(Verbs):
                               " runner_id=NULL, pid=NULL WHERE id=?", (now, now, job_id))
         return [r[0] for r in rows]
 
+    def _silent(self, r: RunnerRecord) -> bool:
+        """A runner of another host has not heartbeated for a lease, by this process's monotonic
+        clock: its heartbeat value has not changed since this process first saw it, a lease ago.
+        No two hosts' clocks are compared (a host whose clock lags or leads keeps its jobs while
+        it heartbeats); a runner that starts after another host went silent waits one lease."""
+        now = time.monotonic()
+        seen = self._heard.get(r.id)
+        if seen is None or seen[0] != r.heartbeat_at:
+            self._heard[r.id] = (r.heartbeat_at, now)
+            return False
+        return now - seen[1] > LEASE_SECONDS
+
     def requeue_interrupted(self) -> int:
-        now = time.time()
-        return self._sql("UPDATE job SET status='queued', updated_at=? WHERE status='interrupted'", (now,)).rowcount
+        """Queue again the interrupted jobs a runner of this host may take: those of another host
+        stay interrupted until their host's runner comes back (or for ever, if it never does)."""
+        now = self._now()
+        return self._sql(f"UPDATE job SET status='queued', updated_at=? WHERE status='interrupted' AND {_MINE}",
+                         (now, *hosts.mine())).rowcount
 
     # -- history ---------------------------------------------------------------
     def prune(self, older_than: float, *, failed_older_than: float | None = None, now: float | None = None,
@@ -664,6 +701,6 @@ def runner_alive(r: RunnerRecord, now: float | None = None) -> bool:
     process's clock nor the runner's heartbeat decides it. A heartbeat older than the lease
     declares dead only a runner on another host, whose process cannot be seen from here, and
     by the clock that stamped the heartbeat: ``now``, the store's (``Store._now``)."""
-    if r.host == HOST:
+    if r.host == this_host():
         return pid_alive(r.pid, r.pid_start)
     return (time.time() if now is None else now) - r.heartbeat_at <= LEASE_SECONDS

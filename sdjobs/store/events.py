@@ -143,10 +143,10 @@ def runner_lost(store: Store, job_id: int, runner, runner_id: int | None, pid: i
                 last: bool, now: float) -> None:
     """The ``interrupted`` event of a job whose runner is gone: it died (its process, on this
     host), or on another host it stopped heartbeating (its lease lost)."""
-    from .leases import HOST
+    from ..core.hostid import this_host
 
     who = f"runner {runner_id} (pid {runner.pid} on {runner.host})" if runner else f"runner {runner_id}"
-    if runner is not None and runner.host != HOST:  # judged by its heartbeat's age, not its process
+    if runner is not None and runner.host != this_host():  # judged by its heartbeat's age, not its process
         reason, what = "lease-lost", f"its {who} stopped heartbeating {now - runner.heartbeat_at:.0f} s ago"
     else:
         reason, what = "runner-died", f"its {who} died"

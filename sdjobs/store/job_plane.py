@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..core.status import Status
+from .hosts import HostRecord
 from .records import Event, JobHead, JobRecord, RunnerRecord
 from .retention import Pruned
 from .schedules import ScheduledJob, ScheduleRecord
@@ -30,7 +31,7 @@ class Submitting(Protocol):
                parent_id: int | None = None, context: dict | None = None,
                after: Iterable[int] = (), settings: dict | None = None,
                status: Status = Status.QUEUED, parent_claim: int | None = None,
-               action: str | None = None) -> int: ...
+               action: str | None = None, host: str | None = None) -> int: ...
 
 
 @runtime_checkable
@@ -76,6 +77,16 @@ class Runners(Protocol):
 
 
 @runtime_checkable
+class Hosts(Protocol):
+    """The hosts whose runners share the library (store/hosts.py). A runner claims, and queues
+    again after an interruption, only the jobs of its own host and those ``any`` runner may take."""
+
+    def hosts(self) -> list[HostRecord]: ...
+    def resolve_host(self, text: str) -> str | None: ...
+    def host_names(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
 class Control(Protocol):
     """Requests from a user (CLI, dashboard) about jobs that may or may not be running."""
 
@@ -93,7 +104,7 @@ class Queries(Protocol):
     def list_jobs(self, *, statuses: Iterable[str] | None = None, types: Iterable[str] | None = None,
                   recent: int | None = None, ids: Iterable[int] | None = None,
                   action: str | Iterable[str] | None = None, before_id: int | None = None,
-                  limit: int | None = None) -> list[JobRecord]: ...
+                  limit: int | None = None, hosts: Iterable[str] | None = None) -> list[JobRecord]: ...
     def counts(self) -> dict[str, int]: ...
     def job_status(self, job_id: int) -> str | None: ...
     def index_jobs_over(self, root: str) -> list[int]: ...
@@ -170,7 +181,7 @@ class Retention(Protocol):
 
 
 @runtime_checkable
-class JobPlane(Submitting, Running, Runners, Control, Queries, Results, Schedules, Settings, Retention,
+class JobPlane(Submitting, Running, Runners, Hosts, Control, Queries, Results, Schedules, Settings, Retention,
                Protocol):
     """Every verb of the job plane. ``close`` ends this thread's use of the store; ``reopen``
     drops what a forked child inherited from its parent."""

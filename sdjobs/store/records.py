@@ -14,7 +14,7 @@ JOB_COLUMNS = (
     "progress", "bytes_done", "items_done", "run_seconds", "warnings", "errors", "output", "error",
     "created_at", "started_at", "paused_at", "finished_at", "heartbeat_at", "updated_at", "runner_id",
     "pid", "attempts", "max_attempts", "control", "wait_children", "settings", "context", "claim", "retries",
-    "action",
+    "action", "host",
 )
 _BLOBS = {"config", "progress", "output", "settings", "context"}
 
@@ -54,6 +54,7 @@ class JobRecord:
     claim: int = 0  # changes at every claim: the running job's writes are conditioned on it
     retries: int = 0  # times `jobs retry` queued it again
     action: str | None = None  # the command word that started it, or its root (core/action.py)
+    host: str = "any"  # whose runner takes it: a host id (or a name not seen yet), or any (store/hosts.py)
     depends_on: list[int] = dataclasses.field(default_factory=list)
     children: list[int] = dataclasses.field(default_factory=list)
 

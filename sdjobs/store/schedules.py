@@ -44,9 +44,11 @@ class ScheduledJob:
     action: str | None = None  # the command word (copy, dupes...), as in a typed job's context
     inputs: dict | None = None  # what the user gave (recorded in the job's context), if not the config
     plugin: str | None = None  # the module of a plugin's job type
+    host: str | None = None  # the host its jobs go to (--on, else where it was added); None: the runner's
 
     def options(self) -> dict:
-        return {"priority": self.priority, "action": self.action, "inputs": self.inputs, "plugin": self.plugin}
+        return {"priority": self.priority, "action": self.action, "inputs": self.inputs, "plugin": self.plugin,
+                "host": self.host}
 
     @classmethod
     def from_columns(cls, job_type: str | None, config: bytes | None, settings: bytes | None,

@@ -6,6 +6,7 @@
                                           busy, or running but with no fan-out token (the
                                           runner's gate gives them to other jobs)
   "waiting for a runner"                  queued with no runner alive to claim it
+  "waiting for a runner on host b"        queued for host b, whose runner is not alive
 
 The first three are read from the jobs table; a running job's want of a token only its
 runner knows, and it records it here (``set_waits``), under the job's claim.
@@ -50,7 +51,7 @@ def waiting(store: Store, recs: Iterable[JobRecord]) -> dict[int, str]:
         deps.setdefault(job_id, []).append(dep)
     kids = dict(_rows(store, "SELECT parent_id, COUNT(*) FROM job WHERE status NOT IN ('completed',"
                       " 'completed-with-errors', 'failed', 'cancelled') AND parent_id IN", ids, " GROUP BY parent_id"))
-    busy = None
+    busy: dict[str, str] = {}
     for r in queued:
         if r.id in deps:
             out[r.id] = "after " + ", ".join(f"#{d}" for d in sorted(deps[r.id]))
@@ -58,19 +59,27 @@ def waiting(store: Store, recs: Iterable[JobRecord]) -> dict[int, str]:
             n = kids[r.id]
             out[r.id] = f"waiting for {n} child{'ren' if n != 1 else ''}"
         else:
-            if busy is None:
-                busy = _busy(store)
-            if busy:
-                out[r.id] = busy
+            if r.host not in busy:
+                busy[r.host] = _busy(store, r.host)
+            if busy[r.host]:
+                out[r.id] = busy[r.host]
     return out
 
 
-def _busy(store: Store) -> str:
-    """Why a runnable job is not running: no runner, or every worker busy ('' if one is free)."""
+def _busy(store: Store, host: str = "any") -> str:
+    """Why a runnable job of ``host`` is not running: no runner that takes it, or every worker of
+    those busy ('' if one is free)."""
     runners = store.runners()
+    if host != "any":
+        names = store.host_names()
+        runners = [x for x in runners if host in (x.host, names.get(x.host))]
+        if not runners:
+            return f"waiting for a runner on host {names.get(host, host)}"
     if not runners:
         return "waiting for a runner"
-    running = [r[0] for r in store._sql("SELECT id FROM job WHERE status='running' ORDER BY id")]
+    ids = [x.id for x in runners]
+    running = [r[0] for r in _rows(store, "SELECT id FROM job WHERE status='running' AND runner_id IN", ids,
+                                   " ORDER BY id")]
     if len(running) < sum(r.workers for r in runners):
         return ""  # a worker is free: claimed at the runner's next look
     return held_by(running)

@@ -54,6 +54,7 @@ class JobView:
     dest: str = ""                  # where it writes, for a job that copies
     reason: str = ""                # why it failed or stopped, first line
     after: tuple[int, ...] = ()     # jobs it waits for
+    host: str = ""                  # the host it is meant for, once the library has several (or "any")
 
     @property
     def active(self) -> bool:
@@ -61,7 +62,7 @@ class JobView:
 
     @property
     def search_text(self) -> str:
-        return " ".join((str(self.id), self.type, self.status, self.phase, self.started_by, self.reason,
+        return " ".join((str(self.id), self.type, self.status, self.host, self.phase, self.started_by, self.reason,
                          *self.sources, self.dest)).lower()
 
     def sort_key(self) -> tuple:
@@ -216,7 +217,7 @@ class JobTypes:
             return None
 
 
-def view_of(rec: JobRecord, types: JobTypes) -> JobView:
+def view_of(rec: JobRecord, types: JobTypes, host: str = "") -> JobView:
     """Format one record; parts that do not decode are left out and named in ``problem``."""
     problems = []
     done = rate = eta = phase = ""
@@ -251,7 +252,26 @@ def view_of(rec: JobRecord, types: JobTypes) -> JobView:
         known=types.known(str(rec.type)), parent_id=rec.parent_id, fraction=fraction, done=done,
         rate=rate, eta=eta, phase=phase, started_by=by, created_at=rec.created_at, control=rec.control,
         warnings=_int(rec.warnings), errors=_int(rec.errors), problem="; ".join(problems) or None,
-        sources=sources, dest=dest, reason=reason_of(rec), after=tuple(rec.depends_on or ()))
+        sources=sources, dest=dest, reason=reason_of(rec), after=tuple(rec.depends_on or ()), host=host)
+
+
+def host_labels(store: Store) -> Callable[[JobRecord], str]:
+    """A job's HOST cell: its host's name (or ``any``) once the library has more than one host
+    or the job is meant for another; empty for a library used from this host alone."""
+    from ..core.hostid import this_host
+
+    try:
+        names = store.host_names()
+    except Exception:  # noqa: BLE001 - which host is a detail: the rows show without it
+        return lambda rec: ""
+    here, several = this_host(), len(names) > 1
+
+    def label(rec: JobRecord) -> str:
+        host = getattr(rec, "host", "any")
+        if not several and host in (here, "any"):
+            return ""
+        return "any" if host == "any" else names.get(host, host)
+    return label
 
 
 SOURCE_KEYS = ("sources", "paths", "path", "root", "src", "source", "from_file", "plan_file")
@@ -306,6 +326,7 @@ def broken_view(store: Store, job_id: int, problem: str, types: JobTypes) -> Job
 def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobView]:
     """Views of these jobs; one malformed record does not hide the others."""
     views: dict[int, JobView] = {}
+    label = host_labels(store)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         try:
@@ -316,7 +337,7 @@ def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobVi
             records = None
         if records is not None:
             for rec in records:
-                views[rec.id] = view_of(rec, types)
+                views[rec.id] = view_of(rec, types, label(rec))
             try:
                 for job_id, deps in store.dependencies(chunk).items():
                     if job_id in views:
@@ -327,7 +348,7 @@ def read_views(store: Store, ids: list[int], types: JobTypes) -> dict[int, JobVi
         for job_id in chunk:  # find the bad one(s)
             try:
                 for rec in store.list_jobs(ids=[job_id]):
-                    views[rec.id] = view_of(rec, types)
+                    views[rec.id] = view_of(rec, types, label(rec))
             except Exception as exc:  # noqa: BLE001 - an unreadable record: shown broken, not hidden
                 view = broken_view(store, job_id, str(exc) or type(exc).__name__, types)
                 if view is not None:

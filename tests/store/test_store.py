@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+from sdjobs.core.hostid import this_host
 from sdjobs.core.status import Status
 from sdjobs.runner import control
 
@@ -67,7 +68,7 @@ def test_orphans_of_a_dead_runner_are_interrupted_then_failed_after_max_attempts
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     rid = store._sql("INSERT INTO runner (pid, host, started_at, heartbeat_at, workers) VALUES (?,?,?,?,1)",
-                    (dead.pid, __import__("socket").gethostname(), time.time(), time.time())).lastrowid
+                    (dead.pid, this_host(), time.time(), time.time())).lastrowid
     store.claim(rid, 1)
     assert store.recover_orphans() == [job]
     assert store.get(job).status == "interrupted"

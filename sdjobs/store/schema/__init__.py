@@ -19,7 +19,7 @@ import sqlite3
 
 from ...core.errors import BadInput
 
-COMPONENTS = ["core", "index", "thumbs", "schedule", "results", "events", "settings", "identity"]
+COMPONENTS = ["core", "index", "thumbs", "schedule", "results", "events", "settings", "identity", "hosts"]
 
 
 def _modules():

@@ -119,3 +119,8 @@ MIGRATIONS.append(_v3_action)
 # PostgreSQL's form of the steps the dialects cannot share (store/pg/schema.py): v2's scalar
 # MAX is GREATEST there.
 POSTGRES = {1: MIGRATIONS[1].replace("MAX(attempts - 1, 0)", "GREATEST(attempts - 1, 0)")}
+
+# host: the host whose runner takes the job (``core/hostid.py``: its id, or a name not seen yet),
+# or 'any' (any runner). Jobs queued before it take 'any': before this column every runner of a
+# library took every job, and so they still do. A constant default: no table rewrite.
+MIGRATIONS.append("ALTER TABLE job ADD COLUMN host TEXT NOT NULL DEFAULT 'any'")

@@ -43,6 +43,7 @@ COLUMNS = (  # in display order
     Column("id", "ID", 2, 6, 0, right=True),
     Column("type", "TYPE", 8, 10, 3),
     Column("status", "STATUS", 11, 11, 1),
+    Column("host", "HOST", 4, 10, 4),  # only once the library has several hosts (JobView.host)
     Column("pri", "PRI", 3, 3, 9, right=True),
     Column("bar", "PROGRESS", 12, 12, 4),
     Column("done", "DONE", 15, 18, 8),
@@ -59,19 +60,21 @@ CURSOR = Style(reverse=True, bold=True)
 CURSOR_UNFOCUSED = Style(reverse=True)
 
 
-def layout(width: int, id_width: int = 4) -> list[tuple[Column, int]]:
-    """The columns shown in ``width`` cells and the width of each, in display order."""
-    wide = {c.key: (max(c.narrow, id_width) if c.key == "id" else c.wide) for c in COLUMNS}
-    narrow = {c.key: (wide["id"] if c.key == "id" else c.narrow) for c in COLUMNS}
+def layout(width: int, id_width: int = 4, hosts: bool = False) -> list[tuple[Column, int]]:
+    """The columns shown in ``width`` cells and the width of each, in display order (HOST only
+    with ``hosts``)."""
+    shown = [c for c in COLUMNS if hosts or c.key != "host"]
+    wide = {c.key: (max(c.narrow, id_width) if c.key == "id" else c.wide) for c in shown}
+    narrow = {c.key: (wide["id"] if c.key == "id" else c.narrow) for c in shown}
     narrow["what"] = max(narrow["what"], (width - 40) // 2)  # WHAT grows with the width, the others are capped
     chosen: dict[str, int] = {}
     used = 0
-    for c in sorted(COLUMNS, key=lambda c: c.rank):
+    for c in sorted(shown, key=lambda c: c.rank):
         need = narrow[c.key] + SEP
         if used + need <= width or not chosen:
             chosen[c.key] = narrow[c.key]
             used += need
-    for c in sorted(COLUMNS, key=lambda c: c.rank):  # then widen them, most important first
+    for c in sorted(shown, key=lambda c: c.rank):  # then widen them, most important first
         if c.key in chosen and c.key != "what":
             grow = min(wide[c.key] - chosen[c.key], width - used)
             if grow > 0:
@@ -79,7 +82,7 @@ def layout(width: int, id_width: int = 4) -> list[tuple[Column, int]]:
                 used += grow
     if "what" in chosen:
         chosen["what"] += max(0, width - used)
-    return [(c, chosen[c.key]) for c in COLUMNS if c.key in chosen]
+    return [(c, chosen[c.key]) for c in shown if c.key in chosen]
 
 
 def cells(v: JobView, now: float) -> dict[str, Text]:
@@ -89,6 +92,7 @@ def cells(v: JobView, now: float) -> dict[str, Text]:
         "id": Text(str(v.id)),
         "type": Text(v.type) if v.known else Text(v.type + "?", style="italic dim"),
         "status": fmt.status_text(v.status, v.control),
+        "host": Text(v.host, style="dim" if v.host == "any" else ""),
         "pri": Text(str(v.priority) if v.priority else "", style="bold" if v.priority > 0 else "dim"),
         "bar": fmt.progress_bar(v.fraction, 7, status=v.status) if active or v.fraction is not None else Text(""),
         "done": Text(v.done, style="" if active else "dim"),
@@ -151,6 +155,7 @@ class JobTable(ScrollView, can_focus=True):
         self._folded: dict[int, int] = {}
         self._layout: list[tuple[Column, int]] = layout(80)
         self._id_width = 4
+        self._hosts = False  # the HOST column is shown (a row has a host: JobView.host)
         self._header: Strip | None = None
         self._slide = 0     # cells scrolled sideways (everything but the ID)
         self.cursor = 0
@@ -204,8 +209,9 @@ class JobTable(ScrollView, can_focus=True):
             del self._cells[gone]
             self._strips.pop(gone, None)
         id_width = max([len(str(i)) for i in order] + [2])
-        if id_width != self._id_width:
-            self._id_width = id_width
+        hosts = any(v.host for v in views)
+        if id_width != self._id_width or hosts != self._hosts:
+            self._id_width, self._hosts = id_width, hosts
             self._relayout()
         if order != self._order:
             self._order = order
@@ -299,7 +305,7 @@ class JobTable(ScrollView, can_focus=True):
         self._move_to(self.cursor)
 
     def _relayout(self) -> None:
-        new = layout(max(1, self.size.width - SEP), self._id_width)
+        new = layout(max(1, self.size.width - SEP), self._id_width, self._hosts)
         if new != self._layout:
             self._layout = new
             self._strips.clear()
