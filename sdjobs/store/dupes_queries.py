@@ -32,15 +32,15 @@ def _size_clause(min_size: int, max_size: int | None) -> tuple[str, tuple]:
     return "size BETWEEN ? AND ?", (min_size, max_size)
 
 
-def location_of(conn: sqlite3.Connection, keys: list[bytes]) -> tuple | None:
+def location_of(conn: sqlite3.Connection, host: str, keys: list[bytes]) -> tuple | None:
     """(id, path, rules, full_hash, max_depth, recurse, (indexed_at, last_job_id,
-    entries, total_size, digest)) of the location whose root is one of ``keys``
+    entries, total_size, digest)) of ``host``'s location whose root is one of ``keys``
     (a real path and its ancestors), the deepest one. The last item changes with
     every index run that ends."""
     row = conn.execute(
         f"SELECT id, path, rules, full_hash, max_depth, recurse, indexed_at, last_job_id, entries, total_size,"
-        f" digest FROM location WHERE path IN ({','.join('?' * len(keys))}) ORDER BY length(path) DESC LIMIT 1",
-        keys).fetchone()
+        f" digest FROM location WHERE host=? AND path IN ({','.join('?' * len(keys))})"
+        f" ORDER BY length(path) DESC LIMIT 1", [host, *keys]).fetchone()
     return None if row is None else (*row[:6], row[6:])
 
 

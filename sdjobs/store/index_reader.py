@@ -18,6 +18,7 @@ import sqlite3
 from typing import NamedTuple
 from collections.abc import Iterable, Iterator
 
+from ..core.hostid import this_host
 from . import dupes_queries as q
 from .index_store import canonical, subtree_range
 from .kept_groups import KeptGroups
@@ -95,7 +96,7 @@ class IndexReader:
 
     # -- dupes: the location and its stored hashes -----------------------------------------
     def location_of(self, path: str) -> tuple | None:
-        """(id, path, rules, full_hash, max_depth, recurse, state) of the deepest location
+        """(id, path, rules, full_hash, max_depth, recurse, state) of this host's deepest location
         whose root is ``path`` (real) or one of its ancestors; ``state`` changes with every
         index run that ends (``dupes_queries.location_of``)."""
         keys, p = [], path
@@ -105,7 +106,7 @@ class IndexReader:
             if parent == p:
                 break
             p = parent
-        return q.location_of(self._conn(), keys)
+        return q.location_of(self._conn(), this_host(), keys)
 
     def indexing(self, location_id: int) -> bool:
         return q.indexing(self._conn(), location_id)

@@ -4,7 +4,9 @@ Each component module (``core``, and one per feature that owns tables) has a
 ``MIGRATIONS`` list; entry *i* takes that component from version *i* to
 *i + 1*. The versions applied are kept in ``schema_version``. Entries are
 SQL scripts (str) or callables taking the sqlite3 connection. Never edit a
-released entry; append a new one.
+released entry; append a new one. A callable with ``FOREIGN_KEYS_OFF`` set runs with
+foreign keys off (to make a table anew that others reference), and its transaction
+commits only if ``PRAGMA foreign_key_check`` finds no more rows without a parent than before.
 """
 
 from __future__ import annotations
@@ -68,13 +70,19 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
                                f"(v{len(mod.MIGRATIONS)}): upgrade sdjobs to use it")
         for version in range(have, newer):
             step = mod.MIGRATIONS[version]
+            fk_off = getattr(step, "FOREIGN_KEYS_OFF", False)
+            if fk_off:
+                conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before it
             conn.execute("BEGIN IMMEDIATE")
             try:
+                orphans = len(conn.execute("PRAGMA foreign_key_check").fetchall()) if fk_off else 0
                 if callable(step):
                     step(conn)
                 else:
                     for stmt in _statements(step):
                         conn.execute(stmt)
+                if fk_off and len(conn.execute("PRAGMA foreign_key_check").fetchall()) > orphans:
+                    raise RuntimeError(f"migration {name}:{version + 1} left rows without their parent")
                 conn.execute(
                     "INSERT INTO schema_version(component, version) VALUES (?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
@@ -84,6 +92,9 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                if fk_off:
+                    conn.execute("PRAGMA foreign_keys=ON")
             applied.append(f"{name}:{version + 1}")
     return applied
 
