@@ -15,6 +15,9 @@ changed is read. Elsewhere, files of an indexed location that are unchanged
 since the index (same size, inode and mtime) are not read: their stored full
 hash (or cas id) stands in.
 
+``--indexed`` answers from the index alone, reading no file, over this host's indexed
+locations or, with ``--all-hosts``, every host's (``dupes.across``).
+
 With ``--then trash|delete`` and ``yes``, the files to go are handed to a
 child ``delete`` job; ``--then hardlink`` replaces them with hard links to
 the kept copy here. Every file is re-checked (size and mtime) just before.
@@ -64,6 +67,8 @@ class DupesConfig:
     keep: Literal["first-arg", "oldest", "newest", "shortest-path"] = "first-arg"
     yes: bool = False                  # act; otherwise the action is a dry run
     plan_file: str = ""                # act on the results of an earlier dry run instead of scanning
+    indexed: bool = False              # from the index alone, reading no file (``dupes.across``)
+    all_hosts: bool = False            # with ``indexed``: every host's locations, not only this host's
     # ``library`` was a field (where the library is): the job has ``ctx.library`` now; an old
     # configuration that names it still loads (``core/fields.py`` drops RETIRED keys)
     RETIRED: ClassVar[tuple[str, ...]] = ("library",)
@@ -90,6 +95,20 @@ class Dupes(Job[DupesConfig]):
                 raise NotFound(f"no dupes results at {c.plan_file!r}")
             if c.then == "none":
                 raise BadInput("acting on earlier results needs --then trash|delete|hardlink")
+            from .across import check_plan_host
+            from .results import read_results
+
+            refused = check_plan_host(read_results(c.plan_file)["groups"])
+            if refused:
+                raise BadInput(refused)
+        elif c.all_hosts and not c.indexed:
+            raise BadInput("--all-hosts answers from the index: add --indexed")
+        elif c.indexed:
+            if c.mode == "deep":
+                raise BadInput("--mode deep compares the bytes of the files, and --indexed reads none"
+                               " (nor can it read another host's): use --mode hash")
+            if not c.use_index:
+                raise BadInput("--indexed answers from the index: not with --no-index")
         elif not c.paths:
             raise BadInput("dupes needs at least one path")
         for p in c.paths:
@@ -114,9 +133,16 @@ class Dupes(Job[DupesConfig]):
         if out.get("from_index"):
             text += f", {out['from_index']:,} answered from the index"
         text += f", {_size(out['read_bytes'])} read)"
+        if out.get("all_hosts"):
+            text += f" on {plural(len(out.get('hosts') or ()), 'host')}"
         a = out.get("action")
         if a:
             text += "; " + act.describe(a)
+        left = out.get("left_alone") or {}
+        if left.get("other_hosts"):
+            text += f"; {plural(left['other_hosts'], 'file')} on other hosts left alone"
+        if left.get("unproven_groups"):
+            text += f"; {plural(left['unproven_groups'], 'group')} on content ids alone left alone"
         return text
 
     @classmethod
@@ -139,6 +165,8 @@ class Dupes(Job[DupesConfig]):
             out = {"mode": c.mode, "scanned": 0, "candidates": 0, "from_index": 0, "read_bytes": 0,
                    **_totals(groups), "plan_file": c.plan_file}
             return act.start(self, groups, out)
+        if c.indexed:
+            return self._indexed()
         self.read_bytes = state.get("read_bytes", 0)
         if state["stage"] == "compare" and state["todo"]:
             ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['todo']['idx']):,} files"
@@ -156,6 +184,32 @@ class Dupes(Job[DupesConfig]):
                 self._store_results(out, groups)
                 return act.start(self, groups, out)
         self._store_results(out, groups)
+        return out
+
+    def _indexed(self) -> dict:
+        """``--indexed``: the groups from the index alone (``dupes.across``); ``--then`` acts on
+        this host's files only."""
+        from . import across
+
+        c, ctx = self.config, self.ctx
+        groups, out = across.find(self)
+        ctx.phase("results", message="storing the groups found")
+        local: list[dict] = []
+        if c.then != "none":
+            local, left = across.local_plan(groups, c.keep)
+            out["action"] = {"then": c.then, "keep": c.keep, "applied": False, **act.planned(local)}
+            out["left_alone"] = left
+            if left["other_hosts"]:
+                ctx.log(f"{left['other_hosts']:,} files of the groups are on other hosts: left alone"
+                        " (sdjobs acts on this host's files only)")
+            if left["unproven_groups"]:
+                ctx.log(f"{left['unproven_groups']:,} groups stand on content ids alone: left alone"
+                        " (index with --full-hash to act on them)")
+            out["results_file"] = write_json_list(ctx.library.path, f"dupes-{ctx.job_id}", local)
+        ctx.result_columns(*across.COLUMNS, *(("keep", "act", "host") if c.then != "none" else ()), name="groups")
+        ctx.emit_json_rows(across.texts(groups, c.then != "none"))
+        if c.then != "none" and c.yes:
+            return act.start(self, local, out)
         return out
 
     # -- scan and group by size -------------------------------------------------
