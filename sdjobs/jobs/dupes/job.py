@@ -110,7 +110,7 @@ class Dupes(Job[DupesConfig]):
             if not c.use_index:
                 raise BadInput("--indexed answers from the index: not with --no-index")
         elif not c.paths:
-            raise BadInput("dupes needs at least one path")
+            raise BadInput("dupes needs at least one path (or --indexed: what the index knows)")
         for p in c.paths:
             if not os.path.exists(p):
                 raise NotFound(f"cannot search {p!r}: no such file or directory")
