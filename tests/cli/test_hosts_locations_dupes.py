@@ -18,14 +18,14 @@ def library_env(request, lib, monkeypatch, cli):
     if request.param == "sqlite":
         yield request.param  # the lib fixture stops the runners
         return
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("SDJOBS_LIBRARY", url)
-        from sdjobs.store.libpath import UnsupportedLibrary, resolve_db_path
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("SDJOBS_LIBRARY", url)
+    from sdjobs.store.libpath import UnsupportedLibrary, resolve_db_path
 
-        try:
-            resolve_db_path(url)
-        except UnsupportedLibrary as exc:
-            pytest.skip(f"the data plane on PostgreSQL is not in yet: {exc}")
+    try:
+        resolve_db_path(url)
+    except UnsupportedLibrary as exc:
+        pytest.skip(f"the data plane on PostgreSQL is not in yet: {exc}")
     yield request.param
     cli("runner", "stop")  # lib's teardown stops the runners of its SQLite library only
 
