@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import stat
 
 import pytest
@@ -138,6 +139,14 @@ class DataPlaneTests:
         assert [(r.host, r.path) for r in data_plane.list_locations()] == [("a", real + "/sub"), ("b", real)]
         assert [r.id for r in data_plane.list_locations(host="a")] == [on_a]
         monkeypatch.setenv("SDJOBS_HOST", "a")
+        assert data_plane.entry_at(root / "sub" / "b.bin").location_id == on_a
+        # b deletes its sub (a's root): b forgets its own entries, never a's location
+        shutil.rmtree(root / "sub")
+        monkeypatch.setenv("SDJOBS_HOST", "b")
+        assert data_plane.forget_gone([os.path.join(real, "sub")]) > 0
+        assert data_plane.entry_at(root / "sub" / "b.bin") is None
+        monkeypatch.setenv("SDJOBS_HOST", "a")
+        assert data_plane.get_location(on_a) is not None
         assert data_plane.entry_at(root / "sub" / "b.bin").location_id == on_a
 
     def test_indexed_files_of_one_host_or_every_host(self, data_plane, tmp_path, job_id, monkeypatch):
