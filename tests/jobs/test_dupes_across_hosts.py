@@ -124,6 +124,10 @@ def test_paths_keep_the_groups_with_a_file_of_this_host_under_them(store, monkey
     _, res = _dupes(store, monkeypatch, "a", all_hosts=True, paths=[under])
     want = {g for g in _oracle(man_a, man_b) if any(h == "a" and p.startswith(under + "/") for h, p in g)}
     assert _groups(res) == want
+    (tmp_path / "b" / "data").mkdir(parents=True)  # b's path, on a: a knows nothing there, and says so
+    monkeypatch.setenv("SDJOBS_HOST", "a")
+    rec = run_inline(store, "dupes", {"indexed": True, "all_hosts": True, "paths": [str(tmp_path / "b" / "data")]})
+    assert results_of(store, rec.id)["groups"] == [] and rec.warnings == 1
 
 
 def test_then_acts_on_this_hosts_files_only(store, monkeypatch, two_hosts, tmp_path):

@@ -37,6 +37,9 @@ def find(job) -> tuple[list[dict], dict]:
     c, ctx = job.config, job.ctx
     here = this_host()
     scope = None if c.all_hosts else here
+    for p in c.paths:
+        if ctx.library.data.find_location(p) is None:
+            ctx.warn("not in an indexed location of this host: the index knows nothing of it", path=p)
     ctx.phase("group", message="grouping the index of " + ("every host" if scope is None else "this host"))
     rows = ctx.library.data.indexed_files(scope, c.min_size, c.max_size, c.mode == "hash")
     if c.ext:
