@@ -16,7 +16,7 @@ import random
 import shutil
 
 import pytest
-from dupes_helpers import run_inline
+from dupes_helpers import FanOut, execute, run_inline
 
 from sdjobs.jobs.dupes.results import results_of
 
@@ -207,3 +207,25 @@ def test_size_modes_from_the_index(store, monkeypatch, tmp_path, mode):
     if mode == "size":
         want.add(("b", str(b_root / "other-name")))
     assert _groups(res) == {frozenset(want)}
+
+
+def test_a_plan_of_dupes_over_paths_is_refused_on_another_host_too(store, monkeypatch, tmp_path):
+    """The paths of any dupes plan are its host's: one library, several hosts, the same path
+    names other files there. Refused before submitting, and by the job if it runs elsewhere."""
+    for name in ("x", "y"):
+        (tmp_path / name).write_bytes(b"same bytes")
+    monkeypatch.setenv("SDJOBS_HOST", "a")
+    rec = run_inline(store, "dupes", {"paths": [str(tmp_path)], "then": "delete"})
+    plan_file = rec.output["results_file"]
+    from sdjobs.core.errors import BadInput
+    from sdjobs.jobs.dupes.job import Dupes, DupesConfig
+
+    monkeypatch.setenv("SDJOBS_HOST", "b")
+    with pytest.raises(BadInput, match="made on host 'a'"):
+        Dupes.validate(Dupes.prepare(DupesConfig(plan_file=plan_file, then="delete", yes=True)))
+    job = store.submit("dupes", Dupes.version, DupesConfig(plan_file=plan_file, then="delete", yes=True))
+    runner = store.register_runner(1, "test")
+    (claimed,) = store.claim(runner, 1)
+    execute(store, claimed, runner, FanOut(1))
+    assert store.get(job).status == "failed" and "made on host 'a'" in store.get(job).error
+    assert (tmp_path / "x").exists() and (tmp_path / "y").exists()

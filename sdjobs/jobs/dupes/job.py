@@ -160,7 +160,12 @@ class Dupes(Job[DupesConfig]):
         if c.plan_file:
             from .results import read_results
 
+            from .across import check_plan_host
+
             groups = read_results(c.plan_file)["groups"]
+            refused = check_plan_host(groups)  # checked before submitting too; the job may run elsewhere
+            if refused:
+                raise BadInput(refused)
             plan(groups, c.keep)
             out = {"mode": c.mode, "scanned": 0, "candidates": 0, "from_index": 0, "read_bytes": 0,
                    **_totals(groups), "plan_file": c.plan_file}
@@ -178,7 +183,12 @@ class Dupes(Job[DupesConfig]):
         out = self._report(state, found)
         groups = self.groups
         if c.then != "none":
+            from ...core.hostid import this_host
+
             plan(groups, c.keep)
+            here = this_host()
+            for g in groups:  # the plan file's paths are this host's: acting on it elsewhere is refused
+                g["host"] = here
             out["action"] = {"then": c.then, "keep": c.keep, "applied": False, **act.planned(groups)}
             if c.yes:
                 self._store_results(out, groups)
