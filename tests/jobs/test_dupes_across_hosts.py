@@ -227,5 +227,6 @@ def test_a_plan_of_dupes_over_paths_is_refused_on_another_host_too(store, monkey
     runner = store.register_runner(1, "test")
     (claimed,) = store.claim(runner, 1)
     execute(store, claimed, runner, FanOut(1))
+    store.unregister_runner(runner)  # its pid is this process's: the library's teardown would stop it
     assert store.get(job).status == "failed" and "made on host 'a'" in store.get(job).error
     assert (tmp_path / "x").exists() and (tmp_path / "y").exists()
