@@ -26,10 +26,48 @@ import json
 import os
 from collections.abc import Iterable
 
+from ...core.errors import BadInput
 from ...core.hostid import this_host
-from .results import plan
+from . import act
+from .results import plan, write_json_list
 
 COLUMNS = ("size", "hash", "wasted", "paths", "hosts", "cas_id")
+
+
+def validate(c) -> None:
+    """The combinations ``--indexed`` refuses."""
+    if not c.indexed:
+        raise BadInput("--all-hosts answers from the index: add --indexed")
+    if c.mode == "deep":
+        raise BadInput("--mode deep compares the bytes of the files, and --indexed reads none"
+                       " (nor can it read another host's): use --mode hash")
+    if not c.use_index:
+        raise BadInput("--indexed answers from the index: not with --no-index")
+
+
+def run(job) -> dict:
+    """The job's ``--indexed`` run: find the groups, store them; with ``--then``, plan (and
+    with ``--yes`` start) the action on this host's files."""
+    c, ctx = job.config, job.ctx
+    groups, out = find(job)
+    ctx.phase("results", message="storing the groups found")
+    local: list[dict] = []
+    if c.then != "none":
+        local, left = local_plan(groups, c.keep)
+        out["action"] = {"then": c.then, "keep": c.keep, "applied": False, **act.planned(local)}
+        out["left_alone"] = left
+        if left["other_hosts"]:
+            ctx.log(f"{left['other_hosts']:,} files of the groups are on other hosts: left alone"
+                    " (sdjobs acts on this host's files only)")
+        if left["unproven_groups"]:
+            ctx.log(f"{left['unproven_groups']:,} groups stand on content ids alone: left alone"
+                    " (index with --full-hash to act on them)")
+        out["results_file"] = write_json_list(ctx.library.path, f"dupes-{ctx.job_id}", local)
+    ctx.result_columns(*COLUMNS, *(("keep", "act", "host") if c.then != "none" else ()), name="groups")
+    ctx.emit_json_rows(texts(groups, c.then != "none"))
+    if c.then != "none" and c.yes:
+        return act.start(job, local, out)
+    return out
 
 
 def find(job) -> tuple[list[dict], dict]:
@@ -161,6 +199,18 @@ def local_plan(groups: list[dict], keep: str) -> tuple[list[dict], dict]:
         if planned is not None:
             g["keep"], g["act"], g["host"] = planned["keep"], planned["act"], here
     return local, {"other_hosts": others, "unproven_groups": unproven}
+
+
+def describe_left(left: dict) -> str:
+    """What ``--then`` left alone, for the job's summary."""
+    from ...core.humanize import plural
+
+    text = ""
+    if left.get("other_hosts"):
+        text += f"; {plural(left['other_hosts'], 'file')} on other hosts left alone"
+    if left.get("unproven_groups"):
+        text += f"; {plural(left['unproven_groups'], 'group')} on content ids alone left alone"
+    return text
 
 
 def check_plan_host(groups: list[dict]) -> str | None:

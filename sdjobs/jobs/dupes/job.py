@@ -101,14 +101,10 @@ class Dupes(Job[DupesConfig]):
             refused = check_plan_host(read_results(c.plan_file)["groups"])
             if refused:
                 raise BadInput(refused)
-        elif c.all_hosts and not c.indexed:
-            raise BadInput("--all-hosts answers from the index: add --indexed")
-        elif c.indexed:
-            if c.mode == "deep":
-                raise BadInput("--mode deep compares the bytes of the files, and --indexed reads none"
-                               " (nor can it read another host's): use --mode hash")
-            if not c.use_index:
-                raise BadInput("--indexed answers from the index: not with --no-index")
+        elif c.indexed or c.all_hosts:
+            from .across import validate
+
+            validate(c)
         elif not c.paths:
             raise BadInput("dupes needs at least one path (or --indexed: what the index knows)")
         for p in c.paths:
@@ -138,11 +134,10 @@ class Dupes(Job[DupesConfig]):
         a = out.get("action")
         if a:
             text += "; " + act.describe(a)
-        left = out.get("left_alone") or {}
-        if left.get("other_hosts"):
-            text += f"; {plural(left['other_hosts'], 'file')} on other hosts left alone"
-        if left.get("unproven_groups"):
-            text += f"; {plural(left['unproven_groups'], 'group')} on content ids alone left alone"
+        if out.get("left_alone"):
+            from .across import describe_left
+
+            text += describe_left(out["left_alone"])
         return text
 
     @classmethod
@@ -158,9 +153,8 @@ class Dupes(Job[DupesConfig]):
         if state["stage"] in ("act", "spawn", "wait"):
             return act.resume(self, state)
         if c.plan_file:
-            from .results import read_results
-
             from .across import check_plan_host
+            from .results import read_results
 
             groups = read_results(c.plan_file)["groups"]
             refused = check_plan_host(groups)  # checked before submitting too; the job may run elsewhere
@@ -171,7 +165,9 @@ class Dupes(Job[DupesConfig]):
                    **_totals(groups), "plan_file": c.plan_file}
             return act.start(self, groups, out)
         if c.indexed:
-            return self._indexed()
+            from . import across
+
+            return across.run(self)
         self.read_bytes = state.get("read_bytes", 0)
         if state["stage"] == "compare" and state["todo"]:
             ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['todo']['idx']):,} files"
@@ -194,32 +190,6 @@ class Dupes(Job[DupesConfig]):
                 self._store_results(out, groups)
                 return act.start(self, groups, out)
         self._store_results(out, groups)
-        return out
-
-    def _indexed(self) -> dict:
-        """``--indexed``: the groups from the index alone (``dupes.across``); ``--then`` acts on
-        this host's files only."""
-        from . import across
-
-        c, ctx = self.config, self.ctx
-        groups, out = across.find(self)
-        ctx.phase("results", message="storing the groups found")
-        local: list[dict] = []
-        if c.then != "none":
-            local, left = across.local_plan(groups, c.keep)
-            out["action"] = {"then": c.then, "keep": c.keep, "applied": False, **act.planned(local)}
-            out["left_alone"] = left
-            if left["other_hosts"]:
-                ctx.log(f"{left['other_hosts']:,} files of the groups are on other hosts: left alone"
-                        " (sdjobs acts on this host's files only)")
-            if left["unproven_groups"]:
-                ctx.log(f"{left['unproven_groups']:,} groups stand on content ids alone: left alone"
-                        " (index with --full-hash to act on them)")
-            out["results_file"] = write_json_list(ctx.library.path, f"dupes-{ctx.job_id}", local)
-        ctx.result_columns(*across.COLUMNS, *(("keep", "act", "host") if c.then != "none" else ()), name="groups")
-        ctx.emit_json_rows(across.texts(groups, c.then != "none"))
-        if c.then != "none" and c.yes:
-            return act.start(self, local, out)
         return out
 
     # -- scan and group by size -------------------------------------------------
