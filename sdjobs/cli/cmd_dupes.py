@@ -34,7 +34,9 @@ def rules(gitignore: bool, skip_system: bool, skip_git: bool, skip_hidden: bool,
 
 
 def dupes(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH...", help="Directories and files to search.")],
+    paths: Annotated[list[str] | None, typer.Argument(
+        metavar="PATH...", help="Directories and files to search (with --indexed: only the groups with a file"
+                                " of this host under one of them).", show_default=False)] = None,
     mode: Annotated[str, typer.Option("--mode", "-m", metavar="hash|deep|size|name-size",
                                       help="hash: same xxh3-128; deep: also compared byte for byte;"
                                            " size: same size only; name-size: same name and size.")] = "hash",
@@ -45,6 +47,11 @@ def dupes(
     hardlinks: Annotated[bool, typer.Option("--hardlinks", "-H",
                                             help="Report hard links to one file as duplicates of each other.")] = False,
     no_index: Annotated[bool, typer.Option("--no-index", help="Read every file even where the index knows it.")] = False,
+    indexed: Annotated[bool, typer.Option(
+        "--indexed", help="From the index alone, reading no file: this host's indexed locations.")] = False,
+    all_hosts: Annotated[bool, typer.Option(
+        "--all-hosts", help="With --indexed: every host's indexed locations (each file named with its host;"
+                            " --then acts on this host's files only).")] = False,
     then: Annotated[str, typer.Option("--then", metavar="trash|delete|hardlink",
                                       help="Keep one file per group and trash, delete or hard-link the rest"
                                            " (a dry run unless --yes or confirmed).")] = "none",
@@ -74,6 +81,8 @@ def dupes(
       sdjobs dupes ~/Downloads --then trash --keep oldest
 
       sdjobs dupes . --format fdupes
+
+      sdjobs dupes --indexed --all-hosts ~/Photos
     """
     from ..core.errors import BadInput
     from . import state
@@ -85,7 +94,8 @@ def dupes(
             raise BadInput(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     if as_json:
         fmt = "json"
-    config = {"paths": paths, "mode": mode, "min_size": parse_size(min_size),
+    config = {"paths": paths or [], "indexed": indexed or all_hosts, "all_hosts": all_hosts, "mode": mode,
+              "min_size": parse_size(min_size),
               "max_size": parse_size(max_size) if max_size else None,
               "ext": [e for e in (ext or "").split(",") if e.strip()], "hardlinks": hardlinks,
               "use_index": not no_index, "then": then, "keep": keep, "yes": yes,

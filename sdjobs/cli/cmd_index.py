@@ -27,6 +27,8 @@ SkipHidden = Annotated[bool | None, typer.Option("--skip-hidden/--no-skip-hidden
 SkipDeps = Annotated[bool | None, typer.Option(
     "--skip-deps/--no-skip-deps", help="Skip node_modules, __pycache__, .venv, target, build, dist... [off].")]
 _MODES = ("shallow", "content", "deep")
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", metavar="HOST", help="Only this host's locations (a host id, as the HOST column shows it).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -119,32 +121,37 @@ def _conflicting(config, *, depth, recurse) -> list[int]:
 
 
 @locations.callback()
-def locations_main(ctx: typer.Context, as_json: Json = False) -> None:
-    """Indexed locations with entry counts, total size, last indexed and the changes of the last run.
+def locations_main(ctx: typer.Context, as_json: Json = False, host: HostOpt = None) -> None:
+    """Indexed locations of every host with entry counts, total size, last indexed and the changes of
+    the last run. A location belongs to the host whose runner indexed it (its paths are that host's;
+    HOST ends with * for this host).
 
     Examples:
 
       sdjobs locations
 
-      sdjobs locations --json
+      sdjobs locations --host nas --json
 
       sdjobs locations rm ~/old-disk
     """
     if ctx.invoked_subcommand is None:
-        ls(as_json=as_json)
+        ls(as_json=as_json, host=host)
 
 
 @locations.command("ls")
-def ls(as_json: Json = False) -> None:
+def ls(as_json: Json = False, host: HostOpt = None) -> None:
     """List indexed locations (the default of `sdjobs locations`)."""
+    from ..core.hostid import this_host
     from ..store.data_plane import open_data_plane
     from . import output, state
 
     data = open_data_plane(state.store())
+    here = this_host()
     rows = []
-    for loc in data.list_locations():
+    for loc in data.list_locations(host=host):
         active = data.active_runs(loc.id)
-        rows.append({"id": loc.id, "path": loc.path, "entries": loc.entries, "bytes": loc.total_size,
+        rows.append({"id": loc.id, "host": loc.host, "this_host": loc.host == here, "path": loc.path,
+                     "entries": loc.entries, "bytes": loc.total_size,
                      "mode": loc.mode, "full_hash": loc.full_hash, "rules": loc.rules, "depth": loc.max_depth,
                      "recurse": loc.recurse, "created_at": loc.created_at, "indexed_at": loc.indexed_at,
                      "last_changes": loc.last_changes, "last_job": loc.last_job_id,
@@ -153,7 +160,8 @@ def ls(as_json: Json = False) -> None:
         output.print_json(rows)
         return
     if not rows:
-        output.err("no indexed locations; add one with: sdjobs index PATH", style="dim")
+        output.err(f"no indexed locations{f' on host {host!r}' if host else ''}; add one with: sdjobs index PATH",
+                   style="dim")
         return
     from rich.table import Table
     from rich.text import Text
@@ -161,14 +169,15 @@ def ls(as_json: Json = False) -> None:
     from ..fs.names import display_path
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("PATH", "ENTRIES", "SIZE", "MODE", "INDEXED", "LAST CHANGES", "STATUS"):
+    for col in ("HOST", "PATH", "ENTRIES", "SIZE", "MODE", "INDEXED", "LAST CHANGES", "STATUS"):
         table.add_column(col, justify="right" if col in ("ENTRIES", "SIZE") else "left", no_wrap=col != "PATH")
     for r in rows:
         ch = r["last_changes"] or {}
         changes = " ".join(f"{sign}{ch.get(k, 0):,}" for sign, k in
                            (("+", "new"), ("~", "modified"), (">", "moved"), ("-", "deleted")))
         status = f"indexing (job {r['indexing']})" if r["indexing"] else ("" if r["indexed_at"] else "incomplete")
-        table.add_row(Text(display_path(r["path"])), f"{r['entries']:,}", output.human_bytes(r["bytes"]),
+        table.add_row(Text(r["host"] + (" *" if r["this_host"] else "")), Text(display_path(r["path"])),
+                      f"{r['entries']:,}", output.human_bytes(r["bytes"]),
                       r["mode"] + (" +full" if r["full_hash"] else ""), output.human_age(r["indexed_at"]),
                       changes if r["indexed_at"] else "", status, style=None)
     output.console().print(table)
@@ -176,30 +185,44 @@ def ls(as_json: Json = False) -> None:
 
 @locations.command("rm")
 def rm(path: Annotated[str, typer.Argument(metavar="PATH", help="The root of an indexed location.")],
-       as_json: Json = False) -> None:
+       as_json: Json = False,
+       host: Annotated[str | None, typer.Option(
+           "--host", metavar="HOST", help="Forget another host's location: PATH exactly as `sdjobs locations`"
+                                          " shows it (a host that is gone, for example).")] = None) -> None:
     """Forget an indexed location and its entries (the files are not touched).
 
-    Example: sdjobs locations rm ~/old-disk
+    Examples:
+
+      sdjobs locations rm ~/old-disk
+
+      sdjobs locations rm --host old-nas /data
     """
     import os
 
     from ..core.errors import BadInput, NotFound
+    from ..core.hostid import this_host
     from ..store.data_plane import open_data_plane
     from ..store.index_store import canonical
     from . import output, state
 
     data = open_data_plane(state.store())
-    loc = data.find_location(path)
-    real = canonical(path)
-    if loc is None or loc.path != real:
-        hint = f" (it is inside the location {loc.path!r})" if loc else ""
-        raise NotFound(f"{os.path.abspath(path)!r} is not an indexed location{hint}; see: sdjobs locations")
+    if host is not None and host != this_host():
+        loc = next((x for x in data.list_locations(host=host) if x.path == path), None)
+        if loc is None:
+            raise NotFound(f"host {host!r} has no indexed location {path!r}; see: sdjobs locations --host {host}")
+    else:
+        loc = data.find_location(path)
+        real = canonical(path)
+        if loc is None or loc.path != real:
+            hint = f" (it is inside the location {loc.path!r})" if loc else ""
+            raise NotFound(f"{os.path.abspath(path)!r} is not an indexed location of this host{hint};"
+                           " see: sdjobs locations")
     running = data.running_index_jobs(loc.id)
     if running:
         raise BadInput(f"job {running[0]} is indexing {loc.path!r}; cancel it first: sdjobs jobs cancel {running[0]}")
     n = data.remove_location(loc.id)
     if as_json:
-        output.print_json({"path": loc.path, "entries": n})
+        output.print_json({"path": loc.path, "host": loc.host, "entries": n})
     else:
         output.err(f"forgot {loc.path} ({plural(n, 'entry', 'entries')})", style="green")
 

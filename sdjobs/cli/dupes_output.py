@@ -19,7 +19,8 @@ _VERB = {"trash": "trash", "delete": "delete", "hardlink": "link"}
 
 def write_fdupes(texts: Iterable[str], out: IO[bytes]) -> None:
     """fdupes' (and jdupes') plain format: each group's paths, one a line, groups
-    separated by a blank line; names as their bytes (os.fsencode)."""
+    separated by a blank line; names as their bytes (os.fsencode). A group across
+    hosts (``dupes --indexed --all-hosts``) names each file ``HOST:PATH``."""
     import sys
     from json.scanner import make_scanner
 
@@ -27,7 +28,10 @@ def write_fdupes(texts: Iterable[str], out: IO[bytes]) -> None:
     encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
     chunk: list[str] = []
     for text in texts:
-        chunk.append("\n".join(scan(text, 0)[0]["paths"]))
+        group = scan(text, 0)[0]
+        hosts = group.get("hosts")
+        chunk.append("\n".join(group["paths"] if hosts is None else
+                               (f"{h}:{p}" for h, p in zip(hosts, group["paths"], strict=True))))
         if len(chunk) >= 1000:
             out.write(("\n\n".join(chunk) + "\n\n").encode(encoding, errors))
             chunk = []
@@ -37,7 +41,8 @@ def write_fdupes(texts: Iterable[str], out: IO[bytes]) -> None:
 
 def write_table(groups: Iterable[dict], summary: dict, out: IO[str]) -> None:
     """``N × SIZE  wasted SIZE  xxh3 DIGEST`` and the paths of each group (marked
-    keep / trash... with --then), then the totals of what was shown."""
+    keep / trash... with --then), then the totals of what was shown. A group across
+    hosts names each file ``HOST:PATH``; only the acting host's are marked."""
     from ..core.humanize import plural
     from ..fs.names import display_path
 
@@ -48,14 +53,18 @@ def write_table(groups: Iterable[dict], summary: dict, out: IO[str]) -> None:
     for g in groups:
         count = len(g["paths"])
         n, extra, wasted = n + 1, extra + count - 1, wasted + g["wasted"]
-        digest = f"  xxh3 {g['hash'][:16]}" if g.get("hash") else ""
+        digest = f"  xxh3 {g['hash'][:16]}" if g.get("hash") else \
+            (f"  content id {g['cas_id']}" if g.get("cas_id") else "")
         lines = [f"{count} × {output.human_bytes(g['size'])}  wasted {output.human_bytes(g['wasted'])}{digest}"]
         keep = g.get("keep")
-        for p in g["paths"]:
+        hosts = g.get("hosts") or [None] * count
+        for p, h in zip(g["paths"], hosts, strict=True):
             mark = ""
-            if keep is not None:
+            if keep is not None and h is not None and h != g.get("host"):
+                mark = " " * 9  # another host's: never acted on
+            elif keep is not None:
                 mark = "keep     " if p == keep else (f"{verb:<9}" if applied else f"{'(' + verb + ')':<9}")
-            lines.append(f"  {mark}{display_path(p)}")
+            lines.append(f"  {mark}{'' if h is None else h + ':'}{display_path(p)}")
         out.write("\n".join(lines) + "\n\n")
     if not n:
         out.write("no duplicates found\n")

@@ -38,7 +38,7 @@ class Locations(Protocol):
     """Indexed locations: a root (its real path), its walk rules and mode, its totals."""
 
     def find_location(self, path: str | os.PathLike) -> LocationRow | None:
-        """The location whose root is ``path`` or one of its ancestors (any spelling)."""
+        """This host's location whose root is ``path`` or one of its ancestors (any spelling)."""
         ...
 
     def location_at(self, path: str) -> LocationRow | None:
@@ -50,8 +50,8 @@ class Locations(Protocol):
 
     def has_locations(self) -> bool: ...
 
-    def list_locations(self) -> list[LocationRow]:
-        """Every location, by path."""
+    def list_locations(self, host: str | None = None) -> list[LocationRow]:
+        """Every host's locations, by host then path (only ``host``'s if given)."""
         ...
 
     def create_location(self, path: str, *, rules: dict, mode: str, max_depth: int | None, recurse: bool,
@@ -98,6 +98,14 @@ class Entries(Protocol):
         ...
 
     def count_files(self, location_id: int) -> int: ...
+
+    def indexed_files(self, host: str | None, min_size: int, max_size: int | None,
+                      digests: bool) -> Iterator[tuple]:
+        """(host, path, size, inode, device, mtime_ns, cas_id, full_hash) of the files of ``host``'s
+        locations (every host's if None) in [min_size, max_size] whose size another such file
+        has, ordered by size; with ``digests``, only files with a content id or full hash
+        (dupes ``--indexed``: ``store/dupes_queries.py``)."""
+        ...
 
 
 class IndexKeeping(Protocol):

@@ -59,8 +59,8 @@ class SQLDataPlane:
     def has_locations(self) -> bool:
         return self._store._sql("SELECT 1 FROM location LIMIT 1").fetchone() is not None
 
-    def list_locations(self) -> list[LocationRow]:
-        return ixs.list_locations(self._store)
+    def list_locations(self, host: str | None = None) -> list[LocationRow]:
+        return ixs.list_locations(self._store, host)
 
     def create_location(self, path: str, *, rules: dict, mode: str, max_depth: int | None, recurse: bool,
                         now: float) -> int:
@@ -100,6 +100,12 @@ class SQLDataPlane:
     def count_files(self, location_id: int) -> int:
         return self._store._sql("SELECT count(*) FROM entry WHERE location_id=? AND kind='file'",
                                (location_id,)).fetchone()[0]
+
+    def indexed_files(self, host: str | None, min_size: int, max_size: int | None,
+                      digests: bool) -> Iterator[tuple]:
+        from .dupes_queries import indexed_files
+
+        return indexed_files(self._store, host, min_size, max_size, digests)
 
     # -- the index kept true by other jobs --------------------------------------------------
     def anything_indexed(self) -> bool:

@@ -5,6 +5,7 @@ Each query function takes a worker's connection from ``connect_ro`` (a plain ``s
 one, or ``data_pg.PgConnection`` on PostgreSQL: the same qmark SQL, and a fragment of its
 ``data_sql.Dialect`` where they differ): they run in worker processes as well as in the
 job's. Paths are the stored BLOBs.
+``indexed_files`` (dupes ``--indexed``, every host's locations) runs on the job's store.
 
 The bulk queries return what SQLite can assemble in C as one string per
 column (``group_concat``) instead of one Python tuple per row: on 200,000
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -43,15 +45,15 @@ def _size_clause(min_size: int, max_size: int | None) -> tuple[str, tuple]:
     return "size BETWEEN ? AND ?", (min_size, max_size)
 
 
-def location_of(conn: sqlite3.Connection, keys: list[bytes]) -> tuple | None:
+def location_of(conn: sqlite3.Connection, host: str, keys: list[bytes]) -> tuple | None:
     """(id, path, rules, full_hash, max_depth, recurse, (indexed_at, last_job_id,
-    entries, total_size, digest)) of the location whose root is one of ``keys``
+    entries, total_size, digest)) of ``host``'s location whose root is one of ``keys``
     (a real path and its ancestors), the deepest one. The last item changes with
     every index run that ends."""
     row = conn.execute(
         f"SELECT id, path, rules, full_hash, max_depth, recurse, indexed_at, last_job_id, entries, total_size,"
-        f" digest FROM location WHERE path IN ({','.join('?' * len(keys))}) ORDER BY length(path) DESC LIMIT 1",
-        keys).fetchone()
+        f" digest FROM location WHERE host=? AND path IN ({','.join('?' * len(keys))})"
+        f" ORDER BY length(path) DESC LIMIT 1", [host, *keys]).fetchone()
     return None if row is None else (*row[:6], row[6:])
 
 
@@ -181,3 +183,30 @@ def hashed_of_sizes(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: b
             f" AND path < ? AND {_HASHED} AND size IN ({','.join('?' * len(part))})",
             (location_id, lo, hi, *part)).fetchall()
     return out
+
+
+# -- dupes --indexed: every file of the index that may have a duplicate --------------------------
+# Through the job's store (``store._sql``, portable SQL) rather than a worker's connection: one
+# query, read once, by the job.
+def indexed_files(store, host: str | None, min_size: int, max_size: int | None, digests: bool) -> Iterator[tuple]:
+    """(host, path, size, inode, device, mtime_ns, cas_id, full_hash) of the indexed files of
+    ``host``'s locations (every host's if None) whose size another such file has, by size;
+    with ``digests``, only the files with a content id or a full hash (and their sizes)."""
+    cond = "e.kind = 'file' AND e.size >= ?"
+    params: list = [min_size]
+    if max_size is not None:
+        cond += " AND e.size <= ?"
+        params.append(max_size)
+    if host is not None:
+        cond += " AND l.host = ?"
+        params.append(host)
+    if digests:
+        cond += " AND (e.cas_id IS NOT NULL OR e.full_hash IS NOT NULL)"
+    files = "entry e JOIN location l ON l.id = e.location_id"
+    cur = store._sql(
+        f"SELECT l.host, e.path, e.size, e.inode, e.device, e.mtime_ns, e.cas_id, e.full_hash FROM {files}"
+        f" WHERE {cond} AND e.size IN (SELECT e.size FROM {files} WHERE {cond} GROUP BY e.size HAVING count(*) > 1)"
+        f" ORDER BY e.size, l.host, e.path", params * 2)
+    while rows := cur.fetchmany(5000):
+        for host_, path, *rest in rows:
+            yield (host_, os.fsdecode(bytes(path)), *rest)

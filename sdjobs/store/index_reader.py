@@ -19,6 +19,7 @@ import sqlite3
 from typing import Any, NamedTuple
 from collections.abc import Iterable, Iterator
 
+from ..core.hostid import this_host
 from . import dupes_queries as q
 from .data_sql import is_url
 from .index_store import canonical, subtree_range
@@ -113,7 +114,7 @@ class IndexReader:
 
     # -- dupes: the location and its stored hashes -----------------------------------------
     def location_of(self, path: str) -> tuple | None:
-        """(id, path, rules, full_hash, max_depth, recurse, state) of the deepest location
+        """(id, path, rules, full_hash, max_depth, recurse, state) of this host's deepest location
         whose root is ``path`` (real) or one of its ancestors; ``state`` changes with every
         index run that ends (``dupes_queries.location_of``)."""
         keys, p = [], path
@@ -123,7 +124,7 @@ class IndexReader:
             if parent == p:
                 break
             p = parent
-        return q.location_of(self._conn(), keys)
+        return q.location_of(self._conn(), this_host(), keys)
 
     def indexing(self, location_id: int) -> bool:
         return q.indexing(self._conn(), location_id)

@@ -12,6 +12,10 @@ The read API other jobs use (dupes, validate, thumbs):
 
 Locations are stored by their real path (symlinks resolved); the lookups
 accept any spelling and hand paths back in the caller's spelling.
+
+Every location belongs to a host (``core/hostid.py:this_host``, the host that indexed
+it): paths are this host's, so every lookup by path looks only at this host's
+locations; ``list_locations`` lists every host's.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Iterator
 from ..core import codec
 from ..core.errors import NotFound
 from .data_sql import NO_FLATTEN, dialect, many
+from ..core.hostid import this_host
 
 _fsencode, _fsdecode = os.fsencode, os.fsdecode
 
@@ -43,16 +48,17 @@ class LocationRow(NamedTuple):
     total_size: int
     last_changes: dict
     last_job_id: int | None
+    host: str = ""      # the host whose paths these are (``core/hostid.py``)
 
 
 _LOC_COLS = ("id, path, rules, mode, full_hash, max_depth, recurse, created_at, indexed_at, entries,"
-             " total_size, last_changes, last_job_id")
+             " total_size, last_changes, last_job_id, host")
 
 
 def _location(row) -> LocationRow:
-    (id_, path, rules, mode, full, depth, recurse, created, indexed, entries, total, changes, job) = row
+    (id_, path, rules, mode, full, depth, recurse, created, indexed, entries, total, changes, job, host) = row
     return LocationRow(id_, _fsdecode(path), codec.unpack(rules) or {}, mode, bool(full), depth, bool(recurse),
-                       created, indexed, entries, total, codec.unpack(changes) or {}, job)
+                       created, indexed, entries, total, codec.unpack(changes) or {}, job, host)
 
 
 class EntryRow(NamedTuple):
@@ -125,11 +131,11 @@ def subtree_range(path: str) -> tuple[bytes, bytes]:
 
 # -- the read API ---------------------------------------------------------------
 def find_location(store, path: str | os.PathLike) -> LocationRow | None:
-    """The indexed location whose root is ``path`` or one of its ancestors."""
+    """This host's indexed location whose root is ``path`` or one of its ancestors."""
     real = canonical(path)
     keys = _ancestors(real)
-    row = store._sql(f"SELECT {_LOC_COLS} FROM location WHERE path IN ({','.join('?' * len(keys))})"
-                    " ORDER BY length(path) DESC LIMIT 1", keys).fetchone()
+    row = store._sql(f"SELECT {_LOC_COLS} FROM location WHERE host=? AND path IN ({','.join('?' * len(keys))})"
+                    " ORDER BY length(path) DESC LIMIT 1", [this_host(), *keys]).fetchone()
     return _location(row) if row else None
 
 
@@ -138,8 +144,12 @@ def get_location(store, location_id: int) -> LocationRow | None:
     return _location(row) if row else None
 
 
-def list_locations(store) -> list[LocationRow]:
-    return [_location(r) for r in store._sql(f"SELECT {_LOC_COLS} FROM location ORDER BY path")]
+def list_locations(store, host: str | None = None) -> list[LocationRow]:
+    """Every host's locations (by host, then path), or only ``host``'s."""
+    if host is None:
+        return [_location(r) for r in store._sql(f"SELECT {_LOC_COLS} FROM location ORDER BY host, path")]
+    return [_location(r) for r in store._sql(f"SELECT {_LOC_COLS} FROM location WHERE host=? ORDER BY path",
+                                             (host,))]
 
 
 def entries_under(store, path: str | os.PathLike, *, kind: str | None = None) -> Iterator[EntryRow]:
@@ -196,16 +206,16 @@ def entry_at(store, path: str | os.PathLike) -> EntryRow | None:
 # -- locations --------------------------------------------------------------------
 def create_location(store, path: str, *, rules: dict, mode: str, max_depth: int | None, recurse: bool,
                     now: float) -> int:
-    return store._sql("INSERT INTO location (path, rules, mode, max_depth, recurse, created_at)"
-                      " VALUES (?,?,?,?,?,?) RETURNING id",
-                      (_fsencode(path), codec.pack(rules), mode, max_depth, int(recurse), now)).fetchone()[0]
+    return store._sql("INSERT INTO location (host, path, rules, mode, max_depth, recurse, created_at)"
+                      " VALUES (?,?,?,?,?,?,?) RETURNING id",
+                      (this_host(), _fsencode(path), codec.pack(rules), mode, max_depth, int(recurse), now)).fetchone()[0]
 
 
 def nested_locations(store, path: str) -> list[LocationRow]:
-    """Locations strictly inside ``path`` (absorbed when ``path`` is indexed)."""
+    """This host's locations strictly inside ``path`` (absorbed when ``path`` is indexed)."""
     lo, hi = subtree_range(path)
     return [_location(r) for r in store._sql(
-        f"SELECT {_LOC_COLS} FROM location WHERE path >= ? AND path < ?", (lo, hi))]
+        f"SELECT {_LOC_COLS} FROM location WHERE host=? AND path >= ? AND path < ?", (this_host(), lo, hi))]
 
 
 def remove_location(store, location_id: int) -> int:

@@ -147,7 +147,8 @@ class _Forget:
         loc = self._location_of(path) if gone or not os.path.isdir(path) else ixs.find_location(store, path)
         if gone:
             inside = ixs.nested_locations(store, path)
-            exact = store._sql(f"SELECT {ixs._LOC_COLS} FROM location WHERE path=?", (_fsencode(path),)).fetchone()
+            exact = store._sql(f"SELECT {ixs._LOC_COLS} FROM location WHERE host=? AND path=?",
+                               (ixs.this_host(), _fsencode(path))).fetchone()
             for gone_loc in inside + ([ixs._location(exact)] if exact else []):
                 self.forgotten += ixs.remove_location(store, gone_loc.id)
                 self.changed.add(gone_loc.id)

@@ -73,7 +73,7 @@ def test_locations_ls_and_rm(cli, lib, tree, tmp_path):
     assert str(tree) in human and "shallow" in human
     proc = cli("locations", "rm", str(tree / "docs"))
     assert proc.returncode == 2 and "inside the location" in proc.stderr
-    assert cli.json("locations", "rm", str(tree)) == {"path": str(tree), "entries": t["entries"]}
+    assert cli.json("locations", "rm", str(tree)) == {"path": str(tree), "host": t["host"], "entries": t["entries"]}
     assert [loc["path"] for loc in cli.json("locations")] == [str(other)]
     assert entries(lib, tree) == {}
     assert cli("locations", "rm", str(tree)).returncode == 2

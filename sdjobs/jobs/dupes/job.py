@@ -15,6 +15,9 @@ changed is read. Elsewhere, files of an indexed location that are unchanged
 since the index (same size, inode and mtime) are not read: their stored full
 hash (or cas id) stands in.
 
+``--indexed`` answers from the index alone, reading no file, over this host's indexed
+locations or, with ``--all-hosts``, every host's (``dupes.across``).
+
 With ``--then trash|delete`` and ``yes``, the files to go are handed to a
 child ``delete`` job; ``--then hardlink`` replaces them with hard links to
 the kept copy here. Every file is re-checked (size and mtime) just before.
@@ -64,6 +67,8 @@ class DupesConfig:
     keep: Literal["first-arg", "oldest", "newest", "shortest-path"] = "first-arg"
     yes: bool = False                  # act; otherwise the action is a dry run
     plan_file: str = ""                # act on the results of an earlier dry run instead of scanning
+    indexed: bool = False              # from the index alone, reading no file (``dupes.across``)
+    all_hosts: bool = False            # with ``indexed``: every host's locations, not only this host's
     # ``library`` was a field (where the library is): the job has ``ctx.library`` now; an old
     # configuration that names it still loads (``core/fields.py`` drops RETIRED keys)
     RETIRED: ClassVar[tuple[str, ...]] = ("library",)
@@ -90,8 +95,18 @@ class Dupes(Job[DupesConfig]):
                 raise NotFound(f"no dupes results at {c.plan_file!r}")
             if c.then == "none":
                 raise BadInput("acting on earlier results needs --then trash|delete|hardlink")
+            from .across import check_plan_host
+            from .results import read_results
+
+            refused = check_plan_host(read_results(c.plan_file)["groups"])
+            if refused:
+                raise BadInput(refused)
+        elif c.indexed or c.all_hosts:
+            from .across import validate
+
+            validate(c)
         elif not c.paths:
-            raise BadInput("dupes needs at least one path")
+            raise BadInput("dupes needs at least one path (or --indexed: what the index knows)")
         for p in c.paths:
             if not os.path.exists(p):
                 raise NotFound(f"cannot search {p!r}: no such file or directory")
@@ -114,9 +129,15 @@ class Dupes(Job[DupesConfig]):
         if out.get("from_index"):
             text += f", {out['from_index']:,} answered from the index"
         text += f", {_size(out['read_bytes'])} read)"
+        if out.get("all_hosts"):
+            text += f" on {plural(len(out.get('hosts') or ()), 'host')}"
         a = out.get("action")
         if a:
             text += "; " + act.describe(a)
+        if out.get("left_alone"):
+            from .across import describe_left
+
+            text += describe_left(out["left_alone"])
         return text
 
     @classmethod
@@ -132,13 +153,21 @@ class Dupes(Job[DupesConfig]):
         if state["stage"] in ("act", "spawn", "wait"):
             return act.resume(self, state)
         if c.plan_file:
+            from .across import check_plan_host
             from .results import read_results
 
             groups = read_results(c.plan_file)["groups"]
+            refused = check_plan_host(groups)  # checked before submitting too; the job may run elsewhere
+            if refused:
+                raise BadInput(refused)
             plan(groups, c.keep)
             out = {"mode": c.mode, "scanned": 0, "candidates": 0, "from_index": 0, "read_bytes": 0,
                    **_totals(groups), "plan_file": c.plan_file}
             return act.start(self, groups, out)
+        if c.indexed:
+            from . import across
+
+            return across.run(self)
         self.read_bytes = state.get("read_bytes", 0)
         if state["stage"] == "compare" and state["todo"]:
             ctx.log(f"resumed from a checkpoint: {state['done']:,} of {len(state['todo']['idx']):,} files"
@@ -150,7 +179,12 @@ class Dupes(Job[DupesConfig]):
         out = self._report(state, found)
         groups = self.groups
         if c.then != "none":
+            from ...core.hostid import this_host
+
             plan(groups, c.keep)
+            here = this_host()
+            for g in groups:  # the plan file's paths are this host's: acting on it elsewhere is refused
+                g["host"] = here
             out["action"] = {"then": c.then, "keep": c.keep, "applied": False, **act.planned(groups)}
             if c.yes:
                 self._store_results(out, groups)

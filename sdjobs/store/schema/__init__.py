@@ -10,6 +10,9 @@ The same versions make the schema of a PostgreSQL library (``store/pg/schema.py`
 are translated (types), a step the dialects cannot share has its PostgreSQL form in the
 component's ``POSTGRES`` dict (step index -> script or callable), and callables are given a
 connection that takes the same qmark SQL (its ``dialect`` is ``"postgres"``).
+A callable with ``FOREIGN_KEYS_OFF`` set runs with
+foreign keys off (to make a table anew that others reference), and its transaction
+commits only if ``PRAGMA foreign_key_check`` finds no more rows without a parent than before.
 """
 
 from __future__ import annotations
@@ -73,13 +76,19 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
                                f"(v{len(mod.MIGRATIONS)}): upgrade sdjobs to use it")
         for version in range(have, newer):
             step = mod.MIGRATIONS[version]
+            fk_off = getattr(step, "FOREIGN_KEYS_OFF", False)
+            if fk_off:
+                conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: before it
             conn.execute("BEGIN IMMEDIATE")
             try:
+                orphans = len(conn.execute("PRAGMA foreign_key_check").fetchall()) if fk_off else 0
                 if callable(step):
                     step(conn)
                 else:
                     for stmt in _statements(step):
                         conn.execute(stmt)
+                if fk_off and len(conn.execute("PRAGMA foreign_key_check").fetchall()) > orphans:
+                    raise RuntimeError(f"migration {name}:{version + 1} left rows without their parent")
                 conn.execute(
                     "INSERT INTO schema_version(component, version) VALUES (?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
@@ -89,6 +98,9 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                if fk_off:
+                    conn.execute("PRAGMA foreign_keys=ON")
             applied.append(f"{name}:{version + 1}")
     return applied
 

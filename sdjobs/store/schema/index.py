@@ -31,7 +31,13 @@ rewrote most of its pages on every committed batch (1.8 s of the content
 phase); nothing looks a content id up by value -- readers group a
 location's rows, which they scan anyway -- and moves are found by joining
 the scan, not through an inode index. Only ``(location_id, path)`` remains.
+
+Version 4 gives every location a ``host`` (``core/hostid.py``: the host whose runner
+indexed it; issue 18, one library for several machines): a path is unique per host,
+since two machines may both have ``/data``. Existing locations take the migrating host.
 """
+
+from ...core.hostid import this_host
 
 def _v2_lean_rows(conn) -> None:
     """Drop the parent copies and the secondary indexes (tolerant of a library
@@ -52,6 +58,54 @@ def _v2_lean_rows(conn) -> None:
         subtree_files INTEGER,
         PRIMARY KEY (job_id, path)
     ) WITHOUT ROWID""")
+
+
+# the location table of version 4 (the columns of versions 1 to 3, then ``host``)
+_LOCATION_V4 = """CREATE TABLE location_v4 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path BLOB NOT NULL,
+    rules BLOB,
+    mode TEXT NOT NULL DEFAULT 'content',
+    full_hash INTEGER NOT NULL DEFAULT 0,
+    max_depth INTEGER,
+    recurse INTEGER NOT NULL DEFAULT 1,
+    created_at REAL NOT NULL,
+    indexed_at REAL,
+    entries INTEGER NOT NULL DEFAULT 0,
+    total_size INTEGER NOT NULL DEFAULT 0,
+    last_changes BLOB,
+    last_job_id INTEGER,
+    digest INTEGER,
+    identified_want INTEGER NOT NULL DEFAULT 0,
+    host TEXT NOT NULL,
+    UNIQUE (host, path)
+)"""
+_V3_COLS = ("id, path, rules, mode, full_hash, max_depth, recurse, created_at, indexed_at, entries, total_size,"
+            " last_changes, last_job_id, digest, identified_want")
+
+
+def _v4_location_host(conn) -> None:
+    """``location.host``, and ``UNIQUE (host, path)`` in place of ``UNIQUE (path)``.
+
+    SQLite cannot drop a column's UNIQUE: the table is made anew, the way SQLite's
+    documentation says (its "12 steps"), with foreign keys off (``FOREIGN_KEYS_OFF``: with
+    them on, dropping the old table would delete every entry through ``ON DELETE CASCADE``,
+    and renaming it would point ``entry`` at the renamed table). The AUTOINCREMENT counter
+    carries over, so the id of a removed location is never given again. (PostgreSQL:
+    ``ADD COLUMN host``, then the UNIQUE constraint swapped with two ALTER TABLEs.)"""
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='location'").fetchone()
+    conn.execute(_LOCATION_V4)
+    conn.execute(f"INSERT INTO location_v4 ({_V3_COLS}, host) SELECT {_V3_COLS}, ? FROM location",
+                 (this_host(),))
+    conn.execute("DROP TABLE location")
+    conn.execute("ALTER TABLE location_v4 RENAME TO location")
+    if seq is not None:
+        conn.execute("UPDATE sqlite_sequence SET seq=max(seq, ?) WHERE name='location'", seq)
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'location', ? WHERE NOT EXISTS"
+                     " (SELECT 1 FROM sqlite_sequence WHERE name='location')", seq)
+
+
+_v4_location_host.FOREIGN_KEYS_OFF = True  # type: ignore[attr-defined]
 
 
 MIGRATIONS = [
@@ -130,7 +184,18 @@ CREATE TABLE index_scan (
 ALTER TABLE index_run ADD COLUMN identified INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE location ADD COLUMN identified_want INTEGER NOT NULL DEFAULT 0
 """,
+    # 4: location.host, a path unique per host (see the module's doc)
+    _v4_location_host,
 ]
+
+def _v4_location_host_pg(conn) -> None:
+    """v4 on PostgreSQL: the column added in place, the UNIQUE constraint swapped."""
+    conn.execute("ALTER TABLE location ADD COLUMN host TEXT")
+    conn.execute("UPDATE location SET host=?", (this_host(),))
+    conn.execute("ALTER TABLE location ALTER COLUMN host SET NOT NULL")
+    conn.execute("ALTER TABLE location DROP CONSTRAINT IF EXISTS location_path_key")
+    conn.execute("ALTER TABLE location ADD CONSTRAINT location_host_path_key UNIQUE (host, path)")
+
 
 # PostgreSQL's form of the steps the dialects cannot share (``store/pg/schema.py``; the other
 # steps run there as they are, their types translated): v2 looks at no PRAGMA, the columns
@@ -152,4 +217,4 @@ CREATE TABLE index_dirs (
     subtree_files INTEGER,
     PRIMARY KEY (job_id, path)
 )
-"""}
+""", 3: _v4_location_host_pg}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import stat
 
 import pytest
@@ -63,9 +64,13 @@ def job_id(backend) -> int:
     return backend[1].submit("index", 1, {"path": "/"})
 
 
+def tree_files() -> dict[str, bytes]:
+    return {"a.txt": b"alpha", "sub/b.bin": b"\x00" * 300, "sub/deep/c.txt": b"gamma" * 10}
+
+
 def tree(root) -> dict[str, bytes]:
     """A small tree on disk: root/a.txt, root/sub/b.bin, root/sub/deep/c.txt, root/link."""
-    files = {"a.txt": b"alpha", "sub/b.bin": b"\x00" * 300, "sub/deep/c.txt": b"gamma" * 10}
+    files = tree_files()
     for rel, data in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +132,51 @@ class DataPlaneTests:
         assert data_plane.absorb_locations(outer, os.path.realpath(root)) == [os.path.realpath(root / "sub")]
         assert data_plane.get_location(inner) is None
         assert data_plane.entry_at(root / "sub" / "b.bin").location_id == outer
+
+    def test_locations_are_per_host(self, data_plane, tmp_path, job_id, monkeypatch):
+        """A location belongs to the host that indexed it (``SDJOBS_HOST``): lookups by path see
+        this host's only; the same path on two hosts is two locations (issue 18)."""
+        root = tmp_path / "t"
+        tree(root)
+        real = os.path.realpath(root)
+        monkeypatch.setenv("SDJOBS_HOST", "a")
+        on_a = indexed(data_plane, root / "sub", job_id)
+        monkeypatch.setenv("SDJOBS_HOST", "b")
+        assert data_plane.find_location(root / "sub") is None and data_plane.entry_at(root / "sub" / "b.bin") is None
+        assert list(data_plane.entries_under(root)) == [] and data_plane.reader().location_of(real + "/sub") is None
+        on_b = indexed(data_plane, root, job_id)             # absorbs nothing of a's
+        assert data_plane.get_location(on_a) is not None
+        assert data_plane.entry_at(root / "sub" / "b.bin").location_id == on_b
+        assert data_plane.reader().location_of(real + "/sub")[0] == on_b
+        assert [(r.host, r.path) for r in data_plane.list_locations()] == [("a", real + "/sub"), ("b", real)]
+        assert [r.id for r in data_plane.list_locations(host="a")] == [on_a]
+        monkeypatch.setenv("SDJOBS_HOST", "a")
+        assert data_plane.entry_at(root / "sub" / "b.bin").location_id == on_a
+        # b deletes its sub (a's root): b forgets its own entries, never a's location
+        shutil.rmtree(root / "sub")
+        monkeypatch.setenv("SDJOBS_HOST", "b")
+        assert data_plane.forget_gone([os.path.join(real, "sub")]) > 0
+        assert data_plane.entry_at(root / "sub" / "b.bin") is None
+        monkeypatch.setenv("SDJOBS_HOST", "a")
+        assert data_plane.get_location(on_a) is not None
+        assert data_plane.entry_at(root / "sub" / "b.bin").location_id == on_a
+
+    def test_indexed_files_of_one_host_or_every_host(self, data_plane, tmp_path, job_id, monkeypatch):
+        """dupes --indexed's read: the files whose size another file has, of one host or all."""
+        root = tmp_path / "t"
+        tree(root)
+        for host in ("a", "b"):
+            monkeypatch.setenv("SDJOBS_HOST", host)
+            indexed(data_plane, root, job_id)
+        assert list(data_plane.indexed_files("a", 1, None, False)) == []  # each size once on a
+        rows = list(data_plane.indexed_files(None, 1, None, False))
+        real = os.path.realpath(root)
+        assert [(r[0], r[1], r[2]) for r in rows] == [
+            (h, f"{real}/{rel}", size) for size, rel in sorted((len(d), rel) for rel, d in tree_files().items())
+            for h in ("a", "b")]
+        assert [r[1] for r in data_plane.indexed_files(None, 6, 300, False)] == [f"{real}/sub/deep/c.txt"] * 2 + \
+            [f"{real}/sub/b.bin"] * 2
+        assert list(data_plane.indexed_files(None, 1, None, True)) == []  # no content id was recorded
 
     def test_atomic_is_all_or_nothing(self, data_plane, tmp_path):
         with pytest.raises(RuntimeError), data_plane.atomic():
