@@ -45,8 +45,6 @@ CREATE SEQUENCE {COUNTER};
 """ + ";\n".join(f"CREATE TRIGGER sdjobs_changed AFTER INSERT OR UPDATE OR DELETE ON {t}"
                  " FOR EACH STATEMENT EXECUTE FUNCTION sdjobs_changed()" for t in _NOTIFIED),
 ]
-# Components whose migrations are not made to run on PostgreSQL yet (pgdata's): left at 0.
-NOT_YET = {"index"}
 
 
 class Conn:
@@ -68,8 +66,6 @@ class Conn:
 def _components() -> list[tuple[str, list]]:
     out = []
     for name, mod in schema._modules():
-        if name in NOT_YET and not hasattr(mod, "POSTGRES"):
-            continue
         steps = list(mod.MIGRATIONS)
         for i, step in getattr(mod, "POSTGRES", {}).items():
             steps[i] = step

@@ -88,6 +88,7 @@ class PgStore(Store):
     def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:  # noqa: D107
         self.library = library  # type: ignore[assignment]
         self.opened_as = None
+        self._heard: dict[int, tuple[float, float]] = {}  # (see Store._silent)
         self._local = threading.local()  # this thread's LISTEN connection and change count
         library.check_trust()
         self._db = PgDatabase(library.url)
