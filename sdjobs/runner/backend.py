@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Any
 from collections.abc import Callable, Iterable, Iterator
 
@@ -14,6 +15,7 @@ from ..store.api import Store
 from ..store.data_plane import library_info
 from ..store.library import LibraryLost
 from .fanout import FanOut
+from .patience import patiently
 
 
 class StoreBackend:
@@ -35,12 +37,13 @@ class StoreBackend:
 
     def write(self, progress, metrics, events, checkpoint, busy_timeout: float | None = None) -> None:
         self._check_library()
-        # (busy_timeout: this thread's own connection, see core/trail.py)
-        self.store.write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim,
-                         busy_timeout=busy_timeout)
+        # (busy_timeout: the trailer's quick write on its own connection, see core/trail.py; it
+        # is taken again later, so only the job's own writes wait for a library out of reach)
+        write = self.store.write if busy_timeout is not None else partial(patiently, self.store.write)
+        write(self.job_id, progress, metrics, events, checkpoint, claim=self.claim, busy_timeout=busy_timeout)
 
     def read_checkpoint(self):
-        return self.store.read_checkpoint(self.job_id)
+        return patiently(self.store.read_checkpoint, self.job_id)
 
     def _check_library(self) -> None:
         """A running job whose library was deleted, replaced or damaged stops for good (its
@@ -53,12 +56,12 @@ class StoreBackend:
 
     def read_control(self) -> str | None:
         self._check_library()
-        return self.store.read_control(self.job_id, claim=self.claim)
+        return patiently(self.store.read_control, self.job_id, claim=self.claim)
 
     def settings(self) -> dict[str, Any]:
         now = time.monotonic()
         if now - self._settings_at >= self.settings_interval:
-            self._settings = self.store.read_settings(self.job_id)
+            self._settings = patiently(self.store.read_settings, self.job_id)
             self._settings_at = now
         return self._settings
 
@@ -75,7 +78,7 @@ class StoreBackend:
                      "user": os.environ.get("USER", ""), "time": time.time()})
 
     def children(self) -> list[tuple[int, str]]:
-        return self.store.children_status(self.job_id)
+        return patiently(self.store.children_status, self.job_id)
 
     def map(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
         return self.fanout.map(fn, items, chunksize)

@@ -18,13 +18,14 @@ from ..core.status import FINISHED, Status
 from ..store import events
 from ..store.api import Store
 from ..core.hostid import this_host
-from ..store.library import LibraryLost, storage_fault
+from ..store.library import LibraryLost, LibraryUnreachable, storage_fault
 from ..store.open import open_store
 from ..store.records import JobRecord
 from .backend import StoreBackend
 from . import lifeline, prestart
 from .fanout import FanOut, GateClient
 from .leftovers import clean_temporaries
+from .patience import OUTAGE_EXIT, PATIENCE, patiently
 
 CRASH_EXIT = 70  # a job process that ends so (a worker of it died) is counted as a crash
 
@@ -71,9 +72,9 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
     def end(status: Status, category: str | None = None, **kw) -> Status:
         if ctx is not None:
             engine.end_run(ctx, status.value)  # the phase's end, what is buffered
-        _ended(store, rec, status, job, category, kw, time.monotonic() - started)
-        store.finish(rec.id, status, runner_id=runner_id, claim=rec.claim,
-                     run_seconds=time.monotonic() - started, **kw)
+        patiently(_ended, store, rec, status, job, category, kw, time.monotonic() - started)
+        patiently(store.finish, rec.id, status, runner_id=runner_id, claim=rec.claim,
+                  run_seconds=time.monotonic() - started, **kw)
         return status
 
     try:
@@ -114,6 +115,8 @@ def _execute(store: Store, rec: JobRecord, runner_id: int | None, fanout: FanOut
         return end(Status.CANCELLED)
     except WaitForChildren:
         return end(Status.QUEUED, wait_children=True)
+    except LibraryUnreachable:
+        raise  # not the job's failure: it resumes from its checkpoint once the library is back
     except IncompatibleState as exc:  # (nothing of this run to clean up: it did not start)
         return end(Status.FAILED, "checkpoint", error=str(exc))
     except BadInput as exc:
@@ -190,9 +193,13 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up is the runner's to handle, like Ctrl-C
-    store = open_store(db_path)
-    rec = store.get(job_id)
     try:
+        store = patiently(open_store, db_path)
+    except LibraryUnreachable as exc:
+        print(f"sdjobs: job {job_id}: {exc}", file=sys.stderr)
+        os._exit(OUTAGE_EXIT)
+    try:
+        rec = patiently(store.get, job_id)
         if rec.claim != claim:
             return  # claimed again since: not this process's to run
         store.set_pid(job_id, os.getpid(), claim)
@@ -204,5 +211,9 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
         print(f"sdjobs: job {job_id}: {exc}", file=sys.stderr)
         store.close()
         os._exit(CRASH_EXIT)  # the runner records a crash; the job resumes from its checkpoint
+    except LibraryUnreachable as exc:
+        print(f"sdjobs: job {job_id}: {exc}; gave up after {PATIENCE:.0f} s, it resumes from its checkpoint"
+              " once the library is back", file=sys.stderr)
+        os._exit(OUTAGE_EXIT)  # not a crash (runner/patience.py)
     finally:
         store.close()

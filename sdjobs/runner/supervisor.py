@@ -22,10 +22,11 @@ from typing import Any
 
 from ..core.status import Status
 from ..store import events, waits
-from ..store.library import AnyLibrary, storage_fault
+from ..store.library import AnyLibrary, LibraryUnreachable, storage_fault
 from ..store.open import open_store
 from . import host, leftovers, prestart
 from .gate import Gate
+from .patience import OUTAGE_EXIT, patiently
 from .scheduler import Scheduler
 
 HEARTBEAT_EVERY = 1.0
@@ -33,6 +34,7 @@ RECOVER_EVERY = 5.0
 CLAIM_EVERY = 1.0
 SHUTDOWN_GRACE = 30.0
 SERVER_AFTER_IDLE = 0.5  # seconds idle before the command server starts
+OUT_OF_REACH_WAIT = 1.0  # between tries while the library's server cannot be reached
 IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds)
 
 
@@ -65,6 +67,7 @@ class Supervisor:
         self._cli_server: subprocess.Popen | None = None
         self._cleaners: list = []  # processes removing the temporaries of jobs that crashed for good
         self.lost: str | None = None  # why the library can no longer be used, once it cannot
+        self.unreachable_since: float | None = None  # (monotonic) while its server cannot be reached
         self._claimed_version: int | None = None  # the library's data_version at the last claim
         self._claimed_at = 0.0
         self._warm = False  # the job modules are imported
@@ -113,28 +116,47 @@ class Supervisor:
         scheduler = Scheduler(store)
         first = self.first_idle_exit is not None  # started early by a command; its job not seen yet
         while not self._stop:
-            now = time.monotonic()
-            scheduler.tick()  # due schedules submit their job commands (at most once a second)
-            if now - last_hb >= HEARTBEAT_EVERY:
-                if not self._heartbeat():
+            try:
+                now = time.monotonic()
+                scheduler.tick()  # due schedules submit their job commands (at most once a second)
+                if now - last_hb >= HEARTBEAT_EVERY:
+                    if not self._heartbeat():
+                        break
+                    last_hb = now
+                if now - last_recover >= RECOVER_EVERY:
+                    self._recover()
+                    last_recover = now
+                if self._claim(now):
+                    first = False
+                if not self.running:
+                    self._idle(now - idle_since, first)
+                idle_exit = self.first_idle_exit if first else self.idle_exit
+                if self.running:
+                    idle_since = now
+                elif self.exit_when_idle and not store.has_runnable():
                     break
-                last_hb = now
-            if now - last_recover >= RECOVER_EVERY:
-                self._recover()
-                last_recover = now
-            if self._claim(now):
-                first = False
-            if not self.running:
-                self._idle(now - idle_since, first)
-            idle_exit = self.first_idle_exit if first else self.idle_exit
-            if self.running:
-                idle_since = now
-            elif self.exit_when_idle and not store.has_runnable():
-                break
-            elif idle_exit is not None and now - idle_since >= idle_exit and not store.has_runnable() \
-                    and not store.has_schedules():  # schedules need a runner
-                break
-            self._wait(IDLE_WAIT)
+                elif idle_exit is not None and now - idle_since >= idle_exit and not store.has_runnable() \
+                        and not store.has_schedules():  # schedules need a runner
+                    break
+                self._wait(IDLE_WAIT)
+            except LibraryUnreachable as exc:  # (PostgreSQL down, a network cut): wait for it
+                self._out_of_reach(exc)
+                continue
+            if self.unreachable_since is not None:
+                self._back_in_reach()
+
+    def _out_of_reach(self, exc: LibraryUnreachable) -> None:
+        """The library cannot be reached: say so once, and try again in a second. The job
+        processes keep running; their own writes wait too (runner/patience.py)."""
+        if self.unreachable_since is None:
+            self.unreachable_since = time.monotonic()
+            print(f"sdjobs runner: {exc}; waiting for it", file=sys.stderr, flush=True)
+        time.sleep(OUT_OF_REACH_WAIT)
+
+    def _back_in_reach(self) -> None:
+        seconds = time.monotonic() - (self.unreachable_since or 0.0)
+        self.unreachable_since = None
+        print(f"sdjobs runner: the library is back after {seconds:.0f} s", file=sys.stderr, flush=True)
 
     def _heartbeat(self) -> bool:
         """Say this runner is alive (with its jobs and their waits); False when it must stop:
@@ -267,7 +289,10 @@ class Supervisor:
         job.conn.close()
         code = job.process.exitcode
         facts = {"pid": job.process.pid, "runner_id": self.runner_id, "runner_pid": os.getpid()}
-        if code != 0 and not killed:
+        if code == OUTAGE_EXIT and not killed:  # it gave up waiting for the library: not a crash
+            patiently(self.store.let_go, job.job_id, job.claim, "its process gave up waiting for the library,"
+                      " which was out of reach; it resumes from its checkpoint", **facts)
+        elif code != 0 and not killed:
             if code == host.CRASH_EXIT:
                 reason, word = "a process working for it (a pool worker or the index writer) died", "worker-lost"
             else:

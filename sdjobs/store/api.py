@@ -527,6 +527,22 @@ class Store(Verbs, hosts.HostVerbs):
                           " pid=NULL WHERE id=?", (now, now, job_id))
         return attempts >= max_attempts
 
+    def let_go(self, job_id: int, claim: int, reason: str, why_word: str = "library-unreachable",
+               **facts: Any) -> bool:
+        """The job's process (of this claim) stopped without an end through no fault of the job
+        (its library was out of reach for longer than it waits, runner/patience.py): queued
+        again with no attempt counted (a pause asked meanwhile pauses it). False when the job
+        no longer runs under ``claim``."""
+        now = self._now()
+        with self._transaction():
+            if self._sql(f"SELECT 1 FROM job WHERE id=? AND {_FENCE}{self._FOR_UPDATE}",
+                         (job_id, claim)).fetchone() is None:
+                return False
+            lifecycle.interrupted(self, job_id, why_word, reason, ts=now, **facts)
+            self._sql(f"UPDATE job SET {_AFTER_CRASH.format(otherwise='queued')}, updated_at=?, runner_id=NULL,"
+                      " pid=NULL WHERE id=?", (now, now, job_id))
+        return True
+
     def fail_dependents(self) -> list[int]:
         """Waiting jobs one of whose dependencies failed or was cancelled fail without running
         (and so do the jobs that wait for those, transitively)."""

@@ -165,6 +165,11 @@ class LibraryUnusable(BadInput):
     """The library cannot be used: not a database, out of reach, or on a full disk."""
 
 
+class LibraryUnreachable(LibraryUnusable):
+    """The library's server cannot be reached now (down, restarting, the network): unlike a
+    damaged file, it may come back, and a runner and its jobs wait for it (runner/patience.py)."""
+
+
 DISK_FULL = "database or disk is full"  # SQLite's words for SQLITE_FULL
 SQLITE_HEADER_SIZE = 100
 

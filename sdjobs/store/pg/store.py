@@ -16,6 +16,7 @@ Every verb is ``Store``'s own; only the dialect hooks of ``store/api.py`` differ
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 
 from ...core.errors import NotFound, SdjobsError
 from ..api import Store
-from ..library import LibraryUnusable, PostgresLibrary
+from ..library import LibraryUnreachable, LibraryUnusable, PostgresLibrary
 from ..peewee_lazy import with_psycopg
 from . import schema as pg_schema
 from .dialect import pyformat
@@ -64,9 +65,10 @@ class PgDatabase(pw.PostgresqlDatabase):
         super().rollback()
 
 
-def unreachable(library: PostgresLibrary, exc: BaseException) -> LibraryUnusable:
+def unreachable(library: PostgresLibrary, exc: BaseException,
+                kind: type[LibraryUnusable] = LibraryUnusable) -> LibraryUnusable:
     """One line that says why the PostgreSQL library cannot be used (never its password)."""
-    cause = exc.__cause__ if isinstance(exc, pw.PeeweeException) and exc.__cause__ else exc
+    cause = _driver_error(exc)
     first = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
     try:
         password = urlsplit(library.url).password
@@ -74,7 +76,34 @@ def unreachable(library: PostgresLibrary, exc: BaseException) -> LibraryUnusable
         password = None
     if password:
         first = first.replace(password, "***")
-    return LibraryUnusable(f"cannot use the library {library.shown}: {first}")
+    return kind(f"cannot use the library {library.shown}: {first}")
+
+
+# SQLSTATEs of a connection that is gone, or of a server going away or not up yet; a failed
+# connect has none. Any of them may pass: the runner and its jobs wait (runner/patience.py).
+_GONE = ("08", "57P01", "57P02", "57P03")
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    """psycopg's error behind peewee's: peewee raises its own while handling psycopg's, once per
+    layer (a connect inside a statement: two), so psycopg's is down the chain of contexts."""
+    inner: BaseException | None = exc
+    for _ in range(8):
+        if inner is None or isinstance(inner, psycopg.Error):
+            break
+        inner = inner.__cause__ or inner.__context__
+    return inner if isinstance(inner, psycopg.Error) else exc
+
+
+def connection_gone(exc: BaseException) -> bool:
+    """``exc`` (psycopg's, or peewee's wrapping of it) says the server is out of reach."""
+    cause = _driver_error(exc)
+    if not isinstance(cause, psycopg.OperationalError):
+        return False
+    state = cause.sqlstate
+    # (a connect the server refused, "the database system is starting up" or "... not currently
+    # accepting connections", is psycopg's "connection failed", whatever its SQLSTATE)
+    return state is None or state.startswith(_GONE) or str(cause).startswith("connection failed")
 
 
 class PgStore(Store):
@@ -104,7 +133,7 @@ class PgStore(Store):
             raise
         except (pw.PeeweeException, psycopg.Error) as exc:
             self._db.close()
-            raise unreachable(library, exc) from None
+            raise unreachable(library, exc, LibraryUnreachable if connection_gone(exc) else LibraryUnusable) from None
         # (its local data folder is made by what needs it: a runner, ``library.ensure_dirs``)
 
     def lost(self) -> str | None:
@@ -137,17 +166,33 @@ class PgStore(Store):
 
     # -- dialect hooks (store/api.py) ---------------------------------------------
     def _sql(self, query: str, params: Sequence = ()):  # type: ignore[override]
-        return self._db.execute_sql(pyformat(query), params)
+        try:
+            return self._db.execute_sql(pyformat(query), params)
+        except (pw.OperationalError, pw.InterfaceError, psycopg.OperationalError) as exc:
+            raise self._gone(exc) from None
 
+    @contextlib.contextmanager
     def _transaction(self):
-        return self._db.atomic()
+        try:
+            with self._db.atomic():
+                yield
+        except (pw.OperationalError, pw.InterfaceError, psycopg.OperationalError) as exc:  # BEGIN, COMMIT
+            raise self._gone(exc) from None
+
+    def _gone(self, exc: BaseException) -> BaseException:
+        """A lost server as ``LibraryUnreachable`` (one line; the caller may wait for it); any
+        other error as it is."""
+        return unreachable(self.library, exc, LibraryUnreachable) if connection_gone(exc) else exc
 
     def _insert_id(self, query: str, params: Sequence = ()) -> int | None:
         row = self._sql(query + " RETURNING id", params).fetchone()
         return row[0] if row else None
 
     def _executemany(self, query: str, rows: Iterable[Sequence]) -> None:
-        self._db.cursor().executemany(pyformat(query), rows)
+        try:
+            self._db.cursor().executemany(pyformat(query), rows)
+        except (pw.OperationalError, pw.InterfaceError, psycopg.OperationalError) as exc:
+            raise self._gone(exc) from None
 
     def _contains(self, column: str) -> str:
         return f"position(CAST(? AS BYTEA) IN {column}) > 0"
@@ -174,8 +219,7 @@ class PgStore(Store):
         """Changes when anyone commits a change of the job plane: the triggers' sequence (one
         round trip) plus the NOTIFYs this thread has heard (none of them missed: a commit under
         way when the sequence was read is heard when it ends)."""
-        listener = self._listener()
-        self._local.heard += sum(1 for _ in listener.notifies(timeout=0))
+        self._hear(0)
         counter = self._sql(f"SELECT last_value FROM {pg_schema.COUNTER}").fetchone()[0]
         return counter + self._local.heard
 
@@ -183,5 +227,17 @@ class PgStore(Store):
         version = self.data_version()
         if version != seen or timeout <= 0:
             return version
-        self._local.heard += sum(1 for _ in self._listener().notifies(timeout=timeout, stop_after=1))
+        self._hear(timeout, stop_after=1)
         return self.data_version()
+
+    def _hear(self, timeout: float, stop_after: int | None = None) -> None:
+        """Count the NOTIFYs that come within ``timeout``; a listening session the server
+        dropped is given up (the next look opens another) and said as LibraryUnreachable."""
+        try:
+            listener = self._listener()  # (first: a new one counts what it may have missed)
+            self._local.heard += sum(1 for _ in listener.notifies(timeout=timeout, stop_after=stop_after))
+        except psycopg.Error as exc:
+            listener, self._local.listener = getattr(self._local, "listener", None), None
+            if listener is not None:
+                listener.close()
+            raise self._gone(exc) from None
