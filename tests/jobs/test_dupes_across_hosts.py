@@ -84,7 +84,7 @@ def two_hosts(store, monkeypatch, tmp_path, request):
     seed = getattr(request, "param", 0)
     rng = random.Random(seed)
     pool = _pool(rng)
-    rels = [f"d{i % 3}/f{i}.bin" for i in range(14)]
+    rels = [f"d{i % 3}/f{i}.bin" for i in range(14)] + [os.fsdecode(b"d1/caf\xe9-not-utf8.bin")]
     a_root, b_root, same = tmp_path / "a" / "data", tmp_path / "b" / "data", tmp_path / "same"
     _write_tree(a_root, rng, pool, rels)
     os.link(a_root / rels[0], a_root / "d0" / "linked.bin")  # two names of one file: one member
