@@ -191,7 +191,9 @@ def hashed_of_sizes(conn: sqlite3.Connection, location_id: int, lo: bytes, hi: b
 def indexed_files(store, host: str | None, min_size: int, max_size: int | None, digests: bool) -> Iterator[tuple]:
     """(host, path, size, inode, device, mtime_ns, cas_id, full_hash) of the indexed files of
     ``host``'s locations (every host's if None) whose size another such file has, by size;
-    with ``digests``, only the files with a content id or a full hash (and their sizes)."""
+    with ``digests``, only the files with a content id or a full hash whose size and content
+    id (full hash, for a file without one) another such file has: what ``dupes.across``
+    groups by, so the rows of files with no possible duplicate never leave the database."""
     cond = "e.kind = 'file' AND e.size >= ?"
     params: list = [min_size]
     if max_size is not None:
@@ -200,12 +202,14 @@ def indexed_files(store, host: str | None, min_size: int, max_size: int | None, 
     if host is not None:
         cond += " AND l.host = ?"
         params.append(host)
+    key = "e.size"
     if digests:
         cond += " AND (e.cas_id IS NOT NULL OR e.full_hash IS NOT NULL)"
+        key = "e.size, coalesce(e.cas_id, 'F' || e.full_hash)"
     files = "entry e JOIN location l ON l.id = e.location_id"
     cur = store._sql(
         f"SELECT l.host, e.path, e.size, e.inode, e.device, e.mtime_ns, e.cas_id, e.full_hash FROM {files}"
-        f" WHERE {cond} AND e.size IN (SELECT e.size FROM {files} WHERE {cond} GROUP BY e.size HAVING count(*) > 1)"
+        f" WHERE {cond} AND ({key}) IN (SELECT {key} FROM {files} WHERE {cond} GROUP BY {key} HAVING count(*) > 1)"
         f" ORDER BY e.size, l.host, e.path", params * 2)
     while rows := cur.fetchmany(5000):
         for host_, path, *rest in rows:

@@ -11,13 +11,17 @@ get another answer.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from dupes_helpers import FanOut, execute, run_inline
 
+from sdjobs.jobs.dupes import across
 from sdjobs.jobs.dupes.results import results_of
 
 BIG = 300_000  # over the 100 KiB that a content id covers whole: sampled
@@ -84,7 +88,7 @@ def two_hosts(store, monkeypatch, tmp_path, request):
     seed = getattr(request, "param", 0)
     rng = random.Random(seed)
     pool = _pool(rng)
-    rels = [f"d{i % 3}/f{i}.bin" for i in range(14)]
+    rels = [f"d{i % 3}/f{i}.bin" for i in range(14)] + [os.fsdecode(b"d1/caf\xe9-not-utf8.bin")]
     a_root, b_root, same = tmp_path / "a" / "data", tmp_path / "b" / "data", tmp_path / "same"
     _write_tree(a_root, rng, pool, rels)
     os.link(a_root / rels[0], a_root / "d0" / "linked.bin")  # two names of one file: one member
@@ -230,3 +234,21 @@ def test_a_plan_of_dupes_over_paths_is_refused_on_another_host_too(store, monkey
     store.unregister_runner(runner)  # its pid is this process's: the library's teardown would stop it
     assert store.get(job).status == "failed" and "made on host 'a'" in store.get(job).error
     assert (tmp_path / "x").exists() and (tmp_path / "y").exists()
+
+
+_names = st.text(st.characters(blacklist_categories=("Cs",)) | st.sampled_from(["\udce9", "\udcff", '"', "\\"]),
+                 min_size=1, max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_names, _names), min_size=2, max_size=4), st.sampled_from([None, "ab" * 16]),
+       st.sampled_from([None, "0f" * 8]), st.integers(1, 2**40))
+def test_result_rows_are_what_json_dumps_writes(members, digest, cas, size):
+    """The template that renders --indexed's groups writes what json.dumps would."""
+    g = {"size": size, "hash": digest, "wasted": size, "paths": [p for p, _h in members],
+         "hosts": [h for _p, h in members], "mtimes": [0] * len(members)}
+    if cas is not None and digest is None:
+        g["cas_id"] = cas
+    (text, n, _), = across.texts([g], planned=False)
+    assert n == size
+    assert text == json.dumps({k: g[k] for k in across.COLUMNS if k in g}, ensure_ascii=True, separators=(",", ":"))

@@ -80,3 +80,40 @@ def test_a_library_from_before_hosts_keeps_its_locations_and_entries(tmp_path, m
         assert _location(store, "/old/two") == 5
     finally:
         store.close()
+
+
+class _PgConn:
+    """What ``store/pg/schema.py`` hands a callable step on PostgreSQL: qmark SQL, a dialect."""
+
+    dialect = "postgres"
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def execute(self, query: str, params=()):
+        return self.raw.execute(query.replace("?", "%s"), params)
+
+
+def test_the_postgresql_form_of_the_migration(postgres_url, monkeypatch):
+    """Version 3's location table (as the SQLite script reads in PostgreSQL's types) with rows
+    and an entry pointing at one; after the step: this host's, unique per host, nothing lost."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as raw:
+        raw.execute("CREATE TABLE location (id SERIAL PRIMARY KEY, path BYTEA NOT NULL UNIQUE,"
+                    " created_at DOUBLE PRECISION NOT NULL)")
+        raw.execute("CREATE TABLE entry (id SERIAL PRIMARY KEY, location_id INTEGER NOT NULL"
+                    " REFERENCES location(id) ON DELETE CASCADE, path BYTEA NOT NULL)")
+        raw.execute("INSERT INTO location (path, created_at) VALUES (%s, 0), (%s, 0)", (b"/one", b"/two"))
+        raw.execute("INSERT INTO entry (location_id, path) VALUES (1, %s)", (b"/one/x",))
+        monkeypatch.setenv("SDJOBS_HOST", "m")
+        with raw.transaction():
+            index_schema.MIGRATIONS[3](_PgConn(raw))
+        assert raw.execute("SELECT id, host, path FROM location ORDER BY id").fetchall() == \
+            [(1, "m", b"/one"), (2, "m", b"/two")]
+        assert raw.execute("SELECT location_id FROM entry").fetchall() == [(1,)]
+        raw.execute("INSERT INTO location (host, path, created_at) VALUES ('other', %s, 0)", (b"/one",))
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            raw.execute("INSERT INTO location (host, path, created_at) VALUES ('m', %s, 0)", (b"/one",))
+        with pytest.raises(psycopg.errors.NotNullViolation):  # no default: every location names its host
+            raw.execute("INSERT INTO location (path, created_at) VALUES (%s, 0)", (b"/three",))

@@ -91,8 +91,19 @@ def _v4_location_host(conn) -> None:
     documentation says (its "12 steps"), with foreign keys off (``FOREIGN_KEYS_OFF``: with
     them on, dropping the old table would delete every entry through ``ON DELETE CASCADE``,
     and renaming it would point ``entry`` at the renamed table). The AUTOINCREMENT counter
-    carries over, so the id of a removed location is never given again. (PostgreSQL:
-    ``ADD COLUMN host``, then the UNIQUE constraint swapped with two ALTER TABLEs.)"""
+    carries over, so the id of a removed location is never given again.
+
+    On PostgreSQL (``conn.dialect == "postgres"``: ``store/pg/schema.py`` hands callables a
+    connection that takes qmark SQL) the column is added and the UNIQUE swapped in place."""
+    if getattr(conn, "dialect", "sqlite") == "postgres":
+        conn.execute("ALTER TABLE location ADD COLUMN host TEXT NOT NULL DEFAULT ''")
+        conn.execute("UPDATE location SET host = ?", (this_host(),))
+        conn.execute("ALTER TABLE location ALTER COLUMN host DROP DEFAULT")
+        for (name,) in conn.execute("SELECT conname FROM pg_constraint WHERE conrelid = 'location'::regclass"
+                                    " AND contype = 'u'").fetchall():
+            conn.execute(f'ALTER TABLE location DROP CONSTRAINT "{name}"')
+        conn.execute("ALTER TABLE location ADD CONSTRAINT location_host_path UNIQUE (host, path)")
+        return
     seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='location'").fetchone()
     conn.execute(_LOCATION_V4)
     conn.execute(f"INSERT INTO location_v4 ({_V3_COLS}, host) SELECT {_V3_COLS}, ? FROM location",
