@@ -199,15 +199,6 @@ ALTER TABLE location ADD COLUMN identified_want INTEGER NOT NULL DEFAULT 0
     _v4_location_host,
 ]
 
-def _v4_location_host_pg(conn) -> None:
-    """v4 on PostgreSQL: the column added in place, the UNIQUE constraint swapped."""
-    conn.execute("ALTER TABLE location ADD COLUMN host TEXT")
-    conn.execute("UPDATE location SET host=?", (this_host(),))
-    conn.execute("ALTER TABLE location ALTER COLUMN host SET NOT NULL")
-    conn.execute("ALTER TABLE location DROP CONSTRAINT IF EXISTS location_path_key")
-    conn.execute("ALTER TABLE location ADD CONSTRAINT location_host_path_key UNIQUE (host, path)")
-
-
 # PostgreSQL's form of the steps the dialects cannot share (``store/pg/schema.py``; the other
 # steps run there as they are, their types translated): v2 looks at no PRAGMA, the columns
 # and indexes it drops are there.
@@ -228,4 +219,4 @@ CREATE TABLE index_dirs (
     subtree_files INTEGER,
     PRIMARY KEY (job_id, path)
 )
-""", 3: _v4_location_host_pg}
+"""}
