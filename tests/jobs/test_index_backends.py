@@ -1,7 +1,8 @@
-"""The index, dupes from the index, validate and ``sdjobs locations`` through the real CLI and
-runner, on an SQLite library and on a PostgreSQL one (issue 18): the same generated tree gives
-the groups a brute-force comparison of the files finds, answered from the index alone (no
-byte read), before and after changes that a re-index applies (moves, deletions, edits).
+"""The index, dupes from the index, validate, ``sdjobs locations`` and thumbs through the real
+CLI and runner, on an SQLite library and on a PostgreSQL one (issue 18): the same generated
+tree gives the groups a brute-force comparison of the files finds, answered from the index
+alone (no byte read), before and after changes that a re-index applies (moves, deletions,
+edits); thumbnails are shared by identical images, moved with their file, and pruned with it.
 
 The PostgreSQL case is skipped with pgtest's message when there is no cluster. The seed of
 the tree is printed: ``SDJOBS_TEST_SEED=N`` replays it.
@@ -95,5 +96,35 @@ def test_index_then_dupes_from_the_index_equal_the_files(tmp_path, library):
             if round_ == "first":
                 change(tree, seed)
                 ok(sdjobs(tmp_path, library, "index", str(tree), "--full-hash"))
+    finally:
+        sdjobs(tmp_path, library, "runner", "stop")
+
+
+def test_thumbnails_shared_moved_and_pruned(tmp_path, library):
+    from thumbs_images import jpeg
+
+    photos = tmp_path / "photos"
+    jpeg(photos / "a.jpg", (400, 300), seed=1)
+    jpeg(photos / "b.jpg", (300, 500), seed=2)
+    raw = os.path.join(os.fsencode(photos), b"caf\xe9.jpg")  # a name that is not UTF-8
+    with open(raw, "wb") as f:
+        f.write((photos / "a.jpg").read_bytes())
+    try:
+        ok(sdjobs(tmp_path, library, "thumbs", str(photos)))
+        listed = {i["path"]: i["thumbnails"] for i in json.loads(ok(sdjobs(tmp_path, library, "thumbs", "ls",
+                                                                             str(photos), "--json")))}
+        assert sorted(listed) == sorted([str(photos / "a.jpg"), str(photos / "b.jpg"), os.fsdecode(raw)])
+        assert listed[os.fsdecode(raw)] == listed[str(photos / "a.jpg")]  # one content, one sidecar
+        sidecar = Path(listed[str(photos / "b.jpg")][0]["path"])
+        assert sidecar.is_file()
+        (tmp_path / "moved").mkdir()
+        ok(sdjobs(tmp_path, library, "copy", "--move", str(photos / "a.jpg"), str(tmp_path / "moved")))
+        moved = json.loads(ok(sdjobs(tmp_path, library, "thumbs", "ls", str(tmp_path / "moved"), "--json")))
+        assert [(i["path"], i["thumbnails"]) for i in moved] == [(str(tmp_path / "moved" / "a.jpg"),
+                                                                  listed[str(photos / "a.jpg")])]
+        os.unlink(photos / "b.jpg")
+        pruned = json.loads(ok(sdjobs(tmp_path, library, "thumbs", "prune", "--json")))
+        assert (pruned["sources"], pruned["thumbnails"], pruned["files"]) == (1, 1, 1)
+        assert not sidecar.exists() and Path(listed[str(photos / "a.jpg")][0]["path"]).is_file()
     finally:
         sdjobs(tmp_path, library, "runner", "stop")
