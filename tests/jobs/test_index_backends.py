@@ -5,7 +5,8 @@ alone (no byte read), before and after changes that a re-index applies (moves, d
 edits); thumbnails are shared by identical images, moved with their file, and pruned with it.
 
 The PostgreSQL case is skipped with pgtest's message when there is no cluster. The seed of
-the tree is printed: ``SDJOBS_TEST_SEED=N`` replays it.
+the tree is printed: ``SDJOBS_TEST_SEED=N`` replays it. The sequences of copy, move and delete
+of ``test_index_sync_generated.py`` run on PostgreSQL too (``SDJOBS_SEEDS=1,2,3`` for more).
 """
 
 from __future__ import annotations
@@ -128,3 +129,79 @@ def test_thumbnails_shared_moved_and_pruned(tmp_path, library):
         assert not sidecar.exists() and Path(listed[str(photos / "a.jpg")][0]["path"]).is_file()
     finally:
         sdjobs(tmp_path, library, "runner", "stop")
+
+
+# -- copy, move and delete keep a PostgreSQL index true (test_index_sync_generated's sequences) --
+def _index_of(url: str, root: str) -> tuple[dict[str, tuple], object]:
+    """relative path -> (kind, size, cas_id, full_hash, subtree_size, subtree_files), and the
+    location's row, as the library holds them (read through the data plane's verbs)."""
+    from sdjobs.store.data_plane import open_data_plane
+    from sdjobs.store.open import open_store
+
+    store = open_store(url)
+    try:
+        data = open_data_plane(store)
+        got = {os.path.relpath(e.path, root): (e.kind, e.size, e.cas_id, e.full_hash, e.subtree_size,
+                                               e.subtree_files) for e in data.entries_under(root)}
+        return got, data.find_location(root)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("seed", [int(s) for s in os.environ.get("SDJOBS_SEEDS", "11,2026").split(",")])
+def test_copy_move_and_delete_keep_a_postgresql_index_true(tmp_path, postgres_url, monkeypatch, seed):
+    from index_helpers import expected, subtree_sums
+    from test_index_sync_generated import free_name, grow, pick
+
+    for k, v in {"SDJOBS_LIBRARY": postgres_url, "SDJOBS_RUNNER_IDLE_EXIT": "3", "NO_COLOR": "1",
+                 "XDG_DATA_HOME": str(tmp_path / "xdg-data"), "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+                 "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}.items():
+        monkeypatch.setenv(k, v)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sdjobs", *args], capture_output=True, text=True, timeout=180,
+                              errors="surrogateescape")
+
+    rng = random.Random(seed)
+    locs, ext = [str(tmp_path / "one"), str(tmp_path / "two")], str(tmp_path / "ext")
+    done: list[str] = []
+    try:
+        for root in locs:
+            grow(rng, root)
+            with open(os.path.join(root, ".gitignore"), "w") as f:
+                f.write("*.log\n")  # what index_helpers.expected assumes
+            assert cli("index", root).returncode == 0
+        grow(rng, ext)
+        for _ in range(5):
+            op = rng.choice(["delete", "trash", "copy-in", "copy-across", "move-across", "move-within"])
+            here, there = rng.sample(locs, 2)
+            if op in ("delete", "trash"):
+                victim = pick(rng, here)
+                if victim is None:
+                    continue
+                args = ["delete", victim] + (["--mode", "permanent", "--yes"] if op == "delete" else [])
+            else:
+                src = pick(rng, ext if op == "copy-in" else here, top_ok=op == "copy-in")
+                dest_dir = pick(rng, here if op == "move-within" else there, dirs_only=True, top_ok=True)
+                if src is None or dest_dir is None or dest_dir == src or dest_dir.startswith(src + "/"):
+                    continue
+                args = ["copy", src, free_name(dest_dir, os.path.basename(src))] + \
+                    (["--move"] if op.startswith("move") else [])
+            proc = cli(*args)
+            done.append(" ".join([args[0], *(os.path.relpath(a, tmp_path) if a.startswith("/") else a
+                                              for a in args[1:])]))
+            assert proc.returncode == 0, f"seed {seed}: {done}: {proc.stderr}"
+        for root in locs:
+            got, loc = _index_of(postgres_url, root)
+            want = expected(root)
+            where = f"seed {seed}, operations {done}"
+            assert set(got) == want, (where, sorted(set(got) - want), sorted(want - set(got)))
+            for rel, (nbytes, files) in subtree_sums(root, want).items():
+                assert got[rel][4:6] == (nbytes, files), (where, rel)
+            files = [r for r in want if os.path.isfile(os.path.join(root, r)) and not os.path.islink(os.path.join(root, r))]
+            assert (loc.entries, loc.total_size) == (len(want), sum(os.lstat(os.path.join(root, r)).st_size
+                                                                    for r in files)), where
+            again = json.loads(cli("index", root, "--json").stdout)["output"]
+            assert (again["new"], again["modified"], again["moved"], again["deleted"]) == (0, 0, 0, 0), (where, again)
+    finally:
+        cli("runner", "stop")
