@@ -18,6 +18,7 @@ from .exitcodes import Exit, for_status
 
 POLL = 0.05
 QUICK_POLL, QUICK_FOR = 0.01, 1.0  # many jobs are done within a second: look more often at first
+READ_EVERY = 1.0  # the job is read again at least this often, changed or not
 
 
 def poll_interval(started: float) -> float:
@@ -25,13 +26,17 @@ def poll_interval(started: float) -> float:
 
 
 def wait_until(store: Store, job_id: int, done, timeout: float | None = None) -> JobRecord:
+    """The job once ``done(record)``, read again whenever the library changes (``wait_changed``:
+    woken by NOTIFY on PostgreSQL, a look at SQLite's data_version every few ms)."""
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     while True:
+        version = store.data_version()  # (before the read: a change after it wakes the wait at once)
         rec = store.get(job_id)
-        if done(rec) or (deadline is not None and time.monotonic() > deadline):
+        now = time.monotonic()
+        if done(rec) or (deadline is not None and now > deadline):
             return rec
-        time.sleep(poll_interval(started))
+        store.wait_changed(version, READ_EVERY if deadline is None else max(0.0, min(READ_EVERY, deadline - now)))
 
 
 def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool = False) -> JobRecord:
@@ -67,12 +72,14 @@ def _follow_live(store: Store, job_id: int) -> JobRecord:
     from rich.live import Live
 
     console = output.console(stderr=True)
+    version = store.data_version()
     rec = store.get(job_id)
     started = time.monotonic()
     with Live(_render(rec, store.waiting([rec]).get(rec.id)), console=console, refresh_per_second=8,
               transient=True) as live:
         while not _stopped(rec):
-            time.sleep(poll_interval(started))
+            store.wait_changed(version, poll_interval(started))
+            version = store.data_version()
             rec = store.get(job_id)
             live.update(_render(rec, store.waiting([rec]).get(rec.id)))
     return rec

@@ -62,6 +62,10 @@ def mask_argv(argv: list[str]) -> list[str]:
     out: list[str] = []
     after_set = False
     for arg in argv:
+        if _URL_PASSWORD.search(arg):  # a PostgreSQL library's URL (--library): never its password
+            out.append(_URL_PASSWORD.sub(lambda m: m.group(1) + MASK, arg))
+            after_set = False
+            continue
         if after_set:
             out.append(_mask_assignment(arg))
             after_set = False
@@ -76,6 +80,9 @@ def mask_argv(argv: list[str]) -> list[str]:
             arg = _mask_assignment(arg)
         out.append(arg)
     return out
+
+
+_URL_PASSWORD = re.compile(r"((?:postgres|postgresql)://[^:/@?#\s]*:(?=[^@/?#\s]*@)|[?&]password=)([^@&#\s]*)", re.I)
 
 
 def mask_mapping(data: Any) -> Any:

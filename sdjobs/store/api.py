@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .retention import Pruned
 
 BUSY_TIMEOUT = 60.0
-WAIT_POLL = 0.05  # wait_changed's look at data_version on SQLite (microseconds each)
+WAIT_POLL = 0.01  # wait_changed's look at data_version on SQLite (5 us each)
 _PRAGMAS = {"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
             "busy_timeout": int(BUSY_TIMEOUT * 1000)}
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
@@ -440,7 +440,8 @@ class Store(Verbs):
         rows = [RunnerRecord(*r) for r in self._sql(
             "SELECT id, pid, pid_start, host, started_at, heartbeat_at, workers, busy, mode, stopping"
             " FROM runner ORDER BY id")]
-        return [r for r in rows if not live_only or runner_alive(r)]
+        now = self._now() if live_only and any(r.host != HOST for r in rows) else None
+        return [r for r in rows if not live_only or runner_alive(r, now)]
 
     def request_runner_stop(self, runner_id: int | None = None) -> int:
         cond = "" if runner_id is None else f" WHERE id={int(runner_id)}"
@@ -605,7 +606,8 @@ class Store(Verbs):
         clock is trusted for it, so a client whose clock is ahead cannot declare it dead. Only
         a runner (``other_hosts``) judges runners on other hosts, by their heartbeat's age."""
         runners = self.runners(live_only=False)
-        dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r)]
+        now = self._now() if any(r.host != HOST for r in runners) else None  # (another host's lease: the database's clock)
+        dead = [r.id for r in runners if (other_hosts or r.host == HOST) and not runner_alive(r, now)]
         by_id = {r.id: r for r in runners}
         live = [r.id for r in runners if r.id not in dead]
         cond = "status='running'"
@@ -649,18 +651,24 @@ class Store(Verbs):
 
 
 def text(message: str | None) -> str | None:
-    """A message as SQLite can store it: a name that is not UTF-8 in it (lone surrogates,
-    as Python decodes such names) is kept as ``\\xNN`` escapes. Paths themselves are
-    stored as bytes, exactly; only their mention in a message is escaped."""
-    if message is None or message.isascii():
+    """A message as every backend can store it: a name that is not UTF-8 in it (lone
+    surrogates, as Python decodes such names) is kept as ``\\xNN`` escapes, and so is a NUL
+    (PostgreSQL's text cannot hold one). Paths themselves are stored as bytes, exactly; only
+    their mention in a message is escaped."""
+    if message is None:
+        return message
+    if "\x00" in message:
+        message = message.replace("\x00", "\\x00")
+    if message.isascii():
         return message
     return message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def runner_alive(r: RunnerRecord) -> bool:
+def runner_alive(r: RunnerRecord, now: float | None = None) -> bool:
     """A runner on this host is alive while its process is (pid and start time): neither this
     process's clock nor the runner's heartbeat decides it. A heartbeat older than the lease
-    declares dead only a runner on another host, whose process cannot be seen from here."""
+    declares dead only a runner on another host, whose process cannot be seen from here, and
+    by the clock that stamped the heartbeat: ``now``, the store's (``Store._now``)."""
     if r.host == HOST:
         return pid_alive(r.pid, r.pid_start)
-    return time.time() - r.heartbeat_at <= LEASE_SECONDS
+    return (time.time() if now is None else now) - r.heartbeat_at <= LEASE_SECONDS

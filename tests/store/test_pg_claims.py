@@ -83,3 +83,38 @@ def test_claim_and_heartbeat_times_are_the_databases(postgres_url):
                         ("runner.started_at", runner.started_at)):
         assert before - 1 <= stamp <= after + 1, f"{what} {stamp} is not the database's time ({before}..{after})"
     store.close()
+
+
+JUDGE = """
+import json, sys
+from sdjobs.store.open import open_store
+store = open_store(sys.argv[1])
+alive = [r.host for r in store.runners()]
+print(json.dumps([alive, store.recover_orphans(other_hosts=True)]))
+"""
+
+
+def test_another_hosts_lease_is_judged_by_the_databases_clock(postgres_url):
+    """A runner on another host heartbeats (by the database's clock); a client whose clock is
+    an hour ahead must not take it for dead and interrupt its jobs."""
+    if shutil.which("faketime") is None:
+        pytest.skip("faketime is not installed")
+    import psycopg
+
+    from sdjobs.store.open import open_store
+
+    store = open_store(postgres_url)
+    job_id = store.submit("copy", 1, {})
+    with psycopg.connect(postgres_url) as db:  # a runner of another host, as its own store would register it
+        [(runner_id,)] = db.execute(
+            "INSERT INTO runner (pid, host, started_at, heartbeat_at, workers, mode) VALUES"
+            " (1, 'elsewhere', extract(epoch FROM now()), extract(epoch FROM now()), 1, 'background')"
+            " RETURNING id").fetchall()
+    [rec] = store.claim(runner_id, 1)
+    proc = subprocess.run(["faketime", "-f", "+1h", sys.executable, "-c", JUDGE, postgres_url], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    alive, recovered = json.loads(proc.stdout)
+    assert alive == ["elsewhere"] and recovered == []
+    assert store.get(job_id).status == "running" and store.get(job_id).claim == rec.claim
+    store.close()

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -75,3 +76,55 @@ def test_without_psycopg_the_error_says_what_to_install(tmp_path, args):
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert "psycopg is not installed: pip install 'sdjobs[postgres]'" in proc.stderr, proc.stderr
     assert "s3cret" not in proc.stderr
+
+
+def test_a_password_in_the_url_is_not_recorded_with_the_job(tmp_path, postgres_url):
+    """The submitting command is recorded (jobs ls, jobs logs): the URL's password is masked.
+    (The test cluster trusts local connections, so any password is accepted.)"""
+    url = postgres_url.replace("://sdjobs@", "://sdjobs:hunter2@", 1)
+    assert "hunter2" in url
+    (tmp_path / "src").mkdir()
+    try:
+        proc = sdjobs(tmp_path, "--library", url, "copy", str(tmp_path / "src"), str(tmp_path / "dst"),
+                      library=postgres_url)
+        assert proc.returncode == 0, proc.stderr
+        listed = sdjobs(tmp_path, "jobs", "ls", "--json", library=url).stdout
+        logs = sdjobs(tmp_path, "jobs", "logs", "1", library=url).stdout
+        assert "sdjobs:***@" in listed and "hunter2" not in listed + logs
+    finally:
+        sdjobs(tmp_path, "runner", "stop", library=postgres_url)
+
+
+@pytest.mark.parametrize("arg, masked", [
+    ("postgresql://ann:s3cret@db/x?sslmode=require", "postgresql://ann:***@db/x?sslmode=require"),
+    ("--library=postgres://bob:pw@h:5/d", "--library=postgres://bob:***@h:5/d"),
+    ("postgresql://ann@h/db?password=pw&sslmode=require", "postgresql://ann@h/db?password=***&sslmode=require"),
+    ("postgresql://ann@h/db", "postgresql://ann@h/db"),
+    ("/data/postgres/a:b@c", "/data/postgres/a:b@c"),
+])
+def test_mask_argv_masks_a_url_password(arg, masked):
+    from sdjobs.core.action import mask_argv
+
+    assert mask_argv(["sdjobs", arg]) == ["sdjobs", masked]
+
+
+def test_dupes_keeps_its_plan_in_the_local_data_folder_not_beside_the_url(tmp_path, postgres_url):
+    """A result file is written in the library's data folder (this host's, for a PostgreSQL
+    library): taken as a path, the URL put it under ``/postgresql:/...`` (a background
+    runner works from /), outside anything the user named."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a").write_bytes(b"same\n")
+    (d / "b").write_bytes(b"same\n")
+    name = urlsplit(postgres_url).path.lstrip("/")
+    try:
+        proc = sdjobs(tmp_path, "dupes", str(d), "--then", "hardlink", library=postgres_url)
+        assert proc.returncode == 0, proc.stderr
+        assert "would hard-link 1 file" in proc.stdout + proc.stderr
+    finally:
+        sdjobs(tmp_path, "runner", "stop", library=postgres_url)
+    plans = list((tmp_path / "xdg-data" / "sdjobs" / "postgres").glob("*/results/dupes-1.json"))
+    assert len(plans) == 1
+    strays = [p for p in (Path("/postgresql:/sdjobs@"), tmp_path / "cwd" / "postgresql:") if p.exists()
+              and any(name in str(q) for q in p.iterdir())]
+    assert strays == []

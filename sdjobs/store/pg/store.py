@@ -25,11 +25,11 @@ from urllib.parse import urlsplit
 from ...core.errors import NotFound, SdjobsError
 from ..api import Store
 from ..library import LibraryUnusable, PostgresLibrary
-from ..peewee_lazy import with_psycopg
+from ..peewee_lazy import pw, with_psycopg
 from . import schema as pg_schema
 from .dialect import pyformat
 
-pw = with_psycopg()
+with_psycopg()
 import psycopg  # noqa: E402  (after peewee was handed the driver, like peewee's own import)
 
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says
@@ -47,6 +47,21 @@ class PgDatabase(pw.PostgresqlDatabase):
         # (peewee hands psycopg a URL only when it says postgresql://: any other is taken for a
         # database's name, and the server's address in it is lost)
         super().__init__(f"postgresql://{rest}", prefer_psycopg3=True, **params)
+
+    def cursor(self, named_cursor=None):
+        """A connection the server dropped (it restarted, the network failed, an admin ended
+        the session) is replaced by the next statement outside a transaction: the one that
+        met the loss failed, and said so; the store goes on once the server is back."""
+        if not self.is_closed() and self._state.conn.broken and not self.in_transaction():
+            self.close()
+        return super().cursor(named_cursor)
+
+    def rollback(self):
+        """A transaction whose connection was lost is gone with it: no ROLLBACK can be sent,
+        and trying would replace the error that says what happened."""
+        if not self.is_closed() and self._state.conn.broken:
+            return
+        super().rollback()
 
 
 def unreachable(library: PostgresLibrary, exc: BaseException) -> LibraryUnusable:
@@ -70,8 +85,9 @@ class PgStore(Store):
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     _LIKE = "ILIKE"
 
-    def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:  # noqa: D107
-        self.library = library  # type: ignore[assignment]
+    def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:
+        self.library = library  # type: ignore[assignment]  # (a Store's library is a file)
+        self.pg_library = library
         self.opened_as = None
         self._local = threading.local()  # this thread's LISTEN connection and change count
         library.check_trust()
@@ -116,11 +132,11 @@ class PgStore(Store):
                         pass
         finally:
             os.close(devnull)
-        self._db = PgDatabase(self.library.url)
+        self._db = PgDatabase(self.pg_library.url)
         self._local = threading.local()
 
     # -- dialect hooks (store/api.py) ---------------------------------------------
-    def _sql(self, query: str, params: Sequence = ()):  # type: ignore[override]
+    def _sql(self, query: str, params: Sequence = ()):
         return self._db.execute_sql(pyformat(query), params)
 
     def _transaction(self):
@@ -146,9 +162,9 @@ class PgStore(Store):
     def _listener(self):
         conn = getattr(self._local, "listener", None)
         if conn is None or conn.closed:
-            conn = psycopg.connect(self.library.url, autocommit=True, application_name="sdjobs-listen",
-                                   **({} if "connect_timeout" in self.library.url
-                                      else {"connect_timeout": CONNECT_TIMEOUT}))
+            url = self.pg_library.url
+            params: dict[str, Any] = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
+            conn = psycopg.connect(url, autocommit=True, application_name="sdjobs-listen", **params)
             conn.execute(f"LISTEN {pg_schema.CHANNEL}")
             self._local.listener = conn
             self._local.heard = getattr(self._local, "heard", 0) + 1  # whatever happened before it listened

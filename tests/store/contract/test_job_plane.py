@@ -8,6 +8,7 @@ no knowledge of the backend. ``TestJobPlane`` runs it against every backend of t
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import pytest
@@ -306,6 +307,19 @@ class JobPlaneTests:
         assert job_plane.events(job_id, after_id=evs[-1].id) == []
         assert job_plane.last_event(job_id, "no-such-kind") is None
 
+    def test_a_message_with_a_nul_or_a_name_that_is_not_utf8_is_kept_escaped(self, job_plane, runner):
+        job_id = job_plane.submit("copy", 1, CFG)
+        rec = run(job_plane, runner, job_id)
+        odd = b"/x/caf\xe9".decode("utf-8", "surrogateescape")
+        job_plane.log(job_id, "a\x00b", claim=rec.claim)
+        job_plane.write(job_id, None, METRICS, [(time.time(), "warning", odd, f"cannot read {odd}\x00")], None,
+                        claim=rec.claim)
+        job_plane.finish(job_id, Status.FAILED, claim=rec.claim, error="bad\x00name")
+        evs = job_plane.events(job_id, kinds=["log", "warning"])
+        assert [e.message for e in evs] == ["a\\x00b", "cannot read /x/caf\\xe9\\x00"]
+        assert evs[1].path == odd  # the path itself, exactly
+        assert job_plane.get(job_id).error == "bad\\x00name"
+
     def test_submitted_and_finished_are_recorded(self, job_plane, runner):
         job_id = job_plane.submit("copy", 1, CFG)
         rec = run(job_plane, runner, job_id)
@@ -336,6 +350,47 @@ class JobPlaneTests:
         assert [r["path"] for r in job_plane.result_rows(job_id)] == [f"/f{i}" for i in range(5)]
         assert job_plane.get(job_id).errors == 2
         assert job_plane.results_name(12345) is None and job_plane.count_results(12345) == 0
+
+    # -- browsing, for live views -------------------------------------------------
+    def test_browsing_finds_jobs_by_text_in_any_case_and_by_their_configuration(self, job_plane, runner):
+        a = job_plane.submit("copy", 1, {"sources": ["/Photos/été"], "dest": "/b"})
+        b = job_plane.submit("delete", 1, {"paths": ["/tmp/x_1%"]})
+        c = job_plane.submit("copy", 1, CFG)
+        rec = run(job_plane, runner, a)
+        job_plane.finish(a, Status.FAILED, claim=rec.claim, error="Disk FULL")
+        assert [i for i, _ in job_plane.job_stamps(10)] == [b, c, a]  # active ones, then history
+        assert [i for i, _ in job_plane.find_job_stamps(text="disk full")] == [a]  # any case
+        assert [i for i, _ in job_plane.find_job_stamps(text="COPY")] == [c, a]
+        assert [i for i, _ in job_plane.find_job_stamps(text="/Photos/été")] == [a]  # in the config, as stored
+        assert [i for i, _ in job_plane.find_job_stamps(text="x_1%")] == [b]  # LIKE's wildcards are literal
+        assert [i for i, _ in job_plane.find_job_stamps(text="x_12")] == []
+        assert [i for i, _ in job_plane.find_job_stamps(text=f"#{b}")] == [b]
+        assert [i for i, _ in job_plane.find_job_stamps(statuses=[], order="oldest")] == []
+        assert [i for i, _ in job_plane.find_job_stamps(order="oldest", limit=2, offset=1)] == [b, c]
+        assert job_plane.count_jobs(types=["copy"]) == 2 and job_plane.count_jobs(active_only=True) == 2
+        assert job_plane.list_jobs(statuses=[]) == [] and [r.id for r in job_plane.list_jobs(limit=2)] == [c, b]
+
+    def test_what_a_running_job_waits_for(self, job_plane, runner):
+        job_id = job_plane.submit("copy", 1, CFG)
+        rec = run(job_plane, runner, job_id)
+        job_plane.set_waits({job_id: (rec.claim, "a fan-out worker")})
+        assert job_plane.waiting([job_plane.get(job_id)]) == {job_id: "a fan-out worker"}
+        job_plane.set_waits({job_id: (rec.claim, "another reason")})
+        assert job_plane.waiting([job_plane.get(job_id)]) == {job_id: "another reason"}
+        job_plane.set_waits({job_id: (rec.claim, None)})
+        assert job_plane.waiting([job_plane.get(job_id)]) == {}
+
+    def test_a_retry_is_a_new_run(self, job_plane, runner):
+        job_id = job_plane.submit("copy", 1, CFG, after=[])
+        rec = run(job_plane, runner, job_id)
+        job_plane.write(job_id, None, {**METRICS, "bytes": 7, "errors": 2}, [], (b"state", 1), claim=rec.claim)
+        job_plane.finish(job_id, Status.FAILED, claim=rec.claim, error="boom")
+        assert job_plane.retry(job_id, only_from="failed", from_scratch=True)
+        again = job_plane.get(job_id)
+        assert (again.status, again.retries, again.errors, again.bytes_done) == ("queued", 1, 0, 0)
+        assert job_plane.read_checkpoint(job_id) == (None, None)
+        assert not job_plane.retry(job_id, only_from="failed")
+        assert run(job_plane, runner, job_id).claim == rec.claim + 1
 
     # -- retention ------------------------------------------------------------
     def test_prune_removes_only_old_finished_jobs(self, job_plane, runner):
@@ -422,6 +477,24 @@ class JobPlaneTests:
         job_id = another_client.submit("copy", 1, CFG)
         assert job_plane.data_version() != before
         assert job_plane.job_status(job_id) == "queued"
+
+    def test_wait_changed_wakes_when_another_client_writes(self, job_plane, another_client):
+        seen = job_plane.data_version()
+        writer = threading.Timer(0.2, lambda: another_client.submit("copy", 1, CFG))
+        started = time.monotonic()
+        writer.start()
+        try:
+            version = job_plane.wait_changed(seen, 30)
+        finally:
+            writer.join()
+        assert version != seen and time.monotonic() - started < 25  # woken, not timed out
+        assert job_plane.counts() == {"queued": 1}
+
+    def test_wait_changed_returns_at_its_timeout_when_nothing_changes(self, job_plane):
+        seen = job_plane.data_version()
+        started = time.monotonic()
+        assert job_plane.wait_changed(seen, 0.3) == seen
+        assert time.monotonic() - started >= 0.29
 
     def test_every_finished_status_is_final_for_claims(self, job_plane, runner):
         for status in FINISHED:
