@@ -52,6 +52,7 @@ def generated(root: Path, seed: int) -> None:
 def change(root: Path, seed: int) -> None:
     """What a re-index must apply: a folder moved, files deleted, one edited, one added."""
     rng = random.Random(seed + 1)
+    shutil.copyfile(root / "s8192" / "a", root / "added-copy")  # (first: a deletion below may take the source)
     os.rename(root / "s4097", root / "moved-s4097")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink())
     for p in rng.sample(files, 3):
@@ -63,7 +64,6 @@ def change(root: Path, seed: int) -> None:
     edited.write_bytes(bytes(data))
     st = edited.stat()
     os.utime(edited, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
-    shutil.copyfile(root / "s8192" / "a", root / "added-copy")
 
 
 def groups(tmp_path: Path, library: str, tree: Path) -> tuple[set[frozenset[str]], dict]:
