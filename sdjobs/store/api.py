@@ -704,10 +704,15 @@ class Store(Verbs, hosts.HostVerbs):
 
 
 def text(message: str | None) -> str | None:
-    """A message as SQLite can store it: a name that is not UTF-8 in it (lone surrogates,
-    as Python decodes such names) is kept as ``\\xNN`` escapes. Paths themselves are
-    stored as bytes, exactly; only their mention in a message is escaped."""
-    if message is None or message.isascii():
+    """A message as every backend can store it: a name that is not UTF-8 in it (lone
+    surrogates, as Python decodes such names) is kept as ``\\xNN`` escapes, and so is a NUL
+    (PostgreSQL's text cannot hold one). Paths themselves are stored as bytes, exactly; only
+    their mention in a message is escaped."""
+    if message is None:
+        return message
+    if "\x00" in message:
+        message = message.replace("\x00", "\\x00")
+    if message.isascii():
         return message
     return message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 

@@ -112,13 +112,21 @@ _WALK_TYPES = ("int8", "bytea", "bytea", "text", "int8", "int8", "int8", "int8",
 BULK = os.environ.get("SDJOBS_PG_BULK", "copy")
 
 
+ANALYZE_AFTER = 5000  # rows changed since the last ANALYZE (and a tenth of the table) that call for one
+
+
 class PgDataPlane(SQLDataPlane):
     """The data plane of a ``PgStore``: ``SQLDataPlane``'s verbs and SQL, the index's walk
     written with ``COPY``."""
 
     def settle(self) -> None:
-        """Statistics of the entries for the planner, now that a run changed many of them."""
-        self._store._sql("ANALYZE entry")
+        """Statistics of the entries for the planner when a run changed many of them since
+        they were last gathered (a first index; autovacuum would come to it later). A re-index
+        that changed little leaves them (ANALYZE read 0.34 s of a 20,000-entry index)."""
+        row = self._store._sql("SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables"
+                               " WHERE relname = 'entry' AND schemaname = current_schema()").fetchone()
+        if row is None or row[0] > max(ANALYZE_AFTER, row[1] // 10):
+            self._store._sql("ANALYZE entry")
 
     def write_discovered(self, job_id: int, location_id: int, values: list, totals: list, *, fresh: bool,
                          cursor: bytes | None, state: bytes) -> None:

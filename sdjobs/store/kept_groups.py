@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .libpath import data_dir_of
+
 KEEP_PER_LOCATION = 8   # queries kept per location (the least recently written go)
 _SUFFIXES = (".head", ".groups", ".json")
 
 
 def groups_dir(db: str | os.PathLike) -> Path:
-    p = Path(db)
-    return p.with_name(p.stem + "-data") / "dupes-groups"
+    """In the library's data folder (``libpath.data_dir_of``: a PostgreSQL URL is no path)."""
+    return Path(data_dir_of(os.fspath(db))) / "dupes-groups"
 
 
 class KeptGroups:

@@ -200,11 +200,13 @@ def check_openable(library: Library) -> None:
                               " to start an empty library")
 
 
-def storage_fault(exc: BaseException, library: Library) -> LibraryUnusable | None:
+def storage_fault(exc: BaseException, library: AnyLibrary) -> LibraryUnusable | None:
     """A SQLite error that says the library's storage failed (full disk, I/O error, a file
-    gone bad), as one line; None for any other error."""
+    gone bad), as one line; None for any other error (and for a PostgreSQL library)."""
     import sqlite3
 
+    if isinstance(library, PostgresLibrary):
+        return None
     text = str(exc)
     if not (isinstance(exc, sqlite3.Error) or type(exc).__module__ == "peewee"):
         return None

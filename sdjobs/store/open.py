@@ -23,8 +23,8 @@ class PostgresMissing(BadInput):
 
 def open_store(library: AnyLibrary | str | os.PathLike, *, create: bool = True) -> Store:
     """The store of ``library`` (or of the library so named: a path or a PostgreSQL URL)."""
-    if not isinstance(library, (PostgresLibrary,)) and not hasattr(library, "db_path"):
-        library = named(library)  # type: ignore[arg-type]
+    if isinstance(library, (str, os.PathLike)):
+        library = named(library)
     if isinstance(library, PostgresLibrary):
         try:
             from .pg.store import PgStore
@@ -34,4 +34,4 @@ def open_store(library: AnyLibrary | str | os.PathLike, *, create: bool = True) 
             raise PostgresMissing(f"{library.shown} is a PostgreSQL library, and psycopg is not installed:"
                                   f" {INSTALL}") from None
         return PgStore(library, create=create)
-    return Store(library, create=create)  # type: ignore[arg-type]
+    return Store(library, create=create)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -105,3 +106,25 @@ def test_mask_argv_masks_a_url_password(arg, masked):
     from sdjobs.core.action import mask_argv
 
     assert mask_argv(["sdjobs", arg]) == ["sdjobs", masked]
+
+
+def test_dupes_keeps_its_plan_in_the_local_data_folder_not_beside_the_url(tmp_path, postgres_url):
+    """A result file is written in the library's data folder (this host's, for a PostgreSQL
+    library): taken as a path, the URL put it under ``/postgresql:/...`` (a background
+    runner works from /), outside anything the user named."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "a").write_bytes(b"same\n")
+    (d / "b").write_bytes(b"same\n")
+    name = urlsplit(postgres_url).path.lstrip("/")
+    try:
+        proc = sdjobs(tmp_path, "dupes", str(d), "--then", "hardlink", library=postgres_url)
+        assert proc.returncode == 0, proc.stderr
+        assert "would hard-link 1 file" in proc.stdout + proc.stderr
+    finally:
+        sdjobs(tmp_path, "runner", "stop", library=postgres_url)
+    plans = list((tmp_path / "xdg-data" / "sdjobs" / "postgres").glob("*/results/dupes-1.json"))
+    assert len(plans) == 1
+    strays = [p for p in (Path("/postgresql:/sdjobs@"), tmp_path / "cwd" / "postgresql:") if p.exists()
+              and any(name in str(q) for q in p.iterdir())]
+    assert strays == []

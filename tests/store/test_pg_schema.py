@@ -72,3 +72,12 @@ def test_the_local_folder_is_keyed_by_the_url_without_its_password(monkeypatch, 
     assert d != a  # (another spelling is another key: the folder is this host's, not the library's)
     assert without_password("postgresql://ann:one@db.example/jobs?password=x&sslmode=require") == \
         "postgresql://ann@db.example/jobs?sslmode=require"
+
+
+def test_kept_dupes_groups_live_in_the_local_data_folder(monkeypatch, tmp_path):
+    from sdjobs.store.kept_groups import groups_dir
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    url = "postgresql://ann@db.example/jobs?sslmode=require"
+    assert groups_dir(url) == Path(data_dir_of(url)) / "dupes-groups"
+    assert groups_dir(tmp_path / "lib" / "my.library.db") == tmp_path / "lib" / "my.library-data" / "dupes-groups"

@@ -63,7 +63,7 @@ def run(job) -> dict:
         if left["unproven_groups"]:
             ctx.log(f"{left['unproven_groups']:,} groups stand on content ids alone: left alone"
                     " (index with --full-hash to act on them)")
-        out["results_file"] = write_json_list(ctx.library.path, f"dupes-{ctx.job_id}", local)
+        out["results_file"] = write_json_list(ctx.library.data_dir, f"dupes-{ctx.job_id}", local)
     ctx.result_columns(*COLUMNS, *(("keep", "act", "host") if c.then != "none" else ()), name="groups")
     ctx.emit_json_rows(texts(groups, c.then != "none"))
     if c.then != "none" and c.yes:

@@ -54,7 +54,7 @@ def start(job, groups: list[dict], out: dict) -> dict:
     rows = with_other_names(act_rows(groups), c.paths, WalkRules.from_dict(c.rules), ctx.check_interrupt)
     resolve = _resolver(c.paths)
     rows = [[resolve(r[0]), *r[1:3], resolve(r[3]), *r[4:]] for r in rows]
-    act_file = write_results(ctx.library.path, f"dupes-{ctx.job_id}-act", rows)
+    act_file = write_results(ctx.library.data_dir, f"dupes-{ctx.job_id}-act", rows)
     out["action"] = {"then": c.then, "keep": c.keep, "applied": True, **planned(groups), "files": len(rows)}
     if c.then == "hardlink":
         out["action"].update(done=0, skipped=0, freed=0)

@@ -447,7 +447,7 @@ class Dupes(Job[DupesConfig]):
             from ...store.results import dumps
             from .results import public_group
 
-            out["results_file"] = write_json_list(ctx.library.path, f"dupes-{ctx.job_id}", groups)
+            out["results_file"] = write_json_list(ctx.library.data_dir, f"dupes-{ctx.job_id}", groups)
             emit_groups(ctx, (dumps(public_group(g)) for g in groups), planned=True)
         elif self.kept:  # the only groups: from an earlier run over the same index
             emit_groups(ctx, array_texts(self.kept["json"]))

@@ -25,14 +25,15 @@ from ...core import codec
 KEEP_RULES = ("first-arg", "oldest", "newest", "shortest-path")
 
 
-def results_dir(library_db: str) -> Path:
-    db = Path(library_db)
-    return db.with_name(db.stem + "-data") / "results"
+def results_dir(data_dir: str) -> Path:
+    """``results`` in the library's data folder (``ctx.library.data_dir``: for a PostgreSQL
+    library, a folder of this host's; its URL is no path to write beside)."""
+    return Path(data_dir) / "results"
 
 
-def write_results(library_db: str, name: str, data: Any) -> str:
+def write_results(data_dir: str, name: str, data: Any) -> str:
     """Write ``data`` atomically to the library's results folder; returns the path."""
-    d = results_dir(library_db)
+    d = results_dir(data_dir)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = d / f"{name}.msgpack"
     tmp = d / f".{name}.{os.getpid()}.tmp"
@@ -42,12 +43,12 @@ def write_results(library_db: str, name: str, data: Any) -> str:
     return str(path)
 
 
-def write_json_list(library_db: str, name: str, items: list) -> str:
+def write_json_list(data_dir: str, name: str, items: list) -> str:
     """Write a list as compact JSON (``<name>.json``): a CLI can pass the text
     through to stdout without parsing it; returns the path."""
     import json
 
-    d = results_dir(library_db)
+    d = results_dir(data_dir)
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = d / f"{name}.json"
     tmp = d / f".{name}.{os.getpid()}.tmp"

@@ -26,11 +26,11 @@ from urllib.parse import urlsplit
 from ...core.errors import NotFound, SdjobsError
 from ..api import Store
 from ..library import LibraryUnreachable, LibraryUnusable, PostgresLibrary
-from ..peewee_lazy import with_psycopg
+from ..peewee_lazy import pw, with_psycopg
 from . import schema as pg_schema
 from .dialect import pyformat
 
-pw = with_psycopg()
+with_psycopg()
 import psycopg  # noqa: E402  (after peewee was handed the driver, like peewee's own import)
 
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says
@@ -114,8 +114,9 @@ class PgStore(Store):
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     _LIKE = "ILIKE"
 
-    def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:  # noqa: D107
-        self.library = library  # type: ignore[assignment]
+    def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:
+        self.library = library  # type: ignore[assignment]  # (a Store's library is a file)
+        self.pg_library = library
         self.opened_as = None
         self._heard: dict[int, tuple[float, float]] = {}  # (see Store._silent)
         self._local = threading.local()  # this thread's LISTEN connection and change count
@@ -161,11 +162,11 @@ class PgStore(Store):
                         pass
         finally:
             os.close(devnull)
-        self._db = PgDatabase(self.library.url)
+        self._db = PgDatabase(self.pg_library.url)
         self._local = threading.local()
 
     # -- dialect hooks (store/api.py) ---------------------------------------------
-    def _sql(self, query: str, params: Sequence = ()):  # type: ignore[override]
+    def _sql(self, query: str, params: Sequence = ()):
         try:
             return self._db.execute_sql(pyformat(query), params)
         except (pw.OperationalError, pw.InterfaceError, psycopg.OperationalError) as exc:
@@ -207,9 +208,9 @@ class PgStore(Store):
     def _listener(self):
         conn = getattr(self._local, "listener", None)
         if conn is None or conn.closed:
-            conn = psycopg.connect(self.library.url, autocommit=True, application_name="sdjobs-listen",
-                                   **({} if "connect_timeout" in self.library.url
-                                      else {"connect_timeout": CONNECT_TIMEOUT}))
+            url = self.pg_library.url
+            params: dict[str, Any] = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
+            conn = psycopg.connect(url, autocommit=True, application_name="sdjobs-listen", **params)
             conn.execute(f"LISTEN {pg_schema.CHANNEL}")
             self._local.listener = conn
             self._local.heard = getattr(self._local, "heard", 0) + 1  # whatever happened before it listened

@@ -2,6 +2,7 @@
 
 import sqlite3
 from collections.abc import Callable
+from typing import cast
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """
@@ -118,7 +119,7 @@ MIGRATIONS.append(_v3_action)
 
 # PostgreSQL's form of the steps the dialects cannot share (store/pg/schema.py): v2's scalar
 # MAX is GREATEST there.
-POSTGRES = {1: MIGRATIONS[1].replace("MAX(attempts - 1, 0)", "GREATEST(attempts - 1, 0)")}
+POSTGRES = {1: cast(str, MIGRATIONS[1]).replace("MAX(attempts - 1, 0)", "GREATEST(attempts - 1, 0)")}
 
 # host: the host whose runner takes the job (``core/hostid.py``: its id, or a name not seen yet),
 # or 'any' (any runner). Jobs queued before it take 'any': before this column every runner of a

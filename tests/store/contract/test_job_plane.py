@@ -307,6 +307,19 @@ class JobPlaneTests:
         assert job_plane.events(job_id, after_id=evs[-1].id) == []
         assert job_plane.last_event(job_id, "no-such-kind") is None
 
+    def test_a_message_with_a_nul_or_a_name_that_is_not_utf8_is_kept_escaped(self, job_plane, runner):
+        job_id = job_plane.submit("copy", 1, CFG)
+        rec = run(job_plane, runner, job_id)
+        odd = b"/x/caf\xe9".decode("utf-8", "surrogateescape")
+        job_plane.log(job_id, "a\x00b", claim=rec.claim)
+        job_plane.write(job_id, None, METRICS, [(time.time(), "warning", odd, f"cannot read {odd}\x00")], None,
+                        claim=rec.claim)
+        job_plane.finish(job_id, Status.FAILED, claim=rec.claim, error="bad\x00name")
+        evs = job_plane.events(job_id, kinds=["log", "warning"])
+        assert [e.message for e in evs] == ["a\\x00b", "cannot read /x/caf\\xe9\\x00"]
+        assert evs[1].path == odd  # the path itself, exactly
+        assert job_plane.get(job_id).error == "bad\\x00name"
+
     def test_submitted_and_finished_are_recorded(self, job_plane, runner):
         job_id = job_plane.submit("copy", 1, CFG)
         rec = run(job_plane, runner, job_id)
