@@ -166,9 +166,14 @@ def test_two_hosts_share_a_library(hosts, tmp_path):
         assert [status(a, j) for j in own_b] == ["interrupted", "interrupted"]
     assert {n: len(runs(m[n])) for n in ("b1", "b2")} == before, "a's runner ran a job of host b"
 
-    # b comes back: its runner resumes them from their checkpoints
+    # b comes back: its runner resumes them from their checkpoints; a pause and a resume asked
+    # from host a reach the job running on b (they are requests in the library, not signals)
     b.start_runner()
-    wait_for(lambda: all(status(a, j) == "completed" for j in own_b), timeout=60, what="b's jobs to resume")
+    wait_for(lambda: status(a, own_b[0]) == "running", what="b's job to resume")
+    assert a.cli("jobs", "pause", own_b[0]).stdout.strip() == f"{own_b[0]}: pausing"
+    wait_for(lambda: status(a, own_b[0]) in ("paused", "completed"), what="the pause to reach host b")
+    a.cli("jobs", "resume", own_b[0])
+    wait_for(lambda: all(status(a, j) == "completed" for j in own_b), timeout=60, what="b's jobs to complete")
     for name in ("b1", "b2"):
         check_steps(m[name], 60, {"b"}, resumed=1)
     runners = a.json("runner", "status", check=False)
