@@ -121,6 +121,14 @@ def check_steps(marker: Path, steps: int, hosts: set[str], *, resumed: int = 0) 
     assert {h for h, _, _ in rows} <= hosts, f"{marker.name}: ran on {sorted({h for h, _, _ in rows})}"
 
 
+def check_claims(host: Host, job: int, hosts: set[str]) -> None:
+    """The job's event log: each run claimed under a new claim number, by a runner of ``hosts``."""
+    events = [json.loads(line) for line in host.cli("jobs", "logs", job, "--json").stdout.splitlines()]
+    claims = [e["fields"] for e in events if e["kind"] == "claimed"]
+    assert claims and [c["claim"] for c in claims] == sorted({c["claim"] for c in claims}), claims
+    assert {c["host"] for c in claims} <= hosts, claims
+
+
 def status(host: Host, job: int) -> str:
     return host.json("jobs", "show", job)["status"]
 
@@ -176,5 +184,11 @@ def test_two_hosts_share_a_library(hosts, tmp_path):
     wait_for(lambda: all(status(a, j) == "completed" for j in own_b), timeout=60, what="b's jobs to complete")
     for name in ("b1", "b2"):
         check_steps(m[name], 60, {"b"}, resumed=1)
+    for j in own_a:
+        check_claims(a, j, {"a"})
+    for j in own_b:
+        check_claims(a, j, {"b"})
+    for j in shared:
+        check_claims(a, j, {"a", "b"})
     runners = a.json("runner", "status", check=False)
     assert sorted(r["host_name"] for r in runners) == ["a", "b"]
