@@ -130,6 +130,7 @@ def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_h
     assert sorted(store.recover_orphans(other_hosts=True)) == [b_job, any_job]
     assert store.requeue_interrupted() == 1
     assert store.job_status(b_job) == "interrupted" and store.job_status(any_job) == "queued"
+    assert store.waiting([store.get(b_job)]) == {b_job: "waiting for a runner on host b"}
     runner_a = store.register_runner(2, "test")
     assert [r.id for r in store.claim(runner_a, 5)] == [any_job]
     as_host("b")
