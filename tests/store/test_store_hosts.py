@@ -140,6 +140,7 @@ def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_h
     assert rec.attempts == 1 and rec.claim == 2
     lost = store.last_event(b_job, "interrupted")
     assert lost is not None and lost.fields["reason"] == "lease-lost"
+    assert "has not heartbeated for over 0.2 s" in lost.message, lost.message
 
 
 def test_a_remote_runner_that_heartbeats_keeps_its_jobs_whatever_its_clock(store, as_host, short_lease):
