@@ -112,6 +112,7 @@ def _stale_runner(store: Store, host: str, lease_ago: float = 120.0) -> int:
 @pytest.fixture
 def short_lease(monkeypatch):
     monkeypatch.setattr("sdjobs.store.api.LEASE_SECONDS", 0.2)
+    monkeypatch.setattr("sdjobs.store.leases.LEASE_SECONDS", 0.2)
     return 0.2
 
 
