@@ -213,3 +213,37 @@ def test_a_cancel_from_another_host_leaves_the_clean_up_to_the_jobs_host(store, 
     as_host("b")
     [claimed] = store.claim(store.register_runner(1, "test"), 5)
     assert claimed.control == "cancel", "its run only cleans up"
+
+
+def test_claims_by_runners_of_two_hosts_never_cross_hosts(tmp_path, as_host):
+    """Generated: jobs for a, b, any and a name never seen, claimed in random turns by runners
+    of a and b. Each job is claimed at most once, only by a runner that may take it; every job
+    of a, b or any is claimed once none is left runnable (the unseen host's stay queued)."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    counter = iter(range(10**6))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(hosts_of_jobs=st.lists(st.sampled_from(["a", "b", "any", "ghost"]), min_size=1, max_size=12),
+           turns=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(1, 3)), min_size=1, max_size=10))
+    def check(hosts_of_jobs, turns):
+        store = Store(Library(tmp_path / f"gen{next(counter)}" / "library.db"))
+        try:
+            jobs = {job(store, h): h for h in hosts_of_jobs}
+            runners: dict[str, int] = {}
+            taken: dict[int, str] = {}
+            for host, n in [*turns, ("a", 99), ("b", 99)]:  # then each drains what is left for it
+                as_host(host)
+                if host not in runners:
+                    runners[host] = store.register_runner(4, "test")
+                for rec in store.claim(runners[host], n):
+                    assert rec.id not in taken, f"job {rec.id} claimed twice"
+                    assert jobs[rec.id] in ("any", host), f"{host}'s runner took a job of {jobs[rec.id]}"
+                    taken[rec.id] = host
+            assert set(taken) == {j for j, h in jobs.items() if h != "ghost"}
+            assert all(store.job_status(j) == "queued" for j, h in jobs.items() if h == "ghost")
+        finally:
+            store._sql("DELETE FROM runner")  # (this process)
+            store.close()
+
+    check()
