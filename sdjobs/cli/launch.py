@@ -81,6 +81,8 @@ def start_runner_early(argv: list[str]) -> None:
     library, command, sub = scan(argv[1:])
     if command not in JOB_COMMANDS or sub == "ls" or "--help" in argv or "-h" in argv:
         return
+    if any(a == "--on" or a.startswith("--on=") for a in argv):
+        return  # perhaps for another host's runner: the command starts one here only if this host's is wanted
     from ..runner.prestart import prestart
     from ..store.libpath import UnsupportedLibrary, resolve_db_path
 

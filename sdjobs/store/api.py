@@ -20,10 +20,9 @@ from .peewee_lazy import pw
 
 from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError
-from ..core.status import ACTIVE, FINISHED, Status
-from . import action_store, events as lifecycle, family, schema
 from ..core.hostid import this_host
-from . import hosts
+from ..core.status import ACTIVE, FINISHED, Status
+from . import action_store, events as lifecycle, family, hosts, schema
 from .leases import LEASE_SECONDS, pid_alive, process_start
 from .library import Library, check_openable, unusable
 from .records import JOB_COLUMNS, Event, JobHead, JobRecord, RunnerRecord

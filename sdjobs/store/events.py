@@ -147,7 +147,10 @@ def runner_lost(store: Store, job_id: int, runner, runner_id: int | None, pid: i
 
     who = f"runner {runner_id} (pid {runner.pid} on {runner.host})" if runner else f"runner {runner_id}"
     if runner is not None and runner.host != this_host():  # judged by its heartbeat's age, not its process
-        reason, what = "lease-lost", f"its {who} stopped heartbeating {now - runner.heartbeat_at:.0f} s ago"
+        from .leases import LEASE_SECONDS
+
+        # (not "N s ago": that would compare this host's clock with the other host's)
+        reason, what = "lease-lost", f"its {who} has not heartbeated for over {LEASE_SECONDS:g} s"
     else:
         reason, what = "runner-died", f"its {who} died"
     facts = {"runner_id": runner_id, "runner_pid": runner.pid if runner else None,

@@ -14,10 +14,7 @@ its heartbeat keeps the host's ``last_seen``; ``--on`` resolves a name against t
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..core.hostid import host_name, this_host
 
@@ -31,8 +28,7 @@ _PSEUDO = {"proc", "sysfs", "devpts", "devtmpfs", "cgroup", "cgroup2", "security
            "nsfs", "efivarfs", "selinuxfs", "ramfs"}
 
 
-@dataclasses.dataclass
-class HostRecord:
+class HostRecord(NamedTuple):
     id: str
     name: str
     mounts: list[list[str]]
@@ -42,6 +38,8 @@ class HostRecord:
 
 def seen_mounts(table: str = "/proc/self/mounts") -> list[list[str]]:
     """The filesystems this process sees, as ``[mount point, type, source]`` (pseudo ones left out)."""
+    import re
+
     try:
         with open(table, encoding="utf-8", errors="surrogateescape") as f:
             lines = f.read().splitlines()
@@ -59,6 +57,8 @@ def seen_mounts(table: str = "/proc/self/mounts") -> list[list[str]]:
 def register(store: Store, now: float, host_id: str | None = None, name: str | None = None,
              mounts: list[list[str]] | None = None) -> str:
     """Record this host (or the one given) as seen now, with its name and mounts; its id."""
+    import json
+
     host_id = host_id or this_host()
     store._sql("INSERT INTO host (id, name, mounts, first_seen, last_seen) VALUES (?,?,?,?,?)"
                " ON CONFLICT(id) DO UPDATE SET name=excluded.name, mounts=excluded.mounts,"
@@ -72,6 +72,8 @@ def seen(store: Store, host_id: str, now: float) -> None:
 
 
 def all_hosts(store: Store) -> list[HostRecord]:
+    import json
+
     return [HostRecord(i, n, json.loads(m) if m else [], f, s) for i, n, m, f, s in store._sql(
         "SELECT id, name, mounts, first_seen, last_seen FROM host ORDER BY name, id")]
 

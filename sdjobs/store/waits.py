@@ -6,7 +6,7 @@
                                           busy, or running but with no fan-out token (the
                                           runner's gate gives them to other jobs)
   "waiting for a runner"                  queued with no runner alive to claim it
-  "waiting for a runner on host b"        queued for host b, whose runner is not alive
+  "waiting for a runner on host b"        queued (or interrupted) for host b, whose runner is not alive
 
 The first three are read from the jobs table; a running job's want of a token only its
 runner knows, and it records it here (``set_waits``), under the job's claim.
@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 from collections.abc import Iterable
+
+from .hosts import runs_here
 
 if TYPE_CHECKING:
     from .api import Store
@@ -30,8 +32,16 @@ def waiting_for(store: Store, rec: JobRecord) -> str | None:
 
 def waiting(store: Store, recs: Iterable[JobRecord]) -> dict[int, str]:
     """{job: what it waits for} for those of ``recs`` that wait (a few queries for them all)."""
-    recs = [r for r in recs if r.status in ("queued", "running")]
+    recs = list(recs)
     out: dict[int, str] = {}
+    busy: dict[str, str] = {}
+    for r in recs:  # an interrupted job of another host resumes once a runner of its host is back
+        if r.status == "interrupted" and not runs_here(r.host):
+            if r.host not in busy:
+                busy[r.host] = _busy(store, r.host)
+            if busy[r.host].startswith("waiting for a runner"):
+                out[r.id] = busy[r.host]
+    recs = [r for r in recs if r.status in ("queued", "running")]
     if not recs:
         return out
     running_recs = [r for r in recs if r.status == "running"]
@@ -51,7 +61,6 @@ def waiting(store: Store, recs: Iterable[JobRecord]) -> dict[int, str]:
         deps.setdefault(job_id, []).append(dep)
     kids = dict(_rows(store, "SELECT parent_id, COUNT(*) FROM job WHERE status NOT IN ('completed',"
                       " 'completed-with-errors', 'failed', 'cancelled') AND parent_id IN", ids, " GROUP BY parent_id"))
-    busy: dict[str, str] = {}
     for r in queued:
         if r.id in deps:
             out[r.id] = "after " + ", ".join(f"#{d}" for d in sorted(deps[r.id]))

@@ -62,7 +62,7 @@ class JobView:
 
     @property
     def search_text(self) -> str:
-        return " ".join((str(self.id), self.type, self.status, self.host, self.phase, self.started_by, self.reason,
+        return " ".join((str(self.id), self.type, self.status, self.phase, self.started_by, self.reason,
                          *self.sources, self.dest)).lower()
 
     def sort_key(self) -> tuple:

@@ -14,13 +14,19 @@ def host_a(monkeypatch, lib):
     monkeypatch.setenv("SDJOBS_CLI_SERVER", "0")
 
 
-def test_a_host_never_seen_is_accepted_with_a_warning_and_the_job_says_what_it_waits_for(cli, host_a, tmp_path):
+def test_a_host_never_seen_is_accepted_with_a_warning_and_the_job_says_what_it_waits_for(cli, lib, host_a,
+                                                                                           tmp_path):
     src = tmp_path / "src.txt"
     src.write_text("x")
+    cli("jobs", "ls", check=True)  # the library exists: a job command could start its runner early
     proc = cli("copy", src, tmp_path / "dst.txt", "--on", "nas", "--detach")
     assert proc.returncode == 0, proc.stderr
     job = int(proc.stdout)
     assert "warning: no runner has run on host 'nas' yet" in proc.stderr
+    from sdjobs.runner.prestart import runner_alive
+    from sdjobs.store.libpath import data_dir_of
+
+    assert not runner_alive(data_dir_of(str(lib))), "a runner was started here for host nas's job"
     [row] = cli.json("jobs", "ls")
     assert (row["id"], row["host"], row["host_name"]) == (job, "nas", "nas")
     assert row["waiting"] == "waiting for a runner on host nas"

@@ -121,6 +121,14 @@ def check_steps(marker: Path, steps: int, hosts: set[str], *, resumed: int = 0) 
     assert {h for h, _, _ in rows} <= hosts, f"{marker.name}: ran on {sorted({h for h, _, _ in rows})}"
 
 
+def check_claims(host: Host, job: int, hosts: set[str]) -> None:
+    """The job's event log: each run claimed under a new claim number, by a runner of ``hosts``."""
+    events = [json.loads(line) for line in host.cli("jobs", "logs", job, "--json").stdout.splitlines()]
+    claims = [e["fields"] for e in events if e["kind"] == "claimed"]
+    assert claims and [c["claim"] for c in claims] == sorted({c["claim"] for c in claims}), claims
+    assert {c["host"] for c in claims} <= hosts, claims
+
+
 def status(host: Host, job: int) -> str:
     return host.json("jobs", "show", job)["status"]
 
@@ -166,10 +174,21 @@ def test_two_hosts_share_a_library(hosts, tmp_path):
         assert [status(a, j) for j in own_b] == ["interrupted", "interrupted"]
     assert {n: len(runs(m[n])) for n in ("b1", "b2")} == before, "a's runner ran a job of host b"
 
-    # b comes back: its runner resumes them from their checkpoints
+    # b comes back: its runner resumes them from their checkpoints; a pause and a resume asked
+    # from host a reach the job running on b (they are requests in the library, not signals)
     b.start_runner()
-    wait_for(lambda: all(status(a, j) == "completed" for j in own_b), timeout=60, what="b's jobs to resume")
+    wait_for(lambda: status(a, own_b[0]) == "running", what="b's job to resume")
+    assert a.cli("jobs", "pause", own_b[0]).stdout.strip() == f"{own_b[0]}: pausing"
+    wait_for(lambda: status(a, own_b[0]) in ("paused", "completed"), what="the pause to reach host b")
+    a.cli("jobs", "resume", own_b[0])
+    wait_for(lambda: all(status(a, j) == "completed" for j in own_b), timeout=60, what="b's jobs to complete")
     for name in ("b1", "b2"):
         check_steps(m[name], 60, {"b"}, resumed=1)
+    for j in own_a:
+        check_claims(a, j, {"a"})
+    for j in own_b:
+        check_claims(a, j, {"b"})
+    for j in shared:
+        check_claims(a, j, {"a", "b"})
     runners = a.json("runner", "status", check=False)
     assert sorted(r["host_name"] for r in runners) == ["a", "b"]

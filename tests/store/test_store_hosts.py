@@ -112,6 +112,7 @@ def _stale_runner(store: Store, host: str, lease_ago: float = 120.0) -> int:
 @pytest.fixture
 def short_lease(monkeypatch):
     monkeypatch.setattr("sdjobs.store.api.LEASE_SECONDS", 0.2)
+    monkeypatch.setattr("sdjobs.store.leases.LEASE_SECONDS", 0.2)
     return 0.2
 
 
@@ -130,6 +131,7 @@ def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_h
     assert sorted(store.recover_orphans(other_hosts=True)) == [b_job, any_job]
     assert store.requeue_interrupted() == 1
     assert store.job_status(b_job) == "interrupted" and store.job_status(any_job) == "queued"
+    assert store.waiting([store.get(b_job)]) == {b_job: "waiting for a runner on host b"}
     runner_a = store.register_runner(2, "test")
     assert [r.id for r in store.claim(runner_a, 5)] == [any_job]
     as_host("b")
@@ -139,6 +141,7 @@ def test_a_silent_hosts_jobs_are_interrupted_and_wait_for_their_host(store, as_h
     assert rec.attempts == 1 and rec.claim == 2
     lost = store.last_event(b_job, "interrupted")
     assert lost is not None and lost.fields["reason"] == "lease-lost"
+    assert "has not heartbeated for over 0.2 s" in lost.message, lost.message
 
 
 def test_a_remote_runner_that_heartbeats_keeps_its_jobs_whatever_its_clock(store, as_host, short_lease):
@@ -210,3 +213,37 @@ def test_a_cancel_from_another_host_leaves_the_clean_up_to_the_jobs_host(store, 
     as_host("b")
     [claimed] = store.claim(store.register_runner(1, "test"), 5)
     assert claimed.control == "cancel", "its run only cleans up"
+
+
+def test_claims_by_runners_of_two_hosts_never_cross_hosts(tmp_path, as_host):
+    """Generated: jobs for a, b, any and a name never seen, claimed in random turns by runners
+    of a and b. Each job is claimed at most once, only by a runner that may take it; every job
+    of a, b or any is claimed once none is left runnable (the unseen host's stay queued)."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    counter = iter(range(10**6))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(hosts_of_jobs=st.lists(st.sampled_from(["a", "b", "any", "ghost"]), min_size=1, max_size=12),
+           turns=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(1, 3)), min_size=1, max_size=10))
+    def check(hosts_of_jobs, turns):
+        store = Store(Library(tmp_path / f"gen{next(counter)}" / "library.db"))
+        try:
+            jobs = {job(store, h): h for h in hosts_of_jobs}
+            runners: dict[str, int] = {}
+            taken: dict[int, str] = {}
+            for host, n in [*turns, ("a", 99), ("b", 99)]:  # then each drains what is left for it
+                as_host(host)
+                if host not in runners:
+                    runners[host] = store.register_runner(4, "test")
+                for rec in store.claim(runners[host], n):
+                    assert rec.id not in taken, f"job {rec.id} claimed twice"
+                    assert jobs[rec.id] in ("any", host), f"{host}'s runner took a job of {jobs[rec.id]}"
+                    taken[rec.id] = host
+            assert set(taken) == {j for j, h in jobs.items() if h != "ghost"}
+            assert all(store.job_status(j) == "queued" for j, h in jobs.items() if h == "ghost")
+        finally:
+            store._sql("DELETE FROM runner")  # (this process)
+            store.close()
+
+    check()
