@@ -183,7 +183,7 @@ class PgStore(Store):
     def _gone(self, exc: BaseException) -> BaseException:
         """A lost server as ``LibraryUnreachable`` (one line; the caller may wait for it); any
         other error as it is."""
-        return unreachable(self.library, exc, LibraryUnreachable) if connection_gone(exc) else exc
+        return unreachable(self.pg_library, exc, LibraryUnreachable) if connection_gone(exc) else exc
 
     def _insert_id(self, query: str, params: Sequence = ()) -> int | None:
         row = self._sql(query + " RETURNING id", params).fetchone()
