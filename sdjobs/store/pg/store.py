@@ -46,10 +46,9 @@ class PgDatabase(pw.PostgresqlDatabase):
         params: dict[str, Any] = {"application_name": "sdjobs"}
         if "connect_timeout" not in url:
             params["connect_timeout"] = CONNECT_TIMEOUT
-        scheme, _, rest = url.partition("://")
         # (peewee hands psycopg a URL only when it says postgresql://: any other is taken for a
         # database's name, and the server's address in it is lost)
-        super().__init__(f"postgresql://{rest}", prefer_psycopg3=True, **params)
+        super().__init__("postgresql://" + url.partition("://")[2], prefer_psycopg3=True, **params)
 
     def cursor(self, named_cursor=None):
         """A connection the server dropped (it restarted, the network failed, an admin ended
