@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 MARKER = "<!-- bench:tables -->"
 ORDER = [("copy.md", "copy and jobs ls"), ("index.md", "index"), ("dupes.md", "dupes"),
-         ("validate.md", "validate"), ("thumbs.md", "thumbs"), ("dash.md", "dashboard")]
+         ("validate.md", "validate"), ("thumbs.md", "thumbs"), ("dash.md", "dashboard"), ("hosts.md", "hosts")]
 
 
 def main() -> None:

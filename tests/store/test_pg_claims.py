@@ -118,3 +118,19 @@ def test_another_hosts_lease_is_judged_by_the_databases_clock(postgres_url):
     assert alive == ["elsewhere"] and recovered == []
     assert store.get(job_id).status == "running" and store.get(job_id).claim == rec.claim
     store.close()
+
+
+def test_the_stores_clock_follows_the_databases(postgres_url):
+    import psycopg
+
+    from sdjobs.store.open import open_store
+
+    store = open_store(postgres_url)
+    with psycopg.connect(postgres_url) as db:
+        for _ in range(3):
+            before = db.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0]
+            mine = store._now()
+            after = db.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0]
+            assert before - 0.05 <= mine <= after + 0.05
+            time.sleep(0.2)
+    store.close()

@@ -81,3 +81,20 @@ def test_kept_dupes_groups_live_in_the_local_data_folder(monkeypatch, tmp_path):
     url = "postgresql://ann@db.example/jobs?sslmode=require"
     assert groups_dir(url) == Path(data_dir_of(url)) / "dupes-groups"
     assert groups_dir(tmp_path / "lib" / "my.library.db") == tmp_path / "lib" / "my.library-data" / "dupes-groups"
+
+
+def test_delete_protects_a_postgresql_librarys_data_folder_not_its_url_taken_as_a_path(monkeypatch, tmp_path):
+    """The URL is no file: taken as a path relative to the current folder, it made that folder
+    (and its ancestors) look like they held the library, and refused to delete them."""
+    from sdjobs.jobs.delete.removal import refusal
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    url = "postgresql://ann@db.example/jobs"
+    data = data_dir_of(url)
+    assert refusal(str(work), url, data) is None
+    assert "the sdjobs library's data" in refusal(data, url, data)
+    assert "the sdjobs library's data" in refusal(str(tmp_path / "xdg"), url, data)
+    assert "the sdjobs library" in refusal(str(tmp_path / "dir"), str(tmp_path / "dir" / "x://y"), None)

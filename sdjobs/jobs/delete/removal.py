@@ -41,7 +41,7 @@ def protected_paths(library_db: str | None, data_dir: str | None = None) -> list
     directory (``ctx.library.data_dir``; by default the one beside it)."""
     home = os.path.realpath(os.path.expanduser("~"))
     out = [(home, "the home directory")]
-    if library_db:
+    if library_db and library_db.partition("://")[0].lower() not in ("postgresql", "postgres"):  # (a URL: no file)
         db = os.path.realpath(library_db)
         stem, _ = os.path.splitext(db)
         out += [(db, "the sdjobs library"), (stem + "-data", "the sdjobs library's data")]

@@ -45,6 +45,14 @@ CREATE SEQUENCE {COUNTER};
 """ + ";\n".join(f"CREATE TRIGGER sdjobs_changed AFTER INSERT OR UPDATE OR DELETE ON {t}"
                  " FOR EACH STATEMENT EXECUTE FUNCTION sdjobs_changed()" for t in _NOTIFIED),
 ]
+# v2: the job table is a queue: its queued rows change by the thousand in a minute, and a
+# claim planned on stale statistics (a new library, a burst of submits) sorts every queued
+# row (6 ms a claim at 2,000 jobs, 0.8 ms once analyzed). Autovacuum analyzes and vacuums it
+# after 2% of its rows changed instead of 10% (and 20%).
+PG_MIGRATIONS.append("""
+ALTER TABLE job SET (autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 200,
+                     autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_threshold = 200)
+""")
 
 
 class Conn:

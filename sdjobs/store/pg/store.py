@@ -7,8 +7,9 @@ Every verb is ``Store``'s own; only the dialect hooks of ``store/api.py`` differ
   then writes takes them ``FOR UPDATE``, and the claim ``FOR UPDATE SKIP LOCKED``, so two
   runners claiming at once take different jobs without waiting for each other;
 - new ids come back with ``RETURNING id``;
-- the time of leases and heartbeats is the database's (``clock_timestamp()``), never a
-  host's: runners on several hosts compare them;
+- the time of leases and heartbeats is the database's (``clock_timestamp()``, read every
+  30 s and carried forward on the monotonic clock), never a host's wall clock: runners on
+  several hosts compare them;
 - ``data_version`` is a change counter that the job plane's tables bump (triggers,
   ``pg/schema.py``) plus the NOTIFYs they send at commit, heard on a LISTEN connection of
   this thread's; ``wait_changed`` sleeps on that connection's socket until one comes.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +36,7 @@ with_psycopg()
 import psycopg  # noqa: E402  (after peewee was handed the driver, like peewee's own import)
 
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says
+CLOCK_RESYNC = 30.0  # seconds between two readings of the database's clock (``PgStore._now``)
 
 
 class PgDatabase(pw.PostgresqlDatabase):
@@ -44,10 +47,9 @@ class PgDatabase(pw.PostgresqlDatabase):
         params: dict[str, Any] = {"application_name": "sdjobs"}
         if "connect_timeout" not in url:
             params["connect_timeout"] = CONNECT_TIMEOUT
-        scheme, _, rest = url.partition("://")
         # (peewee hands psycopg a URL only when it says postgresql://: any other is taken for a
         # database's name, and the server's address in it is lost)
-        super().__init__(f"postgresql://{rest}", prefer_psycopg3=True, **params)
+        super().__init__("postgresql://" + url.partition("://")[2], prefer_psycopg3=True, **params)
 
     def cursor(self, named_cursor=None):
         """A connection the server dropped (it restarted, the network failed, an admin ended
@@ -199,7 +201,16 @@ class PgStore(Store):
         return f"position(CAST(? AS BYTEA) IN {column}) > 0"
 
     def _now(self) -> float:
-        return self._sql("SELECT CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)").fetchone()[0]
+        """The database's clock, read once in CLOCK_RESYNC seconds and carried forward on this
+        host's monotonic clock in between (never its wall clock, which may be set, stepped or
+        faked): a claim or a heartbeat costs no extra round trip for it."""
+        sync = getattr(self._local, "clock", None)
+        if sync is None or time.monotonic() - sync[1] > CLOCK_RESYNC:
+            before = time.monotonic()
+            server = self._sql("SELECT CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)").fetchone()[0]
+            after = time.monotonic()
+            sync = self._local.clock = (server - (before + after) / 2, after)
+        return time.monotonic() + sync[0]
 
     def _set_busy_timeout(self, seconds: float) -> None:
         self._sql(f"SET lock_timeout = {int(seconds * 1000)}")

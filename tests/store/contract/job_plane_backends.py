@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +47,9 @@ def postgres_database(tmp: Path) -> str:
         not_available("psycopg is not installed (pip install -e '.[test]')")
     try:
         with psycopg.connect(base, autocommit=True, connect_timeout=5) as admin:
-            name = f"sdjobs_contract_{uuid.uuid4().hex[:12]}"
+            if not _DATABASES:
+                _drop_stale(admin)
+            name = f"{PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
     except psycopg.Error as exc:
         not_available(f"cannot connect to ${ENV_VAR}: {str(exc).strip().splitlines()[0]}")
@@ -54,6 +57,19 @@ def postgres_database(tmp: Path) -> str:
         atexit.register(_drop_all, base)
     _DATABASES[tmp] = with_database(base, name)
     return _DATABASES[tmp]
+
+
+PREFIX = "sdjobs_contract_"
+STALE = 3 * 3600  # seconds: a database of a session that died before it could drop its own
+
+
+def _drop_stale(admin) -> None:
+    """Drop what killed sessions left: their databases are named with the time they were made."""
+    rows = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)).fetchall()
+    for (name,) in rows:
+        made = name[len(PREFIX):].partition("_")[0]
+        if made.isdigit() and time.time() - int(made) > STALE:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _drop_all(base: str) -> None:
