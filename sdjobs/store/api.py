@@ -196,6 +196,9 @@ class Store(Verbs, hosts.HostVerbs):
         """Changes when another connection commits (cheap; for live views)."""
         return self._sql("PRAGMA data_version").fetchone()[0]
 
+    # A live view may sleep in ``wait_changed`` (PostgreSQL: until a NOTIFY) rather than poll.
+    woken_by_changes = False
+
     def wait_changed(self, seen: int, timeout: float) -> int:
         """Block until the library changed since ``data_version()`` was ``seen``, or ``timeout``
         seconds passed; the data version then. SQLite polls ``data_version``; PostgreSQL's

@@ -1,7 +1,8 @@
 """`sdjobs dash`: a live view of every job in a library, and the verbs to steer them.
 
 Data flows one way. A single watcher worker (a thread with its own SQLite
-connection) checks ``PRAGMA data_version`` every ``interval`` seconds; only
+connection) checks ``PRAGMA data_version`` every ``interval`` seconds (on PostgreSQL it
+sleeps until a NOTIFY says the job plane changed, ``Store.wait_changed``); only
 when another connection has committed does it re-read what changed, and it
 posts immutable snapshots as messages. Actions (pause, resume, cancel, retry,
 priority) run in their own short workers through ``sdjobs.runner.control``,
@@ -187,7 +188,10 @@ class DashApp(App):
                         self.post_message(JobsLoaded(last_snapshot))
                     last_version = None
                     self._wake.wait(1.0)
-                self._wake.wait(self.interval)
+                if store.woken_by_changes and not self._wake.is_set():
+                    store.wait_changed(last_version or 0, self.interval)  # NOTIFY ends it at once
+                else:
+                    self._wake.wait(self.interval)
                 self._wake.clear()
         finally:
             store.close()  # this thread's connection

@@ -115,6 +115,7 @@ class PgStore(Store):
     _FOR_UPDATE = " FOR UPDATE"
     _SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
     _LIKE = "ILIKE"
+    woken_by_changes = True  # wait_changed sleeps on the LISTEN socket
 
     def __init__(self, library: PostgresLibrary, *, create: bool = True) -> None:
         self.library = library  # type: ignore[assignment]  # (a Store's library is a file)
