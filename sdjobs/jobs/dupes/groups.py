@@ -36,10 +36,12 @@ def size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
     linked: set[int] = set()
-    if len(set(inos)) < len(inos):  # inode numbers repeat: look at (device, inode)
-        idents = list(zip(devs, inos, strict=True))
+    repeated = {x for x, n in Counter(inos).items() if n > 1}  # ints count 2-3x faster than (dev, ino) pairs
+    if repeated:  # inode numbers repeat: look at (device, inode) of those only
+        maybe = list(compress(range(len(inos)), map(repeated.__contains__, inos)))
+        idents = [(devs[i], inos[i]) for i in maybe]
         shared = {x for x, n in Counter(idents).items() if n > 1}
-        linked = set(compress(range(len(idents)), map(shared.__contains__, idents)))
+        linked = set(compress(maybe, map(shared.__contains__, idents)))
     if linked:  # some files have several names: keep one per inode
         rank = lambda i: (args[i], paths[i])  # noqa: E731
         collapsed = []
@@ -59,7 +61,7 @@ def size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list
             if len(prim) > 1:
                 collapsed.append(prim)
         groups = collapsed
-    if not hardlinks:
+    if links and not hardlinks:
         grouped = set(chain.from_iterable(groups))
         links = {i: js for i, js in links.items() if i in grouped}
     return groups, links
@@ -143,21 +145,21 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
 
 def runs(keys: list, items) -> list[list]:
     """The ``items`` of each key that 2+ of them share (``keys[i]`` is the key of
-    the i-th item; None is nobody's), in their order; sorted and gathered by C
-    iterators, Python stepping once per group, not once per item."""
+    the i-th item; None is nobody's), groups in the order of their keys, items in
+    theirs. Counted by C (``Counter``), then one dict look-up per item: a third
+    of the time of sorting the items by key (200,000 sizes: 46 ms against 200)."""
     counts = Counter(keys)
     counts.pop(None, None)
-    shared = list(map((1).__lt__, map(counts.__getitem__, keys)))
-    if not any(shared):
+    shared = sorted(k for k, n in counts.items() if n > 1)
+    if not shared:
         return []
-    order = sorted(compress(range(len(keys)), shared), key=keys.__getitem__)
-    items = list(map(list(items).__getitem__, order))
-    out, i, end = [], 0, len(order)
-    while i < end:
-        j = i + counts[keys[order[i]]]
-        out.append(items[i:j])
-        i = j
-    return out
+    by: dict = {k: [] for k in shared}
+    get = by.get
+    for k, i in zip(keys, items):
+        m = get(k)
+        if m is not None:
+            m.append(i)
+    return list(by.values())
 
 
 def regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[int]], list[list[int]]]:
