@@ -71,16 +71,66 @@ def test_settled_groups_equal_brute_force_and_the_jobs_own_order(store, lib, see
         shutil.rmtree(top)
 
 
-def test_a_small_group_is_read_whole_once(tmp_path):
+def test_a_small_group_reads_on_only_the_files_whose_first_4k_collide(tmp_path):
     same = os.urandom(5000)
     names = []
     for i, data in enumerate([same, same, os.urandom(5000), b"\0" + same[1:]]):
         write(tmp_path / f"f{i}", data)
         names.append(str(tmp_path / f"f{i}"))
     keys, errors, nbytes = staged_group(names + [str(tmp_path / "gone")], 5000)
-    assert nbytes == 4 * 5000 and [p for p, _ in errors] == [4]
+    assert nbytes == 2 * 5000 + 2 * 4096 and [p for p, _ in errors] == [4]  # f2, f3: their first 4 KiB only
     assert keys[0] == keys[1] and keys[0][0] == "F" and len({keys[0], keys[2], keys[3]}) == 3
     digests, errors, staged, settled = hash_batch(("S" * 5, "\0".join(names + [str(tmp_path / "gone")]),
                                                    [5000] * 5))
-    assert digests == [None] * 5 and staged == 4 * 5000
+    assert digests == [None] * 5 and staged == 2 * 5000 + 2 * 4096
     assert settled == [(keys[0][1:], [0, 1])]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 40), held=st.sampled_from([1, 2, 3, 256]),
+       size=st.sampled_from([4097, 5000, 8192, WHOLE]))
+def test_staged_heads_group_as_the_bytes_do_with_few_descriptors_held(tmp_path_factory, monkeypatch,
+                                                                      seed, n, held, size):
+    """Files of 4 KiB to WHOLE read on from their first 4 KiB: the groups are the
+    groups of equal bytes whatever number of descriptors may stay open (the oldest
+    closed and the file read again when a match comes late), files that vanished or
+    changed size are errors, and with enough descriptors each file is read at most once."""
+    print(f"replay: seed={seed} n={n} held={held} size={size}")
+    from sdjobs.jobs.dupes import hashing
+
+    monkeypatch.setattr(hashing, "HELD", held)
+    rng = random.Random(seed)
+    root = tmp_path_factory.mktemp("heads")
+    pool = [rng.randbytes(size) for _ in range(3)]
+    names, contents = [], {}
+    for i in range(n):
+        r = rng.random()
+        if r < 0.5:
+            data = rng.choice(pool)
+        elif r < 0.8:  # same first 4 KiB as a pooled one, differing later
+            b = bytearray(rng.choice(pool))
+            b[rng.randrange(4096, size)] ^= 0x5A
+            data = bytes(b)
+        elif r < 0.9:
+            data = rng.randbytes(size)
+        else:  # vanished, or not the size the scan saw
+            data = None if rng.random() < 0.5 else rng.choice(pool)[: rng.choice([10, 4096, size - 1])] + (
+                b"" if rng.random() < 0.5 else rng.choice(pool) + b"x")
+        path = str(root / f"f{i:02d}")
+        if data is not None:
+            write(path, data)
+            contents[i] = data
+        names.append(path)
+    keys, errors, nbytes = staged_group(names, size)
+    bad = {i for i in range(n) if i not in contents or len(contents[i]) != size}
+    failed = {p for p, _ in errors}
+    assert {i for i in bad if i not in contents or len(contents[i]) < 4096} <= failed <= bad
+    expected: dict[bytes, list[int]] = {}
+    for i in set(range(n)) - bad:
+        expected.setdefault(contents[i], []).append(i)
+    want = sorted(g for g in expected.values() if len(g) > 1)
+    assert sorted(sorted(members) for _digest, members in hashing.same_content(keys)) == want
+    heads = [contents[i][:4096] for i in contents if len(contents[i]) >= 4096]
+    read_on = [i for i in contents if heads.count(contents[i][:4096]) > 1]  # the only files read past 4 KiB
+    if held >= n:
+        assert nbytes <= 4096 * n + (size - 4096) * len(read_on)
