@@ -10,7 +10,7 @@ from bisect import bisect_left
 from collections import Counter
 from itertools import accumulate, chain, compress, filterfalse
 
-from .hashing import WHOLE
+from .hashing import HEADS_FROM, WHOLE
 from .scan import Files
 
 # A batch is one ctx.map chunk: each costs a fan-out token round trip to the
@@ -155,7 +155,7 @@ def runs(keys: list, items) -> list[list]:
         return []
     by: dict = {k: [] for k in shared}
     get = by.get
-    for k, i in zip(keys, items):
+    for k, i in zip(keys, items, strict=True):
         m = get(k)
         if m is not None:
             m.append(i)
@@ -177,7 +177,7 @@ def cost(kind: str, size: int) -> int:
     if kind in ("H", "T"):
         return min(size, EDGE_BYTES)
     if kind == "S":  # small: read whole; else at least the first 4 KiB, the worker says how much more
-        return size if size <= WHOLE else min(size, EDGE_BYTES)
+        return size if size <= HEADS_FROM else min(size, EDGE_BYTES)
     if kind == "C":
         return size if size <= 100 * 1024 else 57344
     return size
