@@ -52,3 +52,24 @@ def test_size_groups_collapse_hard_links_to_the_first_path(rows, hardlinks):
     expected_links = {ns[0]: ns[1:] for ns in by_inode.values()
                       if len(ns) > 1 and (hardlinks or ns[0] in grouped)}
     assert links == expected_links
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 1 << 22), min_size=0, max_size=3000), st.integers(0, 3000), st.integers(1, 2000))
+def test_batches_cover_the_pass_in_order_never_split_a_glued_group_and_shrink_at_the_end(cost, start, group):
+    from sdjobs.jobs.dupes.groups import BATCH_FILES, bounds
+
+    start = min(start, len(cost))
+    glue = [(i + 1) % group != 0 for i in range(len(cost))]
+    out = bounds(cost, start, glue)
+    assert [a for a, _ in out] == ([start, *[b for _, b in out[:-1]]] if out else [])
+    assert (out[-1][1] if out else start) == len(cost)
+    assert all(not glue[b - 1] or b == len(cost) for _, b in out)  # cuts only between groups
+    assert group > 1 or all(b - a <= BATCH_FILES for a, b in out)
+
+
+def test_batches_of_equal_files_shrink_towards_the_end():
+    from sdjobs.jobs.dupes.groups import bounds
+
+    sizes = [b - a for a, b in bounds([4096] * 200_000, 0)]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-2] * 4 <= sizes[0]

@@ -208,14 +208,24 @@ def staged_runs(kinds: str | list[str], idx: list[int], sizes: list[int]) -> lis
 def bounds(cost: list[int], start: int, glue: list[bool] | None = None) -> list[tuple[int, int]]:
     """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes, and
     at least ~BATCHES_PER_WORKER per worker so that both cores stay busy to
-    the end; never cut where ``glue`` says a staged group goes on."""
+    the end; never cut where ``glue`` says a staged group goes on.
+
+    Guided: once what is left is less than BATCHES_PER_WORKER full batches per
+    worker, each batch is that share of what is left (files and bytes), down to a
+    floor, so the last batches are small and the workers end together: with
+    equal batches, one worker could wait out a whole batch of the other at the end."""
     n = len(cost)
-    per = max(16, min(BATCH_FILES, (n - start) // (BATCHES_PER_WORKER * (os.cpu_count() or 1)) or 16))
+    workers = os.cpu_count() or 1
+    per = max(16, min(BATCH_FILES, (n - start) // (BATCHES_PER_WORKER * workers) or 16))
+    floor = max(16, per // 8)
     cum = [0, *accumulate(cost)]  # cum[i]: the cost of the files before position i
+    floor_bytes = max(1 << 20, min(BATCH_BYTES, (cum[n] - cum[start]) // (8 * BATCHES_PER_WORKER * workers)))
     out, a = [], start
     while a < n:
-        # the first b that brings the batch to BATCH_BYTES, and at most `per` files
-        b = min(a + per, max(a + 1, bisect_left(cum, cum[a] + BATCH_BYTES, a + 1)))
+        files = max(floor, min(per, (n - a) // (BATCHES_PER_WORKER * workers)))
+        nbytes = max(floor_bytes, min(BATCH_BYTES, (cum[n] - cum[a]) // (BATCHES_PER_WORKER * workers)))
+        # the first b that brings the batch to its bytes, and at most its files
+        b = min(a + files, max(a + 1, bisect_left(cum, cum[a] + nbytes, a + 1)))
         while glue and b < n and glue[b - 1]:
             b += 1
         b = min(b, n)
