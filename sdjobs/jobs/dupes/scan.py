@@ -161,6 +161,7 @@ def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, Sc
     files, st = Files(), ScanStats()
     paths, sizes, inos, devs, mtimes = files.paths, files.sizes, files.inos, files.devs, files.mtimes
     keep, lstat, errors = filters.keep, os.lstat, st.errors
+    least = filters.min_size if not filters.exts and filters.max_size is None else None  # only a minimum size
 
     def on_error(path: str, exc: BaseException) -> None:
         errors.append((path, getattr(exc, "strerror", None) or str(exc)))
@@ -180,7 +181,7 @@ def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, Sc
                 continue
             if fmt == 0o100000:
                 size = e.st_size
-                if keep(name, size):
+                if size >= least if least is not None else keep(name, size):
                     paths.append(prefix + name)
                     sizes.append(size)
                     inos.append(e.st_ino)
