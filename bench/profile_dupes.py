@@ -88,6 +88,7 @@ def one_run(tree: Path, e: dict, runner_pid: int) -> dict:
 
 def strace_counts(tree: Path, e: dict, runner_pid: int) -> str:
     out = Path(e["XDG_DATA_HOME"]) / "strace.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)  # strace does not make it
     tracer = subprocess.Popen(["strace", "-c", "-f", "-o", str(out), "-p", str(runner_pid)],
                               stderr=subprocess.DEVNULL)
     time.sleep(1.0)

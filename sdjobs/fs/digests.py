@@ -22,23 +22,38 @@ class Changed(OSError):
     """The file's size is not what the scan saw: it changed under us."""
 
 
+def open_read(path: str) -> int:
+    """A descriptor to read ``path`` without touching its access time where we may."""
+    try:
+        return os.open(path, O_FLAGS)
+    except PermissionError:
+        return os.open(path, O_FLAGS & ~getattr(os, "O_NOATIME", 0))  # O_NOATIME needs ownership
+
+
+def read_exact(fd: int, n: int, size: int, data: bytes = b"") -> bytes:
+    """``data`` followed by the next ``n`` bytes of ``fd``, the file expected to end
+    there at ``size`` bytes: one read call (asking one byte more, as a regular file
+    reads short only at its end); raises Changed if it does not."""
+    want = len(data) + n
+    data += os.read(fd, n + 1)
+    while len(data) < want:
+        more = os.read(fd, want + 1 - len(data))
+        if not more:
+            break
+        data += more
+    if len(data) != want:
+        got = len(data) - want + size
+        raise Changed(f"size changed from {size} to {got}{'+' if got > size else ''} bytes")
+    return data
+
+
 def read_whole(path: str, size: int) -> str:
     """``F`` digest of a small file, read in one go; raises Changed if its size moved."""
+    fd = open_read(path)
     try:
-        fd = os.open(path, O_FLAGS)
-    except PermissionError:
-        fd = os.open(path, O_FLAGS & ~getattr(os, "O_NOATIME", 0))  # O_NOATIME needs ownership
-    try:
-        data = os.read(fd, size + 1)  # a regular file reads short only at its end: one call
-        while len(data) < size:
-            more = os.read(fd, size + 1 - len(data))
-            if not more:
-                break
-            data += more
+        data = read_exact(fd, size, size)
     finally:
         os.close(fd)
-    if len(data) != size:
-        raise Changed(f"size changed from {size} to {len(data)}{'+' if len(data) > size else ''} bytes")
     return "F" + xxhash.xxh3_128_hexdigest(data)
 
 

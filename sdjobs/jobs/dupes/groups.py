@@ -10,7 +10,7 @@ from bisect import bisect_left
 from collections import Counter
 from itertools import accumulate, chain, compress, filterfalse
 
-from .hashing import WHOLE
+from .hashing import HEADS_FROM, WHOLE
 from .scan import Files
 
 # A batch is one ctx.map chunk: each costs a fan-out token round trip to the
@@ -36,10 +36,12 @@ def size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list
     links: dict[int, list[int]] = {}
     devs, inos, args, paths = files.devs, files.inos, files.args, files.paths
     linked: set[int] = set()
-    if len(set(inos)) < len(inos):  # inode numbers repeat: look at (device, inode)
-        idents = list(zip(devs, inos, strict=True))
+    repeated = {x for x, n in Counter(inos).items() if n > 1}  # ints count 2-3x faster than (dev, ino) pairs
+    if repeated:  # inode numbers repeat: look at (device, inode) of those only
+        maybe = list(compress(range(len(inos)), map(repeated.__contains__, inos)))
+        idents = [(devs[i], inos[i]) for i in maybe]
         shared = {x for x, n in Counter(idents).items() if n > 1}
-        linked = set(compress(range(len(idents)), map(shared.__contains__, idents)))
+        linked = set(compress(maybe, map(shared.__contains__, idents)))
     if linked:  # some files have several names: keep one per inode
         rank = lambda i: (args[i], paths[i])  # noqa: E731
         collapsed = []
@@ -59,7 +61,7 @@ def size_groups(files: Files, hardlinks: bool, by_name: bool) -> tuple[list[list
             if len(prim) > 1:
                 collapsed.append(prim)
         groups = collapsed
-    if not hardlinks:
+    if links and not hardlinks:
         grouped = set(chain.from_iterable(groups))
         links = {i: js for i, js in links.items() if i in grouped}
     return groups, links
@@ -143,21 +145,21 @@ def next_pass(groups: list[list[int]], keys: dict[int, str], known: dict[int, st
 
 def runs(keys: list, items) -> list[list]:
     """The ``items`` of each key that 2+ of them share (``keys[i]`` is the key of
-    the i-th item; None is nobody's), in their order; sorted and gathered by C
-    iterators, Python stepping once per group, not once per item."""
+    the i-th item; None is nobody's), groups in the order of their keys, items in
+    theirs. Counted by C (``Counter``), then one dict look-up per item: a third
+    of the time of sorting the items by key (200,000 sizes: 46 ms against 200)."""
     counts = Counter(keys)
     counts.pop(None, None)
-    shared = list(map((1).__lt__, map(counts.__getitem__, keys)))
-    if not any(shared):
+    shared = sorted(k for k, n in counts.items() if n > 1)
+    if not shared:
         return []
-    order = sorted(compress(range(len(keys)), shared), key=keys.__getitem__)
-    items = list(map(list(items).__getitem__, order))
-    out, i, end = [], 0, len(order)
-    while i < end:
-        j = i + counts[keys[order[i]]]
-        out.append(items[i:j])
-        i = j
-    return out
+    by: dict = {k: [] for k in shared}
+    get = by.get
+    for k, i in zip(keys, items, strict=True):
+        m = get(k)
+        if m is not None:
+            m.append(i)
+    return list(by.values())
 
 
 def regroup(groups: list[list[int]], keys: dict[int, str]) -> tuple[list[list[int]], list[list[int]]]:
@@ -175,7 +177,7 @@ def cost(kind: str, size: int) -> int:
     if kind in ("H", "T"):
         return min(size, EDGE_BYTES)
     if kind == "S":  # small: read whole; else at least the first 4 KiB, the worker says how much more
-        return size if size <= WHOLE else min(size, EDGE_BYTES)
+        return size if size <= HEADS_FROM else min(size, EDGE_BYTES)
     if kind == "C":
         return size if size <= 100 * 1024 else 57344
     return size
@@ -206,14 +208,24 @@ def staged_runs(kinds: str | list[str], idx: list[int], sizes: list[int]) -> lis
 def bounds(cost: list[int], start: int, glue: list[bool] | None = None) -> list[tuple[int, int]]:
     """Batches of at most BATCH_FILES files and about BATCH_BYTES bytes, and
     at least ~BATCHES_PER_WORKER per worker so that both cores stay busy to
-    the end; never cut where ``glue`` says a staged group goes on."""
+    the end; never cut where ``glue`` says a staged group goes on.
+
+    Guided: once what is left is less than BATCHES_PER_WORKER full batches per
+    worker, each batch is that share of what is left (files and bytes), down to a
+    floor, so the last batches are small and the workers end together: with
+    equal batches, one worker could wait out a whole batch of the other at the end."""
     n = len(cost)
-    per = max(16, min(BATCH_FILES, (n - start) // (BATCHES_PER_WORKER * (os.cpu_count() or 1)) or 16))
+    workers = os.cpu_count() or 1
+    per = max(16, min(BATCH_FILES, (n - start) // (BATCHES_PER_WORKER * workers) or 16))
+    floor = max(16, per // 8)
     cum = [0, *accumulate(cost)]  # cum[i]: the cost of the files before position i
+    floor_bytes = max(1 << 20, min(BATCH_BYTES, (cum[n] - cum[start]) // (8 * BATCHES_PER_WORKER * workers)))
     out, a = [], start
     while a < n:
-        # the first b that brings the batch to BATCH_BYTES, and at most `per` files
-        b = min(a + per, max(a + 1, bisect_left(cum, cum[a] + BATCH_BYTES, a + 1)))
+        files = max(floor, min(per, (n - a) // (BATCHES_PER_WORKER * workers)))
+        nbytes = max(floor_bytes, min(BATCH_BYTES, (cum[n] - cum[a]) // (BATCHES_PER_WORKER * workers)))
+        # the first b that brings the batch to its bytes, and at most its files
+        b = min(a + files, max(a + 1, bisect_left(cum, cum[a] + nbytes, a + 1)))
         while glue and b < n and glue[b - 1]:
             b += 1
         b = min(b, n)

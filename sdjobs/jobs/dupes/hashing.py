@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 
 import xxhash
 
-from ...fs.digests import EDGE, WHOLE, Changed, digest, full_hex, read_whole  # noqa: F401
+from ...fs.digests import EDGE, WHOLE, Changed, digest, full_hex, open_read, read_exact, read_whole  # noqa: F401
 from ...fs.digests import O_FLAGS as _O_FLAGS
 from ...fs.hashing import head_hash, tail_hash
 
@@ -133,11 +134,16 @@ def hash_batch(batch: tuple) -> tuple[list[str | None], list[tuple[int, str]], i
 
 def same_content(keys: list[str | None]) -> list[tuple[str, list[int]]]:
     """(full digest, positions) of each full digest that 2+ keys share, in order."""
-    by_key: dict[str, list[int]] = {}
+    shared = [k for k, n in Counter(keys).items() if n > 1 and k is not None and k[0] == "F"]
+    if not shared:
+        return []
+    by: dict[str, list[int]] = {k: [] for k in shared}
+    get = by.get
     for i, k in enumerate(keys):
-        if k is not None and k[0] == "F":
-            by_key.setdefault(k, []).append(i)
-    return [(k[1:], members) for k, members in by_key.items() if len(members) > 1]
+        m = get(k)
+        if m is not None:
+            m.append(i)
+    return [(k[1:], members) for k, members in by.items()]
 
 
 def render_settled(render: tuple, paths: list[str], size: int, digest: str, members: list[int]) -> tuple:
@@ -159,15 +165,20 @@ def staged_group(paths: list[str], size: int,
     """A whole size group at once: the first 4 KiB of each file, the last
     4 KiB of those whose first ones collide, the full hash of those whose both
     collide; the same reads as three passes over it, in one task. Files of up
-    to ``WHOLE`` bytes are read whole at once instead. Keys: ``H`` + head,
-    ``T`` + head + tail, or ``F`` + full hash (only equal keys can be the same
-    content); None for a file that could not be read."""
+    to ``HEADS_FROM`` bytes are read whole at once instead, and files of up to
+    ``WHOLE`` bytes are read on from their first 4 KiB (``_staged_heads``).
+    Keys: ``H`` + head, ``T`` + head + tail, or ``F`` + full hash (only equal
+    keys can be the same content); None for a file that could not be read."""
+    if size <= HEADS_FROM and not pacer.rate:
+        return _whole_keys(paths, size)
+    if HEADS_FROM < size <= WHOLE:
+        return _staged_heads(paths, size, pacer)
     keys: list[str | None] = [None] * len(paths)
     errors: list[tuple[int, str]] = []
     nbytes = 0
     edge = min(size, EDGE)
     todo = list(range(len(paths)))
-    for step in (("W",) if size <= WHOLE else ("H", "T", "F")):
+    for step in (("W",) if size <= HEADS_FROM else ("H", "T", "F")):
         for i in todo:
             try:
                 if step != "F" or not pacer.rate:
@@ -201,6 +212,141 @@ def staged_group(paths: list[str], size: int,
         todo = [i for i in todo if keys[i] is not None and seen[keys[i]] > 1]
         if not todo:
             break
+    return keys, errors, nbytes
+
+
+def _whole_keys(paths: list[str], size: int) -> tuple[list[str | None], list[tuple[int, str]], int]:
+    """``staged_group`` of files of up to EDGE bytes without --bwlimit: each file read
+    whole, one open, one read, one close, in a loop with nothing else per file (on
+    ``small`` of bench/dupes_data.py, this loop's own Python was as much again as
+    its three system calls). A file that fails or reads other than ``size`` bytes is
+    read again the careful way (``read_whole``), which says what went wrong."""
+    keys: list[str | None] = [None] * len(paths)
+    errors: list[tuple[int, str]] = []
+    done = 0
+    open_, read, close, flags, hexdigest = os.open, os.read, os.close, _O_FLAGS, xxhash.xxh3_128_hexdigest
+    want = size + 1  # a regular file reads short only at its end: one call, and a longer file shows
+    for i, path in enumerate(paths):
+        try:
+            fd = open_(path, flags)
+            try:
+                data = read(fd, want)
+            finally:
+                close(fd)
+            if len(data) == size:
+                keys[i] = "F" + hexdigest(data)
+                done += 1
+                continue
+        except OSError:
+            pass
+        try:
+            keys[i] = read_whole(path, size)
+            done += 1
+        except OSError as exc:
+            errors.append((i, _describe(exc)))
+    return keys, errors, done * size
+
+
+# Files of up to this size are read whole even when alone with their first 4 KiB:
+# reading on from 4 KiB costs a read call more for each file that must be read
+# whole, and up to 8 KiB saves less than that (one process, files of 4-8 KiB of
+# bench/dupes_data.py's ``small`` in size-group order, CPU per file: read whole
+# 7.1 us; first 4 KiB only 5.5 us; first 4 KiB, then the rest after 200 others
+# 8.2 us). Bigger files have more to save: head first.
+HEADS_FROM = 2 * EDGE
+HELD = 256  # descriptors a worker keeps open at most for ``_staged_heads``
+
+
+def _staged_heads(paths: list[str], size: int,
+                  pacer: Pacer = NO_PACE) -> tuple[list[str | None], list[tuple[int, str]], int]:
+    """``staged_group`` of files of HEADS_FROM to WHOLE bytes: the first 4 KiB of each,
+    and the rest of those whose first 4 KiB collide, read on from the same descriptor.
+
+    A file's descriptor stays open after its first 4 KiB while it is the only one
+    with them (up to HELD such, the oldest closed first): when a second file
+    matches it, both read on, one ``read`` each. So a file read whole costs one
+    open, two reads and one close, and a file alone with its first 4 KiB (most
+    of them) is 4 KiB read instead of all of it (``lognormal`` of bench/dupes_data.py
+    read 2,019 MB for the 1,120 MB that any tool must read when they were read whole)."""
+    n = len(paths)
+    keys: list[str | None] = [None] * n
+    errors: list[tuple[int, str]] = []
+    nbytes = 0
+    first: dict[str, int] = {}  # head key -> the first file with it
+    held: dict[int, tuple[int, bytes]] = {}  # that file -> (its open descriptor, its first 4 KiB)
+    rest = size - EDGE
+    hexdigest, full = xxhash.xxh3_64_hexdigest, xxhash.xxh3_128_hexdigest
+    paced, open_, read, flags = bool(pacer.rate), os.open, os.read, _O_FLAGS
+
+    def settle(j: int) -> None:  # the first file of a head, read on (again, if its descriptor was closed)
+        nonlocal nbytes
+        fd, head = held.pop(j, (-1, b""))
+        try:
+            pacer.wait()
+            if fd < 0:
+                keys[j] = read_whole(paths[j], size)
+                nbytes += size
+                pacer.read(size)
+            else:
+                keys[j] = "F" + full(read_exact(fd, rest, size, head))
+                nbytes += rest
+                pacer.read(rest)
+        except OSError as exc:
+            keys[j] = None
+            errors.append((j, _describe(exc)))
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    try:
+        for i in range(n):
+            if paced:
+                pacer.wait()
+            try:
+                try:
+                    fd = open_(paths[i], flags)
+                except PermissionError:
+                    fd = open_read(paths[i])
+            except OSError as exc:
+                errors.append((i, _describe(exc)))
+                continue
+            try:
+                head = read(fd, EDGE)
+                while len(head) < EDGE and (more := read(fd, EDGE - len(head))):
+                    head += more
+                nbytes += len(head)
+                if paced:
+                    pacer.read(len(head))
+                if len(head) < EDGE:
+                    raise Changed(f"size changed from {size} to {len(head)} bytes")
+                key = "H" + hexdigest(head)
+                j = first.get(key)
+                if j is None:
+                    first[key] = i
+                    keys[i] = key
+                    held[i] = (fd, head)
+                    fd = -1  # held open
+                    if len(held) > HELD:
+                        old, (ofd, _) = next(iter(held.items()))
+                        del held[old]
+                        os.close(ofd)
+                    continue
+                keys[i] = "F" + full(read_exact(fd, rest, size, head))
+                nbytes += rest
+                if paced:
+                    pacer.read(rest)
+            except OSError as exc:
+                keys[i] = None
+                errors.append((i, _describe(exc)))
+                continue
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+            if keys[j] is not None and keys[j][0] == "H":
+                settle(j)
+    finally:
+        for fd, _ in held.values():
+            os.close(fd)
     return keys, errors, nbytes
 
 

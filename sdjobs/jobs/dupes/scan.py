@@ -112,6 +112,25 @@ def walk_subtree(task: tuple) -> tuple[tuple, ScanStats]:
     return pack(files), st
 
 
+def walk_subtrees(tasks: list[tuple]) -> list[tuple[tuple, ScanStats]]:
+    """Worker: ``walk_subtree`` of each task of one chunk (see ``guided``)."""
+    return [walk_subtree(t) for t in tasks]
+
+
+def guided(tasks: list, workers: int) -> list[list]:
+    """``tasks`` cut into chunks for the workers, about CHUNKS_PER_WORKER each, each
+    that share of what is left (down to an eighth of the first), so the last ones are
+    small and the workers end the walk together."""
+    out, a, n = [], 0, len(tasks)
+    share = workers * CHUNKS_PER_WORKER
+    first = max(1, n // share)
+    while a < n:
+        k = max(1, first // 8, min(first, (n - a) // share))
+        out.append(tasks[a:a + k])
+        a += k
+    return out
+
+
 def pack(files: Files) -> tuple:
     """Files as a NUL-joined string and int64 arrays: pickles ~5x faster than lists."""
     return ("\0".join(files.paths), *(array("q", col).tobytes() for col in
@@ -142,6 +161,7 @@ def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, Sc
     files, st = Files(), ScanStats()
     paths, sizes, inos, devs, mtimes = files.paths, files.sizes, files.inos, files.devs, files.mtimes
     keep, lstat, errors = filters.keep, os.lstat, st.errors
+    least = filters.min_size if not filters.exts and filters.max_size is None else None  # only a minimum size
 
     def on_error(path: str, exc: BaseException) -> None:
         errors.append((path, getattr(exc, "strerror", None) or str(exc)))
@@ -161,7 +181,7 @@ def _walk_subtree(task: tuple[str, int, dict, Filters, bool]) -> tuple[Files, Sc
                 continue
             if fmt == 0o100000:
                 size = e.st_size
-                if keep(name, size):
+                if size >= least if least is not None else keep(name, size):
                     paths.append(prefix + name)
                     sizes.append(size)
                     inos.append(e.st_ino)
@@ -252,10 +272,10 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
         from .stored import lookup
 
         files.known = lookup(index, files, subtree=None)
-    per = max(1, len(tasks) // (workers * CHUNKS_PER_WORKER))
-    for sub_files, sub_stats in mapper(walk_subtree, tasks, per):
-        files.extend(unpack(sub_files))
-        stats.merge(sub_stats)
+    for walked in mapper(walk_subtrees, guided(tasks, workers), 1):
+        for sub_files, sub_stats in walked:
+            files.extend(unpack(sub_files))
+            stats.merge(sub_stats)
         check()
     for path, msg in stats.errors:
         on_error(path, msg)
