@@ -586,6 +586,10 @@ class Store(Verbs, hosts.HostVerbs):
         if status in FINISHED:
             fields += ", finished_at=?, output=?, error=?"
             params += [now, codec.pack(output), text(error)]
+            if status is Status.COMPLETED:  # never resumed (retry takes only jobs with errors): its
+                # checkpoint goes, which can be megabytes (dupes' groups) and sits in the row before
+                # progress and output, so every read of them walked its overflow pages
+                fields += ", state=NULL"
         elif status is Status.PAUSED:
             fields += ", paused_at=?"
             params.append(now)

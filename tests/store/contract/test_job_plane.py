@@ -233,6 +233,22 @@ class JobPlaneTests:
         assert job_plane.read_checkpoint(job_id) == (None, None)
         assert job_plane.get(job_id).retries == 2
 
+    def test_a_completed_job_drops_its_checkpoint(self, job_plane, runner):
+        """Only a job finished with errors can be retried from its checkpoint: a completed one's
+        goes (megabytes for dupes, read past on every look at the row's later columns)."""
+        state = b"x" * 200_000
+        ends = {}
+        for status in (Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED, Status.CANCELLED):
+            job_id = job_plane.submit("copy", 1, CFG)
+            rec = run(job_plane, runner, job_id)
+            job_plane.write(job_id, {"phase": "copy"}, {"bytes": 1, "items": 1, "warnings": 0, "errors": 0}, [],
+                            (state, 3), claim=rec.claim)
+            assert job_plane.finish(job_id, status, claim=rec.claim, output={"n": 1})
+            ends[status] = job_plane.read_checkpoint(job_id)[0] is not None
+            assert job_plane.get(job_id).output == {"n": 1}
+        assert ends == {Status.COMPLETED: False, Status.COMPLETED_WITH_ERRORS: True, Status.FAILED: True,
+                        Status.CANCELLED: True}
+
     def test_settings_of_a_job(self, job_plane):
         job_id = job_plane.submit("copy", 1, CFG, settings={"bwlimit": "10M"})
         assert job_plane.set_settings(job_id, max_workers=2) == {"bwlimit": "10M", "max_workers": 2}
