@@ -124,10 +124,13 @@ class Verbs:
                             offset=offset, limit=limit)
 
     def index_jobs_over(self: Store, root: str) -> list[int]:
-        """Queued or running index jobs whose path overlaps ``root`` (a new index of it waits
-        for them: one writer per location)."""
+        """Queued or running index jobs of this host (or ``any``) whose path overlaps ``root``
+        (a new index of it waits for them: one writer per location). Another host's ``/data``
+        is another folder, indexed as another location."""
+        from .hosts import mine
+
         out = []
-        for rec in self.list_jobs(statuses=["queued", "running"], types=["index"]):
+        for rec in self.list_jobs(statuses=["queued", "running"], types=["index"], hosts=mine()):
             p = str(rec.config.get("path", ""))
             if p == root or p.startswith(root.rstrip("/") + "/") or root.startswith(p.rstrip("/") + "/"):
                 out.append(rec.id)

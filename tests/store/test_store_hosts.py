@@ -247,3 +247,15 @@ def test_claims_by_runners_of_two_hosts_never_cross_hosts(tmp_path, as_host):
             store.close()
 
     check()
+
+
+def test_an_index_waits_only_for_index_jobs_of_its_own_host(store, as_host):
+    """Another host's /data is another folder: its index job does not hold up this host's."""
+    as_host("a")
+    mine = store.submit("index", 1, {"path": "/data"}, context={"argv": ["index"]})
+    anywhere = store.submit("index", 1, {"path": "/data/sub"}, context={"argv": ["index"]}, host="any")
+    as_host("b")
+    theirs = store.submit("index", 1, {"path": "/data"}, context={"argv": ["index"]})
+    assert sorted(store.index_jobs_over("/data")) == [anywhere, theirs]
+    as_host("a")
+    assert sorted(store.index_jobs_over("/data")) == [mine, anywhere]
