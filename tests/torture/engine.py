@@ -58,28 +58,43 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def processes_of(lib_dir: str) -> list[int]:
-    """Live (non-zombie) processes whose command line names this library's directory
-    (every runner we start, and what they fork, has it there)."""
-    key = os.fsencode(lib_dir)
+def processes_of(*keys: str) -> list[int]:
+    """Live (non-zombie) processes whose command line names this library's directory or URL
+    (every runner we start, and what they fork, has it there), or its local data folder."""
+    wanted = [os.fsencode(k) for k in keys]
     out = []
     for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid() and key in cmdline(int(d)):
+        if d.isdigit() and int(d) != os.getpid() and any(k in cmdline(int(d)) for k in wanted):
             st = proc_state(int(d))
             if st and st[0] != "Z":
                 out.append(int(d))
     return out
 
 
+def _pg_rows(url: str, query: str, params=()) -> list:
+    """The same read on a PostgreSQL library (psycopg directly, never through sdjobs)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+            return conn.execute(query.replace("?", "%s"), params).fetchall()
+    except psycopg.Error:
+        return []
+
+
 class Trial:
     """One trial's world: a temp dir, a library, runners, a CLI, a watcher."""
 
-    def __init__(self, base: str, lib_dir: str | None = None) -> None:
+    def __init__(self, base: str, lib_dir: str | None = None, url: str | None = None) -> None:
+        """``url``: a PostgreSQL library (a fresh database) instead of a SQLite file in ``lib_dir``."""
         self.base = base
         self.lib_dir = lib_dir or os.path.join(base, "lib")
         os.makedirs(self.lib_dir, exist_ok=True)
-        self.lib = os.path.join(self.lib_dir, "library.db")
+        self.url = url
+        self.lib = url or os.path.join(self.lib_dir, "library.db")
         self.xdg = os.path.join(base, "xdg-data")
+        # what names this trial's processes: the library's folder, or its URL and local data folder
+        self.keys = (self.lib_dir,) if url is None else (url, self.xdg)
         self.env = {**os.environ, "SDJOBS_LIBRARY": self.lib, "XDG_DATA_HOME": self.xdg,
                     "XDG_CACHE_HOME": os.path.join(base, "xdg-cache"), "NO_COLOR": "1",
                     "SDJOBS_RUNNER_IDLE_EXIT": "5"}
@@ -141,6 +156,8 @@ class Trial:
 
     def db(self, query: str, params=()) -> list:
         """Read the library directly (read-only; never through sdjobs), [] when unreadable."""
+        if self.url is not None:
+            return _pg_rows(self.url, query, params)
         try:
             conn = sqlite3.connect(f"file:{self.lib}?mode=ro", uri=True, timeout=2)
             try:
@@ -215,7 +232,7 @@ class Trial:
         nudged = 0.0
         while time.monotonic() < deadline:
             row = self.job_row(job_id)
-            if row is None and not os.path.exists(self.lib):
+            if row is None and self.url is None and not os.path.exists(self.lib):
                 return None
             if row and row["status"] in TERMINAL:
                 return self.show(job_id) or row
@@ -237,7 +254,7 @@ class Trial:
 
         def left() -> list[int]:
             out = []
-            for pid in processes_of(self.lib_dir):
+            for pid in processes_of(*self.keys):
                 try:
                     if os.getpgid(pid) in groups:
                         out.append(pid)
@@ -266,10 +283,10 @@ class Trial:
             except subprocess.TimeoutExpired:
                 self.violations.append(f"runner {r.pid} still alive 40s after SIGTERM")
         deadline = time.monotonic() + 5
-        left = processes_of(self.lib_dir)
+        left = processes_of(*self.keys)
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
-            left = processes_of(self.lib_dir)
+            left = processes_of(*self.keys)
         if left:
             self.violations.append(f"ORPHAN PROCESSES: {len(left)} process(es) of this library alive after its "
                                    f"runners ended: {left}")

@@ -297,7 +297,7 @@ def remove_library(t: Trial, job: int, rng: random.Random) -> bool:
     time.sleep(2)
     from .engine import processes_of
     group_leaders = set()
-    for p in processes_of(t.lib_dir):
+    for p in processes_of(*t.keys):
         try:
             group_leaders.add(os.getpgid(p))
         except ProcessLookupError:

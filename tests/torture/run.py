@@ -88,7 +88,8 @@ def _umount(path: str) -> None:
 
 
 def run_trial(seed: int, op: str | None = None, fault: str | None = None, *, size: str = "small",
-              base_dir: str | None = None, keep_failed: bool = False) -> Result:
+              base_dir: str | None = None, keep_failed: bool = False, url: str | None = None) -> Result:
+    """One trial; ``url``: on that PostgreSQL library (a fresh database) instead of SQLite."""
     if op is None or fault is None:
         op2, fault2 = choose(seed, [op] if op else None, [fault] if fault else None)
         op, fault = op or op2, fault or fault2
@@ -106,7 +107,7 @@ def run_trial(seed: int, op: str | None = None, fault: str | None = None, *, siz
                 res.skipped = "full_library needs root to mount a small tmpfs"
                 return res
             mounts.append(lib_dir)
-        trial = Trial(base, lib_dir)
+        trial = Trial(base, lib_dir, url)
         _trial(trial, res, seed, op, fault, size, mounts, extra)
     except Exception:  # noqa: BLE001 - the harness's own error is this trial's result
         res.violations.append("HARNESS ERROR: " + traceback.format_exc().strip().splitlines()[-1])

@@ -134,3 +134,20 @@ def test_the_oracles_see_damage(tmp_path):
     (trash / "info").mkdir()
     (trash / "files" / "orphan").write_bytes(b"1")
     assert any("ORPHAN" in v for v in O.delete_oracle({}, str(src), [], os.fsencode(trash), False))
+
+
+# The engine's faults on a PostgreSQL library (issue 18): the same trials and oracles, the
+# library a fresh database. (Faults on the library's own file have no PostgreSQL form.)
+PG_CASES = [
+    (3001, "copy", "kill_runner"),
+    (3002, "copy_verify", "kill_job"),
+    (3003, "move_cross", "kill_all"),
+    (3004, "copy", "stop_cont"),
+    (3005, "delete_trash", "pause_resume"),
+    (3006, "dupes_hardlink", "sigterm_runner"),
+]
+
+
+@pytest.mark.parametrize("seed,op,fault", PG_CASES, ids=[f"{op}-{fault}-{seed}" for seed, op, fault in PG_CASES])
+def test_trial_on_postgresql(seed, op, fault, tmp_path, postgres_url):
+    _judge(run_trial(seed, op, fault, base_dir=str(tmp_path), url=postgres_url))
