@@ -95,10 +95,10 @@ def test_detail_screen_shows_warnings_errors_and_follows_the_log(chatty, store, 
             await pilot.pause(0.2)
             rendered = _text(screen.query_one("#output-view"))
             assert "1 duplicate groups" in rendered and "/fake/a" in rendered
-            await pilot.press("1")
-            overview = _text(screen.query_one("#info"))
-            for needle in ("chatting", "40/40 lines", "last", "run test-chatty", "warnings"):
-                assert needle in overview, needle
+            await pilot.press("1")  # (the overview is drawn once its tab shows: a message later)
+            needles = ("chatting", "40/40 lines", "last", "run test-chatty", "warnings")
+            await until(pilot, lambda: all(n in _text(screen.query_one("#info")) for n in needles),
+                        what=f"the overview to show {needles}")
             await pilot.press("escape")
             assert not isinstance(app.screen, DetailScreen)
 
