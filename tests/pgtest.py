@@ -30,20 +30,28 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+def admin_connection():
+    """(the cluster's URL, a connection to it whose role may create databases), or the test is
+    skipped with the reason: no ``$SDJOBS_TEST_POSTGRES``, no psycopg, no server."""
     base = os.environ.get(ENV_VAR)
     if not base:
         not_available(f"${ENV_VAR} is not set (.ci/postgres.sh starts a cluster and prints its URL)")
     try:
         import psycopg
-        from psycopg import sql
     except ImportError:
         not_available("psycopg is not installed (pip install -e '.[test]')")
     try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
+        return base, psycopg.connect(base, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
         not_available(f"cannot connect to ${ENV_VAR}: {str(exc).strip().splitlines()[0]}")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    base, admin = admin_connection()
+    import psycopg
+    from psycopg import sql
+
     name = f"sdjobs_test_{uuid.uuid4().hex[:12]}"
     try:
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))

@@ -15,16 +15,12 @@ from .libpath import (ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, is_post
                       resolve_db_path, without_password)
 
 
-@dataclasses.dataclass(frozen=True)
-class Library:
-    """A library: ``db_path`` is the SQLite file; ``data_dir`` holds sidecar
-    files (thumbnails, runner logs, locks) and sits next to it."""
-
-    db_path: Path
+class _LocalFolder:
+    """What a library keeps in its local data folder (``data_dir``), whatever holds its data."""
 
     @property
-    def data_dir(self) -> Path:
-        return Path(data_dir_of(str(self.db_path)))
+    def data_dir(self) -> Path:  # (each kind of library says where)
+        raise NotImplementedError
 
     @property
     def runner_log(self) -> Path:
@@ -33,6 +29,18 @@ class Library:
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "library.lock"
+
+
+@dataclasses.dataclass(frozen=True)
+class Library(_LocalFolder):
+    """A library: ``db_path`` is the SQLite file; ``data_dir`` holds sidecar
+    files (thumbnails, runner logs, locks) and sits next to it."""
+
+    db_path: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(data_dir_of(str(self.db_path)))
 
     def file_identity(self) -> tuple[int, int] | None:
         """Which file ``db_path`` names now (device, inode); None when there is none."""
@@ -85,7 +93,7 @@ class Library:
 
 
 @dataclasses.dataclass(frozen=True)
-class PostgresLibrary:
+class PostgresLibrary(_LocalFolder):
     """A library in a PostgreSQL database, named by its URL. ``db_path`` is the URL (what a
     runner hands its processes); ``data_dir`` is a folder of this host's, keyed by the URL
     without its password (``libpath.data_dir_of``): the runner's log and lock, the command
@@ -105,14 +113,6 @@ class PostgresLibrary:
     @property
     def data_dir(self) -> Path:
         return Path(data_dir_of(self.url))
-
-    @property
-    def runner_log(self) -> Path:
-        return self.data_dir / RUNNER_LOG
-
-    @property
-    def lock_path(self) -> Path:
-        return self.data_dir / "library.lock"
 
     def file_identity(self) -> None:
         return None

@@ -14,7 +14,6 @@ module of that name would shadow tests/conftest.py.)
 from __future__ import annotations
 
 import atexit
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -34,19 +33,15 @@ _DATABASES: dict[Path, str] = {}
 
 def postgres_database(tmp: Path) -> str:
     """The URL of the database of ``tmp`` (made on first use, dropped at exit)."""
-    from pgtest import ENV_VAR, not_available, with_database
+    from pgtest import ENV_VAR, admin_connection, not_available, with_database
 
     if tmp in _DATABASES:
         return _DATABASES[tmp]
-    base = os.environ.get(ENV_VAR)
-    if not base:
-        not_available(f"${ENV_VAR} is not set (.ci/postgres.sh starts a cluster and prints its URL)")
+    base, admin = admin_connection()
+    import psycopg
+
     try:
-        import psycopg
-    except ImportError:
-        not_available("psycopg is not installed (pip install -e '.[test]')")
-    try:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as admin:
+        with admin:
             if not _DATABASES:
                 _drop_stale(admin)
             name = f"{PREFIX}{int(time.time())}_{uuid.uuid4().hex[:8]}"
