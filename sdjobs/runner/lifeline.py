@@ -19,23 +19,30 @@ Linux only; elsewhere this does nothing, and the fencing of the job's writes
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 
 PR_SET_PDEATHSIG = 1
 
-_libc: ctypes.CDLL | bool | None = None  # False: no libc to load
+_prctl_fn = None  # prctl, once looked up
+_looked_up = False
 
 
 def _prctl():
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        except OSError:
-            _libc = False
-    return getattr(_libc, "prctl", None) if _libc else None
+    """libc's ``prctl``: from the symbols this process already has (``CDLL(None)``), else from
+    ``libc.so.6``; None where there is none. (Not ``ctypes.util.find_library``: it runs
+    ``/sbin/ldconfig -p``, a fork and exec in every job process.)"""
+    global _prctl_fn, _looked_up
+    if not _looked_up:
+        _looked_up = True
+        for name in (None, "libc.so.6"):
+            try:
+                _prctl_fn = getattr(ctypes.CDLL(name, use_errno=True), "prctl", None)
+            except OSError:
+                continue
+            if _prctl_fn is not None:
+                break
+    return _prctl_fn
 
 
 def die_with_parent(expected_parent: int) -> None:
