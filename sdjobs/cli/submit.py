@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..runner import doorbell
 from . import output, state
 
 Detach = Annotated[bool, typer.Option("--detach", "-d", help="Only enqueue the job and print its id.")]
@@ -136,8 +137,10 @@ def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | 
     context = action_context(inputs if inputs is not None else _asdict(config), action)
     if (plugin := registry.plugin_module(cls)) is not None:
         context["plugin"] = plugin  # for a runner started without the $SDJOBS_PLUGINS of this command
-    return store.submit(job_type, cls.version, config, priority=priority, after=after or [],
-                        settings=settings, context=context, action=action, host=host)
+    job_id = store.submit(job_type, cls.version, config, priority=priority, after=after or [],
+                          settings=settings, context=context, action=action, host=host)
+    doorbell.ring(str(state.library().data_dir))  # this host's runner claims it now, not at its next look
+    return job_id
 
 
 def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_json: bool = False,

@@ -24,7 +24,7 @@ from ..core.status import Status
 from ..store import events, waits
 from ..store.library import AnyLibrary, LibraryUnreachable, storage_fault
 from ..store.open import open_store
-from . import host, leftovers, prestart
+from . import doorbell, host, leftovers, prestart
 from .gate import Gate
 from .patience import OUTAGE_EXIT, patiently
 from .scheduler import Scheduler
@@ -35,7 +35,7 @@ CLAIM_EVERY = 1.0
 SHUTDOWN_GRACE = 30.0
 SERVER_AFTER_IDLE = 0.5  # seconds idle before the command server starts
 OUT_OF_REACH_WAIT = 1.0  # between tries while the library's server cannot be reached
-IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds)
+IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds), unless the doorbell rings
 
 
 @dataclasses.dataclass
@@ -72,6 +72,7 @@ class Supervisor:
         self._claimed_at = 0.0
         self._warm = False  # the job modules are imported
         self._served = False  # the command server was started
+        self.bell: doorbell.Doorbell | None = None  # rung by commands that queued a job (doorbell.py)
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop = True
@@ -85,6 +86,7 @@ class Supervisor:
         prestart.hold(str(self.library.data_dir))  # commands see a live runner without SQLite
         self.store = store = open_store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
+        self.bell = doorbell.open_bell(str(self.library.data_dir))
         self._started()
         try:
             store.recover_orphans(other_hosts=True)
@@ -95,6 +97,9 @@ class Supervisor:
                 self.lost = "cannot be used"  # (said by the caller) its jobs fail at their next write
             raise
         finally:
+            if self.bell is not None:  # (no longer waited on: the shutdown's waits are for its jobs)
+                self.bell, bell = None, self.bell
+                bell.close()
             self._stop_cli_server()
             if self.lost:
                 self._let_go()
@@ -271,7 +276,10 @@ class Supervisor:
     def _wait(self, timeout: float) -> None:
         by_conn = {r.conn: r for r in self.running.values()}
         by_sentinel = {r.process.sentinel: r for r in self.running.values()}
-        ready = wait(list(by_conn) + list(by_sentinel), timeout)
+        bell = [self.bell] if self.bell is not None else []
+        ready = wait(list(by_conn) + list(by_sentinel) + bell, timeout)
+        if bell and bell[0] in ready:
+            bell[0].drain()  # a job was queued: the loop claims it now (_claim sees data_version move)
         for obj in ready:
             if obj in by_conn:
                 job = by_conn[obj]
