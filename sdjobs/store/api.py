@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .retention import Pruned
 
 BUSY_TIMEOUT = 60.0
-WAIT_POLL = 0.01  # wait_changed's look at data_version on SQLite (5 us each)
+WAIT_POLL = 0.01  # wait_changed's longest sleep between looks at data_version on SQLite (5 us each)
+WAIT_FIRST = 0.001  # its first, doubled up to WAIT_POLL: changes come in runs (a job's end is a few commits)
 _PRAGMAS = {"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
             "busy_timeout": int(BUSY_TIMEOUT * 1000)}
 _FINISHED_SQL = "(" + ",".join(f"'{s.value}'" for s in FINISHED) + ")"
@@ -204,12 +205,14 @@ class Store(Verbs, hosts.HostVerbs):
         seconds passed; the data version then. SQLite polls ``data_version``; PostgreSQL's
         store is woken by NOTIFY."""
         deadline = time.monotonic() + timeout
+        pause = WAIT_FIRST
         while True:
             version = self.data_version()
             left = deadline - time.monotonic()
             if version != seen or left <= 0:
                 return version
-            time.sleep(min(WAIT_POLL, left))
+            time.sleep(min(pause, left))
+            pause = min(2 * pause, WAIT_POLL)
 
     # -- submitting ----------------------------------------------------------
     def submit(self, job_type: str, version: int, config: Any, *, priority: int = 0,
