@@ -1,9 +1,18 @@
 """Fan-out: one job's work spread over worker processes.
 
-Each job process forks its own pool lazily, on its first ``ctx.map``. How
-many chunks run at once across *all* jobs of a runner is bounded by tokens
-that the supervisor grants, highest job priority first (see ``gate``), so
-jobs share the runner's N workers instead of each taking N.
+Each job process forks its own pool lazily: not before its first ``ctx.map``
+has a second chunk to send. A map of no item forks nothing, and a map of one
+chunk runs it in the job's own thread (a one-file copy, a dupes of a small
+tree: forking, feeding and stopping two workers cost more than the work), on
+copies of its items, as a worker would. How many chunks run at once across
+*all* jobs of a runner is bounded by tokens that the supervisor grants,
+highest job priority first (see ``gate``), so jobs share the runner's N
+workers instead of each taking N.
+
+The items of the first map are pulled until a second chunk is known before the
+pool is forked: a thread the job starts while making them runs across the fork.
+Only the forking thread lives on in a worker, which must never need what such a
+thread holds (``core/trail.py`` holds the trailer's write lock across a fork).
 
 A worker dies with its job process (``lifeline``). A worker that dies on its
 own (the OOM killer's SIGKILL) takes the chunk it was running with it, which
@@ -16,10 +25,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import chain, islice
+from multiprocessing.reduction import ForkingPickler
 from multiprocessing.connection import wait
 from multiprocessing.pool import Pool
 from typing import Any
@@ -41,6 +52,16 @@ def _init_worker(job_pid: int) -> None:
 
 def _run_chunk(fn: Callable, chunk: list) -> list:
     return [fn(item) for item in chunk]
+
+
+def _copied(value: Any) -> Any:
+    return pickle.loads(ForkingPickler.dumps(value))
+
+
+def _run_here(fn: Callable, chunk: list) -> list:
+    """A chunk run in the job's own thread as a worker would run it: ``fn`` and the items pickled
+    (what cannot go to a worker fails here too), results that share nothing with the items."""
+    return _copied(_run_chunk(_copied(fn), _copied(chunk)))
 
 
 class _Lookahead:
@@ -119,6 +140,16 @@ class FanOut:
             for item in items:
                 yield fn(item)
             return
+        if self._pool is None:  # no pool yet: none for no chunk, nor for one
+            it = iter(items)
+            first = list(islice(it, chunksize))
+            if not first:
+                return
+            second = list(islice(it, chunksize))
+            if not second:
+                yield from _run_here(fn, first)
+                return
+            items = chain(first, second, it)  # (``first`` is whole: the same chunks again)
         if self.gate is None:
             yield from self._map_free(fn, items, chunksize)
         else:
