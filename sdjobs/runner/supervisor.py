@@ -366,9 +366,16 @@ class Supervisor:
                 self._interrupted(job_id, {"runner_id": self.runner_id, "runner_pid": os.getpid()})
 
 
+# What every job process imports, whatever its type: the data plane (``ctx.library.data``, which
+# the index keeper of copy, delete and move opens too) and the library's identity.
+STORE_MODULES = ("sdjobs.store.data_sqlite", "sdjobs.store.identity")
+
+
 def _warm_up() -> None:
     from ..core import registry
 
+    for module in STORE_MODULES:
+        importlib.import_module(module)
     try:
         registry.load_all()
     except Exception:  # noqa: BLE001 - a broken plugin is reported when a job of its type runs
