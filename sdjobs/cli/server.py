@@ -176,6 +176,10 @@ def _preload() -> None:
     import rich.console  # noqa: F401
     import rich.live  # noqa: F401
     import rich.progress  # noqa: F401
+    from ..core import action  # noqa: F401  (a job command's submission)
+    from ..store import schema, waits  # noqa: F401  (waits: following a job)
+
+    schema.target_versions()  # the schema's components, imported by each command's store.open
 
 
 def _listen(folder: str) -> tuple[socket.socket, int]:
