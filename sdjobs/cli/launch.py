@@ -27,6 +27,7 @@ FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 # The socket is reached through /proc/self/fd/N of its folder (AF_UNIX paths are short);
 # without O_PATH and /proc, every command runs in its own process.
 HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
+SERVED_WITHIN = 5.0  # how long a command that started a runner waits for its server before running here
 
 
 def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -65,32 +66,55 @@ def run() -> None:
 
         raise SystemExit(main(sys.argv[2:]))
     if not any(k.endswith("_COMPLETE") for k in os.environ):
-        if os.environ.get(SWITCH, "1") != "0":
-            code = hand_over(sys.argv)
-            if code is not None:
-                raise SystemExit(code)
-        start_runner_early(sys.argv)
+        serve = os.environ.get(SWITCH, "1") != "0"
+        code = hand_over(sys.argv) if serve else None
+        if code is None and start_runner_early(sys.argv, serve) is not None and serve:
+            code = hand_over_when_served(sys.argv)
+        if code is not None:
+            raise SystemExit(code)
     from .main import run as run_here
 
     run_here()
 
 
-def start_runner_early(argv: list[str]) -> None:
+def start_runner_early(argv: list[str], serve: bool = False) -> int | None:
     """About to run a job command here: start the library's runner now, unless one is alive,
-    so that it starts up while this process does (runner/prestart.py)."""
+    so that it starts up while this process does (runner/prestart.py); its pid. ``serve``: a
+    runner that serves commands at once, so that this one is handed over rather than run here."""
     library, command, sub = scan(argv[1:])
     if command not in JOB_COMMANDS or sub == "ls" or "--help" in argv or "-h" in argv:
-        return
+        return None
     if any(a == "--on" or a.startswith("--on=") for a in argv):
-        return  # perhaps for another host's runner: the command starts one here only if this host's is wanted
+        return None  # perhaps for another host's runner: the command starts one here only if this host's is wanted
     from ..runner.prestart import prestart
     from ..store.libpath import UnsupportedLibrary, resolve_db_path
 
     try:
         path = resolve_db_path(library)
     except UnsupportedLibrary:
-        return  # the command itself says why
-    prestart(path)
+        return None  # the command itself says why
+    return prestart(path, serve=serve and HAND_OVER_POSSIBLE)
+
+
+def hand_over_when_served(argv: list[str]) -> int | None:
+    """Hand ``argv`` over to the command server of the runner just started, once it listens;
+    None (run it here) if that runner dies first or it takes longer than SERVED_WITHIN."""
+    import time
+
+    from ..runner.prestart import runner_alive
+    from ..store.libpath import data_dir_of, resolve_db_path
+
+    library = scan(argv[1:])[0]
+    data_dir = data_dir_of(resolve_db_path(library))
+    deadline = time.monotonic() + SERVED_WITHIN
+    while time.monotonic() < deadline:
+        code = hand_over(argv)
+        if code is not None:
+            return code
+        if not runner_alive(data_dir):
+            return None  # it could not start: this command says why, or starts one itself
+        time.sleep(0.005)
+    return None
 
 
 def hand_over(argv: list[str]) -> int | None:

@@ -1,12 +1,16 @@
 """Entry point of a runner that a command started on demand.
 
     python -m sdjobs.runner.background LIBRARY_DB IDLE_EXIT_SECONDS
-        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS]
+        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS] [--serve 1]
 
 It skips the command-line layer (typer and click: about 80 ms of imports), so
 that the first job submitted with no runner alive starts that much sooner.
 ``--lock-fd`` is the runner.lock descriptor a command passed on (prestart.py);
 ``--first-idle-exit`` is how long to wait for a first job before exiting.
+``--serve 1`` (a runner started by a cold command, prestart.py): import the
+command-line layer too and fork the command server at once, before the loop, so
+that the command that started it, waiting for the server, is served: one import
+of the CLI, not one in the command and another in a server started later.
 ``sdjobs runner`` remains the entry point for people and service managers.
 """
 
@@ -32,6 +36,10 @@ def main(argv: list[str]) -> int:
     library = resolve(db)  # absolute, before it leaves the directory it was started from
     os.chdir("/")  # a daemon must not keep that directory busy (umount fails while it does)
     sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
+    if opts.get("--serve") == "1" and os.environ.get("SDJOBS_CLI_SERVER", "1") != "0":
+        from ..cli import server
+
+        sup.served_by(server.fork(str(library.db_path), os.getpid()))
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
     try:
         return sup.run()
