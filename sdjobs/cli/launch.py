@@ -28,6 +28,7 @@ FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 # without O_PATH and /proc, every command runs in its own process.
 HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 SERVED_WITHIN = 5.0  # how long a command that started a runner waits for its server before running here
+STARTING_WITHIN = 1.0  # how long a command waits for a server that is starting (it holds cli.lock)
 
 
 def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -68,8 +69,10 @@ def run() -> None:
     if not any(k.endswith("_COMPLETE") for k in os.environ):
         serve = os.environ.get(SWITCH, "1") != "0"
         code = hand_over(sys.argv) if serve else None
-        if code is None and start_runner_early(sys.argv, serve) is not None and serve:
-            code = hand_over_when_served(sys.argv)
+        if code is None:
+            started = start_runner_early(sys.argv, serve) is not None
+            if serve and (started or server_starting(sys.argv)):
+                code = hand_over_when_served(sys.argv, SERVED_WITHIN if started else STARTING_WITHIN)
         if code is not None:
             raise SystemExit(code)
     from .main import run as run_here
@@ -96,17 +99,40 @@ def start_runner_early(argv: list[str], serve: bool = False) -> int | None:
     return prestart(path, serve=serve and HAND_OVER_POSSIBLE)
 
 
-def hand_over_when_served(argv: list[str]) -> int | None:
-    """Hand ``argv`` over to the command server of the runner just started, once it listens;
-    None (run it here) if that runner dies first or it takes longer than SERVED_WITHIN."""
+def server_starting(argv: list[str]) -> bool:
+    """A command server of this library is starting (it holds cli.lock, its socket is not
+    there yet): better wait for it than import the CLI here too."""
+    import fcntl
+
+    from ..store.libpath import UnsupportedLibrary, data_dir_of, resolve_db_path
+
+    library, command, _ = scan(argv[1:])
+    if command not in SERVED or not HAND_OVER_POSSIBLE:
+        return False
+    try:
+        fd = os.open(os.path.join(data_dir_of(resolve_db_path(library)), "cli.lock"), os.O_RDONLY)
+    except (OSError, UnsupportedLibrary):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def hand_over_when_served(argv: list[str], patience: float) -> int | None:
+    """Hand ``argv`` over to the command server of the runner just started (or starting),
+    once it listens; None (run it here) if that runner dies first or it takes longer than
+    ``patience`` seconds."""
     import time
 
     from ..runner.prestart import runner_alive
     from ..store.libpath import data_dir_of, resolve_db_path
 
-    library = scan(argv[1:])[0]
-    data_dir = data_dir_of(resolve_db_path(library))
-    deadline = time.monotonic() + SERVED_WITHIN
+    data_dir = data_dir_of(resolve_db_path(scan(argv[1:])[0]))
+    deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         code = hand_over(argv)
         if code is not None:

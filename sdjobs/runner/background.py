@@ -44,9 +44,9 @@ def main(argv: list[str]) -> int:
     try:
         return sup.run()
     except Exception as exc:  # its log gets one line for a library gone bad, not a traceback
-        from ..store.library import storage_fault
+        from ..store.library import LibraryUnusable, storage_fault
 
-        fault = storage_fault(exc, library)
+        fault = exc if isinstance(exc, LibraryUnusable) else storage_fault(exc, library)
         if fault is None:
             raise
         print(f"sdjobs runner: stopped: {fault}", file=sys.stderr, flush=True)
