@@ -106,9 +106,7 @@ def serve(db_path: str, runner: int, *, warm: bool) -> int:
 
 def fork(db_path: str, runner: int) -> ForkedServer:
     """Start the server as a fork of runner ``runner`` (this process), which has imported the
-    command-line layer: no second interpreter, no second import of it."""
-    from . import main  # noqa: F401 - typer and click, shared with the fork (the rest: _preload, once idle)
-
+    store: no second interpreter, no second import of what they share."""
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -116,6 +114,8 @@ def fork(db_path: str, runner: int) -> ForkedServer:
             from ..runner import prestart
 
             prestart.release_inherited()  # runner.lock marks the runner alone
+            from . import main  # noqa: F401 - typer and click, for every command (the rest: _preload, once idle)
+
             code = serve(db_path, runner, warm=False)
         except BaseException:  # noqa: BLE001 - its log says why; the runner lives on unserved
             import traceback

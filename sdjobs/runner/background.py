@@ -29,17 +29,23 @@ def main(argv: list[str]) -> int:
     if "--lock-fd" in opts:
         prestart.adopt(int(opts["--lock-fd"]))
     from ..store.library import resolve
-    from .supervisor import Supervisor
 
     workers = int(opts["--workers"]) if "--workers" in opts else None
     first = float(opts["--first-idle-exit"]) if "--first-idle-exit" in opts else None
     library = resolve(db)  # absolute, before it leaves the directory it was started from
     os.chdir("/")  # a daemon must not keep that directory busy (umount fails while it does)
-    sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
+    server = None
     if opts.get("--serve") == "1" and os.environ.get("SDJOBS_CLI_SERVER", "1") != "0":
-        from ..cli import server
+        from ..cli import server as cli_server
+        from ..store import api  # noqa: F401 - the runner's and the server's common part, imported once
 
-        sup.served_by(server.fork(str(library.db_path), os.getpid()))
+        # the server imports the CLI while this process imports the supervisor: two cores at work
+        server = cli_server.fork(str(library.db_path), os.getpid())
+    from .supervisor import Supervisor
+
+    sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
+    if server is not None:
+        sup.served_by(server)
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
     try:
         return sup.run()
