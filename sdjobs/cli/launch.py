@@ -13,6 +13,7 @@ this platform lacks what the hand-over needs (O_PATH, /proc), the command runs i
 """
 
 
+import gc
 import os
 import sys
 
@@ -62,6 +63,9 @@ def identity() -> bytes:
 
 
 def run() -> None:
+    # No collection while the modules load (a tenth of a cold command's CPU): what they make
+    # lives until exit. main.run freezes it and turns the collector back on.
+    gc.disable()
     if sys.argv[1:2] == ["__complete"]:  # shell completion: fast, read-only, no runner (cli/complete.py)
         from .complete import main
 

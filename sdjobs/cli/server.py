@@ -39,6 +39,7 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
     """Serve the commands of the library at ``db_path`` while runner ``runner_pid`` (its
     parent, named by the runner itself: a runner that died during this module's imports
     has left it to pid 1 by now) lives."""
+    gc.disable()  # no collection while the modules load (serve turns it back on)
     runner = int(runner_pid) if runner_pid else os.getppid()
     if os.getppid() != runner:
         return 0
@@ -68,6 +69,7 @@ def serve(db_path: str, runner: int, *, warm: bool) -> int:
     loaded = Loaded()
     listener, inode = _listen(folder, ACCEPT_POLL if warm else COLD_POLL)
     gc.freeze()  # what the imports made is shared by every fork, untouched
+    gc.enable()  # (off while a runner's fork imported the CLI)
     children: set[int] = set()
     try:
         while os.getppid() == runner:
@@ -77,9 +79,11 @@ def serve(db_path: str, runner: int, *, warm: bool) -> int:
             except TimeoutError:
                 if not warm and not children:  # nothing to serve now: load what the next commands need
                     warm = True
+                    gc.disable()
                     _preload(db_path)
                     loaded = Loaded()
                     gc.freeze()
+                    gc.enable()
                     listener.settimeout(ACCEPT_POLL)
                 continue
             except OSError:

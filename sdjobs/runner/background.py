@@ -22,6 +22,7 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    gc.disable()  # no collection while the modules load: what they make lives until exit
     db, idle = argv[0], float(argv[1])
     opts = dict(zip(argv[2::2], argv[3::2], strict=False))
     from . import prestart
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> int:
     if server is not None:
         sup.served_by(server)
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
+    gc.enable()
     try:
         return sup.run()
     except Exception as exc:  # its log gets one line for a library gone bad, not a traceback
