@@ -24,6 +24,7 @@ SERVED = frozenset({"copy", "index", "locations", "dupes", "validate", "delete",
 JOB_COMMANDS = frozenset({"copy", "index", "dupes", "validate", "delete", "thumbs", "run"})  # each submits a job
 SWITCH = "SDJOBS_CLI_SERVER"
 ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
+INTERRUPTED = 130  # cli/exitcodes.py's Exit.INTERRUPTED (that module imports what this one must not)
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 # The socket is reached through /proc/self/fd/N of its folder (AF_UNIX paths are short);
 # without O_PATH and /proc, every command runs in its own process.
@@ -137,13 +138,16 @@ def hand_over_when_served(argv: list[str], patience: float) -> int | None:
 
     data_dir = data_dir_of(resolve_db_path(scan(argv[1:])[0]))
     deadline = time.monotonic() + patience
-    while time.monotonic() < deadline:
-        code = hand_over(argv)
-        if code is not None:
-            return code
-        if not runner_alive(data_dir):
-            return None  # it could not start: this command says why, or starts one itself
-        time.sleep(0.005)
+    try:
+        while time.monotonic() < deadline:
+            code = hand_over(argv)
+            if code is not None:
+                return code
+            if not runner_alive(data_dir):
+                return None  # it could not start: this command says why, or starts one itself
+            time.sleep(0.005)
+    except KeyboardInterrupt:  # Ctrl-C before the command began: nothing was submitted
+        return INTERRUPTED
     return None
 
 
