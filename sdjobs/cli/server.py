@@ -66,7 +66,7 @@ def serve(db_path: str, runner: int, *, warm: bool) -> int:
     signal.signal(signal.SIGTERM, _stop)
     if warm:
         _preload(db_path)
-    loaded = Loaded()
+    loaded = Loaded(plugins=warm)
     listener, inode = _listen(folder, ACCEPT_POLL if warm else COLD_POLL)
     gc.freeze()  # what the imports made is shared by every fork, untouched
     gc.enable()  # (off while a runner's fork imported the CLI)
@@ -180,10 +180,12 @@ class Loaded:
     and the plugin set (the entry points of the registry's group), rechecked whenever a
     directory on sys.path changes (a ``pip install`` changes its site-packages)."""
 
-    def __init__(self) -> None:
+    def __init__(self, plugins: bool = True) -> None:
+        """``plugins=False``: a server that has loaded no job type yet (the cold one, before its
+        _preload) need not know the plugin set, which costs importlib.metadata's import."""
         self.modules = {path: _stamp(path) for path in _module_files()}
         self.path_dirs = _path_stamps()
-        self.plugins = _plugin_set()
+        self.plugins = _plugin_set() if plugins else None
 
     def current(self) -> bool:
         try:
@@ -191,7 +193,7 @@ class Loaded:
                 return False
             dirs = _path_stamps()
             if dirs != self.path_dirs:
-                if _plugin_set() != self.plugins:
+                if self.plugins is not None and _plugin_set() != self.plugins:
                     return False
                 self.path_dirs = dirs  # something else changed there
             return True
