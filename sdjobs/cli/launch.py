@@ -13,6 +13,7 @@ this platform lacks what the hand-over needs (O_PATH, /proc), the command runs i
 """
 
 
+import gc
 import os
 import sys
 
@@ -23,10 +24,13 @@ SERVED = frozenset({"copy", "index", "locations", "dupes", "validate", "delete",
 JOB_COMMANDS = frozenset({"copy", "index", "dupes", "validate", "delete", "thumbs", "run"})  # each submits a job
 SWITCH = "SDJOBS_CLI_SERVER"
 ACCEPTED, REFUSED, EXITED = b"Y", b"N", b"X"
+INTERRUPTED = 130  # cli/exitcodes.py's Exit.INTERRUPTED (that module imports what this one must not)
 FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 # The socket is reached through /proc/self/fd/N of its folder (AF_UNIX paths are short);
 # without O_PATH and /proc, every command runs in its own process.
 HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
+SERVED_WITHIN = 5.0  # how long a command that started a runner waits for its server before running here
+STARTING_WITHIN = 1.0  # how long a command waits for a server that is starting (it holds cli.lock)
 
 
 def scan(argv: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -60,37 +64,91 @@ def identity() -> bytes:
 
 
 def run() -> None:
+    # No collection while the modules load (a tenth of a cold command's CPU): what they make
+    # lives until exit. main.run freezes it and turns the collector back on.
+    gc.disable()
     if sys.argv[1:2] == ["__complete"]:  # shell completion: fast, read-only, no runner (cli/complete.py)
         from .complete import main
 
         raise SystemExit(main(sys.argv[2:]))
     if not any(k.endswith("_COMPLETE") for k in os.environ):
-        if os.environ.get(SWITCH, "1") != "0":
-            code = hand_over(sys.argv)
-            if code is not None:
-                raise SystemExit(code)
-        start_runner_early(sys.argv)
+        serve = os.environ.get(SWITCH, "1") != "0"
+        code = hand_over(sys.argv) if serve else None
+        if code is None:
+            started = start_runner_early(sys.argv, serve) is not None
+            if serve and (started or server_starting(sys.argv)):
+                code = hand_over_when_served(sys.argv, SERVED_WITHIN if started else STARTING_WITHIN)
+        if code is not None:
+            raise SystemExit(code)
     from .main import run as run_here
 
     run_here()
 
 
-def start_runner_early(argv: list[str]) -> None:
+def start_runner_early(argv: list[str], serve: bool = False) -> int | None:
     """About to run a job command here: start the library's runner now, unless one is alive,
-    so that it starts up while this process does (runner/prestart.py)."""
+    so that it starts up while this process does (runner/prestart.py); its pid. ``serve``: a
+    runner that serves commands at once, so that this one is handed over rather than run here."""
     library, command, sub = scan(argv[1:])
     if command not in JOB_COMMANDS or sub == "ls" or "--help" in argv or "-h" in argv:
-        return
+        return None
     if any(a == "--on" or a.startswith("--on=") for a in argv):
-        return  # perhaps for another host's runner: the command starts one here only if this host's is wanted
+        return None  # perhaps for another host's runner: the command starts one here only if this host's is wanted
     from ..runner.prestart import prestart
     from ..store.libpath import UnsupportedLibrary, resolve_db_path
 
     try:
         path = resolve_db_path(library)
     except UnsupportedLibrary:
-        return  # the command itself says why
-    prestart(path)
+        return None  # the command itself says why
+    return prestart(path, serve=serve and HAND_OVER_POSSIBLE)
+
+
+def server_starting(argv: list[str]) -> bool:
+    """A command server of this library is starting (it holds cli.lock, its socket is not
+    there yet): better wait for it than import the CLI here too."""
+    import fcntl
+
+    from ..store.libpath import UnsupportedLibrary, data_dir_of, resolve_db_path
+
+    library, command, _ = scan(argv[1:])
+    if command not in SERVED or not HAND_OVER_POSSIBLE:
+        return False
+    try:
+        fd = os.open(os.path.join(data_dir_of(resolve_db_path(library)), "cli.lock"), os.O_RDONLY)
+    except (OSError, UnsupportedLibrary):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def hand_over_when_served(argv: list[str], patience: float) -> int | None:
+    """Hand ``argv`` over to the command server of the runner just started (or starting),
+    once it listens; None (run it here) if that runner dies first or it takes longer than
+    ``patience`` seconds."""
+    import time
+
+    from ..runner.prestart import runner_alive
+    from ..store.libpath import data_dir_of, resolve_db_path
+
+    data_dir = data_dir_of(resolve_db_path(scan(argv[1:])[0]))
+    deadline = time.monotonic() + patience
+    try:
+        while time.monotonic() < deadline:
+            code = hand_over(argv)
+            if code is not None:
+                return code
+            if not runner_alive(data_dir):
+                return None  # it could not start: this command says why, or starts one itself
+            time.sleep(0.005)
+    except KeyboardInterrupt:  # Ctrl-C before the command began: nothing was submitted
+        return INTERRUPTED
+    return None
 
 
 def hand_over(argv: list[str]) -> int | None:

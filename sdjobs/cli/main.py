@@ -96,6 +96,7 @@ def run() -> None:
         only, sub = (None, None) if any(k.endswith("_COMPLETE") for k in os.environ) else invoked_words(sys.argv[1:])
         app = build_app(only, sub)
         gc.freeze()  # what the imports made lives until exit: keep the collector off it
+        gc.enable()  # (launch.run turned it off for the imports)
         app(prog_name="sdjobs")
     except BadInput as exc:
         _fail(exc, Exit.BAD_INPUT)

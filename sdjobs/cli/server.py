@@ -32,15 +32,25 @@ from ..store.libpath import SERVER_SOCKET, data_dir_of, is_postgres
 from . import launch
 
 ACCEPT_POLL = 1.0  # how often the server looks whether its runner is still there
+COLD_POLL = 0.05  # until a cold server has imported what commands need: how soon it does once idle
 
 
 def main(db_path: str, runner_pid: str | None = None) -> int:
     """Serve the commands of the library at ``db_path`` while runner ``runner_pid`` (its
     parent, named by the runner itself: a runner that died during this module's imports
     has left it to pid 1 by now) lives."""
+    gc.disable()  # no collection while the modules load (serve turns it back on)
     runner = int(runner_pid) if runner_pid else os.getppid()
     if os.getppid() != runner:
         return 0
+    return serve(db_path, runner, warm=True)
+
+
+def serve(db_path: str, runner: int, *, warm: bool) -> int:
+    """The server's life, in a process whose parent is runner ``runner``. ``warm``: import
+    everything a command needs before listening; else (a server forked by a runner that a
+    cold command started, runner/background.py) listen at once, and import the rest once no
+    command runs, so that the command waiting for it is served first."""
     if not is_postgres(db_path):  # (a PostgreSQL URL is no path)
         db_path = os.path.abspath(db_path)
     folder = data_dir_of(db_path)
@@ -54,18 +64,27 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
         return 0  # another runner of this library serves it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a foreground runner's terminal is the runner's
     signal.signal(signal.SIGTERM, _stop)
-    _preload()
-    if is_postgres(db_path):
-        importlib.import_module("sdjobs.store.pg.store")  # psycopg: most of a PostgreSQL command's imports
-    loaded = Loaded()
-    listener, inode = _listen(folder)
+    if warm:
+        _preload(db_path)
+    loaded = Loaded(plugins=warm)
+    listener, inode = _listen(folder, ACCEPT_POLL if warm else COLD_POLL)
     gc.freeze()  # what the imports made is shared by every fork, untouched
+    gc.enable()  # (off while a runner's fork imported the CLI)
+    children: set[int] = set()
     try:
         while os.getppid() == runner:
-            _reap()
+            children -= _reap()
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
+                if not warm and not children:  # nothing to serve now: load what the next commands need
+                    warm = True
+                    gc.disable()
+                    _preload(db_path)
+                    loaded = Loaded()
+                    gc.freeze()
+                    gc.enable()
+                    listener.settimeout(ACCEPT_POLL)
                 continue
             except OSError:
                 time.sleep(0.05)
@@ -75,9 +94,11 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
                 listener.close()
                 _unlink_if_ours(folder, inode)
                 _restart(db_path)
-            if os.fork() == 0:
+            pid = os.fork()
+            if pid == 0:
                 os.close(lock)  # a long command must not keep the next server from the lock
                 _child(listener, conn)  # never returns
+            children.add(pid)
             conn.close()
     except SystemExit:
         pass
@@ -85,6 +106,68 @@ def main(db_path: str, runner_pid: str | None = None) -> int:
         listener.close()
         _unlink_if_ours(folder, inode)
     return 0
+
+
+def fork(db_path: str, runner: int) -> ForkedServer:
+    """Start the server as a fork of runner ``runner`` (this process), which has imported the
+    store: no second interpreter, no second import of what they share."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            from ..runner import prestart
+
+            prestart.release_inherited()  # runner.lock marks the runner alone
+            from . import main  # noqa: F401 - typer and click, for every command (the rest: _preload, once idle)
+
+            code = serve(db_path, runner, warm=False)
+        except BaseException:  # noqa: BLE001 - its log says why; the runner lives on unserved
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    return ForkedServer(pid)
+
+
+class ForkedServer:
+    """The runner's handle on a server it forked: what it uses of a ``subprocess.Popen``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG if deadline is not None else 0)
+            except ChildProcessError:
+                self.returncode = 0
+                break
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+            elif deadline is not None and time.monotonic() >= deadline:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(f"command server {self.pid}", timeout or 0.0)
+            else:
+                time.sleep(0.01)
+        return self.returncode
+
+    def _signal(self, signum: int) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
 
 
 def _stop(_signum, _frame) -> None:
@@ -97,10 +180,12 @@ class Loaded:
     and the plugin set (the entry points of the registry's group), rechecked whenever a
     directory on sys.path changes (a ``pip install`` changes its site-packages)."""
 
-    def __init__(self) -> None:
+    def __init__(self, plugins: bool = True) -> None:
+        """``plugins=False``: a server that has loaded no job type yet (the cold one, before its
+        _preload) need not know the plugin set, which costs importlib.metadata's import."""
         self.modules = {path: _stamp(path) for path in _module_files()}
         self.path_dirs = _path_stamps()
-        self.plugins = _plugin_set()
+        self.plugins = _plugin_set() if plugins else None
 
     def current(self) -> bool:
         try:
@@ -108,7 +193,7 @@ class Loaded:
                 return False
             dirs = _path_stamps()
             if dirs != self.path_dirs:
-                if _plugin_set() != self.plugins:
+                if self.plugins is not None and _plugin_set() != self.plugins:
                     return False
                 self.path_dirs = dirs  # something else changed there
             return True
@@ -161,7 +246,7 @@ def _restart(db_path: str) -> None:
     os.execv(argv[0], argv)
 
 
-def _preload() -> None:
+def _preload(db_path: str) -> None:
     """Everything a command imports, so that a fork starts with it loaded."""
     import typer.main
 
@@ -180,9 +265,11 @@ def _preload() -> None:
     from ..store import schema, waits  # noqa: F401  (waits: following a job)
 
     schema.target_versions()  # the schema's components, imported by each command's store.open
+    if is_postgres(db_path):
+        importlib.import_module("sdjobs.store.pg.store")  # psycopg: most of a PostgreSQL command's imports
 
 
-def _listen(folder: str) -> tuple[socket.socket, int]:
+def _listen(folder: str, poll: float) -> tuple[socket.socket, int]:
     """Bind under a name of our own, then rename over ``cli.sock``: a stale socket left by a
     server that was killed is replaced, and a client never sees a half-made one."""
     fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
@@ -196,7 +283,7 @@ def _listen(folder: str) -> tuple[socket.socket, int]:
         os.rename(temp, f"/proc/self/fd/{fd}/{SERVER_SOCKET}")
     finally:
         os.close(fd)
-    listener.settimeout(ACCEPT_POLL)
+    listener.settimeout(poll)
     return listener, inode
 
 
@@ -209,14 +296,17 @@ def _unlink_if_ours(folder: str, inode: int) -> None:
         pass
 
 
-def _reap() -> None:
+def _reap() -> set[int]:
+    """The commands' processes that have ended (reaped)."""
+    ended = set()
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return ended
         if pid == 0:
-            return
+            return ended
+        ended.add(pid)
 
 
 # -- in the fork -------------------------------------------------------------------------

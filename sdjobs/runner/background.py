@@ -1,12 +1,16 @@
 """Entry point of a runner that a command started on demand.
 
     python -m sdjobs.runner.background LIBRARY_DB IDLE_EXIT_SECONDS
-        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS]
+        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS] [--serve 1]
 
 It skips the command-line layer (typer and click: about 80 ms of imports), so
 that the first job submitted with no runner alive starts that much sooner.
 ``--lock-fd`` is the runner.lock descriptor a command passed on (prestart.py);
 ``--first-idle-exit`` is how long to wait for a first job before exiting.
+``--serve 1`` (a runner started by a cold command, prestart.py): import the
+command-line layer too and fork the command server at once, before the loop, so
+that the command that started it, waiting for the server, is served: one import
+of the CLI, not one in the command and another in a server started later.
 ``sdjobs runner`` remains the entry point for people and service managers.
 """
 
@@ -18,6 +22,7 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    gc.disable()  # no collection while the modules load: what they make lives until exit
     db, idle = argv[0], float(argv[1])
     opts = dict(zip(argv[2::2], argv[3::2], strict=False))
     from . import prestart
@@ -25,20 +30,31 @@ def main(argv: list[str]) -> int:
     if "--lock-fd" in opts:
         prestart.adopt(int(opts["--lock-fd"]))
     from ..store.library import resolve
-    from .supervisor import Supervisor
 
     workers = int(opts["--workers"]) if "--workers" in opts else None
     first = float(opts["--first-idle-exit"]) if "--first-idle-exit" in opts else None
     library = resolve(db)  # absolute, before it leaves the directory it was started from
     os.chdir("/")  # a daemon must not keep that directory busy (umount fails while it does)
+    server = None
+    if opts.get("--serve") == "1" and os.environ.get("SDJOBS_CLI_SERVER", "1") != "0":
+        from ..cli import server as cli_server
+        from ..store import api  # noqa: F401 - the runner's and the server's common part, imported once
+
+        # the server imports the CLI while this process imports the supervisor: two cores at work
+        server = cli_server.fork(str(library.db_path), os.getpid())
+    from .supervisor import Supervisor
+
     sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
+    if server is not None:
+        sup.served_by(server)
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
+    gc.enable()
     try:
         return sup.run()
     except Exception as exc:  # its log gets one line for a library gone bad, not a traceback
-        from ..store.library import storage_fault
+        from ..store.library import LibraryUnusable, storage_fault
 
-        fault = storage_fault(exc, library)
+        fault = exc if isinstance(exc, LibraryUnusable) else storage_fault(exc, library)
         if fault is None:
             raise
         print(f"sdjobs runner: stopped: {fault}", file=sys.stderr, flush=True)

@@ -96,8 +96,9 @@ def runner_alive(data_dir: str) -> bool:
     return False
 
 
-def prestart(db_path: str) -> int | None:
+def prestart(db_path: str, serve: bool = False) -> int | None:
     """Start a background runner for ``db_path`` unless one is alive or being started; its pid.
+    ``serve``: one that forks its command server at once (runner/background.py's ``--serve``).
 
     Does nothing for a library not created yet (the command creates it, then its runner) or
     when anything is in the way: the command's own ensure_runner remains the one that must work.
@@ -120,7 +121,7 @@ def prestart(db_path: str) -> int | None:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a runner holds it
             fcntl.flock(lock, fcntl.LOCK_SH)  # what the runner will hold, from its first instruction
-            return _spawn(db_path, data_dir, idle, lock)
+            return _spawn(db_path, data_dir, idle, lock, serve)
         finally:
             os.close(lock)  # the runner keeps its own copy of the locked descriptor
     except OSError:
@@ -129,10 +130,11 @@ def prestart(db_path: str) -> int | None:
         os.close(auto)
 
 
-def _spawn(db_path: str, data_dir: str, idle: float, lock: int) -> int:
+def _spawn(db_path: str, data_dir: str, idle: float, lock: int, serve: bool) -> int:
     os.set_inheritable(lock, True)
     log = os.path.join(data_dir, RUNNER_LOG)
-    argv = background_argv(db_path, idle, "--lock-fd", str(lock), "--first-idle-exit", str(FIRST_IDLE_EXIT))
+    argv = background_argv(db_path, idle, "--lock-fd", str(lock), "--first-idle-exit", str(FIRST_IDLE_EXIT),
+                           *(["--serve", "1"] if serve else []))
     return os.posix_spawn(sys.executable, argv, os.environ, setsid=True, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600),

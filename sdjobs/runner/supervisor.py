@@ -64,7 +64,7 @@ class Supervisor:
         self._stop_asked = False
         self._waits: dict[int, tuple[int, str]] = {}  # what its jobs wait for, as last recorded
         self._mp = multiprocessing.get_context("fork")
-        self._cli_server: subprocess.Popen | None = None
+        self._cli_server: Any = None  # a subprocess.Popen, or cli/server.py's ForkedServer
         self._cleaners: list = []  # processes removing the temporaries of jobs that crashed for good
         self.lost: str | None = None  # why the library can no longer be used, once it cannot
         self.unreachable_since: float | None = None  # (monotonic) while its server cannot be reached
@@ -228,6 +228,10 @@ class Supervisor:
         changes.update({job_id: (claim, None) for job_id, (claim, _) in self._waits.items() if job_id not in now})
         self.store.set_waits(changes)
         self._waits = now
+
+    def served_by(self, server: Any) -> None:
+        """The command server this runner forked before its loop (runner/background.py)."""
+        self._cli_server, self._served = server, True
 
     def _start_cli_server(self) -> None:
         """The command server (cli/server.py) that runs sdjobs commands of this library without
