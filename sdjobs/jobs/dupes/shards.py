@@ -25,6 +25,8 @@ settles the rest.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterable
 
 from .groups import size_groups
@@ -32,6 +34,9 @@ from .hashing import render_settled, same_content, staged_group
 from .scan import Files, pack, unpack
 
 SHARDS_PER_WORKER = 8
+SMALL_FILES, SMALL_BYTES = 4096, 256 << 20  # a search this small is over before balance matters
+# Seconds each shard waits before it is settled: lets tests stop a run between two shards.
+TEST_DELAY = float(os.environ.get("SDJOBS_DUPES_TEST_DELAY") or 0)
 _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
            101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173, 179, 181, 191, 193, 197,
            199, 211, 223, 227, 229, 233, 239, 241, 251)
@@ -67,6 +72,8 @@ def settle_shard(task: tuple) -> tuple[list[tuple], list[tuple[str, str]], int, 
     shared their size with another inode). ``task``: (the shard's packed pieces, whether
     several PATH arguments were given: the groups' paths are then in argument order)."""
     pieces, by_arg = task
+    if TEST_DELAY:
+        time.sleep(TEST_DELAY)
     files = Files()
     for p in pieces:
         files.extend(unpack(p))
@@ -95,7 +102,7 @@ def balanced(shards: list[tuple[list, int, int]], workers: int) -> bool:
     files = sum(s[1] for s in shards)
     nbytes = sum(s[2] for s in shards)
     w = max(1, workers)
-    return all(s[1] * w <= max(files, 64) and s[2] * w <= max(nbytes, 1 << 20) for s in shards)
+    return all(s[1] * w <= max(files, SMALL_FILES) and s[2] * w <= max(nbytes, SMALL_BYTES) for s in shards)
 
 
 def order(shards: list[tuple[list, int, int]]) -> list[int]:
