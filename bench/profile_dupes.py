@@ -13,7 +13,7 @@ time of the median run with the lifecycle events of its log (``sdjobs jobs logs 
   command noticing it and printing the groups).
 
 It also gives the CPU seconds of the runner's whole process tree (job process and workers)
-against the wall time, and with ``--strace`` the system calls of one more run per tree
+against the wall time, and of the job process and of each worker apart (polled from /proc), and with ``--strace`` the system calls of one more run per tree
 (``strace -c -f`` on the runner): how many per file.
 """
 
@@ -60,13 +60,67 @@ def tree_cpu(root_pid: int) -> float:
     return total / HZ
 
 
+def _proc_cpu() -> dict[int, tuple[int, int]]:
+    """(parent pid, CPU ticks of the process itself) of every process."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                text = open(f"/proc/{p}/stat").read()
+            except OSError:
+                continue
+            f = text[text.rfind(")") + 2:].split()
+            out[int(p)] = (int(f[1]), int(f[11]) + int(f[12]))
+    return out
+
+
+class PerProcess:
+    """CPU of each descendant of the runner during a run, polled every 20 ms (a process is
+    seen until it exits; the last 20 ms of a process's life can be missed): the job process
+    (the runner's child that forked the workers) apart from its children (the workers)."""
+
+    def __init__(self, runner_pid: int) -> None:
+        import threading
+
+        self.runner, self.base, self.seen, self.tree = runner_pid, _proc_cpu(), {}, {}
+        self.stop = False
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.stop:
+            procs = _proc_cpu()
+            kids: dict[int, list[int]] = {}
+            for pid, (ppid, _) in procs.items():
+                kids.setdefault(ppid, []).append(pid)
+            stack = list(kids.get(self.runner, ()))
+            while stack:
+                pid = stack.pop()
+                self.seen[pid] = procs[pid][1] - self.base.get(pid, (0, 0))[1]
+                self.tree[pid] = procs[pid][0]
+                stack += kids.get(pid, [])
+            time.sleep(0.02)
+
+    def finish(self) -> dict[str, float]:
+        self.stop = True
+        self.thread.join()
+        parents = set(self.tree.values())
+        jobs = [p for p, pp in self.tree.items() if pp == self.runner and p in parents]
+        workers = sorted((self.seen[p] for p, pp in self.tree.items() if pp in jobs), reverse=True)
+        out = {"job process": sum(self.seen[p] for p in jobs) / HZ}
+        out.update({f"child {i + 1}": t / HZ for i, t in enumerate(workers) if t})
+        return out
+
+
 def one_run(tree: Path, e: dict, runner_pid: int) -> dict:
     cpu = tree_cpu(runner_pid)
+    per = PerProcess(runner_pid)
     t0 = time.time()
     out = subprocess.run(SDJOBS + ["dupes", str(tree), "--no-index", "--json"], env=e, capture_output=True,
                          check=True)
     t1 = time.time()
     time.sleep(0.3)  # the job process is reaped
+    procs = per.finish()
     job = json.loads(out.stdout)["job"]
     logs = subprocess.run(SDJOBS + ["jobs", "logs", str(job), "--json"], env=e, capture_output=True, text=True,
                           check=True).stdout
@@ -82,7 +136,7 @@ def one_run(tree: Path, e: dict, runner_pid: int) -> dict:
     parts = [("start-up (submit, claim, job process)", (first or t0) - t0)]
     parts += [(f"phase {name}", (end or last_end) - start) for name, start, end in phases]
     parts.append(("end (recorded, noticed, groups printed)", t1 - last_end))
-    return {"wall": t1 - t0, "cpu": tree_cpu(runner_pid) - cpu, "parts": parts,
+    return {"wall": t1 - t0, "cpu": tree_cpu(runner_pid) - cpu, "parts": parts, "procs": procs,
             "summary": json.loads(out.stdout).get("summary", {})}
 
 
@@ -128,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             print("| part | s | share |\n|---|---:|---:|")
             for label, secs in med["parts"]:
                 print(f"| {label} | {secs:.3f} | {secs / med['wall']:.0%} |")
+            print("\nCPU per process (s), the same run: " + ", ".join(f"{k} {v:.2f}" for k, v in med["procs"].items()))
             if a.strace:
                 print("\n```\n" + strace_counts(tree, e, runner.pid).strip() + "\n```")
         finally:

@@ -92,7 +92,6 @@ def cas_id(path: str, size: int) -> str:
 
 def full_hash(path: str) -> str:
     """xxh3_128 hex digest (32 digits) of the whole file."""
-    h = xxhash.xxh3_128()
     fd = os.open(path, _O_FLAGS)
     try:
         if _fadvise is not None:
@@ -100,15 +99,23 @@ def full_hash(path: str) -> str:
                 _fadvise(fd, 0, 0, _SEQUENTIAL)
             except OSError:
                 pass  # advisory only; some filesystems refuse it
-        global _buffer
-        if _buffer is None:
-            _buffer = bytearray(FULL_CHUNK)
-        buf = _buffer
-        view = memoryview(buf)
-        while n := os.readv(fd, [buf]):
-            h.update(view[:n])
+        return full_hash_fd(fd)
     finally:
         os.close(fd)
+
+
+def full_hash_fd(fd: int, offset: int = 0) -> str:
+    """``full_hash`` of an open file, read from ``offset`` (its start) to its end with
+    ``preadv``: the descriptor's own position is neither used nor moved."""
+    global _buffer
+    if _buffer is None:
+        _buffer = bytearray(FULL_CHUNK)
+    buf = _buffer
+    view = memoryview(buf)
+    h = xxhash.xxh3_128()
+    while n := os.preadv(fd, [buf], offset):
+        h.update(view[:n])
+        offset += n
     return h.hexdigest()
 
 

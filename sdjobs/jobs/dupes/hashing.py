@@ -17,7 +17,7 @@ import xxhash
 
 from ...fs.digests import EDGE, WHOLE, Changed, digest, full_hex, open_read, read_exact, read_whole  # noqa: F401
 from ...fs.digests import O_FLAGS as _O_FLAGS
-from ...fs.hashing import head_hash, tail_hash
+from ...fs.hashing import full_hash_fd, head_hash, tail_hash
 
 
 class Pacer:
@@ -173,6 +173,8 @@ def staged_group(paths: list[str], size: int,
         return _whole_keys(paths, size)
     if HEADS_FROM < size <= WHOLE:
         return _staged_heads(paths, size, pacer)
+    if size > WHOLE and not pacer.rate:
+        return _staged_edges(paths, size)
     keys: list[str | None] = [None] * len(paths)
     errors: list[tuple[int, str]] = []
     nbytes = 0
@@ -346,6 +348,75 @@ def _staged_heads(paths: list[str], size: int,
                 settle(j)
     finally:
         for fd, _ in held.values():
+            os.close(fd)
+    return keys, errors, nbytes
+
+
+def _staged_edges(paths: list[str], size: int) -> tuple[list[str | None], list[tuple[int, str]], int]:
+    """``staged_group`` of files above WHOLE bytes without --bwlimit: the same three steps
+    and the same bytes (first 4 KiB, last 4 KiB, whole), each file opened once: its
+    descriptor stays open from its first 4 KiB to its last step (HELD at most; a file
+    past that is opened again for its next step). Three opens for each file read whole
+    were a fifth of this stage's CPU on ``mixed`` of bench/dupes_data.py."""
+    n = len(paths)
+    keys: list[str | None] = [None] * n
+    errors: list[tuple[int, str]] = []
+    fds: dict[int, int] = {}
+    nbytes = 0
+    edge = min(size, EDGE)
+    hexdigest = xxhash.xxh3_64_hexdigest
+
+    def fd_of(i: int, keep: bool) -> int:
+        fd = fds.get(i)
+        if fd is None:
+            fd = open_read(paths[i])
+            if keep and len(fds) < HELD:
+                fds[i] = fd
+        return fd
+
+    def pread_exact(fd: int, length: int, offset: int) -> bytes:
+        data = os.pread(fd, length, offset)
+        while len(data) < length and (more := os.pread(fd, length - len(data), offset + len(data))):
+            data += more
+        if len(data) < length:  # as ``tail_hash`` says it
+            raise Changed(f"file ended at {offset + len(data)}")
+        return data
+
+    todo = list(range(n))
+    try:
+        for step in ("H", "T", "F"):
+            for i in todo:
+                fd = -1
+                try:
+                    fd = fd_of(i, step != "F")
+                    if step == "H":  # as ``head_hash``: a file that shrank has other first bytes
+                        head = os.pread(fd, edge, 0)
+                        while len(head) < edge and (more := os.pread(fd, edge - len(head), len(head))):
+                            head += more
+                        keys[i] = "H" + hexdigest(head)
+                        nbytes += len(head)
+                    elif step == "T":
+                        keys[i] = "T" + keys[i][1:] + hexdigest(pread_exact(fd, edge, size - edge))
+                        nbytes += edge
+                    else:
+                        keys[i] = "F" + full_hash_fd(fd)
+                        nbytes += size
+                except OSError as exc:
+                    keys[i] = None
+                    errors.append((i, _describe(exc)))
+                finally:
+                    if fd >= 0 and (step == "F" or keys[i] is None or fds.get(i) != fd):
+                        fds.pop(i, None)
+                        os.close(fd)
+            seen = Counter(keys[i] for i in todo)
+            for i in todo:
+                if keys[i] is not None and seen[keys[i]] == 1 and i in fds:
+                    os.close(fds.pop(i))  # alone with its key: read no more of it
+            todo = [i for i in todo if keys[i] is not None and seen[keys[i]] > 1]
+            if not todo:
+                break
+    finally:
+        for fd in fds.values():
             os.close(fd)
     return keys, errors, nbytes
 

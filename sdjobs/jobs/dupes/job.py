@@ -48,7 +48,8 @@ from .results import (
     render_group,
     write_json_list,
 )
-from .scan import Files, Filters, scan
+from . import shards
+from .scan import Files, Filters, guided, plan_walk, scan, walk_subtrees
 
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 
@@ -174,6 +175,14 @@ class Dupes(Job[DupesConfig]):
                     f" of the current pass were already read")
         if state["stage"] == "scan":
             state = self._scan_and_group()
+        if state["stage"] == "shards":
+            if state["done"]:
+                ctx.log(f"resumed from a checkpoint: {state['done']:,} of {state['scanned']:,} files"
+                        f" were already compared")
+            out = self._settle_shards(state)
+            ctx.phase("results", message="storing the groups found")
+            self._store_results(out, [])
+            return out
         found = self._compare(state)
         ctx.phase("results", message="sorting and storing the groups found")
         out = self._report(state, found)
@@ -213,12 +222,82 @@ class Dupes(Job[DupesConfig]):
             return self._group(files, ans.scanned, rendered=ans.groups, in_groups=ans.in_groups, kept=kept)
         ctx.phase("scan", message="walking " + ", ".join(c.paths))
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
+        if self._one_round(index):
+            return self._scan_shards(filters, workers, index)
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters, mapper, workers,
                             lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
                             index=index)
         if _overlapping(c.paths):
             files = _dedupe(files)
         return self._group(files, len(files))
+
+    # -- the one-round path (``dupes.shards``) -----------------------------------
+    def _one_round(self, index) -> bool:
+        c = self.config
+        return (c.mode == "hash" and c.then == "none" and not c.hardlinks
+                and not self.ctx.settings().get("bwlimit") and not _overlapping(c.paths))
+
+    def _scan_shards(self, filters: Filters, workers: int, index) -> dict:
+        """The walk, its files cut into shards by size; the state that settles them, or
+        the pass-by-pass one when a shard is too big a share for one worker, or when the
+        index vouches for some of the files (``dupes.stored``: those are not read)."""
+        c, ctx = self.config, self.ctx
+        count = shards.shard_count(workers)
+        top, stats, tasks = plan_walk(c.paths, WalkRules.from_dict(c.rules), filters, workers,
+                                      lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
+                                      index=index, shards=count)
+        found = shards.gather(shards.cut_by_arg(top, count), count)
+
+        def walked():
+            for chunk in ctx.map(walk_subtrees, guided(tasks, workers), chunksize=1):
+                for per_task, st in chunk:
+                    stats.merge(st)
+                    yield per_task
+
+        found = shards.gather(walked(), count, found, ctx.check_interrupt)
+        for path, msg in stats.errors:
+            ctx.error(msg, path=path)
+        scanned = sum(s[1] for s in found)
+        if not shards.balanced(found, workers) or shards.known(found):
+            files = shards.files_of(found)
+            return self._group(files, len(files))
+        return {"stage": "shards", "shards": found, "todo": shards.order(found), "scanned": scanned,
+                "done": 0, "candidates": 0, "rendered": [], "read_bytes": 0}
+
+    def _settle_shards(self, state: dict) -> dict:
+        c, ctx = self.config, self.ctx
+        self.state = state
+        self._last_cp, self._cp_cost = time.monotonic(), 0.0
+        found, todo = state["shards"], list(state["todo"])
+        ctx.phase("compare", message="comparing files of equal size", total=state["scanned"], unit="files")
+        ctx.progress(done=state["done"])
+        by_arg = len(c.paths) > 1
+        tasks = ((found[k][0], by_arg) for k in todo)
+        runs = [state["rendered"]] if state["rendered"] else []
+        for k, (rendered, errors, nbytes, candidates) in zip(todo, ctx.map(shards.settle_shard, tasks, chunksize=1),
+                                                           strict=True):
+            for path, msg in errors:
+                ctx.error(msg, path=path)
+            runs.append(rendered)
+            n = found[k][1]
+            found[k] = [[], 0, 0]  # settled: nothing of it left to keep
+            state["todo"].remove(k)
+            state["done"] += n
+            state["candidates"] += candidates
+            self.read_bytes += nbytes
+            ctx.add_items(n)
+            ctx.add_bytes(nbytes)
+            ctx.progress(done=state["done"], bytes_done=self.read_bytes)
+            ctx.check_interrupt()
+            if self._checkpoint_due():
+                state["rendered"] = merge(runs)
+                runs = [state["rendered"]]
+                self._maybe_checkpoint()
+        rendered = merge(runs)
+        self.groups, self.rendered, self.kept = [], rendered, None
+        return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"], "from_index": 0,
+                "read_bytes": self.read_bytes, "groups": len(rendered),
+                "duplicates": sum(-r[1] - 1 for r in rendered), "wasted": -sum(r[0] for r in rendered)}
 
     def _group(self, files: Files, scanned: int, rendered: list | None = None, in_groups: int = 0,
                kept: dict | None = None) -> dict:
@@ -345,9 +424,12 @@ class Dupes(Job[DupesConfig]):
             return None
         return (len(set(files.args)) > 1,)
 
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self._last_cp >= max(CHECKPOINT_EVERY, 25 * self._cp_cost)
+
     def _maybe_checkpoint(self) -> None:
         now = time.monotonic()
-        if now - self._last_cp >= max(CHECKPOINT_EVERY, 25 * self._cp_cost):
+        if self._checkpoint_due():
             self.state["read_bytes"] = self.read_bytes
             self.ctx.checkpoint(self.state, force=True)
             self._last_cp = time.monotonic()
@@ -461,6 +543,13 @@ class Dupes(Job[DupesConfig]):
 def _totals(groups: list[dict]) -> dict:
     return {"groups": len(groups), "duplicates": sum(len(g["paths"]) - 1 for g in groups),
             "wasted": sum(g["wasted"] for g in groups)}
+
+
+def merge(runs: list[list]) -> list:
+    """Sorted lists of rendered groups as one sorted list (lists after a checkpoint: tuples again)."""
+    out = [tuple(r) for run in runs for r in run]
+    out.sort()
+    return out
 
 
 def _overlapping(paths: list[str]) -> bool:

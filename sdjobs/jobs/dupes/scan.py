@@ -99,16 +99,21 @@ class ScanStats:
         self.errors.extend(other.errors)
 
 
-def walk_subtree(task: tuple) -> tuple[tuple, ScanStats]:
+def walk_subtree(task: tuple) -> tuple[tuple | list, ScanStats]:
     """Worker: every regular file under one directory that passes the filters,
     with what the index knows of each when ``index`` (the index's worker-side reads,
-    ``store/index_reader.py``) is given; packed (see ``pack``)."""
-    root, arg, rules, filters, recurse, index = task
+    ``store/index_reader.py``) is given; packed (see ``pack``), or, when the task
+    names a count of shards, cut into them (``dupes.shards.cut``)."""
+    root, arg, rules, filters, recurse, index = task[:6]
     files, st = _walk_subtree((root, arg, rules, filters, recurse))
     if index is not None and len(files):
         from .stored import lookup
 
         files.known = lookup(index, files, subtree=root)
+    if len(task) > 6 and task[6]:
+        from .shards import cut
+
+        return cut(files, task[6]), st
     return pack(files), st
 
 
@@ -243,6 +248,24 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
     interrupt check. Subtrees go out several to a chunk, about
     CHUNKS_PER_WORKER chunks per worker: each chunk costs a round trip to the
     runner for a fan-out token, and leaves its worker idle meanwhile."""
+    files, stats, tasks = plan_walk(roots, rules, filters, workers, on_error, check, index)
+    for walked in mapper(walk_subtrees, guided(tasks, workers), 1):
+        for sub_files, sub_stats in walked:
+            files.extend(unpack(sub_files))
+            stats.merge(sub_stats)
+        check()
+    for path, msg in stats.errors:
+        on_error(path, msg)
+    stats.errors = []
+    return files, stats
+
+
+def plan_walk(roots: list[str], rules: WalkRules, filters: Filters, workers: int,
+              on_error: Callable[[str, str], None], check: Callable[[], None], index=None,
+              shards: int = 0) -> tuple[Files, ScanStats, list[tuple]]:
+    """What ``scan`` does before the workers walk: the files named directly and those of
+    the first levels (walked here), and the subtrees' tasks for the workers (with
+    ``shards``, each task cuts its files into that many shards: ``dupes.shards``)."""
     files, stats = Files(), ScanStats()
     tasks: list[tuple] = []
     rd = rules.to_dict()
@@ -266,18 +289,10 @@ def scan(roots: list[str], rules: WalkRules, filters: Filters, mapper, workers: 
         top, top_stats, subtrees = split(root, arg, rules, filters, workers * TASKS_PER_WORKER, report)
         files.extend(top)
         stats.merge(top_stats)
-        tasks += [(d, arg, rd, filters, True, index) for d in subtrees]
+        tasks += [(d, arg, rd, filters, True, index, *((shards,) if shards else ())) for d in subtrees]
         check()
     if index is not None and len(files):  # the files met while splitting, looked up one by one
         from .stored import lookup
 
         files.known = lookup(index, files, subtree=None)
-    for walked in mapper(walk_subtrees, guided(tasks, workers), 1):
-        for sub_files, sub_stats in walked:
-            files.extend(unpack(sub_files))
-            stats.merge(sub_stats)
-        check()
-    for path, msg in stats.errors:
-        on_error(path, msg)
-    stats.errors = []
-    return files, stats
+    return files, stats, tasks
