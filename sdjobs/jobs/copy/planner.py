@@ -93,13 +93,17 @@ class Batcher:
             self.ready.append(self.opts._replace(files=self.files))
             self.files, self.nbytes = [], 0
 
+    def is_due(self) -> bool:
+        """A batch is to be handed out now (asked once an entry: cheaper than ``due``'s generator)."""
+        ready = self.ready
+        return bool(ready) and (len(ready) > READY_AHEAD or self.sent < START_AT_ONCE
+                                or self.clock() - self.pulled > PULL_SECONDS)
+
     def due(self) -> Iterator[BatchTask]:
         """The batches to hand out now."""
-        ready = self.ready
-        while ready and (len(ready) > READY_AHEAD or self.sent < START_AT_ONCE
-                         or self.clock() - self.pulled > PULL_SECONDS):
+        while self.is_due():
             self.sent += 1
-            yield ready.popleft()
+            yield self.ready.popleft()
             self.pulled = self.clock()
 
     def rest(self) -> Iterator[BatchTask]:
