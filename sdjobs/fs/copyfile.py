@@ -37,6 +37,7 @@ _RENAME_NOREPLACE = 1
 _FS_ENCODING = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATE_BITS = 0o755  # a small file's temp: the source's bits but these (see copy_whole)
 _local = threading.local()  # one read buffer per thread: the large-file thread and the job's thread both copy
 
 
@@ -243,12 +244,14 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
     """Copy a small regular file in one go to ``name`` in directory ``dfd``; returns the bytes
     copied and the source's stat (``src`` is a name in ``src_dfd`` if given).
 
-    The data goes to a new temp file created with the source's owner bits only
-    (private until it is complete), gets the mode, times (and owner) the source
-    had, and is renamed into place. Metadata comes from ``fstat`` of the open
-    source, so it describes the bytes copied. ``durable``: fsync'd before the
-    rename (the caller syncs the directory). With ``replace=False`` an existing
-    destination is never replaced: FileExistsError. A failure leaves no temp file."""
+    The data goes to a new temp file, created with the source's permission bits
+    but no one's write bits except the owner's and no set-id bits (no one else
+    can change it before it is complete, and it is no more readable than the
+    copy will be), gets the mode, times (and owner) the source had, and is
+    renamed into place. Metadata comes from ``fstat`` of the open source, so it
+    describes the bytes copied. ``durable``: fsync'd before the rename (the
+    caller syncs the directory). With ``replace=False`` an existing destination
+    is never replaced: FileExistsError. A failure leaves no temp file."""
     src_fd = os.open(src, _READ_FLAGS, dir_fd=src_dfd)
     try:
         for _ in range(SOURCE_TRIES):
@@ -256,15 +259,16 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
             if not stat.S_ISREG(st.st_mode):
                 raise OSError(errno.EINVAL, "no longer a regular file")
             mode = st.st_mode & 0o7777
-            dst_fd, tmp = _create(dfd, token, os.O_RDWR if verify else os.O_WRONLY, mode & 0o700)
+            size = st.st_size
+            dst_fd, tmp = _create(dfd, token, os.O_RDWR if verify else os.O_WRONLY, mode & _CREATE_BITS)
             try:
                 try:
                     if verify:
                         hasher = xxhash.xxh3_128()
-                        n = hashed_copy(src_fd, dst_fd, 0, st.st_size, hasher)
+                        n = hashed_copy(src_fd, dst_fd, 0, size, hasher)
                     else:
-                        n = kernel_copy(src_fd, dst_fd, 0, st.st_size)
-                    if n != st.st_size or not _unchanged(st, os.fstat(src_fd)):
+                        n = _small_copy(src_fd, dst_fd, size)
+                    if n != size or not _unchanged(st, os.fstat(src_fd)):
                         unlink_quiet(dfd, tmp)
                         continue
                     if verify:
@@ -272,8 +276,8 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
                     chowned = IS_ROOT and (st.st_uid, st.st_gid) != _IDS
                     if chowned:
                         os.fchown(dst_fd, st.st_uid, st.st_gid)
-                    if chowned or mode & 0o7077 or mode & _UMASK:
-                        os.fchmod(dst_fd, mode)  # group and other bits; set-id bits go on writes and chown
+                    if chowned or mode != mode & _CREATE_BITS & ~_UMASK:
+                        os.fchmod(dst_fd, mode)  # what creation left out; set-id bits go on writes and chown
                     os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
                     if durable:
                         os.fsync(dst_fd)
@@ -287,6 +291,15 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
         raise _changed(SOURCE_TRIES)
     finally:
         os.close(src_fd)
+
+
+def _small_copy(src_fd: int, dst_fd: int, size: int) -> int:
+    """``kernel_copy`` of a whole small file: one copy_file_range in the common case."""
+    try:
+        n = os.copy_file_range(src_fd, dst_fd, size, 0, 0) if size else 0
+    except OSError:
+        return kernel_copy(src_fd, dst_fd, 0, size)  # (it knows which errors mean "another way")
+    return n if n == size or n == 0 else n + kernel_copy(src_fd, dst_fd, n, size - n)
 
 
 def copy_file(src: str, dfd: int, name: str, tmp: str, *, verify: bool = False, resume_offset: int = 0,

@@ -76,7 +76,7 @@ def test_batches_fill_to_a_count_or_a_size():
 
 def test_the_first_batches_go_out_at_once_then_the_walk_gets_ahead(monkeypatch):
     monkeypatch.setattr(planner, "BATCH_FILES", 1)
-    b = Batcher(OPTS)
+    b = Batcher(OPTS, clock=lambda: 0.0)  # (the walk never outlasts a pull: see the next test)
     out = []
     for i in range(planner.START_AT_ONCE + planner.READY_AHEAD + 10):
         b.add(f"/s/{i}", f"/d/{i}", 0, 1)
@@ -86,6 +86,22 @@ def test_the_first_batches_go_out_at_once_then_the_walk_gets_ahead(monkeypatch):
     assert len(b.ready) == planner.READY_AHEAD
     assert out == [f"/s/{i}" for i in range(len(out))], "in walk order"
     assert [t.files[0][0] for t in b.rest()] == [f"/s/{i}" for i in range(len(out), len(out) + planner.READY_AHEAD)]
+
+
+def test_a_pull_that_has_waited_takes_a_ready_batch_before_the_walk_is_ahead(monkeypatch):
+    """The pool is not kept idle while the walk gets READY_AHEAD batches ahead of it."""
+    monkeypatch.setattr(planner, "BATCH_FILES", 1)
+    now = [0.0]
+    b = Batcher(OPTS, clock=lambda: now[0])
+    out = []
+    for i in range(planner.START_AT_ONCE + 3):
+        b.add(f"/s/{i}", f"/d/{i}", 0, 1)
+        out.extend(t.files[0][0] for t in b.due())
+    assert len(out) == planner.START_AT_ONCE and len(b.ready) == 3  # walking ahead within a pull
+    now[0] += planner.PULL_SECONDS * 2  # this pull has waited long enough: one batch, the oldest
+    pull = b.due()
+    assert next(pull).files[0][0] == f"/s/{planner.START_AT_ONCE}"
+    assert next(pull, None) is None and len(b.ready) == 2  # the next pull starts its own wait
 
 
 def entry(top: int, src: str) -> Entry:

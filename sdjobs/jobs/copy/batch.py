@@ -109,14 +109,21 @@ def copy_batch(task: BatchTask) -> BatchResult:
         time.sleep(TEST_DELAY)
     deadline = time.monotonic() + BATCH_SECONDS
     rest = None
+    heads = (None, None, None)  # (top, source directory, destination directory) of the last file
+    sfd = dfd = -1  # their descriptors (a batch is mostly runs of files of one directory)
     try:
         for i, (src, dst, top) in enumerate(files):
             if i and time.monotonic() > deadline:
                 rest = files[i:]
                 break
+            shead, _, sname = src.rpartition("/")
+            dhead, _, name = dst.rpartition("/")
             try:
-                sfd, sname = sides.at(SRC, top, src)
-                dfd, name = sides.at(DST, top, dst)
+                if heads != (top, shead, dhead):
+                    heads = (None, None, None)
+                    sfd = sides.dir(SRC, top, shead)
+                    dfd = sides.dir(DST, top, dhead)
+                    heads = (top, shead, dhead)
                 n, st = cf.copy_whole(sname, dfd, name, token, verify=verify, replace=replace, durable=move,
                                       src_dfd=sfd)
             except OSError as exc:

@@ -304,7 +304,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
                 return
             if self.leftover:
                 yield from self._leftovers()
-            if batches.ready:
+            if batches.ready and batches.is_due():
                 yield from batches.due()
             if self.ahead is not None and (self.ahead.done or n % 64 == 0):
                 self._walked_ahead()  # the totals as soon as the walk has them
@@ -325,7 +325,8 @@ class Copy(CopyBooks, Job[CopyConfig]):
             if dst is None:
                 return
             st = e.st
-            do = what_to_do(st, linked=stat.S_ISREG(st.st_mode) and inode_key(st) in self.links, throttled=throttled)
+            linked = bool(self.links) and stat.S_ISREG(st.st_mode) and inode_key(st) in self.links
+            do = what_to_do(st, linked=linked, throttled=throttled)
             if do is Do.SMALL:
                 batches.add(e.src, dst, e.top, st.st_size)
             else:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import enum
 import os
 import stat
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ...fs import copyfile as cf
 from .batch import BatchTask
@@ -25,6 +26,7 @@ BATCH_FILES = 256  # small files per fan-out item: one result, one progress upda
 BATCH_BYTES = 32 * 1024 * 1024
 READY_AHEAD = 64  # batches prepared ahead of the pool, so that large files further on start early
 START_AT_ONCE = 4  # but the first few go out at once: progress, a rate and an ETA from the first second
+PULL_SECONDS = 0.004  # and the pool, once it asks for a batch, waits no longer than this for one
 
 
 class Do(enum.Enum):
@@ -68,14 +70,21 @@ class Batcher:
     """Small files gathered into batches for the pool: a batch is ready at BATCH_FILES files or
     BATCH_BYTES. The first START_AT_ONCE ready batches go out at once (progress, a rate and an
     ETA from the first second); after that, up to READY_AHEAD wait, so that the walk gets ahead
-    of the pool and large files further on start early."""
+    of the pool and large files further on start early.
 
-    def __init__(self, opts: BatchTask) -> None:
+    The walk gets ahead only while the pool is busy: the batches are a generator the pool
+    pulls when it wants one, so a pull that has waited PULL_SECONDS takes a ready batch even
+    if fewer than READY_AHEAD wait. (Without that, the workers sat idle while the job walked
+    READY_AHEAD batches ahead: 64 x 256 files, a fifth of a second on the bench tree.)"""
+
+    def __init__(self, opts: BatchTask, clock: Callable[[], float] = time.monotonic) -> None:
         self.opts = opts  # how every batch is copied (its own files aside)
         self.files: list[tuple[str, str, int]] = []
         self.nbytes = 0
         self.ready: deque[BatchTask] = deque()
         self.sent = 0
+        self.clock = clock
+        self.pulled = clock()  # when the pool last asked for a batch (this generator resumed)
 
     def add(self, src: str, dst: str, top: int, size: int) -> None:
         self.files.append((src, dst, top))
@@ -84,12 +93,18 @@ class Batcher:
             self.ready.append(self.opts._replace(files=self.files))
             self.files, self.nbytes = [], 0
 
+    def is_due(self) -> bool:
+        """A batch is to be handed out now (asked once an entry: cheaper than ``due``'s generator)."""
+        ready = self.ready
+        return bool(ready) and (len(ready) > READY_AHEAD or self.sent < START_AT_ONCE
+                                or self.clock() - self.pulled > PULL_SECONDS)
+
     def due(self) -> Iterator[BatchTask]:
         """The batches to hand out now."""
-        ready = self.ready
-        while len(ready) > READY_AHEAD or (ready and self.sent < START_AT_ONCE):
+        while self.is_due():
             self.sent += 1
-            yield ready.popleft()
+            yield self.ready.popleft()
+            self.pulled = self.clock()
 
     def rest(self) -> Iterator[BatchTask]:
         """Every batch still here, the last one partly filled: the walk is over."""
