@@ -21,7 +21,9 @@ the table says where the time goes:
 - notice + exit: to the command's exit (the command noticing, printing, exiting).
 
 CPU is user+system seconds of the runner's process tree (runner, command server and their
-reaped children: job processes, pool workers, served commands) plus the client's own.
+reaped children: job processes, pool workers, served commands) plus the client's own, and
+split by process: the runner itself (its idle looks included: IDLE_WAIT), its job processes
+(with their workers), the command server, the served commands (its forks), the client.
 ``--save`` writes bench/results/latency.md.
 """
 
@@ -44,6 +46,7 @@ from common import BENCH_DIR, SDJOBS, machine, rm, wait_served  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
 PARTS = ["submit", "claim", "job process", "to work", "work", "end", "notice + exit"]
+CPU_PARTS = ["runner", "job processes", "server", "served", "client"]
 
 
 def install(checkout: Path, venv: Path) -> list[str]:
@@ -119,15 +122,19 @@ class Code:
         dst = self.root / f"dst{n}"
         args = ["copy", str(src), str(dst), "--json"] if kind == "copy" else ["dupes", str(src), "--json"]
         assert self.runner is not None
+        server = _server_of(self.runner.pid)
         cpu0, kids0 = tree_cpu(self.runner.pid), _children_cpu()
+        split0 = _split_cpu(self.runner.pid, server)
         t0 = time.time()
         out = subprocess.run(self.cmd + args, env=self.env, capture_output=True, check=True)
         t1 = time.time()
         time.sleep(0.3)  # the job process and its workers are reaped
         cpu = tree_cpu(self.runner.pid) - cpu0 + _children_cpu() - kids0
+        split = [b - a for a, b in zip(split0, _split_cpu(self.runner.pid, server), strict=True)]
         data = json.loads(out.stdout)
         job = data.get("job", data.get("id"))
-        row = {"wall": t1 - t0, "cpu": cpu, **split(self.cmd, self.env, job, t0, t1)}
+        row = {"wall": t1 - t0, "cpu": cpu, **dict(zip(CPU_PARTS, split, strict=True)),
+               **split_wall(self.cmd, self.env, job, t0, t1)}
         rm(dst)
         return row
 
@@ -137,7 +144,38 @@ def _children_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def split(cmd: list[str], env: dict, job: int, t0: float, t1: float) -> dict:
+def _own_and_reaped(pid: int | None) -> tuple[float, float]:
+    """(its own CPU seconds, those of its reaped children)."""
+    if pid is None:
+        return 0.0, 0.0
+    try:
+        text = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return 0.0, 0.0
+    f = [int(x) for x in text[text.rfind(")") + 2:].split()[11:15]]
+    return (f[0] + f[1]) / HZ, (f[2] + f[3]) / HZ
+
+
+def _server_of(runner: int) -> int | None:
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                stat = open(f"/proc/{p}/stat").read()
+                cmd = open(f"/proc/{p}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2:].split()[1]) == runner and b"sdjobs.cli.server" in cmd:
+                return int(p)
+    return None
+
+
+def _split_cpu(runner: int, server: int | None) -> list[float]:
+    own, reaped = _own_and_reaped(runner)
+    s_own, s_reaped = _own_and_reaped(server)
+    return [own, reaped, s_own, s_reaped, _children_cpu()]
+
+
+def split_wall(cmd: list[str], env: dict, job: int, t0: float, t1: float) -> dict:
     """The parts of one run, from the job's record and lifecycle events."""
     rec = json.loads(subprocess.run(cmd + ["jobs", "show", str(job), "--json"], env=env, capture_output=True,
                                     check=True).stdout)
@@ -150,7 +188,7 @@ def split(cmd: list[str], env: dict, job: int, t0: float, t1: float) -> dict:
     first = starts[0] if starts else claimed
     last = max(ends) if ends else first
     marks = [t0, rec["created_at"], rec["started_at"], claimed, first, last, rec["finished_at"], t1]
-    return dict(zip(PARTS, (b - a for a, b in zip(marks, marks[1:]))))
+    return dict(zip(PARTS, (b - a for a, b in zip(marks, marks[1:], strict=False)), strict=True))
 
 
 def median(rows: list[dict], key: str) -> float:
@@ -176,6 +214,14 @@ def report(codes: list[Code], cp: list[float], runs: int) -> str:
         for c in codes:
             rows = c.rows[kind]
             out.append(f"| {kind} | {c.name} | " + " | ".join(f"{median(rows, p) * 1000:.0f}" for p in PARTS) + " |")
+    out += ["", "CPU by process (mean ms per command; clock ticks of 10 ms, averaged over the rounds; the runner's"
+            " includes its idle looks while the command ran and the 0.3 s after it):", "",
+            "| command | code | " + " | ".join(CPU_PARTS) + " |", "|---|---|" + "---:|" * len(CPU_PARTS)]
+    for kind in ("copy", "dupes"):
+        for c in codes:
+            rows = c.rows[kind]
+            out.append(f"| {kind} | {c.name} | "
+                       + " | ".join(f"{statistics.mean(r[p] for r in rows) * 1000:.1f}" for p in CPU_PARTS) + " |")
     return "\n".join(out) + "\n"
 
 

@@ -46,9 +46,6 @@ class Doorbell:
             raise
         self.sock.setblocking(False)
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
     def drain(self) -> int:
         """Take the rings waiting (their content means nothing); how many there were."""
         n = 0

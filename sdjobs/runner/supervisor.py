@@ -97,8 +97,8 @@ class Supervisor:
                 self.lost = "cannot be used"  # (said by the caller) its jobs fail at their next write
             raise
         finally:
-            if self.bell is not None:  # (no longer waited on: the shutdown's waits are for its jobs)
-                self.bell, bell = None, self.bell
+            bell, self.bell = self.bell, None  # (not waited on: the shutdown's waits are for its jobs)
+            if bell is not None:
                 bell.close()
             self._stop_cli_server()
             if self.lost:
@@ -280,10 +280,10 @@ class Supervisor:
     def _wait(self, timeout: float) -> None:
         by_conn = {r.conn: r for r in self.running.values()}
         by_sentinel = {r.process.sentinel: r for r in self.running.values()}
-        bell = [self.bell] if self.bell is not None else []
-        ready = wait(list(by_conn) + list(by_sentinel) + bell, timeout)
-        if bell and bell[0] in ready:
-            bell[0].drain()  # a job was queued: the loop claims it now (_claim sees data_version move)
+        bell = self.bell
+        ready = wait([*by_conn, *by_sentinel, *([bell.sock] if bell is not None else [])], timeout)
+        if bell is not None and bell.sock in ready:
+            bell.drain()  # a job was queued: the loop claims it now (_claim sees data_version move)
         for obj in ready:
             if obj in by_conn:
                 job = by_conn[obj]
