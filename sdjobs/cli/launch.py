@@ -10,6 +10,11 @@ and exits with the command's exit code. When no
 server answers, or the one that answers runs other code or sees other plugins (identity), or
 this platform lacks what the hand-over needs (O_PATH, /proc), the command runs in this process.
 ``SDJOBS_CLI_SERVER=0`` turns the hand-over off.
+
+With no runner alive, a job command starts one that serves at once (runner/background.py's
+``--serve``) and waits for its server rather than importing the CLI here: the CLI is imported
+once, in the server, and the commands that follow are served too. If that runner dies, or its
+server does not listen within SERVED_WITHIN, the command runs here after all.
 """
 
 

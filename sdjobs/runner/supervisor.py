@@ -211,8 +211,9 @@ class Supervisor:
 
     def _idle(self, idle_for: float, first: bool) -> None:
         """No job runs: import the job modules (forked jobs start warm), and after SERVER_AFTER_IDLE
-        start the command server (not before a started-early runner has had its job)."""
-        if not self._warm:
+        start the command server (neither before a started-early runner has had its job: the
+        command that started it submits any moment, and every job type's imports would delay it)."""
+        if not self._warm and not first:
             self._warm = True
             _warm_up()
         if not self._served and not first and idle_for >= SERVER_AFTER_IDLE:
