@@ -167,7 +167,7 @@ def test_resumes_between_shards_after_sigkill(cli, store, start_runner, tmp_path
         if i % 2:
             write(root / "copies" / f"f{i}", data)
     expected = brute_force([root])
-    # 17 shards on 2 workers, a second each: the first checkpoint (5 s) comes mid-run
+    # 16 tasks on 2 workers, a second each: the first checkpoint (5 s) comes mid-run
     monkeypatch.setenv("SDJOBS_DUPES_TEST_DELAY", "1.0")
     job = kill_midway(cli, store, start_runner, ["dupes", root],
                       lambda rec, st: st and st.get("stage") == "shards" and st["done"] > 0,
@@ -178,3 +178,43 @@ def test_resumes_between_shards_after_sigkill(cli, store, start_runner, tmp_path
     whole = run_inline(store, "dupes", {"paths": [str(root)]})
     assert out["read_bytes"] == whole.output["read_bytes"]  # no shard counted twice: the tally is restored
     assert out["groups"] == whole.output["groups"] == len(expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(0, 1 << 20), max_size=300), count=st.sampled_from([1, 7, 251]),
+       known=st.booleans())
+def test_cut_puts_each_file_in_its_shard_once(sizes, count, known):
+    from sdjobs.jobs.dupes.scan import Files, unpack
+    from sdjobs.jobs.dupes.shards import cut
+
+    files = Files()
+    for i, size in enumerate(sizes):
+        files.add(f"/t/f{i}", size, 1000 + i, 7, i, 0)
+        files.known[-1] = f"F{i}" if known and i % 2 else ""
+    got = {}
+    for k, piece in enumerate(cut(files, count)):
+        if piece is None:
+            continue
+        packed, nbytes = piece
+        part = unpack(packed)
+        assert {s % count for s in part.sizes} == {k} and nbytes == sum(part.sizes)
+        for j, p in enumerate(part.paths):
+            got[p] = (part.sizes[j], part.inos[j], part.mtimes[j], part.known[j])
+    want = {p: (files.sizes[i], files.inos[i], files.mtimes[i], files.known[i]) for i, p in enumerate(files.paths)}
+    assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(shard_files=st.lists(st.integers(0, 60_000), min_size=1, max_size=251), workers=st.sampled_from([1, 2, 8]))
+def test_tasks_cover_every_shard_once_biggest_first_none_much_over_a_batch(shard_files, workers):
+    from sdjobs.jobs.dupes.groups import BATCH_FILES
+    from sdjobs.jobs.dupes.shards import SHARDS_PER_WORKER, tasks
+
+    found = [[[], n, n * 1000] for n in shard_files]
+    out = tasks(found, workers)
+    live = [k for k, n in enumerate(shard_files) if n > 1]
+    assert sorted(k for ks in out for k in ks) == live
+    firsts = [found[ks[0]][2] for ks in out]
+    assert firsts == sorted(firsts, reverse=True)  # the most bytes first
+    for ks in out:  # over a batch only by its last shard (or as one shard)
+        assert sum(found[k][1] for k in ks[:-1]) < max(BATCH_FILES, sum(shard_files) // (SHARDS_PER_WORKER * workers))

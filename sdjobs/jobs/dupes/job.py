@@ -242,7 +242,7 @@ class Dupes(Job[DupesConfig]):
         the pass-by-pass one when a shard is too big a share for one worker, or when the
         index vouches for some of the files (``dupes.stored``: those are not read)."""
         c, ctx = self.config, self.ctx
-        count = shards.shard_count(workers)
+        count = shards.SHARDS
         top, stats, tasks = plan_walk(c.paths, WalkRules.from_dict(c.rules), filters, workers,
                                       lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
                                       index=index, shards=count)
@@ -250,9 +250,9 @@ class Dupes(Job[DupesConfig]):
 
         def walked():
             for chunk in ctx.map(walk_subtrees, guided(tasks, workers), chunksize=1):
-                for per_task, st in chunk:
+                for per_arg, st in chunk:
                     stats.merge(st)
-                    yield per_task
+                    yield per_arg
 
         found = shards.gather(walked(), count, found, ctx.check_interrupt)
         for path, msg in stats.errors:
@@ -261,7 +261,7 @@ class Dupes(Job[DupesConfig]):
         if not shards.balanced(found, workers) or shards.known(found):
             files = shards.files_of(found)
             return self._group(files, len(files))
-        return {"stage": "shards", "shards": found, "todo": shards.order(found), "scanned": scanned,
+        return {"stage": "shards", "shards": found, "todo": shards.tasks(found, workers), "scanned": scanned,
                 "done": 0, "candidates": 0, "rendered": [], "read_bytes": 0}
 
     def _settle_shards(self, state: dict) -> dict:
@@ -272,16 +272,17 @@ class Dupes(Job[DupesConfig]):
         ctx.phase("compare", message="comparing files of equal size", total=state["scanned"], unit="files")
         ctx.progress(done=state["done"])
         by_arg = len(c.paths) > 1
-        tasks = ((found[k][0], by_arg) for k in todo)
+        tasks = (([p for k in ks for p in found[k][0]], by_arg) for ks in todo)
         runs = [state["rendered"]] if state["rendered"] else []
-        for k, (rendered, errors, nbytes, candidates) in zip(todo, ctx.map(shards.settle_shard, tasks, chunksize=1),
-                                                           strict=True):
+        for ks, (rendered, errors, nbytes, candidates) in zip(todo, ctx.map(shards.settle_shard, tasks, chunksize=1),
+                                                            strict=True):
             for path, msg in errors:
                 ctx.error(msg, path=path)
             runs.append(rendered)
-            n = found[k][1]
-            found[k] = [[], 0, 0]  # settled: nothing of it left to keep
-            state["todo"].remove(k)
+            n = sum(found[k][1] for k in ks)
+            for k in ks:
+                found[k] = [[], 0, 0]  # settled: nothing of it left to keep
+            state["todo"].remove(ks)
             state["done"] += n
             state["candidates"] += candidates
             self.read_bytes += nbytes

@@ -99,27 +99,39 @@ class ScanStats:
         self.errors.extend(other.errors)
 
 
-def walk_subtree(task: tuple) -> tuple[tuple | list, ScanStats]:
+def walk_subtree(task: tuple) -> tuple[tuple, ScanStats]:
     """Worker: every regular file under one directory that passes the filters,
     with what the index knows of each when ``index`` (the index's worker-side reads,
-    ``store/index_reader.py``) is given; packed (see ``pack``), or, when the task
-    names a count of shards, cut into them (``dupes.shards.cut``)."""
+    ``store/index_reader.py``) is given; packed (see ``pack``)."""
+    files, st = _walked(task)
+    return pack(files), st
+
+
+def _walked(task: tuple) -> tuple[Files, ScanStats]:
     root, arg, rules, filters, recurse, index = task[:6]
     files, st = _walk_subtree((root, arg, rules, filters, recurse))
     if index is not None and len(files):
         from .stored import lookup
 
         files.known = lookup(index, files, subtree=root)
-    if len(task) > 6 and task[6]:
-        from .shards import cut
-
-        return cut(files, task[6]), st
-    return pack(files), st
+    return files, st
 
 
-def walk_subtrees(tasks: list[tuple]) -> list[tuple[tuple, ScanStats]]:
-    """Worker: ``walk_subtree`` of each task of one chunk (see ``guided``)."""
-    return [walk_subtree(t) for t in tasks]
+def walk_subtrees(tasks: list[tuple]) -> list[tuple[tuple | list, ScanStats]]:
+    """Worker: ``walk_subtree`` of each task of one chunk (see ``guided``); when the tasks
+    name a count of shards, the chunk's files cut into them, the files of each PATH
+    argument apart (``dupes.shards.cut_by_arg``), with the chunk's stats on the first."""
+    if not tasks or len(tasks[0]) <= 6 or not tasks[0][6]:
+        return [walk_subtree(t) for t in tasks]
+    from .shards import cut_by_arg
+
+    files, st = Files(), ScanStats()
+    for t in tasks:
+        f, s = _walked(t)
+        files.extend(f)
+        st.merge(s)
+    cuts = cut_by_arg(files, tasks[0][6])
+    return [(c, st if i == 0 else ScanStats()) for i, c in enumerate(cuts)] or [([], st)]
 
 
 def guided(tasks: list, workers: int) -> list[list]:

@@ -3,59 +3,68 @@ by size, and each shard is grouped, read and rendered by one worker.
 
 Two files can only be duplicates if they have the same size, and so can only
 be hard links of one another (one inode, one size): a shard that holds every
-file of its sizes can settle them alone. So each walk task returns its files
-cut into ``count`` shards (by size modulo a prime), packed
+file of its sizes can settle them alone. So each chunk of walk tasks returns
+its files cut into SHARDS shards (by size modulo a prime), packed
 (``dupes.scan.pack``), with their bytes; the job only gathers the packed
 pieces of each shard (no unpacking, no grouping of its own: that was a third
 of a 200,000-file run's wall time, on one core, with the workers idle), and
-hands each shard to a worker (``settle_shard``), the biggest first: it groups
-its files by size (hard links collapsed as ``dupes.groups.size_groups`` does),
-stages each size group (``dupes.hashing.staged_group``: first 4 KiB, last
-4 KiB, full hash, the same reads as the passes) and returns its groups
-rendered as results (``dupes.hashing.render_settled``) and sorted.
+hands the shards to the workers a few to a task (``tasks``), the most bytes
+first: a worker (``settle_shard``) groups their files by size (hard links
+collapsed as ``dupes.groups.size_groups`` does), stages each size group
+(``dupes.hashing.staged_group``: first 4 KiB, last 4 KiB, full hash, the
+same reads as the passes) and returns its groups rendered as results
+(``dupes.hashing.render_settled``) and sorted.
 
 It is the job's path for the plain search (``--mode hash``, no ``--then``,
 no ``--bwlimit``, no ``--hardlinks``), when the index vouches for none of
 the files, and no shard is more than a worker's share of the files or bytes
 (one shard holds a whole size group: thousands of files of one size go pass
-by pass, over every worker). The job
-checkpoints the shards still to settle and the groups found; a resumed job
-settles the rest.
+by pass, over every worker). The job checkpoints the tasks still to settle
+and the groups found; a resumed job settles the rest.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 
-from .groups import size_groups
+from .groups import BATCH_BYTES, BATCH_FILES, size_groups
 from .hashing import render_settled, same_content, staged_group
-from .scan import Files, pack, unpack
+from .scan import Files, unpack
 
-SHARDS_PER_WORKER = 8
+SHARDS = 251  # a prime: sizes that are all multiples of a block (4096 and the like) still spread
+SHARDS_PER_WORKER = 8  # tasks per worker, about, for balance; more for big searches (``tasks``)
 SMALL_FILES, SMALL_BYTES = 4096, 256 << 20  # a search this small is over before balance matters
-# Seconds each shard waits before it is settled: lets tests stop a run between two shards.
+# Seconds each task waits before it is settled: lets tests stop a run between two tasks.
 TEST_DELAY = float(os.environ.get("SDJOBS_DUPES_TEST_DELAY") or 0)
-_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
-           101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167, 173, 179, 181, 191, 193, 197,
-           199, 211, 223, 227, 229, 233, 239, 241, 251)
-
-
-def shard_count(workers: int) -> int:
-    """A prime of at least SHARDS_PER_WORKER per worker: sizes that are all multiples of
-    a block (4096 and the like) still spread over every shard."""
-    want = SHARDS_PER_WORKER * max(1, workers)
-    return next((p for p in _PRIMES if p >= want), _PRIMES[-1])
 
 
 def cut(files: Files, count: int) -> list[tuple[tuple, int] | None]:
-    """``files`` cut into ``count`` shards by size: per shard (packed files, their bytes), or None."""
-    buckets: list[list[int]] = [[] for _ in range(count)]
-    for i, size in enumerate(files.sizes):
-        buckets[size % count].append(i)
-    sizes = files.sizes
-    return [(pack(files.take(b)), sum(map(sizes.__getitem__, b))) if b else None for b in buckets]
+    """``files`` cut into ``count`` shards by size: per shard (packed files, their bytes), or None.
+    The files are put in shard order once (a sort and a gather per column, in C), and each
+    shard is a slice of that: a list per shard built a file at a time cost 3x the CPU."""
+    n = len(files)
+    if not n:
+        return [None] * count
+    keys = [s % count for s in files.sizes]
+    order = sorted(range(n), key=keys.__getitem__)
+    cols = [list(map(col.__getitem__, order)) for col in (files.paths, files.sizes, files.inos, files.devs,
+                                                           files.mtimes, files.known)]
+    paths, sizes, inos, devs, mtimes, known = cols
+    arg = files.args[:1]
+    out: list[tuple[tuple, int] | None] = [None] * count
+    a = 0
+    for k, m in sorted(Counter(keys).items()):
+        b = a + m
+        size_slice = sizes[a:b]
+        any_known = any(known[a:b])
+        out[k] = (("\0".join(paths[a:b]), *(array("q", c[a:b]).tobytes() for c in (sizes, inos, devs, mtimes)),
+                   arg, m, "\0".join(known[a:b]) if any_known else ""), sum(size_slice))
+        a = b
+    return out
 
 
 def cut_by_arg(files: Files, count: int) -> list[list[tuple[tuple, int] | None]]:
@@ -67,9 +76,9 @@ def cut_by_arg(files: Files, count: int) -> list[list[tuple[tuple, int] | None]]
 
 
 def settle_shard(task: tuple) -> tuple[list[tuple], list[tuple[str, str]], int, int]:
-    """Worker: one shard's duplicate groups, as (rendered groups sorted as the results are,
-    (path, error) per file that could not be read, bytes read, candidates: files that
-    shared their size with another inode). ``task``: (the shard's packed pieces, whether
+    """Worker: the duplicate groups of some shards, as (rendered groups sorted as the results
+    are, (path, error) per file that could not be read, bytes read, candidates: files that
+    shared their size with another inode). ``task``: (the shards' packed pieces, whether
     several PATH arguments were given: the groups' paths are then in argument order)."""
     pieces, by_arg = task
     if TEST_DELAY:
@@ -105,9 +114,28 @@ def balanced(shards: list[tuple[list, int, int]], workers: int) -> bool:
     return all(s[1] * w <= max(files, SMALL_FILES) and s[2] * w <= max(nbytes, SMALL_BYTES) for s in shards)
 
 
-def order(shards: list[tuple[list, int, int]]) -> list[int]:
-    """The shards to hand out, the most bytes first (so that the biggest overlap the rest)."""
-    return sorted((k for k, s in enumerate(shards) if s[1] > 1), key=lambda k: -shards[k][2])
+def tasks(shards: list[tuple[list, int, int]], workers: int) -> list[list[int]]:
+    """The shards to hand out, a few to a task: the most bytes first (so that the biggest
+    overlap the rest), small shards together up to an even share of about SHARDS_PER_WORKER
+    tasks per worker, and none of more than about a reading batch (``dupes.groups``: BATCH_FILES files, BATCH_BYTES bytes) unless one
+    shard is: a task is what a pause waits for, and what progress moves by."""
+    live = sorted((k for k, s in enumerate(shards) if s[1] > 1), key=lambda k: -shards[k][2])
+    files = sum(shards[k][1] for k in live)
+    nbytes = sum(shards[k][2] for k in live)
+    n = max(SHARDS_PER_WORKER * max(1, workers), -(-files // BATCH_FILES), -(-nbytes // BATCH_BYTES))
+    per_files, per_bytes = max(1, files // n), max(1, nbytes // n)
+    out: list[list[int]] = []
+    cur, f, b = [], 0, 0
+    for k in live:
+        cur.append(k)
+        f += shards[k][1]
+        b += shards[k][2]
+        if f >= per_files or b >= per_bytes:
+            out.append(cur)
+            cur, f, b = [], 0, 0
+    if cur:
+        out.append(cur)
+    return out
 
 
 def known(shards: list[tuple[list, int, int]]) -> bool:
