@@ -1,8 +1,15 @@
 """Copy benchmark: sdjobs copy vs cp -a and rsync -a on a generated tree; and `jobs ls` with 10,000 jobs.
 
     python bench/bench_copy.py [--runs 5] [--small 20000] [--save]
+    python bench/bench_copy.py --cpu [--runs 7] [--verify]
 
 Warm cache: every tool copies the same tree once before timing.
+
+``--cpu`` measures CPU instead of wall time, which a loaded machine moves far less: user and
+system seconds per copy of the whole runner tree (the runner, its command server, the job
+process and its pool, reaped children included) against those of ``cp -a``, with a runner
+alive; the medians of ``--runs`` interleaved rounds. See "Where the time goes" in
+bench/results/copy.md for what it found.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import time
@@ -64,12 +72,63 @@ def jobs_ls_bench(runs: int) -> list[float]:
     return alone, served
 
 
+def tree_cpu(pid: int) -> tuple[float, float]:
+    """User and system seconds of process ``pid`` and of its children it has reaped."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[13])) / tick, (int(fields[12]) + int(fields[14])) / tick
+
+
+def cpu_bench(src: Path, dst: Path, runs: int, verify: bool) -> str:
+    """CPU per copy: the runner tree's (user, sys) against cp -a's, in interleaved rounds."""
+    lib = BENCH_DIR / "copy-cpu-lib" / "library.db"
+    drop_runner(lib)
+    rm(lib.parent)
+    lib.parent.mkdir(parents=True)
+    env = {**os.environ, "SDJOBS_LIBRARY": str(lib)}
+    runner = subprocess.Popen(SDJOBS + ["--library", str(lib), "runner"], start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_served(lib)
+    copy = SDJOBS + ["copy", *(["--verify"] if verify else []), str(src), str(dst)]
+    rm(dst)
+    subprocess.run(copy, env=env, check=True, stdout=subprocess.DEVNULL)  # warm
+    sd: list[tuple[float, float]] = []
+    cp: list[tuple[float, float]] = []
+    for _ in range(runs):
+        rm(dst)
+        before = tree_cpu(runner.pid)
+        subprocess.run(copy, env=env, check=True, stdout=subprocess.DEVNULL)
+        time.sleep(0.3)  # (the job process is reaped by the runner after the command returns)
+        after = tree_cpu(runner.pid)
+        sd.append((after[0] - before[0], after[1] - before[1]))
+        rm(dst)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cp.append((r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime))
+    drop_runner(lib)
+    runner.wait(60)
+    rm(dst)
+
+    def row(name: str, xs: list[tuple[float, float]]) -> str:
+        user, sys_ = statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
+        total = statistics.median(x[0] + x[1] for x in xs)
+        return f"| `{name}` | {user:.2f} | {sys_:.2f} | {total:.2f} |"
+
+    name = "sdjobs copy" + (" --verify" if verify else "") + " (runner tree)"
+    return "\n".join(["### copy CPU", "", "| command | user (s) | sys (s) | user+sys (s) |", "|---|---:|---:|---:|",
+                      row("cp -a", cp), row(name, sd), "",
+                      f"Medians of {runs} interleaved rounds, warm cache; {machine()}."]) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--save", action="store_true", help="write the tables to bench/results/copy.md")
     ap.add_argument("--small", type=int, default=20_000)
     ap.add_argument("--big", default="64,96,128", help="sizes in MB of the large files")
+    ap.add_argument("--cpu", action="store_true", help="CPU per copy of the runner tree vs cp -a (see above)")
+    ap.add_argument("--verify", action="store_true", help="with --cpu: copy --verify")
     args = ap.parse_args()
     src = BENCH_DIR / "copy-src"
     dst = BENCH_DIR / "copy-dst"
@@ -78,6 +137,9 @@ def main() -> None:
     make_tree(src, args.small, big)
     total = sum(f.stat().st_size for f in src.rglob("*") if f.is_file())
     subprocess.run(["cat"] + [str(p) for p in src.glob("large*")], stdout=subprocess.DEVNULL)
+    if args.cpu:
+        print(cpu_bench(src, BENCH_DIR / "copy-cpu-dst", args.runs, args.verify))
+        return
 
     def clean():
         rm(dst)

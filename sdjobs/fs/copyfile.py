@@ -263,15 +263,20 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
             dst_fd, tmp = _create(dfd, token, os.O_RDWR if verify else os.O_WRONLY, mode & _CREATE_BITS)
             try:
                 try:
-                    if verify:
+                    if not verify:
+                        n = _small_copy(src_fd, dst_fd, size)
+                    elif size <= READ_CHUNK:  # in one buffer: hashed in one call, re-read in one
+                        data = _read_whole(src_fd, size)
+                        n = _write_whole(dst_fd, data)
+                    else:
                         hasher = xxhash.xxh3_128()
                         n = hashed_copy(src_fd, dst_fd, 0, size, hasher)
-                    else:
-                        n = _small_copy(src_fd, dst_fd, size)
                     if n != size or not _unchanged(st, os.fstat(src_fd)):
                         unlink_quiet(dfd, tmp)
                         continue
-                    if verify:
+                    if verify and size <= READ_CHUNK:
+                        _reread_whole(dst_fd, n, xxhash.xxh3_128_digest(data))
+                    elif verify:
                         _reread(dst_fd, n, hasher.hexdigest())
                     chowned = IS_ROOT and (st.st_uid, st.st_gid) != _IDS
                     if chowned:
@@ -291,6 +296,39 @@ def copy_whole(src: str, dfd: int, name: str, token: str, *, verify: bool = Fals
         raise _changed(SOURCE_TRIES)
     finally:
         os.close(src_fd)
+
+
+def _read_whole(src_fd: int, size: int) -> memoryview:
+    """The first ``size`` bytes of ``src_fd`` (fewer at its end), in this thread's buffer."""
+    view = _get_buffer()
+    done = 0
+    while done < size:
+        n = os.preadv(src_fd, [view[done:size]], done)
+        if n == 0:
+            break
+        done += n
+    return view[:done]
+
+
+def _write_whole(dst_fd: int, data: memoryview) -> int:
+    written = 0
+    while written < len(data):
+        written += os.pwrite(dst_fd, data[written:], written)
+    return written
+
+
+def _reread_whole(dst_fd: int, n: int, digest: bytes) -> None:
+    """``_reread`` of a small copy of ``n`` bytes: read back whole in one read (a byte more: a
+    copy longer than that fails too), hashed in one call."""
+    again = os.pread(dst_fd, n + 1, 0)
+    while 0 < len(again) < n:  # (a short read: rare, but not an error)
+        more = os.pread(dst_fd, n + 1 - len(again), len(again))
+        if not more:
+            break
+        again += more
+    if xxhash.xxh3_128_digest(again) != digest:
+        raise VerifyError(errno.EIO, f"verification failed: source xxh3 {digest.hex()},"
+                          f" copy {xxhash.xxh3_128_hexdigest(again)}")
 
 
 def _small_copy(src_fd: int, dst_fd: int, size: int) -> int:

@@ -43,12 +43,12 @@ def test_a_temp_is_never_writable_by_others_nor_set_id_while_it_is_written(tmp_p
     """Its bits are the source's, less group and other write and the set-id bits, until it is complete."""
     src = make(tmp_path / "src", os.urandom(5000), mode, 5_000_000_000)
     seen = []
-    for fn in ("_small_copy", "hashed_copy"):
+    for fn, at_fd in (("_small_copy", 1), ("hashed_copy", 1), ("_write_whole", 0)):  # (where the temp's fd is)
         real = getattr(cf, fn)
 
-        def spy(src_fd, dst_fd, *args, real=real):
-            seen.append(stat.S_IMODE(os.fstat(dst_fd).st_mode))
-            return real(src_fd, dst_fd, *args)
+        def spy(*args, real=real, at_fd=at_fd):
+            seen.append(stat.S_IMODE(os.fstat(args[at_fd]).st_mode))
+            return real(*args)
 
         monkeypatch.setattr(cf, fn, spy)
     old = os.umask(0)  # (the umask would hide a group or other write bit)
@@ -67,6 +67,26 @@ def test_a_file_whose_mode_creation_gives_takes_no_fchmod(tmp_path, monkeypatch)
     monkeypatch.setattr(cf.os, "fchmod", lambda *a: calls.append(a))
     cf.copy_whole(str(src), *at(tmp_path / "dst"), "0badc0de")
     assert calls == [] and stat.S_IMODE(os.stat(tmp_path / "dst").st_mode) == 0o644 & ~cf._UMASK
+
+
+@pytest.mark.parametrize("size", [5000, cf.READ_CHUNK, cf.READ_CHUNK + 1, 1_000_000])
+def test_verify_fails_a_copy_whose_bytes_on_disk_are_not_the_sources(tmp_path, monkeypatch, size):
+    """--verify compares what is on disk: a write that lands other bytes than it was given is caught."""
+    src = make(tmp_path / "src", os.urandom(size), 0o644, 5_000_000_000)
+    real = os.pwrite
+
+    def bad_write(fd, data, offset):  # the bytes it reports written are not the bytes on disk
+        data = bytearray(data)
+        data[-1] ^= 0xFF
+        return real(fd, bytes(data), offset)
+
+    monkeypatch.setattr(cf.os, "pwrite", bad_write)
+    with pytest.raises(cf.VerifyError, match="verification failed"):
+        cf.copy_whole(str(src), *at(tmp_path / "dst"), "0badc0de", verify=True)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ["src"]
+    n, _ = cf.copy_whole(str(src), *at(tmp_path / "dst"), "0badc0de", verify=True)
+    assert n == size and (tmp_path / "dst").read_bytes() == src.read_bytes()
 
 
 def test_copy_whole_of_an_empty_file(tmp_path):
