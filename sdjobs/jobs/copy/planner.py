@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 from ...fs import copyfile as cf
 from .batch import BatchTask
+from .state import CopyState
 from .walk import Entry
 
 SMALL = 8 * 1024 * 1024  # files below this go to the worker pool whole
@@ -123,18 +124,22 @@ class Recount:
     point never moves back: a run paused before it keeps it.
     """
 
-    def __init__(self, state: dict, sources: list[str], resumed: bool) -> None:
+    def __init__(self, state: CopyState | dict, sources: list[str], resumed: bool) -> None:
         self.state = state
         self.sources = sources
         counted = state.get("walked") if resumed else None
         self._upto = self.key(*counted) if counted else None  # counted by an earlier run up to here
 
     def counting(self, e: Entry) -> bool:
+        """(Once an entry: a CopyState's attribute is set, not its item by key, which costs more.)"""
         if self._upto is not None:
             if self.key(e.top, e.src) <= self._upto:
                 return False
             self._upto = None
-        self.state["walked"] = [e.top, e.src]
+        if isinstance(self.state, CopyState):
+            self.state.walked = [e.top, e.src]
+        else:
+            self.state["walked"] = [e.top, e.src]
         return True
 
     def key(self, top: int, src: str) -> tuple[int, list[str]]:
