@@ -113,7 +113,7 @@ def main() -> None:
     print("| checkout | first (s) | its client CPU (s) | next (s) | its client CPU (s) | tree CPU (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, rows in results.items():
-        med = [statistics.median(col) for col in zip(*rows)]
+        med = [statistics.median(col) for col in zip(*rows, strict=True)]
         where = ROOT if name == "this" else args.against
         print(f"| {where} | " + " | ".join(f"{v:.3f}" for v in med) + " |")
 

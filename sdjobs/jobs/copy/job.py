@@ -293,7 +293,10 @@ class Copy(CopyBooks, Job[CopyConfig]):
         it (``what_to_do``), carried out here (``_execute``: directories, links, special files,
         files for this thread or the large-file thread), or, for small files, gathered into the
         batches this yields for the pool."""
-        if walk_ahead:  # its thread starts here, once ctx.map has forked the pool (never fork with it running)
+        # The walk-ahead thread starts here, and ctx.map forks its pool after it has taken two batches: the
+        # workers are forked while this thread (and perhaps the large-file thread) runs. A worker runs only
+        # copy_batch on its own task, descriptors and buffer: nothing that either thread holds (runner/fanout.py).
+        if walk_ahead:
             self.entries = self.ahead = WalkAhead(self._pairs())
         self.interrupted_at = state.get("current")  # the large file an earlier run was copying
         recount = Recount(state, self.config.sources, self.resumed)
