@@ -71,9 +71,11 @@ def test_follow_of_a_finished_job_prints_its_outcome_and_exits_with_its_code(cli
 
 def test_resume_follow_resumes_then_follows_to_the_end(cli, store, start_runner):
     start_runner("--workers", "1")
-    job = submit(store, "test-steps", {"steps": 30, "delay": 0.05})
+    from sdjobs.runner import control
+
+    job = submit(store, "test-steps", {"steps": 60, "delay": 0.05})
     wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
-    cli("jobs", "pause", job, check=True)
+    control.pause(store, job)  # (asked in-process: a `jobs pause` command under load came after the job's end)
     wait_for(lambda: store.get(job).status == "paused", what="paused")
     paused = cli("jobs", "follow", job)
     assert paused.returncode == 130 and f"sdjobs jobs resume {job} --follow" in paused.stderr
