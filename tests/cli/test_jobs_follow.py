@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,12 +17,28 @@ def sdjobs(*args) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_ctrl_c_detaches_from_a_followed_job_which_keeps_running(cli, store, start_runner):
+def holding(path) -> set[int]:
+    """The processes with ``path`` open (the follower, or the command a server forked for it)."""
+    out = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in os.listdir(f"/proc/{pid}/fd")):
+                out.add(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def test_ctrl_c_detaches_from_a_followed_job_which_keeps_running(cli, store, lib, start_runner):
     start_runner("--workers", "1")
     job = submit(store, "test-steps", {"steps": 200, "delay": 0.05})
     wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
+    before = holding(lib)
     follower = sdjobs("jobs", "follow", job)
-    time.sleep(1.5)  # (it has started following)
+    # it has started following once a new process has the library open (a fixed sleep was too
+    # short under load: the Ctrl-C landed in the imports), and a moment more to read the job
+    wait_for(lambda: holding(lib) - before, what="the follower to open the library")
+    time.sleep(0.5)
     assert follower.poll() is None, follower.communicate()
     follower.send_signal(signal.SIGINT)
     out, err = follower.communicate(timeout=30)
@@ -54,9 +71,11 @@ def test_follow_of_a_finished_job_prints_its_outcome_and_exits_with_its_code(cli
 
 def test_resume_follow_resumes_then_follows_to_the_end(cli, store, start_runner):
     start_runner("--workers", "1")
-    job = submit(store, "test-steps", {"steps": 30, "delay": 0.05})
+    from sdjobs.runner import control
+
+    job = submit(store, "test-steps", {"steps": 60, "delay": 0.05})
     wait_for(lambda: (store.get(job).progress.done or 0) >= 2, what="the job to run")
-    cli("jobs", "pause", job, check=True)
+    control.pause(store, job)  # (asked in-process: a `jobs pause` command under load came after the job's end)
     wait_for(lambda: store.get(job).status == "paused", what="paused")
     paused = cli("jobs", "follow", job)
     assert paused.returncode == 130 and f"sdjobs jobs resume {job} --follow" in paused.stderr

@@ -12,7 +12,9 @@ from sdjobs.core import codec
 
 def test_pauses_resumes_and_a_runner_stop_are_no_attempts_and_one_crash_is_one(store, cli, start_runner, tmp_path):
     marker = tmp_path / "marker"
-    job = submit(store, "test-steps", {"steps": 200, "delay": 0.02, "marker": str(marker)})
+    # 12 s of steps: under load the commands between its starts took the 4 s it had, and the job
+    # ended before the crash
+    job = submit(store, "test-steps", {"steps": 300, "delay": 0.04, "marker": str(marker)})
     runner = start_runner("--workers", "1")
     for _cycle in range(3):
         at = len(steps_done(marker))
@@ -38,7 +40,7 @@ def test_pauses_resumes_and_a_runner_stop_are_no_attempts_and_one_crash_is_one(s
     listed = cli.json("jobs", "ls")[0]
     # one crash, in six runs: the first, three resumes, the next runner's, the one after the crash
     assert (listed["attempts"], listed["claim"]) == (1, 6), listed
-    assert sorted(set(steps_done(marker))) == list(range(200))
+    assert sorted(set(steps_done(marker))) == list(range(300))
 
 
 def test_a_retried_job_whose_cause_was_fixed_exits_0_and_keeps_the_earlier_errors_as_history(

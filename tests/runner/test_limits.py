@@ -31,7 +31,8 @@ def test_max_workers_caps_how_many_workers_run_a_jobs_chunks(store, cli, start_r
 
 
 def test_max_workers_changes_while_the_job_runs(store, cli, start_runner):
-    job = store.submit("test-overlap", 1, {"n": 50, "seconds": 0.1})
+    # 120 chunks: under load the `jobs set` command took as long as 50 had, and none ran after the change
+    job = store.submit("test-overlap", 1, {"n": 120, "seconds": 0.1})
     start_runner("--workers", "2")
     wait_for(lambda: (store.get(job).progress.done or 0) >= 6, what="progress")
     cli("jobs", "set", job, "--max-workers", "1", check=True)

@@ -176,6 +176,8 @@ def test_detail_shows_context_fields_parent_and_children(fixed):
                        "7 thumbs queued", "Index a tree"):                                  # child, type
             assert needle in info, needle
         await pilot.press("escape")
+        # back on the table before the Enter (under load the Enter reached the detail screen still up)
+        await until(pilot, lambda: not isinstance(app.screen, DetailScreen), what="the table")
         app.table.select(7)
         await pilot.press("enter")
         screen = await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job_id == 7
