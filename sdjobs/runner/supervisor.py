@@ -35,6 +35,7 @@ CLAIM_EVERY = 1.0
 SHUTDOWN_GRACE = 30.0
 SERVER_AFTER_IDLE = 0.5  # seconds idle before the command server starts
 OUT_OF_REACH_WAIT = 1.0  # between tries while the library's server cannot be reached
+LEAVE_TEST_DELAY = float(os.environ.get("SDJOBS_TEST_LEAVE_DELAY", "0"))  # tests only: see _leave
 IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds), unless the doorbell rings
 
 
@@ -54,6 +55,7 @@ class Supervisor:
         self.library = library
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.exit_when_idle = exit_when_idle
+        self._left = False  # unregistered when idle, about to exit (_leave)
         self.idle_exit = idle_exit
         self.first_idle_exit = first_idle_exit  # until the first job: a command's prestart that came to nothing
         self.mode = mode
@@ -103,7 +105,7 @@ class Supervisor:
             self._stop_cli_server()
             if self.lost:
                 self._let_go()
-            else:
+            elif not self._left:  # (an idle runner that left has no job and is unregistered)
                 self._shutdown()
                 store.unregister_runner(self.runner_id)
             store.close()
@@ -139,16 +141,33 @@ class Supervisor:
                 if self.running:
                     idle_since = now
                 elif self.exit_when_idle and not store.has_runnable():
-                    break
+                    if self._leave():
+                        break
                 elif idle_exit is not None and now - idle_since >= idle_exit and not store.has_runnable() \
                         and not store.has_schedules():  # schedules need a runner
-                    break
+                    if self._leave():
+                        break
                 self._wait(IDLE_WAIT)
             except LibraryUnreachable as exc:  # (PostgreSQL down, a network cut): wait for it
                 self._out_of_reach(exc)
                 continue
             if self.unreachable_since is not None:
                 self._back_in_reach()
+
+    def _leave(self) -> bool:
+        """Idle, about to exit: unregister, then look at the queue once more. A command that
+        queued its job after this runner's last look, but saw it still registered, started no
+        runner of its own; that job is taken here (registered again) instead of being left
+        queued with no runner. True when the runner may exit."""
+        if LEAVE_TEST_DELAY:  # (tests: a job queued between the look and the leaving)
+            time.sleep(LEAVE_TEST_DELAY)
+        store = self.store
+        store.unregister_runner(self.runner_id)
+        if not store.has_runnable():
+            self._left = True
+            return True
+        self.runner_id = store.register_runner(self.workers, self.mode)
+        return False
 
     def _out_of_reach(self, exc: LibraryUnreachable) -> None:
         """The library cannot be reached: say so once, and try again in a second. The job
