@@ -6,6 +6,9 @@ the first 4 KiB (small files are read whole at once), the last 4 KiB, the
 full xxh3-128, and for ``--mode deep`` a byte-for-byte comparison. A size
 group that is a small share of the reading goes through all three steps in
 one task (``dupes.hashing.staged_group``): the same reads, one round.
+The plain search (no ``--then``, index, ``--bwlimit`` or ``--hardlinks``)
+skips the job's own grouping: the walk cuts its files into shards by size and
+each shard is grouped, read and rendered by a worker (``dupes.shards``).
 
 One directory of a location indexed with full hashes is answered from the
 index (``dupes.indexed``): the tree is checked against the stored directory
