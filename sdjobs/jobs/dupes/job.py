@@ -6,6 +6,9 @@ the first 4 KiB (small files are read whole at once), the last 4 KiB, the
 full xxh3-128, and for ``--mode deep`` a byte-for-byte comparison. A size
 group that is a small share of the reading goes through all three steps in
 one task (``dupes.hashing.staged_group``): the same reads, one round.
+The plain search (no ``--then``, index, ``--bwlimit`` or ``--hardlinks``)
+skips the job's own grouping: the walk cuts its files into shards by size and
+each shard is grouped, read and rendered by a worker (``dupes.shards``).
 
 One directory of a location indexed with full hashes is answered from the
 index (``dupes.indexed``): the tree is checked against the stored directory
@@ -49,7 +52,7 @@ from .results import (
     write_json_list,
 )
 from . import shards
-from .scan import Files, Filters, guided, plan_walk, scan, walk_subtrees
+from .scan import Files, Filters, scan
 
 CHECKPOINT_EVERY = 5.0   # at least; more when writing one costs more than 4% of that
 
@@ -179,7 +182,7 @@ class Dupes(Job[DupesConfig]):
             if state["done"]:
                 ctx.log(f"resumed from a checkpoint: {state['done']:,} of {state['scanned']:,} files"
                         f" were already compared")
-            out = self._settle_shards(state)
+            out = shards.settle(self, state)
             ctx.phase("results", message="storing the groups found")
             self._store_results(out, [])
             return out
@@ -223,7 +226,7 @@ class Dupes(Job[DupesConfig]):
         ctx.phase("scan", message="walking " + ", ".join(c.paths))
         filters = Filters(c.min_size, c.max_size, tuple(c.ext))
         if self._one_round(index):
-            return self._scan_shards(filters, workers, index)
+            return shards.scan(self, filters, workers, index)
         files, stats = scan(c.paths, WalkRules.from_dict(c.rules), filters, mapper, workers,
                             lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
                             index=index)
@@ -236,69 +239,6 @@ class Dupes(Job[DupesConfig]):
         c = self.config
         return (c.mode == "hash" and c.then == "none" and not c.hardlinks
                 and not self.ctx.settings().get("bwlimit") and not _overlapping(c.paths))
-
-    def _scan_shards(self, filters: Filters, workers: int, index) -> dict:
-        """The walk, its files cut into shards by size; the state that settles them, or
-        the pass-by-pass one when a shard is too big a share for one worker, or when the
-        index vouches for some of the files (``dupes.stored``: those are not read)."""
-        c, ctx = self.config, self.ctx
-        count = shards.SHARDS
-        top, stats, tasks = plan_walk(c.paths, WalkRules.from_dict(c.rules), filters, workers,
-                                      lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
-                                      index=index, shards=count)
-        found = shards.gather(shards.cut_by_arg(top, count), count)
-
-        def walked():
-            for chunk in ctx.map(walk_subtrees, guided(tasks, workers), chunksize=1):
-                for per_arg, st in chunk:
-                    stats.merge(st)
-                    yield per_arg
-
-        found = shards.gather(walked(), count, found, ctx.check_interrupt)
-        for path, msg in stats.errors:
-            ctx.error(msg, path=path)
-        scanned = sum(s[1] for s in found)
-        if not shards.balanced(found, workers) or shards.known(found):
-            files = shards.files_of(found)
-            return self._group(files, len(files))
-        return {"stage": "shards", "shards": found, "todo": shards.tasks(found, workers), "scanned": scanned,
-                "done": 0, "candidates": 0, "rendered": [], "read_bytes": 0}
-
-    def _settle_shards(self, state: dict) -> dict:
-        c, ctx = self.config, self.ctx
-        self.state = state
-        self._last_cp, self._cp_cost = time.monotonic(), 0.0
-        found, todo = state["shards"], list(state["todo"])
-        ctx.phase("compare", message="comparing files of equal size", total=state["scanned"], unit="files")
-        ctx.progress(done=state["done"])
-        by_arg = len(c.paths) > 1
-        tasks = (([p for k in ks for p in found[k][0]], by_arg) for ks in todo)
-        runs = [state["rendered"]] if state["rendered"] else []
-        for ks, (rendered, errors, nbytes, candidates) in zip(todo, ctx.map(shards.settle_shard, tasks, chunksize=1),
-                                                            strict=True):
-            for path, msg in errors:
-                ctx.error(msg, path=path)
-            runs.append(rendered)
-            n = sum(found[k][1] for k in ks)
-            for k in ks:
-                found[k] = [[], 0, 0]  # settled: nothing of it left to keep
-            state["todo"].remove(ks)
-            state["done"] += n
-            state["candidates"] += candidates
-            self.read_bytes += nbytes
-            ctx.add_items(n)
-            ctx.add_bytes(nbytes)
-            ctx.progress(done=state["done"], bytes_done=self.read_bytes)
-            ctx.check_interrupt()
-            if self._checkpoint_due():
-                state["rendered"] = merge(runs)
-                runs = [state["rendered"]]
-                self._maybe_checkpoint()
-        rendered = merge(runs)
-        self.groups, self.rendered, self.kept = [], rendered, None
-        return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"], "from_index": 0,
-                "read_bytes": self.read_bytes, "groups": len(rendered),
-                "duplicates": sum(-r[1] - 1 for r in rendered), "wasted": -sum(r[0] for r in rendered)}
 
     def _group(self, files: Files, scanned: int, rendered: list | None = None, in_groups: int = 0,
                kept: dict | None = None) -> dict:
@@ -544,13 +484,6 @@ class Dupes(Job[DupesConfig]):
 def _totals(groups: list[dict]) -> dict:
     return {"groups": len(groups), "duplicates": sum(len(g["paths"]) - 1 for g in groups),
             "wasted": sum(g["wasted"] for g in groups)}
-
-
-def merge(runs: list[list]) -> list:
-    """Sorted lists of rendered groups as one sorted list (lists after a checkpoint: tuples again)."""
-    out = [tuple(r) for run in runs for r in run]
-    out.sort()
-    return out
 
 
 def _overlapping(paths: list[str]) -> bool:

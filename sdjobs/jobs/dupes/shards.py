@@ -33,7 +33,8 @@ from collections.abc import Callable, Iterable
 
 from .groups import BATCH_BYTES, BATCH_FILES, size_groups
 from .hashing import render_settled, same_content, staged_group
-from .scan import Files, unpack
+from ...fs.rules import WalkRules
+from .scan import Files, Filters, guided, plan_walk, unpack, walk_subtrees
 
 SHARDS = 251  # a prime: sizes that are all multiples of a block (4096 and the like) still spread
 SHARDS_PER_WORKER = 8  # tasks per worker, about, for balance; more for big searches (``tasks``)
@@ -166,4 +167,80 @@ def gather(walked: Iterable[list], count: int, shards: list[tuple[list, int, int
                 s[1] += packed[6]
                 s[2] += nbytes
         check()
+    return out
+
+
+# -- the job's side ----------------------------------------------------------------
+def scan(job, filters: Filters, workers: int, index) -> dict:
+    """The job's walk (``job``: the dupes job running), its files cut into shards by size;
+    the state that settles them, or the pass-by-pass one when a shard is too big a share
+    for one worker, or when the index vouches for some of the files (``dupes.stored``:
+    those are not read)."""
+    c, ctx = job.config, job.ctx
+    count = SHARDS
+    top, stats, walk_tasks = plan_walk(c.paths, WalkRules.from_dict(c.rules), filters, workers,
+                                       lambda path, problem: ctx.error(problem, path=path), ctx.check_interrupt,
+                                       index=index, shards=count)
+    found = gather(cut_by_arg(top, count), count)
+
+    def walked():
+        for chunk in ctx.map(walk_subtrees, guided(walk_tasks, workers), chunksize=1):
+            for per_arg, st in chunk:
+                stats.merge(st)
+                yield per_arg
+
+    found = gather(walked(), count, found, ctx.check_interrupt)
+    for path, msg in stats.errors:
+        ctx.error(msg, path=path)
+    scanned = sum(s[1] for s in found)
+    if not balanced(found, workers) or known(found):
+        files = files_of(found)
+        return job._group(files, len(files))
+    return {"stage": "shards", "shards": found, "todo": tasks(found, workers), "scanned": scanned,
+            "done": 0, "candidates": 0, "rendered": [], "read_bytes": 0}
+
+
+def settle(job, state: dict) -> dict:
+    """Settle the tasks left (``tasks``); the job's output. The groups stay on the job
+    (``job.rendered``) for it to store."""
+    c, ctx = job.config, job.ctx
+    job.state = state
+    job._last_cp, job._cp_cost = time.monotonic(), 0.0
+    found, todo = state["shards"], list(state["todo"])
+    ctx.phase("compare", message="comparing files of equal size", total=state["scanned"], unit="files")
+    ctx.progress(done=state["done"])
+    by_arg = len(c.paths) > 1
+    work = (([p for k in ks for p in found[k][0]], by_arg) for ks in todo)
+    runs = [state["rendered"]] if state["rendered"] else []
+    for ks, (rendered, errors, nbytes, candidates) in zip(todo, ctx.map(settle_shard, work, chunksize=1),
+                                                        strict=True):
+        for path, msg in errors:
+            ctx.error(msg, path=path)
+        runs.append(rendered)
+        n = sum(found[k][1] for k in ks)
+        for k in ks:
+            found[k] = [[], 0, 0]  # settled: nothing of it left to keep
+        state["todo"].remove(ks)
+        state["done"] += n
+        state["candidates"] += candidates
+        job.read_bytes += nbytes
+        ctx.add_items(n)
+        ctx.add_bytes(nbytes)
+        ctx.progress(done=state["done"], bytes_done=job.read_bytes)
+        ctx.check_interrupt()
+        if job._checkpoint_due():
+            state["rendered"] = merge(runs)
+            runs = [state["rendered"]]
+            job._maybe_checkpoint()
+    rendered = merge(runs)
+    job.groups, job.rendered, job.kept = [], rendered, None
+    return {"mode": c.mode, "scanned": state["scanned"], "candidates": state["candidates"], "from_index": 0,
+            "read_bytes": job.read_bytes, "groups": len(rendered),
+            "duplicates": sum(-r[1] - 1 for r in rendered), "wasted": -sum(r[0] for r in rendered)}
+
+
+def merge(runs: list[list]) -> list:
+    """Sorted lists of rendered groups as one sorted list (lists after a checkpoint: tuples again)."""
+    out = [tuple(r) for run in runs for r in run]
+    out.sort()
     return out
