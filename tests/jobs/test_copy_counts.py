@@ -40,7 +40,7 @@ def _show(cli, job):
 
 @pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
 def test_counts_after_pauses_with_batches_out_equal_the_tree(lib, cli, tmp_path, monkeypatch, request, move):
-    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.15")  # each pool batch takes a while: pauses find some out
+    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.4")  # each pool batch takes a while: pauses find some out
     monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "60")
     rng = random.Random(7)
     src = tmp_path / "src"
