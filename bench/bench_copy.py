@@ -3,7 +3,8 @@
     python bench/bench_copy.py [--runs 5] [--small 20000] [--save]
     python bench/bench_copy.py --cpu [--runs 7] [--verify]
 
-Warm cache: every tool copies the same tree once before timing.
+Warm cache; the cases run interleaved, round by round (each round: cp -a, rsync -a, sdjobs with no runner
+alive, with a runner alive, with --verify), and each row is the median of its runs.
 
 ``--cpu`` measures CPU instead of wall time, which a loaded machine moves far less: user and
 system seconds per copy of the whole runner tree (the runner, its command server, the job
@@ -145,26 +146,30 @@ def main() -> None:
         rm(dst)
         subprocess.run(["sync"])
 
-    env = {**os.environ, "SDJOBS_LIBRARY": str(lib)}
-
-    def fresh_lib_cold():
-        clean()
-        drop_runner(lib)
-
-    rows = [("cp -a", timed(["cp", "-a", str(src), str(dst)], before=clean, runs=args.runs))]
-    if have("rsync"):
-        rows.append(("rsync -a", timed(["rsync", "-a", str(src) + "/", str(dst)], before=clean, runs=args.runs)))
+    # The cases run round by round (interleaved), so that the machine's drift moves them all alike.
+    # The cold case has a library of its own, its runner stopped before each run (issue 19: within
+    # 1.1x of cp -a); the warm cases share a runner started once, its command server answering.
+    cold_lib = lib.with_name("cold-library.db")
+    warm_env = {**os.environ, "SDJOBS_LIBRARY": str(lib)}
+    cold_env = {**os.environ, "SDJOBS_LIBRARY": str(cold_lib)}
     sd = "sdjobs copy"
-    # issue 19: with no runner alive (stopped before each run), within 1.1x of cp -a
-    rows.append((sd + " (runner auto-started)",
-                 timed(SDJOBS + ["copy", str(src), str(dst)], before=fresh_lib_cold, env=env, runs=args.runs)))
+    cases: list[tuple[str, list[str], dict | None, object]] = [("cp -a", ["cp", "-a", str(src), str(dst)], None, clean)]
+    if have("rsync"):
+        cases.append(("rsync -a", ["rsync", "-a", str(src) + "/", str(dst)], None, clean))
+    cases += [(sd + " (runner auto-started)", SDJOBS + ["copy", str(src), str(dst)], cold_env,
+               lambda: (clean(), drop_runner(cold_lib))),
+              (sd + " (runner running)", SDJOBS + ["copy", str(src), str(dst)], warm_env, clean),
+              (sd + " --verify", SDJOBS + ["copy", "--verify", str(src), str(dst)], warm_env, clean)]
     subprocess.Popen(SDJOBS + ["--library", str(lib), "runner"], start_new_session=True,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_served(lib)
-    rows.append((sd + " (runner running)", timed(SDJOBS + ["copy", str(src), str(dst)], before=clean, env=env,
-                                                 runs=args.runs)))
-    rows.append((sd + " --verify", timed(SDJOBS + ["copy", "--verify", str(src), str(dst)], before=clean, env=env,
-                                         runs=args.runs)))
+    times: dict[str, list[float]] = {name: [] for name, *_ in cases}
+    for _ in range(args.runs):
+        for name, cmd, env, before in cases:
+            times[name] += timed(cmd, before=before, env=env, runs=1)
+            if name.endswith("(runner auto-started)"):
+                drop_runner(cold_lib)  # (not left to compete with the next cases)
+    rows = [(name, times[name]) for name, *_ in cases]
     drop_runner(lib)
     clean()
     note = (f"Tree: {args.small:,} files of 0.5-16 kB in {args.small // 100} directories plus files of {args.big} MB"
