@@ -11,6 +11,14 @@ ORDER = [("copy.md", "copy and jobs ls"), ("latency.md", "latency"), ("index.md"
          ("validate.md", "validate"), ("thumbs.md", "thumbs"), ("dash.md", "dashboard"), ("hosts.md", "hosts")]
 
 
+DETAILS = "<!-- details -->"  # in a results file: what follows stays there (how it was measured, where the time goes)
+
+
+def _tables(text: str) -> str:
+    """A results file up to its DETAILS marker, if it has one: the README keeps the tables."""
+    return text.split(DETAILS)[0]
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
@@ -19,7 +27,7 @@ def main() -> None:
     for name, title in ORDER:
         path = ROOT / "bench" / "results" / name
         if path.exists():
-            body = path.read_text().strip()
+            body = _tables(path.read_text()).strip()
             if not body.startswith("#"):
                 body = f"### {title}\n\n{body}"
             parts.append(f"\n{body}\n\n(from `bench/results/{name}`)\n")
