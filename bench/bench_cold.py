@@ -15,7 +15,6 @@ import argparse
 import ctypes
 import os
 import resource
-import shutil
 import signal
 import statistics
 import subprocess
@@ -23,26 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, ROOT, machine, rm
+from common import BENCH_DIR, ROOT, install, machine, rm
 
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def installed(checkout: Path, venv: Path) -> list[str]:
-    """The ``sdjobs`` command of ``checkout`` as `pip install .` leaves it (see bench/common.py)."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next((venv / "lib").glob("python*/site-packages"))
-    shutil.rmtree(site / "sdjobs", ignore_errors=True)
-    shutil.copytree(checkout / "sdjobs", site / "sdjobs", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([str(python), "-m", "compileall", "-q", str(site / "sdjobs")], stdout=subprocess.DEVNULL, check=True)
-    deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
-    (site / "zz-dependencies.pth").write_text("\n".join(deps) + "\n")
-    script = venv / "bin" / "sdjobs"
-    script.write_text(f"#!{python}\nimport sys\nfrom sdjobs.cli.launch import run\nsys.exit(run())\n")
-    script.chmod(0o755)
-    return [str(script)]
 
 
 def _children_cpu() -> float:
@@ -100,9 +82,9 @@ def main() -> None:
         src = BENCH_DIR / "cold-src"
         src.mkdir(parents=True, exist_ok=True)
         (src / "a").write_text("x\n")
-    sides = {"this": installed(ROOT, BENCH_DIR / "venv-cold")}
+    sides = {"this": install(ROOT, BENCH_DIR / "venv-cold")}
     if args.against:
-        sides["against"] = installed(args.against.resolve(), BENCH_DIR / "venv-against")
+        sides["against"] = install(args.against.resolve(), BENCH_DIR / "venv-against")
     results: dict[str, list[tuple[float, ...]]] = {name: [] for name in sides}
     for n in range(args.rounds):
         for name in (list(sides) if n % 2 == 0 else list(sides)[::-1]):

@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -42,53 +41,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import BENCH_DIR, SDJOBS, machine, rm, wait_served  # noqa: E402
+from common import BENCH_DIR, SDJOBS, install, machine, rm, tree_cpu, wait_served  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
 PARTS = ["submit", "claim", "job process", "to work", "work", "end", "notice + exit"]
 CPU_PARTS = ["runner", "job processes", "server", "served", "client"]
-
-
-def install(checkout: Path, venv: Path) -> list[str]:
-    """``sdjobs`` of another checkout, installed as common.py installs this one (bytecode compiled)."""
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = next((venv / "lib").glob("python*/site-packages"))
-    shutil.rmtree(site / "sdjobs", ignore_errors=True)
-    shutil.copytree(checkout / "sdjobs", site / "sdjobs", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([str(python), "-m", "compileall", "-q", str(site / "sdjobs")], stdout=subprocess.DEVNULL,
-                   check=True)
-    deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
-    (site / "zz-dependencies.pth").write_text("\n".join(deps) + "\n")
-    script = venv / "bin" / "sdjobs"
-    script.write_text(f"#!{python}\nimport sys\nfrom sdjobs.cli.launch import run\nsys.exit(run())\n")
-    script.chmod(0o755)
-    return [str(script)]
-
-
-def tree_cpu(root_pid: int) -> float:
-    """CPU seconds of a process and its descendants, the reaped ones included."""
-    procs: dict[int, tuple[int, int]] = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            text = open(f"/proc/{p}/stat").read()
-        except OSError:
-            continue
-        f = text[text.rfind(")") + 2:].split()
-        procs[int(p)] = (int(f[1]), sum(int(x) for x in f[11:15]))
-    kids: dict[int, list[int]] = {}
-    for pid, (ppid, _) in procs.items():
-        kids.setdefault(ppid, []).append(pid)
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        if pid in procs:
-            total += procs[pid][1]
-            stack += kids.get(pid, [])
-    return total / HZ
 
 
 class Code:

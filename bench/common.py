@@ -19,18 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
-def _installed() -> list[str]:
-    """The ``sdjobs`` command as `pip install .` leaves it (the package and its bytecode in
-    site-packages), in a virtualenv under BENCH_DIR that borrows this environment's
+def install(checkout: Path, venv: Path) -> list[str]:
+    """The ``sdjobs`` command of ``checkout`` as `pip install .` leaves it (the package and its
+    bytecode in site-packages), in the virtualenv ``venv``, which borrows this environment's
     dependencies. A development (editable) install runs an import finder at every interpreter
     start: about 20 ms that users do not pay."""
-    venv = BENCH_DIR / "venv"
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python*/site-packages"))
     shutil.rmtree(site / "sdjobs", ignore_errors=True)
-    shutil.copytree(ROOT / "sdjobs", site / "sdjobs", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(checkout / "sdjobs", site / "sdjobs", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([str(python), "-m", "compileall", "-q", str(site / "sdjobs")], stdout=subprocess.DEVNULL, check=True)
     deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (site / "zz-dependencies.pth").write_text("\n".join(deps) + "\n")
@@ -40,7 +39,31 @@ def _installed() -> list[str]:
     return [str(script)]
 
 
-SDJOBS = _installed()
+def tree_cpu(root_pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants, the reaped ones included."""
+    procs: dict[int, tuple[int, int]] = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            text = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        f = text[text.rfind(")") + 2:].split()
+        procs[int(p)] = (int(f[1]), sum(int(x) for x in f[11:15]))
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        if pid in procs:
+            total += procs[pid][1]
+            stack += kids.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+SDJOBS = install(ROOT, BENCH_DIR / "venv")
 
 
 def have(tool: str) -> bool:

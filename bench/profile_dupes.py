@@ -31,33 +31,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
 from bench_dupes import env, start_runner, stop_runner  # noqa: E402
-from common import BENCH_DIR, SDJOBS  # noqa: E402
+from common import BENCH_DIR, SDJOBS, tree_cpu  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu(root_pid: int) -> float:
-    """CPU seconds of a process and its descendants, the reaped ones included."""
-    procs: dict[int, tuple[int, int]] = {}
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            text = open(f"/proc/{p}/stat").read()
-        except OSError:
-            continue
-        f = text[text.rfind(")") + 2:].split()
-        procs[int(p)] = (int(f[1]), sum(int(x) for x in f[11:15]))
-    kids: dict[int, list[int]] = {}
-    for pid, (ppid, _) in procs.items():
-        kids.setdefault(ppid, []).append(pid)
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        if pid in procs:
-            total += procs[pid][1]
-            stack += kids.get(pid, [])
-    return total / HZ
 
 
 def _proc_cpu() -> dict[int, tuple[int, int]]:

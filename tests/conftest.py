@@ -151,3 +151,15 @@ def steps_done(marker):
         return [int(x) for x in open(marker).read().split() if x.isdigit()]
     except FileNotFoundError:
         return []
+
+
+def children(pid: int) -> list[int]:
+    """The pids of a process's children (all its threads')."""
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids

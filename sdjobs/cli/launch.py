@@ -112,24 +112,16 @@ def start_runner_early(argv: list[str], serve: bool = False) -> int | None:
 def server_starting(argv: list[str]) -> bool:
     """A command server of this library is starting (it holds cli.lock, its socket is not
     there yet): better wait for it than import the CLI here too."""
-    import fcntl
-
+    from ..runner.prestart import lock_held
     from ..store.libpath import UnsupportedLibrary, data_dir_of, resolve_db_path
 
     library, command, _ = scan(argv[1:])
     if command not in SERVED or not HAND_OVER_POSSIBLE:
         return False
     try:
-        fd = os.open(os.path.join(data_dir_of(resolve_db_path(library)), "cli.lock"), os.O_RDONLY)
-    except (OSError, UnsupportedLibrary):
+        return lock_held(os.path.join(data_dir_of(resolve_db_path(library)), "cli.lock"))
+    except UnsupportedLibrary:
         return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def hand_over_when_served(argv: list[str], patience: float) -> int | None:

@@ -83,9 +83,14 @@ def release_inherited() -> None:
 
 def runner_alive(data_dir: str) -> bool:
     """A runner of this library holds the lock on this host (starting, running or stopping)."""
+    return lock_held(os.path.join(data_dir, RUNNER_LOCK))
+
+
+def lock_held(path: str) -> bool:
+    """Some process holds a flock on ``path`` (False when there is no such file)."""
     try:
-        fd = os.open(os.path.join(data_dir, RUNNER_LOCK), os.O_RDONLY)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

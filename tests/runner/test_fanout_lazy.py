@@ -6,7 +6,7 @@ import os
 import pickle
 
 import pytest
-from conftest import submit, wait_for
+from conftest import children, submit, wait_for
 
 from sdjobs.runner.fanout import FanOut
 
@@ -63,17 +63,6 @@ def test_a_second_chunk_forks_the_pool_and_keeps_the_order():
         fan.close()
     assert [v for v, _ in out] == [2 * n for n in range(9)]
     assert os.getpid() not in {pid for _, pid in out}
-
-
-def children(pid: int) -> list[int]:
-    kids = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
 
 
 def test_a_one_chunk_job_forks_no_worker_and_is_paused_resumed_and_cancelled(store, cli, start_runner):

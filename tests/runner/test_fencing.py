@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from conftest import steps_done, submit, wait_for
+from conftest import children, steps_done, submit, wait_for
 
 from sdjobs.core.status import Status
 
@@ -15,17 +15,6 @@ from sdjobs.core.status import Status
 def no_command_server(monkeypatch):
     """These tests SIGKILL a runner alone: it must leave no command server behind."""
     monkeypatch.setenv("SDJOBS_CLI_SERVER", "0")
-
-
-def children(pid: int) -> list[int]:
-    kids = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
 
 
 def alive(pid: int) -> bool:

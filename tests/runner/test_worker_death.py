@@ -7,21 +7,10 @@ import signal
 import sys
 from pathlib import Path
 
-from conftest import wait_for
+from conftest import children, wait_for
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "jobs"))
 from index_helpers import expected, make_tree  # noqa: E402
-
-
-def children(pid: int) -> list[int]:
-    kids = []
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
 
 
 def index_tree(root: Path) -> None:
