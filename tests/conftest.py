@@ -163,3 +163,12 @@ def children(pid: int) -> list[int]:
     except OSError:
         pass
     return kids
+
+
+def holds(pid: int, name: str) -> bool:
+    """Process ``pid`` has a file named ``name`` open (False once it has ended)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(f"/{name}") for fd in fds)
+    except OSError:  # it ended meanwhile
+        return False

@@ -64,9 +64,7 @@ def serve(db_path: str, runner: int, *, warm: bool) -> int:
         return 0  # another runner of this library serves it
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a foreground runner's terminal is the runner's
     signal.signal(signal.SIGTERM, _stop)
-    if warm:
-        _preload(db_path)
-    loaded = Loaded(plugins=warm)
+    loaded = _load_all(db_path) if warm else Loaded(plugins=False)
     listener, inode = _listen(folder, ACCEPT_POLL if warm else COLD_POLL)
     gc.freeze()  # what the imports made is shared by every fork, untouched
     gc.enable()  # (off while a runner's fork imported the CLI)
@@ -79,11 +77,7 @@ def serve(db_path: str, runner: int, *, warm: bool) -> int:
             except TimeoutError:
                 if not warm and not children:  # nothing to serve now: load what the next commands need
                     warm = True
-                    gc.disable()
-                    _preload(db_path)
-                    loaded = Loaded()
-                    gc.freeze()
-                    gc.enable()
+                    loaded = _load_all(db_path)
                     listener.settimeout(ACCEPT_POLL)
                 continue
             except OSError:
@@ -244,6 +238,16 @@ def _restart(db_path: str) -> None:
         stream.flush()
     argv = python_argv("sdjobs.cli.server", db_path, str(os.getppid()))
     os.execv(argv[0], argv)
+
+
+def _load_all(db_path: str) -> Loaded:
+    """Import what every command needs (``_preload``, no collection meanwhile); what is loaded then."""
+    gc.disable()
+    _preload(db_path)
+    loaded = Loaded()
+    gc.freeze()  # shared by every fork, untouched
+    gc.enable()
+    return loaded
 
 
 def _preload(db_path: str) -> None:

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import wait_for
+from conftest import holds, wait_for
 
 PLANTED = """import os
 open(os.path.join(os.getcwd(), "PLANTED-RAN"), "w").close()
@@ -35,15 +35,7 @@ def test_background_runner_and_server_leave_the_start_directory(cli, store, tmp_
 def _servers(runner: int) -> list[int]:
     """The runner's command server: exec'd as sdjobs.cli.server, or forked by a runner that a
     cold command started (with the runner's command line): the child that holds cli.lock."""
-    return [c for c in _children(runner) if _holds(c, "cli.lock")]
-
-
-def _holds(pid: int, name: str) -> bool:
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(f"/{name}") for fd in fds)
-    except OSError:  # it ended meanwhile
-        return False
+    return [c for c in _children(runner) if holds(c, "cli.lock")]
 
 
 def _children(pid: int, marker: bytes = b"") -> list[int]:

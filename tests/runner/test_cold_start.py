@@ -8,7 +8,7 @@ import os
 import subprocess
 import threading
 
-from conftest import wait_for
+from conftest import children, holds, wait_for
 
 from sdjobs.runner.prestart import FIRST_IDLE_EXIT, runner_alive
 
@@ -22,19 +22,6 @@ def _imported_typer(stderr: str) -> bool:
                for line in stderr.splitlines())
 
 
-def _children(pid: int) -> list[int]:
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(x) for x in f.read().split()]
-
-
-def _holds(pid: int, name: str) -> bool:
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(f"/{name}") for fd in fds)
-    except OSError:  # it ended meanwhile
-        return False
-
-
 def test_a_cold_job_command_is_served_by_the_runner_it_starts(cli, store, tmp_path):
     (tmp_path / "a").write_text("x")
     first = cli("copy", str(tmp_path / "a"), str(tmp_path / "b"), env=PROFILE)
@@ -44,8 +31,8 @@ def test_a_cold_job_command_is_served_by_the_runner_it_starts(cli, store, tmp_pa
     [runner] = store.runners()
     with open(f"/proc/{runner.pid}/cmdline", "rb") as f:
         assert b"--serve" in f.read().split(b"\0")
-    [server] = [c for c in _children(runner.pid) if _holds(c, "cli.lock")]
-    assert not _holds(server, "runner.lock")  # only the runner marks a live runner
+    [server] = [c for c in children(runner.pid) if holds(c, "cli.lock")]
+    assert not holds(server, "runner.lock")  # only the runner marks a live runner
     second = cli("copy", str(tmp_path / "a"), str(tmp_path / "c"), env=PROFILE)  # at once: served too
     assert second.returncode == 0 and not _imported_typer(second.stderr), second.stderr
     assert [r.pid for r in store.runners()] == [runner.pid]

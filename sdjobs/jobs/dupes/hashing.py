@@ -374,10 +374,14 @@ def _staged_edges(paths: list[str], size: int) -> tuple[list[str | None], list[t
                 fds[i] = fd
         return fd
 
-    def pread_exact(fd: int, length: int, offset: int) -> bytes:
+    def pread_upto(fd: int, length: int, offset: int) -> bytes:
         data = os.pread(fd, length, offset)
         while len(data) < length and (more := os.pread(fd, length - len(data), offset + len(data))):
             data += more
+        return data
+
+    def pread_exact(fd: int, length: int, offset: int) -> bytes:
+        data = pread_upto(fd, length, offset)
         if len(data) < length:  # as ``tail_hash`` says it
             raise Changed(f"file ended at {offset + len(data)}")
         return data
@@ -390,9 +394,7 @@ def _staged_edges(paths: list[str], size: int) -> tuple[list[str | None], list[t
                 try:
                     fd = fd_of(i, step != "F")
                     if step == "H":  # as ``head_hash``: a file that shrank has other first bytes
-                        head = os.pread(fd, edge, 0)
-                        while len(head) < edge and (more := os.pread(fd, edge - len(head), len(head))):
-                            head += more
+                        head = pread_upto(fd, edge, 0)
                         keys[i] = "H" + hexdigest(head)
                         nbytes += len(head)
                     elif step == "T":
