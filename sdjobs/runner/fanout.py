@@ -14,40 +14,31 @@ pool is forked: a thread the job starts while making them runs across the fork.
 Only the forking thread lives on in a worker, which must never need what such a
 thread holds (``core/trail.py`` holds the trailer's write lock across a fork).
 
-A worker dies with its job process (``lifeline``). A worker that dies on its
-own (the OOM killer's SIGKILL) takes the chunk it was running with it, which
-``multiprocessing.Pool`` would wait for forever: the fan-out watches the
-workers' sentinels and raises ``WorkerLost``, which ends the job process as
-a crash, so that the job resumes from its last checkpoint.
+The workers are ``runner/pool.py``'s: a pipe each, driven from the map's own
+thread. A worker dies with its job process (``lifeline``). A worker that dies on
+its own (the OOM killer's SIGKILL) takes the chunk it was running with it: the
+pool raises ``WorkerLost``, which ends the job process as a crash, so that the
+job resumes from its last checkpoint.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
-import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, islice
-from multiprocessing.reduction import ForkingPickler
 from multiprocessing.connection import wait
-from multiprocessing.pool import Pool
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from ..core.errors import WorkerLost
-from . import lifeline
 from .gate import GateClient, Tokens
+from .pool import Sent, Watcher, WorkerPool
 
 __all__ = ["FanOut", "GateClient", "WorkerLost"]
 
 POLL = 0.05  # seconds between looks at the workers while waiting for a result
-
-
-def _init_worker(job_pid: int) -> None:
-    lifeline.die_with_parent(job_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C and a hang-up are the supervisor's business
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def _run_chunk(fn: Callable, chunk: list) -> list:
@@ -86,48 +77,24 @@ class _Lookahead:
         return chunk
 
 
-class _Sent:
-    """A chunk sent to the pool; the pool's result thread fills in how it ended."""
-
-    __slots__ = ("done", "ok", "value")
-
-    def __init__(self) -> None:
-        self.done = False
-        self.ok = False
-        self.value: Any = None  # its results, or the exception it raised
-
-    def finish(self, ok: bool, value: Any) -> None:
-        self.ok, self.value = ok, value
-        self.done = True  # last: the job's thread reads ``done`` first
-
-
 class FanOut:
     def __init__(self, workers: int | None = None, gate: GateClient | None = None,
                  limit: Callable[[], int | None] | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.gate = gate
         self.limit = limit  # live per-job cap (max_workers setting)
-        self._pool: Pool | None = None
-        self._procs: list = []  # the pool's worker processes, as started (kept: their sentinels stay valid)
+        self._pool: WorkerPool | None = None
+        self._watcher: Watcher | None = None
 
-    def _get_pool(self) -> Pool:
+    def _get_pool(self) -> WorkerPool:
         if self._pool is None:
-            ctx = multiprocessing.get_context("fork")
-            self._pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=(os.getpid(),))
-            # the pool replaces a dead worker; we must notice it (its list of workers is private)
-            self._procs = list(self._pool._pool)  # type: ignore[attr-defined]
+            self._pool = WorkerPool(self.workers, os.getpid())
         return self._pool
 
-    def _sentinels(self) -> list:
-        return [p.sentinel for p in self._procs]
-
-    def _check_workers(self) -> None:
-        """Raise WorkerLost if a worker has died: its chunk will never come back."""
-        for p in self._procs:
-            code = p.exitcode
-            if code is not None:
-                how = f"signal {-code}" if code < 0 else f"exit code {code}"
-                raise WorkerLost(f"a worker process died ({how}); the job resumes from its last checkpoint")
+    def _away(self, pool: WorkerPool) -> Watcher:
+        if self._watcher is None:
+            self._watcher = Watcher(pool)
+        return self._watcher
 
     def _cap(self) -> int:
         cap = self.workers
@@ -155,66 +122,80 @@ class FanOut:
         else:
             yield from self._map_gated(fn, items, chunksize)
 
+    @staticmethod
+    def _send(pool: WorkerPool, fn: Callable, chunk: list, sent: Sent) -> None:
+        """``chunk`` to an idle worker; one that cannot be pickled ends as its chunk's error, in order."""
+        worker = pool.idle()
+        assert worker is not None
+        try:
+            pool.send(worker, fn, chunk, sent)
+        except Exception as exc:  # noqa: BLE001 - whatever pickling raised, raised by the map in its turn
+            sent.finish(False, exc)
+
     def _map_free(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
         pool, it = self._get_pool(), iter(items)
-        pending: deque = deque()  # the pool's AsyncResults, in order
+        pending: deque[Sent] = deque()  # the chunks sent, in order
+        exhausted = False
         while True:
-            while len(pending) < self._cap() * 2:
+            while not exhausted and pool.busy() < self._cap() and pool.idle() is not None:
                 chunk = list(islice(it, chunksize))
                 if not chunk:
+                    exhausted = True
                     break
-                pending.append(pool.apply_async(_run_chunk, (fn, chunk)))
-            if not pending:
+                sent = Sent()
+                self._send(pool, fn, chunk, sent)
+                pending.append(sent)
+            if pending and pending[0].done:
+                sent = pending.popleft()
+                if not sent.ok:
+                    raise sent.value
+                yield from sent.value
+                continue
+            if not pending and exhausted:
                 return
-            result = pending.popleft()
-            while not result.ready():
-                wait(self._sentinels(), POLL)
-                self._check_workers()
-            yield from result.get()
+            pool.collect(wait(pool.waitables(), POLL))  # (workers may still run a map given up before)
 
     def _map_gated(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
         """Each chunk runs on a token; a token is kept for the next chunk (no round trip
         to the supervisor per chunk) until the work runs out or the supervisor reclaims it.
         The next chunk is taken from ``items`` ahead of time, so a worker that ends a
-        chunk gets another as soon as this thread wakes, which a pipe makes immediate."""
+        chunk gets another as soon as its result is read."""
         pool, gate, chunks = self._get_pool(), self.gate, _Lookahead(items, chunksize)
         assert gate is not None
         tokens = Tokens(gate)
-        pending: deque[_Sent] = deque()  # the chunks sent to the pool, in order
+        pending: deque[Sent] = deque()  # the chunks sent, in order
 
         def submit(chunk: list) -> None:
-            sent = _Sent()
-
-            def finished(ok: bool, value: Any) -> None:
-                sent.finish(ok, value)
-                tokens.chunk_ended()
-
             tokens.started()
-            pool.apply_async(_run_chunk, (fn, chunk), callback=lambda r: finished(True, r),
-                             error_callback=lambda e: finished(False, e))
+            sent = Sent(on_end=tokens.chunk_ended)
+            self._send(pool, fn, chunk, sent)
             pending.append(sent)
 
         tokens.want(self._cap())
         try:
             while True:
-                self._spend(tokens, chunks, submit)
+                self._spend(tokens, chunks, submit, pool)
                 if pending and pending[0].done:
                     sent = pending.popleft()
                     if not sent.ok:
                         raise sent.value
+                    watcher = self._away(pool)
                     with tokens.away():
-                        yield from sent.value
+                        watcher.away.set()  # chunks that end meanwhile give their tokens back at once
+                        try:
+                            yield from sent.value
+                        finally:
+                            watcher.away.clear()
                     continue
                 if not pending and chunks.exhausted:
                     return
-                tokens.wait([gate.conn, *self._sentinels()], POLL)
-                self._check_workers()
+                pool.collect(tokens.wait([gate.conn, *pool.waitables()], POLL))
         finally:
             tokens.close()
 
-    def _spend(self, tokens: Tokens, chunks: _Lookahead, submit: Callable[[list], None]) -> None:
+    def _spend(self, tokens: Tokens, chunks: _Lookahead, submit: Callable[[list], None], pool: WorkerPool) -> None:
         """One look at the tokens: take the grants, answer reclaims, start the chunks that spare
-        tokens allow, and give back the tokens there is no work for."""
+        tokens (and idle workers) allow, and give back the tokens there is no work for."""
         gate = self.gate
         assert gate is not None
         tokens.settle()
@@ -223,7 +204,8 @@ class FanOut:
         if not chunks.exhausted:
             tokens.want(cap)  # max_workers may have changed while running
         tokens.give_back(min(tokens.spare, gate.reclaim))  # asked back: before this job reuses it
-        while tokens.spare > 0 and tokens.running < cap and chunks.peek() is not None:
+        while (tokens.spare > 0 and tokens.running < cap and pool.idle() is not None
+               and chunks.peek() is not None):
             submit(chunks.take())
         chunks.peek()
         if chunks.exhausted:
@@ -232,19 +214,10 @@ class FanOut:
         tokens.give_back(tokens.held - keep)  # no work for them, or more than max_workers now allows
 
     def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
         if self._pool is None:
             return
-        if any(p.exitcode is not None for p in self._procs):
-            # A worker killed while it waited for a task still holds the task queue's lock:
-            # Pool.terminate() would wait for that lock forever. Kill the rest and leave the
-            # pool's threads behind (daemons; this process is about to end as a crash).
-            for p in {*self._procs, *self._pool._pool}:  # type: ignore[attr-defined]  # (private)
-                if p.exitcode is None:
-                    p.kill()
-            # or the same wait would come at this process's exit (the finalizer is private)
-            self._pool._terminate.cancel()  # type: ignore[attr-defined]
-        else:
-            self._pool.terminate()
-            self._pool.join()
+        self._pool.close()
         self._pool = None
-        self._procs = []
