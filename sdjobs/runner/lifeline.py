@@ -9,8 +9,8 @@ fork and the ``prctl`` call would send no signal.
 
 The kernel sends the signal when the *thread* that forked the process ends:
 fork from a thread that lives as long as the parent needs the child (the
-main thread; a ``multiprocessing.Pool`` forks a replacement worker from its
-handler thread, which lives as long as the pool).
+main thread: the fan-out's pool, ``runner/pool.py``, is forked by the thread of
+the job's first map of two chunks, the job's main thread).
 
 Linux only; elsewhere this does nothing, and the fencing of the job's writes
 (``Store.claim``) still keeps a stray process from recording anything.

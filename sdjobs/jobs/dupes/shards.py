@@ -70,6 +70,8 @@ def cut(files: Files, count: int) -> list[tuple[tuple, int] | None]:
 
 def cut_by_arg(files: Files, count: int) -> list[list[tuple[tuple, int] | None]]:
     """``cut`` of the files of each PATH argument apart (a pack keeps one argument for all its files)."""
+    if not files.args or files.args.count(files.args[0]) == len(files.args):
+        return [cut(files, count)]  # one argument (the usual case): no copy of the columns
     by: dict[int, list[int]] = {}
     for i, arg in enumerate(files.args):
         by.setdefault(arg, []).append(i)
