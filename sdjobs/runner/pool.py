@@ -19,6 +19,7 @@ raises ``WorkerLost``, and the job resumes from its last checkpoint.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -150,16 +151,13 @@ class WorkerPool:
                 raise WorkerLost(f"a worker process died ({how}); the job resumes from its last checkpoint")
 
     def close(self) -> None:
-        """Stop every worker: an idle one ends at its pipe's end, a busy one (a job stopped in the middle
-        of a chunk) is terminated, as ``multiprocessing.Pool.terminate`` did."""
+        """Stop every worker at once (SIGTERM, as ``multiprocessing.Pool.terminate``), idle or in the
+        middle of a chunk: a worker holds what it inherited from the job process (the copy's
+        destination directory, open), and a worker that took its time to end kept, say, a
+        filesystem busy after its job was over."""
         for w in self.workers:
-            if w.sent is not None and w.proc.exitcode is None:
+            if w.proc.exitcode is None:
                 w.proc.terminate()
-            else:
-                try:
-                    w.conn.send(None)
-                except OSError:
-                    pass  # gone already
             w.conn.close()
         for w in self.workers:
             w.proc.join(5)
@@ -179,6 +177,7 @@ class Watcher:
         self.pool = pool
         self.away = threading.Event()
         self._stopped = False
+        self._stop_r, self._stop_w = os.pipe()  # ``stop`` wakes it at once from its wait
         self._thread = threading.Thread(target=self._run, name="sdjobs-fanout-away", daemon=True)
         self._thread.start()
 
@@ -187,7 +186,9 @@ class Watcher:
             self.away.wait()
             if self._stopped:
                 return
-            ready = wait(self.pool.waitables(), self.LOOK)
+            ready = wait([*self.pool.waitables(), self._stop_r], self.LOOK)
+            if self._stopped:
+                return
             if not self.away.is_set():
                 continue
             try:
@@ -198,4 +199,7 @@ class Watcher:
     def stop(self) -> None:
         self._stopped = True
         self.away.set()
+        os.write(self._stop_w, b"x")
         self._thread.join(5)
+        os.close(self._stop_r)
+        os.close(self._stop_w)

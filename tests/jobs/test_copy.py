@@ -5,6 +5,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import wait_for
@@ -223,7 +224,12 @@ def test_full_disk_fails_clearly_with_no_partial_file(cli, store, tmp_path):
         assert temps(mnt) == []
         assert store.list_jobs()[0].status == "failed"
     finally:
-        subprocess.run(["umount", str(mnt)])
+        # Nothing of the job (its process, its workers and what they inherited) holds the mount
+        # for long once the command is over: it unmounts within a second (it once stayed busy).
+        deadline = time.monotonic() + 1
+        while subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "the destination stayed busy after the job failed"
+            time.sleep(0.05)
 
 
 def test_unreadable_file_is_a_non_critical_error(cli, tmp_path):
@@ -298,4 +304,9 @@ def test_full_disk_with_many_small_files_fails_with_no_partial_file(cli, store, 
                 assert open(p, "rb").read() == open(src / rel, "rb").read(), f"{rel} is incomplete"
         assert store.list_jobs()[0].status == "failed"
     finally:
-        subprocess.run(["umount", str(mnt)])
+        # Nothing of the job (its process, its workers and what they inherited) holds the mount
+        # for long once the command is over: it unmounts within a second (it once stayed busy).
+        deadline = time.monotonic() + 1
+        while subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "the destination stayed busy after the job failed"
+            time.sleep(0.05)
