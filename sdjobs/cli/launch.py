@@ -15,6 +15,8 @@ With no runner alive, a job command starts one that serves at once (runner/backg
 ``--serve``) and waits for its server rather than importing the CLI here: the CLI is imported
 once, in the server, and the commands that follow are served too. If that runner dies, or its
 server does not listen within SERVED_WITHIN, the command runs here after all.
+
+``jobs ls`` with no server runs here without typer and peewee (cli/jobs_ls.py: ``fast``).
 """
 
 
@@ -83,6 +85,10 @@ def run() -> None:
             started = start_runner_early(sys.argv, serve) is not None
             if serve and (started or server_starting(sys.argv)):
                 code = hand_over_when_served(sys.argv, SERVED_WITHIN if started else STARTING_WITHIN)
+        if code is None and scan(sys.argv[1:])[1:] == ("jobs", "ls"):  # with no server: without typer
+            from .jobs_ls import fast
+
+            code = fast(sys.argv)
         if code is not None:
             raise SystemExit(code)
     from .main import run as run_here
