@@ -112,7 +112,7 @@ def start_runner_early(argv: list[str], serve: bool = False) -> int | None:
         path = resolve_db_path(library)
     except UnsupportedLibrary:
         return None  # the command itself says why
-    return prestart(path, serve=serve and HAND_OVER_POSSIBLE)
+    return prestart(path, serve=serve and HAND_OVER_POSSIBLE, expect=command if command != "run" else None)
 
 
 def server_starting(argv: list[str]) -> bool:

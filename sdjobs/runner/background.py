@@ -1,7 +1,7 @@
 """Entry point of a runner that a command started on demand.
 
     python -m sdjobs.runner.background LIBRARY_DB IDLE_EXIT_SECONDS
-        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS] [--serve 1]
+        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS] [--serve 1] [--expect TYPE]
 
 It skips the command-line layer (typer and click: about 80 ms of imports), so
 that the first job submitted with no runner alive starts that much sooner.
@@ -11,6 +11,9 @@ that the first job submitted with no runner alive starts that much sooner.
 command-line layer too and fork the command server at once, before the loop, so
 that the command that started it, waiting for the server, is served: one import
 of the CLI, not one in the command and another in a server started later.
+``--expect TYPE``: the job type the command that started it is about to submit;
+its modules are imported before the loop, while that command is still starting,
+so that its job process is forked warm (the other types' wait for the first idle).
 ``sdjobs runner`` remains the entry point for people and service managers.
 """
 
@@ -39,6 +42,9 @@ def main(argv: list[str]) -> int:
     if opts.get("--serve") == "1" and os.environ.get("SDJOBS_CLI_SERVER", "1") != "0":
         from ..cli import server as cli_server
         from ..store import api  # noqa: F401 - the runner's and the server's common part, imported once
+        from ..store.peewee_lazy import library_database
+
+        library_database()  # (peewee: imported at the store's first use, here before the fork)
 
         # the server imports the CLI while this process imports the supervisor: two cores at work
         server = cli_server.fork(str(library.db_path), os.getpid())
@@ -47,6 +53,8 @@ def main(argv: list[str]) -> int:
     sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
     if server is not None:
         sup.served_by(server)
+    if "--expect" in opts:
+        _warm_up(opts["--expect"])
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
     gc.enable()
     try:
@@ -59,6 +67,25 @@ def main(argv: list[str]) -> int:
             raise
         print(f"sdjobs runner: stopped: {fault}", file=sys.stderr, flush=True)
         return 1
+
+
+def _warm_up(job_type: str) -> None:
+    """Import the modules of built-in job type ``job_type`` (its job then starts warm)."""
+    import importlib
+
+    from ..core import registry
+    from ..jobs import BUILTIN
+    from .supervisor import STORE_MODULES
+
+    if job_type not in BUILTIN:
+        return
+    try:
+        importlib.import_module(BUILTIN[job_type])
+        cls = registry.find(job_type)
+        for name in (*STORE_MODULES, *(cls.preload if cls is not None else ())):
+            importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - its job's own import says what is wrong
+        pass
 
 
 if __name__ == "__main__":
