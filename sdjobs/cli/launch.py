@@ -37,6 +37,7 @@ FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 # without O_PATH and /proc, every command runs in its own process.
 HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 SERVED_WITHIN = 5.0  # how long a command that started a runner waits for its server before running here
+SERVED_POLL = 0.005  # how often it looks (more often costs the runner and its server CPU)
 STARTING_WITHIN = 1.0  # how long a command waits for a server that is starting (it holds cli.lock)
 
 
@@ -148,7 +149,7 @@ def hand_over_when_served(argv: list[str], patience: float) -> int | None:
                 return code
             if not runner_alive(data_dir):
                 return None  # it could not start: this command says why, or starts one itself
-            time.sleep(0.005)
+            time.sleep(SERVED_POLL)
     except KeyboardInterrupt:  # Ctrl-C before the command began: nothing was submitted
         return INTERRUPTED
     return None
