@@ -78,3 +78,18 @@ def test_a_library_named_by_option_is_the_one_listed(cli, store, tmp_path):
     assert (r.returncode, r.stdout, r.stderr.strip()) == (0, "", "no jobs")
     r = cli(f"--library={os.environ['SDJOBS_LIBRARY']}", "jobs", "ls", "-n", "1", check=True)
     assert r.stdout.splitlines()[1].split()[0] == "40" and r.stderr.strip() == "more: add --before 40"
+
+
+def test_a_reader_that_goes_away_ends_it_as_the_full_cli_does(lib, store):
+    rows = [("copy", 1, "completed", 0, codec.pack({}), 1.0, 1.0, 2.0, codec.pack({"argv": ["sdjobs", "copy", "x" * 60]}))
+            for _ in range(3000)]  # some 300 kB of lines: more than a pipe holds
+    with store._transaction():
+        store._executemany("INSERT INTO job (type, type_version, status, priority, config, created_at, updated_at,"
+                           " finished_at, context) VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    outcomes = []
+    for cmd in ([sys.executable, "-m", "sdjobs"], [sys.executable, "-c", FULL]):
+        proc = subprocess.Popen([*cmd, "jobs", "ls", "--all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.readline()
+        proc.stdout.close()  # as `| head -1` does
+        outcomes.append((proc.wait(timeout=60), proc.stderr.read()))
+    assert outcomes[0] == outcomes[1] == (1, b"")
