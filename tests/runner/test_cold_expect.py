@@ -19,7 +19,7 @@ def test_the_runner_a_cold_copy_starts_expects_a_copy(cli, store, tmp_path):
 def test_warm_up_imports_the_expected_type_and_ignores_an_unknown_one():
     out = subprocess.run(
         [sys.executable, "-c", "import sys\nfrom sdjobs.runner.background import _warm_up\n"
-         "_warm_up('no-such-type')\nbefore = 'sdjobs.jobs.copy.job' in sys.modules\n_warm_up('copy')\n"
+         "_warm_up('no-such-type')\nbefore = 'sdjobs.jobs.copy.job' in sys.modules\n_warm_up('copy', 'sdjobs.store.data_sqlite')\n"
          "print(before, 'sdjobs.jobs.copy.job' in sys.modules, 'sdjobs.store.data_sqlite' in sys.modules)"],
         capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True"]
