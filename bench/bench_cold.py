@@ -6,6 +6,8 @@ Each round stops the library's runner, then times ``sdjobs copy SRC DST`` (a one
 the fixed cost), then at once a second copy. Reported per checkout, interleaved round by round: the
 wall time of each command, the CPU of its client process, and the CPU of the whole tree (client,
 runner, command server, jobs: this process is their subreaper, and stops the runner after the round).
+With ``--src``, each round also times ``cp -a SRC DST``, and the first command's median is given as
+a multiple of cp -a's (issue 19: within 1.1x with no runner alive).
 Every checkout is installed as `pip install .` would (bench/common.py), in its own venv.
 """
 
@@ -56,14 +58,20 @@ def _stop_and_reap() -> None:
             return
 
 
+def _clean(dst: Path) -> None:
+    """No copy left, and none of its pages still to write back while the next one is timed."""
+    rm(dst)
+    subprocess.run(["sync"])
+
+
 def round_of(sdjobs: list[str], lib: Path, src: Path, dst: Path) -> tuple[float, float, float, float, float]:
     """(first wall, first client CPU, next wall, next client CPU, tree CPU)."""
     subprocess.run([*sdjobs, "--library", str(lib), "runner", "stop"], capture_output=True)
     _stop_and_reap()
-    rm(dst)
+    _clean(dst)
     before = _children_cpu()
     first = _run([*sdjobs, "--library", str(lib), "copy", str(src), str(dst)])
-    rm(dst)
+    _clean(dst)
     nxt = _run([*sdjobs, "--library", str(lib), "copy", str(src), str(dst)])
     time.sleep(0.05)
     _stop_and_reap()
@@ -86,18 +94,28 @@ def main() -> None:
     if args.against:
         sides["against"] = install(args.against.resolve(), BENCH_DIR / "venv-against")
     results: dict[str, list[tuple[float, ...]]] = {name: [] for name in sides}
+    cp: list[float] = []
     for n in range(args.rounds):
+        if args.src is not None:
+            _clean(BENCH_DIR / "cold-dst-cp")
+            cp.append(_run(["cp", "-a", str(src), str(BENCH_DIR / "cold-dst-cp")])[0])
         for name in (list(sides) if n % 2 == 0 else list(sides)[::-1]):
             lib = BENCH_DIR / f"cold-lib-{name}" / "library.db"
             results[name].append(round_of(sides[name], lib, src, BENCH_DIR / f"cold-dst-{name}"))
     print(f"### cold start\n\n`sdjobs copy {src}` with no runner alive, then at once again; median of {args.rounds}"
           f" interleaved rounds; {machine()}.\n")
-    print("| checkout | first (s) | its client CPU (s) | next (s) | its client CPU (s) | tree CPU (s) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    ref = statistics.median(cp) if cp else None
+    print("| checkout | first (s) | its client CPU (s) | next (s) | its client CPU (s) | tree CPU (s) |"
+          + (" first / cp -a | next / cp -a |" if ref else ""))
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if ref else ""))
     for name, rows in results.items():
         med = [statistics.median(col) for col in zip(*rows, strict=True)]
         where = ROOT if name == "this" else args.against
-        print(f"| {where} | " + " | ".join(f"{v:.3f}" for v in med) + " |")
+        print(f"| {where} | " + " | ".join(f"{v:.3f}" for v in med) + " |"
+              + (f" {med[0] / ref:.2f}x | {med[2] / ref:.2f}x |" if ref else ""))
+    if ref:
+        print(f"\n`cp -a` of the same tree: median {ref:.3f} s.")
+    rm(BENCH_DIR / "cold-dst-cp")
 
 
 if __name__ == "__main__":

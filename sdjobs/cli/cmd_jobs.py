@@ -10,7 +10,7 @@ import typer
 
 from ..core.display import safe
 from ..core.errors import BadInput
-from ..core.status import FINISHED, Status
+from ..core.status import FINISHED
 from . import output, state
 from .submit import PRIORITY_RANGE
 from .groups import NO_DOUBLE_SUGGESTION
@@ -46,64 +46,10 @@ def ls(
 
     Example: sdjobs jobs ls --action copy --limit 100 --before 5230
     """
-    for s in status or []:
-        if s not in {x.value for x in Status}:
-            raise BadInput(f"unknown status {s!r} (one of: {', '.join(x.value for x in Status)})")
-    from . import hosts_output
+    from . import jobs_ls
 
-    store = state.store()
-    store.recover_orphans()
-    hosts = hosts_output.filter_values(store, host)
-    paged = page is not None or before is not None
-    if paged:
-        page = page or 50
-        recs = store.list_jobs(statuses=status, types=type_, action=action, before_id=before, limit=page, hosts=hosts)
-    else:
-        recs = store.list_jobs(statuses=status, types=type_, action=action, recent=None if all_ else limit,
-                               hosts=hosts)
-    if paged and len(recs) == page:  # on stderr: the listing on stdout stays data
-        output.err(f"more: add --before {recs[-1].id}", style="dim")
-
-    waits = store.waiting(recs)
-    names = store.host_names()
-    if as_json:
-        output.print_json([{**_brief(r), "waiting": waits.get(r.id), "host_name": hosts_output.label(names, r.host)}
-                           for r in recs])
-        return
-    if not recs:
-        output.err("no jobs", style="dim")
-        return
-    rows, styles = [], []
-    for r in recs:
-        p, active = r.progress, r.status not in FINISHED
-        frac = p.fraction()
-        prog = output.progress_text(p) if active else ""
-        if frac is not None and active:
-            prog = f"{frac * 100:3.0f}% {prog}"
-        if r.id in waits and not r.wait_children:  # not "running 0%": what it waits for (a parent
-            prog = waits[r.id]  # waiting for its children shows theirs: store/family.py)
-        running = r.status == "running"
-        rows.append((str(r.id), r.type, r.status, str(r.priority), prog, (p.phase or "") if active else "",
-                     output.human_rate(p.rate, p.rate_unit) if running else "",
-                     output.human_duration(p.eta) if running and p.eta is not None else "",
-                     output.human_age(r.created_at), output.what(r.context)))
-        styles.append((None, None, output.STATUS_STYLE.get(r.status)) + (None,) * 7)
-    headers = ("ID", "TYPE", "STATUS", "PRI", "PROGRESS", "PHASE", "RATE", "ETA", "AGE", "COMMAND")
-    if hosts or hosts_output.show_column(names, (r.host for r in recs)):  # after STATUS: one library, many hosts
-        headers = headers[:3] + ("HOST",) + headers[3:]
-        rows = [(*row[:3], hosts_output.label(names, r.host), *row[3:]) for row, r in zip(rows, recs, strict=True)]
-        styles = [(*st, None) for st in styles]
-    output.columns(headers, rows, right=("ID", "PRI"), styles=styles, squeeze="COMMAND", max_width={"COMMAND": 60})
-
-
-def _brief(r) -> dict:
-    return {"id": r.id, "type": r.type, "status": r.status, "priority": r.priority, "parent_id": r.parent_id,
-            "progress": r.progress.to_dict(), "bytes": r.bytes_done, "items": r.items_done,
-            "warnings": r.warnings, "errors": r.errors, "created_at": r.created_at,
-            "finished_at": r.finished_at, "error": r.error, "command": output.what(r.context),
-            "attempts": r.attempts, "max_attempts": r.max_attempts, "claim": r.claim, "retries": r.retries,
-            "action": r.action, "initiator": r.context.get("initiator"), "schedule": r.context.get("schedule"),
-            "host": r.host}
+    jobs_ls.show(jobs_ls.gather(state.store(), all_=all_, status=status, type_=type_, action=action, limit=limit,
+                                page=page, before=before, host=host, as_json=as_json))
 
 
 @jobs.command("show")
@@ -281,8 +227,9 @@ def wait(ids: Ids, timeout: Annotated[float | None, typer.Option(help="Give up a
         recs.append(wait_until(store, job_id, lambda r: r.status in FINISHED, timeout=left))
     if as_json:
         from .follow import outcome
+        from .jobs_ls import brief
 
-        output.print_json([{**_brief(r), **outcome(store, r)} for r in recs])
+        output.print_json([{**brief(r), **outcome(store, r)} for r in recs])
     else:
         for r in recs:
             output.err(summary(r), style="green" if r.status == "completed" else "red")

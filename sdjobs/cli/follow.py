@@ -10,7 +10,6 @@ from ..core import registry
 from ..core.display import safe
 from ..core.humanize import plural
 from ..core.status import FINISHED
-from ..runner import control
 from ..store.api import Store
 from ..store.records import JobRecord
 from . import output
@@ -55,6 +54,8 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
         if detach:
             output.err(f"detached; job {job_id} keeps running: sdjobs jobs follow {job_id}", style="yellow")
             raise SystemExit(Exit.INTERRUPTED) from None
+        from ..runner import control  # (here: its imports, the job engine's, are not a follower's)
+
         control.pause(store, job_id)
         rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
         if rec.status in FINISHED:

@@ -15,6 +15,8 @@ With no runner alive, a job command starts one that serves at once (runner/backg
 ``--serve``) and waits for its server rather than importing the CLI here: the CLI is imported
 once, in the server, and the commands that follow are served too. If that runner dies, or its
 server does not listen within SERVED_WITHIN, the command runs here after all.
+
+``jobs ls`` with no server runs here without typer and peewee (cli/jobs_ls.py: ``fast``).
 """
 
 
@@ -35,6 +37,7 @@ FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGCONT")
 # without O_PATH and /proc, every command runs in its own process.
 HAND_OVER_POSSIBLE = hasattr(os, "O_PATH") and os.path.isdir("/proc/self/fd")
 SERVED_WITHIN = 5.0  # how long a command that started a runner waits for its server before running here
+SERVED_POLL = 0.005  # how often it looks (more often costs the runner and its server CPU)
 STARTING_WITHIN = 1.0  # how long a command waits for a server that is starting (it holds cli.lock)
 
 
@@ -83,6 +86,10 @@ def run() -> None:
             started = start_runner_early(sys.argv, serve) is not None
             if serve and (started or server_starting(sys.argv)):
                 code = hand_over_when_served(sys.argv, SERVED_WITHIN if started else STARTING_WITHIN)
+        if code is None and scan(sys.argv[1:])[1:] == ("jobs", "ls"):  # with no server: without typer
+            from .jobs_ls import fast
+
+            code = fast(sys.argv)
         if code is not None:
             raise SystemExit(code)
     from .main import run as run_here
@@ -106,7 +113,7 @@ def start_runner_early(argv: list[str], serve: bool = False) -> int | None:
         path = resolve_db_path(library)
     except UnsupportedLibrary:
         return None  # the command itself says why
-    return prestart(path, serve=serve and HAND_OVER_POSSIBLE)
+    return prestart(path, serve=serve and HAND_OVER_POSSIBLE, expect=command if command != "run" else None)
 
 
 def server_starting(argv: list[str]) -> bool:
@@ -142,7 +149,7 @@ def hand_over_when_served(argv: list[str], patience: float) -> int | None:
                 return code
             if not runner_alive(data_dir):
                 return None  # it could not start: this command says why, or starts one itself
-            time.sleep(0.005)
+            time.sleep(SERVED_POLL)
     except KeyboardInterrupt:  # Ctrl-C before the command began: nothing was submitted
         return INTERRUPTED
     return None

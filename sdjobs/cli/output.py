@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 import unicodedata
@@ -149,6 +148,8 @@ def columns(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Ite
         if h in max_width:
             widths[j] = min(widths[j], max(max_width[h], cell_width(h)))
     if sys.stdout.isatty():
+        import shutil  # (a terminal's width; a pipe's listing skips the import)
+
         fit_widths(headers, widths, shutil.get_terminal_size().columns, squeeze)
     on = colour()
 

@@ -269,6 +269,9 @@ def _preload(db_path: str) -> None:
     from ..store import schema, waits  # noqa: F401  (waits: following a job)
 
     schema.target_versions()  # the schema's components, imported by each command's store.open
+    from ..store.peewee_lazy import library_database
+
+    library_database()  # peewee: the store imports it when a library is first opened (store/peewee_lazy.py)
     if is_postgres(db_path):
         importlib.import_module("sdjobs.store.pg.store")  # psycopg: most of a PostgreSQL command's imports
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 
 ENV_VAR = "SDJOBS_HOST"
 
@@ -30,9 +29,15 @@ def _machine_id() -> str:
             continue
         if mid:
             return mid
-    return socket.gethostname()
+    return _hostname()
 
 
 def host_name() -> str:
     """A name for people: ``$SDJOBS_HOST`` when set, else the hostname."""
-    return os.environ.get(ENV_VAR, "").strip() or socket.gethostname()
+    return os.environ.get(ENV_VAR, "").strip() or _hostname()
+
+
+def _hostname() -> str:
+    import socket  # (imported here: a short command that needs no hostname skips its import)
+
+    return socket.gethostname()

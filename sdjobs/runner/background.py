@@ -1,7 +1,7 @@
 """Entry point of a runner that a command started on demand.
 
     python -m sdjobs.runner.background LIBRARY_DB IDLE_EXIT_SECONDS
-        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS] [--serve 1]
+        [--workers N] [--lock-fd FD] [--first-idle-exit SECONDS] [--serve 1] [--expect TYPE]
 
 It skips the command-line layer (typer and click: about 80 ms of imports), so
 that the first job submitted with no runner alive starts that much sooner.
@@ -11,6 +11,10 @@ that the first job submitted with no runner alive starts that much sooner.
 command-line layer too and fork the command server at once, before the loop, so
 that the command that started it, waiting for the server, is served: one import
 of the CLI, not one in the command and another in a server started later.
+``--expect TYPE``: the job type the command that started it is about to submit;
+its modules are imported before the server is forked (the command needs them for
+the type's prepare and validate; imported once for both), so that its job
+process is forked warm too (the other types' wait for the first idle).
 ``sdjobs runner`` remains the entry point for people and service managers.
 """
 
@@ -36,17 +40,25 @@ def main(argv: list[str]) -> int:
     library = resolve(db)  # absolute, before it leaves the directory it was started from
     os.chdir("/")  # a daemon must not keep that directory busy (umount fails while it does)
     server = None
+    expected = opts.get("--expect")
     if opts.get("--serve") == "1" and os.environ.get("SDJOBS_CLI_SERVER", "1") != "0":
         from ..cli import server as cli_server
         from ..store import api  # noqa: F401 - the runner's and the server's common part, imported once
+        from ..store.peewee_lazy import library_database
+
+        library_database()  # (peewee: imported at the store's first use, here before the fork)
+        if expected:  # the command needs them too (its job type's prepare and validate): imported once
+            _warm_up(expected)
 
         # the server imports the CLI while this process imports the supervisor: two cores at work
         server = cli_server.fork(str(library.db_path), os.getpid())
-    from .supervisor import Supervisor
+    from .supervisor import STORE_MODULES, Supervisor
 
     sup = Supervisor(library, workers, idle_exit=idle, first_idle_exit=first, mode="background")
     if server is not None:
         sup.served_by(server)
+    if expected:
+        _warm_up(expected, *STORE_MODULES)  # (what its job imports at its end: the runner's alone)
     gc.freeze()  # what the imports made lives until exit: keep the collector off it
     gc.enable()
     try:
@@ -59,6 +71,24 @@ def main(argv: list[str]) -> int:
             raise
         print(f"sdjobs runner: stopped: {fault}", file=sys.stderr, flush=True)
         return 1
+
+
+def _warm_up(job_type: str, *more: str) -> None:
+    """Import the modules of built-in job type ``job_type`` (its job then starts warm), and ``more``."""
+    import importlib
+
+    from ..core import registry
+    from ..jobs import BUILTIN
+
+    if job_type not in BUILTIN:
+        return
+    try:
+        importlib.import_module(BUILTIN[job_type])
+        cls = registry.find(job_type)
+        for name in (*(cls.preload if cls is not None else ()), *more):
+            importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - its job's own import says what is wrong
+        pass
 
 
 if __name__ == "__main__":

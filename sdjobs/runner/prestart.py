@@ -101,9 +101,10 @@ def lock_held(path: str) -> bool:
     return False
 
 
-def prestart(db_path: str, serve: bool = False) -> int | None:
+def prestart(db_path: str, serve: bool = False, expect: str | None = None) -> int | None:
     """Start a background runner for ``db_path`` unless one is alive or being started; its pid.
-    ``serve``: one that forks its command server at once (runner/background.py's ``--serve``).
+    ``serve``: one that forks its command server at once (runner/background.py's ``--serve``);
+    ``expect``: the job type the command is about to submit (its ``--expect``).
 
     Does nothing for a library not created yet (the command creates it, then its runner) or
     when anything is in the way: the command's own ensure_runner remains the one that must work.
@@ -126,7 +127,7 @@ def prestart(db_path: str, serve: bool = False) -> int | None:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a runner holds it
             fcntl.flock(lock, fcntl.LOCK_SH)  # what the runner will hold, from its first instruction
-            return _spawn(db_path, data_dir, idle, lock, serve)
+            return _spawn(db_path, data_dir, idle, lock, serve, expect)
         finally:
             os.close(lock)  # the runner keeps its own copy of the locked descriptor
     except OSError:
@@ -135,11 +136,11 @@ def prestart(db_path: str, serve: bool = False) -> int | None:
         os.close(auto)
 
 
-def _spawn(db_path: str, data_dir: str, idle: float, lock: int, serve: bool) -> int:
+def _spawn(db_path: str, data_dir: str, idle: float, lock: int, serve: bool, expect: str | None) -> int:
     os.set_inheritable(lock, True)
     log = os.path.join(data_dir, RUNNER_LOG)
     argv = background_argv(db_path, idle, "--lock-fd", str(lock), "--first-idle-exit", str(FIRST_IDLE_EXIT),
-                           *(["--serve", "1"] if serve else []))
+                           *(["--serve", "1"] if serve else []), *(["--expect", expect] if expect else []))
     return os.posix_spawn(sys.executable, argv, os.environ, setsid=True, file_actions=[
         (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
         (os.POSIX_SPAWN_OPEN, 1, log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600),

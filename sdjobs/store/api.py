@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable, Sequence
 
-from .peewee_lazy import pw
+from .peewee_lazy import library_database, pw
 
 from ..core import codec
 from ..core.errors import LeaseLost, NotFound, SdjobsError
@@ -62,17 +62,6 @@ class StoreError(SdjobsError):
     pass
 
 
-class LibraryDatabase(pw.SqliteDatabase):
-    """SQLite ends the transaction itself when a write fails for good (a full disk, an I/O
-    error); a ROLLBACK then fails with "no transaction is active", which would replace the
-    error that says what happened."""
-
-    def rollback(self):
-        if not self.is_closed() and not self.connection().in_transaction:
-            return
-        super().rollback()
-
-
 class Store(Verbs, hosts.HostVerbs):
     """The SQLite library: the job plane's verbs (``store/job_plane.py``), the job-plane
     verbs whose SQL lives in modules of their own (``store/verbs.py``), and, through
@@ -102,7 +91,7 @@ class Store(Verbs, hosts.HostVerbs):
             library.check_trust()
         elif not library.data_dir.is_dir():
             library.ensure_dirs()
-        self._db = LibraryDatabase(str(library.db_path), timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
+        self._db = library_database()(str(library.db_path), timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
         conn = self._db.connection()
         self.opened_as = library.file_identity()  # see Library.replaced_since
         schema.check_not_newer(conn, str(library.db_path))
@@ -148,7 +137,7 @@ class Store(Verbs, hosts.HostVerbs):
 
     def reopen(self) -> None:
         """Drop the connection inherited from a parent process and open a new one."""
-        self._db = LibraryDatabase(self._db.database, timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
+        self._db = library_database()(self._db.database, timeout=BUSY_TIMEOUT, pragmas=dict(_PRAGMAS))
 
     # The SQL of the store's own modules. Nothing outside ``sdjobs/store`` uses these. The
     # statements are written once, in qmark style (``?``), in the SQL both backends speak; the

@@ -5,6 +5,10 @@ with ``sdjobs[postgres]`` that was 89 ms of the 167 ms a cold `sdjobs jobs ls` s
 importing (``python -X importtime``, 2026-12-06), for a SQLite library that never needs
 it. So the drivers are hidden while peewee is imported; ``with_psycopg`` hands peewee the
 driver for a PostgreSQL library, when one is opened.
+
+peewee itself (about 30 ms of CPU) is imported when it is first used, not when the store is:
+``pw`` stands for the module, and ``library_database`` makes the SQLite library's database
+class on first use. A command that only reads (``jobs ls``, store/reader.py) never loads it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,36 @@ def _import_peewee():
                 sys.modules.pop(name, None)
 
 
-pw = _import_peewee()
+class _Lazy:
+    """peewee, imported at the first look at one of its names."""
+
+    def __getattr__(self, name: str):
+        return getattr(_import_peewee(), name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(_import_peewee(), name, value)
+
+
+pw = _Lazy()
+_library_database = None
+
+
+def library_database():
+    """The SQLite library's peewee database class (made once, at its first use)."""
+    global _library_database
+    if _library_database is None:
+        class LibraryDatabase(_import_peewee().SqliteDatabase):
+            """SQLite ends the transaction itself when a write fails for good (a full disk, an I/O
+            error); a ROLLBACK then fails with "no transaction is active", which would replace the
+            error that says what happened."""
+
+            def rollback(self):
+                if not self.is_closed() and not self.connection().in_transaction:
+                    return
+                super().rollback()
+
+        _library_database = LibraryDatabase
+    return _library_database
 
 
 def with_psycopg():

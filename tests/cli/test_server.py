@@ -2,7 +2,8 @@
 
 Served or not, a command must behave the same: output, exit codes, relative paths, names that
 are not UTF-8, the environment, stdin, Ctrl-C. A command is known to be served when the
-client process never imported typer (``python -X importtime`` lists what it imported).
+client process imported neither typer nor the store (``python -X importtime`` lists what it
+imported; `jobs ls` run in process skips typer, cli/jobs_ls.py, but not the store).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def sdjobs(*args, cwd=None, env=None, importtime=False, **kw) -> subprocess.Comp
 
 
 def served(proc: subprocess.CompletedProcess) -> bool:
-    return b"import time:" in proc.stderr and re.search(rb"\|\s+typer$", proc.stderr, re.M) is None
+    return b"import time:" in proc.stderr and re.search(rb"\|\s+(typer|sdjobs\.store\.api)$", proc.stderr, re.M) is None
 
 
 @pytest.fixture
