@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 _HIDDEN = ("psycopg2", "psycopg2cffi", "psycopg")
 
 
-def _import_peewee():
+def _import_peewee() -> Any:
     if "peewee" in sys.modules:
         return sys.modules["peewee"]
     saved = {name: sys.modules.get(name, ...) for name in _HIDDEN}
@@ -52,7 +53,9 @@ def library_database():
     """The SQLite library's peewee database class (made once, at its first use)."""
     global _library_database
     if _library_database is None:
-        class LibraryDatabase(_import_peewee().SqliteDatabase):
+        base: Any = _import_peewee().SqliteDatabase
+
+        class LibraryDatabase(base):
             """SQLite ends the transaction itself when a write fails for good (a full disk, an I/O
             error); a ROLLBACK then fails with "no transaction is active", which would replace the
             error that says what happened."""
@@ -66,8 +69,8 @@ def library_database():
     return _library_database
 
 
-def with_psycopg():
-    """peewee as it would be had psycopg 3 been importable when it was imported."""
+def with_psycopg() -> Any:
+    """peewee (the module itself) as it would be had psycopg 3 been importable when it was imported."""
     if pw.psycopg is None:
         import psycopg
         from psycopg.pq import TransactionStatus
@@ -77,4 +80,4 @@ def with_psycopg():
         adapter = pw.Psycopg3Adapter  # (its class body read the driver's constants only if it was there)
         adapter.txn_idle, adapter.txn_inerror, adapter.txn_unknown = (
             TransactionStatus.IDLE, TransactionStatus.INERROR, TransactionStatus.UNKNOWN)
-    return pw
+    return _import_peewee()

@@ -28,18 +28,21 @@ from urllib.parse import urlsplit
 from ...core.errors import NotFound, SdjobsError
 from ..api import Store
 from ..library import LibraryUnreachable, LibraryUnusable, PostgresLibrary
-from ..peewee_lazy import pw, with_psycopg
+from ..peewee_lazy import with_psycopg
 from . import schema as pg_schema
 from .dialect import pyformat
 
-with_psycopg()
+pw = with_psycopg()  # peewee itself, handed the driver
 import psycopg  # noqa: E402  (after peewee was handed the driver, like peewee's own import)
 
 CONNECT_TIMEOUT = 10  # seconds, unless the URL says
 CLOCK_RESYNC = 30.0  # seconds between two readings of the database's clock (``PgStore._now``)
 
 
-class PgDatabase(pw.PostgresqlDatabase):
+_PostgresqlDatabase: Any = pw.PostgresqlDatabase
+
+
+class PgDatabase(_PostgresqlDatabase):
     """peewee's PostgreSQL database on psycopg 3: one connection per thread, in autocommit
     between the transactions ``atomic()`` opens."""
 
