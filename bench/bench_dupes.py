@@ -38,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
-from common import BENCH_DIR, SDJOBS, cpu_check, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
+from common import BENCH_DIR, SDJOBS, cached_share, cpu_check, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
 
 
 def env(root: Path) -> dict:
@@ -94,7 +94,8 @@ def must_read(groups) -> int:
     return total
 
 
-def check_same(tree: Path, e: dict, indexed: bool) -> str:
+def check_same(tree: Path, e: dict, indexed: bool) -> tuple[str, list[str]]:
+    """What sdjobs found against jdupes -r, as a note; and the files of jdupes' groups."""
     jd = fdupes_groups(subprocess.run(["jdupes", "-r", "-q", str(tree)], capture_output=True, check=True).stdout)
     theirs = inode_groups(jd)
     out = []
@@ -106,7 +107,13 @@ def check_same(tree: Path, e: dict, indexed: bool) -> str:
         out.append(f"{len(ours['groups']):,} groups{' (from the index)' if not how else ''},"
                    f" {'same' if same else 'NOT the same'} as jdupes -r"
                    + (f", {read / 1e6:,.1f} MB read" if read is not None else ""))
-    return "; ".join(out) + f"; must-read bytes (every file of every group, once): {must_read(jd) / 1e6:,.1f} MB"
+    note = "; ".join(out) + f"; must-read bytes (every file of every group, once): {must_read(jd) / 1e6:,.1f} MB"
+    files: dict[tuple[int, int], str] = {}  # one path per inode, as must_read counts them
+    for group in jd:
+        for path in group:
+            st = os.stat(path)
+            files.setdefault((st.st_dev, st.st_ino), os.fsdecode(path))
+    return note, list(files.values())
 
 
 def bench_tree(name: str, tree: Path, root: Path, runs: int, indexed: bool) -> tuple[list[tuple], str]:
@@ -133,7 +140,7 @@ def bench_tree(name: str, tree: Path, root: Path, runs: int, indexed: bool) -> t
         run(reindex, e)
     runner = start_runner(e)
     try:
-        note = check_same(tree, e, indexed) if shutil.which("jdupes") else "jdupes missing: groups not compared"
+        note, must = check_same(tree, e, indexed) if shutil.which("jdupes") else ("jdupes missing: groups not compared", [])
         for cmd in cases.values():  # warm the page cache and the runner
             run(cmd, e)
         for _ in range(runs):
@@ -146,6 +153,9 @@ def bench_tree(name: str, tree: Path, root: Path, runs: int, indexed: bool) -> t
                     if label in before:
                         run(before[label], e)
                     times[label].append(run(cmd, e))
+        share = cached_share(must)
+        if share is not None:
+            note += f"; {share:.0%} of the must-read bytes in the page cache after the runs"
     finally:
         stop_runner(e)
         if runner.poll() is None:

@@ -114,6 +114,23 @@ def cpu_check() -> str:
     return f"CPU check {best:.2f} s (a 10^7-step Python loop, best of 3)"
 
 
+def cached_share(paths: list[str]) -> float | None:
+    """The share of the bytes of ``paths`` that are in the page cache now (util-linux ``fincore``),
+    or None without it (or without paths). "Warm cache" is not a given on every machine: on a VM
+    whose memory the host takes back, a 3 GB tree fell from 2.3 GB cached to 0.9 GB within a
+    minute of being read."""
+    if not shutil.which("fincore"):
+        return None
+    cached = total = 0
+    for i in range(0, len(paths), 2000):
+        out = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES,SIZE", *paths[i:i + 2000]],
+                             capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            res, size = line.split()
+            cached, total = cached + min(int(res), int(size)), total + int(size)  # (RES is whole pages)
+    return cached / total if total else None
+
+
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}, {cpu_check()}"
 
