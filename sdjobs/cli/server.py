@@ -252,14 +252,12 @@ def _load_all(db_path: str) -> Loaded:
 
 def _preload(db_path: str) -> None:
     """Everything a command imports, so that a fork starts with it loaded."""
-    import typer.main
-
     from ..jobs import BUILTIN
 
     from . import follow, main, output, submit  # noqa: F401
     from ..runner import daemon  # noqa: F401
 
-    typer.main.get_command(main.build_app())  # imports every cmd_* module and typer's lazy parts
+    main.prebuild()  # every cmd_* module and typer's lazy parts imported; the click tree each command runs
     for module in BUILTIN.values():  # (the job types' own modules, not their packages)
         importlib.import_module(module)
     import rich.console  # noqa: F401

@@ -57,6 +57,36 @@ def test_a_served_command_prints_what_it_prints_in_process(server, tmp_path):
     assert job["context"]["cwd"] == str(tmp_path)
 
 
+def test_a_served_command_parses_as_one_in_its_own_process(server):
+    """A served command runs the whole command tree that the server built once (main.prebuild);
+    one in its own process builds only its own command: help, usage errors and suggestions agree."""
+    for args in (["dupes", "--help"], ["jobs", "ls", "--bogus"], ["jobs", "--help"], ["jobs", "lss"],
+                 ["copy"], ["dupes", "--mode", "nope", "/tmp"]):
+        there = sdjobs(*args, importtime=True, env={"COLUMNS": "100"})
+        here = sdjobs(*args, env={"SDJOBS_CLI_SERVER": "0", "COLUMNS": "100"})
+        assert served(there), args
+        assert (there.returncode, there.stdout) == (here.returncode, here.stdout), args
+        assert _without_importtime(there.stderr) == here.stderr, args
+
+
+def _without_importtime(stderr: bytes) -> bytes:
+    return b"".join(line for line in stderr.splitlines(keepends=True) if not line.startswith(b"import time:"))
+
+
+def test_the_prebuilt_tree_is_what_a_served_command_runs(monkeypatch, capsys):
+    from sdjobs.cli import main
+
+    main.prebuild()
+    try:
+        monkeypatch.setattr(main, "build_app", lambda *a: pytest.fail("a served command built its app again"))
+        monkeypatch.setattr(sys, "argv", ["sdjobs", "--version"])
+        with pytest.raises(SystemExit) as exit_:
+            main.run()
+        assert exit_.value.code == 0 and capsys.readouterr().out.startswith("sdjobs ")
+    finally:
+        main._served_tree = None
+
+
 def test_exit_codes_and_errors_come_back(server):
     proc = sdjobs("jobs", "show", "999999", importtime=True)
     assert served(proc)
