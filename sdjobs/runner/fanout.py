@@ -34,15 +34,11 @@ from typing import Any
 
 from ..core.errors import WorkerLost
 from .gate import GateClient, Tokens
-from .pool import Sent, Watcher, WorkerPool
+from .pool import Sent, Watcher, WorkerPool, run_chunk
 
 __all__ = ["FanOut", "GateClient", "WorkerLost"]
 
 POLL = 0.05  # seconds between looks at the workers while waiting for a result
-
-
-def _run_chunk(fn: Callable, chunk: list) -> list:
-    return [fn(item) for item in chunk]
 
 
 def _copied(value: Any) -> Any:
@@ -52,7 +48,7 @@ def _copied(value: Any) -> Any:
 def _run_here(fn: Callable, chunk: list) -> list:
     """A chunk run in the job's own thread as a worker would run it: ``fn`` and the items pickled
     (what cannot go to a worker fails here too), results that share nothing with the items."""
-    return _copied(_run_chunk(_copied(fn), _copied(chunk)))
+    return _copied(run_chunk(_copied(fn), _copied(chunk)))
 
 
 class _Lookahead:

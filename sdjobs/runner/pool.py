@@ -48,6 +48,11 @@ class Sent:
             self.on_end()
 
 
+def run_chunk(fn: Callable, chunk: list) -> list:
+    """What a worker does with a chunk (the fan-out runs a chunk in its own thread the same way)."""
+    return [fn(item) for item in chunk]
+
+
 def _serve(conn: Connection, job_pid: int, others: list[Connection]) -> None:
     """A worker: run each chunk it is sent, send back its results or its exception. ``others``:
     the job's ends of the workers forked before it, which it closes (held open here, they would
@@ -66,7 +71,7 @@ def _serve(conn: Connection, job_pid: int, others: list[Connection]) -> None:
             return
         fn, chunk = task
         try:
-            result: tuple[bool, Any] = (True, [fn(item) for item in chunk])
+            result: tuple[bool, Any] = (True, run_chunk(fn, chunk))
         except Exception as exc:  # noqa: BLE001 - as multiprocessing.Pool: any error, with this side's traceback
             result = (False, ExceptionWithTraceback(exc, exc.__traceback__))
         try:
