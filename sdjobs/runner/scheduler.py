@@ -68,7 +68,8 @@ class Scheduler:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db_path = str(store.library.db_path)
-        self.submitting: dict[int, tuple[Any, Any, float]] = {}  # schedule: (its submitter, its pipe, since)
+        # schedule: (its submitter, its pipe, since, the submission's pending_at: what its record is fenced on)
+        self.submitting: dict[int, tuple[Any, Any, float, float]] = {}
         self._mp = multiprocessing.get_context("fork")
         self._last = 0.0
         self.retention = Retention(store, _say)  # the history's upkeep rides on the same tick
@@ -119,7 +120,7 @@ class Scheduler:
             self.store.record_schedule_skip(s.id, note)
             _say(f"schedule {s.id}: {note}")
             return
-        self._submit(s)
+        self._submit(s, now)
 
     def _active(self, job_id: int | None) -> str | None:
         if job_id is None:
@@ -127,10 +128,10 @@ class Scheduler:
         status = self.store.job_status(job_id)
         return status if status is not None and status not in FINISHED else None
 
-    def _submit(self, s: ScheduleRecord) -> None:
+    def _submit(self, s: ScheduleRecord, pending_at: float) -> None:
         if s.cwd and not os.path.isdir(s.cwd):
-            self.store.record_schedule_run(s.id, job_id=None,
-                             error=f"its working directory {s.cwd} no longer exists; not run")
+            self.store.record_schedule_run(s.id, job_id=None, pending_at=pending_at,
+                                           error=f"its working directory {s.cwd} no longer exists; not run")
             return
         answer, end = self._mp.Pipe(duplex=False)
         proc = self._mp.Process(target=submit_main, name=f"sdjobs-schedule-{s.id}",
@@ -139,16 +140,17 @@ class Scheduler:
             proc.start()
         except OSError as exc:
             answer.close()
-            self.store.record_schedule_run(s.id, job_id=None, error=f"cannot start its submission: {exc}")
+            self.store.record_schedule_run(s.id, job_id=None, error=f"cannot start its submission: {exc}",
+                                           pending_at=pending_at)
             return
         finally:
             end.close()
         assert proc.pid is not None  # (started)
         self.store.set_schedule_pid(s.id, proc.pid)
-        self.submitting[s.id] = (proc, answer, time.monotonic())
+        self.submitting[s.id] = (proc, answer, time.monotonic(), pending_at)
 
     def _collect(self) -> None:
-        for sid, (proc, answer, started) in list(self.submitting.items()):
+        for sid, (proc, answer, started, pending_at) in list(self.submitting.items()):
             if proc.exitcode is None and not answer.poll():
                 if time.monotonic() - started < SUBMIT_TIMEOUT:
                     continue
@@ -164,8 +166,10 @@ class Scheduler:
             proc.join()
             answer.close()
             del self.submitting[sid]
-            self.store.record_schedule_run(sid, job_id=job_id, error=error)
-            _say(f"schedule {sid}: " + (f"submitted job {job_id}" if job_id else f"not run: {error}"))
+            if self.store.record_schedule_run(sid, job_id=job_id, error=error, pending_at=pending_at):
+                _say(f"schedule {sid}: " + (f"submitted job {job_id}" if job_id else f"not run: {error}"))
+            else:  # its submitter had exited: another runner took the submission over, and counted it
+                _say(f"schedule {sid}: its submission was recorded by another runner")
 
     def _recover(self, s: ScheduleRecord) -> None:
         """A submission is pending but not ours: wait for its submitter, or redo it if it is gone."""
@@ -175,15 +179,16 @@ class Scheduler:
                 return
         elif s.pending_pid is None and time.time() - s.pending_at < LOST_AFTER:
             return  # the runner that claimed it is starting its submitter
-        if not self.store.take_lost_schedule(s.id, s.pending_at):
+        taken = time.time()
+        if not self.store.take_lost_schedule(s.id, s.pending_at, taken):
             return
         job_id = self._job_submitted_since(s)
         if job_id is not None:
-            self.store.record_schedule_run(s.id, job_id=job_id, error=None)
+            self.store.record_schedule_run(s.id, job_id=job_id, error=None, pending_at=taken)
             _say(f"schedule {s.id}: found job {job_id} from a submission cut short")
         else:
             _say(f"schedule {s.id}: a submission was cut short; submitting again")
-            self._submit(s)
+            self._submit(s, taken)
 
     def _job_submitted_since(self, s: ScheduleRecord) -> int | None:
         """The job a submission cut short had created: the one that records this schedule

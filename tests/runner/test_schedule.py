@@ -134,6 +134,38 @@ def test_a_submission_cut_short_by_a_crash_is_made_again_once(store, cli, start_
     assert cli("jobs", "wait", found, a.last_job_id, timeout=30).returncode == 0
 
 
+def test_a_submission_collected_late_is_counted_once(store, lib, tmp_path):
+    """Runner one's submitter has exited, and runner one has not collected it yet, when runner
+    two looks: two takes it over (its submitter is gone) and records the job it finds. One's
+    record then changes nothing: one run, one job (it was counted twice, a race that two
+    runners of a library met in the missed-runs test above)."""
+    from sdjobs.store.api import Store
+    from sdjobs.store.library import Library
+
+    sid = schedules.add(store, "@hourly", ["run", "test-steps", "--set", "steps=1", "--set", "delay=0"],
+                        str(tmp_path))
+    rewind(store, sid, 2 * HOUR)
+    other = Store(Library(lib))
+    one, two = Scheduler(store), Scheduler(other)
+    try:
+        one.tick(force=True)
+        [submission] = one.submitting.values()
+        proc = submission[0]
+        proc.join(30)
+        assert proc.exitcode == 0
+        two.tick(force=True)  # the submitter is gone: two takes the submission over
+        assert not two.submitting, "two found the job: nothing to submit again"
+        one.tick(force=True)  # and one collects its submitter's answer at last
+        assert not one.submitting
+        s = schedules.get(store, sid)
+        assert s.runs == 1 and s.pending_at is None
+        assert jobs_of(store) == [s.last_job_id]
+    finally:
+        one.close()
+        two.close()
+        other.close()
+
+
 def test_two_runners_never_take_the_same_slot(store, lib, tmp_path):
     from sdjobs.store.api import Store
     from sdjobs.store.library import Library
