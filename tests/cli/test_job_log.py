@@ -38,7 +38,9 @@ def test_paused_resumed_killed_and_resumed_copy_logs_each_event_in_order_with_th
     pauser, _ = run("jobs", "pause", job)
     wait_for(lambda: store.get(job).status == "paused", what="paused")
     resumer, _ = run("jobs", "resume", job)
-    wait_for(lambda: store.get(job).status == "running" and store.get(job).pid, what="running again")
+    # running again: its process has recorded its claim (its pid is set just before: a runner
+    # killed in between would leave no "claimed" of this run, which the order below expects)
+    wait_for(lambda: len(store.events(job, kinds=["claimed"])) == 2, what="running again")
     wait_for(lambda: (store.get(job).progress.bytes_done or 0) > 0, what="copying again")
     first.proc.send_signal(signal.SIGKILL)  # the runner, as the OOM killer would: its job dies with it
     first.proc.wait(10)
