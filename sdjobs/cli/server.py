@@ -263,7 +263,10 @@ def _preload(db_path: str) -> None:
     import rich.console  # noqa: F401
     import rich.live  # noqa: F401
     import rich.progress  # noqa: F401
-    from ..core import action  # noqa: F401  (a job command's submission)
+    from ..core import action, fields  # noqa: F401  (a job command's submission: its config built)
+    from . import units  # noqa: F401  (sizes and durations on the command line)
+    import encodings.ascii  # noqa: F401  (the client's streams, under LANG=C too)
+    import encodings.latin_1  # noqa: F401
     from ..store import schema, waits  # noqa: F401  (waits: following a job)
 
     schema.target_versions()  # the schema's components, imported by each command's store.open
@@ -272,6 +275,10 @@ def _preload(db_path: str) -> None:
     library_database()  # peewee: the store imports it when a library is first opened (store/peewee_lazy.py)
     if is_postgres(db_path):
         importlib.import_module("sdjobs.store.pg.store")  # psycopg: most of a PostgreSQL command's imports
+    # the data plane (index, locations: ``store.data_plane.open_data_plane``) of this library's kind
+    from ..store import data_plane  # noqa: F401
+
+    importlib.import_module("sdjobs.store.data_pg" if is_postgres(db_path) else "sdjobs.store.data_sqlite")
 
 
 def _listen(folder: str, poll: float) -> tuple[socket.socket, int]:

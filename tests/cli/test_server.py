@@ -87,6 +87,36 @@ def test_the_prebuilt_tree_is_what_a_served_command_runs(monkeypatch, capsys):
         main._served_tree = None
 
 
+_IMPORTS_OF_A_COMMAND = """
+import sys
+from sdjobs.cli import server
+server._preload(sys.argv[1])
+before = set(sys.modules)
+from sdjobs.cli import main
+sys.argv = ["sdjobs", *sys.argv[2:]]
+try:
+    main.run()
+except SystemExit:
+    pass
+print("NEW", sorted(set(sys.modules) - before), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["dupes", "{tree}", "--json"], ["copy", "--detach", "{tree}", "{tree}-copy"],
+                                  ["index", "--detach", "--json", "{tree}"]])
+def test_a_served_job_command_imports_nothing(server, lib, tmp_path, args):
+    """What the server preloads is all that a job command needs: a module imported in the served
+    fork is imported at every command (``import encodings.ascii`` for a client under LANG=C too)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("a", "b"):
+        (tree / name).write_text("same")
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_OF_A_COMMAND, str(lib),
+                           *(a.format(tree=tree) for a in args)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "LANG": "C", "LC_ALL": "C"})
+    assert "NEW []" in proc.stderr, proc.stderr[-2000:]
+
+
 def test_exit_codes_and_errors_come_back(server):
     proc = sdjobs("jobs", "show", "999999", importtime=True)
     assert served(proc)
