@@ -189,19 +189,19 @@ class Store(Verbs, hosts.HostVerbs):
     # A live view may sleep in ``wait_changed`` (PostgreSQL: until a NOTIFY) rather than poll.
     woken_by_changes = False
 
-    def wait_changed(self, seen: int, timeout: float) -> int:
+    def wait_changed(self, seen: int, timeout: float, poll: float | None = None) -> int:
         """Block until the library changed since ``data_version()`` was ``seen``, or ``timeout``
-        seconds passed; the data version then. SQLite polls ``data_version``; PostgreSQL's
-        store is woken by NOTIFY."""
+        seconds passed; the data version then. SQLite polls ``data_version``, at most ``poll``
+        seconds apart (WAIT_POLL by default); PostgreSQL's store is woken by NOTIFY."""
         deadline = time.monotonic() + timeout
-        pause = WAIT_FIRST
+        pause, most = WAIT_FIRST, WAIT_POLL if poll is None else poll
         while True:
             version = self.data_version()
             left = deadline - time.monotonic()
             if version != seen or left <= 0:
                 return version
             time.sleep(min(pause, left))
-            pause = min(2 * pause, WAIT_POLL)
+            pause = min(2 * pause, most)
 
     # -- submitting ----------------------------------------------------------
     def submit(self, job_type: str, version: int, config: Any, *, priority: int = 0,

@@ -239,7 +239,7 @@ class PgStore(Store):
         counter = self._sql(f"SELECT last_value FROM {pg_schema.COUNTER}").fetchone()[0]
         return counter + self._local.heard
 
-    def wait_changed(self, seen: int, timeout: float) -> int:
+    def wait_changed(self, seen: int, timeout: float, poll: float | None = None) -> int:
         version = self.data_version()
         if version != seen or timeout <= 0:
             return version
