@@ -82,6 +82,10 @@ class FanOut:
         self._pool: WorkerPool | None = None
         self._watcher: Watcher | None = None
 
+    def fork_workers(self) -> None:
+        """Fork the pool now, before the job maps anything (a spare job process: runner/spare.py)."""
+        self._get_pool()
+
     def _get_pool(self) -> WorkerPool:
         if self._pool is None:
             self._pool = WorkerPool(self.workers, os.getpid())

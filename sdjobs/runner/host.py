@@ -187,12 +187,24 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
                  workers: int) -> None:
     """Entry point of a job process forked by the supervisor (pid ``runner_pid``): it runs
     the job under ``claim`` and dies with its runner."""
+    become_job_process(runner_pid)
+    run_claimed(db_path, job_id, claim, runner_id, runner_pid, FanOut(workers, GateClient(conn)))
+
+
+def become_job_process(runner_pid: int) -> None:
+    """What a process forked by the supervisor does first, before it knows its job or not
+    (runner/spare.py)."""
     lifeline.die_with_parent(runner_pid)
     gc.freeze()  # what the runner made stays untouched: no full collections over it, no copy-on-write
     prestart.release_inherited()  # a job process that outlives its runner must not pass for one
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up is the runner's to handle, like Ctrl-C
+
+
+def run_claimed(db_path: str, job_id: int, claim: int, runner_id: int, runner_pid: int, fanout: FanOut) -> None:
+    """Run the job ``job_id`` under ``claim`` in this job process, with ``fanout`` (its pool
+    perhaps forked already); what ends the process so is said to the runner by its exit code."""
     try:
         store = patiently(open_store, db_path)
     except LibraryUnreachable as exc:
@@ -204,7 +216,7 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
             return  # claimed again since: not this process's to run
         store.set_pid(job_id, os.getpid(), claim)
         events.claimed(store, rec, runner_id, runner_pid, os.getpid(), this_host())
-        execute(store, rec, runner_id, FanOut(workers, GateClient(conn)))
+        execute(store, rec, runner_id, fanout)
     except LeaseLost:
         return
     except WorkerLost as exc:
@@ -216,4 +228,5 @@ def process_main(db_path: str, job_id: int, claim: int, runner_id: int, runner_p
               " once the library is back", file=sys.stderr)
         os._exit(OUTAGE_EXIT)  # not a crash (runner/patience.py)
     finally:
+        fanout.close()  # (execute closed it, unless the job was not this process's to run)
         store.close()

@@ -28,12 +28,17 @@ from . import doorbell, host, leftovers, prestart
 from .gate import Gate
 from .patience import OUTAGE_EXIT, patiently
 from .scheduler import Scheduler
+from .spare import Spare
 
 HEARTBEAT_EVERY = 1.0
 RECOVER_EVERY = 5.0
 CLAIM_EVERY = 1.0
 SHUTDOWN_GRACE = 30.0
 SERVER_AFTER_IDLE = 0.5  # seconds idle before the command server starts
+# A spare job process (runner/spare.py) is forked once the runner has been idle this long: not
+# while the command of the job that just ended prints its results (three forks, and the pages
+# each process then writes, beside that command on a 2-core machine).
+SPARE_AFTER_IDLE = 0.1
 OUT_OF_REACH_WAIT = 1.0  # between tries while the library's server cannot be reached
 LEAVE_TEST_DELAY = float(os.environ.get("SDJOBS_TEST_LEAVE_DELAY", "0"))  # tests only: see _leave
 IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microseconds), unless the doorbell rings
@@ -74,6 +79,8 @@ class Supervisor:
         self._claimed_at = 0.0
         self._warm = False  # the job modules are imported
         self._served = False  # the command server was started
+        self._spare: Spare | None = None  # a job process forked ahead of its job (runner/spare.py)
+        self._spares = True  # False once forking one failed
         self.bell: doorbell.Doorbell | None = None  # rung by commands that queued a job (doorbell.py)
 
     def _on_signal(self, signum, _frame) -> None:
@@ -102,6 +109,7 @@ class Supervisor:
             bell, self.bell = self.bell, None  # (not waited on: the shutdown's waits are for its jobs)
             if bell is not None:
                 bell.close()
+            self._drop_spare()
             self._stop_cli_server()
             if self.lost:
                 self._let_go()
@@ -235,6 +243,8 @@ class Supervisor:
         if not self._warm and not first:
             self._warm = True
             _warm_up()
+        if self._warm and idle_for >= SPARE_AFTER_IDLE and not self.exit_when_idle and not self._stop:
+            self._keep_spare()
         if not self._served and not first and idle_for >= SERVER_AFTER_IDLE:
             self._served = True
             self._start_cli_server()
@@ -281,14 +291,34 @@ class Supervisor:
             proc.wait()
 
     def _start(self, rec) -> None:
-        parent_end, child_end = self._mp.Pipe()
-        proc = self._mp.Process(target=host.process_main, name=f"sdjobs-job-{rec.id}",
-                                args=(str(self.library.db_path), rec.id, rec.claim, self.runner_id, os.getpid(),
-                                      child_end, self.workers))
-        proc.start()
-        child_end.close()
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.hand(rec.id, rec.claim, self.runner_id):
+            proc, parent_end = spare.process, spare.conn
+        else:
+            parent_end, child_end = self._mp.Pipe()
+            proc = self._mp.Process(target=host.process_main, name=f"sdjobs-job-{rec.id}",
+                                    args=(str(self.library.db_path), rec.id, rec.claim, self.runner_id,
+                                          os.getpid(), child_end, self.workers))
+            proc.start()
+            child_end.close()
         self.running[rec.id] = Running(rec.id, proc, parent_end, rec.priority, rec.claim)
         self.gate.join(rec.id, parent_end, rec.priority)
+
+    def _keep_spare(self) -> None:
+        """Idle: have a spare job process ready for the next job (one that died is replaced)."""
+        if self._spare is not None and not self._spare.alive():
+            self._drop_spare()
+        if self._spare is None and self._spares:
+            try:
+                self._spare = Spare(self._mp, str(self.library.db_path), self.workers)
+            except OSError as exc:  # (no process to spare: jobs are forked when they come, as before)
+                self._spares = False
+                print(f"sdjobs runner: no spare job process: {exc}", file=sys.stderr, flush=True)
+
+    def _drop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
 
     def _clean_up(self, job_id: int) -> None:
         """Remove the temporaries of a job that failed by crashing, in a process of its own."""
