@@ -46,6 +46,7 @@ from .results import (
     KEEP_RULES,
     array_texts,
     emit_groups,
+    emit_rendered,
     merge_rendered,
     plan,
     render_group,
@@ -474,6 +475,8 @@ class Dupes(Job[DupesConfig]):
             emit_groups(ctx, (dumps(public_group(g)) for g in groups), planned=True)
         elif self.kept:  # the only groups: from an earlier run over the same index
             emit_groups(ctx, array_texts(self.kept["json"]))
+        elif self.rendered and not groups:
+            emit_rendered(ctx, self.rendered)
         elif self.rendered:
             emit_groups(ctx, merge_rendered(groups, self.rendered))
         else:

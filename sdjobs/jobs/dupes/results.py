@@ -98,6 +98,14 @@ def emit_groups(ctx, texts: Iterable[str], *, planned: bool = False) -> None:
     ctx.emit_json_rows([(t, int(t[8:t.index(",", 8)]) if t.startswith(head) else size_of(t), None) for t in texts])
 
 
+def emit_rendered(ctx, rendered: list) -> None:
+    """``emit_groups`` of groups the workers rendered, in their order: each carries its size
+    (see ``merge_rendered``), which is not read back from its text (the results phase runs on
+    one core while the workers wait)."""
+    ctx.result_columns(*GROUP_KEYS, name="groups")
+    ctx.emit_json_rows([(r[5], r[3], None) for r in rendered])
+
+
 def size_of(text: str) -> int:
     """The ``size`` of a group's JSON text (they all start with it)."""
     if text.startswith('{"size":'):
