@@ -7,7 +7,7 @@ files of 1 KiB-1 MiB plus four of 64-128 MiB), ``small`` (~200,000 files
 of 64 B-8 KiB, 127 distinct sizes, so nearly every file shares its size
 with a thousand others) and ``lognormal`` (200,000 files of log-normal
 sizes, ~3 GB, as photo libraries and source trees have them). Each case is the wall time of the whole command,
-median of ``--runs`` runs, cases interleaved run by run:
+median of ``--runs`` runs, cases interleaved run by run, each run followed by an untimed rest (``common.REST``):
 
 - ``sdjobs dupes PATH --json --no-index``: a runner already started;
 - ``... cold``: no runner alive, the command starts one (then it is stopped);
@@ -38,7 +38,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import dupes_data  # noqa: E402
-from common import BENCH_DIR, SDJOBS, cached_share, cpu_check, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
+from common import BENCH_DIR, REST, SDJOBS, cached_share, cpu_check, wait_served  # noqa: E402  (SDJOBS: as `pip install .` leaves it)
 
 
 def env(root: Path) -> dict:
@@ -49,7 +49,9 @@ def env(root: Path) -> dict:
 def run(cmd: list, e: dict, out=subprocess.DEVNULL) -> float:
     t = time.perf_counter()
     subprocess.run(cmd, env=e, stdout=out, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t
+    took = time.perf_counter() - t
+    time.sleep(REST)  # (see common.REST)
+    return took
 
 
 def stop_runner(e: dict) -> None:

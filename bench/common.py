@@ -73,6 +73,12 @@ def have(tool: str) -> bool:
     return ok
 
 
+# Rest after each timed command, whoever's: a runner forks its spare job process 0.1 s after its
+# job ended (runner/spare.py). That is work between commands; it must land in no command's time,
+# neither the next peer's nor the next sdjobs command's.
+REST = 0.3
+
+
 def timed(cmd: list[str], *, before=None, env=None, runs: int = 5, check: bool = True) -> list[float]:
     """Wall times of ``runs`` runs of ``cmd``; ``before()`` runs untimed before each one."""
     times = []
@@ -82,6 +88,7 @@ def timed(cmd: list[str], *, before=None, env=None, runs: int = 5, check: bool =
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         times.append(time.perf_counter() - t0)
+        time.sleep(REST)
         if check and proc.returncode != 0:
             raise SystemExit(f"{' '.join(map(str, cmd))} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
     return times
