@@ -165,6 +165,15 @@ def children(pid: int) -> list[int]:
     return kids
 
 
+def alive(pid: int) -> bool:
+    """The process is there and not a zombie (exited, not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def holds(pid: int, name: str) -> bool:
     """Process ``pid`` has a file named ``name`` open (False once it has ended)."""
     try:

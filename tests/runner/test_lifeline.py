@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import pytest
+from conftest import alive
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 
@@ -53,7 +54,7 @@ def test_a_child_dies_with_its_parent(tmp_path):
         parent.kill()
         parent.wait(10)
         deadline = time.monotonic() + 10
-        while _alive(child):
+        while alive(child):
             assert time.monotonic() < deadline, f"child {child} outlived its parent"
             time.sleep(0.02)
     finally:
@@ -61,11 +62,3 @@ def test_a_child_dies_with_its_parent(tmp_path):
             os.killpg(parent.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

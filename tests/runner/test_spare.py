@@ -7,15 +7,7 @@ from __future__ import annotations
 import os
 import signal
 
-from conftest import children, submit, wait_for
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from conftest import alive, children, submit, wait_for
 
 
 def _spares(runner_pid: int, workers: int) -> list[int]:
@@ -34,8 +26,8 @@ def test_the_next_job_runs_in_the_spare_and_an_idle_runner_makes_another(store, 
     assert rec.output == {"sum": sum(i * i for i in range(8)), "workers": rec.output["workers"]}
     assert 1 <= rec.output["workers"] <= 2
     assert [e.fields.get("pid") for e in store.events(job, kinds=["claimed"])] == [spare]
-    wait_for(lambda: not _alive(spare), what="the spare that ran the job to end")
-    assert not any(_alive(w) for w in workers)
+    wait_for(lambda: not alive(spare), what="the spare that ran the job to end")
+    assert not any(alive(w) for w in workers)
     [again] = wait_for(lambda: _spares(runner.proc.pid, 2), what="another spare")
     assert again != spare
 
@@ -46,7 +38,7 @@ def test_a_spare_dies_with_its_runner(store, start_runner):
     family = [spare, *children(spare)]
     os.kill(runner.proc.pid, signal.SIGKILL)  # the runner alone, not its process group
     runner.proc.wait(10)
-    wait_for(lambda: not any(_alive(p) for p in family), what="the spare and its workers to die with the runner")
+    wait_for(lambda: not any(alive(p) for p in family), what="the spare and its workers to die with the runner")
 
 
 def test_a_runner_that_stops_leaves_no_spare(store, start_runner):
@@ -54,5 +46,5 @@ def test_a_runner_that_stops_leaves_no_spare(store, start_runner):
     [spare] = wait_for(lambda: _spares(runner.proc.pid, 2), what="a spare with its two workers")
     family = [spare, *children(spare)]
     assert runner.terminate() == 0
-    assert not any(_alive(p) for p in family)
+    assert not any(alive(p) for p in family)
     assert store.runners() == []
