@@ -72,7 +72,15 @@ def _drop_all(base: str) -> None:
 
     with psycopg.connect(base, autocommit=True, connect_timeout=5) as admin:
         for url in _DATABASES.values():
-            admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+            for attempt in range(5):
+                try:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+                    break
+                except psycopg.errors.InsufficientPrivilege:
+                    # a session of another role is in it, which FORCE may not end for this role (most
+                    # likely an autovacuum worker, the cluster superuser's, gone in a moment); a
+                    # database left behind is dropped as stale by a later run
+                    time.sleep(0.2 * (attempt + 1))
 
 
 def postgres_store(tmp: Path):
