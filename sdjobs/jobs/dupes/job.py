@@ -46,7 +46,7 @@ from .results import (
     KEEP_RULES,
     array_texts,
     emit_groups,
-    emit_rendered,
+    emit_rows,
     merge_rendered,
     plan,
     render_group,
@@ -475,10 +475,8 @@ class Dupes(Job[DupesConfig]):
             emit_groups(ctx, (dumps(public_group(g)) for g in groups), planned=True)
         elif self.kept:  # the only groups: from an earlier run over the same index
             emit_groups(ctx, array_texts(self.kept["json"]))
-        elif self.rendered and not groups:
-            emit_rendered(ctx, self.rendered)
         elif self.rendered:
-            emit_groups(ctx, merge_rendered(groups, self.rendered))
+            emit_rows(ctx, merge_rendered(groups, self.rendered))
         else:
             emit_groups(ctx, (render_group(g["size"], g["hash"], g["wasted"], g["paths"]) for g in groups))
 

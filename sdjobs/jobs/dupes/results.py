@@ -64,19 +64,20 @@ def render_group(size: int, digest: str | None, wasted: int, paths: list[str]) -
         size, quote(digest) if digest is not None else "null", wasted, ",".join(map(quote, paths)))
 
 
-def merge_rendered(groups: list[dict], rendered: list) -> list[str]:
-    """Groups as JSON texts in the results' order (most space wasted first):
-    ``groups`` as dicts, ``rendered`` as (-wasted, -count, first path, size,
-    hash, JSON text), rendered and sorted by the workers."""
+def merge_rendered(groups: list[dict], rendered: list) -> list[tuple[str, int, None]]:
+    """Groups as result rows (JSON text, size, no severity) in the results' order (most space
+    wasted first): ``groups`` as dicts, ``rendered`` as (-wasted, -count, first path, size,
+    hash, JSON text), rendered and sorted by the workers. Each row carries its size, which
+    is not read back from its text (the results phase runs on one core while the workers wait)."""
     import json
 
     if not groups:
-        return [r[5] for r in rendered]  # the worker sorted them
+        return [(r[5], r[3], None) for r in rendered]  # the worker sorted them
     keyed = [(-g["wasted"], -len(g["paths"]), g["paths"][0],
-              json.dumps(g, ensure_ascii=True, separators=(",", ":"))) for g in groups]
-    keyed += [(r[0], r[1], r[2], r[5]) for r in rendered]
+              json.dumps(g, ensure_ascii=True, separators=(",", ":")), g["size"]) for g in groups]
+    keyed += [(r[0], r[1], r[2], r[5], r[3]) for r in rendered]
     keyed.sort(key=lambda k: k[:3])
-    return [k[3] for k in keyed]
+    return [(k[3], k[4], None) for k in keyed]
 
 
 GROUP_KEYS = ("size", "hash", "wasted", "paths")
@@ -98,12 +99,10 @@ def emit_groups(ctx, texts: Iterable[str], *, planned: bool = False) -> None:
     ctx.emit_json_rows([(t, int(t[8:t.index(",", 8)]) if t.startswith(head) else size_of(t), None) for t in texts])
 
 
-def emit_rendered(ctx, rendered: list) -> None:
-    """``emit_groups`` of groups the workers rendered, in their order: each carries its size
-    (see ``merge_rendered``), which is not read back from its text (the results phase runs on
-    one core while the workers wait)."""
+def emit_rows(ctx, rows: list[tuple[str, int, None]]) -> None:
+    """``emit_groups`` of rows that carry their sizes (``merge_rendered``)."""
     ctx.result_columns(*GROUP_KEYS, name="groups")
-    ctx.emit_json_rows([(r[5], r[3], None) for r in rendered])
+    ctx.emit_json_rows(rows)
 
 
 def size_of(text: str) -> int:
