@@ -140,25 +140,24 @@ def set_pending_pid(store: Store, schedule_id: int, pid: int) -> None:
     store._sql("UPDATE schedule SET pending_pid=? WHERE id=?", (pid, schedule_id))
 
 
-def take_lost(store: Store, schedule_id: int, seen_pending_at: float, now: float | None = None) -> bool:
+def take_lost(store: Store, schedule_id: int, seen_pending_at: float, now: float) -> bool:
     """Take over a submission whose submitter is gone (compare-and-set on pending_at, which
     becomes ``now``: what the taker's ``record`` names)."""
     cur = store._sql("UPDATE schedule SET pending_pid=NULL, pending_at=? WHERE id=? AND pending_at=?",
-                     (time.time() if now is None else now, schedule_id, seen_pending_at))
+                     (now, schedule_id, seen_pending_at))
     return cur.rowcount == 1
 
 
-def record(store: Store, schedule_id: int, *, job_id: int | None, error: str | None,
-           now: float | None = None, pending_at: float | None = None) -> bool:
-    """The end of a submission: the job it created, or why it created none. With ``pending_at``
-    (the submission's, as claimed or taken over), only while it is still that one: another
-    runner may have taken it over meanwhile (its submitter had exited, not yet collected) and
-    recorded it itself. False when it was not recorded here."""
+def record(store: Store, schedule_id: int, *, job_id: int | None, error: str | None, pending_at: float,
+           now: float | None = None) -> bool:
+    """The end of the submission whose ``pending_at`` (as claimed or taken over) is given: the job
+    it created, or why it created none; only while it is still that one: another runner may have
+    taken it over meanwhile (its submitter had exited, not yet collected) and recorded it itself.
+    False when it was not recorded here."""
     now = time.time() if now is None else now
-    fence, params = ("", ()) if pending_at is None else (" AND pending_at=?", (pending_at,))
     cur = store._sql("UPDATE schedule SET pending_at=NULL, pending_pid=NULL, last_run_at=?, last_error=?,"
-                     f" last_job_id=COALESCE(?, last_job_id), runs=runs+? WHERE id=?{fence}",
-                     (now, error, job_id, 1 if job_id else 0, schedule_id, *params))
+                     " last_job_id=COALESCE(?, last_job_id), runs=runs+? WHERE id=? AND pending_at=?",
+                     (now, error, job_id, 1 if job_id else 0, schedule_id, pending_at))
     return cur.rowcount == 1
 
 

@@ -180,13 +180,13 @@ class Verbs:
 
         schedules.set_pending_pid(self, schedule_id, pid)
 
-    def take_lost_schedule(self: Store, schedule_id: int, seen_pending_at: float, now: float | None = None) -> bool:
+    def take_lost_schedule(self: Store, schedule_id: int, seen_pending_at: float, now: float) -> bool:
         from . import schedules
 
         return schedules.take_lost(self, schedule_id, seen_pending_at, now)
 
     def record_schedule_run(self: Store, schedule_id: int, *, job_id: int | None, error: str | None,
-                            now: float | None = None, pending_at: float | None = None) -> bool:
+                            pending_at: float, now: float | None = None) -> bool:
         from . import schedules
 
         return schedules.record(self, schedule_id, job_id=job_id, error=error, now=now, pending_at=pending_at)
