@@ -18,8 +18,8 @@ from .exitcodes import Exit, for_status
 POLL = 0.05
 QUICK_POLL, QUICK_FOR = 0.01, 1.0  # many jobs are done within a second: look more often at first
 # How often a follower without a live display looks at SQLite's data_version in its first
-# QUICK_FOR seconds (5-15 us a look): the job's end is printed 1 ms after it rather than 5 on
-# average (at most 10), a share of a short command's wall time.
+# QUICK_FOR seconds (11 us a look, measured): the end of a short job is printed at most 2 ms
+# after it rather than 10.
 QUICK_LOOK = 0.002
 READ_EVERY = 1.0  # the job is read again at least this often, changed or not
 
