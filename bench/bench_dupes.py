@@ -84,16 +84,15 @@ def fdupes_groups(text: bytes) -> list[list[bytes]]:
     return [b.split(b"\n") for b in text.strip(b"\n").split(b"\n\n") if b]
 
 
-def must_read(groups) -> int:
-    """The bytes any tool must read: every distinct file (inode) of every group, once."""
-    total = 0
+def must_read(groups) -> tuple[int, list[str]]:
+    """The bytes any tool must read: every distinct file (inode) of every group, once; and one
+    path of each of those files."""
+    files: dict[tuple[int, int], tuple[str, int]] = {}
     for g in groups:
-        inodes = {}
         for p in g:
             st = os.lstat(p)
-            inodes[(st.st_dev, st.st_ino)] = st.st_size
-        total += sum(inodes.values())
-    return total
+            files.setdefault((st.st_dev, st.st_ino), (os.fsdecode(p), st.st_size))
+    return sum(size for _, size in files.values()), [path for path, _ in files.values()]
 
 
 def check_same(tree: Path, e: dict, indexed: bool) -> tuple[str, list[str]]:
@@ -109,13 +108,9 @@ def check_same(tree: Path, e: dict, indexed: bool) -> tuple[str, list[str]]:
         out.append(f"{len(ours['groups']):,} groups{' (from the index)' if not how else ''},"
                    f" {'same' if same else 'NOT the same'} as jdupes -r"
                    + (f", {read / 1e6:,.1f} MB read" if read is not None else ""))
-    note = "; ".join(out) + f"; must-read bytes (every file of every group, once): {must_read(jd) / 1e6:,.1f} MB"
-    files: dict[tuple[int, int], str] = {}  # one path per inode, as must_read counts them
-    for group in jd:
-        for path in group:
-            st = os.stat(path)
-            files.setdefault((st.st_dev, st.st_ino), os.fsdecode(path))
-    return note, list(files.values())
+    nbytes, files = must_read(jd)
+    note = "; ".join(out) + f"; must-read bytes (every file of every group, once): {nbytes / 1e6:,.1f} MB"
+    return note, files
 
 
 def bench_tree(name: str, tree: Path, root: Path, runs: int, indexed: bool) -> tuple[list[tuple], str]:
