@@ -18,7 +18,7 @@ import gc
 import os
 import re
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..core.errors import BadInput
 from ..core.status import FINISHED, Status
@@ -33,8 +33,7 @@ NUMBERS = {"--recent": "limit", "--limit": "page", "-n": "page", "--before": "be
 _NUMBER = re.compile(r"[1-9][0-9]{0,17}")  # what click's int reads the same way (no sign, no 0, no "_")
 
 
-@dataclass
-class Listing:
+class Listing(NamedTuple):
     recs: list
     waits: dict
     names: dict

@@ -7,7 +7,6 @@ Colour follows NO_COLOR and the terminal.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -77,11 +76,15 @@ def err(message: str, style: str = "red") -> None:
 
 def print_json(data: Any) -> None:
     """Indented for a terminal; compact for a pipe (indent makes json use its slow encoder)."""
+    import json  # (here: a plain `jobs ls` with no runner never loads it, cli/jobs_ls.py)
+
     indent = 2 if sys.stdout.isatty() else None
     sys.stdout.write(json.dumps(data, indent=indent, default=_json_default, ensure_ascii=True) + "\n")
 
 
 def print_jsonl(rows: Iterable[Any]) -> None:
+    import json
+
     write = sys.stdout.write
     for row in rows:
         write(json.dumps(row, default=_json_default, ensure_ascii=True) + "\n")

@@ -8,7 +8,6 @@ a dict (a checkpoint) the dataclass again, old or new.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from typing import Any, TypeVar
@@ -19,6 +18,8 @@ from .errors import IncompatibleState
 
 
 def _default(obj: Any) -> Any:
+    import dataclasses  # (here: a command that only reads never needs it, core/plain.py)
+
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     if isinstance(obj, (set, frozenset, tuple)):
@@ -51,6 +52,8 @@ def to_state(cls: type[S], data: Any) -> S:
     A field renamed since keeps reading its old key when it names it in its metadata:
     ``field(default=0, metadata={"was": "ti"})``. A required field that ``data`` lacks
     raises ``IncompatibleState``."""
+    import dataclasses  # (here, as in _default)
+
     if isinstance(data, cls):
         return data
     if not isinstance(data, dict):
@@ -80,6 +83,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def _rebuild(tp: Any, value: Any) -> Any:
     """``value`` as unpacked, made the ``tp`` its field declares where msgpack lost it."""
+    import dataclasses  # (here, as in _default)
+
     if value is None:
         return None
     origin, args = typing.get_origin(tp), typing.get_args(tp)

@@ -9,28 +9,39 @@ window of samples, so every job gets them for free.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import deque
 from typing import Any
 
+from .plain import Plain
 
-@dataclasses.dataclass
-class Progress:
-    phase: str | None = None
-    message: str | None = None
-    path: str | None = None
-    done: int | None = None
-    total: int | None = None
-    unit: str = "items"
-    bytes_done: int | None = None
-    bytes_total: int | None = None
-    percent: float | None = None
-    fields: dict[str, Any] = dataclasses.field(default_factory=dict)
-    rate: float | None = None
-    rate_unit: str | None = None
-    eta: float | None = None
-    updated_at: float = 0.0
+
+_FIELDS = ("phase", "message", "path", "done", "total", "unit", "bytes_done", "bytes_total", "percent", "fields",
+           "rate", "rate_unit", "eta", "updated_at")
+
+
+class Progress(Plain):
+    __slots__ = _FIELDS  # (a plain class, not a dataclass: core/plain.py says why)
+
+    def __init__(self, phase: str | None = None, message: str | None = None, path: str | None = None,
+                 done: int | None = None, total: int | None = None, unit: str = "items",
+                 bytes_done: int | None = None, bytes_total: int | None = None, percent: float | None = None,
+                 fields: dict[str, Any] | None = None, rate: float | None = None, rate_unit: str | None = None,
+                 eta: float | None = None, updated_at: float = 0.0) -> None:
+        self.phase = phase
+        self.message = message
+        self.path = path
+        self.done = done
+        self.total = total
+        self.unit = unit
+        self.bytes_done = bytes_done
+        self.bytes_total = bytes_total
+        self.percent = percent
+        self.fields: dict[str, Any] = {} if fields is None else fields
+        self.rate = rate
+        self.rate_unit = rate_unit
+        self.eta = eta
+        self.updated_at = updated_at
 
     @property
     def kind(self) -> str:
@@ -55,7 +66,8 @@ class Progress:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = self.as_dict()
+        d["fields"] = dict(self.fields)  # (its own dict: a job's later changes do not reach it)
         d["kind"] = self.kind
         return {k: v for k, v in d.items() if v is not None and v != {}}
 
@@ -63,8 +75,7 @@ class Progress:
     def from_dict(cls, data: dict[str, Any] | None) -> Progress:
         if not data:
             return cls()
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELDS})
 
 
 class RateEstimator:

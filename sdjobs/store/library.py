@@ -3,20 +3,26 @@ database and a folder of this host's (``PostgresLibrary``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import stat
 from pathlib import Path
 
 from ..core.errors import BadInput
+from ..core.plain import Plain
 from . import trust
 from .libpath import (ENV_VAR, RUNNER_LOG, data_dir_of, default_db_path, is_postgres,  # noqa: F401  (ENV_VAR re-exported)
                       resolve_db_path, without_password)
 
 
-class _LocalFolder:
-    """What a library keeps in its local data folder (``data_dir``), whatever holds its data."""
+class _LocalFolder(Plain):
+    """What a library keeps in its local data folder (``data_dir``), whatever holds its data.
+    A value: equal to, and hashed like, another of its kind that names the same library."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash((type(self), *self.as_dict().values()))
 
     @property
     def data_dir(self) -> Path:  # (each kind of library says where)
@@ -31,12 +37,14 @@ class _LocalFolder:
         return self.data_dir / "library.lock"
 
 
-@dataclasses.dataclass(frozen=True)
 class Library(_LocalFolder):
     """A library: ``db_path`` is the SQLite file; ``data_dir`` holds sidecar
     files (thumbnails, runner logs, locks) and sits next to it."""
 
-    db_path: Path
+    __slots__ = ("db_path",)
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
 
     @property
     def data_dir(self) -> Path:
@@ -92,14 +100,16 @@ class Library(_LocalFolder):
             raise BadInput(str(exc)) from None
 
 
-@dataclasses.dataclass(frozen=True)
 class PostgresLibrary(_LocalFolder):
     """A library in a PostgreSQL database, named by its URL. ``db_path`` is the URL (what a
     runner hands its processes); ``data_dir`` is a folder of this host's, keyed by the URL
     without its password (``libpath.data_dir_of``): the runner's log and lock, the command
     server's socket. There is no file to lose: the server keeps the data."""
 
-    url: str
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     @property
     def db_path(self) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, NamedTuple
 
 from ..core import codec
+from ..core.plain import Plain
 from ..core.progress import Progress
 
 JOB_COLUMNS = (
@@ -19,8 +19,11 @@ JOB_COLUMNS = (
 _BLOBS = {"config", "progress", "output", "settings", "context"}
 
 
-@dataclasses.dataclass
-class JobRecord:
+class JobRecord(Plain):
+    """A job: its columns (JOB_COLUMNS), its blobs decoded, and the ids of the jobs it waits
+    for and of its children (filled in by ``Store.get``). A plain class (core/plain.py)."""
+
+    __slots__ = (*JOB_COLUMNS, "depends_on", "children")
     id: int
     type: str
     type_version: int
@@ -51,12 +54,18 @@ class JobRecord:
     wait_children: int
     settings: dict
     context: dict
-    claim: int = 0  # changes at every claim: the running job's writes are conditioned on it
-    retries: int = 0  # times `jobs retry` queued it again
-    action: str | None = None  # the command word that started it, or its root (core/action.py)
-    host: str = "any"  # whose runner takes it: a host id (or a name not seen yet), or any (store/hosts.py)
-    depends_on: list[int] = dataclasses.field(default_factory=list)
-    children: list[int] = dataclasses.field(default_factory=list)
+    claim: int  # changes at every claim: the running job's writes are conditioned on it
+    retries: int  # times `jobs retry` queued it again
+    action: str | None  # the command word that started it, or its root (core/action.py)
+    host: str  # whose runner takes it: a host id (or a name not seen yet), or any (store/hosts.py)
+    depends_on: list[int]
+    children: list[int]
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        for name in JOB_COLUMNS:
+            setattr(self, name, columns[name])
+        self.depends_on = []
+        self.children = []
 
     @classmethod
     def from_row(cls, row: tuple) -> JobRecord:
@@ -69,7 +78,7 @@ class JobRecord:
         values["config"] = values["config"] or {}
         values["settings"] = values["settings"] or {}
         values["context"] = values["context"] or {}
-        return cls(**values)
+        return cls(values)
 
     @property
     def attempt(self) -> int:
@@ -77,22 +86,25 @@ class JobRecord:
         return min(self.attempts + 1, max(self.max_attempts, 1))
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = self.as_dict()
         d["progress"] = self.progress.to_dict()
         d["attempt"] = self.attempt
         return d
 
 
-@dataclasses.dataclass
-class Event:
-    id: int
-    job_id: int
-    ts: float
-    kind: str
-    path: str | None
-    message: str
-    retries: int = 0  # the job's retries when it was recorded: which run it belongs to
-    fields: dict = dataclasses.field(default_factory=dict)  # a lifecycle event's facts (store/events.py)
+class Event(Plain):
+    __slots__ = ("id", "job_id", "ts", "kind", "path", "message", "retries", "fields")
+
+    def __init__(self, id: int, job_id: int, ts: float, kind: str, path: str | None, message: str,
+                 retries: int = 0, fields: dict | None = None) -> None:
+        self.id = id
+        self.job_id = job_id
+        self.ts = ts
+        self.kind = kind
+        self.path = path
+        self.message = message
+        self.retries = retries  # the job's retries when it was recorded: which run it belongs to
+        self.fields: dict = {} if fields is None else fields  # a lifecycle event's facts (store/events.py)
 
     @classmethod
     def from_row(cls, row: tuple) -> Event:
@@ -111,15 +123,19 @@ class JobHead(NamedTuple):
     control: str | None
 
 
-@dataclasses.dataclass
-class RunnerRecord:
-    id: int
-    pid: int
-    pid_start: str | None
-    host: str
-    started_at: float
-    heartbeat_at: float
-    workers: int
-    busy: int
-    mode: str | None
-    stopping: int
+class RunnerRecord(Plain):
+    __slots__ = ("id", "pid", "pid_start", "host", "started_at", "heartbeat_at", "workers", "busy", "mode",
+                 "stopping")
+
+    def __init__(self, id: int, pid: int, pid_start: str | None, host: str, started_at: float,
+                 heartbeat_at: float, workers: int, busy: int, mode: str | None, stopping: int) -> None:
+        self.id = id
+        self.pid = pid
+        self.pid_start = pid_start
+        self.host = host
+        self.started_at = started_at
+        self.heartbeat_at = heartbeat_at
+        self.workers = workers
+        self.busy = busy
+        self.mode = mode
+        self.stopping = stopping
