@@ -56,7 +56,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON on s
     runners = daemon.live_runners(store)
     names = store.host_names()
     if as_json:
-        output.print_json([{**r.__dict__, "host_name": label(names, r.host)} for r in runners])
+        output.print_json([{**r.as_dict(), "host_name": label(names, r.host)} for r in runners])
     elif not runners:
         output.err("no runner is alive", style="yellow")
     for r in runners if not as_json else []:
