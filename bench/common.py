@@ -34,12 +34,8 @@ def install(checkout: Path, venv: Path) -> list[str]:
     deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (site / "zz-dependencies.pth").write_text("\n".join(deps) + "\n")
     script = venv / "bin" / "sdjobs"
-    # The script pip writes for ``[project.scripts]``, word for word: users pay its ``import re``
-    # (about 5 ms of every served command's client), so the benchmarks do too.
-    script.write_text(f"#!{python}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom sdjobs.cli.launch import run\n"
-                      "if __name__ == '__main__':\n"
-                      "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
-                      "    sys.exit(run())\n")
+    shipped = (checkout / "sdjobs" / "cli" / "bin" / "sdjobs").read_text()  # what pip installs, its "#!python" made this one
+    script.write_text(f"#!{python}\n" + shipped.split("\n", 1)[1])
     script.chmod(0o755)
     return [str(script)]
 

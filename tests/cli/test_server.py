@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import sdjobs as sdjobs_package
 from conftest import wait_for
 
 
@@ -39,6 +40,25 @@ def server(lib, start_runner):
     wait_for(sock.exists, what="the command server's socket")
     wait_for(lambda: served(sdjobs("jobs", "ls", importtime=True)), what="a served command")
     return runner
+
+
+def test_the_installed_script_hands_over_without_importing_re(server):
+    """The `sdjobs` script pip installs (sdjobs/cli/bin/sdjobs: script-files, not an entry
+    point, whose script imports `re`): a served command's client imports only the hand-over.
+    Run without site (-S), whose start-up would import re for a development install's import
+    finder; sdjobs is found where that finder would find it."""
+    script = Path(__file__).resolve().parents[2] / "sdjobs" / "cli" / "bin" / "sdjobs"
+    package_root = str(Path(sdjobs_package.__file__).resolve().parents[1])
+    run_script = (f"import sys; sys.path.insert(0, {package_root!r}); sys.argv = [{str(script)!r}, 'jobs', 'ls'];"
+                  f" exec(compile(open({str(script)!r}).read(), {str(script)!r}, 'exec'))")
+
+    def imported(code: str) -> tuple[subprocess.CompletedProcess, set[bytes]]:
+        proc = subprocess.run([sys.executable, "-S", "-X", "importtime", "-c", code], capture_output=True, timeout=60)
+        return proc, {line.split(b"|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith(b"import time:")}
+
+    proc, modules = imported(run_script)
+    assert proc.returncode == 0 and served(proc), proc.stderr[-2000:]
+    assert not modules & {b"re", b"enum", b"typing"}, sorted(modules - imported("pass")[1])
 
 
 def test_a_served_command_prints_what_it_prints_in_process(server, tmp_path):
