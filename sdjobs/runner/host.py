@@ -214,8 +214,7 @@ def run_claimed(db_path: str, job_id: int, claim: int, runner_id: int, runner_pi
         rec = patiently(store.get, job_id)
         if rec.claim != claim:
             return  # claimed again since: not this process's to run
-        store.set_pid(job_id, os.getpid(), claim)
-        events.claimed(store, rec, runner_id, runner_pid, os.getpid(), this_host())
+        events.claimed(store, rec, runner_id, runner_pid, os.getpid(), this_host())  # (and its pid)
         execute(store, rec, runner_id, fanout)
     except LeaseLost:
         return

@@ -192,14 +192,17 @@ def submitted(store: Store, job_id: int, context: dict, *, parent_id: int | None
 
 
 def claimed(store: Store, rec, runner_id: int | None, runner_pid: int, pid: int, host: str) -> None:
-    """The ``claimed`` event, written by the job process before the job runs (fenced by its claim)."""
+    """The job process's pid and its ``claimed`` event, written by it before the job runs, in one
+    transaction fenced by its claim: a log never lacks the claim of a process the job record names."""
     resumed = rec.state_version is not None
     fields = {"runner_id": runner_id, "runner_pid": runner_pid, "host": host, "pid": pid,
               "attempt": rec.attempt, "max_attempts": rec.max_attempts, "run": rec.retries + 1,
               "claim": rec.claim, "resumed": resumed}
     message = (f"claimed by runner {runner_id} (pid {runner_pid} on {host}); job process pid {pid},"
                f" attempt {rec.attempt} of {rec.max_attempts}" + (", resuming from its checkpoint" if resumed else ""))
-    store.record_event(rec.id, "claimed", message, fields, claim=rec.claim)
+    with store._transaction():
+        store.set_pid(rec.id, pid, rec.claim)  # (LeaseLost when claimed again since: then neither is written)
+        record(store, rec.id, "claimed", message, fields)
 
 
 def last(store: Store, job_id: int, kind: str) -> Event | None:

@@ -9,7 +9,7 @@ import pytest
 from sdjobs.core.errors import LeaseLost
 from sdjobs.core.status import Status
 from sdjobs.runner.fanout import FanOut
-from sdjobs.runner.host import execute
+from sdjobs.runner.host import execute, run_claimed
 from sdjobs.store import schema
 
 
@@ -73,6 +73,23 @@ def test_a_job_process_of_an_earlier_claim_stops_at_its_first_write_and_records_
     assert not marker.exists(), "the stale run did work"
     assert execute(store, second, 2, FanOut(1)) is Status.COMPLETED
     assert marker.read_text().split() == ["0", "1", "2", "3", "4"]
+
+
+def test_a_job_processs_pid_and_its_claimed_event_are_one_write(store, lib):
+    """A job process that fails to record its `claimed` event (here a trigger of the library's
+    aborts it) leaves no pid either: the record never names a process its log does not."""
+    job = store.submit("test-steps", 1, {"steps": 1, "delay": 0})
+    rec = store.claim(1, 1)[0]
+    store._sql("CREATE TRIGGER no_claimed BEFORE INSERT ON job_event WHEN NEW.kind = 'claimed'"
+               " BEGIN SELECT RAISE(ABORT, 'injected: no claimed event'); END")
+    with pytest.raises(Exception, match="injected"):
+        run_claimed(str(lib), job, rec.claim, 1, os.getpid(), FanOut(1))
+    assert store.get(job).pid is None and not store.events(job, kinds=["claimed"])
+    store._sql("DROP TRIGGER no_claimed")
+    run_claimed(str(lib), job, rec.claim, 1, os.getpid(), FanOut(1))
+    claimed = store.events(job, kinds=["claimed"])
+    assert [e.fields["pid"] for e in claimed] == [os.getpid()]
+    assert store.job_status(job) == "completed"  # (its pid cleared as it finished)
 
 
 def test_a_crash_of_an_earlier_claim_is_not_counted(store):
