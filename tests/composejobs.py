@@ -18,6 +18,8 @@ class ParentConfig:
     child_steps: int = 10
     child_delay: float = 0.05
     child_fail_at: int = -1  # the first child fails at this step
+    child_hold_at: int = -1  # each child waits at this step for the file child_gate (test-steps' hold_at)
+    child_gate: str = ""
     marker: str = ""  # the parent appends "run" each time run() starts; child i marks "<marker>.<i>"
 
 
@@ -40,7 +42,7 @@ class Parent(Job):
             i = len(state["kids"])
             kid = ctx.spawn_child("test-steps", {
                 "steps": c.child_steps, "delay": c.child_delay, "fail_at": c.child_fail_at if i == 0 else -1,
-                "marker": f"{c.marker}.{i}" if c.marker else ""})
+                "marker": f"{c.marker}.{i}" if c.marker else "", "hold_at": c.child_hold_at, "gate": c.child_gate})
             state["kids"].append(kid)
             ctx.checkpoint(state, force=True)
         kids = ctx.wait_for_children()

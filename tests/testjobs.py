@@ -18,6 +18,8 @@ class StepsConfig:
     warn_every: int = 0
     marker: str = ""  # a file each step appends its number to (to see steps run twice)
     die_at: int = -1  # SIGKILL its own process at this step (a crash the job cannot catch)
+    hold_at: int = -1  # at this step, wait until the file ``gate`` exists (a test looks at it meanwhile)
+    gate: str = ""
 
 
 class Steps(Job):
@@ -37,6 +39,9 @@ class Steps(Job):
                 os.kill(os.getpid(), 9)
             if step == c.fail_at:
                 raise JobFailed(f"failed at step {step} as asked")
+            while step == c.hold_at and not os.path.exists(c.gate):
+                ctx.check_interrupt()
+                time.sleep(0.02)
             time.sleep(c.delay)
             if c.marker:
                 with open(c.marker, "a") as f:

@@ -31,8 +31,10 @@ def waiting(store, job):
 
 
 def test_parent_waits_without_a_worker_and_shows_its_childrens_progress(store, cli, start_runner, tmp_path):
-    marker = tmp_path / "parent"
-    parent = submit_parent(store, children=2, child_steps=40, child_delay=0.04, marker=str(marker))
+    marker, gate = tmp_path / "parent", tmp_path / "gate"
+    # the children wait at their 4th step for the gate: the first one holds there while the test looks
+    parent = submit_parent(store, children=2, child_steps=8, child_delay=0.02, marker=str(marker), child_hold_at=3,
+                           child_gate=str(gate))
     start_runner("--workers", "1")  # one worker: a parent holding it while it waits would deadlock
     rec = wait_for(lambda: waiting(store, parent), what="the parent waiting for its children")
     assert len(rec.children) == 2
@@ -49,6 +51,7 @@ def test_parent_waits_without_a_worker_and_shows_its_childrens_progress(store, c
     assert all(listed[k]["parent_id"] == parent for k in rec.children)
     human = cli("jobs", "ls", check=True).stdout
     assert "waiting for children" in human and "/2 children" in human
+    gate.touch()
 
     assert cli("jobs", "wait", parent, timeout=60).returncode == 0
     done = store.get(parent)
@@ -59,7 +62,7 @@ def test_parent_waits_without_a_worker_and_shows_its_childrens_progress(store, c
     assert "2/2 finished (2 completed)" in cli("jobs", "show", parent, check=True).stdout
     for i, kid in enumerate(done.children):
         assert store.get(kid).status == "completed"
-        assert steps(f"{marker}.{i}") == list(range(40))
+        assert steps(f"{marker}.{i}") == list(range(8))
 
 
 def test_pausing_a_parent_pauses_its_children_and_resuming_continues_them(store, cli, start_runner, tmp_path):
