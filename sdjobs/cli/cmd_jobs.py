@@ -144,12 +144,15 @@ def _result(store, rec) -> dict | None:
 
 
 def _ensure_runner(ids: list[int] | None = None) -> None:
-    """A runner here for those of the jobs ``ids`` this host's runner would take (by default, one)."""
+    """A runner here for those of the jobs ``ids`` this host's runner would take (by default, one),
+    its doorbell rung: they are queued again (runner/doorbell.py)."""
+    from ..runner import doorbell
     from ..runner.daemon import ensure_runner
 
     store = state.store()
     for host in dict.fromkeys(store.get(i).host for i in ids) if ids else [None]:
         ensure_runner(store, host=host)
+    doorbell.ring(str(state.library().data_dir))
 
 
 def _ts(ts: float | None) -> str:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 from conftest import submit, wait_for
 
@@ -97,3 +98,26 @@ def test_a_job_queued_with_the_ring_lost_still_runs(lib, store, cli, start_runne
     out = cli("run", "test-steps", "--set", "steps=2", "--set", "delay=0", timeout=60)
     assert out.returncode == 0, out.stderr
     assert [r.pid for r in store.runners()] == [runner.proc.pid]  # that runner ran it, none other started
+
+
+def _switches(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+
+
+def test_an_idle_runner_dozes_and_still_finds_a_job_queued_without_a_ring(lib, store, start_runner):
+    """Idle for BRISK_FOR with a bell, a runner looks at the queue every DOZE_WAIT, not every
+    IDLE_WAIT (its main thread's wake-ups, counted by the kernel); a job queued without a ring
+    is still claimed at its next look."""
+    from sdjobs.runner.supervisor import BRISK_FOR, DOZE_WAIT, IDLE_WAIT
+
+    runner = start_runner("--workers", "1")
+    wait_for(lambda: os.path.exists(_bell(lib)), what="the runner's bell")
+    time.sleep(BRISK_FOR + 1.5)  # (its command server and spare started meanwhile)
+    pid = runner.proc.pid
+    before, start = _switches(pid), time.monotonic()
+    time.sleep(2.0)
+    woke = (_switches(pid) - before) / (time.monotonic() - start)
+    assert woke < 3 / DOZE_WAIT, f"{woke:.0f} wake-ups a second (every {IDLE_WAIT} s would be {1 / IDLE_WAIT:.0f})"
+    job = submit(store, "test-steps", {"steps": 1, "delay": 0})  # (the store rings nothing)
+    wait_for(lambda: store.get(job).status == "completed", timeout=20, what="the job, found by a dozing look")
