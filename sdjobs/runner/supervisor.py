@@ -46,9 +46,10 @@ IDLE_WAIT = 0.02  # between looks at the queue (PRAGMA data_version: microsecond
 # seconds (no job running or ended, no ring): every 20 ms it woke 47 times a second, 1.6% of a core
 # for the 10 minutes before its idle exit (2026-12-07). A command that queues a job rings (doorbell.py);
 # what queues one without ringing (the store's own callers, a runner of another host) waits at most
-# DOZE_WAIT more. A PostgreSQL library's runner stays brisk: other hosts' commands cannot ring it.
+# DOZE_WAIT more, and only after BRISK_FOR of quiet: work that comes in bursts never meets it.
+# A PostgreSQL library's runner stays brisk: other hosts' commands cannot ring it.
 DOZE_WAIT = 0.25
-BRISK_FOR = 2.0
+BRISK_FOR = 10.0
 
 
 @dataclasses.dataclass
