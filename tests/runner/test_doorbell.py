@@ -58,19 +58,25 @@ def _bell(lib) -> str:
     return os.path.join(os.path.dirname(lib), "library-data", doorbell.BELL)
 
 
-def test_a_runner_rings_back_at_once_even_when_its_look_is_a_minute_away(lib, store, tmp_path):
-    """A runner whose periodic look at the queue comes once a minute claims a job within seconds
-    of the ring."""
-    code = textwrap.dedent("""
+def _runner_where(setting: str, **env: str) -> subprocess.Popen:
+    """`sdjobs runner --workers 1` in a process of its own whose supervisor module runs ``setting`` first."""
+    code = textwrap.dedent(f"""
         import sys
         from sdjobs.runner import supervisor
-        supervisor.IDLE_WAIT = supervisor.CLAIM_EVERY = 60.0  # only the ring can wake it
+        {setting}
         from sdjobs.cli.main import run
         sys.argv = ["sdjobs", "runner", "--workers", "1"]
         run()
     """)
-    runner = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env={**os.environ, "SDJOBS_CLI_SERVER": "0"})
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, **env})
+
+
+def test_a_runner_rings_back_at_once_even_when_its_look_is_a_minute_away(lib, store, tmp_path):
+    """A runner whose periodic look at the queue comes once a minute claims a job within seconds
+    of the ring."""
+    runner = _runner_where("supervisor.IDLE_WAIT = supervisor.CLAIM_EVERY = 60.0",  # only the ring can wake it
+                           SDJOBS_CLI_SERVER="0")
     try:
         wait_for(lambda: os.path.exists(_bell(lib)), what="the runner's bell")
         wait_for(lambda: any(r.pid == runner.pid for r in store.runners()), what="the runner to register")
@@ -111,16 +117,7 @@ def test_an_idle_runner_dozes_and_still_finds_a_job_queued_without_a_ring(lib, s
     is still claimed at its next look."""
     from sdjobs.runner.supervisor import DOZE_WAIT, IDLE_WAIT
 
-    code = textwrap.dedent("""
-        import sys
-        from sdjobs.runner import supervisor
-        supervisor.BRISK_FOR = 1.0  # (not 10 s of a test's time)
-        from sdjobs.cli.main import run
-        sys.argv = ["sdjobs", "runner", "--workers", "1"]
-        run()
-    """)
-    runner = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    runner = _runner_where("supervisor.BRISK_FOR = 1.0")  # (not 10 s of a test's time)
     try:
         wait_for(lambda: os.path.exists(_bell(lib)), what="the runner's bell")
         time.sleep(2.5)  # (its command server and spare started meanwhile)
