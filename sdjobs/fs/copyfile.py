@@ -27,6 +27,8 @@ from collections.abc import Callable
 
 import xxhash
 
+from .buffers import page_aligned
+
 CHUNK = 64 * 1024 * 1024  # kernel copy step between checks for interrupts
 READ_CHUNK = 256 * 1024  # fits in L2 with room to spare: read, hash and write it while it is there
 SOURCE_TRIES = 3
@@ -54,7 +56,7 @@ _UMASK = _read_umask()
 def _get_buffer() -> memoryview:
     buf = getattr(_local, "buffer", None)
     if buf is None:
-        buf = _local.buffer = memoryview(bytearray(READ_CHUNK))
+        buf = _local.buffer = page_aligned(READ_CHUNK)
     return buf
 
 
