@@ -91,10 +91,17 @@ class Supervisor:
         self._spares = True  # False once forking one failed
         self.bell: doorbell.Doorbell | None = None  # rung by commands that queued a job (doorbell.py)
         self._rung_at = 0.0  # (monotonic) when it last rang
+        # A signal's handler writes here, and _wait waits on it: the loop sees the stop at once,
+        # not at the end of a doze (a SIGTERM took 216 ms to stop a dozing runner, 82 ms a brisk one)
+        self._signalled_r = self._signalled_w = -1  # (made by run)
 
     def _on_signal(self, signum, _frame) -> None:
         self._stop = True
         self.why_stopping = f"it received {signal.Signals(signum).name}"
+        try:
+            os.write(self._signalled_w, b"!")
+        except OSError:  # full of wake-ups already (or closed: the runner is ending)
+            pass
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -105,6 +112,7 @@ class Supervisor:
         self.store = store = open_store(self.library)
         self.runner_id = store.register_runner(self.workers, self.mode)
         self.bell = doorbell.open_bell(str(self.library.data_dir))
+        self._signalled_r, self._signalled_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._started()
         try:
             store.recover_orphans(other_hosts=True)
@@ -123,9 +131,13 @@ class Supervisor:
             if self.lost:
                 self._let_go()
             elif not self._left:  # (an idle runner that left has no job and is unregistered)
-                self._shutdown()
+                self._shutdown()  # (its waits are woken by a signal too)
                 store.unregister_runner(self.runner_id)
             store.close()
+            fds = self._signalled_r, self._signalled_w
+            self._signalled_r = self._signalled_w = -1  # first: a handler never writes to a number reused
+            for fd in fds:
+                os.close(fd)
         return 1 if self.lost else 0
 
     def _started(self) -> None:
@@ -346,7 +358,9 @@ class Supervisor:
         by_conn = {r.conn: r for r in self.running.values()}
         by_sentinel = {r.process.sentinel: r for r in self.running.values()}
         bell = self.bell
-        ready = wait([*by_conn, *by_sentinel, *([bell.sock] if bell is not None else [])], timeout)
+        ready = wait([*by_conn, *by_sentinel, self._signalled_r, *([bell.sock] if bell is not None else [])], timeout)
+        if self._signalled_r in ready:
+            os.read(self._signalled_r, 64)  # (the handler has set what the loop looks at)
         if bell is not None and bell.sock in ready:
             bell.drain()  # a job was queued: the loop claims it now (_claim sees data_version move)
             self._rung_at = time.monotonic()

@@ -130,3 +130,22 @@ def test_an_idle_runner_dozes_and_still_finds_a_job_queued_without_a_ring(lib, s
     finally:
         runner.send_signal(signal.SIGTERM)
         runner.wait(30)
+
+
+def test_a_sigterm_stops_a_runner_whose_next_look_is_a_minute_away_at_once(lib, store):
+    """The signal's handler wakes the loop's wait (a pipe it waits on), so a runner stops as soon
+    as it is asked, not at its next look (once every DOZE_WAIT when dozing; here a minute)."""
+    runner = _runner_where("supervisor.IDLE_WAIT = supervisor.DOZE_WAIT = supervisor.CLAIM_EVERY = 60.0",
+                           SDJOBS_CLI_SERVER="0")
+    try:
+        wait_for(lambda: any(r.pid == runner.pid for r in store.runners()), what="the runner to register")
+        time.sleep(1.0)  # in its minute's wait by now
+        start = time.monotonic()
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(30) == 0
+        assert time.monotonic() - start < 10, "it stopped at its next look, not when asked"
+        assert not any(r.pid == runner.pid for r in store.runners()), "it left without unregistering"
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait(10)
