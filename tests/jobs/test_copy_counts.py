@@ -9,7 +9,9 @@ import json
 import os
 import random
 import shutil
+import signal
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,57 @@ def test_counts_after_pauses_with_batches_out_equal_the_tree(lib, cli, tmp_path,
     out = rec["output"]
     assert (out["files"], out["dirs"], out["bytes"], out.get("skipped", 0)) == (want_files, want_dirs, want_bytes, 0), \
         f"after {paused} pause(s): {out}"
+
+
+def _manifest(root) -> dict[str, tuple[int, bytes]]:
+    """Every file under ``root``: its mode bits and content (read here, not by sdjobs)."""
+    out = {}
+    for d, _subdirs, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = (os.lstat(p).st_mode, Path(p).read_bytes())
+    return out
+
+
+@pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
+def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, request, move):
+    """Two SIGKILLs of the job process mid-copy, each attempt resuming from the last checkpoint:
+    files copied after that checkpoint are found in place by the next attempt, and counted once,
+    as copied, never as skipped; the result is the tree, byte for byte."""
+    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.3")  # each pool batch takes a while: the crash finds some out
+    monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "60")
+    rng = random.Random(11)
+    src = tmp_path / "src"
+    if move:  # across filesystems (on one, a move is a single rename)
+        if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+            pytest.skip("no second filesystem at /dev/shm")
+        shm = Path(tempfile.mkdtemp(prefix="sdjobs-counts-", dir="/dev/shm"))
+        request.addfinalizer(lambda: shutil.rmtree(shm, ignore_errors=True))
+        src = shm / "src"
+    want_files, want_dirs, want_bytes = _tree(src, rng, 6000, 40)
+    want = _manifest(src)
+    r = cli("copy", "--detach", src, tmp_path / "dst", *(["--move"] if move else []))
+    assert r.returncode == 0, r.stderr
+    job = int(r.stdout.split()[0])
+    killed: list[int] = []
+    for _ in range(2):  # of max_attempts 3: the third finishes
+        def copying():
+            x = _show(cli, job)
+            progress = (x.get("progress") or {}).get("done") or 0
+            return x["pid"] if x["status"] == "running" and x["pid"] not in killed and progress > 0 else None
+        pid = wait_for(copying, timeout=30, what="a new attempt to copy")
+        time.sleep(rng.uniform(0.5, 1.5))  # on in its copying, past a checkpoint or not
+        if _show(cli, job)["status"] != "running":
+            break
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+    rec = wait_for(lambda: (x := _show(cli, job))["status"] in ("completed", "completed-with-errors", "failed")
+                   and x, timeout=90, what="the copy to end")
+    assert rec["status"] == "completed", rec
+    assert len(killed) == 2, "the copy ended before its second crash: the test proves less than it says"
+    assert _manifest(tmp_path / "dst") == want
+    out = rec["output"]
+    assert (out["files"], out["dirs"], out["bytes"], out.get("skipped", 0)) == (want_files, want_dirs, want_bytes, 0), \
+        f"after {len(killed)} crash(es): {out}"
+    if move:
+        assert not src.exists() or not any(os.scandir(src)), "a moved file is left at its source"

@@ -30,10 +30,10 @@ def test_a_halted_large_copy_keeps_its_temp_and_resumes_from_its_offset(tmp_path
     assert first.results == type(first.results)()
 
     second = LargeCopier("0badc0de", verify=True, move=False, replace=False, roots=roots)
-    second.add(str(src), str(dst), 0, offset, tmp)
+    second.add(str(src), str(dst), 0, offset, tmp, size=len(data))
     second.finish()
     assert second.wait(30)
-    assert list(second.results) == [(str(src), str(dst), len(data), None)]
+    assert list(second.results) == [(str(src), str(dst), len(data), None, 0, len(data))]
     assert dst.read_bytes() == data and os.stat(dst).st_mtime_ns == st.st_mtime_ns
     assert not os.path.exists(tmp_path / tmp)
 
@@ -42,11 +42,11 @@ def test_errors_come_back_as_results_and_the_next_file_still_copies(tmp_path):
     (tmp_path / "ok").write_bytes(b"fine" * 1000)
     copier = LargeCopier("0badc0de", verify=False, move=True, replace=False, roots=[str(tmp_path)])
     copier.add(str(tmp_path / "gone"), str(tmp_path / "gone.out"), 0)
-    copier.add(str(tmp_path / "ok"), str(tmp_path / "ok.out"), 0)
+    copier.add(str(tmp_path / "ok"), str(tmp_path / "ok.out"), 0, size=4000)
     copier.finish()
     assert copier.wait(30)
     gone, ok = copier.results
     assert gone[2] == 0 and gone[3][0] == 2  # ENOENT
-    assert ok == (str(tmp_path / "ok"), str(tmp_path / "ok.out"), 4000, None)
+    assert ok == (str(tmp_path / "ok"), str(tmp_path / "ok.out"), 4000, None, 0, 4000)  # (its top and size, as given)
     assert not (tmp_path / "ok").exists() and (tmp_path / "ok.out").read_bytes() == b"fine" * 1000
     assert sorted(os.listdir(tmp_path)) == ["ok.out"]

@@ -70,6 +70,8 @@ class FileResult(NamedTuple):
     dst: str
     nbytes: int
     failure: Failure | None
+    top: int = 0
+    planned: int = 0  # the size it was counted ahead with
 
 
 class BatchTask(NamedTuple):
@@ -81,7 +83,7 @@ class BatchTask(NamedTuple):
     replace: bool  # --on-conflict overwrite
     dst_roots: list[str]  # the parents of the targets, beneath which every destination is resolved
     src_roots: list[str]  # the same for the sources
-    files: list[tuple[str, str, int]]  # (source, destination, top)
+    files: list[tuple[str, str, int, int]]  # (source, destination, top, the size it was counted ahead with)
 
 
 class BatchResult(NamedTuple):
@@ -89,7 +91,9 @@ class BatchResult(NamedTuple):
     nbytes: int
     last: str | None  # the last source copied (for progress)
     problems: list[Problem]
-    rest: list[tuple[str, str, int]] | None  # the files not started within BATCH_SECONDS
+    rest: list[tuple[str, str, int, int]] | None  # the files not started within BATCH_SECONDS
+    planned: int  # the sizes the files copied were counted ahead with (``nbytes`` less this: what changed)
+    missed: list[tuple[int, str, int]]  # (top, source, size) of each file counted ahead and not copied
 
 
 def copy_batch(task: BatchTask) -> BatchResult:
@@ -100,9 +104,10 @@ def copy_batch(task: BatchTask) -> BatchResult:
     same way. With ``move``, the sources are removed at the end of the batch,
     once their copies and directories are synced."""
     token, verify, move, replace, dst_roots, src_roots, files = task
-    done = nbytes = 0
+    done = nbytes = planned = 0
     last = None
     problems: list[Problem] = []
+    missed: list[tuple[int, str, int]] = []
     moved: list[tuple[str, int, str, os.stat_result]] = []  # (source, top, destination, its stat)
     sides = Sides(src_roots, dst_roots)
     if TEST_DELAY:
@@ -112,7 +117,7 @@ def copy_batch(task: BatchTask) -> BatchResult:
     heads = (None, None, None)  # (top, source directory, destination directory) of the last file
     sfd = dfd = -1  # their descriptors (a batch is mostly runs of files of one directory)
     try:
-        for i, (src, dst, top) in enumerate(files):
+        for i, (src, dst, top, size) in enumerate(files):
             if i and time.monotonic() > deadline:
                 rest = files[i:]
                 break
@@ -128,19 +133,22 @@ def copy_batch(task: BatchTask) -> BatchResult:
                                       src_dfd=sfd)
             except OSError as exc:
                 problems.append(Problem(src, dst, Failure.of(exc)))
+                missed.append((top, src, size))
                 if exc.errno in cf.NO_SPACE:
+                    missed += [(t, s, z) for s, _d, t, z in files[i + 1:]]  # not tried: the rest would fail the same way
                     break
                 continue
             if move:
                 moved.append((src, top, dst, st))
             done += 1
             nbytes += n
+            planned += size
             last = src
         if moved:
             _remove_moved(sides, moved, problems)
     finally:
         sides.close()
-    return BatchResult(done, nbytes, last, problems, rest)
+    return BatchResult(done, nbytes, last, problems, rest, planned, missed)
 
 
 def _remove_moved(sides: Sides, moved: list, problems: list[Problem]) -> None:

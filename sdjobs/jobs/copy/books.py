@@ -3,6 +3,16 @@
 A mixin of the Copy job (``self.ctx``, ``self.out``, ``self.state``,
 ``self.large``, ``self.config`` are the job's): results come here from the
 pool's batches, the large-file thread and the job's own thread.
+
+A file to copy is counted when the walk hands it out (``_count_ahead``), not
+when its result comes back: the counts then always hold every file up to the
+walk's point in the same checkpoint (``state.walked``, see ``Recount``). A run
+that crashes has copied files whose results it never recorded; its resume,
+which counts only beyond that point, finds them copied and counted both. (They
+were counted at their results before: the files copied after the last
+checkpoint were counted by no run.) A result corrects the count: the bytes as
+copied, and a file not copied after all is uncounted and kept in
+``state.uncounted``, so that the run that does copy it counts it again.
 """
 
 from __future__ import annotations
@@ -11,17 +21,35 @@ import errno
 import os
 
 from ...fs import copyfile as cf
-from .batch import BatchResult, FileResult
+from .batch import BatchResult, Failure, FileResult
 from .walk import Entry
+
+NOT_TRIED = Failure(errno.ENOSPC, "not tried: the destination is full")  # the files of a batch after a full one
 
 
 class CopyBooks:
+    def _count_ahead(self, size: int) -> None:
+        """A regular file handed out to be copied (to the pool, the large-file thread, or this
+        thread): counted now, as copied, unless an earlier run counted it (``self.counting``)."""
+        if self.counting:
+            self.out["files"] += 1
+            self.out["bytes"] += size
+
+    def _uncount(self, top: int, src: str, size: int, failure: Failure) -> None:
+        """A file counted ahead and not copied: not counted, but by the run that copies it (a
+        file skipped because it appeared in the destination is decided: ``_failed`` counts it)."""
+        self.out["files"] -= 1
+        self.out["bytes"] -= size
+        if not (failure.errno == errno.EEXIST and self.config.on_conflict == "skip"):
+            self.state.uncounted[f"{top}:{src[len(self.config.sources[top]):]}"] = 1
+
     def _record(self, result: FileResult) -> None:
+        """The result of a file copied outside the pool, counted ahead with ``result.planned`` bytes."""
         if result.failure is not None:
+            self._uncount(result.top, result.src, result.planned, result.failure)
             self._failed(result.src, result.dst, result.failure.error())
             return
-        self.out["files"] += 1
-        self.out["bytes"] += result.nbytes
+        self.out["bytes"] += result.nbytes - result.planned  # (what changed since the walk saw it)
         self.ctx.add_items(1)
         self.ctx.add_bytes(result.nbytes)
         p = self.ctx.current
@@ -61,13 +89,16 @@ class CopyBooks:
 
     def _record_batch(self, result: BatchResult) -> None:
         self._drain_large()
-        done, nbytes, last, problems, rest = result
+        done, nbytes, last, problems, rest, planned, missed = result
         if rest:
             self.leftover.append(self.batch_opts._replace(files=rest))
+        if missed:
+            failures = {p.src: p.failure for p in problems}
+            for top, src, size in missed:
+                self._uncount(top, src, size, failures.get(src, NOT_TRIED))
         if done:
             self.bucket.spend(nbytes)  # a limit set while batches were out: no more go out until it holds
-            self.out["files"] += done
-            self.out["bytes"] += nbytes
+            self.out["bytes"] += nbytes - planned  # (the files were counted ahead: what changed since)
             self.ctx.add_items(done)
             self.ctx.add_bytes(nbytes)
             p = self.ctx.current

@@ -123,6 +123,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
         self.dirmeta: dict[str, list] = state.dirmeta  # --move: a directory's source stat
         self.renamed_tops: set[int] = set(state.renamed_tops)
         self.counting = True  # False for an entry whose walk counts an earlier run took already
+        self.uncounted: dict[str, int] = state.uncounted  # files counted ahead, then not copied (books.py)
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
@@ -215,6 +216,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             for batch in batches:
                 if self.stop is not None:
                     return
+                self._moving_soon()
                 yield batch
         except Interrupt as exc:  # asked while the walk went on (or a file here was copied)
             self.stop = exc
@@ -313,7 +315,10 @@ class Copy(CopyBooks, Job[CopyConfig]):
                 self._walked_ahead()  # the totals as soon as the walk has them
             if n % 64 == 0:
                 throttled = bool(self._look_up())
-            self.counting = recount.counting(e)
+            counting = recount.counting(e)
+            if not counting and self.uncounted:  # an earlier run's file that it uncounted: counted again
+                counting = self.uncounted.pop(f"{e.top}:{e.src[len(self.config.sources[e.top]):]}", None) is not None
+            self.counting = counting
             self._copy_entry(e, batches, throttled)
         if self.full is None:
             yield from batches.rest()
@@ -332,6 +337,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             do = what_to_do(st, linked=linked, throttled=throttled)
             if do is Do.SMALL:
                 batches.add(e.src, dst, e.top, st.st_size)
+                self._count_ahead(st.st_size)
             else:
                 self._execute[do](self, e, dst)
         except OSError as exc:
@@ -350,6 +356,8 @@ class Copy(CopyBooks, Job[CopyConfig]):
         return self._destination(e)
 
     def _not_copied(self, e: Entry, exc: OSError) -> None:
+        if self.counting and stat.S_ISREG(e.st.st_mode):  # counted by no run: by the one that copies it
+            self.uncounted[f"{e.top}:{e.src[len(self.config.sources[e.top]):]}"] = 1
         if stat.S_ISDIR(e.st.st_mode) and exc.errno not in cf.NO_SPACE:
             self.unmade.add(e.dst)
             self.ctx.error(f"directory not copied, nor anything in it: {exc.strerror}", path=e.dst)
@@ -378,10 +386,14 @@ class Copy(CopyBooks, Job[CopyConfig]):
             self.large = LargeCopier(self.token, verify=self.verify, move=c.move,
                                      replace=c.on_conflict == "overwrite", roots=self.roots,
                                      src_roots=self.src_roots, bucket=self.bucket)
-        self.large.add(e.src, dst, e.top, offset, tmp)
+        self._count_ahead(e.st.st_size)
+        self._moving_soon()
+        self.large.add(e.src, dst, e.top, offset, tmp, size=e.st.st_size)
 
     def _here(self, e: Entry, dst: str) -> None:
         offset, tmp = self._resume_point(dst, e)
+        self._count_ahead(e.st.st_size)
+        self._moving_soon()
         result = self._copy_here(e, dst, offset, tmp)
         if e.st.st_nlink > 1 and result.failure is None:
             self.links[inode_key(e.st)] = [e.top, dst]
@@ -522,9 +534,15 @@ class Copy(CopyBooks, Job[CopyConfig]):
                 self._unlink_moved(e, dfd)
         except OSError as exc:
             self.state["current"] = None
-            return FileResult(e.src, dst, 0, Failure.of(exc))
+            return FileResult(e.src, dst, 0, Failure.of(exc), e.top, e.st.st_size)
         self.state["current"] = None
-        return FileResult(e.src, dst, n, None)
+        return FileResult(e.src, dst, n, None, e.top, e.st.st_size)
+
+    def _moving_soon(self) -> None:
+        """--move: files counted ahead are about to be copied and their sources removed: a resume
+        would not meet them in its walk, so the counts that hold them are written first."""
+        if self.config.move:
+            self.ctx.checkpoint(self.state, force=True)
 
     def _unlink_moved(self, e: Entry, dfd: int) -> None:
         """--move: remove a source once its copy is durable (file, then its directory, synced),

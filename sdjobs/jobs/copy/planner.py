@@ -80,7 +80,7 @@ class Batcher:
 
     def __init__(self, opts: BatchTask, clock: Callable[[], float] = time.monotonic) -> None:
         self.opts = opts  # how every batch is copied (its own files aside)
-        self.files: list[tuple[str, str, int]] = []
+        self.files: list[tuple[str, str, int, int]] = []
         self.nbytes = 0
         self.ready: deque[BatchTask] = deque()
         self.sent = 0
@@ -88,7 +88,7 @@ class Batcher:
         self.pulled = clock()  # when the pool last asked for a batch (this generator resumed)
 
     def add(self, src: str, dst: str, top: int, size: int) -> None:
-        self.files.append((src, dst, top))
+        self.files.append((src, dst, top, size))
         self.nbytes += size
         if len(self.files) >= BATCH_FILES or self.nbytes >= BATCH_BYTES:
             self.ready.append(self.opts._replace(files=self.files))
@@ -117,8 +117,9 @@ class Batcher:
 class Recount:
     """Which walked entries this run counts.
 
-    The walk's own counts (directories, skipped, renamed, links) were taken by
-    an earlier run up to the entry it had reached (``state["walked"]``): a
+    The walk's own counts (directories, skipped, renamed, links, and the files
+    it handed out: copy/books.py) were taken by an earlier run up to the entry it
+    had reached (``state["walked"]``): a
     resume, which walks the tree again, counts only what lies beyond (a
     --move's moved files are gone from the walk, not from the counts). The
     point never moves back: a run paused before it keeps it.

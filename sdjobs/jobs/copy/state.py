@@ -29,3 +29,6 @@ class CopyState(KeyedState):
     fresh: bool | None = None  # its first run found no destination in the way (None: not planned yet)
     walked: list[Any] | None = None  # [top, src] of the entry the walk's counts reached
     current: dict[str, Any] | None = None  # the large file being copied: dst, offset, tmp
+    # "top:path under its source" of each file that was counted ahead (``Copy._count_ahead``) and
+    # then not copied (an error, a full destination): the run that copies it counts it again
+    uncounted: dict[str, int] = dataclasses.field(default_factory=dict)
