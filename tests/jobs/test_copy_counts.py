@@ -129,3 +129,35 @@ def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, re
         f"after {len(killed)} crash(es): {out}"
     if move:
         assert not src.exists() or not any(os.scandir(src)), "a moved file is left at its source"
+
+
+def test_counts_after_a_full_destination_and_a_retry_equal_the_tree(lib, cli, tmp_path):
+    """The files a full destination stopped (those that failed, and those of their batch not tried)
+    were counted when handed out and are uncounted then; the retry, which walks past them as an
+    earlier run's, copies them and counts them again: the summary is the tree's, once."""
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        want_files, want_dirs, want_bytes = _tree(tmp_path / "src", random.Random(5), 1500, 6)  # about 0.45 MB
+        for i in range(4):  # and what does not fit
+            (tmp_path / "src" / f"big{i}").write_bytes(os.urandom(200_000))
+            want_files, want_bytes = want_files + 1, want_bytes + 200_000
+        want = _manifest(tmp_path / "src")
+        r = cli("copy", tmp_path / "src", mnt / "dst", "--json")
+        assert r.returncode == 1 and "destination is full" in r.stderr, r.stderr
+        job = 1  # (the library's first)
+        assert subprocess.run(["mount", "-o", "remount,size=8m", str(mnt)], capture_output=True).returncode == 0
+        cli("jobs", "retry", job, check=True)
+        rec = wait_for(lambda: (x := _show(cli, job))["status"] in ("completed", "completed-with-errors", "failed")
+                       and x, timeout=60, what="the retried copy to end")
+        assert rec["status"] == "completed", rec
+        assert _manifest(mnt / "dst") == want
+        out = rec["output"]
+        assert (out["files"], out["dirs"], out["bytes"], out.get("skipped", 0)) == (want_files, want_dirs, want_bytes, 0), out
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
