@@ -15,12 +15,12 @@ def test_a_batch_out_of_time_returns_the_files_it_did_not_start(tmp_path, monkey
     files = []
     for i in range(5):
         (src / f"f{i}").write_bytes(b"x" * i)
-        files.append((str(src / f"f{i}"), str(dst / f"f{i}"), 0, i))
+        files.append((str(src / f"f{i}"), str(dst / f"f{i}"), 0, i, True))
     monkeypatch.setattr(copy_batch, "BATCH_SECONDS", 0.0)
     task = copy_batch.BatchTask("0badc0de", False, False, False, [str(tmp_path)], [str(tmp_path)], files)
     result = copy_batch.copy_batch(task)
     assert result == copy_batch.BatchResult(done=1, nbytes=0, last=files[0][0], problems=[], rest=files[1:],
-                                            planned=0, missed=[])
+                                            planned=0, ahead=0, missed=[])
     assert os.listdir(dst) == ["f0"]
 
 

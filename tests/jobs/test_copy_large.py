@@ -33,7 +33,7 @@ def test_a_halted_large_copy_keeps_its_temp_and_resumes_from_its_offset(tmp_path
     second.add(str(src), str(dst), 0, offset, tmp, size=len(data))
     second.finish()
     assert second.wait(30)
-    assert list(second.results) == [(str(src), str(dst), len(data), None, 0, len(data))]
+    assert list(second.results) == [(str(src), str(dst), len(data), None, 0, len(data), False)]
     assert dst.read_bytes() == data and os.stat(dst).st_mtime_ns == st.st_mtime_ns
     assert not os.path.exists(tmp_path / tmp)
 
@@ -47,6 +47,6 @@ def test_errors_come_back_as_results_and_the_next_file_still_copies(tmp_path):
     assert copier.wait(30)
     gone, ok = copier.results
     assert gone[2] == 0 and gone[3][0] == 2  # ENOENT
-    assert ok == (str(tmp_path / "ok"), str(tmp_path / "ok.out"), 4000, None, 0, 4000)  # (its top and size, as given)
+    assert ok == (str(tmp_path / "ok"), str(tmp_path / "ok.out"), 4000, None, 0, 4000, False)  # (its top and size, as given)
     assert not (tmp_path / "ok").exists() and (tmp_path / "ok.out").read_bytes() == b"fine" * 1000
     assert sorted(os.listdir(tmp_path)) == ["ok.out"]

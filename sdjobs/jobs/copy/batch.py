@@ -72,6 +72,7 @@ class FileResult(NamedTuple):
     failure: Failure | None
     top: int = 0
     planned: int = 0  # the size it was counted ahead with
+    mine: bool = False  # counted ahead by this run (not by an earlier one)
 
 
 class BatchTask(NamedTuple):
@@ -83,7 +84,8 @@ class BatchTask(NamedTuple):
     replace: bool  # --on-conflict overwrite
     dst_roots: list[str]  # the parents of the targets, beneath which every destination is resolved
     src_roots: list[str]  # the same for the sources
-    files: list[tuple[str, str, int, int]]  # (source, destination, top, the size it was counted ahead with)
+    # (source, destination, top, the size it was counted ahead with, whether this run counted it)
+    files: list[tuple[str, str, int, int, bool]]
 
 
 class BatchResult(NamedTuple):
@@ -91,8 +93,9 @@ class BatchResult(NamedTuple):
     nbytes: int
     last: str | None  # the last source copied (for progress)
     problems: list[Problem]
-    rest: list[tuple[str, str, int, int]] | None  # the files not started within BATCH_SECONDS
+    rest: list[tuple[str, str, int, int, bool]] | None  # the files not started within BATCH_SECONDS
     planned: int  # the sizes the files copied were counted ahead with (``nbytes`` less this: what changed)
+    ahead: int  # the sizes of the files settled (copied or missed) that this run counted ahead
     missed: list[tuple[int, str, int]]  # (top, source, size) of each file counted ahead and not copied
 
 
@@ -104,7 +107,7 @@ def copy_batch(task: BatchTask) -> BatchResult:
     same way. With ``move``, the sources are removed at the end of the batch,
     once their copies and directories are synced."""
     token, verify, move, replace, dst_roots, src_roots, files = task
-    done = nbytes = planned = 0
+    done = nbytes = planned = ahead = 0
     last = None
     problems: list[Problem] = []
     missed: list[tuple[int, str, int]] = []
@@ -117,10 +120,11 @@ def copy_batch(task: BatchTask) -> BatchResult:
     heads = (None, None, None)  # (top, source directory, destination directory) of the last file
     sfd = dfd = -1  # their descriptors (a batch is mostly runs of files of one directory)
     try:
-        for i, (src, dst, top, size) in enumerate(files):
+        for i, (src, dst, top, size, mine) in enumerate(files):
             if i and time.monotonic() > deadline:
                 rest = files[i:]
                 break
+            ahead += size if mine else 0
             shead, _, sname = src.rpartition("/")
             dhead, _, name = dst.rpartition("/")
             try:
@@ -135,7 +139,8 @@ def copy_batch(task: BatchTask) -> BatchResult:
                 problems.append(Problem(src, dst, Failure.of(exc)))
                 missed.append((top, src, size))
                 if exc.errno in cf.NO_SPACE:
-                    missed += [(t, s, z) for s, _d, t, z in files[i + 1:]]  # not tried: the rest would fail the same way
+                    missed += [(t, s, z) for s, _d, t, z, _m in files[i + 1:]]  # not tried: the rest would fail so
+                    ahead += sum(z for _s, _d, _t, z, m in files[i + 1:] if m)
                     break
                 continue
             if move:
@@ -148,7 +153,7 @@ def copy_batch(task: BatchTask) -> BatchResult:
             _remove_moved(sides, moved, problems)
     finally:
         sides.close()
-    return BatchResult(done, nbytes, last, problems, rest, planned, missed)
+    return BatchResult(done, nbytes, last, problems, rest, planned, ahead, missed)
 
 
 def _remove_moved(sides: Sides, moved: list, problems: list[Problem]) -> None:

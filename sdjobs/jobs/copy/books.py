@@ -28,12 +28,20 @@ NOT_TRIED = Failure(errno.ENOSPC, "not tried: the destination is full")  # the f
 
 
 class CopyBooks:
-    def _count_ahead(self, size: int) -> None:
+    def _count_ahead(self, size: int) -> bool:
         """A regular file handed out to be copied (to the pool, the large-file thread, or this
-        thread): counted now, as copied, unless an earlier run counted it (``self.counting``)."""
+        thread): counted now, as copied, unless an earlier run counted it (``self.counting``);
+        whether this run did. Its bytes are ``pending`` until its result is in."""
         if self.counting:
             self.out["files"] += 1
             self.out["bytes"] += size
+            self.pending += size
+        return self.counting
+
+    def _bytes_done(self) -> int:
+        """The bytes copied by this run and those before it, for progress (the counts less what
+        was counted ahead and is not copied yet)."""
+        return self.out["bytes"] - self.pending
 
     def _uncount(self, top: int, src: str, size: int, failure: Failure) -> None:
         """A file counted ahead and not copied: not counted, but by the run that copies it (a
@@ -45,6 +53,8 @@ class CopyBooks:
 
     def _record(self, result: FileResult) -> None:
         """The result of a file copied outside the pool, counted ahead with ``result.planned`` bytes."""
+        if result.mine:
+            self.pending -= result.planned
         if result.failure is not None:
             self._uncount(result.top, result.src, result.planned, result.failure)
             self._failed(result.src, result.dst, result.failure.error())
@@ -53,7 +63,7 @@ class CopyBooks:
         self.ctx.add_items(1)
         self.ctx.add_bytes(result.nbytes)
         p = self.ctx.current
-        self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self.out["bytes"], path=result.src)
+        self.ctx.progress(done=(p.done or 0) + 1, bytes_done=self._bytes_done(), path=result.src)
         self.ctx.checkpoint(self.state)
 
     def _drain_large(self) -> None:
@@ -68,7 +78,7 @@ class CopyBooks:
             self._record(large.results.popleft())
         self.state["current"] = large.current
         if large.current is not None:
-            self.ctx.progress(bytes_done=self.out["bytes"] + large.pos)
+            self.ctx.progress(bytes_done=self._bytes_done() + large.pos)
             self.ctx.checkpoint(self.state)
         if large.failure is not None:
             raise large.failure
@@ -89,7 +99,8 @@ class CopyBooks:
 
     def _record_batch(self, result: BatchResult) -> None:
         self._drain_large()
-        done, nbytes, last, problems, rest, planned, missed = result
+        done, nbytes, last, problems, rest, planned, ahead, missed = result
+        self.pending -= ahead
         if rest:
             self.leftover.append(self.batch_opts._replace(files=rest))
         if missed:
@@ -103,7 +114,7 @@ class CopyBooks:
             self.ctx.add_bytes(nbytes)
             p = self.ctx.current
             in_flight = self.large.pos if self.large is not None else 0  # of the large file in its thread
-            self.ctx.progress(done=(p.done or 0) + done, bytes_done=self.out["bytes"] + in_flight, path=last)
+            self.ctx.progress(done=(p.done or 0) + done, bytes_done=self._bytes_done() + in_flight, path=last)
             self.ctx.checkpoint(self.state)
         for problem in problems:
             self._failed(problem.src, problem.dst, problem.failure.error())

@@ -124,6 +124,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
         self.renamed_tops: set[int] = set(state.renamed_tops)
         self.counting = True  # False for an entry whose walk counts an earlier run took already
         self.uncounted: dict[str, int] = state.uncounted  # files counted ahead, then not copied (books.py)
+        self.pending = 0  # bytes this run counted ahead whose files are not copied yet (books.py)
         self.entries: Iterable[Entry] | None = None
         self.ahead: WalkAhead | None = None
         self.made: set[str] = set()  # destination directories this run created (empty but for us)
@@ -336,8 +337,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             linked = bool(self.links) and stat.S_ISREG(st.st_mode) and inode_key(st) in self.links
             do = what_to_do(st, linked=linked, throttled=throttled)
             if do is Do.SMALL:
-                batches.add(e.src, dst, e.top, st.st_size)
-                self._count_ahead(st.st_size)
+                batches.add(e.src, dst, e.top, st.st_size, self._count_ahead(st.st_size))
             else:
                 self._execute[do](self, e, dst)
         except OSError as exc:
@@ -386,15 +386,15 @@ class Copy(CopyBooks, Job[CopyConfig]):
             self.large = LargeCopier(self.token, verify=self.verify, move=c.move,
                                      replace=c.on_conflict == "overwrite", roots=self.roots,
                                      src_roots=self.src_roots, bucket=self.bucket)
-        self._count_ahead(e.st.st_size)
+        mine = self._count_ahead(e.st.st_size)
         self._moving_soon()
-        self.large.add(e.src, dst, e.top, offset, tmp, size=e.st.st_size)
+        self.large.add(e.src, dst, e.top, offset, tmp, size=e.st.st_size, mine=mine)
 
     def _here(self, e: Entry, dst: str) -> None:
         offset, tmp = self._resume_point(dst, e)
-        self._count_ahead(e.st.st_size)
+        mine = self._count_ahead(e.st.st_size)
         self._moving_soon()
-        result = self._copy_here(e, dst, offset, tmp)
+        result = self._copy_here(e, dst, offset, tmp)._replace(mine=mine)
         if e.st.st_nlink > 1 and result.failure is None:
             self.links[inode_key(e.st)] = [e.top, dst]
         self._record(result)
@@ -513,7 +513,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
 
         def on_chunk(pos: int, n: int) -> None:
             self._walked_ahead()  # (a few large files: the walk ends while the first is copied)
-            ctx.progress(path=e.src, bytes_done=self.out["bytes"] + pos)
+            ctx.progress(path=e.src, bytes_done=self._bytes_done() + pos)
             self.state["current"] = {"dst": dst, "offset": pos, "tmp": tmp}
             ctx.checkpoint(self.state)
             self.bucket.rate = ctx.settings().get("bwlimit")  # (it may change while the job runs)

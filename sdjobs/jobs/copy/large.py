@@ -47,9 +47,11 @@ class LargeCopier:
     def bwlimit(self, rate: float | None) -> None:
         self.bucket.rate = rate
 
-    def add(self, src: str, dst: str, top: int, offset: int = 0, tmp: str | None = None, size: int = 0) -> None:
-        """Queue a file; ``size``: what the job counted it ahead with (its result carries it)."""
-        self._queue.put((src, dst, top, offset, tmp, size))
+    def add(self, src: str, dst: str, top: int, offset: int = 0, tmp: str | None = None, size: int = 0,
+            mine: bool = False) -> None:
+        """Queue a file; ``size`` and ``mine``: what the job counted it ahead with, and whether this
+        run did (its result carries them)."""
+        self._queue.put((src, dst, top, offset, tmp, size, mine))
 
     def finish(self) -> None:
         """No more files: the thread ends when the queued ones are done."""
@@ -81,7 +83,7 @@ class LargeCopier:
         finally:
             self._sides.close()
 
-    def _copy(self, src: str, dst: str, top: int, offset: int, tmp: str | None, size: int) -> None:
+    def _copy(self, src: str, dst: str, top: int, offset: int, tmp: str | None, size: int, mine: bool) -> None:
         bw = self.bucket.rate
         chunk = max(64 * 1024, int(bw) // 8) if bw else cf.CHUNK  # limited: 8 steps a second
         tmp = tmp if offset and tmp else cf.temp_name(self.token)
@@ -106,10 +108,10 @@ class LargeCopier:
                 cf.remove_source(sfd, sname, st)
         except OSError as exc:
             self.current, self.pos = None, 0
-            self.results.append(FileResult(src, dst, 0, Failure.of(exc), top, size))
+            self.results.append(FileResult(src, dst, 0, Failure.of(exc), top, size, mine))
             return
         self.current, self.pos = None, 0
-        self.results.append(FileResult(src, dst, n, None, top, size))
+        self.results.append(FileResult(src, dst, n, None, top, size, mine))
 
 
 class Bucket:

@@ -80,15 +80,16 @@ class Batcher:
 
     def __init__(self, opts: BatchTask, clock: Callable[[], float] = time.monotonic) -> None:
         self.opts = opts  # how every batch is copied (its own files aside)
-        self.files: list[tuple[str, str, int, int]] = []
+        self.files: list[tuple[str, str, int, int, bool]] = []
         self.nbytes = 0
         self.ready: deque[BatchTask] = deque()
         self.sent = 0
         self.clock = clock
         self.pulled = clock()  # when the pool last asked for a batch (this generator resumed)
 
-    def add(self, src: str, dst: str, top: int, size: int) -> None:
-        self.files.append((src, dst, top, size))
+    def add(self, src: str, dst: str, top: int, size: int, mine: bool = True) -> None:
+        """``mine``: this run counted the file ahead (copy/books.py)."""
+        self.files.append((src, dst, top, size, mine))
         self.nbytes += size
         if len(self.files) >= BATCH_FILES or self.nbytes >= BATCH_BYTES:
             self.ready.append(self.opts._replace(files=self.files))
