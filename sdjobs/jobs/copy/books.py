@@ -49,7 +49,11 @@ class CopyBooks:
         self.out["files"] -= 1
         self.out["bytes"] -= size
         if not (failure.errno == errno.EEXIST and self.config.on_conflict == "skip"):
-            self.state.uncounted[f"{top}:{src[len(self.config.sources[top]):]}"] = 1
+            self.uncounted[self._uncounted_key(top, src)] = 1
+
+    def _uncounted_key(self, top: int, src: str) -> str:
+        """A file's key in ``state.uncounted``: its top and its path under that source."""
+        return f"{top}:{src[len(self.config.sources[top]):]}"
 
     def _record(self, result: FileResult) -> None:
         """The result of a file copied outside the pool, counted ahead with ``result.planned`` bytes."""

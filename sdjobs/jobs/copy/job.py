@@ -318,7 +318,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
                 throttled = bool(self._look_up())
             counting = recount.counting(e)
             if not counting and self.uncounted:  # an earlier run's file that it uncounted: counted again
-                counting = self.uncounted.pop(f"{e.top}:{e.src[len(self.config.sources[e.top]):]}", None) is not None
+                counting = self.uncounted.pop(self._uncounted_key(e.top, e.src), None) is not None
             self.counting = counting
             self._copy_entry(e, batches, throttled)
         if self.full is None:
@@ -357,7 +357,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
 
     def _not_copied(self, e: Entry, exc: OSError) -> None:
         if self.counting and stat.S_ISREG(e.st.st_mode):  # counted by no run: by the one that copies it
-            self.uncounted[f"{e.top}:{e.src[len(self.config.sources[e.top]):]}"] = 1
+            self.uncounted[self._uncounted_key(e.top, e.src)] = 1
         if stat.S_ISDIR(e.st.st_mode) and exc.errno not in cf.NO_SPACE:
             self.unmade.add(e.dst)
             self.ctx.error(f"directory not copied, nor anything in it: {exc.strerror}", path=e.dst)
