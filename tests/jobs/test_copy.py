@@ -206,12 +206,18 @@ def test_ctrl_c_pauses_the_followed_job_and_exits_130(cli, store, tmp_path):
     assert snapshot(tmp_path / "dst") == snapshot(src)
 
 
-def test_full_disk_fails_clearly_with_no_partial_file(cli, store, tmp_path):
+def small_tmpfs(tmp_path, size: str):
+    """A tmpfs of ``size`` mounted at tmp_path/small (the test is skipped where mount is refused)."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
+    return mnt
+
+
+def test_full_disk_fails_clearly_with_no_partial_file(cli, store, tmp_path):
+    mnt = small_tmpfs(tmp_path, "2m")
     try:
         src = tmp_path / "src"
         src.mkdir()
@@ -285,11 +291,7 @@ def test_many_small_files_merge_into_an_existing_tree_by_policy(cli, tmp_path):
 
 
 def test_full_disk_with_many_small_files_fails_with_no_partial_file(cli, store, tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
+    mnt = small_tmpfs(tmp_path, "1m")
     try:
         src = tmp_path / "src"
         many_small(src, dirs=2, per_dir=400)  # about 2.4 MB

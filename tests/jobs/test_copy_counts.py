@@ -11,7 +11,6 @@ import random
 import shutil
 import signal
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -40,22 +39,32 @@ def _show(cli, job):
     return json.loads(cli("jobs", "show", job, "--json", check=True).stdout)
 
 
+def _source(tmp_path, request, move: bool) -> Path:
+    """Where the tree to copy goes: for a move, on another filesystem (on one, a move is a
+    single rename), /dev/shm; the test is skipped where that is the same filesystem."""
+    if not move:
+        return tmp_path / "src"
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second filesystem at /dev/shm")
+    shm = Path(tempfile.mkdtemp(prefix="sdjobs-counts-", dir="/dev/shm"))
+    request.addfinalizer(lambda: shutil.rmtree(shm, ignore_errors=True))
+    return shm / "src"
+
+
+def _detached(cli, src, dst, move: bool) -> int:
+    """``sdjobs copy --detach`` (``--move``): its job's id."""
+    r = cli("copy", "--detach", src, dst, *(["--move"] if move else []))
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout.split()[0])
+
+
 @pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
 def test_counts_after_pauses_with_batches_out_equal_the_tree(lib, cli, tmp_path, monkeypatch, request, move):
     monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.4")  # each pool batch takes a while: pauses find some out
     monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "60")
-    rng = random.Random(7)
-    src = tmp_path / "src"
-    if move:  # across filesystems (on one, a move is a single rename)
-        if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
-            pytest.skip("no second filesystem at /dev/shm")
-        shm = Path(tempfile.mkdtemp(prefix="sdjobs-counts-", dir="/dev/shm"))
-        request.addfinalizer(lambda: shutil.rmtree(shm, ignore_errors=True))
-        src = shm / "src"
-    want_files, want_dirs, want_bytes = _tree(src, rng, 6000, 40)
-    r = cli("copy", "--detach", src, tmp_path / "dst", *(["--move"] if move else []))
-    assert r.returncode == 0, r.stderr
-    job = int(r.stdout.split()[0])
+    src = _source(tmp_path, request, move)
+    want_files, want_dirs, want_bytes = _tree(src, random.Random(7), 6000, 40)
+    job = _detached(cli, src, tmp_path / "dst", move)
     paused = 0
     for _ in range(3):
         wait_for(lambda: _show(cli, job)["status"] in ("running", "completed"), timeout=30, what="the copy to run")
@@ -92,30 +101,28 @@ def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, re
     """Two SIGKILLs of the job process mid-copy, each attempt resuming from the last checkpoint:
     files copied after that checkpoint are found in place by the next attempt, and counted once,
     as copied, never as skipped; the result is the tree, byte for byte."""
-    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.3")  # each pool batch takes a while: the crash finds some out
+    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.4")  # each pool batch takes a while: the crash finds some out
     monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "60")
     rng = random.Random(11)
-    src = tmp_path / "src"
-    if move:  # across filesystems (on one, a move is a single rename)
-        if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
-            pytest.skip("no second filesystem at /dev/shm")
-        shm = Path(tempfile.mkdtemp(prefix="sdjobs-counts-", dir="/dev/shm"))
-        request.addfinalizer(lambda: shutil.rmtree(shm, ignore_errors=True))
-        src = shm / "src"
+    src = _source(tmp_path, request, move)
     want_files, want_dirs, want_bytes = _tree(src, rng, 6000, 40)
     want = _manifest(src)
-    r = cli("copy", "--detach", src, tmp_path / "dst", *(["--move"] if move else []))
-    assert r.returncode == 0, r.stderr
-    job = int(r.stdout.split()[0])
+    job = _detached(cli, src, tmp_path / "dst", move)
+
+    def attempt() -> tuple[str, int | None, int]:
+        x = _show(cli, job)
+        return x["status"], x["pid"], (x.get("progress") or {}).get("done") or 0
+
     killed: list[int] = []
     for _ in range(2):  # of max_attempts 3: the third finishes
-        def copying():
-            x = _show(cli, job)
-            progress = (x.get("progress") or {}).get("done") or 0
-            return x["pid"] if x["status"] == "running" and x["pid"] not in killed and progress > 0 else None
-        pid = wait_for(copying, timeout=30, what="a new attempt to copy")
-        time.sleep(rng.uniform(0.5, 1.5))  # on in its copying, past a checkpoint or not
-        if _show(cli, job)["status"] != "running":
+        # a new attempt, then some of its files copied (by its progress, not by the clock: a
+        # loaded machine copies slower), past a checkpoint or not; then its crash
+        _, pid, start = wait_for(lambda: (a := attempt())[0] == "running" and a[1] not in (None, *killed) and a,
+                                 timeout=30, what="a new attempt")  # (its pid is written once its process runs)
+        until = start + rng.randrange(500, 1500)
+        status = wait_for(lambda until=until: (a := attempt())[0] != "running" and a[0]
+                          or a[2] >= until and "running", timeout=60, what="the attempt to copy some files")
+        if status != "running":
             break
         os.kill(pid, signal.SIGKILL)
         killed.append(pid)
@@ -137,11 +144,9 @@ def test_counts_after_a_full_destination_and_a_retry_equal_the_tree(lib, cli, tm
     earlier run's, copies them and counts them again: the summary is the tree's, once."""
     import subprocess
 
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
+    from test_copy import small_tmpfs
+
+    mnt = small_tmpfs(tmp_path, "1m")
     try:
         want_files, want_dirs, want_bytes = _tree(tmp_path / "src", random.Random(5), 1500, 6)  # about 0.45 MB
         for i in range(4):  # and what does not fit
