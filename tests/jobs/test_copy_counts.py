@@ -51,6 +51,12 @@ def _source(tmp_path, request, move: bool) -> Path:
     return shm / "src"
 
 
+def _progressed(attempt: tuple[str, int | None, int], until: int) -> str | None:
+    """An attempt's status once it has stopped running or its progress has reached ``until``."""
+    status, _pid, done = attempt
+    return status if status != "running" or done >= until else None
+
+
 def _detached(cli, src, dst, move: bool) -> int:
     """``sdjobs copy --detach`` (``--move``): its job's id."""
     r = cli("copy", "--detach", src, dst, *(["--move"] if move else []))
@@ -120,8 +126,8 @@ def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, re
         _, pid, start = wait_for(lambda: (a := attempt())[0] == "running" and a[1] not in (None, *killed) and a,
                                  timeout=30, what="a new attempt")  # (its pid is written once its process runs)
         until = start + rng.randrange(500, 1500)
-        status = wait_for(lambda until=until: (a := attempt())[0] != "running" and a[0]
-                          or a[2] >= until and "running", timeout=60, what="the attempt to copy some files")
+        status = wait_for(lambda until=until: _progressed(attempt(), until), timeout=60,
+                          what="the attempt to copy some files")
         if status != "running":
             break
         os.kill(pid, signal.SIGKILL)
