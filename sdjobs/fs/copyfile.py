@@ -148,10 +148,11 @@ def same_content(src: str, dfd: int, name: str, *, src_dfd: int | None = None) -
         os.close(fa)
 
 
-def remove_source(sfd: int, name: str, st: os.stat_result) -> None:
-    """--move: unlink source ``name`` in ``sfd``, if it is still the entry that was copied."""
+def remove_source(sfd: int, name: str, ident: tuple[int, int]) -> None:
+    """--move: unlink source ``name`` in ``sfd``, if it is still the entry that was copied
+    (``ident``: its device and inode)."""
     cur = os.stat(name, dir_fd=sfd, follow_symlinks=False)
-    if (cur.st_dev, cur.st_ino) != (st.st_dev, st.st_ino):
+    if (cur.st_dev, cur.st_ino) != ident:
         raise OSError(errno.EBUSY, "replaced since it was copied; not removed", name)
     os.unlink(name, dir_fd=sfd)
 

@@ -102,6 +102,34 @@ def _manifest(root) -> dict[str, tuple[int, bytes]]:
     return out
 
 
+def _crash_twice(cli, job, rng: random.Random) -> list[int]:
+    """SIGKILL two attempts of ``job`` mid-copy, each after it has done some of its work (by its
+    progress, not by the clock: a loaded machine copies slower); the pids killed (fewer if the
+    copy ended first)."""
+
+    def attempt() -> tuple[str, int | None, int]:
+        x = _show(cli, job)
+        return x["status"], x["pid"], (x.get("progress") or {}).get("done") or 0
+
+    killed: list[int] = []
+    for _ in range(2):  # of max_attempts 3: the third finishes
+        _, pid, start = wait_for(lambda: (a := attempt())[0] == "running" and a[1] not in (None, *killed) and a,
+                                 timeout=30, what="a new attempt")  # (its pid is written once its process runs)
+        until = start + rng.randrange(500, 1500)
+        status = wait_for(lambda until=until: _progressed(attempt(), until), timeout=60,
+                          what="the attempt to copy some files")
+        if status != "running":
+            break
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+    return killed
+
+
+def _ended(cli, job) -> dict:
+    return wait_for(lambda: (x := _show(cli, job))["status"] in ("completed", "completed-with-errors", "failed")
+                    and x, timeout=90, what="the copy to end")
+
+
 @pytest.mark.parametrize("move", [False, True], ids=["copy", "move"])
 def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, request, move):
     """Two SIGKILLs of the job process mid-copy, each attempt resuming from the last checkpoint:
@@ -114,26 +142,8 @@ def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, re
     want_files, want_dirs, want_bytes = _tree(src, rng, 6000, 40)
     want = _manifest(src)
     job = _detached(cli, src, tmp_path / "dst", move)
-
-    def attempt() -> tuple[str, int | None, int]:
-        x = _show(cli, job)
-        return x["status"], x["pid"], (x.get("progress") or {}).get("done") or 0
-
-    killed: list[int] = []
-    for _ in range(2):  # of max_attempts 3: the third finishes
-        # a new attempt, then some of its files copied (by its progress, not by the clock: a
-        # loaded machine copies slower), past a checkpoint or not; then its crash
-        _, pid, start = wait_for(lambda: (a := attempt())[0] == "running" and a[1] not in (None, *killed) and a,
-                                 timeout=30, what="a new attempt")  # (its pid is written once its process runs)
-        until = start + rng.randrange(500, 1500)
-        status = wait_for(lambda until=until: _progressed(attempt(), until), timeout=60,
-                          what="the attempt to copy some files")
-        if status != "running":
-            break
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
-    rec = wait_for(lambda: (x := _show(cli, job))["status"] in ("completed", "completed-with-errors", "failed")
-                   and x, timeout=90, what="the copy to end")
+    killed = _crash_twice(cli, job, rng)
+    rec = _ended(cli, job)
     assert rec["status"] == "completed", rec
     assert len(killed) == 2, "the copy ended before its second crash: the test proves less than it says"
     assert _manifest(tmp_path / "dst") == want
@@ -142,6 +152,83 @@ def test_counts_after_crashes_equal_the_tree(lib, cli, tmp_path, monkeypatch, re
         f"after {len(killed)} crash(es): {out}"
     if move:
         assert not src.exists() or not any(os.scandir(src)), "a moved file is left at its source"
+
+
+def _linked_tree(root, rng: random.Random) -> dict[str, int]:
+    """Directories of regular files, then symlinks (some dangling), FIFOs and second names of
+    files (hard links), in that order of names; the counts a copy of it reports, as os.walk
+    sees them: a FIFO and each further name of a file are files of no bytes, a symlink a link."""
+    _tree(root, rng, 1500, 30)
+    dirs = [Path(d) for d, _s, _n in os.walk(root)]
+    files = [Path(d) / n for d, _s, names in os.walk(root) for n in names]
+    for i in range(2500):
+        d = rng.choice(dirs)
+        target = os.path.relpath(rng.choice(files), d) if i % 10 else f"nowhere-{i}"
+        os.symlink(target, d / f"l{i:05d}")
+    for i in range(150):
+        os.mkfifo(rng.choice(dirs) / f"p{i:04d}")
+    for i, f in enumerate(rng.sample(files, 300)):
+        os.link(f, rng.choice(dirs) / f"m{i:04d}")
+    want = {"files": 0, "links": 0, "dirs": 0, "bytes": 0}
+    seen: set[int] = set()
+    for d, _subdirs, names in os.walk(root):
+        want["dirs"] += 1
+        for n in names:
+            st = os.lstat(os.path.join(d, n))
+            if os.path.islink(os.path.join(d, n)):
+                want["links"] += 1
+                continue
+            want["files"] += 1
+            if st.st_ino not in seen:
+                seen.add(st.st_ino)
+                want["bytes"] += st.st_size
+    return want
+
+
+def _entries(root) -> dict[str, tuple]:
+    """Every entry under ``root`` as this test reads it: a file's mode and content, a symlink's
+    target, a FIFO's mode; and which names share an inode."""
+    out: dict[str, tuple] = {}
+    inodes: dict[int, list[str]] = {}
+    for d, _subdirs, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[rel] = ("link", os.readlink(p))
+            elif os.path.isfile(p):
+                out[rel] = ("file", st.st_mode, Path(p).read_bytes())
+                inodes.setdefault(st.st_ino, []).append(rel)
+            else:
+                out[rel] = ("other", st.st_mode)
+    out["(names of one inode)"] = tuple(sorted(tuple(sorted(names)) for names in inodes.values() if len(names) > 1))
+    return out
+
+
+def test_a_move_counts_links_fifos_and_hard_links_once_after_crashes(lib, cli, tmp_path, monkeypatch, request):
+    """--move of a tree of symlinks, FIFOs and hard links beside its files, its job process killed
+    twice: what the job thread itself moves (those, and files found copied in place) is counted
+    in a checkpoint before its source is removed, so no crash loses it from the summary; the
+    destination is the source's tree, links, FIFOs and shared inodes included (a first name
+    removed before the checkpoint that maps its inode to its copy made the crash's resume copy
+    the second name as a file of its own), and the source is emptied."""
+    monkeypatch.setenv("SDJOBS_COPY_TEST_DELAY", "0.2")
+    monkeypatch.setenv("SDJOBS_RUNNER_IDLE_EXIT", "60")
+    rng = random.Random(13)
+    src = _source(tmp_path, request, True)
+    want = _linked_tree(src, rng)
+    entries = _entries(src)
+    job = _detached(cli, src, tmp_path / "dst", True)
+    killed = _crash_twice(cli, job, rng)
+    rec = _ended(cli, job)
+    assert rec["status"] == "completed", cli("jobs", "logs", job).stdout[-3000:]
+    assert len(killed) == 2, "the move ended before its second crash: the test proves less than it says"
+    assert _entries(tmp_path / "dst") == entries
+    out = rec["output"]
+    assert {k: out.get(k, 0) for k in (*want, "skipped")} == {**want, "skipped": 0}, \
+        f"after {len(killed)} crash(es): {out}"
+    assert not src.exists() or not any(os.scandir(src)), "a moved entry is left at its source"
 
 
 def test_counts_after_a_full_destination_and_a_retry_equal_the_tree(lib, cli, tmp_path):

@@ -167,7 +167,7 @@ def _remove_moved(sides: Sides, moved: list, problems: list[Problem]) -> None:
     for src, top, dst, st in moved:
         try:
             sfd, sname = sides.at(SRC, top, src)
-            cf.remove_source(sfd, sname, st)
+            cf.remove_source(sfd, sname, (st.st_dev, st.st_ino))
         except FileNotFoundError:
             pass
         except OSError as exc:

@@ -42,6 +42,7 @@ from .books import CopyBooks
 from .finish import DirMeta, finish_dirs, sweep_temps
 from .large import Bucket, LargeCopier
 from .planner import Batcher, Do, Recount, inode_key, what_to_do
+from .removals import MoveRemovals
 from .state import CopyState
 from .walk import Entry, WalkAhead, walk
 
@@ -59,7 +60,7 @@ class CopyConfig:
     targets: list[str] = dataclasses.field(default_factory=list)
 
 
-class Copy(CopyBooks, Job[CopyConfig]):
+class Copy(CopyBooks, MoveRemovals, Job[CopyConfig]):
     name = "copy"
     version = 1
     description = "Copy or move files and trees like cp -a: atomic, verified, resumable"
@@ -148,6 +149,8 @@ class Copy(CopyBooks, Job[CopyConfig]):
 
     def _run(self, state: CopyState) -> dict:
         c, ctx = self.config, self.ctx
+        if state.removing:  # an interrupted run's moved sources, checkpointed but not removed: before any walk
+            self._remove_queued(state)
         walk_ahead = not self.resumed and not any(os.path.lexists(t) for t in c.targets)
         if walk_ahead:
             files = size = None  # nothing in the way: copy while walking, totals when the walk ends
@@ -183,6 +186,8 @@ class Copy(CopyBooks, Job[CopyConfig]):
                     break
                 batches = self._until_stopped(self._leftovers())
             self._wait_large()
+            if state.removing:
+                self._remove_moved()
         except BaseException:
             if self.large is not None:  # stop it at a chunk and checkpoint where it stopped
                 self.large.halt()
@@ -392,8 +397,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
 
     def _here(self, e: Entry, dst: str) -> None:
         offset, tmp = self._resume_point(dst, e)
-        mine = self._count_ahead(e.st.st_size)
-        self._moving_soon()
+        mine = self._count_ahead(e.st.st_size)  # (its source is removed once a checkpoint holds this)
         result = self._copy_here(e, dst, offset, tmp)._replace(mine=mine)
         if e.st.st_nlink > 1 and result.failure is None:
             self.links[inode_key(e.st)] = [e.top, dst]
@@ -406,13 +410,13 @@ class Copy(CopyBooks, Job[CopyConfig]):
         cf.copy_symlink(sname, dfd, name, e.st, self.token, replace=self.config.on_conflict == "overwrite",
                         src_dfd=sfd)
         self._done(e, 0, links=1)
-        self._unlink_moved(e, dfd)
+        self._unlink_moved(e, dst)
 
     def _special(self, e: Entry, dst: str) -> None:
         dfd, name = self._dest(e.top, dst)
         cf.copy_special(dfd, name, e.st, self.token, replace=self.config.on_conflict == "overwrite")
         self._done(e, 0, files=1)
-        self._unlink_moved(e, dfd)
+        self._unlink_moved(e, dst)
 
     def _unsupported(self, e: Entry, dst: str) -> None:
         self.ctx.warn(cf.special_problem(e.st), path=e.src)
@@ -450,7 +454,8 @@ class Copy(CopyBooks, Job[CopyConfig]):
                 # Into a destination that did not exist: this job put it there, after the last
                 # checkpoint of a run that crashed (what a pause stopped is counted already).
                 kind = e.st.st_mode
-                self._done(e, e.st.st_size if stat.S_ISREG(kind) else 0, links=int(stat.S_ISLNK(kind)),
+                first_name = stat.S_ISREG(kind) and inode_key(e.st) not in self.links  # (a further one: no bytes)
+                self._done(e, e.st.st_size if first_name else 0, links=int(stat.S_ISLNK(kind)),
                            files=int(not stat.S_ISLNK(kind)))
             else:
                 self._done(e, 0, skipped=True)  # identical already (or this job's, counted before)
@@ -459,7 +464,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
             if self.config.move:  # copied before an interruption, not yet removed
                 if stat.S_ISREG(e.st.st_mode):
                     cf.sync_existing(dfd, name)
-                self._unlink_moved(e, dfd)
+                self._unlink_moved(e, dst)
             return None
         if policy == "skip":
             self._done(e, 0, skipped=True)
@@ -530,30 +535,12 @@ class Copy(CopyBooks, Job[CopyConfig]):
                                 on_chunk=on_chunk, chunk=chunk, durable=self.config.move,
                                 replace=self.config.on_conflict == "overwrite")
             self.bucket.spend(n - spent[0])
-            if self.config.move:
-                self._unlink_moved(e, dfd)
         except OSError as exc:
             self.state["current"] = None
             return FileResult(e.src, dst, 0, Failure.of(exc), e.top, e.st.st_size)
         self.state["current"] = None
+        self._unlink_moved(e, dst)
         return FileResult(e.src, dst, n, None, e.top, e.st.st_size)
-
-    def _moving_soon(self) -> None:
-        """--move: files counted ahead are about to be copied and their sources removed: a resume
-        would not meet them in its walk, so the counts that hold them are written first."""
-        if self.config.move:
-            self.ctx.checkpoint(self.state, force=True)
-
-    def _unlink_moved(self, e: Entry, dfd: int) -> None:
-        """--move: remove a source once its copy is durable (file, then its directory, synced),
-        if it is still the entry that was copied."""
-        if not self.config.move:
-            return
-        os.fsync(dfd)
-        try:
-            cf.remove_source(*self._src(e), e.st)
-        except FileNotFoundError:
-            self.ctx.warn("the source was gone already when it was to be removed", path=e.src)
 
     def _link(self, first: list, dst: str, e: Entry) -> None:
         first_top, first_dst = first
@@ -561,7 +548,7 @@ class Copy(CopyBooks, Job[CopyConfig]):
         dfd, name = self._dest(e.top, dst)
         cf.link_into(first_dfd, first_name, dfd, name, self.token, replace=self.config.on_conflict == "overwrite")
         self._done(e, 0, files=1)
-        self._unlink_moved(e, dfd)
+        self._unlink_moved(e, dst)
 
     def _try_rename(self, src: str, target: str) -> bool:
         """--move on one filesystem: a rename of the whole source, if nothing is in the way."""

@@ -105,7 +105,7 @@ class LargeCopier:
             if self.move:
                 os.fsync(dfd)  # the new name is durable before the source goes
                 sfd, sname = self._sides.at(SRC, top, src)
-                cf.remove_source(sfd, sname, st)
+                cf.remove_source(sfd, sname, (st.st_dev, st.st_ino))
         except OSError as exc:
             self.current, self.pos = None, 0
             self.results.append(FileResult(src, dst, 0, Failure.of(exc), top, size, mine))

@@ -32,3 +32,6 @@ class CopyState(KeyedState):
     # "top:path under its source" of each file that was counted ahead (``Copy._count_ahead``) and
     # then not copied (an error, a full destination): the run that copies it counts it again
     uncounted: dict[str, int] = dataclasses.field(default_factory=dict)
+    # --move: [top, src, dst, dev, ino] of each source this job's thread moved, to be removed once
+    # a checkpoint holds its count (copy/removals.py)
+    removing: list[list[Any]] = dataclasses.field(default_factory=list)
