@@ -54,21 +54,27 @@ def follow(store: Store, job_id: int, *, live: bool | None = None, detach: bool 
         _say_if_no_runner(store, job_id)
         return wait_until(store, job_id, _stopped)
     except KeyboardInterrupt:
-        if store.get(job_id).status in FINISHED:
-            return store.get(job_id)  # it ended before the Ctrl-C: its outcome is the answer
-        if detach:
-            output.err(f"detached; job {job_id} keeps running: sdjobs jobs follow {job_id}", style="yellow")
-            raise SystemExit(Exit.INTERRUPTED) from None
-        from ..runner import control  # (here: its imports, the job engine's, are not a follower's)
+        return interrupted(store, job_id, detach=detach)
 
-        control.pause(store, job_id)
-        rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
-        if rec.status in FINISHED:
-            output.err(f"job {job_id} {rec.status} before it could pause", style="yellow")
-            raise SystemExit(for_status(rec.status)) from None
-        output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
-                   f" resume it with: sdjobs jobs resume {job_id} --follow", style="yellow")
+
+def interrupted(store: Store, job_id: int, *, detach: bool = False) -> JobRecord:
+    """Ctrl-C while a command follows its job (or is about to): the record of a job that ended
+    before it; else the job is paused and this exits 130 (``detach``: it keeps running)."""
+    if store.get(job_id).status in FINISHED:
+        return store.get(job_id)  # it ended before the Ctrl-C: its outcome is the answer
+    if detach:
+        output.err(f"detached; job {job_id} keeps running: sdjobs jobs follow {job_id}", style="yellow")
         raise SystemExit(Exit.INTERRUPTED) from None
+    from ..runner import control  # (here: its imports, the job engine's, are not a follower's)
+
+    control.pause(store, job_id)
+    rec = wait_until(store, job_id, lambda r: r.status != "running", timeout=15)
+    if rec.status in FINISHED:
+        output.err(f"job {job_id} {rec.status} before it could pause", style="yellow")
+        raise SystemExit(for_status(rec.status)) from None
+    output.err(f"job {job_id} {'paused' if rec.status == 'paused' else 'is ' + rec.status};"
+               f" resume it with: sdjobs jobs resume {job_id} --follow", style="yellow")
+    raise SystemExit(Exit.INTERRUPTED) from None
 
 
 def _say_if_no_runner(store: Store, job_id: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import signal
 import socket
 import sys
 import time
@@ -13,6 +14,7 @@ import typer
 
 from ..runner import doorbell
 from . import output, state
+from .exitcodes import Exit
 
 Detach = Annotated[bool, typer.Option("--detach", "-d", help="Only enqueue the job and print its id.")]
 PRIORITY_RANGE = {"min": -(2**31), "max": 2**31 - 1}  # typer's bounds: a clear message, exit 2
@@ -137,10 +139,29 @@ def submit(job_type: str, config: Any, *, priority: int = 0, after: list[int] | 
     context = action_context(inputs if inputs is not None else _asdict(config), action)
     if (plugin := registry.plugin_module(cls)) is not None:
         context["plugin"] = plugin  # for a runner started without the $SDJOBS_PLUGINS of this command
-    job_id = store.submit(job_type, cls.version, config, priority=priority, after=after or [],
-                          settings=settings, context=context, action=action, host=host)
-    doorbell.ring(str(state.library().data_dir))  # this host's runner claims it now, not at its next look
+    # From the INSERT on, the job exists: a Ctrl-C is held until this returns, then raised as
+    # Submitted, which says which job to pause (raised in between, it left no trace of the job).
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        job_id = store.submit(job_type, cls.version, config, priority=priority, after=after or [],
+                              settings=settings, context=context, action=action, host=host)
+        doorbell.ring(str(state.library().data_dir))  # this host's runner claims it now, not at its next look
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # (a Ctrl-C held meanwhile is raised here)
+    except KeyboardInterrupt:
+        raise Submitted(job_id) from None
     return job_id
+
+
+class Submitted(KeyboardInterrupt):
+    """Ctrl-C while ``submit`` wrote the job: it exists, as ``job_id``."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(job_id)
+        self.job_id = job_id
 
 
 def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_json: bool = False,
@@ -149,14 +170,24 @@ def launch(job_type: str, config: Any, *, detach: bool, priority: int = 0, as_js
     """Submit, start a runner if none is alive, then follow until the job stops and return its
     record; with ``detach``, print the id (or JSON) and exit 0 instead."""
     from ..runner.daemon import ensure_runner
-    from .follow import follow
+    from .follow import follow, interrupted
 
     settings = dict(settings or {})
     if max_workers:
         settings["max_workers"] = max_workers
-    job_id = submit(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs)
-    store = state.store()
-    ensure_runner(store, host=store.get(job_id).host)  # none here for a job of another host
+    job_id = None
+    try:
+        job_id = submit(job_type, config, priority=priority, after=after, settings=settings, inputs=inputs)
+        store = state.store()
+        ensure_runner(store, host=store.get(job_id).host)  # none here for a job of another host
+    except KeyboardInterrupt as exc:  # (typer's own handling of it exits 130 and says nothing)
+        job_id = exc.job_id if isinstance(exc, Submitted) else job_id
+        if job_id is None:
+            raise  # nothing was submitted
+        if detach:
+            output.err(f"job {job_id} is submitted: sdjobs jobs follow {job_id}", style="yellow")
+            raise SystemExit(Exit.INTERRUPTED) from None
+        return interrupted(state.store(), job_id)  # as a Ctrl-C while following it
     if detach:
         if as_json:
             output.print_json({"id": job_id, "status": "queued"})
