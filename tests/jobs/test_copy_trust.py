@@ -427,8 +427,11 @@ def test_a_source_directory_swapped_for_a_symlink_during_a_move_never_reads_or_r
 
 
 def test_move_removes_a_source_only_after_its_copy_and_directory_are_synced(store, tmp_path, monkeypatch):
-    """A power loss must not lose both: fsync of the copy and of its directory come before the unlink."""
+    """A power loss must not lose both: fsync of the copy and of its directory, or a syncfs of the
+    destination's filesystem (a batch of small files), come before the unlink."""
     from dupes_helpers import run_inline
+
+    from sdjobs.fs import copyfile as cf
 
     shm = other_fs(tmp_path)
     src = tmp_path / "src"
@@ -453,8 +456,14 @@ def test_move_removes_a_source_only_after_its_copy_and_directory_are_synced(stor
         where = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else ""
         note("unlink " + os.path.join(where, os.fsdecode(path)))
         return real_unlink(path, dir_fd=dir_fd)
+    real_syncfs = cf.sync_filesystem
+
+    def syncfs(fd):
+        note(f"syncfs {os.fstat(fd).st_dev} -")
+        return real_syncfs(fd)
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(cf, "sync_filesystem", syncfs)
     dst = os.path.join(shm, f"sdjobs-trust-{os.getpid()}")
     try:
         rec = run_inline(store, "copy", {"sources": [str(src)], "dest": dst, "move": True})
@@ -462,20 +471,25 @@ def test_move_removes_a_source_only_after_its_copy_and_directory_are_synced(stor
         lines = log.read_text().splitlines()
         synced, inodes = [], []
         removed = 0
+        everything = False  # a syncfs of the destination's filesystem: all written before it is durable
         for line in lines:
             verb, path = line.split(" ", 1)
-            if verb == "fsync":
+            if verb == "syncfs":
+                everything = everything or int(path.split()[0]) == os.stat(shm).st_dev
+            elif verb == "fsync":
                 ino, path = path.split(" ", 1)
                 synced.append(path)
                 inodes.append(int(ino))
             elif path.startswith(str(src)):
                 rel = os.path.relpath(path, src)
                 copy = os.path.join(dst, rel)
-                assert os.path.dirname(copy) in synced, f"{rel} removed before its copy's directory was synced"
-                if not rel.startswith("sub/s"):
+                assert everything or os.path.dirname(copy) in synced, \
+                    f"{rel} removed before its copy's directory was synced"
+                if not rel.startswith("sub/s") and not everything:
                     assert os.lstat(copy).st_ino in inodes, f"{rel} removed before its copy was synced"
                 removed += 1
         assert removed == 23
+        assert any(line.startswith("syncfs") for line in lines) == cf.HAVE_SYNCFS  # (the batch of small files)
     finally:
         subprocess.run(["rm", "-rf", dst])
 
