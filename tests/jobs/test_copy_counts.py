@@ -102,10 +102,10 @@ def _manifest(root) -> dict[str, tuple[int, bytes]]:
     return out
 
 
-def _crash_twice(cli, job, rng: random.Random) -> list[int]:
-    """SIGKILL two attempts of ``job`` mid-copy, each after it has done some of its work (by its
-    progress, not by the clock: a loaded machine copies slower); the pids killed (fewer if the
-    copy ended first)."""
+def _crash_twice(cli, job, rng: random.Random, between: tuple[int, int] = (500, 1500)) -> list[int]:
+    """SIGKILL two attempts of ``job`` mid-copy, each after it has done ``between`` more of its
+    work (by its progress, not by the clock: a loaded machine copies slower); the pids killed
+    (fewer if the copy ended first)."""
 
     def attempt() -> tuple[str, int | None, int]:
         x = _show(cli, job)
@@ -115,7 +115,7 @@ def _crash_twice(cli, job, rng: random.Random) -> list[int]:
     for _ in range(2):  # of max_attempts 3: the third finishes
         _, pid, start = wait_for(lambda: (a := attempt())[0] == "running" and a[1] not in (None, *killed) and a,
                                  timeout=30, what="a new attempt")  # (its pid is written once its process runs)
-        until = start + rng.randrange(500, 1500)
+        until = start + rng.randrange(*between)
         status = wait_for(lambda until=until: _progressed(attempt(), until), timeout=60,
                           what="the attempt to copy some files")
         if status != "running":
@@ -220,7 +220,7 @@ def test_a_move_counts_links_fifos_and_hard_links_once_after_crashes(lib, cli, t
     want = _linked_tree(src, rng)
     entries = _entries(src)
     job = _detached(cli, src, tmp_path / "dst", True)
-    killed = _crash_twice(cli, job, rng)
+    killed = _crash_twice(cli, job, rng, (150, 500))  # (of about 4,500 entries, most moved by the job's thread)
     rec = _ended(cli, job)
     assert rec["status"] == "completed", cli("jobs", "logs", job).stdout[-3000:]
     assert len(killed) == 2, "the move ended before its second crash: the test proves less than it says"

@@ -47,15 +47,23 @@ class MoveRemovals:
 
     def _remove_moved(self) -> None:
         removing = self.state.removing
-        synced: set[str] = set()
+        synced: dict[str, str | None] = {}  # a copy's folder -> why it could not be synced, or None
         for top, _src, dst, _dev, _ino in removing:  # the copies first: durable before their sources go
             folder = os.path.dirname(dst)
             if folder not in synced:
-                synced.add(folder)
-                os.fsync(self.sides.at(DST, top, dst)[0])
+                try:
+                    os.fsync(self.sides.at(DST, top, dst)[0])
+                    synced[folder] = None
+                except OSError as exc:
+                    synced[folder] = exc.strerror or str(exc)
         self.ctx.checkpoint(self.state, force=True)
-        for top, src, _dst, dev, ino in removing:
-            self._remove_source(top, src, (dev, ino))
+        for top, src, dst, dev, ino in removing:
+            why = synced[os.path.dirname(dst)]
+            if why is None:
+                self._remove_source(top, src, (dev, ino))
+            else:
+                self.ctx.error(f"copied, but its folder could not be synced ({why}), so the source was not"
+                               " removed", path=src)
         removing.clear()
 
     def _remove_source(self, top: int, src: str, ident: tuple[int, int]) -> None:
