@@ -16,16 +16,6 @@ from pgtest import postgres_url  # noqa: F401  (the fixture: a fresh PostgreSQL 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 
-# The tests that take 20-75 s each (`--durations`, CI of 2026-12-07), run first: with `-n 2
-# --dist worksteal` they came last in the order of collection, and a worker ran one of them
-# alone at the end while the other had nothing left.
-SLOW_FIRST = ("tests/runner/test_two_hosts.py", "tests/torture/", "tests/jobs/test_copy_counts.py",
-              "tests/runner/test_crash_counting.py")
-
-
-def pytest_collection_modifyitems(items) -> None:
-    items.sort(key=lambda item: not item.nodeid.startswith(SLOW_FIRST))  # (stable: the rest keep their order)
-
 
 @pytest.fixture
 def lib(tmp_path, monkeypatch):
