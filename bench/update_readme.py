@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 MARKER = "<!-- bench:tables -->"
-ORDER = [("copy.md", "copy and jobs ls"), ("latency.md", "latency"), ("index.md", "index"), ("dupes.md", "dupes"),
+ORDER = [("copy.md", "copy and jobs ls"), ("move.md", "move"), ("latency.md", "latency"), ("index.md", "index"), ("dupes.md", "dupes"),
          ("validate.md", "validate"), ("thumbs.md", "thumbs"), ("dash.md", "dashboard"), ("hosts.md", "hosts")]
 
 
