@@ -399,8 +399,10 @@ class Copy(CopyBooks, MoveRemovals, Job[CopyConfig]):
         offset, tmp = self._resume_point(dst, e)
         mine = self._count_ahead(e.st.st_size)  # (its source is removed once a checkpoint holds this)
         result = self._copy_here(e, dst, offset, tmp)._replace(mine=mine)
-        if e.st.st_nlink > 1 and result.failure is None:
-            self.links[inode_key(e.st)] = [e.top, dst]
+        if result.failure is None:
+            if e.st.st_nlink > 1:
+                self.links[inode_key(e.st)] = [e.top, dst]
+            self._unlink_moved(e, dst)  # (after the link map has it: the queue may be written at once)
         self._record(result)
         self.ctx.check_interrupt()  # (a file here may take a while under --bwlimit)
 
@@ -539,7 +541,6 @@ class Copy(CopyBooks, MoveRemovals, Job[CopyConfig]):
             self.state["current"] = None
             return FileResult(e.src, dst, 0, Failure.of(exc), e.top, e.st.st_size)
         self.state["current"] = None
-        self._unlink_moved(e, dst)
         return FileResult(e.src, dst, n, None, e.top, e.st.st_size)
 
     def _link(self, first: list, dst: str, e: Entry) -> None:
