@@ -65,7 +65,7 @@ def main() -> None:
         for _ in range(args.runs):
             for name, cmd, case_env in cases:
                 times[name] += timed(cmd, before=fresh, env=case_env, runs=1)
-                if any(src.iterdir()) if src.exists() else False:
+                if src.exists() and any(src.iterdir()):
                     raise SystemExit(f"{name} left files at the source")
     finally:
         drop_runner(lib)

@@ -5,8 +5,8 @@ A resume walks the sources again and counts only what lies past its checkpoint's
 count, is met by no later walk: its count was lost with the crash. So the sources this thread
 moves (symlinks, FIFOs and devices, further names of a file, files copied here or found
 copied in place by a resume) are not removed at once. Each is queued in ``state.removing``
-with its destination; the copies' directories are synced, a checkpoint writes the queue with
-the counts that hold it, and then the sources go (``_remove_moved``). A crash between that
+with its destination; the copies are made durable (``batch.sync_copies``), a checkpoint
+writes the queue with the counts that hold it, and then the sources go (``_remove_moved``). A crash between that
 checkpoint and the removals leaves the queue to the resume (``_remove_queued``), which removes
 a source only while it is still the entry copied and its copy is in the destination, the same.
 
@@ -23,7 +23,7 @@ import os
 import stat
 
 from ...fs import copyfile as cf
-from .batch import DST, SRC
+from .batch import DST, SRC, sync_copies
 from .walk import Entry
 
 REMOVE_AT_ONCE = 256  # queued removals that force a checkpoint (one write for this many sources)
@@ -37,7 +37,7 @@ class MoveRemovals:
         removing = self.state.removing
         removing.append([e.top, e.src, dst, e.st.st_dev, e.st.st_ino])
         if len(removing) >= REMOVE_AT_ONCE:
-            self._moving_soon()
+            self._remove_moved()
 
     def _moving_soon(self) -> None:
         """--move: write the counts so far in a checkpoint, before more sources go: the queued
@@ -47,23 +47,15 @@ class MoveRemovals:
 
     def _remove_moved(self) -> None:
         removing = self.state.removing
-        synced: dict[str, str | None] = {}  # a copy's folder -> why it could not be synced, or None
-        for top, _src, dst, _dev, _ino in removing:  # the copies first: durable before their sources go
-            folder = os.path.dirname(dst)
-            if folder not in synced:
-                try:
-                    os.fsync(self.sides.at(DST, top, dst)[0])
-                    synced[folder] = None
-                except OSError as exc:
-                    synced[folder] = exc.strerror or str(exc)
+        try:  # the copies first: durable before their sources go (as a batch's, batch.py)
+            sync_copies(self.sides, {(top, os.path.dirname(dst)) for top, _src, dst, _dev, _ino in removing})
+        except OSError as exc:
+            for _top, src, _dst, _dev, _ino in removing:
+                self.ctx.error(f"copied, but not synced, so the source was not removed: {exc.strerror}", path=src)
+            removing.clear()
         self.ctx.checkpoint(self.state, force=True)
-        for top, src, dst, dev, ino in removing:
-            why = synced[os.path.dirname(dst)]
-            if why is None:
-                self._remove_source(top, src, (dev, ino))
-            else:
-                self.ctx.error(f"copied, but its folder could not be synced ({why}), so the source was not"
-                               " removed", path=src)
+        for top, src, _dst, dev, ino in removing:
+            self._remove_source(top, src, (dev, ino))
         removing.clear()
 
     def _remove_source(self, top: int, src: str, ident: tuple[int, int]) -> None:
