@@ -51,6 +51,10 @@ class ShortReadError(OSError):
     """The file ended before a region that its size says must exist."""
 
 
+class GrewError(OSError):
+    """The file goes on past the size it was expected to have."""
+
+
 def cas_sample_offsets(size: int) -> list[tuple[int, int]]:
     """(offset, length) of each region `cas_id` hashes for a file larger than
     100 KiB, footer included (relative to `size`)."""
@@ -122,6 +126,31 @@ def full_hash_fd(fd: int, offset: int = 0) -> str:
         h.update(view[:n])
         offset += n
     return h.hexdigest()
+
+
+def read_sized(fd: int, size: int) -> str:
+    """``full_hash`` of an open file expected to be ``size`` bytes long, read from its
+    start: the last read asks one byte more than is left, as a regular file reads short
+    only at its end, so that the end is found without a read that returns nothing (a
+    system call a file). Raises ``ShortReadError`` if the file ended sooner, and
+    ``GrewError`` if it goes on past ``size``."""
+    view = _read_buffer()
+    chunk = len(view)
+    h = xxhash.xxh3_128()
+    offset = 0
+    while True:
+        want = min(chunk, size - offset + 1)
+        n = os.preadv(fd, [view[:want]], offset)
+        if not n:
+            if offset == size:
+                return h.hexdigest()  # (the last read filled the buffer exactly)
+            raise ShortReadError(errno.EIO, f"file ended at {offset}")
+        offset += n
+        if offset > size:
+            raise GrewError(errno.EIO, f"size changed from {size} to {offset}+ bytes")
+        h.update(view[:n])
+        if offset == size and n < want:
+            return h.hexdigest()
 
 
 def full_hash_if_size(path: str, size: int) -> str | None:

@@ -8,6 +8,8 @@ import random
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import xxhash
 
 from sdjobs.fs import hashing
@@ -202,3 +204,28 @@ def test_functions_run_in_a_process_pool(tmp_path):
     flat = [r for batch in batches for r in batch]
     assert [r.digest for r in flat] == [cas_id(p, os.path.getsize(p)) for p in paths]
     assert fulls == [full_hash(p) for p in paths]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actual=st.one_of(st.integers(0, 3 * 1024),
+                        st.sampled_from([hashing.FULL_CHUNK - 1, hashing.FULL_CHUNK, hashing.FULL_CHUNK + 1,
+                                         2 * hashing.FULL_CHUNK, 2 * hashing.FULL_CHUNK + 1]),
+                        st.integers(1, 3 * hashing.FULL_CHUNK)),
+       delta=st.sampled_from([0, 0, 0, -1, 1, -4096, 4096]), seed=st.integers(0, 2**32 - 1))
+def test_read_sized_is_the_full_hash_or_says_the_size_moved(tmp_path, actual, delta, seed):
+    """``read_sized(fd, size)`` of a file of ``actual`` bytes: the same digest as
+    ``full_hash`` (and as xxh3-128 of the bytes) when ``size`` is right; ShortReadError
+    when the file is shorter than ``size``, GrewError when it is longer."""
+    print(f"replay: actual={actual} delta={delta} seed={seed}")
+    expected = max(0, actual + delta)
+    data = random.Random(seed).randbytes(actual)
+    path = write(tmp_path / "f", data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if expected == actual:
+            assert hashing.read_sized(fd, expected) == full_hash(path) == xxhash.xxh3_128_hexdigest(data)
+        else:
+            with pytest.raises(ShortReadError if actual < expected else hashing.GrewError):
+                hashing.read_sized(fd, expected)
+    finally:
+        os.close(fd)
