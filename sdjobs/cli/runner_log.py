@@ -83,6 +83,14 @@ class LoggingSupervisor(Supervisor):
             if getattr(self, "_said_start", False):
                 say("sdjobs runner: stopped")
 
+    def _warm_up(self) -> None:
+        super()._warm_up()
+        # ``what``'s imports (rich's text among them), here while idle: left to the first job's
+        # start, they took this process 14 ms of CPU beside that job, whose `dupes` of ``mixed``
+        # (bench/dupes_data.py) then took 212 ms against 184 ms for the jobs after it (medians of
+        # 8 fresh runners, 2026-12-07)
+        from ..tui import format, model  # noqa: F401
+
     def _start(self, rec) -> None:
         super()._start(rec)
         try:

@@ -270,12 +270,16 @@ class Supervisor:
         command that started it submits any moment, and every job type's imports would delay it)."""
         if not self._warm and not first:
             self._warm = True
-            _warm_up()
+            self._warm_up()
         if self._warm and idle_for >= SPARE_AFTER_IDLE and not self.exit_when_idle and not self._stop:
             self._keep_spare()
         if not self._served and not first and idle_for >= SERVER_AFTER_IDLE:
             self._served = True
             self._start_cli_server()
+
+    def _warm_up(self) -> None:
+        """What every job process needs, imported once here, where each one is forked from."""
+        _warm_up()
 
     def _record_waits(self) -> None:
         """Its running jobs that want a fan-out token and have none say so (store/waits.py)."""
