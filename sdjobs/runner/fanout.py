@@ -132,19 +132,35 @@ class FanOut:
         except Exception as exc:  # noqa: BLE001 - whatever pickling raised, raised by the map in its turn
             sent.finish(False, exc)
 
+    def _queue(self, pool: WorkerPool, fn: Callable, chunks: _Lookahead, pending: deque[Sent],
+               on_end: Callable[[], None] | None = None) -> None:
+        """Queue the next chunks behind the map's running ones, one a worker (``WorkerPool.queue``):
+        each runs on the fan-out token of the chunk before it. None while more workers are busy
+        than max_workers now allows: those drain. One that cannot be pickled ends as its
+        chunk's error, in order (it never ran on a token: ``on_end`` is not called)."""
+        while ((chunk := chunks.peek()) is not None and pool.busy() <= self._cap()
+               and (worker := pool.queueable(pending)) is not None):
+            sent = Sent(on_end=on_end)
+            try:
+                if not pool.queue(worker, fn, chunk, sent):
+                    return  # it ended its chunk meanwhile: the next one goes to it as to any idle worker
+            except WorkerLost:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever pickling raised, raised by the map in its turn
+                sent.finish(False, exc, handed_on=True)
+            chunks.take()
+            pending.append(sent)
+
     def _map_free(self, fn: Callable, items: Iterable, chunksize: int) -> Iterator:
-        pool, it = self._get_pool(), iter(items)
+        pool, chunks = self._get_pool(), _Lookahead(items, chunksize)
         pending: deque[Sent] = deque()  # the chunks sent, in order
-        exhausted = False
         while True:
-            while not exhausted and pool.busy() < self._cap() and pool.idle() is not None:
-                chunk = list(islice(it, chunksize))
-                if not chunk:
-                    exhausted = True
-                    break
+            while pool.busy() < self._cap() and pool.idle() is not None and chunks.peek() is not None:
                 sent = Sent()
-                self._send(pool, fn, chunk, sent)
+                self._send(pool, fn, chunks.take(), sent)
                 pending.append(sent)
+            self._queue(pool, fn, chunks, pending)
+            exhausted = chunks.exhausted
             if pending and pending[0].done:
                 sent = pending.popleft()
                 if not sent.ok:
@@ -175,6 +191,8 @@ class FanOut:
         try:
             while True:
                 self._spend(tokens, chunks, submit, pool)
+                if not gate.reclaim:  # (a token asked back goes back when its worker's chunks end)
+                    self._queue(pool, fn, chunks, pending, tokens.chunk_ended)
                 if pending and pending[0].done:
                     sent = pending.popleft()
                     if not sent.ok:

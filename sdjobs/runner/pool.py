@@ -21,9 +21,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from multiprocessing.pool import ExceptionWithTraceback, MaybeEncodingError  # type: ignore[attr-defined]
 from typing import Any
 
@@ -42,9 +44,11 @@ class Sent:
         self.value: Any = None  # its results, or the exception it raised
         self.on_end = on_end
 
-    def finish(self, ok: bool, value: Any) -> None:
+    def finish(self, ok: bool, value: Any, handed_on: bool = False) -> None:
+        """``handed_on``: the worker goes on at once with a chunk queued behind this one, which
+        runs on this one's fan-out token: ``on_end`` is left to the last chunk of the run."""
         self.ok, self.value, self.done = ok, value, True
-        if self.on_end is not None:
+        if self.on_end is not None and not handed_on:
             self.on_end()
 
 
@@ -80,13 +84,25 @@ def _serve(conn: Connection, job_pid: int, others: list[Connection]) -> None:
             conn.send((False, MaybeEncodingError(exc, result[1])))
 
 
+# A chunk queued behind a busy worker's is written to its pipe at once when it pickles to no
+# more than this; a bigger one when the worker's result is read (the worker then waits in
+# ``recv``). So the job process never blocks writing to a worker that is itself blocked writing
+# its result: what lies unread in a worker's pipe beside its queued chunk is at most the tail of
+# the chunk it is reading, and both fit the socket's buffer (SNDBUF asks for more; Linux gives
+# 208 KiB by default).
+QUEUE_BYTES = 64 * 1024
+SNDBUF = 1 << 20
+
+
 class Worker:
-    __slots__ = ("proc", "conn", "sent")
+    __slots__ = ("proc", "conn", "sent", "queued", "payload")
 
     def __init__(self, proc: Any, conn: Connection) -> None:
         self.proc = proc
         self.conn = conn
         self.sent: Sent | None = None  # the chunk it runs, None while idle
+        self.queued: Sent | None = None  # the chunk it runs next (``WorkerPool.queue``)
+        self.payload: bytes | None = None  # that chunk, pickled, while not yet written to the pipe
 
 
 class WorkerPool:
@@ -99,11 +115,37 @@ class WorkerPool:
                                daemon=True)
             proc.start()
             there.close()
+            _grow_sndbuf(here)
             self.workers.append(Worker(proc, here))
         self._lock = threading.Lock()  # one reader of the pipes at a time: the map's thread or ``Watcher``
 
     def idle(self) -> Worker | None:
         return next((w for w in self.workers if w.sent is None), None)
+
+    def queueable(self, mine: Iterable[Sent]) -> Worker | None:
+        """A worker running one of ``mine`` (a map's chunks: not a chunk of a map given up
+        before, whose fan-out token is not this map's to pass on) with nothing queued behind it."""
+        ours = {id(s) for s in mine}
+        return next((w for w in self.workers if id(w.sent) in ours and w.queued is None), None)
+
+    def queue(self, worker: Worker, fn: Callable, chunk: list, sent: Sent) -> bool:
+        """``chunk`` queued behind the one ``worker`` runs, so that it starts at that one's end
+        without waiting for this process to read its result and send it another (0.5-2 ms
+        a chunk on a busy 2-core machine, ``dupes`` of bench/dupes_data.py's ``mixed``).
+        False, and nothing queued, if the worker ended its chunk meanwhile (``Watcher``)."""
+        payload = ForkingPickler.dumps((fn, chunk))  # what cannot go to a worker fails in the map's thread
+        with self._lock:  # (the Watcher may be taking this worker's result at this very moment)
+            if worker.sent is None or worker.queued is not None:
+                return False
+            worker.queued = sent
+            if len(payload) > QUEUE_BYTES:
+                worker.payload = bytes(payload)  # written when the worker's result is read
+                return True
+            try:
+                worker.conn.send_bytes(payload)
+            except OSError:
+                self._lost(worker)
+        return True
 
     def busy(self) -> int:
         return sum(w.sent is not None for w in self.workers)
@@ -137,10 +179,12 @@ class WorkerPool:
             if w.sent is not None and w.conn in ready and w.conn.poll(0):  # (not taken by the other reader)
                 try:
                     ok, value = w.conn.recv()
+                    if w.payload is not None:  # the queued chunk was too big to write ahead
+                        w.conn.send_bytes(w.payload)
                 except (EOFError, OSError):
                     self._lost(w)  # its pipe ended with it
-                sent, w.sent = w.sent, None
-                sent.finish(ok, value)
+                sent, w.sent, w.queued, w.payload = w.sent, w.queued, None, None
+                sent.finish(ok, value, handed_on=w.sent is not None)
 
     def _lost(self, worker: Worker) -> None:
         worker.proc.join(1)  # its exit code says how it died
@@ -169,6 +213,16 @@ class WorkerPool:
             if w.proc.exitcode is None:
                 w.proc.kill()
                 w.proc.join()
+
+
+def _grow_sndbuf(conn: Connection) -> None:
+    """Ask for SNDBUF bytes of send buffer on the job's end of a worker's pipe (the kernel
+    may give less: ``QUEUE_BYTES`` counts on its default only)."""
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
+    except OSError:
+        pass
 
 
 class Watcher:

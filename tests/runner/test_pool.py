@@ -6,11 +6,15 @@ left behind, and a worker's death as WorkerLost."""
 import os
 import signal
 import threading
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import children, wait_for
 
 from sdjobs.runner.fanout import FanOut, WorkerLost
+from sdjobs.runner.pool import QUEUE_BYTES
 
 
 def double(x):
@@ -101,3 +105,56 @@ def test_a_worker_killed_in_the_middle_of_a_chunk_is_worker_lost():
             list(it)
     finally:
         fan.close()
+
+
+def sized(item):
+    """Sleeps a little, then answers ``size`` bytes (an item: (index, payload, size, sleep))."""
+    index, _payload, size, pause = item
+    if pause:
+        time.sleep(pause)
+    return index, bytes([index % 251]) * size
+
+
+@settings(max_examples=25, deadline=None)
+@given(items=st.lists(st.tuples(st.sampled_from([0, 100, QUEUE_BYTES - 64, QUEUE_BYTES + 1, 3 * QUEUE_BYTES]),
+                                st.sampled_from([0, 10, 300_000, 1 << 20]),
+                                st.sampled_from([0, 0, 0.002])), min_size=2, max_size=24),
+       chunksize=st.sampled_from([1, 2, 3]))
+def test_chunks_queued_behind_running_ones_come_back_whole_and_in_order(items, chunksize):
+    """Chunks queued behind busy workers (those that pickle small written at once, the bigger
+    ones when the worker's result is read), with results bigger than a pipe's buffer either
+    way: every result, in order, and no hang (the pipes never fill both ways at once)."""
+    print(f"replay: items={items} chunksize={chunksize}")
+    work = [(i, b"p" * payload, size, pause) for i, (payload, size, pause) in enumerate(items)]
+    fan = FanOut(2)
+    signal.alarm(60)  # a deadlock fails the test instead of hanging the suite
+    try:
+        got = list(fan.map(sized, work, chunksize=chunksize))
+    finally:
+        signal.alarm(0)
+        fan.close()
+    assert got == [(i, bytes([i % 251]) * size) for i, (_p, size, _s) in enumerate(items)]
+
+
+def started_at(x):
+    start = time.monotonic()
+    time.sleep(0.3 if x == 1 else 0.05)
+    return x, start
+
+
+def test_a_worker_goes_on_with_its_queued_chunk_while_the_job_is_busy_elsewhere():
+    """The next chunk is queued behind each running one: while the map's consumer is away with
+    the first result, the worker that runs the long chunk 1 starts chunk 3, queued behind it,
+    as soon as 1 ends (it used to wait for the consumer to come back, read its result and
+    send it another)."""
+    fan = FanOut(2)
+    try:
+        it = fan.map(started_at, range(8), chunksize=1)
+        assert next(it)[0] == 0
+        away = time.monotonic()
+        time.sleep(0.6)  # the consumer is away: nothing reads or sends meanwhile
+        starts = dict(it)
+    finally:
+        fan.close()
+    assert sorted(starts) == list(range(1, 8))
+    assert starts[3] - away < 0.45, f"chunk 3 started {starts[3] - away:.2f} s into the consumer's 0.6 s away"

@@ -176,3 +176,43 @@ def test_a_chunk_that_ends_while_the_consumer_is_busy_gives_its_token_back():
     finally:
         fanout.close()
         sup.stop = True
+
+
+def _slow_or_lock(x):
+    time.sleep(0.02)
+    return x
+
+
+def test_a_queued_chunk_that_cannot_be_pickled_fails_in_order_and_every_token_comes_back():
+    """Chunks queued behind running ones run on those chunks' tokens: one that cannot even be
+    pickled is raised by the map in its turn, after the results before it, and no token is
+    counted twice or kept (released == granted once the map is over)."""
+    sup = Supervisor(2)
+    conn = sup.join_job(1, 0)
+    sup.start()
+    fanout = FanOut(2, GateClient(conn))
+    items: list = list(range(12))
+    items[5] = threading.Lock()  # chunk 5 of 1 item: queued behind a running chunk, and unpicklable
+    got = []
+    try:
+        try:
+            for x in fanout.map(_slow_or_lock, items, chunksize=1):
+                got.append(x)
+            raise AssertionError("the unpicklable chunk was not raised")
+        except TypeError as exc:
+            assert "pickle" in str(exc) or "lock" in str(exc)
+        assert got == [0, 1, 2, 3, 4]
+        # the map goes on; long enough for the chunks the failed map left running to end meanwhile
+        # (their tokens go back as they end; a FanOut closed before that kills them, and the
+        # runner takes back a job process's tokens when it exits)
+        assert list(fanout.map(_slow, range(20), chunksize=1)) == list(range(20)), "the map goes on"
+    finally:
+        fanout.close()
+        released = lambda: sum(m[1] for m in sup.seen[1] if m[0] == "release")  # noqa: E731
+        granted = lambda: sup.sent[1].count(("grant",))  # noqa: E731
+        deadline = time.monotonic() + 10
+        while released() < granted() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # (a release counted twice would come after)
+        sup.stop = True
+    assert released() == granted(), f"{released()} released for {granted()} granted: {sup.seen[1]}"
