@@ -169,7 +169,8 @@ class Tokens:
     Two threads change them. The map's thread asks (``want``), is granted
     (``granted``), starts chunks (``started``) and gives tokens back
     (``give_back``); the pool's result thread reports each chunk that ends
-    (``chunk_ended``), which counts it, releases its token at once unless the
+    (``chunk_ended``; not one that a chunk queued behind it goes on from, which runs on
+    its token: runner/pool.py's ``queue``), which counts it, releases its token at once unless the
     map is HOME, and wakes the map's thread (``wait``). The map's thread folds
     what the result thread counted into ``held`` and ``running`` with
     ``settle``, so only it ever writes them.

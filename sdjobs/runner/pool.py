@@ -10,10 +10,13 @@ threads' own CPU, and the GIL handed between them at every chunk), and each work
 waited 2-7 ms for its next chunk. Measured on that tree, the same walk and reading
 tasks over this pool took 0.25 s against 0.34 s over ``multiprocessing.Pool``.
 
-A chunk is sent only to an idle worker, which is then waiting in ``recv``: a big
-chunk never meets a worker that is itself blocked sending a big result. A worker
-that dies (the OOM killer's SIGKILL) closes its pipe and its sentinel: ``collect``
-raises ``WorkerLost``, and the job resumes from its last checkpoint.
+A chunk is sent to an idle worker, which is then waiting in ``recv``, and one more
+may be queued behind a busy worker's (``queue``), which it starts as soon as it has
+sent its result: written at once only when it pickles small (QUEUE_BYTES), else when
+that result is read, so that a big chunk never meets a worker that is itself blocked
+sending a big result. A worker that dies (the OOM killer's SIGKILL) closes its pipe
+and its sentinel: ``collect`` raises ``WorkerLost``, and the job resumes from its
+last checkpoint.
 """
 
 from __future__ import annotations
