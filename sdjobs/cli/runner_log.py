@@ -86,9 +86,8 @@ class LoggingSupervisor(Supervisor):
     def _warm_up(self) -> None:
         super()._warm_up()
         # ``what``'s imports (rich's text among them), here while idle: left to the first job's
-        # start, they took this process 14 ms of CPU beside that job, whose `dupes` of ``mixed``
-        # (bench/dupes_data.py) then took 212 ms against 184 ms for the jobs after it (medians of
-        # 8 fresh runners, 2026-12-07)
+        # start, they took this process 14 ms of CPU beside that job (PYTHONPROFILEIMPORTTIME,
+        # 2026-12-07), on a 2-core machine where the job's workers want both cores
         from ..tui import format, model  # noqa: F401
 
     def _start(self, rec) -> None:
